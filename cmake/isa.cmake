@@ -1,0 +1,41 @@
+# Kernel sources are compiled once per instruction set and chosen at run time.
+# A file's suffix names its ISA: foo_avx2.cpp, foo_avx512.cpp, foo_neon.cpp. Only the
+# files for the target architecture are built; everything else is portable C++.
+set(NM_ARCH_X86 OFF)
+set(NM_ARCH_ARM OFF)
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64|amd64")
+  set(NM_ARCH_X86 ON)
+elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "aarch64|arm64")
+  set(NM_ARCH_ARM ON)
+endif()
+
+set(NM_FLAGS_AVX2 -mavx2 -mfma -mf16c -mbmi2)
+set(NM_FLAGS_AVX512 -mavx2 -mfma -mf16c -mbmi2 -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni)
+set(NM_FLAGS_NEON -march=armv8.2-a+dotprod+fp16)
+
+# nm_filter_isa_sources(<list var>): drops files for other architectures and sets
+# per-file compile flags on the rest.
+function(nm_filter_isa_sources var)
+  set(out)
+  foreach(f IN LISTS ${var})
+    if(f MATCHES "_avx2\\.cpp$")
+      if(NM_ARCH_X86)
+        set_source_files_properties(${f} PROPERTIES COMPILE_OPTIONS "${NM_FLAGS_AVX2}")
+        list(APPEND out ${f})
+      endif()
+    elseif(f MATCHES "_avx512\\.cpp$")
+      if(NM_ARCH_X86)
+        set_source_files_properties(${f} PROPERTIES COMPILE_OPTIONS "${NM_FLAGS_AVX512}")
+        list(APPEND out ${f})
+      endif()
+    elseif(f MATCHES "_neon\\.cpp$")
+      if(NM_ARCH_ARM)
+        set_source_files_properties(${f} PROPERTIES COMPILE_OPTIONS "${NM_FLAGS_NEON}")
+        list(APPEND out ${f})
+      endif()
+    else()
+      list(APPEND out ${f})
+    endif()
+  endforeach()
+  set(${var} ${out} PARENT_SCOPE)
+endfunction()
