@@ -1,5 +1,10 @@
 #include "kernels/cpu_features.h"
 
+#include <cstdint>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #if defined(__aarch64__) && defined(__linux__)
 #include <asm/hwcap.h>
 #include <sys/auxv.h>
@@ -9,16 +14,30 @@ namespace nm {
 
 CpuFeatures detect_cpu_features() {
   CpuFeatures f;
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_cpu_init();
-  f.avx2 = __builtin_cpu_supports("avx2");
-  f.fma = __builtin_cpu_supports("fma");
-  f.f16c = __builtin_cpu_supports("f16c");
-  f.avx512f = __builtin_cpu_supports("avx512f");
-  f.avx512bw = __builtin_cpu_supports("avx512bw");
-  f.avx512vl = __builtin_cpu_supports("avx512vl");
-  f.avx512dq = __builtin_cpu_supports("avx512dq");
-  f.avx512vnni = __builtin_cpu_supports("avx512vnni");
+#if defined(__x86_64__)
+  // cpuid for what the CPU has, xgetbv for what the OS saves on context switches.
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
+  const bool osxsave = (c >> 27) & 1;
+  const bool fma = (c >> 12) & 1, f16c = (c >> 29) & 1;
+  uint64_t xcr0 = 0;
+  if (osxsave) {
+    uint32_t lo = 0, hi = 0;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    xcr0 = ((uint64_t)hi << 32) | lo;
+  }
+  const bool os_avx = (xcr0 & 0x6) == 0x6;
+  const bool os_avx512 = os_avx && (xcr0 & 0xe0) == 0xe0;
+  unsigned b7 = 0, c7 = 0, d7 = 0, a7 = 0;
+  if (__get_cpuid_max(0, nullptr) >= 7) __cpuid_count(7, 0, a7, b7, c7, d7);
+  f.avx2 = os_avx && ((b7 >> 5) & 1);
+  f.fma = os_avx && fma;
+  f.f16c = os_avx && f16c;
+  f.avx512f = os_avx512 && ((b7 >> 16) & 1);
+  f.avx512dq = os_avx512 && ((b7 >> 17) & 1);
+  f.avx512bw = os_avx512 && ((b7 >> 30) & 1);
+  f.avx512vl = os_avx512 && ((b7 >> 31) & 1);
+  f.avx512vnni = os_avx512 && ((c7 >> 11) & 1);
 #elif defined(__aarch64__)
   f.neon = true;
 #if defined(__linux__)

@@ -1,0 +1,134 @@
+/* NanoMind C API.
+ *
+ * A model (nm_model) is loaded once and shared read-only; a session (nm_session) is one
+ * conversation with its own KV cache and sampler. Every call returns NM_OK or an error
+ * code, and the handle (or, for loading, the caller's buffer) holds a message a user can
+ * act on. No call aborts on bad input; C++ exceptions never cross this boundary.
+ * Thread-safety: one model may serve many sessions; a session is used by one thread at a time.
+ */
+#ifndef NANOMIND_H
+#define NANOMIND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NM_API __attribute__((visibility("default")))
+
+typedef enum nm_status {
+  NM_OK = 0,
+  NM_ERR_INVALID_ARGUMENT = 1,
+  NM_ERR_INVALID_FILE = 2,
+  NM_ERR_UNSUPPORTED = 3,
+  NM_ERR_OUT_OF_MEMORY = 4,
+  NM_ERR_OUT_OF_RANGE = 5, /* e.g. the prompt does not fit the context */
+  NM_ERR_IO = 6,
+  NM_ERR_INTERNAL = 7,
+} nm_status;
+
+typedef struct nm_model nm_model;
+typedef struct nm_session nm_session;
+
+typedef struct nm_model_params {
+  const char* model_path;  /* GGUF LLM file (required) */
+  int n_threads;           /* 0 = one per core of the chosen device */
+} nm_model_params;
+
+typedef struct nm_sampling_params {
+  float temperature;    /* <= 0: greedy */
+  int top_k;            /* <= 0: off */
+  float top_p;          /* >= 1: off */
+  float min_p;          /* <= 0: off */
+  float repeat_penalty; /* 1: off */
+  int repeat_last_n;
+  uint64_t seed;
+} nm_sampling_params;
+
+typedef enum nm_kv_type { NM_KV_F16 = 0, NM_KV_Q8_0 = 1, NM_KV_F32 = 2 } nm_kv_type;
+
+typedef struct nm_session_params {
+  int n_ctx;                   /* 0 = the model's training context, capped at 4096 */
+  nm_kv_type kv_type;
+  const char* system_prompt;   /* NULL = none */
+  const char* chat_template;   /* NULL = from the model file; or "llama2", "llama3", "chatml" */
+  nm_sampling_params sampling;
+} nm_session_params;
+
+/* Called with each piece of generated text (valid UTF-8, possibly empty for tokens
+ * that complete no character yet). Return non-zero to stop generating. */
+typedef int (*nm_token_callback)(const char* piece, int32_t token, void* user_data);
+
+NM_API nm_model_params nm_model_default_params(void);
+NM_API nm_session_params nm_session_default_params(void);
+
+/* Loads a model. On failure *out is NULL and, if err is not NULL, err receives a
+ * NUL-terminated message (truncated to err_size). */
+NM_API nm_status nm_model_load(const nm_model_params* params, nm_model** out, char* err, size_t err_size);
+NM_API void nm_model_free(nm_model* model);
+
+/* Tokenises text. Returns the token count, or -(count needed) if n_max is too small.
+ * add_special adds BOS/EOS as the model file asks; parse_special recognises special-token text. */
+NM_API int32_t nm_tokenize(const nm_model* model, const char* text, int add_special, int parse_special,
+                           int32_t* tokens, int32_t n_max);
+/* Writes the bytes of one token (not NUL-terminated). Returns the byte count, or -(needed). */
+NM_API int32_t nm_token_to_piece(const nm_model* model, int32_t token, char* buf, int32_t buf_size);
+NM_API int32_t nm_model_n_vocab(const nm_model* model);
+
+NM_API nm_status nm_session_init(nm_model* model, const nm_session_params* params, nm_session** out);
+NM_API void nm_session_free(nm_session* session);
+/* Message of the session's last failed call ("" if none). Valid until the next call. */
+NM_API const char* nm_session_last_error(const nm_session* session);
+
+/* One chat turn: the user message is rendered with the chat template, appended to the
+ * conversation (the KV cache is kept between turns), and up to n_predict tokens are
+ * generated, each passed to cb. Generation stops at an end-of-turn token or a stop string. */
+NM_API nm_status nm_session_chat(nm_session* session, const char* user_message, int32_t n_predict,
+                                 nm_token_callback cb, void* user_data);
+/* Raw completion of text with no chat template. */
+NM_API nm_status nm_session_complete(nm_session* session, const char* text, int32_t n_predict,
+                                     nm_token_callback cb, void* user_data);
+/* Forgets the conversation (keeps the allocations). */
+NM_API void nm_session_reset(nm_session* session);
+
+/* Low-level: appends tokens to the context (batched prefill). */
+NM_API nm_status nm_session_eval(nm_session* session, const int32_t* tokens, int32_t n);
+/* Low-level: samples the next token from the last evaluated position (does not eval it). */
+NM_API nm_status nm_session_sample(nm_session* session, int32_t* token);
+/* Tokens in the context so far. */
+NM_API int32_t nm_session_n_past(const nm_session* session);
+NM_API int32_t nm_session_n_ctx(const nm_session* session);
+
+typedef struct nm_model_info {
+  char arch[32];
+  int32_t n_vocab, n_ctx_train, n_embd, n_layer, n_head, n_head_kv, n_ff;
+  int64_t n_params;
+  uint64_t weight_bytes;          /* every tensor in the file */
+  uint64_t weight_bytes_per_token; /* bytes of weights one decode step reads */
+  char weight_type[16];           /* most common matrix type, e.g. "q4_0" */
+} nm_model_info;
+NM_API void nm_model_get_info(const nm_model* model, nm_model_info* out);
+
+typedef struct nm_timings {
+  double load_ms;
+  int32_t n_prompt_tokens;
+  double prompt_ms;        /* prefill of the last turn */
+  int32_t n_generated;
+  double generate_ms;      /* decode of the last turn */
+  double first_token_ms;   /* from the start of the turn to the first generated token */
+} nm_timings;
+NM_API void nm_session_get_timings(const nm_session* session, nm_timings* out);
+
+/* Threads used when n_threads is 0: one per core of the fastest CPU cluster. */
+NM_API int nm_default_threads(void);
+/* Measures this machine's memory read bandwidth in bytes/s with n_threads (0 = default);
+ * takes about a second. Used by benchmarks to report speed as a fraction of the limit. */
+NM_API double nm_measure_read_bandwidth(int n_threads);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NANOMIND_H */

@@ -1,0 +1,29 @@
+// Image: 8-bit RGB pixels decoded from JPEG, PNG or BMP (via stb_image, Debian's libstb)
+// or taken from caller memory. Decoding checks the header first, so a hostile file
+// cannot make us allocate gigabytes: images are limited to kMaxImagePixels.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace nm {
+
+constexpr int64_t kMaxImagePixels = 64ll * 1024 * 1024;  // 64 megapixels (8192 x 8192)
+
+struct Image {
+  int width = 0;
+  int height = 0;
+  std::vector<uint8_t> rgb;  // row-major, 3 bytes per pixel
+
+  uint8_t at(int x, int y, int c) const { return rgb[((size_t)y * (size_t)width + (size_t)x) * 3 + (size_t)c]; }
+};
+
+Result<Image> decode_image(const uint8_t* data, size_t size, const std::string& what = "image");
+Result<Image> load_image(const std::string& path);
+// Packed RGB (width * height * 3 bytes) from memory, e.g. a camera frame.
+Result<Image> image_from_rgb(const uint8_t* rgb, int width, int height);
+
+}  // namespace nm
