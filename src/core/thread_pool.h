@@ -30,6 +30,8 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return n_threads_; }
+  // Pass a lambda capturing at most two pointers (e.g. [&ctx] or [this]): std::function
+  // then stores it inline and run() allocates nothing.
   void run(const std::function<void(int ith, int nth)>& fn);
 
   // Inside a run() task only: returns once all nth threads have called it, so a kernel

@@ -10,7 +10,7 @@ namespace {
 
 size_t align_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 
-// Bytes a storage node needs: the furthest byte any strided descriptor can reach.
+// Bytes a storage node needs (storage nodes are contiguous; views never exceed them).
 size_t storage_bytes(const Tensor& t) { return t.n_bytes(); }
 
 }  // namespace
