@@ -1,51 +1,118 @@
-// First, simple implementation (mutex + condition variables). The spin barrier and
-// pinning for decode-sized work replace it; the interface stays.
+// Spin-then-sleep thread pool: generation counter to start a run, arrival counter to
+// finish it, the same pattern (sense by generation) for barrier().
 #include "core/thread_pool.h"
 
-#include <condition_variable>
-#include <mutex>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <thread>
 
+#if defined(__linux__)
+#include <pthread.h>
+#include <sched.h>
+#endif
+
 namespace nm {
+namespace {
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
+
+// How long a waiter burns CPU before sleeping: long enough to cover the gap between
+// two ops of a decode step, short enough that an idle pool goes quiet at once.
+constexpr int kPauseSpins = 2000;
+constexpr auto kSpinBudget = std::chrono::microseconds(200);
+
+// Waits until word != old. Spins, then yields, then sleeps on the futex. `sleepers`
+// counts threads that may be asleep on `word`, so the waker skips the syscall when 0.
+void wait_change(const std::atomic<uint32_t>& word, uint32_t old, std::atomic<int>& sleepers) {
+  for (int i = 0; i < kPauseSpins; ++i) {
+    if (word.load(std::memory_order_acquire) != old) return;
+    cpu_relax();
+  }
+  const auto deadline = std::chrono::steady_clock::now() + kSpinBudget;
+  while (std::chrono::steady_clock::now() < deadline) {
+    for (int i = 0; i < 16; ++i) {
+      if (word.load(std::memory_order_acquire) != old) return;
+      std::this_thread::yield();
+    }
+  }
+  for (;;) {
+    // seq_cst increment + seq_cst re-check pairs with the waker's seq_cst store then
+    // seq_cst load of `sleepers`: either we see the new value or the waker sees us.
+    sleepers.fetch_add(1, std::memory_order_seq_cst);
+    if (word.load(std::memory_order_seq_cst) == old) word.wait(old, std::memory_order_seq_cst);
+    sleepers.fetch_sub(1, std::memory_order_relaxed);
+    if (word.load(std::memory_order_acquire) != old) return;
+  }
+}
+
+void wake(std::atomic<uint32_t>& word, std::atomic<int>& sleepers) {
+  if (sleepers.load(std::memory_order_seq_cst) > 0) word.notify_all();
+}
+
+void pin_to_cpu(int cpu) {
+#if defined(__linux__)
+  if (cpu < 0 || cpu >= CPU_SETSIZE) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  (void)pthread_setaffinity_np(pthread_self(), sizeof(set), &set);  // best effort
+#else
+  (void)cpu;
+#endif
+}
+
+}  // namespace
 
 struct ThreadPool::Impl {
-  std::mutex mu;
-  std::condition_variable cv_work, cv_done;
-  const std::function<void(int, int)>* fn = nullptr;
-  uint64_t generation = 0;
-  int pending = 0;
+  // Each hot word on its own cache line so spinning readers do not slow the writers.
+  alignas(64) std::atomic<uint32_t> generation{0};  // bumped to start a run (or stop)
+  alignas(64) std::atomic<int> gen_sleepers{0};
+  alignas(64) std::atomic<uint32_t> n_done{0};      // workers finished in this run
+  alignas(64) std::atomic<int> done_sleepers{0};
+  alignas(64) std::atomic<uint32_t> barrier_arrived{0};
+  alignas(64) std::atomic<uint32_t> barrier_gen{0};
+  alignas(64) std::atomic<int> barrier_sleepers{0};
+  const std::function<void(int, int)>* fn = nullptr;  // written before generation bump
   bool stop = false;
   std::vector<std::thread> workers;
 };
 
 ThreadPool::ThreadPool(int n_threads, std::vector<int> cpu_ids)
     : n_threads_(n_threads < 1 ? 1 : n_threads), impl_(std::make_unique<Impl>()) {
+  impl_->workers.reserve((size_t)n_threads_ - 1);
   for (int i = 1; i < n_threads_; ++i) {
-    impl_->workers.emplace_back([this, i] {
+    const int cpu = cpu_ids.empty() ? -1 : cpu_ids[(size_t)i % cpu_ids.size()];
+    impl_->workers.emplace_back([this, i, cpu] {
+      if (cpu >= 0) pin_to_cpu(cpu);
       Impl& s = *impl_;
-      uint64_t seen = 0;
+      uint32_t seen = 0;
       for (;;) {
-        std::unique_lock<std::mutex> lock(s.mu);
-        s.cv_work.wait(lock, [&] { return s.stop || s.generation != seen; });
+        wait_change(s.generation, seen, s.gen_sleepers);
+        seen = s.generation.load(std::memory_order_acquire);
         if (s.stop) return;
-        seen = s.generation;
-        const auto* fn = s.fn;
-        lock.unlock();
-        (*fn)(i, n_threads_);
-        lock.lock();
-        if (--s.pending == 0) s.cv_done.notify_one();
+        (*s.fn)(i, n_threads_);
+        // release: the caller sees everything this task wrote once it sees the count.
+        if (s.n_done.fetch_add(1, std::memory_order_acq_rel) + 1 == (uint32_t)n_threads_ - 1) {
+          wake(s.n_done, s.done_sleepers);
+        }
       }
     });
   }
 }
 
 ThreadPool::~ThreadPool() {
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    impl_->stop = true;
-  }
-  impl_->cv_work.notify_all();
-  for (auto& t : impl_->workers) t.join();
+  Impl& s = *impl_;
+  s.stop = true;
+  s.generation.fetch_add(1, std::memory_order_seq_cst);
+  s.generation.notify_all();  // unconditional: shutdown is rare, keep it simple
+  for (auto& t : s.workers) t.join();
 }
 
 void ThreadPool::run(const std::function<void(int ith, int nth)>& fn) {
@@ -53,16 +120,30 @@ void ThreadPool::run(const std::function<void(int ith, int nth)>& fn) {
     fn(0, 1);
     return;
   }
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    impl_->fn = &fn;
-    impl_->pending = n_threads_ - 1;
-    impl_->generation++;
-  }
-  impl_->cv_work.notify_all();
+  Impl& s = *impl_;
+  s.fn = &fn;
+  s.n_done.store(0, std::memory_order_relaxed);
+  s.generation.fetch_add(1, std::memory_order_seq_cst);  // publishes fn and n_done
+  wake(s.generation, s.gen_sleepers);
   fn(0, n_threads_);
-  std::unique_lock<std::mutex> lock(impl_->mu);
-  impl_->cv_done.wait(lock, [&] { return impl_->pending == 0; });
+  const uint32_t want = (uint32_t)n_threads_ - 1;
+  for (uint32_t done = s.n_done.load(std::memory_order_acquire); done != want;
+       done = s.n_done.load(std::memory_order_acquire)) {
+    wait_change(s.n_done, done, s.done_sleepers);
+  }
+}
+
+void ThreadPool::barrier() {
+  if (n_threads_ == 1) return;
+  Impl& s = *impl_;
+  const uint32_t gen = s.barrier_gen.load(std::memory_order_acquire);
+  if (s.barrier_arrived.fetch_add(1, std::memory_order_acq_rel) + 1 == (uint32_t)n_threads_) {
+    s.barrier_arrived.store(0, std::memory_order_relaxed);
+    s.barrier_gen.fetch_add(1, std::memory_order_seq_cst);  // releases the others
+    wake(s.barrier_gen, s.barrier_sleepers);
+    return;
+  }
+  wait_change(s.barrier_gen, gen, s.barrier_sleepers);
 }
 
 }  // namespace nm

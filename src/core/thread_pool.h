@@ -3,7 +3,14 @@
 // ith 0 -- and returns when all have finished. Kernels split work by ith/nth in a way
 // that does not change results (each output element is computed by exactly one thread,
 // in a fixed order), so 1, 2 and N threads give bit-identical answers.
-// Thread-safety: run() must not be called concurrently on one pool.
+//
+// Built for decode-sized work (tasks of a few microseconds): a run is published by
+// bumping a generation counter and finished by an atomic arrival counter. Waiting
+// threads spin (cpu pause, then sched_yield) for a short budget and then sleep on a
+// futex (std::atomic::wait), so an idle pool uses no CPU. More threads than cores work
+// (the yield/sleep phases hand the core over), just more slowly.
+// Thread-safety: run() must not be called concurrently on one pool, nor from inside a
+// task. barrier() may only be called from inside a task, by all nth threads.
 #pragma once
 
 #include <functional>
@@ -14,14 +21,25 @@ namespace nm {
 
 class ThreadPool {
  public:
-  // n_threads >= 1. cpu_ids, when given, pins thread i to cpu_ids[i % size].
+  // n_threads >= 1 (smaller values mean 1). cpu_ids, when given, pins worker thread i
+  // (i >= 1) to cpu_ids[i % size] with pthread_setaffinity_np; a failed pin is ignored.
+  // Thread 0 is the caller and keeps the affinity the application gave it.
   explicit ThreadPool(int n_threads, std::vector<int> cpu_ids = {});
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return n_threads_; }
+  // Pass a lambda capturing at most two pointers (e.g. [&ctx] or [this]): std::function
+  // then stores it inline and run() allocates nothing.
   void run(const std::function<void(int ith, int nth)>& fn);
+
+  // Inside a run() task only: returns once all nth threads have called it, so a kernel
+  // can do phase 1 (e.g. quantise the activations, split by ith), barrier(), then
+  // phase 2 that reads everything phase 1 wrote. Every thread must call it the same
+  // number of times in one task, or the task deadlocks. Memory written before the
+  // barrier by any thread is visible after it to all (acquire/release).
+  void barrier();
 
  private:
   struct Impl;

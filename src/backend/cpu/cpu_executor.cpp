@@ -1,0 +1,127 @@
+// CPU execution loop with one dispatch switch per op kind. Compute ops join this switch
+// as the kernels land (kernels/matmul.h, kernels/ops.h); until then they report
+// `unsupported` at create() time.
+#include "backend/cpu/cpu_executor.h"
+
+#include <string>
+
+#include "backend/cpu/cpu_data_movement.h"
+
+namespace nm {
+namespace {
+
+size_t align_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
+
+void* aligned_bytes(size_t n, size_t alignment) {
+  return n == 0 ? nullptr : std::aligned_alloc(alignment, align_up(n, alignment));
+}
+
+// Per-node scratch the kernels may use (e.g. activations quantised for a matmul).
+// Conservative until kernels/matmul.h provides its own query: 4 bytes per b element.
+size_t node_scratch_bytes(const Graph& g, const Node& n) {
+  if (n.op == OpKind::matmul) return (size_t)g.node(n.src[1]).t.n_elements() * 4 + 4096;
+  return 0;
+}
+
+std::string node_label(const Graph& g, NodeId id) {
+  const Node& n = g.node(id);
+  return std::string(op_name(n.op)) + " (node " + std::to_string(id) + (n.name.empty() ? "" : " '" + n.name + "'") + ")";
+}
+
+}  // namespace
+
+bool CpuExecutor::supports(const Graph& g, const Node& n) {
+  switch (n.op) {
+    case OpKind::input: case OpKind::weight: case OpKind::output: case OpKind::reshape:
+    case OpKind::view: case OpKind::permute: case OpKind::transpose:
+      return true;
+    case OpKind::cpy: return cpu_copy_supported(g.node(n.src[0]).t, n.t);
+    case OpKind::cont: return cpu_copy_supported(g.node(n.src[0]).t, n.t);
+    case OpKind::concat: return true;
+    case OpKind::get_rows: {
+      const Tensor& table = g.node(n.src[0]).t;
+      return table.nb[0] == type_traits(table.type)->type_size;
+    }
+    default:
+      return false;  // compute kernels: pending kernels/matmul.h and kernels/ops.h
+  }
+}
+
+Result<std::unique_ptr<CpuExecutor>> CpuExecutor::create(Graph graph, Isa isa) {
+  if (!graph.status().ok()) return graph.status();
+  for (NodeId i = 0; i < graph.size(); ++i) {
+    if (!supports(graph, graph.node(i))) {
+      return error(ErrorCode::unsupported, "CPU backend cannot run " + node_label(graph, i) + " with " +
+                                               Graph::shape_str(graph.node(i).t) + " yet");
+    }
+  }
+  std::unique_ptr<CpuExecutor> ex(new CpuExecutor());
+  ex->isa_ = isa;
+  NM_ASSIGN_OR_RETURN(ex->plan_, plan_memory(graph));
+  ex->arena_.reset(static_cast<char*>(aligned_bytes(ex->plan_.arena_size, ex->plan_.alignment)));
+  if (ex->plan_.arena_size > 0 && !ex->arena_) {
+    return error(ErrorCode::out_of_memory, "graph arena of " + std::to_string(ex->plan_.arena_size) + " bytes");
+  }
+  for (const Node& n : graph.nodes()) ex->scratch_size_ = std::max(ex->scratch_size_, node_scratch_bytes(graph, n));
+  ex->scratch_.reset(static_cast<char*>(aligned_bytes(ex->scratch_size_, kArenaAlignment)));
+  if (ex->scratch_size_ > 0 && !ex->scratch_) {
+    return error(ErrorCode::out_of_memory, "kernel scratch of " + std::to_string(ex->scratch_size_) + " bytes");
+  }
+  NM_RETURN_IF_ERROR(bind(graph, ex->plan_, ex->arena_.get()));
+  ex->graph_ = std::move(graph);
+  return ex;
+}
+
+void CpuExecutor::record_error(Status s) {
+  std::lock_guard<std::mutex> lock(error_mu_);
+  if (first_error_.ok()) first_error_ = std::move(s);
+}
+
+void CpuExecutor::run_node_part(int ith, int nth) {
+  const Node& n = *current_;
+  Status s;
+  switch (n.op) {
+    case OpKind::cpy:
+    case OpKind::cont:
+      s = cpu_copy(graph_.node(n.src[0]).t, n.t, ith, nth);
+      break;
+    case OpKind::concat:
+      cpu_concat(graph_.node(n.src[0]).t, graph_.node(n.src[1]).t, std::get<ConcatParams>(n.params).dim, n.t, ith, nth);
+      break;
+    case OpKind::get_rows:
+      s = cpu_get_rows(graph_.node(n.src[0]).t, graph_.node(n.src[1]).t, n.t, ith, nth);
+      break;
+    default:
+      s = error(ErrorCode::internal, "no CPU task for this op");
+      break;
+  }
+  if (!s.ok()) record_error(std::move(s));
+}
+
+Status CpuExecutor::execute(const Node& n, ThreadPool& pool) {
+  switch (n.op) {
+    case OpKind::input: case OpKind::weight: case OpKind::output: case OpKind::reshape:
+    case OpKind::view: case OpKind::permute: case OpKind::transpose:
+      return Status::ok_status();  // no data moves: bind() set the pointers
+    case OpKind::cpy: case OpKind::cont: case OpKind::concat: case OpKind::get_rows:
+      current_ = &n;
+      pool.run([this](int ith, int nth) { run_node_part(ith, nth); });  // captures 1 pointer: no allocation
+      return Status::ok_status();
+    default:
+      // matmul: kernels/matmul.h `matmul(isa_, MatmulArgs, scratch_.get(), pool)`;
+      // the rest: kernels/ops.h. Wired in when those land.
+      return error(ErrorCode::unsupported, std::string(op_name(n.op)) + " has no CPU kernel yet");
+  }
+}
+
+Status CpuExecutor::run(ThreadPool& pool) {
+  first_error_ = Status();
+  for (NodeId i = 0; i < graph_.size(); ++i) {
+    Status s = execute(graph_.node(i), pool);
+    if (s.ok() && !first_error_.ok()) s = std::move(first_error_);
+    if (!s.ok()) return error(s.code(), node_label(graph_, i) + ": " + s.message());
+  }
+  return Status::ok_status();
+}
+
+}  // namespace nm

@@ -1,0 +1,59 @@
+// CpuExecutor: runs a Graph on the CPU. create() plans the memory (one arena), allocates
+// the arena and the kernel scratch once, and binds every node's data pointer; run()
+// then executes the nodes in id (topological) order and allocates nothing.
+// Graphs are built once per shape bucket and re-run with new input data: write inputs
+// through tensor(input_id).data, call run(), read tensor(output_id). Cache executors per
+// shape with graph/graph_cache.h.
+// Thread-safety: one run() at a time per executor; distinct executors are independent.
+#pragma once
+
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+
+#include "core/status.h"
+#include "core/thread_pool.h"
+#include "graph/graph.h"
+#include "graph/memory_planner.h"
+#include "kernels/cpu_features.h"
+
+namespace nm {
+
+class CpuExecutor {
+ public:
+  // Fails with the graph's build error, or `unsupported` naming the first op the CPU
+  // backend cannot run yet, or out_of_memory.
+  static Result<std::unique_ptr<CpuExecutor>> create(Graph graph, Isa isa = best_isa());
+
+  // Whether the CPU backend can execute this node (dtypes and layout included).
+  static bool supports(const Graph& graph, const Node& node);
+
+  // Bound descriptor of a node (data points into the arena or external memory).
+  const Tensor& tensor(NodeId id) const { return graph_.node(id).t; }
+  const Graph& graph() const { return graph_; }
+  const MemoryPlan& plan() const { return plan_; }
+  size_t scratch_bytes() const { return scratch_size_; }
+
+  // Executes every node once. Errors (e.g. a token id outside the embedding table)
+  // stop the run and name the op and node.
+  Status run(ThreadPool& pool);
+
+ private:
+  struct FreeDeleter { void operator()(void* p) const { std::free(p); } };
+  CpuExecutor() = default;
+  void run_node_part(int ith, int nth);  // body of one pool task for current_
+  Status execute(const Node& node, ThreadPool& pool);
+  void record_error(Status s);
+
+  Graph graph_;
+  MemoryPlan plan_;
+  Isa isa_ = Isa::scalar;
+  std::unique_ptr<char, FreeDeleter> arena_;
+  std::unique_ptr<char, FreeDeleter> scratch_;
+  size_t scratch_size_ = 0;
+  const Node* current_ = nullptr;
+  std::mutex error_mu_;  // taken only on the error path
+  Status first_error_;
+};
+
+}  // namespace nm

@@ -1,0 +1,170 @@
+// Graph: a small op graph built once per shape and re-run. Each node is a Tensor
+// descriptor (dtype, ne, nb; data filled later by bind()) + op kind + plain-data params
+// + input node ids. Nodes are appended in build order and inputs always come first, so
+// node id order IS the topological (execution) order.
+//
+// Builder error policy (ggml-like, so model code reads straight): every builder call
+// returns a NodeId; on a bad shape/dtype it returns kInvalidNode and records the first
+// error (message names the op and the shapes). Calls given kInvalidNode return
+// kInvalidNode without overwriting it. Check graph.status() once after building.
+// Shapes follow ggml: ne[0] is the innermost (contiguous) dimension.
+// Thread-safety: build on one thread; a finished graph is read-only except bind().
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/status.h"
+#include "core/tensor.h"
+
+namespace nm {
+
+using NodeId = int32_t;
+constexpr NodeId kInvalidNode = -1;
+
+enum class OpKind : uint8_t {
+  // leaves
+  input,     // caller writes it before each run; lives in the arena
+  weight,    // external memory (e.g. an mmapped GGUF tensor); never in the arena
+  // views: no copy, alias their source's memory
+  output,    // marks a result: alias of its source, kept alive to the end of the graph
+  reshape, view, permute, transpose,
+  // data movement
+  cpy,       // copies src into dst's memory (e.g. a KV-cache slot); result aliases dst
+  cont,      // contiguous copy (optionally converting dtype)
+  get_rows, concat,
+  // compute
+  matmul, rms_norm, layer_norm, rope, softmax, attention,
+  gelu, gelu_erf, gelu_quick, silu, swiglu, add, mul, scale,
+  im2col, conv2d, conv1d,
+  count_,
+};
+
+const char* op_name(OpKind op);
+// True for kinds whose result aliases another node's memory (no storage of their own).
+bool op_is_view(OpKind op);
+
+// ---- op parameters: plain data -------------------------------------------------------
+struct NormParams { float eps = 1e-5f; };
+enum class RopeMode : int32_t { normal = 0, neox = 2 };  // ggml's mode values
+struct RopeParams {
+  int32_t n_dims = 0;  // rotated dims (<= ne0, even); 0 = all of ne0
+  RopeMode mode = RopeMode::normal;
+  float freq_base = 10000.0f;
+  float freq_scale = 1.0f;
+};
+struct SoftmaxParams { float scale = 1.0f; };  // softmax(x*scale + mask)
+struct AttentionParams { float scale = 1.0f; };
+struct ScaleParams { float s = 1.0f; };
+struct ConcatParams { int32_t dim = 0; };
+struct ConvParams {  // 1-D uses index 0 only
+  int32_t s0 = 1, s1 = 1, p0 = 0, p1 = 0, d0 = 1, d1 = 1;
+  bool is_2d = true;
+  DType dst_type = DType::F32;  // im2col output type
+};
+struct ViewParams { size_t offset = 0; };          // byte offset into the source
+struct PermuteParams { std::array<int32_t, 4> axes{0, 1, 2, 3}; };  // src dim i -> axes[i]
+
+using OpParams = std::variant<std::monostate, NormParams, RopeParams, SoftmaxParams,
+                              AttentionParams, ScaleParams, ConcatParams, ConvParams,
+                              ViewParams, PermuteParams>;
+
+constexpr int kMaxInputs = 4;
+
+struct Node {
+  OpKind op = OpKind::input;
+  Tensor t;                       // descriptor; t.data set by bind() (weights: at build)
+  std::array<NodeId, kMaxInputs> src{kInvalidNode, kInvalidNode, kInvalidNode, kInvalidNode};
+  int n_src = 0;
+  OpParams params;
+  std::string name;
+  // Views: the node that owns the memory (never itself a view) and the byte offset of
+  // this view's element 0 inside it. Non-views: storage == own id, offset 0.
+  NodeId storage = kInvalidNode;
+  size_t storage_offset = 0;
+  bool is_output = false;         // kept alive (not reused) until the end of the graph
+};
+
+class Graph {
+ public:
+  // ---- leaves
+  NodeId input(DType type, std::array<int64_t, 4> ne, std::string name = "");
+  // `w` must have data; the graph keeps w.owner alive.
+  NodeId weight(const Tensor& w, std::string name = "");
+  NodeId output(NodeId x, std::string name = "");
+
+  // ---- views (no copy)
+  NodeId reshape(NodeId x, std::array<int64_t, 4> ne);      // x contiguous, same count
+  // Arbitrary strided window of x: ne/nb of the result, byte offset from x's element 0.
+  // Must stay inside x's bytes (x contiguous).
+  NodeId view(NodeId x, std::array<int64_t, 4> ne, std::array<size_t, 4> nb, size_t offset);
+  NodeId permute(NodeId x, std::array<int32_t, 4> axes);    // ggml semantics
+  NodeId transpose(NodeId x);                               // swaps dims 0 and 1
+
+  // ---- data movement
+  NodeId cpy(NodeId src, NodeId dst);   // same element count; dst must be input/weight/view memory
+  NodeId cont(NodeId x, DType type = DType::F32);  // contiguous copy; F32/F16/BF16, or same type
+  NodeId get_rows(NodeId table, NodeId ids);  // table [n_embd, n_rows], ids I32 [n] -> F32 [n_embd, n]
+  NodeId concat(NodeId a, NodeId b, int dim);
+
+  // ---- compute (F32 activations unless stated)
+  // a: [K, N, a2, a3] (any dtype, e.g. quantised weight), b: F32 [K, M, b2, b3],
+  // b2 % a2 == 0 and b3 % a3 == 0 (a broadcast) -> F32 [N, M, b2, b3]  (= b · aᵀ)
+  NodeId matmul(NodeId a, NodeId b);
+  NodeId rms_norm(NodeId x, float eps, NodeId weight = kInvalidNode);  // weight F32 [ne0]
+  NodeId layer_norm(NodeId x, float eps, NodeId weight = kInvalidNode, NodeId bias = kInvalidNode);
+  // x F32 [head_dim, n_head, n_tokens], pos I32 [n_tokens]
+  NodeId rope(NodeId x, NodeId pos, const RopeParams& p);
+  // mask optional F32/F16 [ne0, >= ne1] broadcast over dims 2, 3
+  NodeId softmax(NodeId x, float scale = 1.0f, NodeId mask = kInvalidNode);
+  // q [D, n_tokens, n_head, B], k [D, n_kv, n_head_kv, B], v [Dv, n_kv, n_head_kv, B]
+  // (k, v F32 or F16), n_head % n_head_kv == 0, mask optional [n_kv, >= n_tokens]
+  // -> F32 [Dv, n_head, n_tokens, B]
+  NodeId attention(NodeId q, NodeId k, NodeId v, float scale, NodeId mask = kInvalidNode);
+  NodeId gelu(NodeId x);
+  NodeId gelu_erf(NodeId x);
+  NodeId gelu_quick(NodeId x);
+  NodeId silu(NodeId x);
+  NodeId swiglu(NodeId gate, NodeId up);  // silu(gate) * up, same shapes
+  NodeId add(NodeId a, NodeId b);         // b broadcast into a (a.ne[i] % b.ne[i] == 0)
+  NodeId mul(NodeId a, NodeId b);
+  NodeId scale(NodeId x, float s);
+  // kernel [KW, KH, IC, OC] (2-D) or [KW, IC, OC] (1-D), input [IW, IH, IC, N] or [IW, IC, N]
+  // -> [IC*KH*KW, OW, OH, N] (2-D) or [IC*KW, OW, N] (1-D), type p.dst_type
+  NodeId im2col(NodeId kernel, NodeId input, const ConvParams& p);
+  NodeId conv2d(NodeId kernel, NodeId input, const ConvParams& p);  // -> F32 [OW, OH, OC, N]
+  NodeId conv1d(NodeId kernel, NodeId input, const ConvParams& p);  // -> F32 [OL, OC, N]
+
+  // ---- inspection
+  const Status& status() const { return status_; }
+  int size() const { return (int)nodes_.size(); }
+  const Node& node(NodeId id) const { return nodes_[(size_t)id]; }
+  Node& node(NodeId id) { return nodes_[(size_t)id]; }
+  const std::vector<Node>& nodes() const { return nodes_; }
+  std::vector<Node>& nodes() { return nodes_; }
+  // Outputs in the order output() was called.
+  const std::vector<NodeId>& outputs() const { return outputs_; }
+  // Human-readable shape "f32[4096, 7, 1, 1]" for messages.
+  static std::string shape_str(const Tensor& t);
+
+ private:
+  // Returns false (recording an error naming `op`) if any id is invalid or out of range.
+  bool check_ids(OpKind op, std::initializer_list<NodeId> ids);
+  NodeId fail(OpKind op, std::string message);
+  NodeId add_node(OpKind op, DType type, std::array<int64_t, 4> ne,
+                  std::initializer_list<NodeId> srcs, OpParams params = {});
+  NodeId add_view(OpKind op, NodeId src, const Tensor& desc, size_t offset, OpParams params = {});
+  NodeId unary(OpKind op, NodeId x, OpParams params = {});
+  NodeId binary_broadcast(OpKind op, NodeId a, NodeId b);
+  NodeId norm(OpKind op, NodeId x, float eps, NodeId weight, NodeId bias);
+  NodeId conv(OpKind op, NodeId kernel, NodeId input, const ConvParams& p);
+
+  std::vector<Node> nodes_;
+  std::vector<NodeId> outputs_;
+  Status status_;
+};
+
+}  // namespace nm

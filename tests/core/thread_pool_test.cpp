@@ -1,0 +1,124 @@
+// ThreadPool behaviour: each ith runs exactly once per run, back-to-back runs, barrier
+// phases, idle destruction, oversubscription (this machine may have fewer cores).
+#include "core/thread_pool.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+namespace nm {
+namespace {
+
+TEST(ThreadPool, EveryIthRunsExactlyOncePerRun) {
+  for (int n : {1, 2, 3, 4, 7}) {
+    ThreadPool pool(n);
+    ASSERT_EQ(pool.size(), n);
+    std::vector<std::atomic<int>> hits((size_t)n);
+    std::atomic<int> bad_nth{0};
+    for (int r = 0; r < 50; ++r) {
+      pool.run([&](int ith, int nth) {
+        if (nth != n) bad_nth++;
+        hits[(size_t)ith]++;
+      });
+      for (int i = 0; i < n; ++i) ASSERT_EQ(hits[(size_t)i].load(), r + 1) << "n=" << n << " ith=" << i;
+    }
+    EXPECT_EQ(bad_nth.load(), 0);
+  }
+}
+
+TEST(ThreadPool, CallerIsThreadZero) {
+  ThreadPool pool(3);
+  const auto me = std::this_thread::get_id();
+  std::thread::id seen0;
+  std::atomic<int> others_on_caller{0};
+  pool.run([&](int ith, int) {
+    if (ith == 0) seen0 = std::this_thread::get_id();
+    else if (std::this_thread::get_id() == me) others_on_caller++;
+  });
+  EXPECT_EQ(seen0, me);
+  EXPECT_EQ(others_on_caller.load(), 0);
+}
+
+TEST(ThreadPool, ThousandsOfBackToBackRunsSeeAllWrites) {
+  // Each run writes a slot per thread; the caller checks them after run() returns,
+  // which fails if run() returned before a worker finished (or a write was not visible).
+  for (int n : {2, 4}) {
+    ThreadPool pool(n);
+    std::vector<int64_t> slot((size_t)n, 0);
+    for (int64_t r = 1; r <= 5000; ++r) {
+      pool.run([&](int ith, int) { slot[(size_t)ith] = r * 10 + ith; });
+      for (int i = 0; i < n; ++i) ASSERT_EQ(slot[(size_t)i], r * 10 + i) << "run " << r;
+    }
+  }
+}
+
+TEST(ThreadPool, BarrierSeparatesPhases) {
+  // Phase 1: thread i writes a[i]. Phase 2: thread i reads all of a. Phase 3 overwrites
+  // a after a second barrier; a missing barrier shows up as a wrong sum.
+  for (int n : {1, 2, 3, 5}) {
+    ThreadPool pool(n);
+    std::vector<int64_t> a((size_t)n), sums((size_t)n), sums2((size_t)n);
+    for (int r = 0; r < 300; ++r) {
+      pool.run([&](int ith, int nth) {
+        a[(size_t)ith] = r + ith;
+        pool.barrier();
+        int64_t s = 0;
+        for (int i = 0; i < nth; ++i) s += a[(size_t)i];
+        sums[(size_t)ith] = s;
+        pool.barrier();
+        a[(size_t)ith] = 2 * (r + ith);
+        pool.barrier();
+        s = 0;
+        for (int i = 0; i < nth; ++i) s += a[(size_t)i];
+        sums2[(size_t)ith] = s;
+      });
+      const int64_t want = (int64_t)n * r + (int64_t)n * (n - 1) / 2;
+      for (int i = 0; i < n; ++i) {
+        ASSERT_EQ(sums[(size_t)i], want) << "n=" << n << " r=" << r;
+        ASSERT_EQ(sums2[(size_t)i], 2 * want) << "n=" << n << " r=" << r;
+      }
+    }
+  }
+}
+
+TEST(ThreadPool, DestroyWhileIdleAndAfterSleeping) {
+  { ThreadPool pool(4); }  // never ran
+  {
+    ThreadPool pool(3);
+    std::atomic<int> count{0};
+    pool.run([&](int, int) { count++; });
+    // Long enough for the workers to pass the spin budget and sleep on the futex.
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    pool.run([&](int, int) { count++; });  // wakes sleepers
+    EXPECT_EQ(count.load(), 6);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }  // destroyed while asleep
+}
+
+TEST(ThreadPool, SingleThreadRunsInline) {
+  ThreadPool pool(1);
+  int calls = 0;
+  pool.run([&](int ith, int nth) {
+    EXPECT_EQ(ith, 0);
+    EXPECT_EQ(nth, 1);
+    pool.barrier();  // no-op, must not hang
+    calls++;
+  });
+  EXPECT_EQ(calls, 1);
+  ThreadPool clamped(0);
+  EXPECT_EQ(clamped.size(), 1);
+}
+
+TEST(ThreadPool, PinningIsBestEffort) {
+  // Valid, invalid and out-of-range cpu ids: no crash, all threads still run.
+  ThreadPool pool(4, {0, 1, 100000, -3});
+  std::atomic<int> count{0};
+  for (int r = 0; r < 20; ++r) pool.run([&](int, int) { count++; });
+  EXPECT_EQ(count.load(), 80);
+}
+
+}  // namespace
+}  // namespace nm
