@@ -1,0 +1,67 @@
+// Chat templates: recognise a model's prompt format (Llama 2, Llama 3, ChatML/Qwen) from
+// its tokenizer.chat_template Jinja text by distinctive substrings, or by name
+// (--template), and render {role, content} messages the way that Jinja template does.
+// Immutable after creation; const methods are thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "tokenizer/tokenizer.h"
+
+namespace nm {
+
+enum class ChatFamily { llama2, llama3, chatml };
+
+struct ChatMessage {
+  std::string role;  // "system", "user", "assistant" (others pass through where the family allows)
+  std::string content;
+  // Vision hook: the number of images attached to this message. Each is rendered as
+  // ChatRenderOptions::image_marker placed before the content; the vision brick splits
+  // the encoded prompt on that marker and substitutes image embeddings.
+  int n_images = 0;
+};
+
+struct ChatRenderOptions {
+  bool add_generation_prompt = true;  // end with the assistant header so the model answers
+  std::string bos_token;              // text of BOS as the template's bos_token (see chat_options_for)
+  std::string eos_token;              // text of EOS as the template's eos_token
+  std::string image_marker = "<__image__>";
+};
+
+class ChatTemplate {
+ public:
+  // The family named by --template: "llama2", "llama3", "chatml" (alias "qwen", "qwen2").
+  static Result<ChatTemplate> from_name(std::string_view name);
+  // Recognises the family from the Jinja text; unknown text is an `unsupported` error that
+  // suggests --template. Also reads the family's default system prompt from the text.
+  static Result<ChatTemplate> from_jinja(std::string_view jinja);
+  // --template wins when non-empty, otherwise the file's template.
+  static Result<ChatTemplate> select(std::string_view override_name, std::string_view jinja);
+
+  ChatFamily family() const { return family_; }
+  std::string_view name() const;
+  // Used when the conversation has no system message (empty: none is added).
+  const std::string& default_system() const { return default_system_; }
+
+  Result<std::string> render(const std::vector<ChatMessage>& messages, const ChatRenderOptions& options) const;
+
+  // Strings that end an assistant turn, for stopping generation on text.
+  std::vector<std::string> stop_strings() const;
+  // The ids of those strings that are single tokens of `tok`, plus tok's end-of-generation ids.
+  std::vector<TokenId> stop_tokens(const Tokenizer& tok) const;
+
+ private:
+  ChatTemplate(ChatFamily family, std::string default_system)
+      : family_(family), default_system_(std::move(default_system)) {}
+
+  ChatFamily family_;
+  std::string default_system_;
+};
+
+// bos_token / eos_token texts from the tokenizer's BOS / EOS ids (empty when absent).
+ChatRenderOptions chat_options_for(const Tokenizer& tok);
+
+}  // namespace nm
