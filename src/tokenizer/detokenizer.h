@@ -17,7 +17,7 @@ class StreamingDetokenizer {
 
   // Returns the text that became complete with this token (possibly empty).
   std::string push(TokenId id);
-  // Returns the remaining held-back bytes, as U+FFFD each, and resets the stream.
+  // Returns the held-back incomplete sequence as U+FFFD (if any) and resets the stream.
   std::string finish();
 
  private:

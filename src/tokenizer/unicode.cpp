@@ -6,33 +6,58 @@
 
 namespace nm {
 
-size_t utf8_valid_prefix_len(std::string_view s, uint32_t* cp_out) {
+namespace {
+// Decodes one sequence at s[0] following the Unicode "maximal subpart" rule (as Python's
+// errors="replace" and WHATWG): returns the bytes consumed (>= 1 for non-empty s) and
+// sets *valid. An ill-formed sequence consumes its longest prefix that could still have
+// been valid, so it becomes one U+FFFD.
+size_t utf8_decode_one(std::string_view s, uint32_t* cp_out, bool* valid) {
+  *valid = false;
   if (s.empty()) return 0;
   const auto b0 = static_cast<uint8_t>(s[0]);
+  if (b0 < 0x80) {
+    *cp_out = b0;
+    *valid = true;
+    return 1;
+  }
   size_t len;
   uint32_t cp;
-  uint32_t min_cp;
-  if (b0 < 0x80) {
-    if (cp_out) *cp_out = b0;
-    return 1;
-  } else if ((b0 & 0xE0) == 0xC0) {
-    len = 2, cp = b0 & 0x1F, min_cp = 0x80;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    len = 3, cp = b0 & 0x0F, min_cp = 0x800;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    len = 4, cp = b0 & 0x07, min_cp = 0x10000;
+  uint8_t lo = 0x80;  // allowed range of the second byte (excludes overlongs, surrogates, > U+10FFFF)
+  uint8_t hi = 0xBF;
+  if (b0 >= 0xC2 && b0 <= 0xDF) {
+    len = 2, cp = b0 & 0x1F;
+  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+    len = 3, cp = b0 & 0x0F;
+    if (b0 == 0xE0) lo = 0xA0;
+    if (b0 == 0xED) hi = 0x9F;
+  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+    len = 4, cp = b0 & 0x07;
+    if (b0 == 0xF0) lo = 0x90;
+    if (b0 == 0xF4) hi = 0x8F;
   } else {
-    return 0;
+    return 1;
   }
-  if (s.size() < len) return 0;
   for (size_t i = 1; i < len; ++i) {
+    if (i >= s.size()) return i;
     const auto b = static_cast<uint8_t>(s[i]);
-    if ((b & 0xC0) != 0x80) return 0;
+    const uint8_t l = i == 1 ? lo : 0x80;
+    const uint8_t h = i == 1 ? hi : 0xBF;
+    if (b < l || b > h) return i;
     cp = (cp << 6) | (b & 0x3F);
   }
-  if (cp < min_cp || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  if (cp_out) *cp_out = cp;
+  *cp_out = cp;
+  *valid = true;
   return len;
+}
+}  // namespace
+
+size_t utf8_valid_prefix_len(std::string_view s, uint32_t* cp_out) {
+  uint32_t cp = 0;
+  bool valid = false;
+  const size_t n = utf8_decode_one(s, &cp, &valid);
+  if (!valid) return 0;
+  if (cp_out) *cp_out = cp;
+  return n;
 }
 
 std::vector<Utf8Unit> utf8_units(std::string_view s) {
@@ -41,12 +66,9 @@ std::vector<Utf8Unit> utf8_units(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     uint32_t cp = 0;
-    size_t len = utf8_valid_prefix_len(s.substr(i), &cp);
-    if (len == 0) {
-      cp = k_invalid_codepoint;
-      len = 1;
-    }
-    units.push_back({cp, static_cast<uint32_t>(i), static_cast<uint32_t>(len)});
+    bool valid = false;
+    const size_t len = utf8_decode_one(s.substr(i), &cp, &valid);
+    units.push_back({valid ? cp : k_invalid_codepoint, static_cast<uint32_t>(i), static_cast<uint32_t>(len)});
     i += len;
   }
   return units;
@@ -82,7 +104,7 @@ std::string utf8_sanitize(std::string_view s) {
   out.reserve(s.size());
   for (const Utf8Unit& u : utf8_units(s)) {
     if (u.cp == k_invalid_codepoint) {
-      utf8_append(out, k_replacement_char);
+      utf8_append(out, k_replacement_char);  // one per maximal ill-formed subpart
     } else {
       out.append(s.substr(u.offset, u.length));
     }
@@ -91,23 +113,16 @@ std::string utf8_sanitize(std::string_view s) {
 }
 
 size_t utf8_incomplete_tail(std::string_view s) {
-  // Look back at most 3 bytes for a lead byte whose sequence runs past the end.
-  for (size_t back = 1; back <= 3 && back <= s.size(); ++back) {
-    const auto b = static_cast<uint8_t>(s[s.size() - back]);
-    if ((b & 0xC0) == 0x80) continue;  // continuation: keep looking for the lead
-    size_t need = 0;
-    if ((b & 0xE0) == 0xC0) need = 2;
-    else if ((b & 0xF0) == 0xE0) need = 3;
-    else if ((b & 0xF8) == 0xF0) need = 4;
-    if (need <= back) return 0;  // ASCII, invalid lead, or a complete sequence
-    // Held back only if the bytes so far could still become a valid sequence: check by
-    // completing it with the smallest continuation bytes that keep it in range.
-    std::string probe(s.substr(s.size() - back));
-    while (probe.size() < need) probe += static_cast<char>(0x80);
-    if (utf8_valid_prefix_len(probe) == need) return back;
-    std::string probe_hi(s.substr(s.size() - back));
-    while (probe_hi.size() < need) probe_hi += static_cast<char>(0xBF);
-    return utf8_valid_prefix_len(probe_hi) == need ? back : 0;
+  // The last unit is an incomplete (not yet ill-formed) sequence when it is invalid, ends
+  // exactly at the end of s, and starts with a multi-byte lead: more bytes may complete it.
+  const size_t from = s.size() > 3 ? s.size() - 3 : 0;
+  for (size_t i = from; i < s.size(); ++i) {
+    const auto b = static_cast<uint8_t>(s[i]);
+    if (b < 0xC2 || b > 0xF4) continue;  // not a multi-byte lead
+    uint32_t cp = 0;
+    bool valid = false;
+    const size_t n = utf8_decode_one(s.substr(i), &cp, &valid);
+    if (!valid && i + n == s.size()) return n;
   }
   return 0;
 }

@@ -1,4 +1,4 @@
-// UTF-8 decoding/encoding that never fails (invalid bytes become 1-byte units) and the
+// UTF-8 decoding/encoding that never fails (ill-formed bytes become invalid units) and the
 // Unicode category queries (\p{L}, \p{N}, \p{M}, \s) the pre-tokenizers need.
 // All functions are pure and thread-safe.
 #pragma once
@@ -29,8 +29,9 @@ extern const size_t k_mark_count;
 inline constexpr uint32_t k_invalid_codepoint = 0xFFFFFFFFu;
 inline constexpr uint32_t k_replacement_char = 0xFFFD;
 
-// One decoded unit of a byte string: a code point (or k_invalid_codepoint for a single
-// invalid byte) and the bytes it came from, so callers can slice the original exactly.
+// One decoded unit of a byte string: a code point (or k_invalid_codepoint for a maximal
+// ill-formed subpart, 1-3 bytes, as Unicode recommends) and the bytes it came from, so
+// callers can slice the original exactly.
 struct Utf8Unit {
   uint32_t cp;
   uint32_t offset;
@@ -47,7 +48,8 @@ std::vector<Utf8Unit> utf8_units(std::string_view s);
 void utf8_append(std::string& out, uint32_t cp);  // cp must be a scalar value
 std::string utf8_encode(uint32_t cp);
 
-// Copies s, replacing each invalid byte with U+FFFD.
+// Copies s, replacing each maximal ill-formed subpart with one U+FFFD (as Python's
+// bytes.decode("utf-8", errors="replace")).
 std::string utf8_sanitize(std::string_view s);
 
 // Number of trailing bytes of s that form the start of a valid but incomplete UTF-8
