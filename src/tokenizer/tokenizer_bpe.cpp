@@ -3,19 +3,13 @@
 // with the lowest merge rank (ties: leftmost), as Hugging Face tokenizers and llama.cpp.
 #include <queue>
 
+#include "tokenizer/merge_queue.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode.h"
 
 namespace nm {
 
 namespace {
-
-struct BpeSymbol {
-  int32_t prev;
-  int32_t next;
-  uint32_t offset;
-  uint32_t n;
-};
 
 struct BpeBigram {
   int32_t left;
@@ -30,7 +24,7 @@ struct BpeBigram {
 }  // namespace
 
 Status Tokenizer::encode_bpe(std::string_view text, std::vector<TokenId>& out) const {
-  std::vector<BpeSymbol> sym;
+  std::vector<MergeSymbol> sym;
   std::string word;
   for (std::string_view raw : pre_tokenize(pre_, text)) {
     word.clear();
@@ -60,19 +54,7 @@ Status Tokenizer::encode_bpe(std::string_view text, std::vector<TokenId>& out) c
     };
     for (int32_t i = 1; i < static_cast<int32_t>(sym.size()); ++i) try_add(i - 1, i);
 
-    while (!queue.empty()) {
-      const BpeBigram b = queue.top();
-      queue.pop();
-      BpeSymbol& l = sym[b.left];
-      BpeSymbol& r = sym[b.right];
-      if (l.n == 0 || r.n == 0 || l.n + r.n != b.size || l.next != b.right) continue;  // stale
-      l.n += r.n;
-      r.n = 0;
-      l.next = r.next;
-      if (r.next >= 0) sym[r.next].prev = b.left;
-      try_add(l.prev, b.left);
-      try_add(b.left, l.next);
-    }
+    run_merges(queue, sym, try_add);
 
     for (int32_t i = 0; i != -1; i = sym[i].next) {
       const TokenId id = token_id(piece(i));

@@ -4,19 +4,13 @@
 // not tokens back into the pieces they were merged from, ending in <0xXX> byte tokens.
 #include <queue>
 
+#include "tokenizer/merge_queue.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode.h"
 
 namespace nm {
 
 namespace {
-
-struct SpmSymbol {
-  int32_t prev;
-  int32_t next;
-  uint32_t offset;
-  uint32_t n;  // bytes; 0 once merged into its left neighbour
-};
 
 struct SpmBigram {
   int32_t left;
@@ -40,7 +34,7 @@ Status Tokenizer::encode_spm(std::string_view raw, std::vector<TokenId>& out) co
       text += c;
     }
   }
-  std::vector<SpmSymbol> sym;
+  std::vector<MergeSymbol> sym;
   for (const Utf8Unit& u : utf8_units(text)) {
     const auto i = static_cast<int32_t>(sym.size());
     sym.push_back({i - 1, i + 1, u.offset, u.length});
@@ -63,19 +57,7 @@ Status Tokenizer::encode_spm(std::string_view raw, std::vector<TokenId>& out) co
   };
   for (int32_t i = 1; i < static_cast<int32_t>(sym.size()); ++i) try_add(i - 1, i);
 
-  while (!queue.empty()) {
-    const SpmBigram b = queue.top();
-    queue.pop();
-    SpmSymbol& l = sym[b.left];
-    SpmSymbol& r = sym[b.right];
-    if (l.n == 0 || r.n == 0 || l.n + r.n != b.size) continue;  // stale: a side has changed
-    l.n += r.n;
-    r.n = 0;
-    l.next = r.next;
-    if (r.next >= 0) sym[r.next].prev = b.left;
-    try_add(l.prev, b.left);
-    try_add(b.left, l.next);
-  }
+  run_merges(queue, sym, try_add);
 
   // Resegment: a symbol that is a token is emitted; otherwise split it into the pair it
   // was merged from, down to single characters, which fall back to byte tokens.
