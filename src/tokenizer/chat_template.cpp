@@ -52,10 +52,11 @@ std::string chatml_default_system(std::string_view jinja) {
 Result<ChatTemplate> ChatTemplate::from_name(std::string_view name) {
   if (name == "llama2" || name == "llama-2") return ChatTemplate(ChatFamily::llama2, "");
   if (name == "llama3" || name == "llama-3") return ChatTemplate(ChatFamily::llama3, "");
+  if (name == "llama3.1" || name == "llama3.2") return ChatTemplate(ChatFamily::llama3, "", true);
   if (name == "chatml") return ChatTemplate(ChatFamily::chatml, "");
   if (name == "qwen" || name == "qwen2") return ChatTemplate(ChatFamily::chatml, "You are a helpful assistant.");
   return error(ErrorCode::invalid_argument, "unknown chat template name '" + std::string(name) +
-                                                "'; use --template llama2, llama3, chatml or qwen2");
+                                                "'; use --template llama2, llama3, llama3.1, chatml or qwen2");
 }
 
 Result<ChatTemplate> ChatTemplate::from_jinja(std::string_view jinja) {
@@ -66,7 +67,7 @@ Result<ChatTemplate> ChatTemplate::from_jinja(std::string_view jinja) {
   }
   if (jinja.find("<|start_header_id|>") != std::string_view::npos &&
       jinja.find("<|end_header_id|>") != std::string_view::npos) {
-    return ChatTemplate(ChatFamily::llama3, "");
+    return ChatTemplate(ChatFamily::llama3, "", jinja.find("Cutting Knowledge Date") != std::string_view::npos);
   }
   if (jinja.find("<|im_start|>") != std::string_view::npos) {
     return ChatTemplate(ChatFamily::chatml, chatml_default_system(jinja));
@@ -128,9 +129,22 @@ Result<std::string> ChatTemplate::render(const std::vector<ChatMessage>& message
     }
     case ChatFamily::llama3: {
       // BOS text first, then one header block per message; content is trimmed.
-      // No default system prompt (Meta-Llama-3-Instruct's template adds none).
-      for (size_t i = 0; i < messages.size(); ++i) {
-        if (i == 0) out += o.bos_token;
+      // Llama 3: no default system prompt. Llama 3.1/3.2 (knowledge_date_): the first
+      // block is always a system block with the knowledge/today dates, then the user's
+      // system message (trimmed) if any; tools are not supported here.
+      size_t first = 0;
+      if (knowledge_date_) {
+        out.append(o.bos_token).append("<|start_header_id|>system<|end_header_id|>\n\n");
+        out.append("Cutting Knowledge Date: December 2023\nToday Date: ");
+        out.append(o.date_string.empty() ? "26 Jul 2024" : o.date_string).append("\n\n");
+        if (!messages.empty() && messages[0].role == "system") {
+          out.append(py_strip(with_images(messages[0], o)));
+          first = 1;
+        }
+        out.append("<|eot_id|>");
+      }
+      for (size_t i = first; i < messages.size(); ++i) {
+        if (i == 0 && !knowledge_date_) out += o.bos_token;
         out.append("<|start_header_id|>").append(messages[i].role).append("<|end_header_id|>\n\n");
         out.append(py_strip(with_images(messages[i], o))).append("<|eot_id|>");
       }

@@ -29,11 +29,14 @@ struct ChatRenderOptions {
   std::string bos_token;              // text of BOS as the template's bos_token (see chat_options_for)
   std::string eos_token;              // text of EOS as the template's eos_token
   std::string image_marker = "<__image__>";
+  // Llama 3.1+ only: the "Today Date:" line; empty = the template's fallback "26 Jul 2024".
+  std::string date_string;
 };
 
 class ChatTemplate {
  public:
-  // The family named by --template: "llama2", "llama3", "chatml" (alias "qwen", "qwen2").
+  // The family named by --template: "llama2", "llama3", "llama3.1" (Llama 3.1/3.2 with the
+  // knowledge-date system block), "chatml", "qwen2" (alias "qwen": ChatML + Qwen2's default system).
   static Result<ChatTemplate> from_name(std::string_view name);
   // Recognises the family from the Jinja text; unknown text is an `unsupported` error that
   // suggests --template. Also reads the family's default system prompt from the text.
@@ -45,6 +48,8 @@ class ChatTemplate {
   std::string_view name() const;
   // Used when the conversation has no system message (empty: none is added).
   const std::string& default_system() const { return default_system_; }
+  // Llama 3.1+: every prompt opens with a system block holding "Cutting Knowledge Date".
+  bool knowledge_date_header() const { return knowledge_date_; }
 
   Result<std::string> render(const std::vector<ChatMessage>& messages, const ChatRenderOptions& options) const;
 
@@ -54,11 +59,12 @@ class ChatTemplate {
   std::vector<TokenId> stop_tokens(const Tokenizer& tok) const;
 
  private:
-  ChatTemplate(ChatFamily family, std::string default_system)
-      : family_(family), default_system_(std::move(default_system)) {}
+  ChatTemplate(ChatFamily family, std::string default_system, bool knowledge_date = false)
+      : family_(family), default_system_(std::move(default_system)), knowledge_date_(knowledge_date) {}
 
   ChatFamily family_;
   std::string default_system_;
+  bool knowledge_date_ = false;
 };
 
 // bos_token / eos_token texts from the tokenizer's BOS / EOS ids (empty when absent).

@@ -34,6 +34,22 @@ TEST(ChatTemplate, RendersEachFamily) {
             "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
             "<|start_header_id|>assistant<|end_header_id|>\n\n");
 
+  auto l31 = ChatTemplate::from_jinja("{{- bos_token }}<|start_header_id|>...<|end_header_id|>"
+                                     "{{- \"Cutting Knowledge Date: December 2023\\n\" }}");
+  ASSERT_TRUE(l31.ok());
+  EXPECT_TRUE(l31->knowledge_date_header());
+  EXPECT_EQ(l31->render({{"user", "Hi", 0}}, o).value(),
+            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
+            "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n<|eot_id|>"
+            "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+            "<|start_header_id|>assistant<|end_header_id|>\n\n");
+  o.date_string = "24 Nov 2026";
+  EXPECT_EQ(l31->render({{"system", " S ", 0}, {"user", "Hi", 0}}, o).value(),
+            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
+            "Cutting Knowledge Date: December 2023\nToday Date: 24 Nov 2026\n\nS<|eot_id|>"
+            "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+            "<|start_header_id|>assistant<|end_header_id|>\n\n");
+
   auto q = ChatTemplate::from_jinja(k_qwen2);
   ChatRenderOptions qo;
   EXPECT_EQ((q->render({{"user", "Hi", 1}}, qo)).value(),
