@@ -118,7 +118,7 @@ Status Tokenizer::init() {
 }
 
 TokenId Tokenizer::token_id(std::string_view text) const {
-  auto it = token_to_id_.find(std::string(text));
+  auto it = token_to_id_.find(text);
   return it == token_to_id_.end() ? k_no_token : it->second;
 }
 

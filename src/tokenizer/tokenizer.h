@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -27,6 +28,14 @@ struct DecodeOptions {
   bool render_special = false;      // emit the text of control tokens (otherwise they vanish)
   bool strip_space_prefix = false;  // SentencePiece: drop the " " that encode() prepended
 };
+
+// Hash for unordered_map<std::string, ...> lookups by string_view without a copy.
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+template <class V>
+using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
 
 class Tokenizer {
  public:
@@ -68,8 +77,8 @@ class Tokenizer {
   bool spm_ = true;
   PreTokenizer pre_ = PreTokenizer::gpt2;
   bool ignore_merges_ = false;  // LLaMA 3: a word that is a whole token skips merging
-  std::unordered_map<std::string, TokenId> token_to_id_;
-  std::unordered_map<std::string, int32_t> merge_ranks_;  // "left right" -> rank
+  StringMap<TokenId> token_to_id_;
+  StringMap<int32_t> merge_ranks_;  // "left right" -> rank
   std::array<TokenId, 256> byte_token_{};                 // byte -> token (<0xXX> or mapped char)
   std::array<std::string, 256> byte_to_unicode_;          // GPT-2 byte -> UTF-8 of its stand-in char
   std::unordered_map<uint32_t, uint8_t> unicode_to_byte_;
