@@ -1,6 +1,12 @@
 // Chat templates: recognise a model's prompt format (Llama 2, Llama 3, ChatML/Qwen) from
 // its tokenizer.chat_template Jinja text by distinctive substrings, or by name
 // (--template), and render {role, content} messages the way that Jinja template does.
+// Default system prompts follow each family's published template: Llama 2 and Llama 3
+// add none; Llama 3.1/3.2 always open with a system block carrying "Cutting Knowledge
+// Date" / "Today Date"; ChatML adds the literal system prompt found in the file's template
+// (Qwen2: "You are a helpful assistant.", Qwen2.5: "You are Qwen, ...") when the
+// conversation has no system message. The rendered text contains the BOS text the template
+// writes, so encode it with add_special = false and parse_special = true.
 // Immutable after creation; const methods are thread-safe.
 #pragma once
 

@@ -252,6 +252,10 @@ def test_spm_round_trips_invalid_utf8(shim, rng):
         b = rng.integers(0, 256, int(rng.integers(1, 64)), dtype=np.uint8).tobytes() + random_text(rng, 5).encode()
         ids = ours.encode(b, add_special=True)
         assert ours.decode(ids, strip=True) == b
+        # streamed (no prefix strip): the same bytes with ill-formed parts as U+FFFD, as Python
+        text, chunks = ours.stream(ids)
+        assert text == (b" " + b).decode("utf-8", errors="replace").encode(), repr(b)
+        assert chunks.sum() == len(text)
 
 
 # Published chat templates (tokenizer_config.json "chat_template" of meta-llama/Llama-2-7b-chat-hf,

@@ -18,6 +18,15 @@ TEST(ChatTemplate, RecognisesFamilies) {
   ASSERT_TRUE(q.ok());
   EXPECT_EQ(q->family(), ChatFamily::chatml);
   EXPECT_EQ(q->default_system(), "You are a helpful assistant.");
+  // Qwen2.5 shape: the tools branch opens "<|im_start|>system\n" followed by Jinja code,
+  // the literal default comes later.
+  auto q25 = ChatTemplate::from_jinja(
+      "{%- if tools %}{{- '<|im_start|>system\\n' }}{%- if messages[0]['role'] == 'system' %}"
+      "{{- messages[0]['content'] }}{%- endif %}{%- else %}{%- if messages[0]['role'] != 'system' %}"
+      "{{- '<|im_start|>system\\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\\n' }}");
+  ASSERT_TRUE(q25.ok());
+  EXPECT_EQ(q25->default_system(), "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.");
+  EXPECT_EQ(ChatTemplate::from_jinja("{{'<|im_start|>' + message['role'] + '\\n'}}")->default_system(), "");
   auto bad = ChatTemplate::from_jinja("<start_of_turn>user");
   EXPECT_EQ(bad.status().code(), ErrorCode::unsupported);
   EXPECT_NE(bad.status().message().find("--template"), std::string::npos);
