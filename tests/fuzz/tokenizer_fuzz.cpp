@@ -3,9 +3,9 @@
 // trips and that streamed text equals the sanitised decode; traps on any mismatch.
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <string>
 
+#include "../tokenizer/test_vocabs.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/detokenizer.h"
 #include "tokenizer/pretokenizer.h"
@@ -15,37 +15,24 @@
 namespace {
 
 nm::Tokenizer make_spm() {
-  nm::Vocab v;
-  v.model = "llama";
-  v.tokens = {"<unk>", "<s>", "</s>"};
-  v.token_type = {2, 3, 3};
-  for (int b = 0; b < 256; ++b) {
-    char hex[8];
-    std::snprintf(hex, sizeof hex, "<0x%02X>", b);
-    v.tokens.push_back(hex);
-    v.token_type.push_back(6);
-  }
+  nm::Vocab v = nm::test::spm_base_vocab();
   for (const char* p : {"\xE2\x96\x81", "a", "b", "\xE2\x96\x81" "a", "ab", "\xE2\x96\x81" "ab", "<|x|>"}) {
     v.tokens.push_back(p);
     v.token_type.push_back(1);
+    v.scores.push_back(0.0f);
   }
   v.token_type.back() = 4;  // user-defined: always split out
-  v.scores.assign(v.tokens.size(), 0.0f);
   v.scores[v.tokens.size() - 3] = -1.0f;
-  v.bos_token_id = 1;
-  v.add_bos_token = true;
   return std::move(nm::Tokenizer::create(v)).value();
 }
 
 nm::Tokenizer make_bpe(const char* pre) {
-  nm::Vocab v;
-  v.model = "gpt2";
-  v.pre = pre;
-  const auto map = nm::gpt2_byte_to_codepoint();
-  for (int b = 0; b < 256; ++b) v.tokens.push_back(nm::utf8_encode(map[b]));
+  nm::Vocab v = nm::test::byte_level_base_vocab(pre);
   v.merges = {"a b", "ab c", "\xC4\xA0 a", "1 2"};
-  for (const char* t : {"ab", "abc", "\xC4\xA0" "a", "12", "<|im_end|>"}) v.tokens.push_back(t);
-  v.token_type.assign(v.tokens.size(), 1);
+  for (const char* t : {"ab", "abc", "\xC4\xA0" "a", "12", "<|im_end|>"}) {
+    v.tokens.push_back(t);
+    v.token_type.push_back(1);
+  }
   v.token_type.back() = 3;
   return std::move(nm::Tokenizer::create(v)).value();
 }

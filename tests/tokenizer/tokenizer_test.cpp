@@ -3,8 +3,7 @@
 // the comments, special-token splitting, decoding and streaming.
 #include <gtest/gtest.h>
 
-#include <cstdio>
-
+#include "test_vocabs.h"
 #include "tokenizer/detokenizer.h"
 #include "tokenizer/pretokenizer.h"
 #include "tokenizer/tokenizer.h"
@@ -56,17 +55,7 @@ TEST(PreTokenizer, Llama3AndQwen2Digits) {
 
 // SentencePiece vocab: 0 <unk>, 1 <s>, 2 </s>, 3..258 <0x00>..<0xFF>, then pieces.
 Vocab spm_vocab() {
-  Vocab v;
-  v.model = "llama";
-  v.tokens = {"<unk>", "<s>", "</s>"};
-  v.token_type = {2, 3, 3};
-  for (int b = 0; b < 256; ++b) {
-    char hex[8];
-    std::snprintf(hex, sizeof hex, "<0x%02X>", b);
-    v.tokens.push_back(hex);
-    v.token_type.push_back(6);
-  }
-  v.scores.assign(v.tokens.size(), 0.0f);
+  Vocab v = test::spm_base_vocab();
   //          259     260  261  262  263  264      265   266        267    268
   const char* p[] = {"\xE2\x96\x81", "h", "e", "l", "o", "\xE2\x96\x81h", "ll", "\xE2\x96\x81he", "llo",
                      "\xE2\x96\x81hello"};
@@ -76,10 +65,6 @@ Vocab spm_vocab() {
     v.scores.push_back(s[i]);
     v.token_type.push_back(1);
   }
-  v.bos_token_id = 1;
-  v.eos_token_id = 2;
-  v.unknown_token_id = 0;
-  v.add_bos_token = true;
   return v;
 }
 
@@ -123,11 +108,7 @@ TEST(Spm, StreamingHoldsBackSplitCharacters) {
 
 // Byte-level vocab: ids 0..255 = the GPT-2 stand-in character of byte b, then merges.
 Vocab bpe_vocab() {
-  Vocab v;
-  v.model = "gpt2";
-  v.pre = "llama-bpe";
-  const auto map = gpt2_byte_to_codepoint();
-  for (int b = 0; b < 256; ++b) v.tokens.push_back(utf8_encode(map[b]));
+  Vocab v = test::byte_level_base_vocab("llama-bpe");
   v.merges = {"h e", "l l", "he ll", "hell o", "\xC4\xA0 w", "o r"};  // Ġ = U+0120 = byte ' '
   for (const char* t : {"he", "ll", "hell", "hello", "\xC4\xA0w", "or", "<|eot_id|>"}) v.tokens.push_back(t);
   v.token_type.assign(v.tokens.size(), 1);
