@@ -131,6 +131,15 @@ TEST(Bpe, HandCheckedEncodings) {
   EXPECT_EQ(t->decode({262}, {true, false}), "<|eot_id|>");
 }
 
+TEST(Bpe, Llama3IgnoresMergesForWholeWordTokens) {
+  Vocab v = bpe_vocab();
+  v.tokens.push_back("xy");  // id 263, reachable by no merge
+  v.token_type.push_back(1);
+  EXPECT_EQ(Tokenizer::create(v).value().encode("xy").value(), (Ids{263}));  // LLaMA 3: whole word
+  v.pre = "qwen2";
+  EXPECT_EQ(Tokenizer::create(v).value().encode("xy").value(), (Ids{'x', 'y'}));  // merges only
+}
+
 TEST(Tokenizer, RejectsBadVocabs) {
   Vocab v = bpe_vocab();
   v.scores = {1.0f};
