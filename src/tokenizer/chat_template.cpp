@@ -1,0 +1,198 @@
+// Chat template recognition and rendering. Each render_* mirrors one published Jinja
+// template (Llama-2-chat, Meta-Llama-3-Instruct, Qwen2-Instruct ChatML) character for
+// character; tests/python/test_tokenizer.py renders the real templates with jinja2 and
+// compares.
+#include "tokenizer/chat_template.h"
+
+#include <algorithm>
+
+#include "tokenizer/unicode.h"
+
+namespace nm {
+
+namespace {
+
+// Python's str.strip() (also Jinja's |trim): drop leading/trailing whitespace code points.
+std::string py_strip(std::string_view s) {
+  const std::vector<Utf8Unit> units = utf8_units(s);
+  auto ws = [](uint32_t cp) { return is_whitespace(cp) || (cp >= 0x1C && cp <= 0x1F); };
+  size_t b = 0;
+  size_t e = units.size();
+  while (b < e && ws(units[b].cp)) ++b;
+  while (e > b && ws(units[e - 1].cp)) --e;
+  if (b == e) return {};
+  return std::string(s.substr(units[b].offset, units[e - 1].offset + units[e - 1].length - units[b].offset));
+}
+
+std::string with_images(const ChatMessage& m, const ChatRenderOptions& o) {
+  std::string out;
+  for (int i = 0; i < m.n_images; ++i) out += o.image_marker;
+  return out + m.content;
+}
+
+// Finds the literal default system prompt in a ChatML template: the first
+// "<|im_start|>system\n<literal text><|im_end|>" whose text holds no Jinja syntax.
+std::string chatml_default_system(std::string_view jinja) {
+  static constexpr std::string_view k_heads[] = {"<|im_start|>system\\n", "<|im_start|>system\n"};
+  for (std::string_view head : k_heads) {
+    for (size_t at = jinja.find(head); at != std::string_view::npos; at = jinja.find(head, at + 1)) {
+      const size_t start = at + head.size();
+      const size_t end = jinja.find("<|im_end|>", start);
+      if (end == std::string_view::npos) continue;
+      const std::string_view text = jinja.substr(start, end - start);
+      if (text.empty() || text.find_first_of("'\"{}%+") != std::string_view::npos) continue;
+      return std::string(text);
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<ChatTemplate> ChatTemplate::from_name(std::string_view name) {
+  if (name == "llama2" || name == "llama-2") return ChatTemplate(ChatFamily::llama2, "");
+  if (name == "llama3" || name == "llama-3") return ChatTemplate(ChatFamily::llama3, "");
+  if (name == "llama3.1" || name == "llama3.2") return ChatTemplate(ChatFamily::llama3, "", true);
+  if (name == "chatml") return ChatTemplate(ChatFamily::chatml, "");
+  if (name == "qwen" || name == "qwen2") return ChatTemplate(ChatFamily::chatml, "You are a helpful assistant.");
+  return error(ErrorCode::invalid_argument, "unknown chat template name '" + std::string(name) +
+                                                "'; use --template llama2, llama3, llama3.1, chatml or qwen2");
+}
+
+Result<ChatTemplate> ChatTemplate::from_jinja(std::string_view jinja) {
+  if (jinja.empty()) {
+    return error(ErrorCode::unsupported,
+                 "the model has no chat template (tokenizer.chat_template); pass --template llama2, llama3, "
+                 "chatml or qwen2");
+  }
+  if (jinja.find("<|start_header_id|>") != std::string_view::npos &&
+      jinja.find("<|end_header_id|>") != std::string_view::npos) {
+    return ChatTemplate(ChatFamily::llama3, "", jinja.find("Cutting Knowledge Date") != std::string_view::npos);
+  }
+  if (jinja.find("<|im_start|>") != std::string_view::npos) {
+    return ChatTemplate(ChatFamily::chatml, chatml_default_system(jinja));
+  }
+  if (jinja.find("[INST]") != std::string_view::npos && jinja.find("<<SYS>>") != std::string_view::npos) {
+    return ChatTemplate(ChatFamily::llama2, "");
+  }
+  return error(ErrorCode::unsupported,
+               "unrecognised chat template (tokenizer.chat_template is not Llama 2, Llama 3 or ChatML); pass "
+               "--template llama2, llama3, chatml or qwen2");
+}
+
+Result<ChatTemplate> ChatTemplate::select(std::string_view override_name, std::string_view jinja) {
+  if (!override_name.empty()) return from_name(override_name);
+  return from_jinja(jinja);
+}
+
+std::string_view ChatTemplate::name() const {
+  switch (family_) {
+    case ChatFamily::llama2: return "llama2";
+    case ChatFamily::llama3: return "llama3";
+    case ChatFamily::chatml: return "chatml";
+  }
+  return "?";
+}
+
+Result<std::string> ChatTemplate::render(const std::vector<ChatMessage>& messages,
+                                         const ChatRenderOptions& o) const {
+  std::string out;
+  switch (family_) {
+    case ChatFamily::llama2: {
+      // A leading system message is folded into the first user turn inside <<SYS>>;
+      // turns must alternate user/assistant. The prompt ends with "[/INST]" already, so
+      // add_generation_prompt changes nothing. No default system prompt.
+      size_t first = 0;
+      std::string system;
+      bool has_system = false;
+      if (!messages.empty() && messages[0].role == "system") {
+        system = with_images(messages[0], o);
+        has_system = true;
+        first = 1;
+      }
+      for (size_t i = first; i < messages.size(); ++i) {
+        const ChatMessage& m = messages[i];
+        const size_t k = i - first;
+        if ((m.role == "user") != (k % 2 == 0)) {
+          return error(ErrorCode::invalid_argument,
+                       "Llama 2 chat: conversation roles must alternate user/assistant/user/assistant/...");
+        }
+        std::string content = with_images(m, o);
+        if (k == 0 && has_system) content = std::string("<<SYS>>\n").append(system).append("\n<</SYS>>\n\n").append(content);
+        if (m.role == "user") {
+          out.append(o.bos_token).append("[INST] ").append(py_strip(content)).append(" [/INST]");
+        } else if (m.role == "assistant") {
+          out.append(" ").append(py_strip(content)).append(" ").append(o.eos_token);
+        }
+      }
+      break;
+    }
+    case ChatFamily::llama3: {
+      // BOS text first, then one header block per message; content is trimmed.
+      // Llama 3: no default system prompt. Llama 3.1/3.2 (knowledge_date_): the first
+      // block is always a system block with the knowledge/today dates, then the user's
+      // system message (trimmed) if any; tools are not supported here.
+      size_t first = 0;
+      if (knowledge_date_) {
+        out.append(o.bos_token).append("<|start_header_id|>system<|end_header_id|>\n\n");
+        out.append("Cutting Knowledge Date: December 2023\nToday Date: ");
+        out.append(o.date_string.empty() ? "26 Jul 2024" : o.date_string).append("\n\n");
+        if (!messages.empty() && messages[0].role == "system") {
+          out.append(py_strip(with_images(messages[0], o)));
+          first = 1;
+        }
+        out.append("<|eot_id|>");
+      }
+      for (size_t i = first; i < messages.size(); ++i) {
+        if (i == 0 && !knowledge_date_) out += o.bos_token;
+        out.append("<|start_header_id|>").append(messages[i].role).append("<|end_header_id|>\n\n");
+        out.append(py_strip(with_images(messages[i], o))).append("<|eot_id|>");
+      }
+      if (o.add_generation_prompt) out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
+      break;
+    }
+    case ChatFamily::chatml: {
+      // Qwen2 adds "<|im_start|>system\n<default><|im_end|>\n" when the first message is
+      // not a system message; plain ChatML (no default found) adds nothing.
+      for (size_t i = 0; i < messages.size(); ++i) {
+        if (i == 0 && messages[0].role != "system" && !default_system_.empty()) {
+          out.append("<|im_start|>system\n").append(default_system_).append("<|im_end|>\n");
+        }
+        out.append("<|im_start|>").append(messages[i].role).append("\n");
+        out.append(with_images(messages[i], o)).append("<|im_end|>\n");
+      }
+      if (o.add_generation_prompt) out += "<|im_start|>assistant\n";
+      break;
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> ChatTemplate::stop_strings() const {
+  switch (family_) {
+    case ChatFamily::llama2: return {"</s>"};
+    case ChatFamily::llama3: return {"<|eot_id|>", "<|end_of_text|>"};
+    case ChatFamily::chatml: return {"<|im_end|>", "<|endoftext|>"};
+  }
+  return {};
+}
+
+std::vector<TokenId> ChatTemplate::stop_tokens(const Tokenizer& tok) const {
+  std::vector<TokenId> ids = tok.eog_tokens();
+  for (const std::string& s : stop_strings()) {
+    const TokenId id = tok.token_id(s);
+    if (id != k_no_token) ids.push_back(id);
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
+}
+
+ChatRenderOptions chat_options_for(const Tokenizer& tok) {
+  ChatRenderOptions o;
+  if (tok.bos() != k_no_token) o.bos_token = tok.token_text(tok.bos());
+  if (tok.eos() != k_no_token) o.eos_token = tok.token_text(tok.eos());
+  return o;
+}
+
+}  // namespace nm

@@ -1,0 +1,81 @@
+// Chat template recognition and rendering against hand-written expected prompts.
+#include "tokenizer/chat_template.h"
+
+#include <gtest/gtest.h>
+
+namespace nm {
+namespace {
+
+const char* k_qwen2 =
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{% endif %}"
+    "{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}";
+
+TEST(ChatTemplate, RecognisesFamilies) {
+  EXPECT_EQ(ChatTemplate::from_jinja("...<|start_header_id|>x<|end_header_id|>...")->family(), ChatFamily::llama3);
+  EXPECT_EQ(ChatTemplate::from_jinja("[INST] <<SYS>>")->family(), ChatFamily::llama2);
+  auto q = ChatTemplate::from_jinja(k_qwen2);
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ(q->family(), ChatFamily::chatml);
+  EXPECT_EQ(q->default_system(), "You are a helpful assistant.");
+  // Qwen2.5 shape: the tools branch opens "<|im_start|>system\n" followed by Jinja code,
+  // the literal default comes later.
+  auto q25 = ChatTemplate::from_jinja(
+      "{%- if tools %}{{- '<|im_start|>system\\n' }}{%- if messages[0]['role'] == 'system' %}"
+      "{{- messages[0]['content'] }}{%- endif %}{%- else %}{%- if messages[0]['role'] != 'system' %}"
+      "{{- '<|im_start|>system\\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\\n' }}");
+  ASSERT_TRUE(q25.ok());
+  EXPECT_EQ(q25->default_system(), "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.");
+  EXPECT_EQ(ChatTemplate::from_jinja("{{'<|im_start|>' + message['role'] + '\\n'}}")->default_system(), "");
+  auto bad = ChatTemplate::from_jinja("<start_of_turn>user");
+  EXPECT_EQ(bad.status().code(), ErrorCode::unsupported);
+  EXPECT_NE(bad.status().message().find("--template"), std::string::npos);
+  EXPECT_EQ(ChatTemplate::select("llama2", "<|im_start|>")->family(), ChatFamily::llama2);
+  EXPECT_FALSE(ChatTemplate::from_name("gemma").ok());
+}
+
+TEST(ChatTemplate, RendersEachFamily) {
+  ChatRenderOptions o;
+  o.bos_token = "<|begin_of_text|>";
+  auto l3 = ChatTemplate::from_name("llama3");
+  EXPECT_EQ((l3->render({{"system", "Be brief. ", 0}, {"user", "Hi", 0}}, o)).value(),
+            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"
+            "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+            "<|start_header_id|>assistant<|end_header_id|>\n\n");
+
+  auto l31 = ChatTemplate::from_jinja("{{- bos_token }}<|start_header_id|>...<|end_header_id|>"
+                                     "{{- \"Cutting Knowledge Date: December 2023\\n\" }}");
+  ASSERT_TRUE(l31.ok());
+  EXPECT_TRUE(l31->knowledge_date_header());
+  EXPECT_EQ(l31->render({{"user", "Hi", 0}}, o).value(),
+            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
+            "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n<|eot_id|>"
+            "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+            "<|start_header_id|>assistant<|end_header_id|>\n\n");
+  o.date_string = "24 Nov 2026";
+  EXPECT_EQ(l31->render({{"system", " S ", 0}, {"user", "Hi", 0}}, o).value(),
+            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
+            "Cutting Knowledge Date: December 2023\nToday Date: 24 Nov 2026\n\nS<|eot_id|>"
+            "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+            "<|start_header_id|>assistant<|end_header_id|>\n\n");
+
+  auto q = ChatTemplate::from_jinja(k_qwen2);
+  ChatRenderOptions qo;
+  EXPECT_EQ((q->render({{"user", "Hi", 1}}, qo)).value(),
+            "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+            "<|im_start|>user\n<__image__>Hi<|im_end|>\n<|im_start|>assistant\n");
+
+  ChatRenderOptions lo;
+  lo.bos_token = "<s>";
+  lo.eos_token = "</s>";
+  lo.add_generation_prompt = false;
+  auto l2 = ChatTemplate::from_name("llama2");
+  EXPECT_EQ((l2->render({{"system", "S", 0}, {"user", " Hi ", 0}, {"assistant", "Hello", 0}, {"user", "Bye", 0}}, lo)).value(),
+            // strip() applies to the whole "<<SYS>>...\n\n Hi " block, so the inner space stays.
+            "<s>[INST] <<SYS>>\nS\n<</SYS>>\n\n Hi [/INST] Hello </s><s>[INST] Bye [/INST]");
+  EXPECT_EQ(l2->render({{"assistant", "x", 0}}, lo).status().code(), ErrorCode::invalid_argument);
+  EXPECT_EQ(l2->stop_strings(), std::vector<std::string>{"</s>"});
+}
+
+}  // namespace
+}  // namespace nm
