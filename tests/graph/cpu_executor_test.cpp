@@ -195,3 +195,33 @@ TEST(GraphCache, LruPerShapeKey) {
 
 }  // namespace
 }  // namespace nm
+
+namespace nm {
+namespace {
+
+TEST(CpuExecutorRebind, MovesAKvSlotWithoutRebuilding) {
+  std::vector<float> cache_a(8, -1.0f), cache_b(8, -1.0f);
+  Graph g;
+  NodeId x = g.input(DType::F32, {4, 1, 1, 1}, "x");
+  NodeId slot = g.weight(Tensor::make(DType::F32, {4, 1, 1, 1}, cache_a.data() + 4), "slot");
+  NodeId w = g.cpy(x, slot);
+  g.output(w);
+  auto ex = CpuExecutor::create(std::move(g));
+  ASSERT_TRUE(ex.ok()) << ex.status().to_string();
+  ThreadPool pool(2);
+  float* in = (*ex)->tensor(x).as<float>();
+  for (int i = 0; i < 4; ++i) in[i] = (float)i;
+  ASSERT_TRUE((*ex)->run(pool).ok());
+  EXPECT_EQ(cache_a[4 + 3], 3.0f);
+  ASSERT_TRUE((*ex)->rebind(slot, cache_b.data()).ok());
+  for (int i = 0; i < 4; ++i) in[i] = 10.0f + (float)i;
+  ASSERT_TRUE((*ex)->run(pool).ok());
+  EXPECT_EQ(cache_b[0], 10.0f);
+  EXPECT_EQ(cache_b[3], 13.0f);
+  EXPECT_EQ(cache_b[4], -1.0f);
+  EXPECT_EQ(cache_a[4 + 3], 3.0f);  // the old slot is no longer written
+  EXPECT_FALSE((*ex)->rebind(x, cache_b.data()).ok());  // inputs live in the arena
+}
+
+}  // namespace
+}  // namespace nm

@@ -114,6 +114,16 @@ Status CpuExecutor::execute(const Node& n, ThreadPool& pool) {
   }
 }
 
+Status CpuExecutor::rebind(NodeId leaf, void* data) {
+  if (leaf < 0 || leaf >= graph_.size() || graph_.node(leaf).op != OpKind::weight) {
+    return error(ErrorCode::internal, "rebind: node " + std::to_string(leaf) + " is not a weight leaf");
+  }
+  for (Node& n : graph_.nodes()) {
+    if (n.storage == leaf) n.t.data = static_cast<char*>(data) + n.storage_offset;
+  }
+  return Status::ok_status();
+}
+
 Status CpuExecutor::run(ThreadPool& pool) {
   first_error_ = Status();
   for (NodeId i = 0; i < graph_.size(); ++i) {
