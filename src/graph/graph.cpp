@@ -301,7 +301,7 @@ NodeId Graph::norm(OpKind op, NodeId x, float eps, NodeId weight, NodeId bias) {
 NodeId Graph::rms_norm(NodeId x, float eps, NodeId weight) { return norm(OpKind::rms_norm, x, eps, weight, kInvalidNode); }
 NodeId Graph::layer_norm(NodeId x, float eps, NodeId weight, NodeId bias) { return norm(OpKind::layer_norm, x, eps, weight, bias); }
 
-NodeId Graph::rope(NodeId x, NodeId pos, const RopeParams& p) {
+NodeId Graph::rope(NodeId x, NodeId pos, const RopeParams& p, NodeId freq_factors) {
   if (!check_ids(OpKind::rope, {x, pos})) return kInvalidNode;
   const Tensor& s = nodes_[(size_t)x].t;
   const Tensor& ps = nodes_[(size_t)pos].t;
@@ -317,7 +317,15 @@ NodeId Graph::rope(NodeId x, NodeId pos, const RopeParams& p) {
   }
   if (p.mode != RopeMode::normal && p.mode != RopeMode::neox) return fail(OpKind::rope, "unknown mode");
   if (!(p.freq_base > 0.0f) || !(p.freq_scale > 0.0f)) return fail(OpKind::rope, "freq_base and freq_scale must be > 0");
-  return add_node(OpKind::rope, DType::F32, s.ne, {x, pos}, p);
+  if (freq_factors != kInvalidNode) {
+    if (!check_ids(OpKind::rope, {freq_factors})) return kInvalidNode;
+    const Tensor& ff = nodes_[(size_t)freq_factors].t;
+    if (ff.type != DType::F32 || ff.n_elements() < n_dims / 2) {
+      return fail(OpKind::rope, "freq_factors must be f32 with n_dims/2 = " + std::to_string(n_dims / 2) +
+                                    " entries, got " + shape_str(ff));
+    }
+  }
+  return add_node(OpKind::rope, DType::F32, s.ne, {x, pos, freq_factors}, p);
 }
 
 NodeId Graph::softmax(NodeId x, float scale, NodeId mask) {

@@ -116,8 +116,9 @@ class Graph {
   NodeId matmul(NodeId a, NodeId b);
   NodeId rms_norm(NodeId x, float eps, NodeId weight = kInvalidNode);  // weight F32 [ne0]
   NodeId layer_norm(NodeId x, float eps, NodeId weight = kInvalidNode, NodeId bias = kInvalidNode);
-  // x F32 [head_dim, n_head, n_tokens], pos I32 [n_tokens]
-  NodeId rope(NodeId x, NodeId pos, const RopeParams& p);
+  // x F32 [head_dim, n_head, n_tokens], pos I32 [n_tokens]; freq_factors optional F32
+  // [n_dims/2] divides each pair's frequency (LLaMA 3.1 long-context scaling).
+  NodeId rope(NodeId x, NodeId pos, const RopeParams& p, NodeId freq_factors = kInvalidNode);
   // mask optional F32/F16 [ne0, >= ne1] broadcast over dims 2, 3
   NodeId softmax(NodeId x, float scale = 1.0f, NodeId mask = kInvalidNode);
   // q [D, n_tokens, n_head, B], k [D, n_kv, n_head_kv, B], v [Dv, n_kv, n_head_kv, B]

@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <string>
 
-namespace nm {
+#include "graph/graph.h"  // RopeMode
 
-enum class RopeMode { normal, neox };  // GGUF's llama uses adjacent pairs; qwen2 uses halves
+namespace nm {
 
 struct TextHparams {
   std::string arch;           // "llama", "qwen2"
@@ -24,7 +24,7 @@ struct TextHparams {
   float rope_freq_base = 10000.0f;
   float rope_freq_scale = 1.0f;  // 1 / rope.scaling.factor for linear scaling
   int n_rot = 0;                 // rope.dimension_count
-  RopeMode rope_mode = RopeMode::normal;
+  RopeMode rope_mode = RopeMode::normal;  // GGUF's llama: adjacent pairs; qwen2: halves (neox)
   bool has_qkv_bias = false;
   bool tied_embeddings = false;  // no output.weight: logits use token_embd.weight
   bool has_rope_freqs = false;   // LLaMA 3.1 per-dimension frequency factors tensor

@@ -1,0 +1,124 @@
+#include "bricks/text/text_context.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+
+namespace nm {
+namespace {
+
+constexpr int kKvBucket = 256;  // n_kv is rounded up to this, so decode reuses one graph per bucket
+
+uint64_t shape_key(int n_tokens, int n_kv, bool all_logits) {
+  return ((uint64_t)n_tokens << 33) | ((uint64_t)n_kv << 1) | (all_logits ? 1u : 0u);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<TextContext>> TextContext::create(const TextModel& model, const TextContextParams& p) {
+  const TextHparams& hp = model.hparams();
+  TextContextParams params = p;
+  if (params.n_ctx <= 0) params.n_ctx = std::min(hp.n_ctx_train, 4096);
+  if (params.n_batch <= 0) params.n_batch = 512;
+  KvCacheShape shape{hp.n_layer, params.n_ctx, hp.n_head_kv, hp.head_dim, params.kv_type};
+  NM_ASSIGN_OR_RETURN(KvCache cache, KvCache::create(shape));
+  return std::unique_ptr<TextContext>(new TextContext(model, std::move(cache), params));
+}
+
+Result<TextContext::Step*> TextContext::step_for(int n_tokens, int n_kv, bool all_logits) {
+  const uint64_t key = shape_key(n_tokens, n_kv, all_logits);
+  if (Step* s = graphs_.find(key)) return s;
+  auto step = std::make_unique<Step>();
+  NM_ASSIGN_OR_RETURN(step->meta, build_text_graph(model_, cache_, n_tokens, n_kv, all_logits));
+  NM_ASSIGN_OR_RETURN(step->exec, CpuExecutor::create(std::move(step->meta.graph), params_.isa));
+  return graphs_.insert(key, std::move(step));
+}
+
+Status TextContext::eval_chunk(int n, const int32_t* tokens, const float* embeddings, ThreadPool& pool,
+                               bool all_logits) {
+  const TextHparams& hp = model_.hparams();
+  const int n_past = cache_.n_tokens();
+  const int n_ctx = cache_.shape().n_ctx;
+  const int n_kv = std::min((n_past + n + kKvBucket - 1) / kKvBucket * kKvBucket, n_ctx);
+  NM_ASSIGN_OR_RETURN(Step * step, step_for(n, n_kv, all_logits));
+  CpuExecutor& ex = *step->exec;
+  const TextGraph& tg = step->meta;
+
+  float* x = ex.tensor(tg.x).as<float>();
+  if (tokens) {
+    const Tensor& table = model_.weights().token_embd;
+    const TypeTraits* tt = type_traits(table.type);
+    if (!tt->to_float) return error(ErrorCode::unsupported, "token embeddings of type " + std::string(tt->name));
+    for (int i = 0; i < n; ++i) {
+      if (tokens[i] < 0 || tokens[i] >= hp.n_vocab) {
+        return error(ErrorCode::invalid_argument, "token id " + std::to_string(tokens[i]) +
+                                                      " is outside the vocabulary (0.." + std::to_string(hp.n_vocab - 1) + ")");
+      }
+      tt->to_float(table.row(tokens[i]), x + (size_t)i * hp.n_embd, hp.n_embd);
+    }
+  } else {
+    std::memcpy(x, embeddings, (size_t)n * hp.n_embd * sizeof(float));
+  }
+  int32_t* pos = ex.tensor(tg.pos).as<int32_t>();
+  float* mask = ex.tensor(tg.mask).as<float>();
+  const float hidden = -std::numeric_limits<float>::infinity();
+  for (int i = 0; i < n; ++i) {
+    pos[i] = n_past + i;
+    for (int j = 0; j < n_kv; ++j) mask[(size_t)i * n_kv + j] = j <= n_past + i ? 0.0f : hidden;
+  }
+  for (int il = 0; il < hp.n_layer; ++il) {
+    const size_t at = (size_t)n_past * cache_.token_bytes();
+    NM_RETURN_IF_ERROR(ex.rebind(tg.k_slot[(size_t)il], static_cast<char*>(cache_.k(il).data) + at));
+    NM_RETURN_IF_ERROR(ex.rebind(tg.v_slot[(size_t)il], static_cast<char*>(cache_.v(il).data) + at));
+  }
+  NM_RETURN_IF_ERROR(ex.run(pool));
+  cache_.set_n_tokens(n_past + n);
+
+  const Tensor& out = ex.tensor(tg.logits);
+  const int rows = (int)out.ne[1];
+  const size_t row_floats = (size_t)hp.n_vocab;
+  const size_t old = all_logits ? logits_.size() : 0;
+  logits_.resize(old + (size_t)rows * row_floats);
+  for (int r = 0; r < rows; ++r) std::memcpy(&logits_[old + (size_t)r * row_floats], out.row(r), row_floats * sizeof(float));
+  n_logit_rows_ = (int)(logits_.size() / row_floats);
+  return Status();
+}
+
+Status TextContext::eval_tokens(std::span<const int32_t> tokens, ThreadPool& pool, bool all_logits) {
+  if (tokens.empty()) return error(ErrorCode::invalid_argument, "nothing to evaluate: no tokens");
+  const int n_past = cache_.n_tokens();
+  if (n_past + (int64_t)tokens.size() > cache_.shape().n_ctx) {
+    return error(ErrorCode::out_of_range, std::to_string(tokens.size()) + " tokens do not fit in the context: " +
+                                              std::to_string(n_past) + " of " + std::to_string(cache_.shape().n_ctx) +
+                                              " positions are used (raise -c / n_ctx, or start a new conversation)");
+  }
+  logits_.clear();
+  for (size_t done = 0; done < tokens.size();) {
+    const int n = (int)std::min<size_t>((size_t)params_.n_batch, tokens.size() - done);
+    NM_RETURN_IF_ERROR(eval_chunk(n, tokens.data() + done, nullptr, pool, all_logits));
+    done += (size_t)n;
+  }
+  return Status();
+}
+
+Status TextContext::eval_embeddings(std::span<const float> embeddings, ThreadPool& pool) {
+  const int n_embd = model_.hparams().n_embd;
+  if (embeddings.empty() || embeddings.size() % (size_t)n_embd != 0) {
+    return error(ErrorCode::invalid_argument, "embeddings must be a whole number of rows of " + std::to_string(n_embd));
+  }
+  const int64_t n = (int64_t)(embeddings.size() / (size_t)n_embd);
+  if (cache_.n_tokens() + n > cache_.shape().n_ctx) {
+    return error(ErrorCode::out_of_range, std::to_string(n) + " embedding positions do not fit in the context");
+  }
+  logits_.clear();
+  for (int64_t done = 0; done < n;) {
+    const int c = (int)std::min<int64_t>(params_.n_batch, n - done);
+    NM_RETURN_IF_ERROR(eval_chunk(c, nullptr, embeddings.data() + done * n_embd, pool, false));
+    done += c;
+  }
+  return Status();
+}
+
+}  // namespace nm

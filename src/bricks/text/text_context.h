@@ -1,0 +1,64 @@
+// TextContext: one sequence being run through a TextModel — its KV cache, the graphs
+// built for the batch shapes seen so far (one executor per shape bucket, reused), and
+// the logits of the last evaluated position. eval() appends tokens or embeddings to the
+// context (batched prefill, or one token for decode). Not thread-safe: one per session.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "backend/cpu/cpu_executor.h"
+#include "bricks/kv_cache.h"
+#include "bricks/text/text_graph.h"
+#include "bricks/text/text_model.h"
+#include "core/thread_pool.h"
+#include "graph/graph_cache.h"
+
+namespace nm {
+
+struct TextContextParams {
+  int n_ctx = 0;          // 0 = the model's training context, capped at 4096
+  DType kv_type = DType::F16;
+  int n_batch = 512;      // longest prefill chunk run as one graph
+  Isa isa = best_isa();
+};
+
+class TextContext {
+ public:
+  static Result<std::unique_ptr<TextContext>> create(const TextModel& model, const TextContextParams& params);
+
+  // Appends tokens. With all_logits, logits() holds every new position's row.
+  Status eval_tokens(std::span<const int32_t> tokens, ThreadPool& pool, bool all_logits = false);
+  // Appends n positions given directly as embeddings (n * n_embd floats).
+  Status eval_embeddings(std::span<const float> embeddings, ThreadPool& pool);
+
+  // Logits of the last eval: n_vocab floats per returned position.
+  const float* logits() const { return logits_.data(); }
+  int n_logit_rows() const { return n_logit_rows_; }
+  int n_past() const { return cache_.n_tokens(); }
+  int n_ctx() const { return cache_.shape().n_ctx; }
+  void clear() { cache_.clear(); }
+  // Forgets positions from n on (e.g. to redo a turn).
+  void truncate(int n) { cache_.truncate(n); }
+  const TextModel& model() const { return model_; }
+
+ private:
+  struct Step {
+    TextGraph meta;
+    std::unique_ptr<CpuExecutor> exec;
+  };
+  TextContext(const TextModel& model, KvCache cache, const TextContextParams& p)
+      : model_(model), params_(p), cache_(std::move(cache)) {}
+  Status eval_chunk(int n, const int32_t* tokens, const float* embeddings, ThreadPool& pool, bool all_logits);
+  Result<Step*> step_for(int n_tokens, int n_kv, bool all_logits);
+
+  const TextModel& model_;
+  TextContextParams params_;
+  KvCache cache_;
+  GraphCache<Step> graphs_{8};
+  std::vector<float> logits_;
+  int n_logit_rows_ = 0;
+};
+
+}  // namespace nm

@@ -1,0 +1,87 @@
+#include "bricks/text/text_graph.h"
+
+#include <cmath>
+#include <string>
+
+namespace nm {
+namespace {
+
+// The first n rows (tokens) of a cache layer, as [head_dim, n_head_kv, n] with the cache's strides.
+Tensor cache_rows(Tensor layer, int n) {
+  layer.ne[2] = n;
+  return layer;
+}
+
+}  // namespace
+
+Result<TextGraph> build_text_graph(const TextModel& model, const KvCache& cache, int n_tokens, int n_kv,
+                                   bool all_logits) {
+  const TextHparams& hp = model.hparams();
+  const TextWeights& w = model.weights();
+  if (n_tokens <= 0 || n_kv < n_tokens || n_kv > cache.shape().n_ctx) {
+    return error(ErrorCode::internal, "text graph: bad shape n_tokens " + std::to_string(n_tokens) + ", n_kv " +
+                                          std::to_string(n_kv));
+  }
+  TextGraph tg;
+  tg.n_tokens = n_tokens;
+  tg.n_kv = n_kv;
+  tg.all_logits = all_logits;
+  Graph& g = tg.graph;
+  const int64_t T = n_tokens, hd = hp.head_dim;
+  const int64_t n_q = (int64_t)hp.n_head * hd;
+
+  tg.x = g.input(DType::F32, {hp.n_embd, T, 1, 1}, "x");
+  tg.pos = g.input(DType::I32, {T, 1, 1, 1}, "pos");
+  tg.mask = g.input(DType::F32, {n_kv, T, 1, 1}, "mask");
+  const NodeId freqs = hp.has_rope_freqs ? g.weight(w.rope_freqs, "rope_freqs") : kInvalidNode;
+  const RopeParams rope{hp.n_rot, hp.rope_mode, hp.rope_freq_base, hp.rope_freq_scale};
+  const float kq_scale = 1.0f / std::sqrt((float)hd);
+
+  NodeId x = tg.x;
+  for (int il = 0; il < hp.n_layer; ++il) {
+    const TextLayerWeights& L = w.layers[(size_t)il];
+    const std::string p = "blk." + std::to_string(il) + ".";
+    NodeId h = g.rms_norm(x, hp.rms_eps, g.weight(L.attn_norm, p + "attn_norm"));
+    NodeId q = g.matmul(g.weight(L.wq, p + "attn_q"), h);
+    NodeId k = g.matmul(g.weight(L.wk, p + "attn_k"), h);
+    NodeId v = g.matmul(g.weight(L.wv, p + "attn_v"), h);
+    if (hp.has_qkv_bias) {
+      q = g.add(q, g.weight(L.bq, p + "attn_q.bias"));
+      k = g.add(k, g.weight(L.bk, p + "attn_k.bias"));
+      v = g.add(v, g.weight(L.bv, p + "attn_v.bias"));
+    }
+    q = g.rope(g.reshape(q, {hd, hp.n_head, T, 1}), tg.pos, rope, freqs);
+    k = g.rope(g.reshape(k, {hd, hp.n_head_kv, T, 1}), tg.pos, rope, freqs);
+    v = g.reshape(v, {hd, hp.n_head_kv, T, 1});
+
+    // Write this step's K and V into the cache (slots re-pointed per step), then attend
+    // over the first n_kv cache rows.
+    const NodeId k_slot = g.weight(cache_rows(cache.k(il), n_tokens), p + "k_slot");
+    const NodeId v_slot = g.weight(cache_rows(cache.v(il), n_tokens), p + "v_slot");
+    tg.k_slot.push_back(k_slot);
+    tg.v_slot.push_back(v_slot);
+    // The writes come before the attention in node order, which is execution order.
+    g.cpy(k, k_slot);
+    g.cpy(v, v_slot);
+    const NodeId k_all = g.permute(g.weight(cache_rows(cache.k(il), n_kv), p + "k_cache"), {0, 2, 1, 3});
+    const NodeId v_all = g.permute(g.weight(cache_rows(cache.v(il), n_kv), p + "v_cache"), {0, 2, 1, 3});
+    NodeId a = g.attention(g.permute(q, {0, 2, 1, 3}), k_all, v_all, kq_scale, tg.mask);
+    a = g.reshape(a, {n_q, T, 1, 1});
+    x = g.add(x, g.matmul(g.weight(L.wo, p + "attn_output"), a));
+
+    h = g.rms_norm(x, hp.rms_eps, g.weight(L.ffn_norm, p + "ffn_norm"));
+    NodeId gate = g.matmul(g.weight(L.w_gate, p + "ffn_gate"), h);
+    NodeId up = g.matmul(g.weight(L.w_up, p + "ffn_up"), h);
+    x = g.add(x, g.matmul(g.weight(L.w_down, p + "ffn_down"), g.swiglu(gate, up)));
+  }
+  if (!all_logits && T > 1) {
+    const Tensor& xt = g.node(x).t;
+    x = g.view(x, {hp.n_embd, 1, 1, 1}, xt.nb, (size_t)(T - 1) * xt.nb[1]);
+  }
+  x = g.rms_norm(x, hp.rms_eps, g.weight(w.output_norm, "output_norm"));
+  tg.logits = g.output(g.matmul(g.weight(w.output, "output"), x), "logits");
+  if (!g.status().ok()) return g.status();
+  return tg;
+}
+
+}  // namespace nm

@@ -1,0 +1,191 @@
+#include "bricks/text/text_model.h"
+
+#include <map>
+
+namespace nm {
+namespace {
+
+std::string key(const std::string& arch, const char* suffix) { return arch + "." + suffix; }
+
+Status check_shape(const std::string& name, const Tensor& t, std::array<int64_t, 2> ne) {
+  if (t.ne[0] != ne[0] || t.ne[1] != ne[1] || t.ne[2] != 1 || t.ne[3] != 1) {
+    return error(ErrorCode::invalid_file, "tensor '" + name + "' has shape [" + std::to_string(t.ne[0]) + ", " +
+                                              std::to_string(t.ne[1]) + "], expected [" + std::to_string(ne[0]) +
+                                              ", " + std::to_string(ne[1]) + "]");
+  }
+  return Status();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<TextModel>> TextModel::load(const std::string& path) {
+  NM_ASSIGN_OR_RETURN(GgufFile f, GgufFile::open(path));
+  return from_gguf(std::make_shared<const GgufFile>(std::move(f)));
+}
+
+Result<std::unique_ptr<TextModel>> TextModel::from_gguf(std::shared_ptr<const GgufFile> file) {
+  std::unique_ptr<TextModel> m(new TextModel());
+  m->file_ = std::move(file);
+  NM_RETURN_IF_ERROR(m->load_hparams());
+  NM_RETURN_IF_ERROR(m->load_tokenizer());
+  NM_RETURN_IF_ERROR(m->load_weights());
+  return m;
+}
+
+Status TextModel::load_hparams() {
+  const GgufFile& f = *file_;
+  NM_ASSIGN_OR_RETURN(hp_.arch, f.get_string("general.architecture"));
+  if (hp_.arch != "llama" && hp_.arch != "qwen2") {
+    return error(ErrorCode::unsupported, "model architecture '" + hp_.arch +
+                                             "' is not supported by the text brick (supported: llama, qwen2)");
+  }
+  const std::string& a = hp_.arch;
+  auto get_int = [&](const char* suffix, int& out) -> Status {
+    NM_ASSIGN_OR_RETURN(int64_t v, f.get_int(key(a, suffix)));
+    if (v <= 0 || v > (1 << 24)) return error(ErrorCode::invalid_file, key(a, suffix) + " = " + std::to_string(v) + " is out of range");
+    out = (int)v;
+    return Status();
+  };
+  NM_RETURN_IF_ERROR(get_int("context_length", hp_.n_ctx_train));
+  NM_RETURN_IF_ERROR(get_int("embedding_length", hp_.n_embd));
+  NM_RETURN_IF_ERROR(get_int("block_count", hp_.n_layer));
+  NM_RETURN_IF_ERROR(get_int("feed_forward_length", hp_.n_ff));
+  NM_RETURN_IF_ERROR(get_int("attention.head_count", hp_.n_head));
+  hp_.n_head_kv = hp_.n_head;
+  if (f.has(key(a, "attention.head_count_kv"))) NM_RETURN_IF_ERROR(get_int("attention.head_count_kv", hp_.n_head_kv));
+  hp_.head_dim = hp_.n_embd / hp_.n_head;
+  if (f.has(key(a, "attention.key_length"))) NM_RETURN_IF_ERROR(get_int("attention.key_length", hp_.head_dim));
+  if (hp_.n_head % hp_.n_head_kv != 0) {
+    return error(ErrorCode::invalid_file, "head_count " + std::to_string(hp_.n_head) +
+                                              " is not a multiple of head_count_kv " + std::to_string(hp_.n_head_kv));
+  }
+  NM_ASSIGN_OR_RETURN(hp_.rms_eps, f.get_f32_or(key(a, "attention.layer_norm_rms_epsilon"), 1e-5f));
+  NM_ASSIGN_OR_RETURN(hp_.rope_freq_base, f.get_f32_or(key(a, "rope.freq_base"), 10000.0f));
+  NM_ASSIGN_OR_RETURN(int64_t n_rot, f.get_int_or(key(a, "rope.dimension_count"), hp_.head_dim));
+  if (n_rot <= 0 || n_rot > hp_.head_dim || n_rot % 2) {
+    return error(ErrorCode::invalid_file, "rope.dimension_count " + std::to_string(n_rot) + " does not fit head size " +
+                                              std::to_string(hp_.head_dim));
+  }
+  hp_.n_rot = (int)n_rot;
+  NM_ASSIGN_OR_RETURN(std::string scaling, f.get_string_or(key(a, "rope.scaling.type"), "none"));
+  if (scaling == "linear") {
+    NM_ASSIGN_OR_RETURN(float factor, f.get_f32_or(key(a, "rope.scaling.factor"), 1.0f));
+    if (!(factor > 0)) return error(ErrorCode::invalid_file, "rope.scaling.factor must be positive");
+    hp_.rope_freq_scale = 1.0f / factor;
+  } else if (scaling != "none" && scaling != "llama3") {
+    // llama3 scaling is carried by the rope_freqs tensor; yarn and others are not implemented.
+    return error(ErrorCode::unsupported, "rope scaling '" + scaling + "' is not supported");
+  }
+  // GGUF stores llama Q/K permuted for adjacent-pair rotation; qwen2 uses the halves (neox).
+  hp_.rope_mode = a == "qwen2" ? RopeMode::neox : RopeMode::normal;
+  return Status();
+}
+
+Status TextModel::load_tokenizer() {
+  const GgufFile& f = *file_;
+  if (!f.has("tokenizer.ggml.model") || !f.has("tokenizer.ggml.tokens")) {
+    return error(ErrorCode::invalid_file, "the model file has no tokenizer (tokenizer.ggml.model / tokens missing)");
+  }
+  Vocab v;
+  NM_ASSIGN_OR_RETURN(v.model, f.get_string("tokenizer.ggml.model"));
+  NM_ASSIGN_OR_RETURN(v.pre, f.get_string_or("tokenizer.ggml.pre", "default"));
+  NM_ASSIGN_OR_RETURN(v.tokens, f.get_array_strings("tokenizer.ggml.tokens"));
+  if (f.has("tokenizer.ggml.scores")) {
+    NM_ASSIGN_OR_RETURN(v.scores, f.get_array_f32("tokenizer.ggml.scores"));
+  }
+  if (f.has("tokenizer.ggml.token_type")) {
+    NM_ASSIGN_OR_RETURN(v.token_type, f.get_array_i32("tokenizer.ggml.token_type"));
+  }
+  if (f.has("tokenizer.ggml.merges")) {
+    NM_ASSIGN_OR_RETURN(v.merges, f.get_array_strings("tokenizer.ggml.merges"));
+  }
+  auto id = [&](const char* k, TokenId& out) -> Status {
+    NM_ASSIGN_OR_RETURN(int64_t x, f.get_int_or(k, k_no_token));
+    out = (TokenId)x;
+    return Status();
+  };
+  NM_RETURN_IF_ERROR(id("tokenizer.ggml.bos_token_id", v.bos_token_id));
+  NM_RETURN_IF_ERROR(id("tokenizer.ggml.eos_token_id", v.eos_token_id));
+  NM_RETURN_IF_ERROR(id("tokenizer.ggml.eot_token_id", v.eot_token_id));
+  NM_RETURN_IF_ERROR(id("tokenizer.ggml.unknown_token_id", v.unknown_token_id));
+  NM_RETURN_IF_ERROR(id("tokenizer.ggml.padding_token_id", v.padding_token_id));
+  // llama.cpp's defaults when the keys are absent: SentencePiece adds BOS, BPE does not.
+  NM_ASSIGN_OR_RETURN(v.add_bos_token, f.get_bool_or("tokenizer.ggml.add_bos_token", v.model == "llama"));
+  NM_ASSIGN_OR_RETURN(v.add_eos_token, f.get_bool_or("tokenizer.ggml.add_eos_token", false));
+  NM_ASSIGN_OR_RETURN(v.add_space_prefix, f.get_bool_or("tokenizer.ggml.add_space_prefix", v.model == "llama"));
+  NM_ASSIGN_OR_RETURN(v.chat_template, f.get_string_or("tokenizer.chat_template", ""));
+  NM_ASSIGN_OR_RETURN(Tokenizer t, Tokenizer::create(std::move(v)));
+  tokenizer_.emplace(std::move(t));
+  hp_.n_vocab = tokenizer_->n_tokens();
+  return Status();
+}
+
+Status TextModel::load_weights() {
+  const GgufFile& f = *file_;
+  const int64_t n_embd = hp_.n_embd, n_q = (int64_t)hp_.n_head * hp_.head_dim,
+                n_kv = (int64_t)hp_.n_head_kv * hp_.head_dim, n_ff = hp_.n_ff, n_vocab = hp_.n_vocab;
+  std::map<std::string, size_t> type_bytes;
+  auto get = [&](const std::string& name, std::array<int64_t, 2> ne, Tensor& out, bool matrix) -> Status {
+    NM_ASSIGN_OR_RETURN(out, f.tensor(name));
+    NM_RETURN_IF_ERROR(check_shape(name, out, ne));
+    if (!matrix && out.type != DType::F32) {
+      return error(ErrorCode::unsupported, "tensor '" + name + "' is " + std::string(dtype_name(out.type)) +
+                                               "; norms and biases must be f32");
+    }
+    if (matrix) type_bytes[std::string(dtype_name(out.type))] += out.n_bytes();
+    return Status();
+  };
+  auto get_optional = [&](const std::string& name, std::array<int64_t, 2> ne, Tensor& out) -> Status {
+    if (!f.find_tensor(name)) return Status();
+    return get(name, ne, out, false);
+  };
+  NM_RETURN_IF_ERROR(get("token_embd.weight", {n_embd, n_vocab}, w_.token_embd, true));
+  NM_RETURN_IF_ERROR(get("output_norm.weight", {n_embd, 1}, w_.output_norm, false));
+  if (f.find_tensor("output.weight")) {
+    NM_RETURN_IF_ERROR(get("output.weight", {n_embd, n_vocab}, w_.output, true));
+  } else {
+    w_.output = w_.token_embd;
+    hp_.tied_embeddings = true;
+  }
+  if (f.find_tensor("rope_freqs.weight")) {
+    NM_RETURN_IF_ERROR(get("rope_freqs.weight", {hp_.n_rot / 2, 1}, w_.rope_freqs, false));
+    hp_.has_rope_freqs = true;
+  }
+  w_.layers.resize((size_t)hp_.n_layer);
+  for (int i = 0; i < hp_.n_layer; ++i) {
+    TextLayerWeights& L = w_.layers[(size_t)i];
+    const std::string p = "blk." + std::to_string(i) + ".";
+    NM_RETURN_IF_ERROR(get(p + "attn_norm.weight", {n_embd, 1}, L.attn_norm, false));
+    NM_RETURN_IF_ERROR(get(p + "attn_q.weight", {n_embd, n_q}, L.wq, true));
+    NM_RETURN_IF_ERROR(get(p + "attn_k.weight", {n_embd, n_kv}, L.wk, true));
+    NM_RETURN_IF_ERROR(get(p + "attn_v.weight", {n_embd, n_kv}, L.wv, true));
+    NM_RETURN_IF_ERROR(get(p + "attn_output.weight", {n_q, n_embd}, L.wo, true));
+    NM_RETURN_IF_ERROR(get_optional(p + "attn_q.bias", {n_q, 1}, L.bq));
+    NM_RETURN_IF_ERROR(get_optional(p + "attn_k.bias", {n_kv, 1}, L.bk));
+    NM_RETURN_IF_ERROR(get_optional(p + "attn_v.bias", {n_kv, 1}, L.bv));
+    if ((L.bq.data != nullptr) != (L.bk.data != nullptr) || (L.bq.data != nullptr) != (L.bv.data != nullptr)) {
+      return error(ErrorCode::invalid_file, "layer " + std::to_string(i) + " has some but not all of the q/k/v biases");
+    }
+    hp_.has_qkv_bias = L.bq.data != nullptr;
+    NM_RETURN_IF_ERROR(get(p + "ffn_norm.weight", {n_embd, 1}, L.ffn_norm, false));
+    NM_RETURN_IF_ERROR(get(p + "ffn_gate.weight", {n_embd, n_ff}, L.w_gate, true));
+    NM_RETURN_IF_ERROR(get(p + "ffn_up.weight", {n_embd, n_ff}, L.w_up, true));
+    NM_RETURN_IF_ERROR(get(p + "ffn_down.weight", {n_ff, n_embd}, L.w_down, true));
+  }
+  size_t best = 0;
+  for (const auto& [name, bytes] : type_bytes) {
+    if (bytes > best) {
+      best = bytes;
+      weight_type_ = name;
+    }
+  }
+  for (const GgufTensorInfo& t : f.tensors()) {
+    n_params_ += t.n_elements();
+    weight_bytes_ += t.n_bytes;
+  }
+  bytes_per_token_ = weight_bytes_ - w_.token_embd.n_bytes() + row_size(w_.token_embd.type, n_embd);
+  if (hp_.tied_embeddings) bytes_per_token_ += w_.token_embd.n_bytes();
+  return Status();
+}
+
+}  // namespace nm
