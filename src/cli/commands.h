@@ -7,5 +7,8 @@
 namespace nm::cli {
 
 void register_info(CLI::App& app);
+void register_run(CLI::App& app);
+void register_chat(CLI::App& app);
+void register_bench(CLI::App& app);
 
 }  // namespace nm::cli

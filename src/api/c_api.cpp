@@ -1,0 +1,272 @@
+// The C API (include/nanomind/nanomind.h) over the C++ runtime. Every entry point
+// catches exceptions (e.g. std::bad_alloc) so none crosses into C.
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "bricks/text/text_model.h"
+#include "kernels/roofline.h"
+#include "nanomind/nanomind.h"
+#include "runtime/text_session.h"
+
+struct nm_model {
+  std::unique_ptr<nm::TextModel> text;
+  int n_threads = 0;
+  double load_ms = 0;
+};
+
+struct nm_session {
+  nm_model* model = nullptr;
+  std::unique_ptr<nm::TextSession> session;
+  std::string last_error;
+};
+
+namespace {
+
+nm_status to_c(nm::ErrorCode c) {
+  switch (c) {
+    case nm::ErrorCode::ok: return NM_OK;
+    case nm::ErrorCode::invalid_argument: return NM_ERR_INVALID_ARGUMENT;
+    case nm::ErrorCode::invalid_file: return NM_ERR_INVALID_FILE;
+    case nm::ErrorCode::unsupported: return NM_ERR_UNSUPPORTED;
+    case nm::ErrorCode::out_of_memory: return NM_ERR_OUT_OF_MEMORY;
+    case nm::ErrorCode::out_of_range: return NM_ERR_OUT_OF_RANGE;
+    case nm::ErrorCode::io_error: return NM_ERR_IO;
+    case nm::ErrorCode::internal: return NM_ERR_INTERNAL;
+  }
+  return NM_ERR_INTERNAL;
+}
+
+void copy_message(const std::string& msg, char* buf, size_t size) {
+  if (!buf || size == 0) return;
+  const size_t n = std::min(msg.size(), size - 1);
+  std::memcpy(buf, msg.data(), n);
+  buf[n] = '\0';
+}
+
+// Records a failed status's message on the session; passes success through.
+nm_status report(nm_session* s, const nm::Status& st) {
+  if (!st.ok()) s->last_error = st.to_string();
+  return to_c(st.code());
+}
+
+// Runs f, turning a C++ exception into NM_ERR_OUT_OF_MEMORY / NM_ERR_INTERNAL on the session.
+template <class F>
+nm_status guarded(nm_session* s, F&& f) {
+  if (!s) return NM_ERR_INVALID_ARGUMENT;
+  try {
+    s->last_error.clear();
+    return f();
+  } catch (const std::bad_alloc&) {
+    s->last_error = "out of memory";
+    return NM_ERR_OUT_OF_MEMORY;
+  } catch (const std::exception& e) {
+    s->last_error = std::string("internal error: ") + e.what();
+    return NM_ERR_INTERNAL;
+  }
+}
+
+nm::PieceCallback wrap(nm_token_callback cb, void* user) {
+  return [cb, user](const std::string& piece, int32_t token) { return cb ? cb(piece.c_str(), token, user) == 0 : true; };
+}
+
+}  // namespace
+
+extern "C" {
+
+nm_model_params nm_model_default_params(void) {
+  nm_model_params p{};
+  p.model_path = nullptr;
+  p.n_threads = 0;
+  return p;
+}
+
+nm_session_params nm_session_default_params(void) {
+  nm_session_params p{};
+  p.n_ctx = 0;
+  p.kv_type = NM_KV_F16;
+  p.system_prompt = nullptr;
+  p.chat_template = nullptr;
+  const nm::SamplerParams d;
+  p.sampling = {d.temperature, d.top_k, d.top_p, d.min_p, d.repeat_penalty, d.repeat_last_n, d.seed};
+  return p;
+}
+
+nm_status nm_model_load(const nm_model_params* params, nm_model** out, char* err, size_t err_size) {
+  if (!out) return NM_ERR_INVALID_ARGUMENT;
+  *out = nullptr;
+  if (!params || !params->model_path) {
+    copy_message("no model path given", err, err_size);
+    return NM_ERR_INVALID_ARGUMENT;
+  }
+  try {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto m = nm::TextModel::load(params->model_path);
+    if (!m.ok()) {
+      copy_message("cannot load '" + std::string(params->model_path) + "': " + m.status().to_string(), err, err_size);
+      return to_c(m.status().code());
+    }
+    auto model = std::make_unique<nm_model>();
+    model->text = std::move(m).value();
+    model->n_threads = params->n_threads;
+    model->load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    *out = model.release();
+    copy_message("", err, err_size);
+    return NM_OK;
+  } catch (const std::bad_alloc&) {
+    copy_message("out of memory while loading the model", err, err_size);
+    return NM_ERR_OUT_OF_MEMORY;
+  } catch (const std::exception& e) {
+    copy_message(std::string("internal error: ") + e.what(), err, err_size);
+    return NM_ERR_INTERNAL;
+  }
+}
+
+void nm_model_free(nm_model* model) { delete model; }
+
+int32_t nm_tokenize(const nm_model* model, const char* text, int add_special, int parse_special, int32_t* tokens,
+                    int32_t n_max) {
+  if (!model || !text) return 0;
+  try {
+    auto r = model->text->tokenizer().encode(text, {add_special != 0, parse_special != 0});
+    if (!r.ok()) return 0;
+    const auto& ids = r.value();
+    if ((int64_t)ids.size() > n_max) return -(int32_t)ids.size();
+    std::copy(ids.begin(), ids.end(), tokens);
+    return (int32_t)ids.size();
+  } catch (...) {
+    return 0;
+  }
+}
+
+int32_t nm_token_to_piece(const nm_model* model, int32_t token, char* buf, int32_t buf_size) {
+  if (!model || token < 0 || token >= model->text->hparams().n_vocab) return 0;
+  const std::string piece = model->text->tokenizer().token_to_piece(token);
+  if ((int64_t)piece.size() > buf_size) return -(int32_t)piece.size();
+  std::memcpy(buf, piece.data(), piece.size());
+  return (int32_t)piece.size();
+}
+
+int32_t nm_model_n_vocab(const nm_model* model) { return model ? model->text->hparams().n_vocab : 0; }
+
+void nm_model_get_info(const nm_model* model, nm_model_info* out) {
+  if (!model || !out) return;
+  *out = {};
+  const nm::TextHparams& hp = model->text->hparams();
+  copy_message(hp.arch, out->arch, sizeof out->arch);
+  out->n_vocab = hp.n_vocab;
+  out->n_ctx_train = hp.n_ctx_train;
+  out->n_embd = hp.n_embd;
+  out->n_layer = hp.n_layer;
+  out->n_head = hp.n_head;
+  out->n_head_kv = hp.n_head_kv;
+  out->n_ff = hp.n_ff;
+  out->n_params = model->text->n_params();
+  out->weight_bytes = model->text->weight_bytes();
+  out->weight_bytes_per_token = model->text->weight_bytes_per_token();
+  copy_message(model->text->weight_type(), out->weight_type, sizeof out->weight_type);
+}
+
+nm_status nm_session_init(nm_model* model, const nm_session_params* params, nm_session** out) {
+  if (!out) return NM_ERR_INVALID_ARGUMENT;
+  *out = nullptr;
+  auto s = std::make_unique<nm_session>();
+  s->model = model;
+  const nm_status st = guarded(s.get(), [&]() -> nm_status {
+    if (!model || !params) return report(s.get(), nm::error(nm::ErrorCode::invalid_argument, "no model or parameters"));
+    nm::TextSessionParams p;
+    if (params->n_ctx < 0) return report(s.get(), nm::error(nm::ErrorCode::invalid_argument, "n_ctx must not be negative"));
+    p.context.n_ctx = params->n_ctx;
+    p.context.kv_type = params->kv_type == NM_KV_Q8_0 ? nm::DType::Q8_0
+                        : params->kv_type == NM_KV_F32 ? nm::DType::F32 : nm::DType::F16;
+    const nm_sampling_params& sp = params->sampling;
+    p.sampling = {sp.temperature, sp.top_k, sp.top_p, sp.min_p, sp.repeat_penalty, sp.repeat_last_n, sp.seed};
+    if (params->system_prompt) p.system_prompt = params->system_prompt;
+    if (params->chat_template) p.chat_template = params->chat_template;
+    p.n_threads = model->n_threads;
+    auto r = nm::TextSession::create(*model->text, p);
+    if (!r.ok()) return report(s.get(), r.status());
+    s->session = std::move(r).value();
+    return NM_OK;
+  });
+  *out = s.release();  // also on failure, so the caller can read the message; free it after
+  return st;
+}
+
+void nm_session_free(nm_session* session) { delete session; }
+
+const char* nm_session_last_error(const nm_session* session) { return session ? session->last_error.c_str() : ""; }
+
+nm_status nm_session_chat(nm_session* s, const char* user_message, int32_t n_predict, nm_token_callback cb,
+                          void* user_data) {
+  return guarded(s, [&]() -> nm_status {
+    if (!s->session || !user_message) return report(s, nm::error(nm::ErrorCode::invalid_argument, "no session or message"));
+    if (*user_message == '\0') return report(s, nm::error(nm::ErrorCode::invalid_argument, "the message is empty"));
+    return report(s, s->session->chat(user_message, n_predict, wrap(cb, user_data)));
+  });
+}
+
+nm_status nm_session_complete(nm_session* s, const char* text, int32_t n_predict, nm_token_callback cb,
+                              void* user_data) {
+  return guarded(s, [&]() -> nm_status {
+    if (!s->session || !text) return report(s, nm::error(nm::ErrorCode::invalid_argument, "no session or text"));
+    if (*text == '\0') return report(s, nm::error(nm::ErrorCode::invalid_argument, "the prompt is empty"));
+    return report(s, s->session->complete(text, n_predict, wrap(cb, user_data)));
+  });
+}
+
+void nm_session_reset(nm_session* s) {
+  if (s && s->session) s->session->reset();
+}
+
+nm_status nm_session_eval(nm_session* s, const int32_t* tokens, int32_t n) {
+  return guarded(s, [&]() -> nm_status {
+    if (!s->session || !tokens || n <= 0) return report(s, nm::error(nm::ErrorCode::invalid_argument, "no tokens"));
+    return report(s, s->session->eval(std::vector<int32_t>(tokens, tokens + n)));
+  });
+}
+
+nm_status nm_session_sample(nm_session* s, int32_t* token) {
+  return guarded(s, [&]() -> nm_status {
+    if (!s->session || !token) return report(s, nm::error(nm::ErrorCode::invalid_argument, "no session or output"));
+    auto r = s->session->sample();
+    if (!r.ok()) return report(s, r.status());
+    *token = r.value();
+    return NM_OK;
+  });
+}
+
+int32_t nm_session_n_past(const nm_session* s) { return s && s->session ? s->session->n_past() : 0; }
+int32_t nm_session_n_ctx(const nm_session* s) { return s && s->session ? s->session->n_ctx() : 0; }
+
+void nm_session_get_timings(const nm_session* s, nm_timings* out) {
+  if (!s || !out) return;
+  *out = {};
+  out->load_ms = s->model ? s->model->load_ms : 0;
+  if (!s->session) return;
+  const nm::TextTimings& t = s->session->timings();
+  out->n_prompt_tokens = t.n_prompt_tokens;
+  out->prompt_ms = t.prompt_ms;
+  out->n_generated = t.n_generated;
+  out->generate_ms = t.generate_ms;
+  out->first_token_ms = t.first_token_ms;
+}
+
+int nm_default_threads(void) {
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : (int)hw;
+}
+
+double nm_measure_read_bandwidth(int n_threads) {
+  try {
+    nm::ThreadPool pool(n_threads > 0 ? n_threads : nm_default_threads());
+    return nm::measure_read_bandwidth(pool, (size_t)512 << 20);
+  } catch (...) {
+    return 0;
+  }
+}
+
+}  // extern "C"

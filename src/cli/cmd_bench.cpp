@@ -1,0 +1,150 @@
+// `nanomind bench`: llama-bench-style throughput of the text brick. pp<N>: batched
+// prefill of N tokens; tg<N>: N single-token decode steps from an empty context. Each
+// test runs --repetitions times after one warm-up; mean ± stddev in tokens/s. Also time
+// to first token (prefill of the pp prompt + first sample), peak resident memory, and
+// decode as a fraction of the bandwidth roofline (weight bytes per token / measured
+// read bandwidth).
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "cli/commands.h"
+#include "cli/text_options.h"
+
+namespace nm::cli {
+namespace {
+
+struct BenchOptions {
+  TextOptions text;
+  int n_prompt = 512;
+  int n_gen = 128;
+  int repetitions = 5;
+};
+
+using Clock = std::chrono::steady_clock;
+
+struct Stats { double mean = 0, stddev = 0; };
+
+Stats stats_of(const std::vector<double>& v) {
+  Stats s;
+  for (double x : v) s.mean += x;
+  s.mean /= (double)v.size();
+  for (double x : v) s.stddev += (x - s.mean) * (x - s.mean);
+  s.stddev = v.size() > 1 ? std::sqrt(s.stddev / (double)(v.size() - 1)) : 0.0;
+  return s;
+}
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Returns tokens/s of one prefill of `tokens`, or a negative value on error.
+double run_prefill(nm_session* s, const std::vector<int32_t>& tokens, double* ttft_s) {
+  nm_session_reset(s);
+  const auto t0 = Clock::now();
+  if (nm_session_eval(s, tokens.data(), (int32_t)tokens.size()) != NM_OK) return -1;
+  const double t = seconds_since(t0);
+  int32_t next = 0;
+  if (nm_session_sample(s, &next) != NM_OK) return -1;
+  if (ttft_s) *ttft_s = seconds_since(t0);
+  return (double)tokens.size() / t;
+}
+
+double run_decode(nm_session* s, const std::vector<int32_t>& tokens) {
+  nm_session_reset(s);
+  const auto t0 = Clock::now();
+  for (int32_t tok : tokens) {
+    if (nm_session_eval(s, &tok, 1) != NM_OK) return -1;
+  }
+  return (double)tokens.size() / seconds_since(t0);
+}
+
+int bench(const BenchOptions& o) {
+  TextOptions text = o.text;
+  if (text.n_ctx == 0) text.n_ctx = std::max(o.n_prompt, o.n_gen) + 16;
+  std::unique_ptr<nm_model, decltype(&nm_model_free)> model(load_model_or_report(text), nm_model_free);
+  if (!model) return 1;
+  std::unique_ptr<nm_session, decltype(&nm_session_free)> session(open_session_or_report(model.get(), text),
+                                                                 nm_session_free);
+  if (!session) return 1;
+  nm_model_info info;
+  nm_model_get_info(model.get(), &info);
+
+  std::mt19937 rng(42);
+  auto random_tokens = [&](int n) {
+    std::vector<int32_t> t((size_t)n);
+    for (auto& x : t) x = (int32_t)(rng() % (uint32_t)info.n_vocab);
+    return t;
+  };
+
+  std::printf("model: %s %s, %.2f B params, %.1f MiB, %d threads\n", info.arch, info.weight_type,
+              (double)info.n_params / 1e9, (double)info.weight_bytes / (1 << 20),
+              text.n_threads > 0 ? text.n_threads : nm_default_threads());
+  std::printf("| test   |          t/s | runs |\n|--------|--------------|------|\n");
+  std::vector<double> pp, tg, ttft;
+  if (o.n_prompt > 0) {
+    const auto prompt = random_tokens(o.n_prompt);
+    double t;
+    if (run_prefill(session.get(), prompt, &t) < 0) goto fail;  // warm-up
+    for (int r = 0; r < o.repetitions; ++r) {
+      double first = 0;
+      const double v = run_prefill(session.get(), prompt, &first);
+      if (v < 0) goto fail;
+      pp.push_back(v);
+      ttft.push_back(first * 1000.0);
+    }
+    const Stats s = stats_of(pp);
+    std::printf("| pp%-4d | %7.2f ± %4.2f | %4d |\n", o.n_prompt, s.mean, s.stddev, o.repetitions);
+  }
+  if (o.n_gen > 0) {
+    const auto gen = random_tokens(o.n_gen);
+    if (run_decode(session.get(), random_tokens(8)) < 0) goto fail;  // warm-up
+    for (int r = 0; r < o.repetitions; ++r) {
+      const double v = run_decode(session.get(), gen);
+      if (v < 0) goto fail;
+      tg.push_back(v);
+    }
+    const Stats s = stats_of(tg);
+    std::printf("| tg%-4d | %7.2f ± %4.2f | %4d |\n", o.n_gen, s.mean, s.stddev, o.repetitions);
+  }
+  {
+    if (!ttft.empty()) {
+      const Stats s = stats_of(ttft);
+      std::printf("time to first token (pp%d prompt): %.1f ± %.1f ms\n", o.n_prompt, s.mean, s.stddev);
+    }
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    std::printf("peak resident memory: %.1f MiB (weights %.1f MiB)\n", (double)ru.ru_maxrss / 1024.0,
+                (double)info.weight_bytes / (1 << 20));
+    if (!tg.empty()) {
+      const double bw = nm_measure_read_bandwidth(text.n_threads);
+      const double roof = bw / (double)info.weight_bytes_per_token;
+      std::printf("decode roofline: %.1f MiB read per token, read bandwidth %.2f GB/s → %.2f tok/s max; "
+                  "tg = %.1f%% of roofline\n",
+                  (double)info.weight_bytes_per_token / (1 << 20), bw / 1e9, roof, 100.0 * stats_of(tg).mean / roof);
+    }
+  }
+  return 0;
+fail:
+  std::fprintf(stderr, "error: %s\n", nm_session_last_error(session.get()));
+  return 1;
+}
+
+}  // namespace
+
+void register_bench(CLI::App& app) {
+  auto opts = std::make_shared<BenchOptions>();
+  auto* cmd = app.add_subcommand("bench", "Measure prefill and decode speed (llama-bench style)");
+  add_model_options(*cmd, opts->text);
+  cmd->add_option("-p,--n-prompt", opts->n_prompt, "Prompt tokens for the pp test (0 = skip)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("-n,--n-gen", opts->n_gen, "Generated tokens for the tg test (0 = skip)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("-r,--repetitions", opts->repetitions, "Runs per test")->check(CLI::PositiveNumber);
+  cmd->callback([opts] { throw CLI::RuntimeError(bench(*opts)); });
+}
+
+}  // namespace nm::cli

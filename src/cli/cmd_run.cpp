@@ -1,0 +1,65 @@
+// `nanomind run`: one prompt in, the answer streamed out. The prompt comes from -p, or
+// from standard input when -p is absent or "-".
+#include <cstdio>
+#include <iostream>
+#include <iterator>
+#include <memory>
+
+#include "cli/commands.h"
+#include "cli/text_options.h"
+
+namespace nm::cli {
+namespace {
+
+struct RunOptions {
+  TextOptions text;
+  std::string prompt;
+  int n_predict = 256;
+  bool raw = false;
+};
+
+int stream_piece(const char* piece, int32_t, void*) {
+  std::fputs(piece, stdout);
+  std::fflush(stdout);
+  return 0;
+}
+
+int run(const RunOptions& o) {
+  std::string prompt = o.prompt;
+  if (prompt.empty() || prompt == "-") {
+    prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  }
+  if (prompt.empty()) {
+    std::fprintf(stderr, "error: the prompt is empty (give -p TEXT or pipe it on standard input)\n");
+    return 1;
+  }
+  std::unique_ptr<nm_model, decltype(&nm_model_free)> model(load_model_or_report(o.text), nm_model_free);
+  if (!model) return 1;
+  std::unique_ptr<nm_session, decltype(&nm_session_free)> session(open_session_or_report(model.get(), o.text),
+                                                                 nm_session_free);
+  if (!session) return 1;
+  const nm_status st = o.raw ? nm_session_complete(session.get(), prompt.c_str(), o.n_predict, stream_piece, nullptr)
+                             : nm_session_chat(session.get(), prompt.c_str(), o.n_predict, stream_piece, nullptr);
+  std::fputs("\n", stdout);
+  if (st != NM_OK) {
+    std::fprintf(stderr, "error: %s\n", nm_session_last_error(session.get()));
+    return 1;
+  }
+  if (o.text.verbose) print_timings(session.get());
+  return 0;
+}
+
+}  // namespace
+
+void register_run(CLI::App& app) {
+  auto opts = std::make_shared<RunOptions>();
+  auto* cmd = app.add_subcommand("run", "Answer one prompt (streams tokens as they are produced)");
+  add_model_options(*cmd, opts->text);
+  add_sampling_options(*cmd, opts->text);
+  cmd->add_option("-p,--prompt", opts->prompt, "Prompt text (default or \"-\": read standard input)");
+  cmd->add_option("-n,--n-predict", opts->n_predict, "Maximum tokens to generate")->check(CLI::PositiveNumber);
+  cmd->add_flag("--raw", opts->raw, "Complete the prompt as plain text, without the chat template");
+  cmd->callback([opts] { throw CLI::RuntimeError(run(*opts)); });
+}
+
+}  // namespace nm::cli

@@ -1,0 +1,68 @@
+#include "cli/text_options.h"
+
+#include <cstdio>
+
+namespace nm::cli {
+
+void add_model_options(CLI::App& cmd, TextOptions& o) {
+  o.sampling = nm_session_default_params().sampling;
+  cmd.add_option("-m,--model", o.model_path, "GGUF model file")->required()->check(CLI::ExistingFile);
+  cmd.add_option("-t,--threads", o.n_threads, "Threads (default: one per core)")->check(CLI::NonNegativeNumber);
+  cmd.add_option("-c,--ctx-size", o.n_ctx, "Context size in tokens (default: the model's, at most 4096)")
+      ->check(CLI::NonNegativeNumber);
+  cmd.add_option("--kv-type", o.kv_type, "KV cache type")->check(CLI::IsMember({"f16", "q8_0", "f32"}));
+  cmd.add_flag("-v,--verbose", o.verbose, "Print timings and model details to stderr");
+}
+
+void add_sampling_options(CLI::App& cmd, TextOptions& o) {
+  cmd.add_option("--temp", o.sampling.temperature, "Temperature (0 = greedy)");
+  cmd.add_option("--top-k", o.sampling.top_k, "Top-k (0 = off)");
+  cmd.add_option("--top-p", o.sampling.top_p, "Top-p (1 = off)");
+  cmd.add_option("--min-p", o.sampling.min_p, "Min-p (0 = off)");
+  cmd.add_option("--repeat-penalty", o.sampling.repeat_penalty, "Repetition penalty (1 = off)");
+  cmd.add_option("--repeat-last-n", o.sampling.repeat_last_n, "Tokens the penalty looks back over");
+  cmd.add_option("-s,--seed", o.sampling.seed, "Random seed");
+  cmd.add_option("--system", o.system_prompt, "System prompt");
+  cmd.add_option("--template", o.chat_template,
+                 "Chat template: llama2, llama3, chatml (default: recognised from the model file)");
+}
+
+nm_model* load_model_or_report(const TextOptions& o) {
+  nm_model_params mp = nm_model_default_params();
+  mp.model_path = o.model_path.c_str();
+  mp.n_threads = o.n_threads;
+  nm_model* model = nullptr;
+  char err[512];
+  if (nm_model_load(&mp, &model, err, sizeof err) != NM_OK) {
+    std::fprintf(stderr, "error: %s\n", err);
+    return nullptr;
+  }
+  return model;
+}
+
+nm_session* open_session_or_report(nm_model* model, const TextOptions& o) {
+  nm_session_params sp = nm_session_default_params();
+  sp.n_ctx = o.n_ctx;
+  sp.kv_type = o.kv_type == "q8_0" ? NM_KV_Q8_0 : o.kv_type == "f32" ? NM_KV_F32 : NM_KV_F16;
+  sp.system_prompt = o.system_prompt.empty() ? nullptr : o.system_prompt.c_str();
+  sp.chat_template = o.chat_template.empty() ? nullptr : o.chat_template.c_str();
+  sp.sampling = o.sampling;
+  nm_session* session = nullptr;
+  if (nm_session_init(model, &sp, &session) != NM_OK) {
+    std::fprintf(stderr, "error: %s\n", session ? nm_session_last_error(session) : "cannot create a session");
+    nm_session_free(session);
+    return nullptr;
+  }
+  return session;
+}
+
+void print_timings(const nm_session* session) {
+  nm_timings t;
+  nm_session_get_timings(session, &t);
+  auto rate = [](int n, double ms) { return ms > 0 ? n * 1000.0 / ms : 0.0; };
+  std::fprintf(stderr, "\n[load %.1f ms | prompt %d tok, %.1f ms, %.1f tok/s | gen %d tok, %.1f ms, %.1f tok/s | first token %.1f ms]\n",
+               t.load_ms, t.n_prompt_tokens, t.prompt_ms, rate(t.n_prompt_tokens, t.prompt_ms), t.n_generated,
+               t.generate_ms, rate(t.n_generated, t.generate_ms), t.first_token_ms);
+}
+
+}  // namespace nm::cli

@@ -1,0 +1,79 @@
+// TextSession: one conversation with a text model — the chat history, the context
+// (KV cache), the sampler, and the generation loop with its stop rules (end-of-generation
+// tokens, the template's stop strings, a token budget, the caller's callback). Each chat
+// turn re-renders the whole conversation with the chat template and evaluates only what
+// differs from what the KV cache already holds (common-prefix reuse).
+// Not thread-safe: one thread uses a session at a time.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bricks/text/text_context.h"
+#include "bricks/text/text_model.h"
+#include "core/thread_pool.h"
+#include "runtime/sampler.h"
+#include "tokenizer/chat_template.h"
+
+namespace nm {
+
+struct TextSessionParams {
+  TextContextParams context;
+  SamplerParams sampling;
+  std::string system_prompt;    // empty: the template's default
+  std::string chat_template;    // empty: from the model file
+  int n_threads = 0;            // 0: hardware concurrency
+};
+
+struct TextTimings {
+  int n_prompt_tokens = 0;
+  double prompt_ms = 0;
+  int n_generated = 0;
+  double generate_ms = 0;
+  double first_token_ms = 0;
+};
+
+// Receives displayable UTF-8 text as it is produced; return false to stop.
+using PieceCallback = std::function<bool(const std::string& piece, int32_t token)>;
+
+class TextSession {
+ public:
+  static Result<std::unique_ptr<TextSession>> create(const TextModel& model, const TextSessionParams& params);
+
+  // One user turn: render, evaluate what is new, generate the assistant's reply.
+  Status chat(const std::string& user_message, int n_predict, const PieceCallback& on_piece);
+  // Plain completion of `text` (no template), continuing the current context.
+  Status complete(const std::string& text, int n_predict, const PieceCallback& on_piece);
+
+  // Low level: append tokens; sample the next token from the last position's logits.
+  Status eval(const std::vector<int32_t>& tokens);
+  Result<int32_t> sample();
+
+  void reset();
+  int n_past() const { return ctx_->n_past(); }
+  int n_ctx() const { return ctx_->n_ctx(); }
+  const TextTimings& timings() const { return timings_; }
+  const std::vector<ChatMessage>& history() const { return history_; }
+
+ private:
+  TextSession(const TextModel& model, const TextSessionParams& params);
+  // Makes the context hold exactly `tokens` (keeps the longest cached prefix), then generates.
+  Status prefill_and_generate(const std::vector<int32_t>& tokens, int n_predict, const PieceCallback& on_piece,
+                              std::string* reply);
+
+  const TextModel& model_;
+  TextSessionParams params_;
+  ThreadPool pool_;
+  std::unique_ptr<TextContext> ctx_;
+  Sampler sampler_;
+  std::optional<ChatTemplate> template_;
+  std::vector<ChatMessage> history_;
+  std::vector<int32_t> cached_;  // the tokens the KV cache holds, in order
+  TextTimings timings_;
+};
+
+}  // namespace nm
