@@ -40,7 +40,7 @@ void gemm_f32_nt(const float* a, const float* b, const float* bias, float* c, in
 Status conv2d(const float* x, const float* weight, const float* bias, const Conv2dShape& s,
               float* scratch, float* y) {
   if (s.c_in <= 0 || s.c_out <= 0 || s.kh <= 0 || s.kw <= 0 || s.stride_h <= 0 || s.stride_w <= 0 ||
-      s.pad_h < 0 || s.pad_w < 0 || s.h_out() <= 0 || s.w_out() <= 0)
+      s.pad_h < 0 || s.pad_w < 0 || s.h_in + 2 * s.pad_h < s.kh || s.w_in + 2 * s.pad_w < s.kw)
     return error(ErrorCode::invalid_argument, "conv2d: kernel, stride or padding do not fit the input");
   im2col_2d(x, s, scratch, 0, 1);
   gemm_f32_nt(weight, scratch, bias, y, s.c_out, s.h_out() * s.w_out(), s.c_in * s.kh * s.kw, 0, 1);
@@ -49,7 +49,7 @@ Status conv2d(const float* x, const float* weight, const float* bias, const Conv
 
 Status conv1d(const float* x, const float* weight, const float* bias, const Conv1dShape& s,
               float* y, int ith, int nth) {
-  if (s.c_in <= 0 || s.c_out <= 0 || s.k <= 0 || s.stride <= 0 || s.pad < 0 || s.l_out() <= 0)
+  if (s.c_in <= 0 || s.c_out <= 0 || s.k <= 0 || s.stride <= 0 || s.pad < 0 || s.l_in + 2 * s.pad < s.k)  // (negative)/stride truncates toward 0
     return error(ErrorCode::invalid_argument, "conv1d: kernel " + std::to_string(s.k) +
                  ", stride or padding do not fit input length " + std::to_string(s.l_in));
   const int64_t lo = s.l_out();
