@@ -8,7 +8,7 @@ namespace nm {
 
 void activation(Act act, const float* x, float* y, int64_t n, Isa isa, int ith, int nth) {
   const VecOps& v = vec_ops(isa);
-  const RowRange r = split_rows(n, ith, nth);
+  const RowRange r = split_elems(n, ith, nth);
   const float* xr = x + r.begin;
   float* yr = y + r.begin;
   const int64_t len = r.end - r.begin;
@@ -25,7 +25,7 @@ void activation(Act act, const float* x, float* y, int64_t n, Isa isa, int ith, 
 }
 
 void swiglu(const float* a, const float* b, float* y, int64_t n, Isa isa, int ith, int nth) {
-  const RowRange r = split_rows(n, ith, nth);
+  const RowRange r = split_elems(n, ith, nth);
   vec_ops(isa).swiglu(a + r.begin, b + r.begin, y + r.begin, r.end - r.begin);
 }
 

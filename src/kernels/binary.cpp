@@ -27,7 +27,7 @@ void mul(const float* a, const float* b, float* y, int64_t n_rows, int64_t n, in
 }
 
 void scale(const float* x, float* y, int64_t n, float s, Isa isa, int ith, int nth) {
-  const RowRange r = split_rows(n, ith, nth);
+  const RowRange r = split_elems(n, ith, nth);
   for (int64_t i = r.begin; i < r.end; ++i) y[i] = x[i];
   vec_ops(isa).scale(s, y + r.begin, r.end - r.begin);
 }

@@ -17,6 +17,9 @@ namespace nm {
 // Rows [begin, end) of n_rows owned by thread ith of nth (contiguous, balanced).
 struct RowRange { int64_t begin, end; };
 RowRange split_rows(int64_t n_rows, int ith, int nth);
+// Elements [begin, end) of n for thread ith, cut at multiples of 64 so that SIMD
+// main loops and scalar tails cover the same elements whatever nth is.
+RowRange split_elems(int64_t n, int ith, int nth);
 
 // ---- norms (norm.cpp): x, y are [n_rows, n]; y may alias x ----
 // y = x / sqrt(mean(x^2) + eps) [* w]   (RMSNorm, Zhang & Sennrich 2019); w [n] or null.
