@@ -146,7 +146,7 @@ def test_attention(shim, rng, kv_type, nt, nh, nhkv, d, pos0, causal):
             # The reference uses exactly the K/V values the cache holds (f16 / q8_0 decoded), so only
             # f32 arithmetic differs: each score carries ~(4+2 sqrt d) EPS * scale*sum|q k|, which moves
             # the weights by that relative amount; the weighted sum of n_kv rows adds (4+2 sqrt n) EPS.
-            qk = scale * np.abs(q).max() * np.abs(k64).max() * d
+            qk = scale * max((np.abs(q[:, h]) @ np.abs(k64[:, h * nhkv // nh]).T).max() for h in range(nh))
             atol = ((4 + 2 * math.sqrt(d)) * EPS * qk * 2 + (8 + 2 * math.sqrt(n_kv)) * EPS) * np.abs(v64).max()
             check(out, want, atol, 0.0, f"attention isa={isa} kv={kv_type}")
             if m is not None:
