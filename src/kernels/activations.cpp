@@ -4,7 +4,7 @@
 #include "kernels/ops.h"
 #include "kernels/vec.h"
 
-namespace nm {
+namespace nm::kernels {
 
 void activation(Act act, const float* x, float* y, int64_t n, Isa isa, int ith, int nth) {
   const VecOps& v = vec_ops(isa);
@@ -29,4 +29,4 @@ void swiglu(const float* a, const float* b, float* y, int64_t n, Isa isa, int it
   vec_ops(isa).swiglu(a + r.begin, b + r.begin, y + r.begin, r.end - r.begin);
 }
 
-}  // namespace nm
+}  // namespace nm::kernels

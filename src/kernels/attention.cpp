@@ -8,7 +8,7 @@
 #include "kernels/ops.h"
 #include "kernels/vec.h"
 
-namespace nm {
+namespace nm::kernels {
 namespace {
 
 // Q8_0 row -> f32 (x = d * q per block of 32), local so attention does not depend on
@@ -87,4 +87,4 @@ Status attention(const float* q, const void* k, const void* v, float* out,
   return Status::ok_status();
 }
 
-}  // namespace nm
+}  // namespace nm::kernels

@@ -2,7 +2,7 @@
 #include "kernels/ops.h"
 #include "kernels/vec.h"
 
-namespace nm {
+namespace nm::kernels {
 
 namespace {
 template <class Op>
@@ -34,4 +34,4 @@ void scale(const float* x, float* y, int64_t n, float s, Isa isa, int ith, int n
   vec_ops(isa).scale(s, y + r.begin, r.end - r.begin);
 }
 
-}  // namespace nm
+}  // namespace nm::kernels

@@ -4,7 +4,7 @@
 
 #include "kernels/ops.h"
 
-namespace nm {
+namespace nm::kernels {
 
 void im2col_2d(const float* x, const Conv2dShape& s, float* cols, int ith, int nth) {
   const int64_t ho = s.h_out(), wo = s.w_out(), kk = s.c_in * s.kh * s.kw;
@@ -71,4 +71,4 @@ Status conv1d(const float* x, const float* weight, const float* bias, const Conv
   return Status::ok_status();
 }
 
-}  // namespace nm
+}  // namespace nm::kernels

@@ -4,7 +4,7 @@
 #include "kernels/ops.h"
 #include "kernels/vec.h"
 
-namespace nm {
+namespace nm::kernels {
 
 void rms_norm(const float* x, float* y, const float* w, int64_t n_rows, int64_t n, float eps,
               Isa isa, int ith, int nth) {
@@ -44,4 +44,4 @@ void layer_norm(const float* x, float* y, const float* w, const float* b, int64_
   }
 }
 
-}  // namespace nm
+}  // namespace nm::kernels

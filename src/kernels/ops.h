@@ -12,7 +12,7 @@
 #include "core/status.h"
 #include "kernels/cpu_features.h"
 
-namespace nm {
+namespace nm::kernels {
 
 // Rows [begin, end) of n_rows owned by thread ith of nth (contiguous, balanced).
 struct RowRange { int64_t begin, end; };
@@ -131,4 +131,4 @@ struct Conv1dShape {
 Status conv1d(const float* x, const float* weight, const float* bias, const Conv1dShape& s,
               float* y, int ith, int nth);
 
-}  // namespace nm
+}  // namespace nm::kernels

@@ -6,7 +6,7 @@
 
 #include "kernels/ops.h"
 
-namespace nm {
+namespace nm::kernels {
 
 Status rope(const float* x, float* y, const int32_t* pos, int64_t n_tokens, int64_t n_head,
             int64_t head_dim, const RopeParams& p, Isa /*isa*/, int ith, int nth) {
@@ -46,4 +46,4 @@ Status rope(const float* x, float* y, const int32_t* pos, int64_t n_tokens, int6
   return Status::ok_status();
 }
 
-}  // namespace nm
+}  // namespace nm::kernels

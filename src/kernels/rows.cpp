@@ -4,7 +4,7 @@
 
 #include "kernels/ops.h"
 
-namespace nm {
+namespace nm::kernels {
 
 Status get_rows(const void* src, DType type, int64_t n_src_rows, int64_t n, const int32_t* ids,
                 int64_t n_ids, float* dst, int ith, int nth) {
@@ -56,4 +56,4 @@ Status concat(const float* a, const int64_t a_ne[4], const float* b, const int64
   return Status::ok_status();
 }
 
-}  // namespace nm
+}  // namespace nm::kernels

@@ -5,7 +5,7 @@
 #include "kernels/ops.h"
 #include "kernels/vec.h"
 
-namespace nm {
+namespace nm::kernels {
 
 void softmax(const float* x, float* y, const float* mask, int64_t mask_rows, int64_t n_rows,
              int64_t n, float scale, Isa isa, int ith, int nth) {
@@ -26,4 +26,4 @@ void softmax(const float* x, float* y, const float* mask, int64_t mask_rows, int
   }
 }
 
-}  // namespace nm
+}  // namespace nm::kernels

@@ -3,7 +3,7 @@
 
 #include "kernels/ops.h"
 
-namespace nm {
+namespace nm::kernels {
 
 RowRange split_rows(int64_t n_rows, int ith, int nth) {
   assert(nth >= 1 && ith >= 0 && ith < nth);
@@ -18,4 +18,4 @@ RowRange split_elems(int64_t n, int ith, int nth) {
   return {std::min(c.begin * kChunk, n), std::min(c.end * kChunk, n)};
 }
 
-}  // namespace nm
+}  // namespace nm::kernels

@@ -13,7 +13,7 @@
 #include "core/thread_pool.h"
 #include "kernels/ops.h"
 
-namespace nm {
+namespace nm::kernels {
 namespace {
 
 constexpr float kEps = 1.1920929e-7f;
@@ -171,4 +171,4 @@ TEST(Ops, GetRowsQuantisedNeedsToFloat) {
 }
 
 }  // namespace
-}  // namespace nm
+}  // namespace nm::kernels
