@@ -84,7 +84,10 @@ float make_qx_quants(int n, int nmax, const float* x, int8_t* L) {
   float max = 0, amax = 0;
   for (int i = 0; i < n; ++i) {
     const float ax = std::fabs(x[i]);
-    if (ax > amax) { amax = ax; max = x[i]; }
+    if (ax > amax) {
+      amax = ax;
+      max = x[i];
+    }
   }
   if (amax < kGroupMaxEps) {
     for (int i = 0; i < n; ++i) L[i] = 0;
@@ -136,6 +139,17 @@ void get_scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
   }
 }
 
+// Scales and mins of the two 32-element sub-blocks (2c, 2c+1) of 64-element chunk c.
+struct ChunkScales {
+  float d1, m1, d2, m2;
+};
+ChunkScales chunk_scales(const uint8_t* packed, int c, float d, float dmin) {
+  uint8_t sc1, m1, sc2, m2;
+  get_scale_min_k4(2 * c, packed, &sc1, &m1);
+  get_scale_min_k4(2 * c + 1, packed, &sc2, &m2);
+  return {d * sc1, dmin * m1, d * sc2, dmin * m2};
+}
+
 // Common part of Q4_K/Q5_K: sub-block search, 6-bit packing of scales/mins, final levels.
 void quantize_k_scale_min(const float* x, int nmax, float rmin, int nstep, fp16_t* d_out, fp16_t* dmin_out,
                           uint8_t* packed, uint8_t* L) {
@@ -149,7 +163,8 @@ void quantize_k_scale_min(const float* x, int nmax, float rmin, int nstep, fp16_
     for (int l = 0; l < 32; ++l) sum_x2 += x[32 * j + l] * x[32 * j + l];
     const float av_x = std::sqrt(sum_x2 / 32);
     for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(x[32 * j + l]);
-    scales[j] = make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, rmin, 0.1f, nstep);
+    scales[j] =
+        make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, rmin, 0.1f, nstep);
     if (scales[j] > max_scale) max_scale = scales[j];
     if (mins[j] > max_min) max_min = mins[j];
   }
@@ -206,14 +221,10 @@ void dequantize_row_q4_k(const void* src, float* dst, int64_t n) {
     const float dmin = fp16_to_fp32(x[i].dmin);
     const uint8_t* q = x[i].qs;
     float* y = dst + i * QK_K;
-    for (int j = 0, is = 0; j < QK_K; j += 64, is += 2, q += 32) {
-      uint8_t sc, m;
-      get_scale_min_k4(is, x[i].scales, &sc, &m);
-      const float d1 = d * sc, m1 = dmin * m;
-      get_scale_min_k4(is + 1, x[i].scales, &sc, &m);
-      const float d2 = d * sc, m2 = dmin * m;
-      for (int l = 0; l < 32; ++l) *y++ = d1 * (float)(q[l] & 0x0F) - m1;
-      for (int l = 0; l < 32; ++l) *y++ = d2 * (float)(q[l] >> 4) - m2;
+    for (int c = 0; c < QK_K / 64; ++c, q += 32) {
+      const ChunkScales s = chunk_scales(x[i].scales, c, d, dmin);
+      for (int l = 0; l < 32; ++l) *y++ = s.d1 * (float)(q[l] & 0x0F) - s.m1;
+      for (int l = 0; l < 32; ++l) *y++ = s.d2 * (float)(q[l] >> 4) - s.m2;
     }
   }
 }
@@ -230,8 +241,14 @@ void quantize_row_q5_k(const float* src, void* dst, int64_t n) {
     for (int j = 0; j < QK_K; j += 64, ql += 32) {
       for (int l = 0; l < 32; ++l) {
         int l1 = L[j + l], l2 = L[j + l + 32];
-        if (l1 > 15) { l1 -= 16; qh[l] |= m1; }
-        if (l2 > 15) { l2 -= 16; qh[l] |= m2; }
+        if (l1 > 15) {
+          l1 -= 16;
+          qh[l] |= m1;
+        }
+        if (l2 > 15) {
+          l2 -= 16;
+          qh[l] |= m2;
+        }
         ql[l] = (uint8_t)(l1 | (l2 << 4));
       }
       m1 = (uint8_t)(m1 << 2);
@@ -249,14 +266,10 @@ void dequantize_row_q5_k(const void* src, float* dst, int64_t n) {
     const uint8_t* qh = x[i].qh;
     float* y = dst + i * QK_K;
     uint8_t u1 = 1, u2 = 2;
-    for (int j = 0, is = 0; j < QK_K; j += 64, is += 2, ql += 32) {
-      uint8_t sc, m;
-      get_scale_min_k4(is, x[i].scales, &sc, &m);
-      const float d1 = d * sc, m1 = dmin * m;
-      get_scale_min_k4(is + 1, x[i].scales, &sc, &m);
-      const float d2 = d * sc, m2 = dmin * m;
-      for (int l = 0; l < 32; ++l) *y++ = d1 * (float)((ql[l] & 0x0F) + ((qh[l] & u1) ? 16 : 0)) - m1;
-      for (int l = 0; l < 32; ++l) *y++ = d2 * (float)((ql[l] >> 4) + ((qh[l] & u2) ? 16 : 0)) - m2;
+    for (int c = 0; c < QK_K / 64; ++c, ql += 32) {
+      const ChunkScales s = chunk_scales(x[i].scales, c, d, dmin);
+      for (int l = 0; l < 32; ++l) *y++ = s.d1 * (float)((ql[l] & 0x0F) + ((qh[l] & u1) ? 16 : 0)) - s.m1;
+      for (int l = 0; l < 32; ++l) *y++ = s.d2 * (float)((ql[l] >> 4) + ((qh[l] & u2) ? 16 : 0)) - s.m2;
       u1 = (uint8_t)(u1 << 2);
       u2 = (uint8_t)(u2 << 2);
     }
@@ -283,7 +296,8 @@ void quantize_row_q6_k(const float* src, void* dst, int64_t n) {
     }
     const float iscale = -128.f / max_scale;
     y[i].d = fp32_to_fp16(1 / iscale);
-    for (int ib = 0; ib < QK_K / 16; ++ib) y[i].scales[ib] = (int8_t)std::min(127, quant_nearest_int(iscale * scales[ib]));
+    for (int ib = 0; ib < QK_K / 16; ++ib)
+      y[i].scales[ib] = (int8_t)std::min(127, quant_nearest_int(iscale * scales[ib]));
     for (int j = 0; j < QK_K / 16; ++j) {
       const float d = fp16_to_fp32(y[i].d) * y[i].scales[j];
       if (d == 0.f) continue;
@@ -336,7 +350,10 @@ void quantize_row_q8_k(const float* src, void* dst, int64_t n) {
     float max = 0, amax = 0;
     for (int j = 0; j < QK_K; ++j) {
       const float ax = std::fabs(x[j]);
-      if (ax > amax) { amax = ax; max = x[j]; }
+      if (ax > amax) {
+        amax = ax;
+        max = x[j];
+      }
     }
     if (amax == 0.f) {
       std::memset(&y[i], 0, sizeof(BlockQ8_K));

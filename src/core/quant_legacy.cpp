@@ -13,19 +13,39 @@ float signed_absmax(const float* x, int n) {
   float amax = 0.f, max = 0.f;
   for (int j = 0; j < n; ++j) {
     const float v = x[j];
-    if (amax < std::fabs(v)) { amax = std::fabs(v); max = v; }
+    if (amax < std::fabs(v)) {
+      amax = std::fabs(v);
+      max = v;
+    }
   }
   return max;
 }
 
-void min_max(const float* x, int n, float* mn, float* mx) {
-  float lo = INFINITY, hi = -INFINITY;
-  for (int j = 0; j < n; ++j) {
-    lo = std::min(lo, x[j]);
-    hi = std::max(hi, x[j]);
+// Q4_0/Q5_0 levels: d = signed absmax / -half, q = min(2*half - 1, (int8)(x/d + half + 0.5)).
+void absmax_levels(const float* x, int half, uint8_t* q, fp16_t* d_out) {
+  const float d = signed_absmax(x, 32) / (float)-half;
+  const float id = d != 0.f ? 1.0f / d : 0.0f;
+  *d_out = fp32_to_fp16(d);
+  for (int j = 0; j < 32; ++j)
+    q[j] = (uint8_t)std::min(2 * half - 1, (int)(int8_t)(x[j] * id + ((float)half + 0.5f)));
+}
+
+// Q4_1/Q5_1 levels: d = (max - min) / nmax, m = min, q = min(nmax, (int8)((x - min)/d + 0.5)).
+void min_max_levels(const float* x, int nmax, uint8_t* q, fp16_t* d_out, fp16_t* m_out) {
+  float mn = INFINITY, mx = -INFINITY;
+  for (int j = 0; j < 32; ++j) {
+    mn = std::min(mn, x[j]);
+    mx = std::max(mx, x[j]);
   }
-  *mn = lo;
-  *mx = hi;
+  const float d = (mx - mn) / (float)nmax;
+  const float id = d != 0.f ? 1.0f / d : 0.0f;
+  *d_out = fp32_to_fp16(d);
+  *m_out = fp32_to_fp16(mn);
+  for (int j = 0; j < 32; ++j) q[j] = (uint8_t)std::min(nmax, (int)(int8_t)((x[j] - mn) * id + 0.5f));
+}
+
+void pack4(const uint8_t* q, uint8_t* qs) {
+  for (int j = 0; j < 16; ++j) qs[j] = (uint8_t)(q[j] | (q[j + 16] << 4));
 }
 
 // Packs 32 values of 5 bits: low nibbles j / j+16 share qs[j], bit 4 of element j -> bit j of qh.
@@ -53,15 +73,9 @@ void unpack5(const uint8_t* qs, const uint8_t* qh_bytes, int* q) {
 void quantize_row_q4_0(const float* src, void* dst, int64_t n) {
   auto* y = static_cast<BlockQ4_0*>(dst);
   for (int64_t i = 0; i < n / QK4_0; ++i) {
-    const float* x = src + i * QK4_0;
-    const float d = signed_absmax(x, QK4_0) / -8;
-    const float id = d != 0.f ? 1.0f / d : 0.0f;
-    y[i].d = fp32_to_fp16(d);
-    for (int j = 0; j < QK4_0 / 2; ++j) {
-      const uint8_t a = (uint8_t)std::min(15, (int)(int8_t)(x[j] * id + 8.5f));
-      const uint8_t b = (uint8_t)std::min(15, (int)(int8_t)(x[j + QK4_0 / 2] * id + 8.5f));
-      y[i].qs[j] = (uint8_t)(a | (b << 4));
-    }
+    uint8_t q[QK4_0];
+    absmax_levels(src + i * QK4_0, 8, q, &y[i].d);
+    pack4(q, y[i].qs);
   }
 }
 
@@ -80,18 +94,9 @@ void dequantize_row_q4_0(const void* src, float* dst, int64_t n) {
 void quantize_row_q4_1(const float* src, void* dst, int64_t n) {
   auto* y = static_cast<BlockQ4_1*>(dst);
   for (int64_t i = 0; i < n / QK4_1; ++i) {
-    const float* x = src + i * QK4_1;
-    float mn, mx;
-    min_max(x, QK4_1, &mn, &mx);
-    const float d = (mx - mn) / 15;
-    const float id = d != 0.f ? 1.0f / d : 0.0f;
-    y[i].d = fp32_to_fp16(d);
-    y[i].m = fp32_to_fp16(mn);
-    for (int j = 0; j < QK4_1 / 2; ++j) {
-      const uint8_t a = (uint8_t)std::min(15, (int)(int8_t)((x[j] - mn) * id + 0.5f));
-      const uint8_t b = (uint8_t)std::min(15, (int)(int8_t)((x[j + QK4_1 / 2] - mn) * id + 0.5f));
-      y[i].qs[j] = (uint8_t)(a | (b << 4));
-    }
+    uint8_t q[QK4_1];
+    min_max_levels(src + i * QK4_1, 15, q, &y[i].d, &y[i].m);
+    pack4(q, y[i].qs);
   }
 }
 
@@ -111,12 +116,8 @@ void dequantize_row_q4_1(const void* src, float* dst, int64_t n) {
 void quantize_row_q5_0(const float* src, void* dst, int64_t n) {
   auto* y = static_cast<BlockQ5_0*>(dst);
   for (int64_t i = 0; i < n / QK5_0; ++i) {
-    const float* x = src + i * QK5_0;
-    const float d = signed_absmax(x, QK5_0) / -16;
-    const float id = d != 0.f ? 1.0f / d : 0.0f;
-    y[i].d = fp32_to_fp16(d);
     uint8_t q[QK5_0];
-    for (int j = 0; j < QK5_0; ++j) q[j] = (uint8_t)std::min(31, (int)(int8_t)(x[j] * id + 16.5f));
+    absmax_levels(src + i * QK5_0, 16, q, &y[i].d);
     pack5(q, y[i].qs, y[i].qh);
   }
 }
@@ -134,15 +135,8 @@ void dequantize_row_q5_0(const void* src, float* dst, int64_t n) {
 void quantize_row_q5_1(const float* src, void* dst, int64_t n) {
   auto* y = static_cast<BlockQ5_1*>(dst);
   for (int64_t i = 0; i < n / QK5_1; ++i) {
-    const float* x = src + i * QK5_1;
-    float mn, mx;
-    min_max(x, QK5_1, &mn, &mx);
-    const float d = (mx - mn) / 31;
-    const float id = d != 0.f ? 1.0f / d : 0.0f;
-    y[i].d = fp32_to_fp16(d);
-    y[i].m = fp32_to_fp16(mn);
     uint8_t q[QK5_1];
-    for (int j = 0; j < QK5_1; ++j) q[j] = (uint8_t)std::min(31, (int)(int8_t)((x[j] - mn) * id + 0.5f));
+    min_max_levels(src + i * QK5_1, 31, q, &y[i].d, &y[i].m);
     pack5(q, y[i].qs, y[i].qh);
   }
 }

@@ -18,9 +18,9 @@ Status check_rows(DType type, const TypeTraits* t, bool has_fn, const void* a, c
     return error(ErrorCode::invalid_argument, std::string(what) + ": negative row count or row length");
   }
   if (n_per_row % t->block_size != 0) {
-    return error(ErrorCode::invalid_argument, std::string(what) + ": row length " + std::to_string(n_per_row) +
-                                                  " is not a multiple of " + t->name + "'s block size " +
-                                                  std::to_string(t->block_size));
+    return error(ErrorCode::invalid_argument, std::string(what) + ": row length " +
+                                                  std::to_string(n_per_row) + " is not a multiple of " +
+                                                  t->name + "'s block size " + std::to_string(t->block_size));
   }
   if (n_rows > 0 && n_per_row > 0 && (a == nullptr || b == nullptr)) {
     return error(ErrorCode::invalid_argument, std::string(what) + ": null buffer");

@@ -20,8 +20,10 @@ TEST(Quants, RejectsRowLengthNotMultipleOfBlock) {
 TEST(Quants, RejectsUnknownAndUnsupportedTypes) {
   std::vector<float> src(256, 1.f);
   std::vector<uint8_t> dst(4096);
-  EXPECT_EQ(quantize_rows(static_cast<DType>(99), src.data(), dst.data(), 1, 256).code(), ErrorCode::unsupported);
-  EXPECT_EQ(dequantize_rows(static_cast<DType>(99), dst.data(), src.data(), 1, 256).code(), ErrorCode::unsupported);
+  EXPECT_EQ(quantize_rows(static_cast<DType>(99), src.data(), dst.data(), 1, 256).code(),
+            ErrorCode::unsupported);
+  EXPECT_EQ(dequantize_rows(static_cast<DType>(99), dst.data(), src.data(), 1, 256).code(),
+            ErrorCode::unsupported);
   Status s = quantize_rows(DType::Q2_K, src.data(), dst.data(), 1, 256);
   EXPECT_EQ(s.code(), ErrorCode::unsupported);
   EXPECT_NE(s.message().find("q2_k"), std::string::npos) << s.message();
