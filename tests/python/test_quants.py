@@ -139,8 +139,17 @@ def test_q8_k_bsums_and_q8_1_sum(shim, rng):
     np.testing.assert_allclose(s, want, rtol=2.0 ** -10 + 2.0 ** -20, atol=0)
 
 
-# K-quants: gguf-py 0.19 implements only their dequantisation, so quantisation is checked
-# by bounds. Per 256-element super-block, with span S = max(x) - min(min(x), 0) for Q4_K/Q5_K
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("t", KQ, ids=_ids)
+def test_quantize_k_quants_bit_exact_with_stepwise_reference(shim, rng, t, kind):
+    # The reference evaluates ggml's published scheme one float32 operation at a time
+    # (slow), so only two super-blocks per case.
+    x = _rows(rng, kind, 512).astype(np.float32)
+    np.testing.assert_array_equal(_ours_quantize(shim, t, x), ref.quantize_k(x, t))
+
+
+# K-quants: gguf-py 0.19 implements only their dequantisation, so besides the step-wise
+# reference above, quantisation of many blocks is checked by bounds. Per 256-element super-block, with span S = max(x) - min(min(x), 0) for Q4_K/Q5_K
 # (levels 0..nmax above a min <= 0) or S = max|x| for Q6_K (levels -32..31):
 #   max|err| <= 1.25 * S / nmax + abs_f16,   nmax = 15 (Q4_K), 31 (Q5_K), 32 (Q6_K).
 # Ideal rounding gives S / (2 nmax); the weighted search may clip a sub-block's ends and the
