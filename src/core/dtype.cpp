@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "core/quants.h"
+
 namespace nm {
 namespace {
 
@@ -24,22 +26,22 @@ void bf16_from_float(const float* src, void* dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i) d[i] = fp32_to_bf16(src[i]);
 }
 
-// Quantised rows are filled in by core/quant_*.cpp (see quants.h).
+// Quantised rows: scalar references in core/quant_*.cpp (see quants.h).
 const TypeTraits kF32{"f32", 1, 4, false, f32_to_float, f32_from_float};
 const TypeTraits kF16{"f16", 1, 2, false, f16_to_float, f16_from_float};
 const TypeTraits kBF16{"bf16", 1, 2, false, bf16_to_float, bf16_from_float};
-const TypeTraits kQ4_0{"q4_0", QK4_0, sizeof(BlockQ4_0), true, nullptr, nullptr};
-const TypeTraits kQ4_1{"q4_1", QK4_1, sizeof(BlockQ4_1), true, nullptr, nullptr};
-const TypeTraits kQ5_0{"q5_0", QK5_0, sizeof(BlockQ5_0), true, nullptr, nullptr};
-const TypeTraits kQ5_1{"q5_1", QK5_1, sizeof(BlockQ5_1), true, nullptr, nullptr};
-const TypeTraits kQ8_0{"q8_0", QK8_0, sizeof(BlockQ8_0), true, nullptr, nullptr};
-const TypeTraits kQ8_1{"q8_1", QK8_1, sizeof(BlockQ8_1), true, nullptr, nullptr};
+const TypeTraits kQ4_0{"q4_0", QK4_0, sizeof(BlockQ4_0), true, dequantize_row_q4_0, quantize_row_q4_0};
+const TypeTraits kQ4_1{"q4_1", QK4_1, sizeof(BlockQ4_1), true, dequantize_row_q4_1, quantize_row_q4_1};
+const TypeTraits kQ5_0{"q5_0", QK5_0, sizeof(BlockQ5_0), true, dequantize_row_q5_0, quantize_row_q5_0};
+const TypeTraits kQ5_1{"q5_1", QK5_1, sizeof(BlockQ5_1), true, dequantize_row_q5_1, quantize_row_q5_1};
+const TypeTraits kQ8_0{"q8_0", QK8_0, sizeof(BlockQ8_0), true, dequantize_row_q8_0, quantize_row_q8_0};
+const TypeTraits kQ8_1{"q8_1", QK8_1, sizeof(BlockQ8_1), true, dequantize_row_q8_1, quantize_row_q8_1};
 const TypeTraits kQ2_K{"q2_k", QK_K, 84, true, nullptr, nullptr};
 const TypeTraits kQ3_K{"q3_k", QK_K, 110, true, nullptr, nullptr};
-const TypeTraits kQ4_K{"q4_k", QK_K, sizeof(BlockQ4_K), true, nullptr, nullptr};
-const TypeTraits kQ5_K{"q5_k", QK_K, sizeof(BlockQ5_K), true, nullptr, nullptr};
-const TypeTraits kQ6_K{"q6_k", QK_K, sizeof(BlockQ6_K), true, nullptr, nullptr};
-const TypeTraits kQ8_K{"q8_k", QK_K, sizeof(BlockQ8_K), true, nullptr, nullptr};
+const TypeTraits kQ4_K{"q4_k", QK_K, sizeof(BlockQ4_K), true, dequantize_row_q4_k, quantize_row_q4_k};
+const TypeTraits kQ5_K{"q5_k", QK_K, sizeof(BlockQ5_K), true, dequantize_row_q5_k, quantize_row_q5_k};
+const TypeTraits kQ6_K{"q6_k", QK_K, sizeof(BlockQ6_K), true, dequantize_row_q6_k, quantize_row_q6_k};
+const TypeTraits kQ8_K{"q8_k", QK_K, sizeof(BlockQ8_K), true, dequantize_row_q8_k, quantize_row_q8_k};
 const TypeTraits kI8{"i8", 1, 1, false, nullptr, nullptr};
 const TypeTraits kI16{"i16", 1, 2, false, nullptr, nullptr};
 const TypeTraits kI32{"i32", 1, 4, false, nullptr, nullptr};
