@@ -1,10 +1,11 @@
-// CPU execution loop with one dispatch switch per op kind. Compute ops join this switch
-// as the kernels land (kernels/matmul.h, kernels/ops.h); until then they report
-// `unsupported` at create() time.
+// CPU execution loop with one dispatch switch per op kind: data movement here
+// (cpu_data_movement), compute ops through cpu_compute (kernels/ops.h), matmul through
+// kernels/matmul.h.
 #include "backend/cpu/cpu_executor.h"
 
 #include <string>
 
+#include "backend/cpu/cpu_compute.h"
 #include "backend/cpu/cpu_data_movement.h"
 
 namespace nm {
@@ -20,7 +21,7 @@ void* aligned_bytes(size_t n, size_t alignment) {
 // Conservative until kernels/matmul.h provides its own query: 4 bytes per b element.
 size_t node_scratch_bytes(const Graph& g, const Node& n) {
   if (n.op == OpKind::matmul) return (size_t)g.node(n.src[1]).t.n_elements() * 4 + 4096;
-  return 0;
+  return cpu_compute_scratch(g, n);
 }
 
 std::string node_label(const Graph& g, NodeId id) {
@@ -43,7 +44,7 @@ bool CpuExecutor::supports(const Graph& g, const Node& n) {
       return table.nb[0] == type_traits(table.type)->type_size;
     }
     default:
-      return false;  // compute kernels: pending kernels/matmul.h and kernels/ops.h
+      return cpu_compute_supported(g, n);
   }
 }
 
@@ -92,7 +93,7 @@ void CpuExecutor::run_node_part(int ith, int nth) {
       s = cpu_get_rows(graph_.node(n.src[0]).t, graph_.node(n.src[1]).t, n.t, ith, nth);
       break;
     default:
-      s = error(ErrorCode::internal, "no CPU task for this op");
+      s = cpu_compute(graph_, n, isa_, scratch_.get(), ith, nth);
       break;
   }
   if (!s.ok()) record_error(std::move(s));
@@ -107,10 +108,13 @@ Status CpuExecutor::execute(const Node& n, ThreadPool& pool) {
       current_ = &n;
       pool.run([this](int ith, int nth) { run_node_part(ith, nth); });  // captures 1 pointer: no allocation
       return Status::ok_status();
+    case OpKind::matmul:
+      // kernels/matmul.h `matmul(isa_, MatmulArgs, scratch_.get(), pool)`, wired in when it lands.
+      return error(ErrorCode::unsupported, "matmul has no CPU kernel yet");
     default:
-      // matmul: kernels/matmul.h `matmul(isa_, MatmulArgs, scratch_.get(), pool)`;
-      // the rest: kernels/ops.h. Wired in when those land.
-      return error(ErrorCode::unsupported, std::string(op_name(n.op)) + " has no CPU kernel yet");
+      current_ = &n;
+      pool.run([this](int ith, int nth) { run_node_part(ith, nth); });
+      return Status::ok_status();
   }
 }
 
