@@ -54,6 +54,7 @@ TEST(GgufMmap, TensorsUsedInPlaceAndPagedInOnDemand) {
   ASSERT_TRUE(f.ok()) << f.status().to_string();
   const auto* m = static_cast<const MappedFile*>(f->tensor("t0")->owner.get());
   ASSERT_NE(m, nullptr);
+  m->advise_random();  // no fault-around readahead: residency then counts our touches only
   const size_t total_pages = (m->size() + page - 1) / page;
   const size_t after_open = resident_pages(m->data(), m->size());
   ASSERT_NE(after_open, SIZE_MAX);
@@ -72,11 +73,11 @@ TEST(GgufMmap, TensorsUsedInPlaceAndPagedInOnDemand) {
   const size_t tensor_pages = t.n_bytes() / page;
   EXPECT_EQ(resident_pages(p, t.n_bytes()), tensor_pages);
   const size_t after_touch = resident_pages(m->data(), m->size());
-  // Grows by about the tensor's pages (plus kernel readahead around it), not the file.
+  // Grows by about the tensor's pages (the page cache may read a little around them), not the file.
   std::printf("resident pages: after open %zu, after touching 1 tensor (%zu pages) %zu, file %zu\n", after_open,
               tensor_pages, after_touch, total_pages);
   EXPECT_GE(after_touch, after_open + tensor_pages - before_touch);
-  EXPECT_LT(after_touch, after_open + tensor_pages + total_pages / 4)
+  EXPECT_LE(after_touch, after_open + 4 * tensor_pages)
       << "after touching one tensor: " << after_touch << " of " << total_pages;
   std::remove(path.c_str());
 }
