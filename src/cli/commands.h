@@ -7,5 +7,6 @@
 namespace nm::cli {
 
 void register_info(CLI::App& app);
+void register_inspect(CLI::App& app);
 
 }  // namespace nm::cli
