@@ -118,6 +118,16 @@ TEST(GgufCorrupt, AbsurdCounts) {
   expect_error(x, ErrorCode::invalid_file, "tensor name");
 }
 
+TEST(GgufCorrupt, TooManyArrayItemsRefusedBeforeAllocating) {
+  GgufWriter w;
+  w.add("k.big", gguf_array(std::vector<uint8_t>{1}));
+  auto x = w.to_bytes();
+  const uint64_t n = (uint64_t{1} << 24) + 1;  // fits in the file, but too many items to parse
+  poke<uint64_t>(x, find(x, "k.big") + 5 + 4 + 4, n);
+  x.resize(x.size() + n, 0);
+  expect_error(x, ErrorCode::invalid_file, "more than 16777216 array items");
+}
+
 TEST(GgufCorrupt, BadShapes) {
   auto b = good_file();
   auto x = b;
