@@ -10,5 +10,6 @@ void register_info(CLI::App& app);
 void register_run(CLI::App& app);
 void register_chat(CLI::App& app);
 void register_bench(CLI::App& app);
+void register_inspect(CLI::App& app);
 
 }  // namespace nm::cli

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <new>
 
 #include "core/mapped_file.h"
 
@@ -13,6 +14,9 @@ namespace nm {
 namespace {
 
 constexpr int kMaxArrayDepth = 8;
+// Each parsed array item costs sizeof(GgufValue) (~40 bytes) whatever its size on disk;
+// this caps that at well under 1 GiB. Real models hold ~1-2 million items (vocabularies).
+constexpr uint64_t kMaxMetadataItems = uint64_t{1} << 24;
 
 Status bad(std::string msg) { return error(ErrorCode::invalid_file, std::move(msg)); }
 
@@ -187,6 +191,11 @@ class GgufParser {
       return bad("metadata key '" + key + "': array length " + std::to_string(n) +
                  " is larger than the rest of the file could hold");
     }
+    items_ += n;
+    if (items_ > kMaxMetadataItems) {
+      return bad("metadata key '" + key + "': the metadata holds more than " + std::to_string(kMaxMetadataItems) +
+                 " array items in total (array length " + std::to_string(n) + ")");
+    }
     GgufArray a;
     a.elem = static_cast<GgufType>(elem);
     a.items.resize(static_cast<size_t>(n));
@@ -291,6 +300,7 @@ class GgufParser {
 
   GgufFile& f_;
   Cursor c_;
+  uint64_t items_ = 0;
 };
 
 Result<GgufFile> GgufFile::from_memory(const void* data, size_t size, std::shared_ptr<const void> owner) {
@@ -300,7 +310,11 @@ Result<GgufFile> GgufFile::from_memory(const void* data, size_t size, std::share
   f.owner_ = std::move(owner);
   if (data == nullptr || size == 0) return bad("empty GGUF buffer");
   GgufParser p(f, f.data_, size);
-  NM_RETURN_IF_ERROR(p.parse());
+  try {
+    NM_RETURN_IF_ERROR(p.parse());
+  } catch (const std::bad_alloc&) {
+    return error(ErrorCode::out_of_memory, "out of memory while reading the GGUF metadata");
+  }
   return f;
 }
 
