@@ -1,0 +1,192 @@
+// x86 kernel bodies shared by vec_dot_avx2.cpp and vec_dot_avx512.cpp: included only by
+// those files (each compiles it with its own ISA flags). Everything here is TU-local.
+// Integer paths: per 32-element block, |w| (u8) x sign(x, w) (s8) -> int32 lanes via
+// maddubs+madd (AVX2) or vpdpbusd (VNNI), then one FMA with the block's scale product.
+#pragma once
+
+#include <immintrin.h>
+
+#include <array>
+#include <cstring>
+#include <utility>
+
+#include "kernels/matmul_kernels.h"
+
+namespace nm {
+namespace {
+
+inline float h2f(fp16_t h) { return _cvtsh_ss(h); }
+
+inline float hsum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// Sum of products of u8 `a` and s8 `b` in 8 int32 lanes.
+template <bool kVnni>
+inline __m256i dot_u8s8(__m256i a, __m256i b) {
+#if defined(__AVX512VNNI__)
+  if constexpr (kVnni) return _mm256_dpbusd_epi32(_mm256_setzero_si256(), a, b);
+#endif
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
+}
+
+// Weight block decoders: 32 signed int8 values and the block scale.
+struct WQ4_0 {
+  using Block = BlockQ4_0;
+  static __m256i load(const Block& b) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
+    const __m128i m = _mm_set1_epi8(0x0f);
+    const __m128i lo = _mm_and_si128(v, m);
+    const __m128i hi = _mm_and_si128(_mm_srli_epi16(v, 4), m);
+    return _mm256_sub_epi8(_mm256_set_m128i(hi, lo), _mm256_set1_epi8(8));
+  }
+};
+struct WQ8_0 {
+  using Block = BlockQ8_0;
+  static __m256i load(const Block& b) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)); }
+};
+
+// NW weight rows x NX activation rows (Q8_0), accumulating in 8 float lanes per pair.
+template <class W, bool kVnni, int NW, int NX>
+void tile_q8(int64_t k, const void* w, size_t w_row_bytes, const void* x, size_t x_row_bytes,
+             float* y, int64_t y_stride) {
+  using WB = typename W::Block;
+  const WB* wr[NW];
+  const BlockQ8_0* xr[NX];
+  for (int r = 0; r < NW; ++r) wr[r] = reinterpret_cast<const WB*>(static_cast<const char*>(w) + r * w_row_bytes);
+  for (int c = 0; c < NX; ++c) xr[c] = reinterpret_cast<const BlockQ8_0*>(static_cast<const char*>(x) + c * x_row_bytes);
+  __m256 acc[NW][NX];
+  for (int r = 0; r < NW; ++r)
+    for (int c = 0; c < NX; ++c) acc[r][c] = _mm256_setzero_ps();
+  const int64_t nb = k / QK8_0;
+  for (int64_t b = 0; b < nb; ++b) {
+    __m256 dx[NX];
+    for (int c = 0; c < NX; ++c) dx[c] = _mm256_set1_ps(h2f(xr[c][b].d));
+    for (int r = 0; r < NW; ++r) {
+      const __m256i wv = W::load(wr[r][b]);
+      const __m256i aw = _mm256_sign_epi8(wv, wv);
+      const __m256 dw = _mm256_set1_ps(h2f(wr[r][b].d));
+      for (int c = 0; c < NX; ++c) {
+        const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr[c][b].qs));
+        const __m256i p = dot_u8s8<kVnni>(aw, _mm256_sign_epi8(xv, wv));
+        acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(dw, dx[c]), acc[r][c]);
+      }
+    }
+  }
+  for (int r = 0; r < NW; ++r)
+    for (int c = 0; c < NX; ++c) y[c * y_stride + r] = hsum8(acc[r][c]);
+}
+
+// Run-time (nw, nx) -> the matching instantiation; TM x TN tiles at most.
+template <class W, bool kVnni, int TM, int TN>
+void tile_q8_dispatch(int64_t k, const void* w, size_t w_row_bytes, int nw, const void* x,
+                      size_t x_row_bytes, int nx, float* y, int64_t y_stride) {
+  using Fn = void (*)(int64_t, const void*, size_t, const void*, size_t, float*, int64_t);
+  static constexpr auto table = []<int... I>(std::integer_sequence<int, I...>) {
+    return std::array<Fn, sizeof...(I)>{&tile_q8<W, kVnni, I / TN + 1, I % TN + 1>...};
+  }(std::make_integer_sequence<int, TM * TN>{});
+  table[(nw - 1) * TN + (nx - 1)](k, w, w_row_bytes, x, x_row_bytes, y, y_stride);
+}
+
+// Float weights: 8 lanes per step, 4 independent accumulators, scalar tail.
+struct WF32 {
+  using T = float;
+  static __m256 load(const float* p) { return _mm256_loadu_ps(p); }
+  static float one(float v) { return v; }
+};
+struct WF16 {
+  using T = fp16_t;
+  static __m256 load(const fp16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static float one(fp16_t v) { return h2f(v); }
+};
+struct WBF16 {
+  using T = bf16_t;
+  static __m256 load(const bf16_t* p) {
+    const __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+  }
+  static float one(bf16_t v) { return bf16_to_fp32(v); }
+};
+
+template <class W>
+float dot_float(int64_t k, const void* wp, const float* x) {
+  const auto* w = static_cast<const typename W::T*>(wp);
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  int64_t i = 0;
+  for (; i + 32 <= k; i += 32) {
+    a0 = _mm256_fmadd_ps(W::load(w + i), _mm256_loadu_ps(x + i), a0);
+    a1 = _mm256_fmadd_ps(W::load(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+    a2 = _mm256_fmadd_ps(W::load(w + i + 16), _mm256_loadu_ps(x + i + 16), a2);
+    a3 = _mm256_fmadd_ps(W::load(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);
+  }
+  for (; i + 8 <= k; i += 8) a0 = _mm256_fmadd_ps(W::load(w + i), _mm256_loadu_ps(x + i), a0);
+  float s = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+  for (; i < k; ++i) s += W::one(w[i]) * x[i];
+  return s;
+}
+
+template <class W>
+void tile_float(int64_t k, const void* w, size_t w_row_bytes, int nw, const void* x,
+                size_t x_row_bytes, int nx, float* y, int64_t y_stride) {
+  for (int c = 0; c < nx; ++c) {
+    const auto* xc = reinterpret_cast<const float*>(static_cast<const char*>(x) + c * x_row_bytes);
+    for (int r = 0; r < nw; ++r) {
+      y[c * y_stride + r] = dot_float<W>(k, static_cast<const char*>(w) + r * w_row_bytes, xc);
+    }
+  }
+}
+
+// Q8_0 activation quantiser (d = absmax/127, q = nearest of x*127/absmax).
+inline void quantize_act_q8_0_x86(const float* x, void* dst, int64_t k) {
+  auto* y = static_cast<BlockQ8_0*>(dst);
+  const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+  for (int64_t b = 0; b < k / QK8_0; ++b) {
+    const float* xb = x + b * QK8_0;
+    __m256 v0 = _mm256_loadu_ps(xb), v1 = _mm256_loadu_ps(xb + 8);
+    __m256 v2 = _mm256_loadu_ps(xb + 16), v3 = _mm256_loadu_ps(xb + 24);
+    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign_bit, v0), _mm256_andnot_ps(sign_bit, v1)),
+                             _mm256_max_ps(_mm256_andnot_ps(sign_bit, v2), _mm256_andnot_ps(sign_bit, v3)));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    const float amax = _mm_cvtss_f32(h);
+    const float d = amax / 127.0f;
+    y[b].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+    const __m256 id = _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+    constexpr int kMode = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+    const __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v0, id), kMode));
+    const __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v1, id), kMode));
+    const __m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v2, id), kMode));
+    const __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v3, id), kMode));
+    // packs interleave 128-bit lanes; the permute restores element order.
+    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+    p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[b].qs), p);
+  }
+}
+
+// Fills `out` for the types these x86 kernels accelerate.
+template <bool kVnni, int TM, int TN>
+bool x86_kernel(DType w_type, MatmulKernel* out) {
+  MatmulKernel kern;
+  kern.tile_m = TM;
+  kern.tile_n = TN;
+  switch (w_type) {
+    case DType::F32: kern.tile = tile_float<WF32>; break;
+    case DType::F16: kern.tile = tile_float<WF16>; break;
+    case DType::BF16: kern.tile = tile_float<WBF16>; break;
+    case DType::Q4_0: kern.tile = tile_q8_dispatch<WQ4_0, kVnni, TM, TN>; break;
+    case DType::Q8_0: kern.tile = tile_q8_dispatch<WQ8_0, kVnni, TM, TN>; break;
+    default: return false;
+  }
+  kern.act_type = matmul_act_type(w_type);
+  if (kern.act_type == DType::Q8_0) kern.quantize = quantize_act_q8_0_x86;
+  *out = kern;
+  return true;
+}
+
+}  // namespace
+}  // namespace nm
