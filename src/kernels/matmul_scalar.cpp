@@ -9,27 +9,17 @@ namespace {
 
 float h2f(fp16_t h) { return fp16_to_fp32(h); }
 
-float dot_f32(int64_t k, const void* w, const void* x) {
-  const auto* a = static_cast<const float*>(w);
-  const auto* b = static_cast<const float*>(x);
-  float s = 0.0f;
-  for (int64_t i = 0; i < k; ++i) s += a[i] * b[i];
-  return s;
-}
+float as_f32(float v) { return v; }
+float f16_to_f32(fp16_t v) { return fp16_to_fp32(v); }
+float b16_to_f32(bf16_t v) { return bf16_to_fp32(v); }
 
-float dot_f16(int64_t k, const void* w, const void* x) {
-  const auto* a = static_cast<const fp16_t*>(w);
+// Float weights: converted element by element, f32 accumulation in order.
+template <class T, float (*kToF32)(T)>
+float dot_float(int64_t k, const void* w, const void* x) {
+  const auto* a = static_cast<const T*>(w);
   const auto* b = static_cast<const float*>(x);
   float s = 0.0f;
-  for (int64_t i = 0; i < k; ++i) s += fp16_to_fp32(a[i]) * b[i];
-  return s;
-}
-
-float dot_bf16(int64_t k, const void* w, const void* x) {
-  const auto* a = static_cast<const bf16_t*>(w);
-  const auto* b = static_cast<const float*>(x);
-  float s = 0.0f;
-  for (int64_t i = 0; i < k; ++i) s += bf16_to_fp32(a[i]) * b[i];
+  for (int64_t i = 0; i < k; ++i) s += kToF32(a[i]) * b[i];
   return s;
 }
 
@@ -189,9 +179,9 @@ DType matmul_act_type(DType w_type) {
 bool matmul_kernel_scalar(DType w_type, MatmulKernel* out) {
   TileFn tile = nullptr;
   switch (w_type) {
-    case DType::F32: tile = tile_from_dot<dot_f32>; break;
-    case DType::F16: tile = tile_from_dot<dot_f16>; break;
-    case DType::BF16: tile = tile_from_dot<dot_bf16>; break;
+    case DType::F32: tile = tile_from_dot<dot_float<float, as_f32>>; break;
+    case DType::F16: tile = tile_from_dot<dot_float<fp16_t, f16_to_f32>>; break;
+    case DType::BF16: tile = tile_from_dot<dot_float<bf16_t, b16_to_f32>>; break;
     case DType::Q4_0: tile = tile_from_dot<dot_q4_0>; break;
     case DType::Q4_1: tile = tile_from_dot<dot_q4_1>; break;
     case DType::Q5_0: tile = tile_from_dot<dot_q5_0>; break;
