@@ -1,6 +1,7 @@
 // x86 kernel bodies shared by vec_dot_avx2.cpp and vec_dot_avx512.cpp: included only by
 // those files (each compiles it with its own ISA flags). Everything here is TU-local.
-// Integer paths: per 32-element block, |w| (u8) x sign(x, w) (s8) -> int32 lanes via
+// Integer paths: per 32-element block, |w| (u8) x sign(x, w) (s8) -- or, for offset formats,
+// q (u8) x x (s8) minus offset * sum(x) -- -> int32 lanes via
 // maddubs+madd (AVX2) or vpdpbusd (VNNI), then one FMA with the block's scale product.
 #pragma once
 
@@ -36,16 +37,20 @@ inline __m256i dot_u8s8(__m256i a, __m256i b) {
 // Weight block decoders: 32 signed int8 values and the block scale.
 struct WQ4_0 {
   using Block = BlockQ4_0;
+  static constexpr bool kUnsigned = true;  // q in [0, 15]; the -8 offset is applied via sum(x)
+  static constexpr int kOffset = 8;
   static __m256i load(const Block& b) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
     const __m128i m = _mm_set1_epi8(0x0f);
     const __m128i lo = _mm_and_si128(v, m);
     const __m128i hi = _mm_and_si128(_mm_srli_epi16(v, 4), m);
-    return _mm256_sub_epi8(_mm256_set_m128i(hi, lo), _mm256_set1_epi8(8));
+    return _mm256_set_m128i(hi, lo);
   }
 };
 struct WQ8_0 {
   using Block = BlockQ8_0;
+  static constexpr bool kUnsigned = false;  // signed q: |w| x sign(x, w)
+  static constexpr int kOffset = 0;
   static __m256i load(const Block& b) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)); }
 };
 
@@ -64,14 +69,23 @@ void tile_q8(int64_t k, const void* w, size_t w_row_bytes, const void* x, size_t
   const int64_t nb = k / QK8_0;
   for (int64_t b = 0; b < nb; ++b) {
     __m256 dx[NX];
-    for (int c = 0; c < NX; ++c) dx[c] = _mm256_set1_ps(h2f(xr[c][b].d));
+    __m256i xoff[NX];  // offset * sum(x) in the same int32 lanes as the products
+    for (int c = 0; c < NX; ++c) {
+      dx[c] = _mm256_set1_ps(h2f(xr[c][b].d));
+      if constexpr (W::kUnsigned) {
+        const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr[c][b].qs));
+        xoff[c] = dot_u8s8<kVnni>(_mm256_set1_epi8(W::kOffset), xv);
+      }
+    }
     for (int r = 0; r < NW; ++r) {
       const __m256i wv = W::load(wr[r][b]);
-      const __m256i aw = _mm256_sign_epi8(wv, wv);
+      const __m256i aw = W::kUnsigned ? wv : _mm256_sign_epi8(wv, wv);
       const __m256 dw = _mm256_set1_ps(h2f(wr[r][b].d));
       for (int c = 0; c < NX; ++c) {
         const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr[c][b].qs));
-        const __m256i p = dot_u8s8<kVnni>(aw, _mm256_sign_epi8(xv, wv));
+        __m256i p;
+        if constexpr (W::kUnsigned) p = _mm256_sub_epi32(dot_u8s8<kVnni>(aw, xv), xoff[c]);
+        else p = dot_u8s8<kVnni>(aw, _mm256_sign_epi8(xv, wv));
         acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(dw, dx[c]), acc[r][c]);
       }
     }
