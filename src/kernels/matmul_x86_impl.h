@@ -39,12 +39,31 @@ struct WQ4_0 {
   using Block = BlockQ4_0;
   static constexpr bool kUnsigned = true;  // q in [0, 15]; the -8 offset is applied via sum(x)
   static constexpr int kOffset = 8;
-  static __m256i load(const Block& b) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
+  static __m256i load(const Block& b) { return nibbles(b.qs); }
+  // 16 bytes -> 32 values: low nibbles are elements 0..15, high nibbles 16..31.
+  static __m256i nibbles(const uint8_t* qs) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
     const __m128i m = _mm_set1_epi8(0x0f);
     const __m128i lo = _mm_and_si128(v, m);
     const __m128i hi = _mm_and_si128(_mm_srli_epi16(v, 4), m);
     return _mm256_set_m128i(hi, lo);
+  }
+};
+struct WQ5_0 {
+  using Block = BlockQ5_0;
+  static constexpr bool kUnsigned = true;  // q in [0, 31]; -16 via sum(x)
+  static constexpr int kOffset = 16;
+  static __m256i load(const Block& b) {
+    uint32_t qh;
+    std::memcpy(&qh, b.qh, 4);
+    // byte i of the result is 0x10 where bit i of qh is set
+    const __m256i spread = _mm256_shuffle_epi8(
+        _mm256_set1_epi32((int)qh),
+        _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    const __m256i hi = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit),
+                                        _mm256_set1_epi8(0x10));
+    return _mm256_or_si256(WQ4_0::nibbles(b.qs), hi);
   }
 };
 struct WQ8_0 {
@@ -194,6 +213,7 @@ bool x86_kernel(DType w_type, MatmulKernel* out) {
     case DType::BF16: kern.tile = tile_float<WBF16>; break;
     case DType::Q4_0: kern.tile = tile_q8_dispatch<WQ4_0, kVnni, TM, TN>; break;
     case DType::Q8_0: kern.tile = tile_q8_dispatch<WQ8_0, kVnni, TM, TN>; break;
+    case DType::Q5_0: kern.tile = tile_q8_dispatch<WQ5_0, kVnni, TM, TN>; break;
     default: return false;
   }
   kern.act_type = matmul_act_type(w_type);
