@@ -25,6 +25,21 @@ struct MatmulKernel {
   int tile_m = 1, tile_n = 1;       // largest nw, nx the tile kernel takes
 };
 
+// One weight row . one activation row (f32 or quantised), as a float.
+using RowDotFn = float (*)(int64_t k, const void* w, const void* x);
+
+// A TileFn made of one row dot per output element (for paths without register tiles).
+template <RowDotFn kDot>
+void tile_by_rows(int64_t k, const void* w, size_t w_row_bytes, int nw, const void* x,
+                  size_t x_row_bytes, int nx, float* y, int64_t y_stride) {
+  for (int c = 0; c < nx; ++c) {
+    const void* xc = static_cast<const char*>(x) + c * x_row_bytes;
+    for (int r = 0; r < nw; ++r) {
+      y[c * y_stride + r] = kDot(k, static_cast<const char*>(w) + r * w_row_bytes, xc);
+    }
+  }
+}
+
 // Activation format for a weight type (F32 for float weights), F64 if unsupported.
 DType matmul_act_type(DType w_type);
 

@@ -151,19 +151,6 @@ float dot_q6_k(int64_t k, const void* w, const void* x) {
   return s;
 }
 
-using DotFn = float (*)(int64_t k, const void* w, const void* x);
-
-template <DotFn kDot>
-void tile_from_dot(int64_t k, const void* w, size_t w_row_bytes, int nw, const void* x,
-                   size_t x_row_bytes, int nx, float* y, int64_t y_stride) {
-  for (int c = 0; c < nx; ++c) {
-    const void* xc = static_cast<const char*>(x) + c * x_row_bytes;
-    for (int r = 0; r < nw; ++r) {
-      y[c * y_stride + r] = kDot(k, static_cast<const char*>(w) + r * w_row_bytes, xc);
-    }
-  }
-}
-
 }  // namespace
 
 DType matmul_act_type(DType w_type) {
@@ -179,16 +166,16 @@ DType matmul_act_type(DType w_type) {
 bool matmul_kernel_scalar(DType w_type, MatmulKernel* out) {
   TileFn tile = nullptr;
   switch (w_type) {
-    case DType::F32: tile = tile_from_dot<dot_float<float, as_f32>>; break;
-    case DType::F16: tile = tile_from_dot<dot_float<fp16_t, f16_to_f32>>; break;
-    case DType::BF16: tile = tile_from_dot<dot_float<bf16_t, b16_to_f32>>; break;
-    case DType::Q4_0: tile = tile_from_dot<dot_q4_0>; break;
-    case DType::Q4_1: tile = tile_from_dot<dot_q4_1>; break;
-    case DType::Q5_0: tile = tile_from_dot<dot_q5_0>; break;
-    case DType::Q8_0: tile = tile_from_dot<dot_q8_0>; break;
-    case DType::Q4_K: tile = tile_from_dot<dot_qk_45<BlockQ4_K, false>>; break;
-    case DType::Q5_K: tile = tile_from_dot<dot_qk_45<BlockQ5_K, true>>; break;
-    case DType::Q6_K: tile = tile_from_dot<dot_q6_k>; break;
+    case DType::F32: tile = tile_by_rows<dot_float<float, as_f32>>; break;
+    case DType::F16: tile = tile_by_rows<dot_float<fp16_t, f16_to_f32>>; break;
+    case DType::BF16: tile = tile_by_rows<dot_float<bf16_t, b16_to_f32>>; break;
+    case DType::Q4_0: tile = tile_by_rows<dot_q4_0>; break;
+    case DType::Q4_1: tile = tile_by_rows<dot_q4_1>; break;
+    case DType::Q5_0: tile = tile_by_rows<dot_q5_0>; break;
+    case DType::Q8_0: tile = tile_by_rows<dot_q8_0>; break;
+    case DType::Q4_K: tile = tile_by_rows<dot_qk_45<BlockQ4_K, false>>; break;
+    case DType::Q5_K: tile = tile_by_rows<dot_qk_45<BlockQ5_K, true>>; break;
+    case DType::Q6_K: tile = tile_by_rows<dot_q6_k>; break;
     default: return false;
   }
   MatmulKernel kern;

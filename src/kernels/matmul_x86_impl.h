@@ -146,8 +146,9 @@ struct WBF16 {
 };
 
 template <class W>
-float dot_float(int64_t k, const void* wp, const float* x) {
+float dot_float(int64_t k, const void* wp, const void* xp) {
   const auto* w = static_cast<const typename W::T*>(wp);
+  const auto* x = static_cast<const float*>(xp);
   __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
   int64_t i = 0;
   for (; i + 32 <= k; i += 32) {
@@ -160,17 +161,6 @@ float dot_float(int64_t k, const void* wp, const float* x) {
   float s = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
   for (; i < k; ++i) s += W::one(w[i]) * x[i];
   return s;
-}
-
-template <class W>
-void tile_float(int64_t k, const void* w, size_t w_row_bytes, int nw, const void* x,
-                size_t x_row_bytes, int nx, float* y, int64_t y_stride) {
-  for (int c = 0; c < nx; ++c) {
-    const auto* xc = reinterpret_cast<const float*>(static_cast<const char*>(x) + c * x_row_bytes);
-    for (int r = 0; r < nw; ++r) {
-      y[c * y_stride + r] = dot_float<W>(k, static_cast<const char*>(w) + r * w_row_bytes, xc);
-    }
-  }
 }
 
 // Q8_0 activation quantiser (d = absmax/127, q = nearest of x*127/absmax).
@@ -209,9 +199,9 @@ bool x86_kernel(DType w_type, MatmulKernel* out) {
   kern.tile_m = TM;
   kern.tile_n = TN;
   switch (w_type) {
-    case DType::F32: kern.tile = tile_float<WF32>; break;
-    case DType::F16: kern.tile = tile_float<WF16>; break;
-    case DType::BF16: kern.tile = tile_float<WBF16>; break;
+    case DType::F32: kern.tile = tile_by_rows<dot_float<WF32>>; break;
+    case DType::F16: kern.tile = tile_by_rows<dot_float<WF16>>; break;
+    case DType::BF16: kern.tile = tile_by_rows<dot_float<WBF16>>; break;
     case DType::Q4_0: kern.tile = tile_q8_dispatch<WQ4_0, kVnni, TM, TN>; break;
     case DType::Q8_0: kern.tile = tile_q8_dispatch<WQ8_0, kVnni, TM, TN>; break;
     case DType::Q5_0: kern.tile = tile_q8_dispatch<WQ5_0, kVnni, TM, TN>; break;

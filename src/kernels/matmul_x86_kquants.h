@@ -27,7 +27,8 @@ inline __m256i scaled_dot(__m256i q, __m256i x, __m256i scale16) {
 }
 
 template <bool kHasHigh>
-float dot_q45_k(int64_t k, const void* w, const float* /*unused*/, const BlockQ8_K* x) {
+float dot_q45_k(int64_t k, const void* w, const void* xp) {
+  const auto* x = static_cast<const BlockQ8_K*>(xp);
   using Block = std::conditional_t<kHasHigh, BlockQ5_K, BlockQ4_K>;
   const auto* a = static_cast<const Block*>(w);
   const __m256i m4 = _mm256_set1_epi8(0x0f);
@@ -61,7 +62,8 @@ float dot_q45_k(int64_t k, const void* w, const float* /*unused*/, const BlockQ8
   return hsum8(acc) - mins;
 }
 
-inline float dot_q6_k(int64_t k, const void* w, const float* /*unused*/, const BlockQ8_K* x) {
+inline float dot_q6_k(int64_t k, const void* w, const void* xp) {
+  const auto* x = static_cast<const BlockQ8_K*>(xp);
   const auto* a = static_cast<const BlockQ6_K*>(w);
   const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
   __m256 acc = _mm256_setzero_ps();
@@ -92,19 +94,6 @@ inline float dot_q6_k(int64_t k, const void* w, const float* /*unused*/, const B
   return hsum8(acc);
 }
 
-using KDotFn = float (*)(int64_t k, const void* w, const float* unused, const BlockQ8_K* x);
-
-template <KDotFn kDot>
-void tile_k(int64_t k, const void* w, size_t w_row_bytes, int nw, const void* x, size_t x_row_bytes,
-            int nx, float* y, int64_t y_stride) {
-  for (int c = 0; c < nx; ++c) {
-    const auto* xc = reinterpret_cast<const BlockQ8_K*>(static_cast<const char*>(x) + c * x_row_bytes);
-    for (int r = 0; r < nw; ++r) {
-      y[c * y_stride + r] = kDot(k, static_cast<const char*>(w) + r * w_row_bytes, nullptr, xc);
-    }
-  }
-}
-
 // Fills `out` for a K-quant type; false for the others.
 template <int TM, int TN>
 bool x86_kernel_k(DType w_type, MatmulKernel* out) {
@@ -112,9 +101,9 @@ bool x86_kernel_k(DType w_type, MatmulKernel* out) {
   kern.tile_m = TM;
   kern.tile_n = TN;
   switch (w_type) {
-    case DType::Q4_K: kern.tile = tile_k<dot_q45_k<false>>; break;
-    case DType::Q5_K: kern.tile = tile_k<dot_q45_k<true>>; break;
-    case DType::Q6_K: kern.tile = tile_k<dot_q6_k>; break;
+    case DType::Q4_K: kern.tile = tile_by_rows<dot_q45_k<false>>; break;
+    case DType::Q5_K: kern.tile = tile_by_rows<dot_q45_k<true>>; break;
+    case DType::Q6_K: kern.tile = tile_by_rows<dot_q6_k>; break;
     default: return false;
   }
   kern.act_type = DType::Q8_K;  // quantize stays nullptr: the dispatcher uses the scalar one

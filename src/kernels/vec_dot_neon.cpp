@@ -52,23 +52,12 @@ float dot_q8_0(int64_t k, const void* w, const void* x) {
   return vaddvq_f32(acc);
 }
 
-using DotFn = float (*)(int64_t k, const void* w, const void* x);
-
-template <DotFn kDotFn>
-void tile_rows(int64_t k, const void* w, size_t w_row_bytes, int nw, const void* x, size_t x_row_bytes,
-               int nx, float* y, int64_t y_stride) {
-  for (int c = 0; c < nx; ++c) {
-    const void* xc = static_cast<const char*>(x) + c * x_row_bytes;
-    for (int r = 0; r < nw; ++r) y[c * y_stride + r] = kDotFn(k, static_cast<const char*>(w) + r * w_row_bytes, xc);
-  }
-}
-
 template <bool kDot>
 bool neon_kernel(DType w_type, MatmulKernel* out) {
   MatmulKernel kern;
   switch (w_type) {
-    case DType::Q4_0: kern.tile = tile_rows<dot_q4_0<kDot>>; break;
-    case DType::Q8_0: kern.tile = tile_rows<dot_q8_0<kDot>>; break;
+    case DType::Q4_0: kern.tile = tile_by_rows<dot_q4_0<kDot>>; break;
+    case DType::Q8_0: kern.tile = tile_by_rows<dot_q8_0<kDot>>; break;
     default: return false;
   }
   kern.act_type = DType::Q8_0;  // quantize stays nullptr: the scalar quantiser is used
