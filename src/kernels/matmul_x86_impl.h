@@ -43,11 +43,10 @@ struct WQ4_0 {
   static __m256i load(const Block& b) { return nibbles(b.qs); }
   // 16 bytes -> 32 values: low nibbles are elements 0..15, high nibbles 16..31.
   static __m256i nibbles(const uint8_t* qs) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-    const __m128i m = _mm_set1_epi8(0x0f);
-    const __m128i lo = _mm_and_si128(v, m);
-    const __m128i hi = _mm_and_si128(_mm_srli_epi16(v, 4), m);
-    return _mm256_set_m128i(hi, lo);
+    // both halves hold the 16 bytes; the upper half is shifted right by 4 before masking
+    const __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)));
+    const __m256i s = _mm256_srlv_epi64(v, _mm256_setr_epi64x(0, 0, 4, 4));
+    return _mm256_and_si256(s, _mm256_set1_epi8(0x0f));
   }
 };
 struct WQ5_0 {
