@@ -73,15 +73,30 @@ struct WQ8_0 {
   static __m256i load(const Block& b) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)); }
 };
 
+// out[i] = row i of a matrix of B blocks whose rows are row_bytes apart.
+template <class B, int N>
+inline void row_pointers(const void* base, size_t row_bytes, const B* (&out)[N]) {
+  for (int i = 0; i < N; ++i) out[i] = reinterpret_cast<const B*>(static_cast<const char*>(base) + i * row_bytes);
+}
+
+// Calls Tile::run<nw, nx>(args...) for run-time nw <= TM, nx <= TN through a static table.
+template <class Tile, int TM, int TN, class... Args>
+inline void dispatch_tile(int nw, int nx, Args... args) {
+  using Fn = void (*)(Args...);
+  static constexpr auto table = []<int... I>(std::integer_sequence<int, I...>) {
+    return std::array<Fn, sizeof...(I)>{&Tile::template run<I / TN + 1, I % TN + 1>...};
+  }(std::make_integer_sequence<int, TM * TN>{});
+  table[(nw - 1) * TN + (nx - 1)](args...);
+}
+
 // NW weight rows x NX activation rows (Q8_0), accumulating in 8 float lanes per pair.
 template <class W, bool kVnni, int NW, int NX>
 void tile_q8(int64_t k, const void* w, size_t w_row_bytes, const void* x, size_t x_row_bytes,
              float* y, int64_t y_stride) {
-  using WB = typename W::Block;
-  const WB* wr[NW];
+  const typename W::Block* wr[NW];
   const BlockQ8_0* xr[NX];
-  for (int r = 0; r < NW; ++r) wr[r] = reinterpret_cast<const WB*>(static_cast<const char*>(w) + r * w_row_bytes);
-  for (int c = 0; c < NX; ++c) xr[c] = reinterpret_cast<const BlockQ8_0*>(static_cast<const char*>(x) + c * x_row_bytes);
+  row_pointers(w, w_row_bytes, wr);
+  row_pointers(x, x_row_bytes, xr);
   __m256 acc[NW][NX];
   for (int r = 0; r < NW; ++r)
     for (int c = 0; c < NX; ++c) acc[r][c] = _mm256_setzero_ps();
@@ -113,15 +128,18 @@ void tile_q8(int64_t k, const void* w, size_t w_row_bytes, const void* x, size_t
     for (int c = 0; c < NX; ++c) y[c * y_stride + r] = hsum8(acc[r][c]);
 }
 
-// Run-time (nw, nx) -> the matching instantiation; TM x TN tiles at most.
+template <class W, bool kVnni>
+struct TileQ8 {
+  template <int NW, int NX>
+  static void run(int64_t k, const void* w, size_t wb, const void* x, size_t xb, float* y, int64_t ys) {
+    tile_q8<W, kVnni, NW, NX>(k, w, wb, x, xb, y, ys);
+  }
+};
+
 template <class W, bool kVnni, int TM, int TN>
 void tile_q8_dispatch(int64_t k, const void* w, size_t w_row_bytes, int nw, const void* x,
                       size_t x_row_bytes, int nx, float* y, int64_t y_stride) {
-  using Fn = void (*)(int64_t, const void*, size_t, const void*, size_t, float*, int64_t);
-  static constexpr auto table = []<int... I>(std::integer_sequence<int, I...>) {
-    return std::array<Fn, sizeof...(I)>{&tile_q8<W, kVnni, I / TN + 1, I % TN + 1>...};
-  }(std::make_integer_sequence<int, TM * TN>{});
-  table[(nw - 1) * TN + (nx - 1)](k, w, w_row_bytes, x, x_row_bytes, y, y_stride);
+  dispatch_tile<TileQ8<W, kVnni>, TM, TN>(nw, nx, k, w, w_row_bytes, x, x_row_bytes, y, y_stride);
 }
 
 // Float weights: 8 lanes per step, 4 independent accumulators, scalar tail.

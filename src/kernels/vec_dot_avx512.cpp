@@ -31,11 +31,10 @@ inline __m256i load_x(const BlockQ8_0& b) { return _mm256_loadu_si256(reinterpre
 template <class W, bool kVnni, int NW, int NX>
 void tile_q8_512(int64_t k, const void* w, size_t w_row_bytes, const void* x, size_t x_row_bytes,
                  float* y, int64_t y_stride) {
-  using WB = typename W::Block;
-  const WB* wr[NW];
+  const typename W::Block* wr[NW];
   const BlockQ8_0* xr[NX];
-  for (int r = 0; r < NW; ++r) wr[r] = reinterpret_cast<const WB*>(static_cast<const char*>(w) + r * w_row_bytes);
-  for (int c = 0; c < NX; ++c) xr[c] = reinterpret_cast<const BlockQ8_0*>(static_cast<const char*>(x) + c * x_row_bytes);
+  row_pointers(w, w_row_bytes, wr);
+  row_pointers(x, x_row_bytes, xr);
   __m512 acc[NW][NX];
   for (int r = 0; r < NW; ++r)
     for (int c = 0; c < NX; ++c) acc[r][c] = _mm512_setzero_ps();
@@ -75,14 +74,17 @@ void tile_q8_512(int64_t k, const void* w, size_t w_row_bytes, const void* x, si
 }
 
 template <class W, bool kVnni>
+struct TileQ8x512 {
+  template <int NW, int NX>
+  static void run(int64_t k, const void* w, size_t wb, const void* x, size_t xb, float* y, int64_t ys) {
+    tile_q8_512<W, kVnni, NW, NX>(k, w, wb, x, xb, y, ys);
+  }
+};
+
+template <class W, bool kVnni>
 void tile_q8_512_dispatch(int64_t k, const void* w, size_t w_row_bytes, int nw, const void* x,
                           size_t x_row_bytes, int nx, float* y, int64_t y_stride) {
-  constexpr int TM = 4, TN = 4;
-  using Fn = void (*)(int64_t, const void*, size_t, const void*, size_t, float*, int64_t);
-  static constexpr auto table = []<int... I>(std::integer_sequence<int, I...>) {
-    return std::array<Fn, sizeof...(I)>{&tile_q8_512<W, kVnni, I / TN + 1, I % TN + 1>...};
-  }(std::make_integer_sequence<int, TM * TN>{});
-  table[(nw - 1) * TN + (nx - 1)](k, w, w_row_bytes, x, x_row_bytes, y, y_stride);
+  dispatch_tile<TileQ8x512<W, kVnni>, 4, 4>(nw, nx, k, w, w_row_bytes, x, x_row_bytes, y, y_stride);
 }
 
 template <bool kVnni>
