@@ -63,8 +63,9 @@ def test_matmul_matches_reference(shim, rng, wtype):
         for m, nbk, n in SHAPES:
             k = bs * nbk + (5 if wtype in (T.F32, T.F16, T.BF16) else 0)  # float paths: odd k tail
             w, wd, mins = make_weights(rng, wtype, m, k)
-            x = rng.standard_normal((n, k)).astype(np.float32)
-            y = run(shim, isa, wtype, w, m, k, x, threads=1 + (m % 3))
+            x_rows = rng.standard_normal((n, k + 3)).astype(np.float32)  # padded rows: x_stride
+            x = x_rows[:, :k]
+            y = run(shim, isa, wtype, w, m, k, x_rows, threads=1 + (m % 3))
             if wtype in ACT:
                 xq, dq, sabs = quantize_act(ACT[wtype], x)
                 ref = xq @ wd.T
