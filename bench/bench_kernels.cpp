@@ -1,0 +1,196 @@
+// Kernel benchmark: measures this machine's read bandwidth and FMA peak, then the matmul
+// kernels against them (matrix-vector vs bandwidth, batched vs FMA peak). One line per
+// measurement. Flags: --threads N (default 2), --isa NAME (default best), --quick.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "kernels/matmul.h"
+
+namespace {
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Best of `reps` runs of fn (seconds).
+template <class F>
+double best_time(int reps, F&& fn) {
+  double best = 1e30;
+  for (int i = 0; i < reps; ++i) {
+    const double t0 = now_s();
+    fn();
+    best = std::min(best, now_s() - t0);
+  }
+  return best;
+}
+
+#if defined(__x86_64__)
+// Streaming sum with 4 independent AVX2 accumulators, so the loop is bound by memory.
+__attribute__((target("avx2"))) uint64_t sum_range(const uint64_t* p, size_t n) {
+  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    a0 = _mm256_add_epi64(a0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)));
+    a1 = _mm256_add_epi64(a1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 4)));
+    a2 = _mm256_add_epi64(a2, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 8)));
+    a3 = _mm256_add_epi64(a3, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 12)));
+  }
+  uint64_t out[4];
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out),
+                      _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3)));
+  uint64_t s = out[0] + out[1] + out[2] + out[3];
+  for (; i < n; ++i) s += p[i];
+  return s;
+}
+#else
+uint64_t sum_range(const uint64_t* p, size_t n) {
+  uint64_t s = 0;
+  for (size_t i = 0; i < n; ++i) s += p[i];
+  return s;
+}
+#endif
+
+double read_bandwidth(nm::ThreadPool& pool, size_t bytes, int reps) {
+  const size_t n = bytes / 8;
+  std::vector<uint64_t> buf(n);
+  for (size_t i = 0; i < n; ++i) buf[i] = i;
+  std::vector<uint64_t> sums(pool.size() * 8);
+  const double t = best_time(reps, [&] {
+    pool.run([&](int ith, int nth) {
+      const size_t lo = n * ith / nth, hi = n * (ith + 1) / nth;
+      sums[ith * 8] = sum_range(buf.data() + lo, hi - lo);
+    });
+  });
+  uint64_t all = 0;
+  for (uint64_t s : sums) all += s;
+  if (all == 42) std::printf("#\n");  // keeps the sums alive
+  return (double)bytes / t / 1e9;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) float fma_loop_avx2(long iters) {
+  __m256 a[10];
+  for (int j = 0; j < 10; ++j) a[j] = _mm256_set1_ps((float)j);
+  const __m256 b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+  for (long i = 0; i < iters; ++i)
+    for (int j = 0; j < 10; ++j) a[j] = _mm256_fmadd_ps(a[j], b, c);
+  __m256 s = a[0];
+  for (int j = 1; j < 10; ++j) s = _mm256_add_ps(s, a[j]);
+  return _mm256_cvtss_f32(s);
+}
+__attribute__((target("avx512f"))) float fma_loop_avx512(long iters) {
+  // loads, not _mm512_set1_ps: gcc 12 warns about its undefined source register
+  float init[12][16], bv[16], cv[16];
+  for (int l = 0; l < 16; ++l) {
+    for (int j = 0; j < 12; ++j) init[j][l] = (float)j;
+    bv[l] = 0.999999f;
+    cv[l] = 1e-7f;
+  }
+  __m512 a[12];
+  for (int j = 0; j < 12; ++j) a[j] = _mm512_loadu_ps(init[j]);
+  const __m512 b = _mm512_loadu_ps(bv), c = _mm512_loadu_ps(cv);
+  for (long i = 0; i < iters; ++i)
+    for (int j = 0; j < 12; ++j) a[j] = _mm512_fmadd_ps(a[j], b, c);
+  __m512 s = a[0];
+  for (int j = 1; j < 12; ++j) s = _mm512_add_ps(s, a[j]);
+  _mm512_storeu_ps(bv, s);
+  return bv[0] + bv[15];
+}
+#endif
+
+// GFLOP/s of register-resident FMAs on every thread (AVX-512 when wide, else AVX2).
+double fma_peak(nm::ThreadPool& pool, bool wide) {
+#if defined(__x86_64__)
+  const long iters = 20000000;
+  std::vector<float> sink(pool.size() * 16);
+  const double t = best_time(3, [&] {
+    pool.run([&](int ith, int) { sink[ith * 16] = wide ? fma_loop_avx512(iters) : fma_loop_avx2(iters); });
+  });
+  const double flops = (double)iters * (wide ? 12 * 16 : 10 * 8) * 2 * pool.size();
+  return flops / t / 1e9;
+#else
+  (void)pool; (void)wide;
+  return 0;
+#endif
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int threads = 2;
+  bool quick = false;
+  nm::Isa isa = nm::best_isa();
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--threads" && i + 1 < argc) threads = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--quick") quick = true;
+    else if (a == "--isa" && i + 1 < argc) {
+      const std::string name = argv[++i];
+      bool found = false;
+      for (nm::Isa u : nm::usable_isas()) if (name == nm::isa_name(u)) { isa = u; found = true; }
+      if (!found) { std::fprintf(stderr, "isa %s is not usable here\n", name.c_str()); return 2; }
+    } else {
+      std::fprintf(stderr, "usage: bench_kernels [--threads N] [--isa NAME] [--quick]\n");
+      return 2;
+    }
+  }
+  nm::ThreadPool pool(threads);
+  const bool wide = isa == nm::Isa::avx512 || isa == nm::Isa::avx512_vnni;
+  const double bw = read_bandwidth(pool, quick ? (256u << 20) : (1024u << 20), quick ? 3 : 5);
+  const double peak = fma_peak(pool, wide);
+  std::printf("read_bandwidth threads=%d %.2f GB/s\n", threads, bw);
+  std::printf("fma_peak threads=%d width=%d %.1f GFLOP/s\n", threads, wide ? 512 : 256, peak);
+
+  const int64_t m = 11008, k = 4096;
+  std::vector<float> x((size_t)512 * k);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+  const nm::DType types[] = {nm::DType::Q4_0, nm::DType::Q8_0, nm::DType::Q4_K, nm::DType::Q6_K, nm::DType::F16};
+  // Matrix-vector runs cycle through copies of W totalling >= 512 MiB, so that every
+  // call streams its weights from memory rather than from the last-level cache.
+  constexpr size_t kStreamBytes = size_t{512} << 20;
+  for (nm::DType t : types) {
+    const size_t rb = nm::row_size(t, k);
+    const size_t wbytes = rb * (size_t)m;
+    const size_t copies = std::max<size_t>(1, (kStreamBytes + wbytes - 1) / wbytes);
+    std::vector<uint8_t> w(wbytes * copies);
+    for (size_t i = 0; i < w.size(); ++i) w[i] = (uint8_t)(i * 40503u >> 7);
+    const int64_t batches[] = {1, quick ? 64 : 512};
+    for (int64_t n : batches) {
+      if (n > 1 && t != nm::DType::Q4_0 && t != nm::DType::Q8_0) continue;
+      std::vector<float> y((size_t)n * m);
+      std::vector<uint8_t> scratch(nm::matmul_scratch_bytes(t, k, n));
+      nm::MatmulArgs a;
+      a.w_type = t; a.w_row_bytes = rb; a.m = m; a.k = k;
+      a.x = x.data(); a.x_stride = k; a.n = n; a.y = y.data(); a.y_stride = m;
+      const size_t calls = n == 1 ? copies : 1;
+      bool ok = true;
+      const double sec = best_time(n == 1 ? (quick ? 2 : 5) : (quick ? 2 : 3), [&] {
+        for (size_t c = 0; c < calls; ++c) {
+          a.w = w.data() + c * wbytes;
+          ok = ok && nm::matmul(isa, a, scratch.data(), pool).ok();
+        }
+      }) / (double)calls;
+      const std::string name(nm::dtype_name(t));
+      if (!ok) { std::printf("%s failed\n", name.c_str()); return 1; }
+      if (n == 1) {
+        const double gbs = (double)wbytes / sec / 1e9;
+        std::printf("matvec %-5s m=%lld k=%lld n=1 isa=%s threads=%d %.3f ms %.2f GB/s %.0f%% of read bw\n",
+                    name.c_str(), (long long)m, (long long)k, nm::isa_name(isa), threads, sec * 1e3, gbs,
+                    100 * gbs / bw);
+      } else {
+        const double gf = 2.0 * m * n * k / sec / 1e9;
+        std::printf("matmul %-5s m=%lld k=%lld n=%lld isa=%s threads=%d %.1f ms %.1f GFLOP/s %.0f%% of fma peak\n",
+                    name.c_str(), (long long)m, (long long)k, (long long)n, nm::isa_name(isa), threads,
+                    sec * 1e3, gf, 100 * gf / peak);
+      }
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,117 @@
+// matmul(): argument checks, kernel selection per ISA, activation quantisation and the
+// split of Y into fixed tiles across threads. Tiles are fixed by shape alone, so any
+// number of threads computes every element with the same code -> bit-identical results.
+#include "kernels/matmul.h"
+
+#include <algorithm>
+#include <string>
+
+#include "kernels/matmul_kernels.h"
+
+namespace nm {
+
+namespace {
+
+// Weight rows swept per activation tile; keeps a block of W in L2 while it is reused.
+constexpr int64_t kRowBlock = 64;
+
+bool select_kernel(Isa isa, DType w_type, MatmulKernel* out) {
+  if (!matmul_kernel_scalar(w_type, out)) return false;
+  MatmulKernel fast;
+  bool have = false;
+  switch (isa) {
+#if defined(__x86_64__)
+    case Isa::avx2: have = matmul_kernel_avx2(w_type, &fast); break;
+    case Isa::avx512: have = matmul_kernel_avx512(w_type, false, &fast); break;
+    case Isa::avx512_vnni: have = matmul_kernel_avx512(w_type, true, &fast); break;
+#endif
+#if defined(__aarch64__)
+    case Isa::neon: have = matmul_kernel_neon(w_type, false, &fast); break;
+    case Isa::neon_dotprod: have = matmul_kernel_neon(w_type, true, &fast); break;
+#endif
+    default: break;
+  }
+  if (have) {
+    if (!fast.quantize) fast.quantize = out->quantize;
+    *out = fast;
+  }
+  return true;
+}
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+}  // namespace
+
+bool matmul_supports(DType w_type) { return matmul_act_type(w_type) != DType::F64; }
+
+size_t matmul_scratch_bytes(DType w_type, int64_t k, int64_t n) {
+  const DType act = matmul_act_type(w_type);
+  if (act == DType::F32 || act == DType::F64 || k % block_size(act) != 0) return 0;
+  return row_size(act, k) * (size_t)n;
+}
+
+Status matmul(Isa isa, const MatmulArgs& a, void* scratch, ThreadPool& pool) {
+  if (!matmul_supports(a.w_type)) {
+    return error(ErrorCode::unsupported,
+                 "matmul: weight type " + std::string(dtype_name(a.w_type)) + " is not supported");
+  }
+  if (a.m < 0 || a.n < 0 || a.k < 0) return error(ErrorCode::invalid_argument, "matmul: negative size");
+  const DType act = matmul_act_type(a.w_type);
+  const int64_t bs = std::max(block_size(a.w_type), act == DType::F32 ? 1 : block_size(act));
+  if (a.k % bs != 0) {
+    return error(ErrorCode::invalid_argument, "matmul: k = " + std::to_string(a.k) +
+                 " is not a multiple of the block size " + std::to_string(bs) + " of " +
+                 std::string(dtype_name(a.w_type)));
+  }
+  if (a.m == 0 || a.n == 0) return Status();
+  if (!a.w || !a.x || !a.y || a.w_row_bytes < row_size(a.w_type, a.k) || a.x_stride < a.k ||
+      a.y_stride < a.m) {
+    return error(ErrorCode::invalid_argument, "matmul: null pointer or row stride too small");
+  }
+  if (!isa_compiled(isa) || !isa_supported(isa, detect_cpu_features())) {
+    return error(ErrorCode::unsupported, std::string("matmul: ISA ") + isa_name(isa) +
+                 " is not available on this machine");
+  }
+  MatmulKernel kern;
+  if (!select_kernel(isa, a.w_type, &kern)) return error(ErrorCode::internal, "matmul: no kernel");
+
+  const void* xq = a.x;
+  size_t x_row_bytes = (size_t)a.x_stride * sizeof(float);
+  if (act != DType::F32) {
+    if (!scratch) return error(ErrorCode::invalid_argument, "matmul: scratch is null");
+    x_row_bytes = row_size(act, a.k);
+    char* dst = static_cast<char*>(scratch);
+    pool.run([&](int ith, int nth) {
+      for (int64_t r = ith; r < a.n; r += nth) {
+        kern.quantize(a.x + r * a.x_stride, dst + r * x_row_bytes, a.k);
+      }
+    });
+    xq = scratch;
+  }
+
+  const int64_t tm = kern.tile_m, tn = kern.tile_n;
+  const int64_t n_tm = ceil_div(a.m, tm), n_tn = ceil_div(a.n, tn);
+  pool.run([&](int ith, int nth) {
+    // Split whole row tiles of W across threads (or activation tiles when W is short).
+    const bool split_m = n_tm >= nth || n_tm >= n_tn;
+    const int64_t total = split_m ? n_tm : n_tn;
+    const int64_t lo = total * ith / nth, hi = total * (ith + 1) / nth;
+    const int64_t m0 = split_m ? lo * tm : 0, m1 = split_m ? std::min(a.m, hi * tm) : a.m;
+    const int64_t n0 = split_m ? 0 : lo * tn, n1 = split_m ? a.n : std::min(a.n, hi * tn);
+    for (int64_t mb = m0; mb < m1; mb += kRowBlock) {
+      const int64_t mb_end = std::min(m1, mb + kRowBlock);
+      for (int64_t c = n0; c < n1; c += tn) {
+        const int nx = (int)std::min(tn, n1 - c);
+        const char* xc = static_cast<const char*>(xq) + c * x_row_bytes;
+        for (int64_t r = mb; r < mb_end; r += tm) {
+          const int nw = (int)std::min(tm, mb_end - r);
+          kern.tile(a.k, static_cast<const char*>(a.w) + r * a.w_row_bytes, a.w_row_bytes, nw, xc,
+                    x_row_bytes, nx, a.y + c * a.y_stride + r, a.y_stride);
+        }
+      }
+    }
+  });
+  return Status();
+}
+
+}  // namespace nm

@@ -1,0 +1,59 @@
+// Internal kernel tables behind matmul(): per weight type and ISA, the activation format,
+// its quantiser and a tile kernel computing a small block of Y. Not a public API.
+// Every table entry is a pure function; safe to call from any thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/dtype.h"
+#include "kernels/cpu_features.h"
+
+namespace nm {
+
+// Quantises one activation row of k floats into the kernel's activation format.
+using QuantizeActFn = void (*)(const float* x, void* dst, int64_t k);
+// y[c * y_stride + r] = dot(w row r, x row c) for r < nw, c < nx.
+// w rows are w_row_bytes apart; x rows (f32 or quantised) x_row_bytes apart.
+using TileFn = void (*)(int64_t k, const void* w, size_t w_row_bytes, int nw, const void* x,
+                        size_t x_row_bytes, int nx, float* y, int64_t y_stride);
+
+struct MatmulKernel {
+  DType act_type = DType::F32;      // F32: x used as is; else Q8_0, Q8_1 or Q8_K
+  QuantizeActFn quantize = nullptr; // nullptr when act_type is F32
+  TileFn tile = nullptr;
+  int tile_m = 1, tile_n = 1;       // largest nw, nx the tile kernel takes
+};
+
+// One weight row . one activation row (f32 or quantised), as a float.
+using RowDotFn = float (*)(int64_t k, const void* w, const void* x);
+
+// A TileFn made of one row dot per output element (for paths without register tiles).
+template <RowDotFn kDot>
+void tile_by_rows(int64_t k, const void* w, size_t w_row_bytes, int nw, const void* x,
+                  size_t x_row_bytes, int nx, float* y, int64_t y_stride) {
+  for (int c = 0; c < nx; ++c) {
+    const void* xc = static_cast<const char*>(x) + c * x_row_bytes;
+    for (int r = 0; r < nw; ++r) {
+      y[c * y_stride + r] = kDot(k, static_cast<const char*>(w) + r * w_row_bytes, xc);
+    }
+  }
+}
+
+// Activation format for a weight type (F32 for float weights), F64 if unsupported.
+DType matmul_act_type(DType w_type);
+
+// Scalar reference: every supported type. Returns false if w_type is unsupported.
+bool matmul_kernel_scalar(DType w_type, MatmulKernel* out);
+// ISA versions fill only what they accelerate and return false for the rest (the
+// dispatcher then uses the scalar kernel). Defined only where compiled.
+bool matmul_kernel_avx2(DType w_type, MatmulKernel* out);
+bool matmul_kernel_avx512(DType w_type, bool vnni, MatmulKernel* out);
+bool matmul_kernel_neon(DType w_type, bool dotprod, MatmulKernel* out);
+
+// Scalar activation quantisers, ggml's reference rounding.
+void quantize_act_q8_0_scalar(const float* x, void* dst, int64_t k);
+void quantize_act_q8_1_scalar(const float* x, void* dst, int64_t k);
+void quantize_act_q8_k_scalar(const float* x, void* dst, int64_t k);
+
+}  // namespace nm

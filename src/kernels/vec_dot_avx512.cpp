@@ -1,0 +1,108 @@
+// AVX-512 matmul kernels. Q4_0/Q5_0/Q8_0 tiles run two blocks per 512-bit register
+// (lanes 0-7 block b, 8-15 block b+1), up to 4x4 tiles in the 32 vector registers;
+// vpdpbusd only when the Isa is avx512_vnni (the caller passes vnni = true only then).
+// Other types use the shared 256-bit kernels.
+// gcc 12's AVX-512 headers build some intrinsics from _mm512_undefined_*() and then warn
+// that the undefined value is used (a false positive); silence it for this file only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#include "kernels/matmul_x86_impl.h"
+#include "kernels/matmul_x86_kquants.h"
+
+namespace nm {
+
+namespace {
+
+template <bool kVnni>
+inline __m512i dot_u8s8_512(__m512i a, __m512i b) {
+  if constexpr (kVnni) return _mm512_dpbusd_epi32(_mm512_setzero_si512(), a, b);
+  return _mm512_madd_epi16(_mm512_maddubs_epi16(a, b), _mm512_set1_epi16(1));
+}
+
+inline __m512i join(__m256i lo, __m256i hi) { return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); }
+inline __m512 join_scale(float lo, float hi) {
+  return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(lo)), _mm256_set1_ps(hi), 1);
+}
+inline __m256i load_x(const BlockQ8_0& b) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)); }
+
+template <class W, bool kVnni, int NW, int NX>
+void tile_q8_512(int64_t k, const void* w, size_t w_row_bytes, const void* x, size_t x_row_bytes,
+                 float* y, int64_t y_stride) {
+  const typename W::Block* wr[NW];
+  const BlockQ8_0* xr[NX];
+  row_pointers(w, w_row_bytes, wr);
+  row_pointers(x, x_row_bytes, xr);
+  __m512 acc[NW][NX];
+  for (int r = 0; r < NW; ++r)
+    for (int c = 0; c < NX; ++c) acc[r][c] = _mm512_setzero_ps();
+  const int64_t nb = k / QK8_0;
+  for (int64_t b = 0; b < nb; b += 2) {
+    const bool pair = b + 1 < nb;  // an odd last block runs with a zero upper half
+    __m512i xv[NX], xoff[NX];
+    __m512 dx[NX];
+    for (int c = 0; c < NX; ++c) {
+      xv[c] = join(load_x(xr[c][b]), pair ? load_x(xr[c][b + 1]) : _mm256_setzero_si256());
+      dx[c] = join_scale(h2f(xr[c][b].d), pair ? h2f(xr[c][b + 1].d) : 0.0f);
+      if constexpr (W::kUnsigned) xoff[c] = dot_u8s8_512<kVnni>(_mm512_set1_epi8(W::kOffset), xv[c]);
+    }
+    for (int r = 0; r < NW; ++r) {
+      const __m512i wv = join(W::load(wr[r][b]), pair ? W::load(wr[r][b + 1]) : _mm256_setzero_si256());
+      const __m512 dw = join_scale(h2f(wr[r][b].d), pair ? h2f(wr[r][b + 1].d) : 0.0f);
+      const __m512i aw = W::kUnsigned ? wv : _mm512_abs_epi8(wv);
+      const __mmask64 neg = W::kUnsigned ? 0 : _mm512_movepi8_mask(wv);
+      for (int c = 0; c < NX; ++c) {
+        __m512i p;
+        if constexpr (W::kUnsigned) {
+          p = _mm512_sub_epi32(dot_u8s8_512<kVnni>(aw, xv[c]), xoff[c]);
+        } else {
+          p = dot_u8s8_512<kVnni>(aw, _mm512_mask_sub_epi8(xv[c], neg, _mm512_setzero_si512(), xv[c]));
+        }
+        acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw, dx[c]), acc[r][c]);
+      }
+    }
+  }
+  for (int r = 0; r < NW; ++r) {
+    for (int c = 0; c < NX; ++c) {
+      const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(acc[r][c]),
+                                     _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[r][c]), 1)));
+      y[c * y_stride + r] = hsum8(h);
+    }
+  }
+}
+
+template <class W, bool kVnni>
+struct TileQ8x512 {
+  template <int NW, int NX>
+  static void run(int64_t k, const void* w, size_t wb, const void* x, size_t xb, float* y, int64_t ys) {
+    tile_q8_512<W, kVnni, NW, NX>(k, w, wb, x, xb, y, ys);
+  }
+};
+
+template <class W, bool kVnni>
+void tile_q8_512_dispatch(int64_t k, const void* w, size_t w_row_bytes, int nw, const void* x,
+                          size_t x_row_bytes, int nx, float* y, int64_t y_stride) {
+  dispatch_tile<TileQ8x512<W, kVnni>, 4, 4>(nw, nx, k, w, w_row_bytes, x, x_row_bytes, y, y_stride);
+}
+
+template <bool kVnni>
+bool avx512_kernel(DType w_type, MatmulKernel* out) {
+  if (!x86_kernel<kVnni, 4, 4>(w_type, out)) return x86_kernel_k<4, 4>(w_type, out);
+  switch (w_type) {
+    case DType::Q4_0: out->tile = tile_q8_512_dispatch<WQ4_0, kVnni>; break;
+    case DType::Q5_0: out->tile = tile_q8_512_dispatch<WQ5_0, kVnni>; break;
+    case DType::Q8_0: out->tile = tile_q8_512_dispatch<WQ8_0, kVnni>; break;
+    default: break;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool matmul_kernel_avx512(DType w_type, bool vnni, MatmulKernel* out) {
+  return vnni ? avx512_kernel<true>(w_type, out) : avx512_kernel<false>(w_type, out);
+}
+
+}  // namespace nm

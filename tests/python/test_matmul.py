@@ -1,0 +1,92 @@
+"""matmul() for every weight type x usable ISA against numpy float64.
+
+Integer paths: reference Y = Xq @ Wdeq.T, with Xq the activations quantised exactly as
+ggml's reference quantisers do (tests/reference/matmul.py) and Wdeq from gguf-py.
+Tolerance per element: fp32 accumulation (nblocks + 8) * 2^-24 * sum|w||xq|, plus two
+rounding flips of one activation step (2 * max_k |w_k| d_k: SIMD quantisers may round a
+value lying within an ulp of a half the other way), plus for Q4_1 the fp16 rounding of
+the Q8_1 block sums (2^-10 * sum_b |m_b| |s_b|).
+Float paths: Y = X @ W.T with W exactly representable; tolerance k * 2^-24 * sum|w||x|.
+"""
+import ctypes
+
+import numpy as np
+import pytest
+from gguf import GGMLQuantizationType as T
+
+from conftest import ptr
+from matmul import ACT, BLOCKS, dequant_weights, quantize_act, random_blocks
+
+TYPES = [T.F32, T.F16, T.BF16, T.Q4_0, T.Q4_1, T.Q5_0, T.Q8_0, T.Q4_K, T.Q5_K, T.Q6_K]
+# (m, blocks of k, n); m not a multiple of any tile, odd n, one and several blocks.
+SHAPES = [(1, 1, 1), (7, 3, 1), (13, 4, 5), (67, 8, 7), (9, 2, 16)]
+
+
+def isas(shim):
+    out = (ctypes.c_int * 8)()
+    n = shim.nm_shim_usable_isas(out, 8)
+    return list(out[:n])
+
+
+def make_weights(rng, wtype, m, k):
+    if wtype == T.F32:
+        w = rng.standard_normal((m, k)).astype(np.float32)
+        return w, w.astype(np.float64), None
+    if wtype == T.F16:
+        w = rng.standard_normal((m, k)).astype(np.float16)
+        return w, w.astype(np.float64), None
+    if wtype == T.BF16:
+        bits = (rng.standard_normal((m, k)).astype(np.float32).view(np.uint32) >> 16).astype(np.uint16)
+        return bits, (bits.astype(np.uint32) << 16).view(np.float32).astype(np.float64), None
+    raw = random_blocks(rng, wtype, m, k)
+    mins = None
+    if wtype == T.Q4_1:
+        mins = np.abs(raw.reshape(m, k // 32, 20)[:, :, 2:4].copy().view(np.float16)[..., 0].astype(np.float64))
+    return raw, dequant_weights(wtype, raw, k), mins
+
+
+def run(shim, isa, wtype, w, m, k, x, threads=2):
+    n = x.shape[0]
+    y = np.full((n, m + 3), np.nan, np.float32)  # padded rows: checks y_stride
+    rc = shim.nm_shim_matmul(isa, int(wtype), ptr(w), ctypes.c_int64(w.shape[1] * w.itemsize),
+                             ctypes.c_int64(m), ctypes.c_int64(k), ptr(x), ctypes.c_int64(x.shape[1]),
+                             ctypes.c_int64(n), ptr(y), ctypes.c_int64(m + 3), threads)
+    assert rc == 0
+    assert np.all(np.isnan(y[:, m:])), "wrote past m"
+    return y[:, :m].astype(np.float64)
+
+
+@pytest.mark.parametrize("wtype", TYPES, ids=lambda t: t.name)
+def test_matmul_matches_reference(shim, rng, wtype):
+    bs = BLOCKS[wtype][0] if wtype in BLOCKS else 32
+    for isa in isas(shim):
+        for m, nbk, n in SHAPES:
+            k = bs * nbk + (5 if wtype in (T.F32, T.F16, T.BF16) else 0)  # float paths: odd k tail
+            w, wd, mins = make_weights(rng, wtype, m, k)
+            x_rows = rng.standard_normal((n, k + 3)).astype(np.float32)  # padded rows: x_stride
+            x = x_rows[:, :k]
+            y = run(shim, isa, wtype, w, m, k, x_rows, threads=1 + (m % 3))
+            if wtype in ACT:
+                xq, dq, sabs = quantize_act(ACT[wtype], x)
+                ref = xq @ wd.T
+                mag = np.abs(xq) @ np.abs(wd).T
+                tol = (k / bs + 8) * 2.0**-24 * mag
+                tol += 2 * np.max(dq[:, None, :] * np.abs(wd)[None, :, :], axis=-1)
+                if wtype == T.Q4_1:
+                    tol += 2.0**-10 * (sabs @ mins.T)
+            else:
+                ref = x.astype(np.float64) @ wd.T
+                tol = k * 2.0**-24 * (np.abs(x).astype(np.float64) @ np.abs(wd).T)
+            err = np.abs(y - ref)
+            bad = err > tol + 1e-30
+            assert not bad.any(), (f"isa {isa} {wtype.name} m={m} k={k} n={n}: "
+                                   f"max err {err.max():.3g}, tol there {tol[bad][0]:.3g}")
+
+
+def test_matmul_rejects_bad_k(shim):
+    w = np.zeros((2, 18), np.uint8)
+    x = np.zeros((1, 16), np.float32)
+    y = np.zeros((1, 2), np.float32)
+    assert shim.nm_shim_matmul(0, int(T.Q4_0), ptr(w), ctypes.c_int64(18), ctypes.c_int64(2),
+                               ctypes.c_int64(16), ptr(x), ctypes.c_int64(16), ctypes.c_int64(1),
+                               ptr(y), ctypes.c_int64(2), 1) != 0
