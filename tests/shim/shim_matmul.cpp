@@ -4,12 +4,6 @@
 #include "tests/shim/shim.h"
 
 // Usable ISAs as ints (scalar first) into out[0..cap); returns the count.
-NM_SHIM int nm_shim_usable_isas(int* out, int cap) {
-  const auto isas = nm::usable_isas();
-  int n = 0;
-  for (nm::Isa i : isas) if (n < cap) out[n++] = (int)i;
-  return n;
-}
 
 NM_SHIM int nm_shim_matmul(int isa, uint32_t w_type, const void* w, int64_t w_row_bytes, int64_t m,
                            int64_t k, const float* x, int64_t x_stride, int64_t n, float* y,

@@ -22,11 +22,6 @@ int run_status(int nth, F&& f) {
 nm::Isa to_isa(int isa) { return static_cast<nm::Isa>(isa); }
 }  // namespace
 
-NM_SHIM int nm_shim_usable_isas(int* out, int cap) {
-  int n = 0;
-  for (nm::Isa isa : nm::usable_isas()) if (n < cap) out[n++] = static_cast<int>(isa);
-  return n;
-}
 
 NM_SHIM int nm_shim_rms_norm(const float* x, float* y, const float* w, int64_t rows, int64_t n,
                              float eps, int isa, int nth) {

@@ -7,6 +7,7 @@
 
 #include "backend/cpu/cpu_compute.h"
 #include "backend/cpu/cpu_data_movement.h"
+#include "kernels/matmul.h"
 
 namespace nm {
 namespace {
@@ -17,10 +18,39 @@ void* aligned_bytes(size_t n, size_t alignment) {
   return n == 0 ? nullptr : std::aligned_alloc(alignment, align_up(n, alignment));
 }
 
-// Per-node scratch the kernels may use (e.g. activations quantised for a matmul).
-// Conservative until kernels/matmul.h provides its own query: 4 bytes per b element.
+// matmul: a [K, N] (weights, any type, rows a.nb[1] apart) times b f32 [K, M...] whose
+// rows are evenly strided -> y f32 [N, M...]. Batched weights (a.ne[2..3] > 1) are not run.
+bool matmul_layout_ok(const Graph& g, const Node& n) {
+  const Tensor& a = g.node(n.src[0]).t;
+  const Tensor& b = g.node(n.src[1]).t;
+  return matmul_supports(a.type) && a.ne[2] == 1 && a.ne[3] == 1 && a.nb[0] == type_traits(a.type)->type_size &&
+         b.type == DType::F32 && b.nb[0] == 4 && b.nb[1] % 4 == 0 && b.nb[2] == b.nb[1] * (size_t)b.ne[1] &&
+         b.nb[3] == b.nb[2] * (size_t)b.ne[2] && n.t.is_contiguous();
+}
+
+MatmulArgs matmul_args(const Graph& g, const Node& n) {
+  const Tensor& a = g.node(n.src[0]).t;
+  const Tensor& b = g.node(n.src[1]).t;
+  MatmulArgs m;
+  m.w_type = a.type;
+  m.w = a.data;
+  m.w_row_bytes = a.nb[1];
+  m.m = a.ne[1];
+  m.k = a.ne[0];
+  m.x = static_cast<const float*>(b.data);
+  m.x_stride = (int64_t)(b.nb[1] / 4);
+  m.n = b.n_rows();
+  m.y = static_cast<float*>(n.t.data);
+  m.y_stride = (int64_t)(n.t.nb[1] / 4);
+  return m;
+}
+
+// Per-node scratch the kernels need (activations quantised for a matmul, im2col buffers).
 size_t node_scratch_bytes(const Graph& g, const Node& n) {
-  if (n.op == OpKind::matmul) return (size_t)g.node(n.src[1]).t.n_elements() * 4 + 4096;
+  if (n.op == OpKind::matmul) {
+    const Tensor& a = g.node(n.src[0]).t;
+    return matmul_scratch_bytes(a.type, a.ne[0], g.node(n.src[1]).t.n_rows());
+  }
   return cpu_compute_scratch(g, n);
 }
 
@@ -43,6 +73,8 @@ bool CpuExecutor::supports(const Graph& g, const Node& n) {
       const Tensor& table = g.node(n.src[0]).t;
       return table.nb[0] == type_traits(table.type)->type_size;
     }
+    case OpKind::matmul:
+      return matmul_layout_ok(g, n);
     default:
       return cpu_compute_supported(g, n);
   }
@@ -109,8 +141,7 @@ Status CpuExecutor::execute(const Node& n, ThreadPool& pool) {
       pool.run([this](int ith, int nth) { run_node_part(ith, nth); });  // captures 1 pointer: no allocation
       return Status::ok_status();
     case OpKind::matmul:
-      // kernels/matmul.h `matmul(isa_, MatmulArgs, scratch_.get(), pool)`, wired in when it lands.
-      return error(ErrorCode::unsupported, "matmul has no CPU kernel yet");
+      return matmul(isa_, matmul_args(graph_, n), scratch_.get(), pool);
     default:
       current_ = &n;
       pool.run([this](int ith, int nth) { run_node_part(ith, nth); });
