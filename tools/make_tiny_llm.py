@@ -327,7 +327,7 @@ def write_model(out: str, arch: str = "llama", wtype: str = "f32", tokenizer: st
 
     # Scales: embeddings ~N(0,1) so RMSNorm input is O(1); projections 1/sqrt(fan_in)
     # keep activations O(1); norms around 1 with some spread so they are not trivial.
-    emb_std = 1.0
+    emb_std = 3.0 / math.sqrt(n_embd) if tied else 1.0  # tied: logits std ~ 3
     add_tensor(w, "token_embd.weight", *encode_matrix(rng, qtype, (vocab, n_embd), emb_std))
     if rope_llama3:
         w.add_tensor("rope_freqs.weight", llama3_rope_factors(head_dim, rope_base))
