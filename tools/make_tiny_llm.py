@@ -399,6 +399,9 @@ def main(argv=None) -> int:
         v = getattr(a, k)
         if v is not None:
             cfg[k] = v
+    if TYPES[a.type] in RANDOM_BLOCK_TYPES:
+        print(f"make_tiny_llm: gguf-py cannot quantise {a.type}; writing random valid blocks",
+              file=sys.stderr)
     t0 = time.time()
     try:
         hp = write_model(a.out, wtype=a.type, seed=a.seed, rope_llama3=a.rope_llama3,
