@@ -1,0 +1,149 @@
+"""Independent numpy float64 forward pass of LLaMA / Qwen2 GGUF models, from the published
+equations (RMSNorm, RoPE, grouped-query causal attention, SwiGLU), reading weights with
+gguf-py. Used as ground truth for the C++ text brick; it knows nothing of our C++.
+
+RoPE layout: GGUF "llama" tensors were permuted by llama.cpp's converter so rotated pairs
+are adjacent (x[2i], x[2i+1]) ("normal" mode); "qwen2" uses neox mode, pairs
+(x[i], x[i + d/2]). Frequencies theta_i = base^(-2i/d), divided by rope_freqs.weight[i]
+when that tensor is present (LLaMA 3.1 scaling).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import gguf
+from gguf import GGMLQuantizationType as QT
+
+NEOX_ARCHS = {"qwen2"}
+
+
+def _field(reader: gguf.GGUFReader, key: str, default=None):
+    f = reader.fields.get(key)
+    if f is None:
+        return default
+    return f.contents()
+
+
+def tensor_f64(t) -> np.ndarray:
+    """Dequantise one ReaderTensor to float64, numpy shape = reversed GGUF ne."""
+    shape = tuple(int(x) for x in reversed(t.shape))
+    if t.tensor_type in (QT.F32, QT.F16, QT.F64):
+        return np.asarray(t.data, dtype=np.float64).reshape(shape)
+    return gguf.quants.dequantize(np.asarray(t.data), t.tensor_type).astype(np.float64) \
+        .reshape(shape)
+
+
+class LlamaRef:
+    """Loads all weights into float64 at construction. Not thread-safe (plain object)."""
+
+    def __init__(self, path: str):
+        r = gguf.GGUFReader(path)
+        self.arch = _field(r, "general.architecture")
+        a = self.arch
+        self.n_embd = int(_field(r, f"{a}.embedding_length"))
+        self.n_layer = int(_field(r, f"{a}.block_count"))
+        self.n_ff = int(_field(r, f"{a}.feed_forward_length"))
+        self.n_head = int(_field(r, f"{a}.attention.head_count"))
+        self.n_head_kv = int(_field(r, f"{a}.attention.head_count_kv", self.n_head))
+        self.eps = float(_field(r, f"{a}.attention.layer_norm_rms_epsilon"))
+        self.rope_base = float(_field(r, f"{a}.rope.freq_base", 10000.0))
+        self.head_dim = self.n_embd // self.n_head
+        self.n_rot = int(_field(r, f"{a}.rope.dimension_count", self.head_dim))
+        self.ctx = int(_field(r, f"{a}.context_length"))
+        self.neox = a in NEOX_ARCHS
+        self.w = {t.name: tensor_f64(t) for t in r.tensors}
+        self.tied = "output.weight" not in self.w
+        self.vocab = self.w["token_embd.weight"].shape[0]
+        self.bos = _field(r, "tokenizer.ggml.bos_token_id")
+        self.eos = _field(r, "tokenizer.ggml.eos_token_id")
+
+    # --- building blocks -------------------------------------------------------------
+    def rms_norm(self, x, w):
+        return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + self.eps) * w
+
+    def rope(self, x, pos):
+        """x: [T, H, head_dim]; pos: [T] absolute positions."""
+        d = self.n_rot
+        inv = self.rope_base ** (-np.arange(0, d, 2, dtype=np.float64) / d)
+        if "rope_freqs.weight" in self.w:
+            inv = inv / self.w["rope_freqs.weight"]
+        ang = np.asarray(pos, dtype=np.float64)[:, None] * inv[None, :]   # [T, d/2]
+        c, s = np.cos(ang)[:, None, :], np.sin(ang)[:, None, :]
+        out = x.copy()
+        if self.neox:
+            a, b = x[..., : d // 2], x[..., d // 2: d]
+            out[..., : d // 2] = a * c - b * s
+            out[..., d // 2: d] = a * s + b * c
+        else:
+            a, b = x[..., 0:d:2], x[..., 1:d:2]
+            out[..., 0:d:2] = a * c - b * s
+            out[..., 1:d:2] = a * s + b * c
+        return out
+
+    def _lin(self, name, x):
+        y = x @ self.w[name + ".weight"].T
+        b = self.w.get(name + ".bias")
+        return y if b is None else y + b
+
+    # --- forward ---------------------------------------------------------------------
+    def forward(self, tokens, cache=None):
+        """Logits [T, vocab] (float64) for `tokens`, continuing after `cache` (a dict
+        returned/updated in place: per-layer K/V and the position count) if given."""
+        tokens = np.asarray(tokens, dtype=np.int64)
+        if tokens.min() < 0 or tokens.max() >= self.vocab:
+            raise ValueError("token id out of range")
+        if cache is None:
+            cache = {"n": 0, "k": [None] * self.n_layer, "v": [None] * self.n_layer}
+        T, n0 = len(tokens), cache["n"]
+        pos = np.arange(n0, n0 + T)
+        H, Hk, D = self.n_head, self.n_head_kv, self.head_dim
+        x = self.w["token_embd.weight"][tokens]
+        for i in range(self.n_layer):
+            p = f"blk.{i}."
+            h = self.rms_norm(x, self.w[p + "attn_norm.weight"])
+            q = self.rope(self._lin(p + "attn_q", h).reshape(T, H, D), pos)
+            k = self.rope(self._lin(p + "attn_k", h).reshape(T, Hk, D), pos)
+            v = self._lin(p + "attn_v", h).reshape(T, Hk, D)
+            if cache["k"][i] is not None:
+                k = np.concatenate([cache["k"][i], k])
+                v = np.concatenate([cache["v"][i], v])
+            cache["k"][i], cache["v"][i] = k, v
+            S = k.shape[0]
+            g = H // Hk
+            kk, vv = np.repeat(k, g, axis=1), np.repeat(v, g, axis=1)     # [S, H, D]
+            sc = np.einsum("thd,shd->hts", q, kk) / np.sqrt(D)
+            mask = np.arange(S)[None, :] > (n0 + np.arange(T))[:, None]     # future keys
+            sc = np.where(mask[None], -np.inf, sc)
+            sc = np.exp(sc - sc.max(-1, keepdims=True))
+            sc /= sc.sum(-1, keepdims=True)
+            att = np.einsum("hts,shd->thd", sc, vv).reshape(T, H * D)
+            x = x + self._lin(p + "attn_output", att)
+            h = self.rms_norm(x, self.w[p + "ffn_norm.weight"])
+            gt = self._lin(p + "ffn_gate", h)
+            ff = gt / (1.0 + np.exp(-gt)) * self._lin(p + "ffn_up", h)
+            x = x + self._lin(p + "ffn_down", ff)
+        cache["n"] = n0 + T
+        x = self.rms_norm(x, self.w["output_norm.weight"])
+        out = self.w["token_embd.weight"] if self.tied else self.w["output.weight"]
+        return x @ out.T
+
+    def generate(self, prompt, n_steps: int, use_cache: bool = True):
+        """Greedy decoding: returns the list of n_steps new token ids."""
+        cache = {"n": 0, "k": [None] * self.n_layer, "v": [None] * self.n_layer}
+        seq = list(prompt)
+        logits = self.forward(seq, cache if use_cache else None)
+        out = []
+        for _ in range(n_steps):
+            t = int(np.argmax(logits[-1]))
+            out.append(t)
+            seq.append(t)
+            logits = self.forward([t], cache) if use_cache else self.forward(seq)
+        return out
+
+
+def load(path: str) -> LlamaRef:
+    return LlamaRef(path)
+
+
+def logits(path: str, tokens) -> np.ndarray:
+    return LlamaRef(path).forward(tokens)
