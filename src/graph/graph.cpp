@@ -216,7 +216,9 @@ NodeId Graph::cpy(NodeId src, NodeId dst) {
   if (s.n_elements() != d.n_elements()) {
     return fail(OpKind::cpy, "element counts differ: " + shape_str(s) + " -> " + shape_str(d));
   }
-  if (s.type != d.type && !(is_float_type(s.type) && is_float_type(d.type))) {
+  // F32 may also be quantised into a block type, row by row (e.g. a Q8_0 KV cache).
+  const bool quantizing = s.type == DType::F32 && type_traits(d.type)->is_quantized && s.ne == d.ne;
+  if (s.type != d.type && !(is_float_type(s.type) && is_float_type(d.type)) && !quantizing) {
     return fail(OpKind::cpy, "cannot convert " + shape_str(s) + " to " + shape_str(d));
   }
   if (nodes_[(size_t)dst].is_output) return fail(OpKind::cpy, "destination is a graph output");
@@ -349,8 +351,9 @@ NodeId Graph::attention(NodeId q, NodeId k, NodeId v, float scale, NodeId mask) 
   const Tensor& tk = nodes_[(size_t)k].t;
   const Tensor& tv = nodes_[(size_t)v].t;
   const std::string shapes = "q " + shape_str(tq) + ", k " + shape_str(tk) + ", v " + shape_str(tv);
-  if (tq.type != DType::F32 || !is_float_type(tk.type) || !is_float_type(tv.type)) {
-    return fail(OpKind::attention, "q must be f32 and k, v float: " + shapes);
+  auto kv_type_ok = [](DType t) { return is_float_type(t) || t == DType::Q8_0; };  // Q8_0: quantised KV cache
+  if (tq.type != DType::F32 || !kv_type_ok(tk.type) || !kv_type_ok(tv.type)) {
+    return fail(OpKind::attention, "q must be f32 and k, v float or q8_0: " + shapes);
   }
   if (tk.ne[0] != tq.ne[0] || tv.ne[1] != tk.ne[1] || tv.ne[2] != tk.ne[2] ||
       tq.ne[2] % tk.ne[2] != 0 || tk.ne[3] != tq.ne[3] || tv.ne[3] != tq.ne[3]) {

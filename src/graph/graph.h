@@ -122,7 +122,7 @@ class Graph {
   // mask optional F32/F16 [ne0, >= ne1] broadcast over dims 2, 3
   NodeId softmax(NodeId x, float scale = 1.0f, NodeId mask = kInvalidNode);
   // q [D, n_tokens, n_head, B], k [D, n_kv, n_head_kv, B], v [Dv, n_kv, n_head_kv, B]
-  // (k, v F32 or F16), n_head % n_head_kv == 0, mask optional [n_kv, >= n_tokens]
+  // (k, v F32, F16 or Q8_0), n_head % n_head_kv == 0, mask optional [n_kv, >= n_tokens]
   // -> F32 [Dv, n_head, n_tokens, B]
   NodeId attention(NodeId q, NodeId k, NodeId v, float scale, NodeId mask = kInvalidNode);
   NodeId gelu(NodeId x);

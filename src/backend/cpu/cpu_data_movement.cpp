@@ -59,8 +59,16 @@ inline void step(const std::array<int64_t, kMaxDims>& ne, int64_t idx[kMaxDims])
 
 }  // namespace
 
+// F32 rows quantised into a block type (e.g. a Q8_0 KV cache), row by row.
+bool quantizing_copy(const Tensor& src, const Tensor& dst) {
+  const TypeTraits* td = type_traits(dst.type);
+  return src.type == DType::F32 && td->is_quantized && td->from_float && src.ne == dst.ne && rows_dense(src) &&
+         rows_dense(dst) && dst.ne[0] % td->block_size == 0;
+}
+
 bool cpu_copy_supported(const Tensor& src, const Tensor& dst) {
   if (src.n_elements() != dst.n_elements()) return false;
+  if (quantizing_copy(src, dst)) return true;
   const TypeTraits* ts = type_traits(src.type);
   if (src.type == dst.type && ts->is_quantized) {
     // Whole blocks only: either equal shapes with dense rows, or both fully contiguous.
@@ -77,6 +85,15 @@ Status cpu_copy(const Tensor& src, const Tensor& dst, int ith, int nth) {
   if (src.type == dst.type && src.is_contiguous() && dst.is_contiguous()) {
     split((int64_t)src.n_bytes(), ith, nth, begin, end);
     if (end > begin) std::memcpy(static_cast<char*>(dst.data) + begin, static_cast<const char*>(src.data) + begin, (size_t)(end - begin));
+    return Status::ok_status();
+  }
+  if (quantizing_copy(src, dst)) {
+    const FromFloatFn from_float = type_traits(dst.type)->from_float;
+    split(src.n_rows(), ith, nth, begin, end);
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t i1 = r % src.ne[1], i2 = (r / src.ne[1]) % src.ne[2], i3 = r / (src.ne[1] * src.ne[2]);
+      from_float(static_cast<const float*>(src.row(i1, i2, i3)), dst.row(i1, i2, i3), src.ne[0]);
+    }
     return Status::ok_status();
   }
   if (src.type == dst.type && src.ne == dst.ne && rows_dense(src) && rows_dense(dst)) {

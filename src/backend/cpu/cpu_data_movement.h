@@ -9,7 +9,8 @@
 namespace nm {
 
 // Copies src into dst element by element in flattened (ne0-fastest) order, converting
-// between F32/F16/BF16; same-type copies of any dtype (quantised: whole contiguous rows).
+// between F32/F16/BF16, quantising F32 rows into block types (Q8_0 KV cache); same-type
+// copies of any dtype (quantised: whole contiguous rows).
 // Returns unsupported when the dtype/layout combination has no copy path.
 Status cpu_copy(const Tensor& src, const Tensor& dst, int ith, int nth);
 // Whether cpu_copy handles this pair (checked once, before running).

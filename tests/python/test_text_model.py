@@ -1,0 +1,116 @@
+"""The text brick against an independent numpy float64 LLaMA / Qwen2 (tests/reference/llama_ref.py)
+on tiny GGUF models written by tools/make_tiny_llm.py with fresh random weights.
+
+Tolerances, as a fraction of the largest reference logit |L| (about 12 for these models):
+- float weights (F32, F16, BF16; the reference dequantises the same stored values) and an
+  f32 KV cache: 2e-5·|L|. Every op is f32 (eps 1.2e-7) with sums of at most a few hundred
+  terms over 2 layers; measured errors are ~5e-7·|L|.
+- f16 KV cache: adds the rounding of K and V to f16 (2^-11 relative): 2e-3·|L|.
+- quantised weights: the engine quantises each matmul's activations to 8 bits per block
+  of 32 (Q8_0) or 256 (Q8_K), as llama.cpp does, a relative rounding of up to 1/254 of the
+  block's absmax per element, compounded over the layers; the reference keeps float64
+  activations. Bound: 6e-2·|L| (measured 2-3.5e-2·|L|). Wrong block layouts or scales
+  give errors of the order of |L| itself.
+"""
+import ctypes
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import llama_ref
+from conftest import ptr
+
+TOOLS = os.path.join(os.environ.get("NM_SOURCE_DIR", "."), "tools")
+FLOAT_TYPES = ["f32", "f16", "bf16"]
+QUANT_TYPES = ["q8_0", "q4_0", "q4_1", "q5_0"]
+KV_F16, KV_Q8_0, KV_F32 = 0, 1, 2
+
+
+def make_model(tmp_path, rng, **kw):
+    seed = int(rng.integers(0, 2**31))
+    out = tmp_path / f"model-{seed}.gguf"
+    args = [sys.executable, os.path.join(TOOLS, "make_tiny_llm.py"), "--preset", "tiny", "--seed", str(seed), "--out", str(out)]
+    for k, v in kw.items():
+        if v is True:
+            args.append("--" + k.replace("_", "-"))
+        else:
+            args += ["--" + k.replace("_", "-"), str(v)]
+    subprocess.run(args, check=True, capture_output=True)
+    return str(out)
+
+
+def engine_logits(shim, path, tokens, n_prefill, kv=KV_F32, threads=2, isa=-1):
+    toks = np.ascontiguousarray(tokens, dtype=np.int32)
+    n_vocab = llama_ref.load(path).vocab
+    out = np.zeros((len(toks), n_vocab), np.float32)
+    rc = shim.nm_shim_text_logits(path.encode(), ptr(toks), len(toks), n_prefill, threads, kv, isa, ptr(out))
+    assert rc == 0, f"engine failed with code {rc}"
+    return out
+
+
+def check_close(ours, ref, frac, what):
+    scale = np.abs(ref).max()
+    err = np.abs(ours - ref).max()
+    assert np.isfinite(ours).all(), f"{what}: non-finite logits"
+    assert err <= frac * scale, f"{what}: max |diff| {err:.3g} > {frac} * {scale:.3g}"
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen2"])
+@pytest.mark.parametrize("wtype", FLOAT_TYPES + QUANT_TYPES)
+def test_logits_match_reference(shim, rng, tmp_path, arch, wtype):
+    path = make_model(tmp_path, rng, arch=arch, type=wtype)
+    ref = llama_ref.load(path)
+    tokens = rng.integers(0, ref.vocab, 37)
+    want = ref.forward(tokens.tolist())
+    ours = engine_logits(shim, path, tokens, n_prefill=len(tokens))
+    check_close(ours, want, 2e-5 if wtype in FLOAT_TYPES else 6e-2, f"{arch}/{wtype}")
+
+
+@pytest.mark.parametrize("tokenizer", ["llama", "llama-bpe"])
+def test_llama3_rope_scaling_and_tokenizers(shim, rng, tmp_path, tokenizer):
+    path = make_model(tmp_path, rng, arch="llama", type="f32", tokenizer=tokenizer, rope_llama3=True)
+    ref = llama_ref.load(path)
+    tokens = rng.integers(0, ref.vocab, 29)
+    check_close(engine_logits(shim, path, tokens, len(tokens)), ref.forward(tokens.tolist()), 2e-5, "llama3 rope")
+
+
+def test_prefill_then_decode_equals_one_prefill(shim, rng, tmp_path):
+    path = make_model(tmp_path, rng, arch="qwen2", type="q8_0")
+    tokens = rng.integers(0, llama_ref.load(path).vocab, 80)
+    whole = engine_logits(shim, path, tokens, len(tokens))  # crosses the 64-token batch chunks
+    split = engine_logits(shim, path, tokens, 30)
+    one_by_one = engine_logits(shim, path, tokens, 0)
+    # Same arithmetic per row whatever the batch: only matmul tiling may reorder sums.
+    np.testing.assert_allclose(split, whole, rtol=0, atol=1e-4 * np.abs(whole).max())
+    np.testing.assert_allclose(one_by_one, whole, rtol=0, atol=1e-4 * np.abs(whole).max())
+
+
+@pytest.mark.parametrize("kv,frac", [(KV_F16, 2e-3), (KV_Q8_0, 2e-2)])
+def test_kv_cache_types(shim, rng, tmp_path, kv, frac):
+    # q8_0 KV: 8-bit rounding of K and V (1/254 of each 32-block's absmax).
+    path = make_model(tmp_path, rng, arch="llama", type="f32", n_embd=128, n_head=4, n_head_kv=2)
+    ref = llama_ref.load(path)
+    tokens = rng.integers(0, ref.vocab, 33)
+    check_close(engine_logits(shim, path, tokens, 20, kv=kv), ref.forward(tokens.tolist()), frac, f"kv {kv}")
+
+
+@pytest.mark.parametrize("wtype", ["f32", "f16"])
+def test_greedy_tokens_identical_over_32_steps(shim, rng, tmp_path, wtype):
+    path = make_model(tmp_path, rng, arch="llama", type=wtype)
+    ref = llama_ref.load(path)
+    prompt = rng.integers(0, ref.vocab, 7).astype(np.int32)
+    want = ref.generate(prompt.tolist(), 32)
+    out = np.zeros(32, np.int32)
+    assert shim.nm_shim_text_greedy(path.encode(), ptr(prompt), len(prompt), 32, 2, KV_F32, ptr(out)) == 0
+    assert out.tolist() == want
+
+
+def test_thread_counts_give_identical_logits(shim, rng, tmp_path):
+    path = make_model(tmp_path, rng, arch="llama", type="q4_0")
+    tokens = rng.integers(0, llama_ref.load(path).vocab, 21)
+    one = engine_logits(shim, path, tokens, 10, threads=1)
+    for t in (2, 3):
+        np.testing.assert_array_equal(engine_logits(shim, path, tokens, 10, threads=t), one)

@@ -1,0 +1,73 @@
+// Text brick entry points for the reference tests: logits of a token sequence (all at
+// once, or split into a prefill and single-token decode steps), and greedy generation.
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "bricks/text/text_context.h"
+#include "bricks/text/text_model.h"
+#include "tests/shim/shim.h"
+
+namespace {
+
+struct Loaded {
+  std::unique_ptr<nm::TextModel> model;
+  std::unique_ptr<nm::TextContext> ctx;
+};
+
+nm::DType kv_dtype(int kv) { return kv == 1 ? nm::DType::Q8_0 : kv == 2 ? nm::DType::F32 : nm::DType::F16; }
+
+int load(const char* path, int n_ctx, int kv, int isa, Loaded& out) {
+  auto m = nm::TextModel::load(path);
+  if (!m.ok()) return 1;
+  out.model = std::move(m).value();
+  nm::TextContextParams p;
+  p.n_ctx = n_ctx;
+  p.kv_type = kv_dtype(kv);
+  p.n_batch = 64;  // small, so that tests cross prefill chunk boundaries
+  if (isa >= 0) p.isa = static_cast<nm::Isa>(isa);
+  auto c = nm::TextContext::create(*out.model, p);
+  if (!c.ok()) return 2;
+  out.ctx = std::move(c).value();
+  return 0;
+}
+
+}  // namespace
+
+// Logits for every position of tokens[0..n): positions [0, n_prefill) in one batch, the
+// rest one token at a time. out holds n * n_vocab floats.
+NM_SHIM int nm_shim_text_logits(const char* path, const int32_t* tokens, int n, int n_prefill, int n_threads, int kv,
+                                int isa, float* out) {
+  Loaded l;
+  if (int rc = load(path, 0, kv, isa, l)) return rc;
+  nm::ThreadPool pool(n_threads);
+  const int n_vocab = l.model->hparams().n_vocab;
+  if (n_prefill > 0) {
+    if (!l.ctx->eval_tokens({tokens, (size_t)n_prefill}, pool, true).ok()) return 3;
+    std::memcpy(out, l.ctx->logits(), (size_t)n_prefill * n_vocab * sizeof(float));
+  }
+  for (int i = n_prefill; i < n; ++i) {
+    if (!l.ctx->eval_tokens({tokens + i, 1}, pool).ok()) return 4;
+    std::memcpy(out + (size_t)i * n_vocab, l.ctx->logits(), (size_t)n_vocab * sizeof(float));
+  }
+  return 0;
+}
+
+// Greedy continuation: n_gen tokens after the prompt, written to out.
+NM_SHIM int nm_shim_text_greedy(const char* path, const int32_t* prompt, int n_prompt, int n_gen, int n_threads,
+                                int kv, int32_t* out) {
+  Loaded l;
+  if (int rc = load(path, 0, kv, -1, l)) return rc;
+  nm::ThreadPool pool(n_threads);
+  const int n_vocab = l.model->hparams().n_vocab;
+  if (!l.ctx->eval_tokens({prompt, (size_t)n_prompt}, pool).ok()) return 3;
+  for (int i = 0; i < n_gen; ++i) {
+    const float* lg = l.ctx->logits();
+    int32_t best = 0;
+    for (int v = 1; v < n_vocab; ++v)
+      if (lg[v] > lg[best]) best = v;
+    out[i] = best;
+    if (!l.ctx->eval_tokens({&out[i], 1}, pool).ok()) return 4;
+  }
+  return 0;
+}
