@@ -60,9 +60,12 @@ void print_timings(const nm_session* session) {
   nm_timings t;
   nm_session_get_timings(session, &t);
   auto rate = [](int n, double ms) { return ms > 0 ? n * 1000.0 / ms : 0.0; };
-  std::fprintf(stderr, "\n[load %.1f ms | prompt %d tok, %.1f ms, %.1f tok/s | gen %d tok, %.1f ms, %.1f tok/s | first token %.1f ms]\n",
+  std::fprintf(stderr,
+               "\n[load %.1f ms | prompt %d tok, %.1f ms, %.1f tok/s | gen %d tok, %.1f ms, %.1f tok/s | "
+               "first token %.1f ms | context %d/%d]\n",
                t.load_ms, t.n_prompt_tokens, t.prompt_ms, rate(t.n_prompt_tokens, t.prompt_ms), t.n_generated,
-               t.generate_ms, rate(t.n_generated, t.generate_ms), t.first_token_ms);
+               t.generate_ms, rate(t.n_generated, t.generate_ms), t.first_token_ms, nm_session_n_past(session),
+               nm_session_n_ctx(session));
 }
 
 }  // namespace nm::cli
