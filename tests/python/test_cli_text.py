@@ -119,3 +119,13 @@ def test_bench_reports_pp_tg_ttft_memory_and_roofline(model):
     assert r.returncode == 0, r.stderr
     for what in ("pp32", "tg8", "time to first token", "peak resident memory", "% of roofline"):
         assert what in r.stdout, r.stdout
+
+
+def test_c_api_example_program(model):
+    r = subprocess.run([os.path.join(os.environ.get("NM_BIN", "."), "simple_chat"), model, "Hi there"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"\d+ prompt tokens, [1-9]\d* generated", r.stderr), r.stderr
+    bad = subprocess.run([os.path.join(os.environ.get("NM_BIN", "."), "simple_chat"), "/nonexistent.gguf", "x"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "error:" in bad.stderr
