@@ -1,9 +1,10 @@
-# cmake -DOUT=<file.cpp> -DKERNELS=<a.cl;b.cl> -P embed_kernels.cmake
+# cmake -DOUT=<file.cpp> -DKERNELS=<a.cl|b.cl> -P embed_kernels.cmake
 # Writes a C++ source defining nm::opencl_embedded_kernels(): each .cl file's name
 # (without extension) and its text as a byte array (no escaping issues, any size).
 set(body "")
 set(table "")
 set(i 0)
+string(REPLACE "|" ";" KERNELS "${KERNELS}")
 list(SORT KERNELS)
 foreach(path IN LISTS KERNELS)
   get_filename_component(name ${path} NAME_WE)

@@ -1,0 +1,34 @@
+// cpy / cont: element-wise copy between any strides (nb in bytes), converting f32 <-> f16
+// (f16 stores round to nearest even). One work-item per element; n = ne0*ne1*ne2*ne3.
+#define CPY_INDEX                                                                   \
+  const long i = get_global_id(0);                                                  \
+  if (i >= (long)ne0 * ne1 * ne2 * ne3) return;                                     \
+  const long i0 = i % ne0, i1 = (i / ne0) % ne1, i2 = (i / ((long)ne0 * ne1)) % ne2; \
+  const long i3 = i / ((long)ne0 * ne1 * ne2);                                      \
+  const long j = i; /* same element in dst: linear over dst's shape */              \
+  const long j0 = j % dne0, j1 = (j / dne0) % dne1, j2 = (j / ((long)dne0 * dne1)) % dne2; \
+  const long j3 = j / ((long)dne0 * dne1 * dne2);                                   \
+  global const char* sp = s + os + i0 * snb0 + i1 * snb1 + i2 * snb2 + i3 * snb3;  \
+  global char* dp = d + od + j0 * dnb0 + j1 * dnb1 + j2 * dnb2 + j3 * dnb3;
+
+#define CPY_ARGS                                                                                  \
+  global const char *s, ulong os, global char *d, ulong od, int ne0, int ne1, int ne2, int ne3,   \
+      ulong snb0, ulong snb1, ulong snb2, ulong snb3, int dne0, int dne1, int dne2, int dne3,     \
+      ulong dnb0, ulong dnb1, ulong dnb2, ulong dnb3
+
+kernel void cpy_f32_f32(CPY_ARGS) {
+  CPY_INDEX
+  *(global float*)dp = *(global const float*)sp;
+}
+kernel void cpy_f32_f16(CPY_ARGS) {
+  CPY_INDEX
+  vstore_half_rte(*(global const float*)sp, 0, (global half*)dp);
+}
+kernel void cpy_f16_f32(CPY_ARGS) {
+  CPY_INDEX
+  *(global float*)dp = vload_half(0, (global const half*)sp);
+}
+kernel void cpy_f16_f16(CPY_ARGS) {
+  CPY_INDEX
+  *(global ushort*)dp = *(global const ushort*)sp;
+}
