@@ -30,6 +30,12 @@ struct DeviceMemoryInfo {
   bool unified = false;     // shares DRAM with the host: import_host() is zero-copy
 };
 
+// Quick measured speed (nanomind devices; a first device profile for the planner).
+struct DeviceSpeed {
+  double read_gb_per_s = 0;  // streaming read bandwidth
+  double gflop_per_s = 0;    // f32 multiply-add throughput (2 flops each)
+};
+
 // Memory owned or imported by a device. host_ptr() is where the host reads and writes
 // it; for imports it is the pointer given to import_host().
 class DeviceBuffer {
@@ -94,6 +100,8 @@ class Device {
   virtual Status synchronize() = 0;
   // An event that completes when the work submitted so far has completed.
   virtual Result<std::unique_ptr<DeviceEvent>> record_event() = 0;
+  // A short (~0.1-1 s) measurement of bandwidth and f32 FMA throughput.
+  virtual Result<DeviceSpeed> measure_speed() = 0;
 
  protected:
   Device() = default;

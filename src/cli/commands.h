@@ -7,5 +7,6 @@
 namespace nm::cli {
 
 void register_info(CLI::App& app);
+void register_devices(CLI::App& app);
 
 }  // namespace nm::cli

@@ -8,6 +8,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "nanomind 0.1.0");
   nm::cli::register_info(app);
+  nm::cli::register_devices(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -30,6 +30,8 @@ class CpuDevice final : public Device {
   Status run(Executable& exe) override;
   Status synchronize() override { return Status::ok_status(); }  // run() is synchronous
   Result<std::unique_ptr<DeviceEvent>> record_event() override;
+  // Portable C++ loops (the baseline ISA the library is compiled for), all threads.
+  Result<DeviceSpeed> measure_speed() override;
 
   const CpuCluster& cluster() const { return cluster_; }
   int n_threads() const { return n_threads_; }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
@@ -471,6 +472,66 @@ Result<std::unique_ptr<DeviceEvent>> OpenClDevice::record_event() {
   cl_event e = nullptr;
   NM_RETURN_IF_ERROR(cl_status(clEnqueueMarkerWithWaitList(queue_, 0, nullptr, &e), name_ + ": marker"));
   return std::unique_ptr<DeviceEvent>(new ClEvent(e));
+}
+
+Result<double> OpenClDevice::time_kernel(cl_kernel k, size_t global, size_t local, int reps) {
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    NM_RETURN_IF_ERROR(cl_status(clEnqueueNDRangeKernel(queue_, k, 1, nullptr, &global, local ? &local : nullptr, 0, nullptr, nullptr),
+                                 name_ + ": timing a kernel"));
+    NM_RETURN_IF_ERROR(synchronize());
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return best;
+}
+
+Result<DeviceSpeed> OpenClDevice::measure_speed() {
+  std::lock_guard<std::mutex> lock(run_mu_);
+  DeviceSpeed speed;
+  const size_t n_items = 1 << 16;
+  const int per = 128;  // 2^16 work-items x 128 float4 = 128 MiB
+  const size_t bytes = n_items * (size_t)per * 16;
+  cl_int err = CL_SUCCESS;
+  cl_mem x = clCreateBuffer(context_, CL_MEM_READ_ONLY, bytes, nullptr, &err);
+  NM_RETURN_IF_ERROR(cl_status(err, name_ + ": probe buffer"));
+  cl_mem out = clCreateBuffer(context_, CL_MEM_WRITE_ONLY, n_items * 4, nullptr, &err);
+  if (err != CL_SUCCESS) {
+    clReleaseMemObject(x);
+    return cl_status(err, name_ + ": probe buffer");
+  }
+  const float zero = 0.0f;
+  Status st = cl_status(clEnqueueFillBuffer(queue_, x, &zero, sizeof zero, 0, bytes, 0, nullptr, nullptr), "fill");
+  Result<cl_kernel> kr = kernel("probe", "probe_read", "probe");
+  Result<cl_kernel> kf = kernel("probe", "probe_fma", "probe");
+  if (st.ok() && !kr.ok()) st = kr.status();
+  if (st.ok() && !kf.ok()) st = kf.status();
+  if (st.ok()) {
+    clSetKernelArg(*kr, 0, sizeof x, &x);
+    clSetKernelArg(*kr, 1, sizeof out, &out);
+    clSetKernelArg(*kr, 2, sizeof per, &per);
+    const int contiguous = (info_.type & CL_DEVICE_TYPE_CPU) ? 1 : 0;
+    clSetKernelArg(*kr, 3, sizeof contiguous, &contiguous);
+    Result<double> t = time_kernel(*kr, n_items, 0, 4);
+    if (t.ok()) speed.read_gb_per_s = (double)bytes / *t / 1e9;
+    else st = t.status();
+  }
+  if (st.ok()) {
+    const int iters = 4096;
+    const float b = 0.999f, c = 0.001f;
+    clSetKernelArg(*kf, 0, sizeof out, &out);
+    clSetKernelArg(*kf, 1, sizeof iters, &iters);
+    clSetKernelArg(*kf, 2, sizeof b, &b);
+    clSetKernelArg(*kf, 3, sizeof c, &c);
+    const size_t items = (info_.type & CL_DEVICE_TYPE_CPU) ? 4096 : n_items;
+    Result<double> t = time_kernel(*kf, items, 0, 3);
+    if (t.ok()) speed.gflop_per_s = 128.0 * iters * (double)items / *t / 1e9;
+    else st = t.status();
+  }
+  clReleaseMemObject(x);
+  clReleaseMemObject(out);
+  if (!st.ok()) return st;
+  return speed;
 }
 
 void add_opencl_devices(DeviceRegistry& registry) {

@@ -50,6 +50,9 @@ class OpenClDevice final : public Device {
   Status run(Executable& exe) override;
   Status synchronize() override;
   Result<std::unique_ptr<DeviceEvent>> record_event() override;
+  Result<DeviceSpeed> measure_speed() override;  // kernels/probe.cl
+  // Runs `kernel` on a 1-D range `reps` times; best wall time in seconds.
+  Result<double> time_kernel(cl_kernel kernel, size_t global, size_t local, int reps);
 
   const OpenClInfo& info() const { return info_; }
   cl_context context() const { return context_; }
