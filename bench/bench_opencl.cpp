@@ -1,7 +1,7 @@
 // bench_opencl: throughput of each OpenCL kernel through the Device interface (one-op
 // graphs, decode- and prefill-sized). Reports GFLOP/s for matmul/attention and GB/s
 // (bytes read + written) for the rest. On PoCL the "GPU" is the CPU: numbers are
-// labelled so. Usage: bench_opencl [--device NAME] [--reps N]
+// labelled so. Usage: bench_opencl [--device NAME] [--reps N] [--only SUBSTRING]
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -36,9 +36,11 @@ NodeId weight(Graph& g, std::vector<std::vector<unsigned char>>& keep, DType t, 
 int main(int argc, char** argv) {
   std::string device = "opencl";
   int reps = 5;
+  std::string only;  // run only benches whose name contains this
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--device")) device = argv[i + 1];
     if (!std::strcmp(argv[i], "--reps")) reps = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--only")) only = argv[i + 1];
   }
   nm::DeviceRegistry reg = nm::DeviceRegistry::create();
   nm::Device* dev = reg.find(device);
@@ -82,6 +84,7 @@ int main(int argc, char** argv) {
   }
   std::printf("%-36s %10s %12s\n", "kernel", "ms/run", "throughput");
   for (Bench& b : benches) {
+    if (!only.empty() && b.name.find(only) == std::string::npos) continue;
     Graph g;
     std::vector<std::vector<unsigned char>> keep;
     g.output(b.build(g, keep));
