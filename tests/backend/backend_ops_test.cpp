@@ -383,6 +383,74 @@ std::vector<OpCase> all_cases() {
     // (weight_copies differ only inside the window).
     std::memcpy(c.weight_copies.back().data() + 2 * 64, c.weights.back()->data() + 2 * 64, 0);
   }});
+  // ---- concat
+  for (DType t : {DType::F32, DType::F16}) for (int dim : {0, 1, 2}) {
+    cases.push_back({"concat_" + std::string(dtype_name(t)) + "_dim" + std::to_string(dim), [t, dim](CaseData& c) {
+      std::array<int64_t, 4> na{6, 5, 3, 2}, nb = na;
+      nb[(size_t)dim] = 4;
+      std::vector<unsigned char> ab = random_bytes(t, na[0] * na[1] * na[2] * na[3], c.rng), bb = random_bytes(t, nb[0] * nb[1] * nb[2] * nb[3], c.rng);
+      const NodeId ia = c.input_raw(t, na, ab.data(), ab.size()), ib = c.input_raw(t, nb, bb.data(), bb.size());
+      c.out = c.g.concat(ia, ib, dim);
+      const std::vector<double> a = dequant_row(t, ab.data(), (int64_t)ab.size() / (t == DType::F32 ? 4 : 2));
+      const std::vector<double> b = dequant_row(t, bb.data(), (int64_t)bb.size() / (t == DType::F32 ? 4 : 2));
+      std::array<int64_t, 4> no = na;
+      no[(size_t)dim] += nb[(size_t)dim];
+      for (int64_t i3 = 0; i3 < no[3]; ++i3) for (int64_t i2 = 0; i2 < no[2]; ++i2) for (int64_t i1 = 0; i1 < no[1]; ++i1) for (int64_t i0 = 0; i0 < no[0]; ++i0) {
+        std::array<int64_t, 4> i{i0, i1, i2, i3};
+        const bool from_a = i[(size_t)dim] < na[(size_t)dim];
+        if (!from_a) i[(size_t)dim] -= na[(size_t)dim];
+        const auto& ne = from_a ? na : nb;
+        c.ref.push_back((from_a ? a : b)[(size_t)(i[0] + ne[0] * (i[1] + ne[1] * (i[2] + ne[2] * i[3])))]);
+        c.tol.push_back(0);
+      }
+    }});
+  }
+  // ---- im2col / conv (ggml layouts), stride, padding and dilation exercised
+  for (int which = 0; which < 5; ++which) {
+    // 0: im2col 2-D -> f32, 1: im2col 2-D -> f16, 2: conv2d f32 kernel, 3: conv2d f16 kernel, 4: conv1d
+    static const char* kNames[] = {"im2col_f32", "im2col_f16", "conv2d_kf32", "conv2d_kf16", "conv1d"};
+    cases.push_back({kNames[which], [which](CaseData& c) {
+      const bool is_2d = which != 4;
+      const int64_t KW = 3, KH = is_2d ? 2 : 1, IC = 3, OC = 4, IW = 9, IH = is_2d ? 7 : 1, N = 2;
+      ConvParams p;
+      p.s0 = 2; p.s1 = is_2d ? 1 : 1; p.p0 = 1; p.p1 = is_2d ? 1 : 0; p.d0 = 2; p.d1 = 1; p.is_2d = is_2d;
+      p.dst_type = which == 1 ? DType::F16 : DType::F32;
+      const DType kt = which == 3 ? DType::F16 : DType::F32;
+      std::vector<unsigned char> kb = random_bytes(kt, KW * KH * IC * OC, c.rng);
+      const std::array<int64_t, 4> kne = is_2d ? std::array<int64_t, 4>{KW, KH, IC, OC} : std::array<int64_t, 4>{KW, IC, OC, 1};
+      const std::array<int64_t, 4> xne = is_2d ? std::array<int64_t, 4>{IW, IH, IC, N} : std::array<int64_t, 4>{IW, IC, N, 1};
+      const NodeId ik = c.weight_raw(kt, kne, kb.data(), kb.size());
+      std::vector<float> x;
+      const NodeId ix = c.input_f32(xne, &x);
+      c.out = which <= 1 ? c.g.im2col(ik, ix, p) : is_2d ? c.g.conv2d(ik, ix, p) : c.g.conv1d(ik, ix, p);
+      const std::vector<double> k = dequant_row(kt, kb.data(), KW * KH * IC * OC);
+      const int64_t OW = (IW + 2 * p.p0 - p.d0 * (KW - 1) - 1) / p.s0 + 1;
+      const int64_t OH = is_2d ? (IH + 2 * p.p1 - p.d1 * (KH - 1) - 1) / p.s1 + 1 : 1;
+      auto in = [&](int64_t ix_, int64_t iy, int64_t ic, int64_t n) -> double {
+        if (ix_ < 0 || ix_ >= IW || iy < 0 || iy >= IH) return 0.0;
+        return x[(size_t)(ix_ + IW * (iy + IH * (ic + IC * n)))];
+      };
+      if (which <= 1) {
+        for (int64_t n = 0; n < N; ++n) for (int64_t oh = 0; oh < OH; ++oh) for (int64_t ow = 0; ow < OW; ++ow)
+          for (int64_t ic = 0; ic < IC; ++ic) for (int64_t kh = 0; kh < KH; ++kh) for (int64_t kw = 0; kw < KW; ++kw) {
+            const double v = in(ow * p.s0 + kw * p.d0 - p.p0, oh * p.s1 + kh * p.d1 - p.p1, ic, n);
+            c.ref.push_back(v);
+            c.tol.push_back(which == 1 ? std::abs(v) / 2048 + 1.0 / (1 << 25) : 0);
+          }
+        return;
+      }
+      for (int64_t n = 0; n < N; ++n) for (int64_t oc = 0; oc < OC; ++oc) for (int64_t oh = 0; oh < OH; ++oh) for (int64_t ow = 0; ow < OW; ++ow) {
+        double s = 0, sa = 0;
+        for (int64_t ic = 0; ic < IC; ++ic) for (int64_t kh = 0; kh < KH; ++kh) for (int64_t kw = 0; kw < KW; ++kw) {
+          const double t = k[(size_t)(kw + KW * (kh + KH * (ic + IC * oc)))] * in(ow * p.s0 + kw * p.d0 - p.p0, oh * p.s1 + kh * p.d1 - p.p1, ic, n);
+          s += t;
+          sa += std::abs(t);
+        }
+        c.ref.push_back(s);
+        c.tol.push_back(gamma((double)(IC * KH * KW) + 2) * sa + 1e-30);
+      }
+    }});
+  }
   return cases;
 }
 

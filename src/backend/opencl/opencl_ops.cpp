@@ -60,6 +60,7 @@ const char* dtype_suffix(DType t) {
 }  // namespace
 
 bool opencl_supports(const OpenClDevice& device, const Graph& g, const Node& n) {
+  const int64_t count = n.t.n_elements();
   switch (n.op) {
     case OpKind::input: case OpKind::weight: case OpKind::output: case OpKind::reshape:
     case OpKind::view: case OpKind::permute: case OpKind::transpose:
@@ -97,8 +98,17 @@ bool opencl_supports(const OpenClDevice& device, const Graph& g, const Node& n) 
       return is_f32(src(g, n, 0)) && contiguous(src(g, n, 0));
     case OpKind::swiglu:
       return is_f32(src(g, n, 0)) && is_f32(src(g, n, 1)) && contiguous(src(g, n, 0)) && contiguous(src(g, n, 1));
+    case OpKind::concat: {
+      const Tensor& a = src(g, n, 0);
+      return (a.type == DType::F32 || a.type == DType::F16) && contiguous(a) && contiguous(src(g, n, 1));
+    }
+    case OpKind::im2col: case OpKind::conv2d: case OpKind::conv1d: {
+      const Tensor& k = src(g, n, 0);
+      const bool dst_ok = n.op != OpKind::im2col || n.t.type == DType::F32 || n.t.type == DType::F16;
+      return f32_or_f16(k) && contiguous(k) && contiguous(src(g, n, 1)) && dst_ok && count < INT32_MAX;
+    }
     default:
-      return false;  // concat, im2col, conv1d, conv2d: not yet on OpenCL
+      return false;
   }
 }
 
@@ -234,6 +244,38 @@ Status opencl_plan_node(OpenClDevice& dev, const Graph& g, NodeId id, const ClRe
       l.global = {(size_t)q.ne[1] * wg, (size_t)q.ne[2], (size_t)q.ne[3]};
       l.local = {wg, 1, 1};
       l.use_local = true;
+      break;
+    }
+    case OpKind::concat: {
+      const Tensor& a = src(g, n, 0);
+      const int dim = std::get<ConcatParams>(n.params).dim;
+      NM_RETURN_IF_ERROR(get("cpy", "concat"));
+      b.mem(a).mem(src(g, n, 1)).mem(n.t);
+      for (int i = 0; i < 4; ++i) b.i32(n.t.ne[(size_t)i]);
+      b.i32(dim).i32(a.ne[(size_t)dim]).i32((int64_t)type_traits(a.type)->type_size);
+      l.global = {(size_t)count, 1, 1};
+      break;
+    }
+    case OpKind::im2col: case OpKind::conv2d: case OpKind::conv1d: {
+      const Tensor& k = src(g, n, 0);
+      const Tensor& x = src(g, n, 1);
+      const ConvParams& p = std::get<ConvParams>(n.params);
+      const bool is_2d = n.op == OpKind::conv2d || (n.op == OpKind::im2col && p.is_2d);
+      // 1-D is 2-D with KH = IH = 1: kernel [KW, IC, OC], input [L, IC, N].
+      const int64_t KW = k.ne[0], KH = is_2d ? k.ne[1] : 1, IC = is_2d ? k.ne[2] : k.ne[1], OC = is_2d ? k.ne[3] : k.ne[2];
+      const int64_t IW = x.ne[0], IH = is_2d ? x.ne[1] : 1, N = is_2d ? x.ne[3] : x.ne[2];
+      const int64_t OW = n.op == OpKind::im2col ? n.t.ne[1] : n.t.ne[0];
+      const int64_t OH = is_2d ? (n.op == OpKind::im2col ? n.t.ne[2] : n.t.ne[1]) : 1;
+      if (n.op == OpKind::im2col) {
+        NM_RETURN_IF_ERROR(get("conv", "im2col"));
+        b.mem(x).mem(n.t).i32(n.t.type == DType::F16).i32(N);
+      } else {
+        NM_RETURN_IF_ERROR(get("conv", "conv2d"));
+        b.mem(k).mem(x).mem(n.t).i32(k.type == DType::F16).i32(OC).i32(N);
+      }
+      b.i32(IW).i32(IH).i32(IC).i32(KW).i32(KH).i32(OW).i32(OH);
+      b.i32(p.s0).i32(is_2d ? p.s1 : 1).i32(p.p0).i32(is_2d ? p.p1 : 0).i32(p.d0).i32(is_2d ? p.d1 : 1);
+      l.global = {(size_t)count, 1, 1};
       break;
     }
     default:

@@ -32,3 +32,24 @@ kernel void cpy_f16_f16(CPY_ARGS) {
   CPY_INDEX
   *(global ushort*)dp = *(global const ushort*)sp;
 }
+
+// concat along `dim` of contiguous a and b (same element size: 4 or 2 bytes); out
+// contiguous [ne0..ne3]; a_dim = a.ne[dim].
+kernel void concat(global const char* a, ulong oa, global const char* b, ulong ob, global char* d, ulong od,
+                   int ne0, int ne1, int ne2, int ne3, int dim, int a_dim, int esize) {
+  const long i = get_global_id(0);
+  if (i >= (long)ne0 * ne1 * ne2 * ne3) return;
+  int idx[4] = {(int)(i % ne0), (int)((i / ne0) % ne1), (int)((i / ((long)ne0 * ne1)) % ne2), (int)(i / ((long)ne0 * ne1 * ne2))};
+  int sne[4] = {ne0, ne1, ne2, ne3};
+  global const char* s = a + oa;
+  if (idx[dim] >= a_dim) {
+    idx[dim] -= a_dim;
+    sne[dim] -= a_dim;
+    s = b + ob;
+  } else {
+    sne[dim] = a_dim;
+  }
+  const long j = idx[0] + (long)sne[0] * (idx[1] + (long)sne[1] * (idx[2] + (long)sne[2] * idx[3]));
+  if (esize == 4) ((global uint*)(d + od))[i] = ((global const uint*)s)[j];
+  else ((global ushort*)(d + od))[i] = ((global const ushort*)s)[j];
+}
