@@ -129,12 +129,16 @@ TEST(OpenClDevice, ChoiceByEnvironmentAndClearErrors) {
     EXPECT_NE(k.status().message().find("frobnicate"), std::string::npos);
     EXPECT_NE(k.status().message().find((*d)->info().device_name), std::string::npos);
     // An op the device does not run is refused at prepare() by name.
+    std::vector<unsigned char> q6(210 * 2);
     Graph g;
-    const NodeId a = g.input(DType::F32, {8, 2, 1, 1});
-    g.output(g.concat(a, a, 0));
+    const NodeId w = g.weight(Tensor::make(DType::Q6_K, {256, 2, 1, 1}, q6.data()));
+    g.output(g.matmul(w, g.input(DType::F32, {256, 1, 1, 1})));
+    EXPECT_FALSE((*d)->supports(g, g.node(2)));
     auto exe = (*d)->prepare(std::move(g));
     ASSERT_FALSE(exe.ok());
-    EXPECT_NE(exe.status().message().find("concat"), std::string::npos);
+    EXPECT_EQ(exe.status().code(), ErrorCode::unsupported);
+    EXPECT_NE(exe.status().message().find("matmul"), std::string::npos);
+    EXPECT_NE(exe.status().message().find("q6_k"), std::string::npos) << exe.status().message();
     // Out-of-range token ids are reported, not read out of bounds.
     std::vector<float> table(16 * 4, 1.0f);
     Graph g2;

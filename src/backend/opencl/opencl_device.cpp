@@ -369,8 +369,13 @@ Result<std::unique_ptr<Executable>> OpenClDevice::prepare(Graph graph) {
   if (!graph.status().ok()) return graph.status();
   for (NodeId i = 0; i < graph.size(); ++i) {
     if (!supports(graph, graph.node(i))) {
-      return error(ErrorCode::unsupported, name_ + " (" + info_.device_name + ") cannot run " + node_label(graph, i) +
-                                               " with " + Graph::shape_str(graph.node(i).t));
+      const Node& n = graph.node(i);
+      std::string inputs;
+      for (int s = 0; s < n.n_src; ++s) {
+        if (n.src[(size_t)s] != kInvalidNode) inputs += (inputs.empty() ? "" : ", ") + Graph::shape_str(graph.node(n.src[(size_t)s]).t);
+      }
+      return error(ErrorCode::unsupported, name_ + " (" + info_.device_name + ") cannot run " + node_label(graph, i) + ": " +
+                                               Graph::shape_str(n.t) + " from " + inputs);
     }
   }
   std::unique_ptr<ClExecutable> ex(new ClExecutable());
