@@ -288,7 +288,7 @@ std::vector<OpCase> all_cases() {
   // ---- matmul with fused dequantisation, broadcast over dim 2
   for (DType t : {DType::F32, DType::F16, DType::Q8_0, DType::Q4_0, DType::Q4_K}) {
     cases.push_back({std::string("matmul_") + std::string(dtype_name(t)), [t](CaseData& c) {
-      const int K = 512, N = 9, M = 3, a2 = 2, b2 = 4;
+      const int K = 512, N = 9, M = 6, a2 = 2, b2 = 4;  // M = 6: one full and one partial group of 4 rows
       std::vector<unsigned char> wa = random_bytes(t, (int64_t)K * N * a2, c.rng);
       const NodeId ia = c.weight_raw(t, {K, N, a2, 1}, wa.data(), wa.size());
       std::vector<float> b;

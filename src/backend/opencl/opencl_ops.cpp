@@ -220,7 +220,8 @@ Status opencl_plan_node(OpenClDevice& dev, const Graph& g, NodeId id, const ClRe
       b.u64(a.nb[1]).u64(a.nb[2]).u64(a.nb[3]).u64(x.nb[1]).u64(x.nb[2]).u64(x.nb[3]);
       b.i32(x.ne[2] / a.ne[2]).i32(x.ne[3] / a.ne[3]);
       l.dims = 3;
-      l.global = {(size_t)a.ne[1] * wg, (size_t)x.ne[1], (size_t)(x.ne[2] * x.ne[3])};
+      constexpr int64_t kRowsPerGroup = 4;  // NM_MR in matmul.cl
+      l.global = {(size_t)a.ne[1] * wg, (size_t)((x.ne[1] + kRowsPerGroup - 1) / kRowsPerGroup), (size_t)(x.ne[2] * x.ne[3])};
       l.local = {wg, 1, 1};
       l.use_local = true;
       break;
