@@ -93,7 +93,7 @@ bool opencl_supports(const OpenClDevice& device, const Graph& g, const Node& n) 
              v.ne[0] <= kMaxAttentionDim && (!has_src(n, 3) || contiguous(src(g, n, 3)));
     }
     case OpKind::add: case OpKind::mul:
-      return is_f32(src(g, n, 0)) && is_f32(src(g, n, 1)) && contiguous(src(g, n, 0)) && contiguous(src(g, n, 1));
+      return count < INT32_MAX && is_f32(src(g, n, 0)) && is_f32(src(g, n, 1)) && contiguous(src(g, n, 0)) && contiguous(src(g, n, 1));
     case OpKind::scale: case OpKind::silu: case OpKind::gelu: case OpKind::gelu_erf: case OpKind::gelu_quick:
       return is_f32(src(g, n, 0)) && contiguous(src(g, n, 0));
     case OpKind::swiglu:

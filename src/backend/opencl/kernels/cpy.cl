@@ -1,13 +1,14 @@
 // cpy / cont: element-wise copy between any strides (nb in bytes), converting f32 <-> f16
-// (f16 stores round to nearest even). One work-item per element; n = ne0*ne1*ne2*ne3.
+// (f16 stores round to nearest even). One work-item per element; n = ne0*ne1*ne2*ne3
+// < 2^31 (the host checks), so index math is 32-bit.
 #define CPY_INDEX                                                                   \
-  const long i = get_global_id(0);                                                  \
-  if (i >= (long)ne0 * ne1 * ne2 * ne3) return;                                     \
-  const long i0 = i % ne0, i1 = (i / ne0) % ne1, i2 = (i / ((long)ne0 * ne1)) % ne2; \
-  const long i3 = i / ((long)ne0 * ne1 * ne2);                                      \
-  const long j = i; /* same element in dst: linear over dst's shape */              \
-  const long j0 = j % dne0, j1 = (j / dne0) % dne1, j2 = (j / ((long)dne0 * dne1)) % dne2; \
-  const long j3 = j / ((long)dne0 * dne1 * dne2);                                   \
+  const int i = get_global_id(0);                                                   \
+  if (i >= ne0 * ne1 * ne2 * ne3) return;                                           \
+  const int i0 = i % ne0, ra = i / ne0, i1 = ra % ne1, rb = ra / ne1;                \
+  const int i2 = rb % ne2, i3 = rb / ne2;                                           \
+  /* same element in dst: linear index over dst's shape */                          \
+  const int j0 = i % dne0, rc = i / dne0, j1 = rc % dne1, rd = rc / dne1;            \
+  const int j2 = rd % dne2, j3 = rd / dne2;                                         \
   global const char* sp = s + os + i0 * snb0 + i1 * snb1 + i2 * snb2 + i3 * snb3;  \
   global char* dp = d + od + j0 * dnb0 + j1 * dnb1 + j2 * dnb2 + j3 * dnb3;
 

@@ -5,25 +5,25 @@
 #define PTR_F(buf, off) ((global float*)((buf) + (off)))
 #define CPTR_F(buf, off) ((global const float*)((buf) + (off)))
 
-// b broadcast into a: a.ne[i] % b.ne[i] == 0.
-inline long bcast_index(long i, int ne0, int ne1, int ne2, int bne0, int bne1, int bne2, int bne3) {
-  const long i0 = i % ne0;
-  const long i1 = (i / ne0) % ne1;
-  const long i2 = (i / ((long)ne0 * ne1)) % ne2;
-  const long i3 = i / ((long)ne0 * ne1 * ne2);
-  return (i0 % bne0) + (long)bne0 * ((i1 % bne1) + (long)bne1 * ((i2 % bne2) + (long)bne2 * (i3 % bne3)));
+// b broadcast into a: a.ne[i] % b.ne[i] == 0. 32-bit index math (the host only sends
+// tensors of < 2^31 elements here): 64-bit division is slow on many devices.
+inline int bcast_index(int i, int ne0, int ne1, int ne2, int bne0, int bne1, int bne2, int bne3) {
+  const int i0 = i % ne0, r = i / ne0;
+  const int i1 = r % ne1, r2 = r / ne1;
+  const int i2 = r2 % ne2, i3 = r2 / ne2;
+  return (i0 % bne0) + bne0 * ((i1 % bne1) + bne1 * ((i2 % bne2) + bne2 * (i3 % bne3)));
 }
 
 kernel void add_f32(global const char* a, ulong oa, global const char* b, ulong ob, global char* d, ulong od,
                     long n, int ne0, int ne1, int ne2, int bne0, int bne1, int bne2, int bne3) {
-  const long i = get_global_id(0);
+  const int i = get_global_id(0);
   if (i >= n) return;
   PTR_F(d, od)[i] = CPTR_F(a, oa)[i] + CPTR_F(b, ob)[bcast_index(i, ne0, ne1, ne2, bne0, bne1, bne2, bne3)];
 }
 
 kernel void mul_f32(global const char* a, ulong oa, global const char* b, ulong ob, global char* d, ulong od,
                     long n, int ne0, int ne1, int ne2, int bne0, int bne1, int bne2, int bne3) {
-  const long i = get_global_id(0);
+  const int i = get_global_id(0);
   if (i >= n) return;
   PTR_F(d, od)[i] = CPTR_F(a, oa)[i] * CPTR_F(b, ob)[bcast_index(i, ne0, ne1, ne2, bne0, bne1, bne2, bne3)];
 }
