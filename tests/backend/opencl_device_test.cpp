@@ -21,7 +21,7 @@
 namespace nm {
 namespace {
 
-size_t resident_bytes() {
+[[maybe_unused]] size_t resident_bytes() {
   long pages_total = 0, pages_resident = 0;
   FILE* f = std::fopen("/proc/self/statm", "r");
   if (!f) return 0;
