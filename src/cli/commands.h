@@ -11,5 +11,6 @@ void register_run(CLI::App& app);
 void register_chat(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_inspect(CLI::App& app);
+void register_devices(CLI::App& app);
 
 }  // namespace nm::cli

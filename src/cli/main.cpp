@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   nm::cli::register_chat(app);
   nm::cli::register_bench(app);
   nm::cli::register_inspect(app);
+  nm::cli::register_devices(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

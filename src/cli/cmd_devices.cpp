@@ -1,0 +1,38 @@
+// `nanomind devices`: every device this machine offers (CPU clusters, OpenCL), with
+// kind, memory, whether it shares memory with the host, and a quick measured read
+// bandwidth and f32 FMA throughput.
+#include <cstdio>
+
+#include "backend/device_registry.h"
+#include "cli/commands.h"
+
+namespace nm::cli {
+
+void register_devices(CLI::App& app) {
+  auto* cmd = app.add_subcommand("devices", "List compute devices with a quick bandwidth and GFLOP/s measurement");
+  static bool no_measure = false;
+  cmd->add_flag("--no-measure", no_measure, "Skip the speed measurement");
+  cmd->callback([] {
+    DeviceRegistry reg = DeviceRegistry::create();
+    std::printf("%-12s %-4s %10s %-8s %9s %10s  %s\n", "device", "kind", "memory", "unified", "read GB/s", "GFLOP/s", "description");
+    for (const auto& d : reg.devices()) {
+      const DeviceMemoryInfo m = d->memory();
+      char mem[32];
+      std::snprintf(mem, sizeof mem, "%.1f GiB", (double)m.total_bytes / (1u << 30));
+      char bw[32] = "-", fl[32] = "-";
+      if (!no_measure) {
+        Result<DeviceSpeed> s = d->measure_speed();
+        if (s.ok()) {
+          std::snprintf(bw, sizeof bw, "%.1f", s->read_gb_per_s);
+          std::snprintf(fl, sizeof fl, "%.1f", s->gflop_per_s);
+        } else {
+          std::fprintf(stderr, "nanomind: %s: speed measurement failed: %s\n", d->name().c_str(), s.status().to_string().c_str());
+        }
+      }
+      std::printf("%-12s %-4s %10s %-8s %9s %10s  %s\n", d->name().c_str(), device_kind_name(d->kind()), mem,
+                  m.unified ? "yes" : "no", bw, fl, d->description().c_str());
+    }
+  });
+}
+
+}  // namespace nm::cli

@@ -1,0 +1,185 @@
+// OpenCL device specifics: zero-copy use of mmapped weights (resident memory before and
+// after a run), the on-disk program cache, device choice by NM_OPENCL_DEVICE, and clear
+// errors. Skips with a message when the machine has no OpenCL platform.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <vector>
+
+#include "backend/device_registry.h"
+#ifdef NM_HAVE_OPENCL
+#include "backend/opencl/opencl_device.h"
+#endif
+
+namespace nm {
+namespace {
+
+[[maybe_unused]] size_t resident_bytes() {
+  long pages_total = 0, pages_resident = 0;
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return 0;
+  const int n = std::fscanf(f, "%ld %ld", &pages_total, &pages_resident);
+  std::fclose(f);
+  return n == 2 ? (size_t)pages_resident * (size_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+#ifdef NM_HAVE_OPENCL
+std::unique_ptr<OpenClDevice> open_device() {
+  Result<std::unique_ptr<OpenClDevice>> d = OpenClDevice::create();
+  if (!d.ok()) return nullptr;
+  return std::move(d).value();
+}
+#define NM_NEED_OPENCL(dev)                                                         \
+  auto dev = open_device();                                                         \
+  if (!dev) GTEST_SKIP() << "no OpenCL platform/device on this machine: skipped"
+#else
+#define NM_NEED_OPENCL(dev) GTEST_SKIP() << "built without OpenCL (NM_OPENCL=OFF or no headers): skipped"
+#endif
+
+TEST(OpenClDevice, MmappedWeightIsNotDuplicated) {
+#ifdef NM_HAVE_OPENCL
+  NM_NEED_OPENCL(dev);
+  if (!dev->memory().unified) GTEST_SKIP() << dev->description() << " does not report host-unified memory";
+  // A 192 MiB f32 weight in an mmapped file, as a GGUF tensor would be.
+  const int64_t K = 4096, N = 12288;
+  const size_t bytes = (size_t)K * N * 4;
+  char path[] = "/tmp/nm_zero_copy_XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(ftruncate(fd, (off_t)bytes), 0);
+  void* map = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ASSERT_NE(map, MAP_FAILED);
+  float* w = static_cast<float*>(map);
+  for (int64_t n = 0; n < N; ++n) w[n * K + n % K] = 1.0f + (float)(n % 7);  // row n picks b[n % K]
+  double touch = 0;
+  for (size_t i = 0; i < bytes / 4; i += 1024) touch += w[i];  // make every page resident
+  Graph g;
+  const NodeId wa = g.weight(Tensor::make(DType::F32, {K, N, 1, 1}, map));
+  const NodeId x = g.input(DType::F32, {K, 1, 1, 1});
+  const NodeId y = g.output(g.matmul(wa, x));
+  const size_t before = resident_bytes();
+  auto exe = dev->prepare(std::move(g));
+  ASSERT_TRUE(exe.ok()) << exe.status().to_string();
+  float* xin = static_cast<float*>((*exe)->tensor(x).data);
+  for (int64_t k = 0; k < K; ++k) xin[k] = (float)k;
+  ASSERT_TRUE(dev->run(**exe).ok());
+  const size_t after = resident_bytes();
+  const float* out = static_cast<const float*>((*exe)->tensor(y).data);
+  for (int64_t n = 0; n < N; n += 997) EXPECT_EQ(out[n], (1.0f + (float)(n % 7)) * (float)(n % K)) << n;
+  const double grew_mib = ((double)after - (double)before) / (1 << 20);
+  std::printf("%s: weight %.0f MiB, resident before %.0f MiB, after %.0f MiB (+%.1f MiB)%s\n", dev->description().c_str(),
+              (double)bytes / (1 << 20), (double)before / (1 << 20), (double)after / (1 << 20), grew_mib, touch > 0 ? "" : " ");
+  // A copy would add 192 MiB; allow the arena, kernels and driver bookkeeping.
+  EXPECT_LT(grew_mib, 48.0) << "the weight was duplicated";
+  exe = Result<std::unique_ptr<Executable>>(error(ErrorCode::internal, "released"));
+  munmap(map, bytes);
+  close(fd);
+  std::remove(path);
+#else
+  GTEST_SKIP() << "built without OpenCL: skipped";
+#endif
+}
+
+TEST(OpenClDevice, ProgramCacheIsReused) {
+#ifdef NM_HAVE_OPENCL
+  const std::string dir = (std::filesystem::temp_directory_path() / ("nm_clcache_" + std::to_string(std::random_device{}()))).string();
+  setenv("NM_OPENCL_CACHE_DIR", dir.c_str(), 1);
+  {
+    NM_NEED_OPENCL(dev);
+    ASSERT_TRUE(dev->kernel("elementwise", "silu_f32", "silu").ok());
+    EXPECT_EQ(dev->programs_compiled(), 1);
+    EXPECT_EQ(dev->programs_from_cache(), 0);
+  }
+  {
+    auto dev = open_device();
+    ASSERT_TRUE(dev->kernel("elementwise", "silu_f32", "silu").ok());
+    EXPECT_EQ(dev->programs_compiled(), 0);
+    EXPECT_EQ(dev->programs_from_cache(), 1);
+  }
+  unsetenv("NM_OPENCL_CACHE_DIR");
+  std::filesystem::remove_all(dir);
+#else
+  GTEST_SKIP() << "built without OpenCL: skipped";
+#endif
+}
+
+TEST(OpenClDevice, ChoiceByEnvironmentAndClearErrors) {
+#ifdef NM_HAVE_OPENCL
+  {
+    NM_NEED_OPENCL(any);
+    setenv("NM_OPENCL_DEVICE", "no-such-device-xyz", 1);
+    Result<std::unique_ptr<OpenClDevice>> d = OpenClDevice::create();
+    unsetenv("NM_OPENCL_DEVICE");
+    ASSERT_FALSE(d.ok());
+    EXPECT_NE(d.status().message().find("NM_OPENCL_DEVICE"), std::string::npos);
+    setenv("NM_OPENCL_DEVICE", "0:0", 1);
+    d = OpenClDevice::create();
+    unsetenv("NM_OPENCL_DEVICE");
+    ASSERT_TRUE(d.ok());
+    // Unknown kernel: the error names the op and the device.
+    Result<cl_kernel> k = (*d)->kernel("elementwise", "no_such_kernel", "frobnicate");
+    ASSERT_FALSE(k.ok());
+    EXPECT_NE(k.status().message().find("frobnicate"), std::string::npos);
+    EXPECT_NE(k.status().message().find((*d)->info().device_name), std::string::npos);
+    // An op the device does not run is refused at prepare() by name.
+    std::vector<unsigned char> q6(210 * 2);
+    Graph g;
+    const NodeId w = g.weight(Tensor::make(DType::Q6_K, {256, 2, 1, 1}, q6.data()));
+    g.output(g.matmul(w, g.input(DType::F32, {256, 1, 1, 1})));
+    EXPECT_FALSE((*d)->supports(g, g.node(2)));
+    auto exe = (*d)->prepare(std::move(g));
+    ASSERT_FALSE(exe.ok());
+    EXPECT_EQ(exe.status().code(), ErrorCode::unsupported);
+    EXPECT_NE(exe.status().message().find("matmul"), std::string::npos);
+    EXPECT_NE(exe.status().message().find("q6_k"), std::string::npos) << exe.status().message();
+    // Out-of-range token ids are reported, not read out of bounds.
+    std::vector<float> table(16 * 4, 1.0f);
+    Graph g2;
+    const NodeId t = g2.weight(Tensor::make(DType::F32, {16, 4, 1, 1}, table.data()));
+    const NodeId ids = g2.input(DType::I32, {2, 1, 1, 1});
+    g2.output(g2.get_rows(t, ids));
+    auto exe2 = (*d)->prepare(std::move(g2));
+    ASSERT_TRUE(exe2.ok()) << exe2.status().to_string();
+    int32_t* idp = static_cast<int32_t*>((*exe2)->tensor(ids).data);
+    idp[0] = 1;
+    idp[1] = 4;
+    const Status st = (*d)->run(**exe2);
+    EXPECT_EQ(st.code(), ErrorCode::out_of_range);
+    EXPECT_NE(st.message().find("get_rows"), std::string::npos);
+  }
+#else
+  GTEST_SKIP() << "built without OpenCL: skipped";
+#endif
+}
+
+TEST(OpenClDevice, EventsAndImport) {
+#ifdef NM_HAVE_OPENCL
+  NM_NEED_OPENCL(dev);
+  auto ev = dev->record_event();
+  ASSERT_TRUE(ev.ok());
+  EXPECT_TRUE((*ev)->wait().ok());
+  EXPECT_TRUE((*ev)->done());
+  auto buf = dev->allocate(10000);
+  ASSERT_TRUE(buf.ok());
+  EXPECT_EQ((uintptr_t)(*buf)->host_ptr() % 4096, 0u);
+  std::vector<char> host(8192 + 4096);
+  char* aligned = reinterpret_cast<char*>(((uintptr_t)host.data() + 4095) / 4096 * 4096);
+  auto imp = dev->import_host(aligned, 8192);
+  ASSERT_TRUE(imp.ok());
+  EXPECT_EQ((*imp)->host_ptr(), aligned);
+  EXPECT_EQ((*imp)->zero_copy(), dev->memory().unified);
+  EXPECT_TRUE(dev->synchronize().ok());
+#else
+  GTEST_SKIP() << "built without OpenCL: skipped";
+#endif
+}
+
+}  // namespace
+}  // namespace nm
