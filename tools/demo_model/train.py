@@ -1,6 +1,6 @@
 """Trains the NanoMind demo VLM on generated scenes (CPU, PyTorch) and saves a checkpoint.
 
-    nice -n 19 python tools/demo_model/train.py --steps 2400 --out tools/demo_model/out
+    nice -n 19 python tools/demo_model/train.py --minutes 55 --out tools/demo_model/out
 
 Every --eval-every steps it measures exact-match accuracy of greedy answers on held-out
 scenes and saves <out>/last.pt; <out>/best.pt keeps the most accurate checkpoint so far.
@@ -54,11 +54,14 @@ def save(path: str, model: DemoVLM, step: int, acc: float) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--steps", type=int, default=2400)
+    ap.add_argument("--steps", type=int, default=12000)
+    ap.add_argument("--minutes", type=float, default=0.0,
+                    help="wall-clock budget: the schedule follows max(step/steps, time/budget)"
+                         " and training stops when either runs out (0: steps only)")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--warmup", type=int, default=100)
-    ap.add_argument("--eval-every", type=int, default=300)
+    ap.add_argument("--eval-every", type=int, default=1000)
     ap.add_argument("--eval-n", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
@@ -84,16 +87,23 @@ def main(argv: list[str] | None = None) -> int:
                              {"params": no_decay, "weight_decay": 0.0}], lr=args.lr,
                             betas=(0.9, 0.98))
 
+    def progress(step: int) -> float:
+        p = step / args.steps
+        if args.minutes > 0:
+            p = max(p, (time.time() - t0) / (60.0 * args.minutes))
+        return min(p, 1.0)
+
     def lr_at(step: int) -> float:
         if step < args.warmup:
             return args.lr * (step + 1) / args.warmup
-        t = (step - args.warmup) / max(1, args.steps - args.warmup)
+        t = progress(step)
         return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t)))
 
     best = -1.0
     t0 = time.time()
     ema = None
-    for step in range(args.steps):
+    step = 0
+    while True:
         model.train()
         base = scenes.TRAIN_SEED_START + (args.seed * 10_000_000) + step * args.batch
         batch = enc.make_batch(list(range(base, base + args.batch)))
@@ -108,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         if step % 25 == 0:
             print(f"step {step:5d} loss {loss.item():.4f} ema {ema:.4f} lr {lr_at(step):.2e} "
                   f"t {time.time() - t0:.0f}s", flush=True)
-        last = step == args.steps - 1
+        last = step == args.steps - 1 or progress(step + 1) >= 1.0
         if (step + 1) % args.eval_every == 0 or last:
             acc, per = evaluate(model, enc, args.eval_n)
             print(f"eval step {step + 1} heldout exact {acc:.3f} {json.dumps(per)} "
@@ -117,7 +127,10 @@ def main(argv: list[str] | None = None) -> int:
             if acc >= best:
                 best = acc
                 save(os.path.join(args.out, "best.pt"), model, step + 1, acc)
-    print(f"done {args.steps} steps in {time.time() - t0:.0f}s, best heldout exact {best:.3f}",
+        step += 1
+        if last:
+            break
+    print(f"done {step} steps in {time.time() - t0:.0f}s, best heldout exact {best:.3f}",
           flush=True)
     return 0
 
