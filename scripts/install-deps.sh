@@ -13,6 +13,7 @@ APT_PACKAGES=(
   libsndfile1-dev libsamplerate0-dev libespeak-ng-dev espeak-ng  # audio in, resampling, TTS
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo  # OpenCL (PoCL runs it on the CPU in tests)
   python3 python3-venv python3-numpy                        # reference tests and model tools
+  python3-torch libopenblas0-pthread                        # demo-model trainer (tools/demo_model), CPU torch
 )
 
 SUDO=""
