@@ -78,9 +78,9 @@ def write_mmproj(out: str, kind: str = "clip-mlp", wtype: str = "f32", image_siz
             put(name, a)
         elif qtype == QT.F16:
             put(name, a.astype(np.float16))
-        else:
-            if name == drop_tensor:
-                return
+        elif cols % 32:  # rows Q8_0 cannot hold stay F16, as llama.cpp's quantiser leaves them
+            put(name, a.astype(np.float16))
+        elif name != drop_tensor:
             w.add_tensor(name, gguf.quants.quantize(a, qtype), raw_dtype=qtype)
 
     small = np.float32 if qtype == QT.F32 else np.float16

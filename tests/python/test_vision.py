@@ -97,6 +97,17 @@ def test_other_input_size_interpolates_positions(shim, rng, tmp_path, kind):
     check_close(ours, vision_ref.encode(m, chw.astype(np.float32).astype(np.float64)), TOL["f32"], f"{kind} 24x48")
 
 
+def test_image_size_not_a_multiple_of_the_patch(shim, rng, tmp_path):
+    # SigLIP-so400m style: 384 / 14 -> 27 x 27 patches; here 30 / 4 -> 7 x 7, trailing pixels dropped
+    path = make(tmp_path, rng, "siglip-mlp", "f32", image_size=30)
+    m = vision_ref.Mmproj(path)
+    chw = rng.standard_normal((3, 30, 30))
+    rc, ours, msg = encode(shim, path, chw)
+    assert rc == 0, msg
+    assert ours.shape[0] == 49
+    check_close(ours, vision_ref.encode(m, chw.astype(np.float32).astype(np.float64)), TOL["f32"], "30x30 patch 4")
+
+
 def test_feature_layer_and_legacy_ffn_names(shim, rng, tmp_path):
     path = make(tmp_path, rng, "clip-mlp", "f32", feature_layer=1, legacy_ffn_names=True, n_ff=96)
     m = vision_ref.Mmproj(path)
@@ -134,6 +145,6 @@ def test_bad_files_give_clear_errors(shim, rng, tmp_path):
 
 def test_bad_input_sizes(shim, rng, tmp_path):
     path = make(tmp_path, rng, "siglip-idefics3")
-    for h, w in ((30, 32), (32, 36), (0, 0)):  # not multiples of patch * scale factor
+    for h, w in ((28, 32), (32, 36), (2, 2)):  # patch grid not divisible by the scale factor, or empty
         rc, _, msg = encode(shim, path, np.zeros((3, h, w)), static_shape=False)
         assert rc != 0 and msg, (h, w)

@@ -97,6 +97,7 @@ def encode(m: Mmproj, chw: np.ndarray) -> np.ndarray:
     P, E = m.patch, m.n_embd
     _, H, W = chw.shape
     gh, gw = H // P, W // P
+    chw = chw[:, : gh * P, : gw * P]  # a stride-P convolution ignores trailing pixels
     patches = chw.reshape(3, gh, P, gw, P).transpose(1, 3, 0, 2, 4).reshape(gh * gw, 3 * P * P)
     x = patches @ t["v.patch_embd.weight"].reshape(E, -1).T + t["v.patch_embd.bias"]
     pos = t["v.position_embd.weight"]

@@ -63,9 +63,10 @@ Status MmprojModel::load_hparams() {
   NM_RETURN_IF_ERROR(get_int("clip.vision.feed_forward_length", hp_.n_ff));
   NM_RETURN_IF_ERROR(get_int("clip.vision.block_count", hp_.n_layer));
   NM_RETURN_IF_ERROR(get_int("clip.vision.attention.head_count", hp_.n_head));
-  if (hp_.image_size % hp_.patch_size) {
+  // The patch convolution drops trailing pixels (SigLIP-so400m: 384 / 14 -> 27 x 27 patches).
+  if (hp_.image_size < hp_.patch_size) {
     return error(ErrorCode::invalid_file, "image size " + std::to_string(hp_.image_size) +
-                                              " is not a multiple of the patch size " + std::to_string(hp_.patch_size));
+                                              " is smaller than the patch size " + std::to_string(hp_.patch_size));
   }
   if (hp_.n_embd % hp_.n_head) {
     return error(ErrorCode::invalid_file, "vision width " + std::to_string(hp_.n_embd) +

@@ -37,7 +37,7 @@ struct VisionHparams {
   Normalization norm;
   std::vector<Resolution> grid_pinpoints;  // anyres candidates (width, height); may be empty
 
-  int grid_side() const { return image_size / patch_size; }  // trained patches per side
+  int grid_side() const { return image_size / patch_size; }  // trained patches per side (floor)
 };
 
 struct VisionLayerWeights {

@@ -25,9 +25,10 @@ Status VisionEncoder::check_size(int width, int height) const {
                                                   "x" + std::to_string(height));
   }
   const int P = hp.patch_size, s = hp.scale_factor;
-  if (width <= 0 || height <= 0 || width % (P * s) || height % (P * s) || width > 8192 || height > 8192) {
+  if (width < P || height < P || (width / P) % s || (height / P) % s || width > 8192 || height > 8192) {
     return error(ErrorCode::invalid_argument, "vision input " + std::to_string(width) + "x" + std::to_string(height) +
-                                                  " must be positive, at most 8192, and a multiple of " + std::to_string(P * s));
+                                                  " must be " + std::to_string(P) + " to 8192 pixels per side with a patch grid (side / " +
+                                                  std::to_string(P) + ") divisible by " + std::to_string(s));
   }
   return Status();
 }

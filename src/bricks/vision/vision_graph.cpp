@@ -9,9 +9,9 @@ Result<VisionGraph> build_vision_graph(const MmprojModel& model, int width, int 
   const VisionHparams& hp = model.hparams();
   const VisionWeights& w = model.weights();
   const int P = hp.patch_size;
-  if (width <= 0 || height <= 0 || width % P || height % P) {
+  if (width < P || height < P) {
     return error(ErrorCode::invalid_argument, "vision input " + std::to_string(width) + "x" + std::to_string(height) +
-                                                  " is not a multiple of the patch size " + std::to_string(P));
+                                                  " is smaller than the patch size " + std::to_string(P));
   }
   VisionGraph vg;
   vg.width = width;

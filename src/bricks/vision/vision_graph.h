@@ -21,8 +21,8 @@ struct VisionGraph {
   NodeId out = kInvalidNode;     // f32 [n_embd_out, n_tokens]
 };
 
-// width and height must be multiples of the patch size (and give a grid the idefics3
-// scale factor divides).
+// The patch grid is floor(width / patch) x floor(height / patch) (trailing pixels are
+// dropped, as a stride-P convolution does); for idefics3 the scale factor must divide it.
 Result<VisionGraph> build_vision_graph(const MmprojModel& model, int width, int height);
 
 }  // namespace nm
