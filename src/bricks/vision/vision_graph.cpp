@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 namespace nm {
 
@@ -51,11 +52,31 @@ Result<VisionGraph> build_vision_graph(const MmprojModel& model, int width, int 
       return g.add(g.matmul(g.weight(wt, p + name), in), g.weight(b, p + name + ".bias"));
     };
     NodeId h = g.layer_norm(x, hp.eps, g.weight(L.ln1_w), g.weight(L.ln1_b));
-    auto heads = [&](NodeId t) { return g.permute(g.reshape(t, {hd, hp.n_head, T, 1}), {0, 2, 1, 3}); };
-    const NodeId q = heads(linear(L.q_w, L.q_b, h, "attn_q"));
-    const NodeId k = heads(linear(L.k_w, L.k_b, h, "attn_k"));
-    const NodeId v = heads(linear(L.v_w, L.v_b, h, "attn_v"));
-    NodeId a = g.reshape(g.attention(q, k, v, kq_scale), {E, T, 1, 1});
+    // Attention as two matmuls per head (scores = K·Q, out = Vᵀ·softmax) so the O(T²)
+    // work runs on the matmul kernels, as llama.cpp's clip graph does.
+    auto split = [&](NodeId t, std::array<int32_t, 4> axes) {
+      return g.cont(g.permute(g.reshape(t, {hd, hp.n_head, T, 1}), axes));
+    };
+    const NodeId q = split(linear(L.q_w, L.q_b, h, "attn_q"), {0, 2, 1, 3});    // [hd, T, n_head]
+    const NodeId k = split(linear(L.k_w, L.k_b, h, "attn_k"), {0, 2, 1, 3});
+    const NodeId v_t = split(linear(L.v_w, L.v_b, h, "attn_v"), {1, 2, 0, 3});  // [T, hd, n_head]
+    std::vector<NodeId> outs;
+    for (int64_t ih = 0; ih < hp.n_head; ++ih) {
+      auto head = [&](NodeId t, int64_t ne0, int64_t ne1) {
+        const Tensor& tt = g.node(t).t;
+        const size_t plane = tt.nb[1] * (size_t)ne1;
+        return g.view(t, {ne0, ne1, 1, 1}, {tt.nb[0], tt.nb[1], plane, plane}, (size_t)ih * tt.nb[2]);
+      };
+      const NodeId probs = g.softmax(g.matmul(head(k, hd, T), head(q, hd, T)), kq_scale);  // [T_k, T_q]
+      outs.push_back(g.matmul(head(v_t, T, hd), probs));                                  // [hd, T_q]
+    }
+    while (outs.size() > 1) {  // pairwise concat along the head axis: [hd, T, n_head]
+      std::vector<NodeId> next;
+      for (size_t i = 0; i + 1 < outs.size(); i += 2) next.push_back(g.concat(outs[i], outs[i + 1], 2));
+      if (outs.size() % 2) next.push_back(outs.back());
+      outs = std::move(next);
+    }
+    NodeId a = g.reshape(g.cont(g.permute(outs[0], {0, 2, 1, 3})), {E, T, 1, 1});
     x = g.add(x, linear(L.o_w, L.o_b, a, "attn_out"));
 
     h = g.layer_norm(x, hp.eps, g.weight(L.ln2_w), g.weight(L.ln2_b));
