@@ -4,8 +4,13 @@
 
 namespace nm {
 
+ImageWrap image_wrap_for(ProjectorKind projector) {
+  if (projector == ProjectorKind::idefics3) return {"<fake_token_around_image><global-img>", "<fake_token_around_image>"};
+  return {};
+}
+
 Result<std::vector<PromptPart>> tokenize_with_images(const Tokenizer& tok, std::string_view text, std::string_view marker,
-                                                     int n_images, bool add_bos) {
+                                                     int n_images, bool add_bos, const ImageWrap& wrap) {
   if (marker.empty()) return error(ErrorCode::invalid_argument, "the image marker is empty");
   std::vector<PromptPart> parts;
   int n_found = 0;
@@ -13,7 +18,9 @@ Result<std::vector<PromptPart>> tokenize_with_images(const Tokenizer& tok, std::
   bool first = true;
   while (true) {
     const size_t hit = text.find(marker, at);
-    const std::string_view run = text.substr(at, hit == std::string_view::npos ? std::string_view::npos : hit - at);
+    std::string run(text.substr(at, hit == std::string_view::npos ? std::string_view::npos : hit - at));
+    if (!first) run = wrap.end + run;
+    if (hit != std::string_view::npos) run += wrap.begin;
     if (!run.empty() || (first && add_bos)) {
       EncodeOptions o;
       o.add_special = first && add_bos;

@@ -96,11 +96,11 @@ def test_width_mismatch_is_a_clear_error(shim, rng, tmp_path):
     assert rc == 1 and "96" in msg.value.decode() and "64" in msg.value.decode()
 
 
-def split(shim, llm, text, n_images, add_bos=True):
+def split(shim, llm, text, n_images, add_bos=True, idefics3=False):
     out = np.zeros(4096, np.int32)
     n = ctypes.c_int(0)
     msg = ctypes.create_string_buffer(1024)
-    rc = shim.nm_shim_vision_split(llm.encode(), text.encode(), n_images, int(add_bos), ptr(out), 4096,
+    rc = shim.nm_shim_vision_split(llm.encode(), text.encode(), n_images, int(add_bos), int(idefics3), ptr(out), 4096,
                                    ctypes.byref(n), msg, 1024)
     return rc, list(out[: n.value]), msg.value.decode()
 
@@ -117,3 +117,15 @@ def test_prompt_split_at_image_markers(shim, rng, tmp_path):
     assert rc == 0 and toks.count(-1) == 2 and toks[-1] == -1
     rc, _, msg = split(shim, llm, "one <__image__> marker", 2)
     assert rc == 1 and "1 image marker" in msg and "2 image" in msg
+
+
+def test_idefics3_image_wrap(shim, rng, tmp_path):
+    llm = make_llm(tmp_path, rng)
+    rc, toks, _ = split(shim, llm, "look<__image__>now", 1, idefics3=True)
+    assert rc == 0 and toks.count(-1) == 1
+    i = toks.index(-1)
+    _, before, _ = split(shim, llm, "look<fake_token_around_image><global-img>", 0)
+    _, after, _ = split(shim, llm, "<fake_token_around_image>now", 0, add_bos=False)
+    assert toks[:i] == before and toks[i + 1:] == after
+    _, plain, _ = split(shim, llm, "look<__image__>now", 1)
+    assert len(plain) < len(toks)

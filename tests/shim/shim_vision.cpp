@@ -81,12 +81,13 @@ NM_SHIM int nm_shim_vision_encode(const char* path, const float* chw, int width,
 }
 
 // Splits a prompt at "<__image__>" with the LLM's tokenizer: out gets the tokens, -1 for
-// each image slot. add_bos as tokenize_with_images. Returns 1 with msg on error.
-NM_SHIM int nm_shim_vision_split(const char* llm_path, const char* text, int n_images, int add_bos, int32_t* out,
-                                 int cap, int* n_out, char* msg, int msg_cap) {
+// each image slot. add_bos as tokenize_with_images; idefics3: SmolVLM's image wrap. Returns 1 with msg on error.
+NM_SHIM int nm_shim_vision_split(const char* llm_path, const char* text, int n_images, int add_bos, int idefics3,
+                                 int32_t* out, int cap, int* n_out, char* msg, int msg_cap) {
   auto m = nm::TextModel::load(llm_path);
   if (!m.ok()) return 2;
-  auto parts = nm::tokenize_with_images(m.value()->tokenizer(), text, "<__image__>", n_images, add_bos != 0);
+  const nm::ImageWrap wrap = nm::image_wrap_for(idefics3 ? nm::ProjectorKind::idefics3 : nm::ProjectorKind::mlp);
+  auto parts = nm::tokenize_with_images(m.value()->tokenizer(), text, "<__image__>", n_images, add_bos != 0, wrap);
   if (!parts.ok()) {
     copy_message(parts.status().to_string(), msg, msg_cap);
     return 1;
