@@ -1,0 +1,88 @@
+// MmprojModel: the vision encoder + projector of a llama.cpp "mmproj" GGUF (keys clip.*,
+// tensors v.* and mm.*): hyper-parameters, weight views into the mmapped file, and the
+// preprocessing constants. CLIP (class token, pre-LN) and SigLIP (no class token,
+// post-LN) encoders; "mlp" (LLaVA) and "idefics3" (pixel shuffle + linear) projectors.
+// Read-only after load; shared by every VisionEncoder from any thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bricks/vision/preprocess.h"
+#include "core/gguf_reader.h"
+#include "core/status.h"
+#include "core/tensor.h"
+
+namespace nm {
+
+enum class ProjectorKind { mlp, idefics3 };
+enum class VisionAct { gelu, gelu_quick, silu };  // encoder FFN activation (gelu = tanh form)
+
+struct VisionHparams {
+  ProjectorKind projector = ProjectorKind::mlp;
+  int image_size = 0;   // trained input side (pixels)
+  int patch_size = 0;
+  int n_embd = 0;
+  int n_ff = 0;
+  int n_layer = 0;      // blocks stored in the file
+  int n_layer_run = 0;  // blocks run: the features come from the output of this many blocks
+  int n_head = 0;
+  float eps = 1e-6f;
+  VisionAct act = VisionAct::gelu_quick;
+  bool has_class_token = false;  // CLIP; dropped before the projector
+  bool has_pre_ln = false, has_post_ln = false, has_patch_bias = false;
+  int scale_factor = 1;          // idefics3 pixel shuffle
+  int n_embd_out = 0;            // projector output width (= the LLM's n_embd)
+  Normalization norm;
+  std::vector<Resolution> grid_pinpoints;  // anyres candidates (width, height); may be empty
+
+  int grid_side() const { return image_size / patch_size; }  // trained patches per side (floor)
+};
+
+struct VisionLayerWeights {
+  Tensor ln1_w, ln1_b, q_w, q_b, k_w, k_b, v_w, v_b, o_w, o_b;
+  Tensor ln2_w, ln2_b, up_w, up_b, down_w, down_b;
+};
+
+struct VisionWeights {
+  Tensor patch_w;    // [P, P, 3, n_embd] (F32 or F16)
+  Tensor patch_b;    // [n_embd] or absent
+  Tensor class_embd; // [n_embd] or absent
+  Tensor pos_embd;   // [n_embd, n_pos]
+  Tensor pre_ln_w, pre_ln_b, post_ln_w, post_ln_b;
+  std::vector<VisionLayerWeights> layers;
+  Tensor mm0_w, mm0_b, mm2_w, mm2_b;  // mlp
+  Tensor mm_fc_w;                     // idefics3 [n_embd * s * s, n_embd_out]
+};
+
+class MmprojModel {
+ public:
+  static Result<std::unique_ptr<MmprojModel>> load(const std::string& path);
+  static Result<std::unique_ptr<MmprojModel>> from_gguf(std::shared_ptr<const GgufFile> file);
+
+  const VisionHparams& hparams() const { return hp_; }
+  const VisionWeights& weights() const { return w_; }
+  const GgufFile& file() const { return *file_; }
+  // "clip" or "siglip" (by the class token), for messages.
+  const char* encoder_name() const { return hp_.has_class_token ? "clip" : "siglip"; }
+
+  // Error (invalid_argument) when the projector's output width is not the LLM's n_embd.
+  Status check_llm_width(int n_embd_llm) const;
+
+  // Position embeddings as F32 [n_embd, n_pos] for a grid of gw x gh patches (plus the
+  // class position first for CLIP): the stored table when the grid is the trained one,
+  // else its patch part resampled bilinearly (half-pixel centres, edges clamped).
+  std::vector<float> position_embeddings(int gw, int gh) const;
+
+ private:
+  MmprojModel() = default;
+  Status load_hparams();
+  Status load_weights();
+
+  std::shared_ptr<const GgufFile> file_;
+  VisionHparams hp_;
+  VisionWeights w_;
+};
+
+}  // namespace nm

@@ -1,0 +1,56 @@
+// VisionEncoder: runs an MmprojModel on preprocessed images (planar normalised RGB, see
+// preprocess.h) and returns the projected image embeddings, one n_embd_out row per
+// image token, ready for TextContext::eval_embeddings. Graphs are built once per input
+// size and reused; position embeddings for sizes other than the trained one are
+// resampled on the CPU once per size. With static_shape, only the file's image_size is
+// accepted (one graph shape, as NPUs need). Not thread-safe: one per session.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "backend/cpu/cpu_executor.h"
+#include "bricks/vision/mmproj.h"
+#include "bricks/vision/preprocess.h"
+#include "bricks/vision/vision_graph.h"
+#include "core/thread_pool.h"
+
+namespace nm {
+
+struct VisionEncoderParams {
+  bool static_shape = true;  // reject inputs that are not image_size x image_size
+  Isa isa = best_isa();
+};
+
+class VisionEncoder {
+ public:
+  static Result<std::unique_ptr<VisionEncoder>> create(const MmprojModel& model, const VisionEncoderParams& params);
+
+  // Image tokens produced for an input of width x height pixels (error if the size is not usable).
+  Result<int> n_tokens(int width, int height) const;
+  int n_embd_out() const { return model_.hparams().n_embd_out; }
+
+  // Encodes one image; `out` is resized to n_tokens * n_embd_out floats (token-major).
+  Status encode(const EncoderInput& image, ThreadPool& pool, std::vector<float>& out);
+
+  const MmprojModel& model() const { return model_; }
+
+ private:
+  struct Shape {
+    VisionGraph meta;
+    std::unique_ptr<CpuExecutor> exec;
+    std::vector<float> pos;  // position embeddings for this grid
+  };
+  VisionEncoder(const MmprojModel& model, const VisionEncoderParams& p) : model_(model), params_(p) {}
+  Status check_size(int width, int height) const;
+  Result<Shape*> shape_for(int width, int height);
+
+  const MmprojModel& model_;
+  VisionEncoderParams params_;
+  std::vector<float> cls_;  // class embedding as f32 (CLIP)
+  std::map<std::pair<int, int>, std::unique_ptr<Shape>> shapes_;
+};
+
+}  // namespace nm
