@@ -34,6 +34,7 @@ typedef struct nm_session nm_session;
 
 typedef struct nm_model_params {
   const char* model_path;  /* GGUF LLM file (required) */
+  const char* mmproj_path; /* vision encoder + projector GGUF ("mmproj"), or NULL for text only */
   int n_threads;           /* 0 = one per core of the chosen device */
 } nm_model_params;
 
@@ -87,6 +88,20 @@ NM_API const char* nm_session_last_error(const nm_session* session);
  * generated, each passed to cb. Generation stops at an end-of-turn token or a stop string. */
 NM_API nm_status nm_session_chat(nm_session* session, const char* user_message, int32_t n_predict,
                                  nm_token_callback cb, void* user_data);
+/* An image for a chat turn: a JPEG/PNG/BMP file (path), or packed 8-bit RGB pixels in
+ * memory (rgb, width, height; path NULL), e.g. a camera frame. */
+typedef struct nm_image {
+  const char* path;
+  const uint8_t* rgb;
+  int32_t width, height;
+} nm_image;
+
+/* A chat turn with images (the model needs an mmproj): each image is preprocessed, run
+ * through the vision encoder and projector, and its embeddings are spliced into the
+ * prompt where the chat template puts the image. */
+NM_API nm_status nm_session_chat_images(nm_session* session, const char* user_message, const nm_image* images,
+                                        int32_t n_images, int32_t n_predict, nm_token_callback cb, void* user_data);
+
 /* Raw completion of text with no chat template. */
 NM_API nm_status nm_session_complete(nm_session* session, const char* text, int32_t n_predict,
                                      nm_token_callback cb, void* user_data);
@@ -113,7 +128,10 @@ NM_API void nm_model_get_info(const nm_model* model, nm_model_info* out);
 
 typedef struct nm_timings {
   double load_ms;
-  int32_t n_prompt_tokens;
+  int32_t n_images;        /* images in the last turn */
+  double preprocess_ms;    /* their resize + normalisation */
+  double vision_ms;        /* vision encoder + projector */
+  int32_t n_prompt_tokens; /* positions evaluated (image embeddings included) */
   double prompt_ms;        /* prefill of the last turn */
   int32_t n_generated;
   double generate_ms;      /* decode of the last turn */

@@ -8,12 +8,15 @@
 #include <thread>
 
 #include "bricks/text/text_model.h"
+#include "bricks/vision/mmproj.h"
+#include "core/image.h"
 #include "kernels/roofline.h"
 #include "nanomind/nanomind.h"
 #include "runtime/text_session.h"
 
 struct nm_model {
   std::unique_ptr<nm::TextModel> text;
+  std::unique_ptr<nm::MmprojModel> mmproj;  // null for text-only models
   int n_threads = 0;
   double load_ms = 0;
 };
@@ -80,6 +83,7 @@ extern "C" {
 nm_model_params nm_model_default_params(void) {
   nm_model_params p{};
   p.model_path = nullptr;
+  p.mmproj_path = nullptr;
   p.n_threads = 0;
   return p;
 }
@@ -111,6 +115,15 @@ nm_status nm_model_load(const nm_model_params* params, nm_model** out, char* err
     }
     auto model = std::make_unique<nm_model>();
     model->text = std::move(m).value();
+    if (params->mmproj_path) {
+      auto v = nm::MmprojModel::load(params->mmproj_path);
+      nm::Status st = v.ok() ? v.value()->check_llm_width(model->text->hparams().n_embd) : v.status();
+      if (!st.ok()) {
+        copy_message("cannot use mmproj '" + std::string(params->mmproj_path) + "': " + st.to_string(), err, err_size);
+        return to_c(st.code());
+      }
+      model->mmproj = std::move(v).value();
+    }
     model->n_threads = params->n_threads;
     model->load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     *out = model.release();
@@ -187,6 +200,7 @@ nm_status nm_session_init(nm_model* model, const nm_session_params* params, nm_s
     if (params->system_prompt) p.system_prompt = params->system_prompt;
     if (params->chat_template) p.chat_template = params->chat_template;
     p.n_threads = model->n_threads;
+    p.mmproj = model->mmproj.get();
     auto r = nm::TextSession::create(*model->text, p);
     if (!r.ok()) return report(s.get(), r.status());
     s->session = std::move(r).value();
@@ -206,6 +220,23 @@ nm_status nm_session_chat(nm_session* s, const char* user_message, int32_t n_pre
     if (!s->session || !user_message) return report(s, nm::error(nm::ErrorCode::invalid_argument, "no session or message"));
     if (*user_message == '\0') return report(s, nm::error(nm::ErrorCode::invalid_argument, "the message is empty"));
     return report(s, s->session->chat(user_message, n_predict, wrap(cb, user_data)));
+  });
+}
+
+nm_status nm_session_chat_images(nm_session* s, const char* user_message, const nm_image* images, int32_t n_images,
+                                 int32_t n_predict, nm_token_callback cb, void* user_data) {
+  return guarded(s, [&]() -> nm_status {
+    if (!s->session || !user_message || n_images < 0 || (n_images > 0 && !images)) {
+      return report(s, nm::error(nm::ErrorCode::invalid_argument, "no session, message or images"));
+    }
+    std::vector<nm::Image> decoded;
+    for (int32_t i = 0; i < n_images; ++i) {
+      auto img = images[i].path ? nm::load_image(images[i].path)
+                                : nm::image_from_rgb(images[i].rgb, images[i].width, images[i].height);
+      if (!img.ok()) return report(s, img.status());
+      decoded.push_back(std::move(img).value());
+    }
+    return report(s, s->session->chat(user_message, decoded, n_predict, wrap(cb, user_data)));
   });
 }
 
@@ -248,6 +279,9 @@ void nm_session_get_timings(const nm_session* s, nm_timings* out) {
   out->load_ms = s->model ? s->model->load_ms : 0;
   if (!s->session) return;
   const nm::TextTimings& t = s->session->timings();
+  out->n_images = t.n_images;
+  out->preprocess_ms = t.preprocess_ms;
+  out->vision_ms = t.vision_ms;
   out->n_prompt_tokens = t.n_prompt_tokens;
   out->prompt_ms = t.prompt_ms;
   out->n_generated = t.n_generated;

@@ -4,6 +4,8 @@
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/text_options.h"
@@ -14,6 +16,7 @@ namespace {
 struct RunOptions {
   TextOptions text;
   std::string prompt;
+  std::vector<std::string> images;
   int n_predict = 256;
   bool raw = false;
 };
@@ -38,8 +41,20 @@ int run(const RunOptions& o) {
   std::unique_ptr<nm_session, decltype(&nm_session_free)> session(open_session_or_report(model.get(), o.text),
                                                                  nm_session_free);
   if (!session) return 1;
-  const nm_status st = o.raw ? nm_session_complete(session.get(), prompt.c_str(), o.n_predict, stream_piece, nullptr)
-                             : nm_session_chat(session.get(), prompt.c_str(), o.n_predict, stream_piece, nullptr);
+  std::vector<nm_image> images;
+  for (const std::string& path : o.images) images.push_back({path.c_str(), nullptr, 0, 0});
+  nm_status st;
+  if (!images.empty()) {
+    if (o.raw) {
+      std::fprintf(stderr, "error: --image needs the chat template (drop --raw)\n");
+      return 1;
+    }
+    st = nm_session_chat_images(session.get(), prompt.c_str(), images.data(), (int32_t)images.size(), o.n_predict,
+                                stream_piece, nullptr);
+  } else {
+    st = o.raw ? nm_session_complete(session.get(), prompt.c_str(), o.n_predict, stream_piece, nullptr)
+               : nm_session_chat(session.get(), prompt.c_str(), o.n_predict, stream_piece, nullptr);
+  }
   std::fputs("\n", stdout);
   if (st != NM_OK) {
     std::fprintf(stderr, "error: %s\n", nm_session_last_error(session.get()));
@@ -58,6 +73,8 @@ void register_run(CLI::App& app) {
   add_sampling_options(*cmd, opts->text);
   cmd->add_option("-p,--prompt", opts->prompt, "Prompt text (default or \"-\": read standard input)");
   cmd->add_option("-n,--n-predict", opts->n_predict, "Maximum tokens to generate")->check(CLI::PositiveNumber);
+  cmd->add_option("--image", opts->images, "Image file (JPEG, PNG, BMP) to ask about; repeatable; needs --mmproj")
+      ->check(CLI::ExistingFile);
   cmd->add_flag("--raw", opts->raw, "Complete the prompt as plain text, without the chat template");
   cmd->callback([opts] { throw CLI::RuntimeError(run(*opts)); });
 }

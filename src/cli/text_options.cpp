@@ -7,6 +7,8 @@ namespace nm::cli {
 void add_model_options(CLI::App& cmd, TextOptions& o) {
   o.sampling = nm_session_default_params().sampling;
   cmd.add_option("-m,--model", o.model_path, "GGUF model file")->required()->check(CLI::ExistingFile);
+  cmd.add_option("--mmproj", o.mmproj_path, "Vision encoder + projector GGUF (llama.cpp's mmproj) for --image")
+      ->check(CLI::ExistingFile);
   cmd.add_option("-t,--threads", o.n_threads, "Threads (default: one per core)")->check(CLI::NonNegativeNumber);
   cmd.add_option("-c,--ctx-size", o.n_ctx, "Context size in tokens (default: the model's, at most 4096)")
       ->check(CLI::NonNegativeNumber);
@@ -30,6 +32,7 @@ void add_sampling_options(CLI::App& cmd, TextOptions& o) {
 nm_model* load_model_or_report(const TextOptions& o) {
   nm_model_params mp = nm_model_default_params();
   mp.model_path = o.model_path.c_str();
+  mp.mmproj_path = o.mmproj_path.empty() ? nullptr : o.mmproj_path.c_str();
   mp.n_threads = o.n_threads;
   nm_model* model = nullptr;
   char err[512];
@@ -60,6 +63,12 @@ void print_timings(const nm_session* session) {
   nm_timings t;
   nm_session_get_timings(session, &t);
   auto rate = [](int n, double ms) { return ms > 0 ? n * 1000.0 / ms : 0.0; };
+  if (t.n_images > 0) {
+    // Per-brick view: where the time of an image question went, and on which device.
+    std::fprintf(stderr, "\n[preprocess %.1f ms (%d image%s) | vision+projector %.1f ms on cpu | prefill %.1f ms on cpu | "
+                 "decode %.1f ms on cpu]",
+                 t.preprocess_ms, t.n_images, t.n_images > 1 ? "s" : "", t.vision_ms, t.prompt_ms, t.generate_ms);
+  }
   std::fprintf(stderr,
                "\n[load %.1f ms | prompt %d tok, %.1f ms, %.1f tok/s | gen %d tok, %.1f ms, %.1f tok/s | "
                "first token %.1f ms | context %d/%d]\n",

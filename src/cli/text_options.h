@@ -12,6 +12,7 @@ namespace nm::cli {
 
 struct TextOptions {
   std::string model_path;
+  std::string mmproj_path;
   int n_threads = 0;
   int n_ctx = 0;
   std::string kv_type = "f16";

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <thread>
 
+#include "bricks/vision/preprocess.h"
+#include "runtime/multimodal_prompt.h"
 #include "tokenizer/detokenizer.h"
 
 namespace nm {
@@ -45,6 +47,10 @@ TextSession::TextSession(const TextModel& model, const TextSessionParams& params
 Result<std::unique_ptr<TextSession>> TextSession::create(const TextModel& model, const TextSessionParams& params) {
   std::unique_ptr<TextSession> s(new TextSession(model, params));
   NM_ASSIGN_OR_RETURN(s->ctx_, TextContext::create(model, params.context));
+  if (params.mmproj) {
+    NM_RETURN_IF_ERROR(params.mmproj->check_llm_width(model.hparams().n_embd));
+    NM_ASSIGN_OR_RETURN(s->vision_, VisionEncoder::create(*params.mmproj, VisionEncoderParams{}));
+  }
   // A model without a recognised template still completes raw text; chat() reports why not.
   auto t = ChatTemplate::select(params.chat_template, model.tokenizer().vocab().chat_template);
   if (t.ok()) {
@@ -59,6 +65,7 @@ void TextSession::reset() {
   ctx_->clear();
   cached_.clear();
   history_.clear();
+  image_embeddings_.clear();
   sampler_.reset();
   timings_ = {};
 }
@@ -100,6 +107,11 @@ Status TextSession::prefill_and_generate(const std::vector<int32_t>& tokens, int
   NM_RETURN_IF_ERROR(eval(std::vector<int32_t>(tokens.begin() + (std::ptrdiff_t)p, tokens.end())));
   timings_.prompt_ms = ms_since(t0);
 
+  return generate(n_predict, on_piece, reply, t0);
+}
+
+Status TextSession::generate(int n_predict, const PieceCallback& on_piece, std::string* reply,
+                             Clock::time_point t0) {
   const Tokenizer& tok = model_.tokenizer();
   const std::vector<TokenId> stop_tokens = template_ ? template_->stop_tokens(tok) : tok.eog_tokens();
   const std::vector<std::string> stop_strings = template_ ? template_->stop_strings() : std::vector<std::string>{};
@@ -138,7 +150,79 @@ Status TextSession::prefill_and_generate(const std::vector<int32_t>& tokens, int
   return status;
 }
 
+Result<std::vector<float>> TextSession::encode_image(const Image& image) {
+  const VisionHparams& hp = vision_->model().hparams();
+  const auto t0 = Clock::now();
+  // Static shape: the encoder always sees its trained input size (what NPUs need, and
+  // what LLaVA-1.5-style models expect); Pillow-exact bicubic resize, then the file's mean/std.
+  const Image sized = image.width == hp.image_size && image.height == hp.image_size
+                          ? image
+                          : resize_image(image, hp.image_size, hp.image_size, ResizeFilter::bicubic);
+  const EncoderInput input = normalize_image(sized, hp.norm);
+  timings_.preprocess_ms += ms_since(t0);
+  const auto t1 = Clock::now();
+  std::vector<float> out;
+  NM_RETURN_IF_ERROR(vision_->encode(input, pool_, out));
+  timings_.vision_ms += ms_since(t1);
+  return out;
+}
+
+Status TextSession::chat(const std::string& user_message, const std::vector<Image>& images, int n_predict,
+                         const PieceCallback& on_piece) {
+  if (images.empty() && image_embeddings_.empty()) return chat(user_message, n_predict, on_piece);
+  if (!vision_) {
+    return error(ErrorCode::invalid_argument,
+                 "this model has no vision encoder: give the model's mmproj file (--mmproj) to use images");
+  }
+  if (!template_) {
+    return ChatTemplate::select(params_.chat_template, model_.tokenizer().vocab().chat_template).status();
+  }
+  timings_ = {};
+  std::vector<std::vector<float>> embeddings = image_embeddings_;
+  for (const Image& img : images) {
+    NM_ASSIGN_OR_RETURN(std::vector<float> e, encode_image(img));
+    embeddings.push_back(std::move(e));
+  }
+  timings_.n_images = (int)images.size();
+  std::vector<ChatMessage> messages;
+  if (!params_.system_prompt.empty()) messages.push_back({"system", params_.system_prompt});
+  messages.insert(messages.end(), history_.begin(), history_.end());
+  messages.push_back({"user", user_message, (int)images.size()});
+  const Tokenizer& tok = model_.tokenizer();
+  const ChatRenderOptions opts = chat_options_for(tok);
+  NM_ASSIGN_OR_RETURN(std::string prompt, template_->render(messages, opts));
+  NM_ASSIGN_OR_RETURN(std::vector<PromptPart> parts,
+                      tokenize_with_images(tok, prompt, opts.image_marker, (int)embeddings.size(), false,
+                                           image_wrap_for(vision_->model().hparams().projector)));
+  // Image embeddings occupy positions too: the conversation is evaluated again from the start.
+  ctx_->clear();
+  cached_.clear();
+  const auto t0 = Clock::now();
+  int n_positions = 0;
+  for (const PromptPart& p : parts) {
+    n_positions += p.image >= 0 ? (int)(embeddings[(size_t)p.image].size() / (size_t)model_.hparams().n_embd)
+                                : (int)p.tokens.size();
+  }
+  if (n_positions >= ctx_->n_ctx()) {
+    return error(ErrorCode::out_of_range, "the prompt with its images is " + std::to_string(n_positions) +
+                                              " positions, but the context holds " + std::to_string(ctx_->n_ctx()) +
+                                              " (raise -c / n_ctx)");
+  }
+  NM_RETURN_IF_ERROR(eval_prompt_parts(*ctx_, parts, embeddings, pool_));
+  for (const PromptPart& p : parts)
+    for (int32_t t : p.tokens) sampler_.accept(t);
+  timings_.n_prompt_tokens = n_positions;
+  timings_.prompt_ms = ms_since(t0);
+  std::string reply;
+  NM_RETURN_IF_ERROR(generate(n_predict, on_piece, &reply, t0));
+  history_.push_back({"user", user_message, (int)images.size()});
+  history_.push_back({"assistant", reply});
+  image_embeddings_ = std::move(embeddings);
+  return Status();
+}
+
 Status TextSession::chat(const std::string& user_message, int n_predict, const PieceCallback& on_piece) {
+  if (!image_embeddings_.empty()) return chat(user_message, std::vector<Image>{}, n_predict, on_piece);
   if (!template_) {
     return ChatTemplate::select(params_.chat_template, model_.tokenizer().vocab().chat_template).status();
   }

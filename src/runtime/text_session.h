@@ -15,6 +15,9 @@
 
 #include "bricks/text/text_context.h"
 #include "bricks/text/text_model.h"
+#include "bricks/vision/mmproj.h"
+#include "bricks/vision/vision_encoder.h"
+#include "core/image.h"
 #include "core/thread_pool.h"
 #include "runtime/sampler.h"
 #include "tokenizer/chat_template.h"
@@ -27,9 +30,13 @@ struct TextSessionParams {
   std::string system_prompt;    // empty: the template's default
   std::string chat_template;    // empty: from the model file
   int n_threads = 0;            // 0: hardware concurrency
+  const MmprojModel* mmproj = nullptr;  // vision encoder + projector, if the session takes images
 };
 
 struct TextTimings {
+  double preprocess_ms = 0;  // images: decode-independent resize + normalisation
+  double vision_ms = 0;      // images: vision encoder + projector
+  int n_images = 0;
   int n_prompt_tokens = 0;
   double prompt_ms = 0;
   int n_generated = 0;
@@ -46,6 +53,10 @@ class TextSession {
 
   // One user turn: render, evaluate what is new, generate the assistant's reply.
   Status chat(const std::string& user_message, int n_predict, const PieceCallback& on_piece);
+  // A user turn with images (placed before the text, as the chat template's image marker).
+  // The images are encoded by the vision brick and their embeddings spliced into the prompt.
+  Status chat(const std::string& user_message, const std::vector<Image>& images, int n_predict,
+              const PieceCallback& on_piece);
   // Plain completion of `text` (no template), continuing the current context.
   Status complete(const std::string& text, int n_predict, const PieceCallback& on_piece);
 
@@ -64,6 +75,10 @@ class TextSession {
   // Makes the context hold exactly `tokens` (keeps the longest cached prefix), then generates.
   Status prefill_and_generate(const std::vector<int32_t>& tokens, int n_predict, const PieceCallback& on_piece,
                               std::string* reply);
+  // The generation loop after a prefill started at t0.
+  Status generate(int n_predict, const PieceCallback& on_piece, std::string* reply,
+                  std::chrono::steady_clock::time_point t0);
+  Result<std::vector<float>> encode_image(const Image& image);
 
   const TextModel& model_;
   TextSessionParams params_;
@@ -73,6 +88,8 @@ class TextSession {
   std::optional<ChatTemplate> template_;
   std::vector<ChatMessage> history_;
   std::vector<int32_t> cached_;  // the tokens the KV cache holds, in order
+  std::unique_ptr<VisionEncoder> vision_;
+  std::vector<std::vector<float>> image_embeddings_;  // every image of the conversation, in order
   TextTimings timings_;
 };
 

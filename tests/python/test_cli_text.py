@@ -129,3 +129,26 @@ def test_c_api_example_program(model):
     bad = subprocess.run([os.path.join(os.environ.get("NM_BIN", "."), "simple_chat"), "/nonexistent.gguf", "x"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and "error:" in bad.stderr
+
+
+MODELS = os.path.join(os.environ.get("NM_SOURCE_DIR", "."), "models")
+
+
+def test_image_question_with_the_demo_model_reports_per_brick_timings():
+    r = nm("run", "-m", os.path.join(MODELS, "nanomind-demo-llm.gguf"), "--mmproj",
+           os.path.join(MODELS, "nanomind-demo-mmproj.gguf"), "--image", os.path.join(MODELS, "samples", "scene_3.png"),
+           "-p", "How many shapes are there?", "--temp", "0", "-n", "8", "-v")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip()
+    assert re.search(r"preprocess [\d.]+ ms \(1 image\) \| vision\+projector [\d.]+ ms on cpu \| prefill", r.stderr), r.stderr
+
+
+def test_image_without_mmproj_and_broken_images_are_refused(model, tmp_path):
+    png = os.path.join(MODELS, "samples", "scene_3.png")
+    r = nm("run", "-m", model, "--image", png, "-p", "What is this?")
+    assert r.returncode != 0 and "mmproj" in r.stderr, r.stderr
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(open(png, "rb").read()[:100])
+    r = nm("run", "-m", os.path.join(MODELS, "nanomind-demo-llm.gguf"), "--mmproj",
+           os.path.join(MODELS, "nanomind-demo-mmproj.gguf"), "--image", str(broken), "-p", "What is this?")
+    assert r.returncode != 0 and "image" in r.stderr, r.stderr
