@@ -14,7 +14,7 @@ scripts/build.sh release
 echo "== sanitizer build (ASan + UBSan)"
 scripts/build.sh asan
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-   ctest --output-on-failure -j "$jobs" -E '^py\.test_.*_slow')
+   LSAN_OPTIONS=suppressions="$PWD/../tests/lsan.supp" ctest --output-on-failure -j "$jobs" -E '^py\.test_.*_slow')
 
 echo "== fuzz targets (short runs)"
 scripts/build.sh fuzz
