@@ -150,6 +150,14 @@ Status TextSession::generate(int n_predict, const PieceCallback& on_piece, std::
   return status;
 }
 
+std::vector<ChatMessage> TextSession::conversation_with(const std::string& user_message, int n_images) const {
+  std::vector<ChatMessage> messages;
+  if (!params_.system_prompt.empty()) messages.push_back({"system", params_.system_prompt});
+  messages.insert(messages.end(), history_.begin(), history_.end());
+  messages.push_back({"user", user_message, n_images});
+  return messages;
+}
+
 Result<std::vector<float>> TextSession::encode_image(const Image& image) {
   const VisionHparams& hp = vision_->model().hparams();
   const auto t0 = Clock::now();
@@ -184,10 +192,7 @@ Status TextSession::chat(const std::string& user_message, const std::vector<Imag
     embeddings.push_back(std::move(e));
   }
   timings_.n_images = (int)images.size();
-  std::vector<ChatMessage> messages;
-  if (!params_.system_prompt.empty()) messages.push_back({"system", params_.system_prompt});
-  messages.insert(messages.end(), history_.begin(), history_.end());
-  messages.push_back({"user", user_message, (int)images.size()});
+  const std::vector<ChatMessage> messages = conversation_with(user_message, (int)images.size());
   const Tokenizer& tok = model_.tokenizer();
   const ChatRenderOptions opts = chat_options_for(tok);
   NM_ASSIGN_OR_RETURN(std::string prompt, template_->render(messages, opts));
@@ -226,10 +231,7 @@ Status TextSession::chat(const std::string& user_message, int n_predict, const P
   if (!template_) {
     return ChatTemplate::select(params_.chat_template, model_.tokenizer().vocab().chat_template).status();
   }
-  std::vector<ChatMessage> messages;
-  if (!params_.system_prompt.empty()) messages.push_back({"system", params_.system_prompt});
-  messages.insert(messages.end(), history_.begin(), history_.end());
-  messages.push_back({"user", user_message});
+  const std::vector<ChatMessage> messages = conversation_with(user_message, 0);
   NM_ASSIGN_OR_RETURN(std::string prompt, template_->render(messages, chat_options_for(model_.tokenizer())));
   NM_ASSIGN_OR_RETURN(std::vector<int32_t> tokens, model_.tokenizer().encode(prompt, {false, true}));
   std::string reply;

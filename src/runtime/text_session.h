@@ -79,6 +79,8 @@ class TextSession {
   Status generate(int n_predict, const PieceCallback& on_piece, std::string* reply,
                   std::chrono::steady_clock::time_point t0);
   Result<std::vector<float>> encode_image(const Image& image);
+  // System prompt (if any) + history + the new user turn, for the chat template.
+  std::vector<ChatMessage> conversation_with(const std::string& user_message, int n_images) const;
 
   const TextModel& model_;
   TextSessionParams params_;
