@@ -25,6 +25,19 @@ class Batch:
     prompt_lens: list[int]  # tokens before the answer, per row
     questions: list[str]
     answers: list[str]
+    cells: torch.Tensor  # int64 [B, 9]: 0 = empty cell, else 1 + shape * len(COLOURS) + colour
+
+
+N_CELL_CLASSES = 1 + len(scenes.SHAPES) * len(scenes.COLOURS)
+
+
+def cell_classes(scene: scenes.Scene) -> list[int]:
+    """What each grid cell holds, as a class id (training-only auxiliary target)."""
+    out = [0] * (scenes.GRID * scenes.GRID)
+    colours = list(scenes.COLOURS)
+    for sh in scene.shapes:
+        out[sh.cell] = 1 + scenes.SHAPES.index(sh.kind) * len(colours) + colours.index(sh.colour)
+    return out
 
 
 class Encoder:
@@ -46,10 +59,11 @@ class Encoder:
         return self.tok.decode(ids, skip_special_tokens=True)
 
     def make_batch(self, seeds: list[int]) -> Batch:
-        images, rows, labels, plens, qs, ans = [], [], [], [], [], []
+        images, rows, labels, plens, qs, ans, cells = [], [], [], [], [], [], []
         for seed in seeds:
             scene, q, a = scenes.sample_example(seed)
             images.append(scenes.image_array(scene))
+            cells.append(cell_classes(scene))
             p, r = self.prompt_ids(q), self.answer_ids(a)
             rows.append(p + r)
             labels.append([IGNORE] * len(p) + r)
@@ -62,4 +76,4 @@ class Encoder:
         for i, (r, lb) in enumerate(zip(rows, labels)):
             ids[i, :len(r)] = torch.tensor(r)
             lab[i, :len(lb)] = torch.tensor(lb)
-        return Batch(np.stack(images), ids, lab, plens, qs, ans)
+        return Batch(np.stack(images), ids, lab, plens, qs, ans, torch.tensor(cells))

@@ -101,13 +101,19 @@ class VisionTower(nn.Module):
         self.mm0 = nn.Linear(c.v_embd, c.n_embd)
         self.mm2 = nn.Linear(c.n_embd, c.n_embd)
 
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+    def features(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Encoder output after post_ln: [B, n_patches, v_embd]."""
         x = self.patch_embd(pixels).flatten(2).transpose(1, 2)  # raster order of patches
         x = x + self.position_embd
         for blk in self.blocks:
             x = blk(x)
-        x = self.post_ln(x)
-        return self.mm2(gelu_tanh(self.mm0(x)))
+        return self.post_ln(x)
+
+    def project(self, feats: torch.Tensor) -> torch.Tensor:
+        return self.mm2(gelu_tanh(self.mm0(feats)))
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.project(self.features(pixels))
 
 
 class RMSNorm(nn.Module):
@@ -187,18 +193,21 @@ class DemoVLM(nn.Module):
             if getattr(m, "bias", None) is not None:
                 nn.init.zeros_(m.bias)
 
-    def embed(self, ids: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:
+    def embed(self, ids: torch.Tensor, pixels: torch.Tensor,
+              img: torch.Tensor | None = None) -> torch.Tensor:
         """Token embeddings with the single <image> token (same column in every row) replaced
-        by the n_patches image embeddings."""
+        by the n_patches image embeddings (computed from pixels unless given as img)."""
         where = (ids == self.image_token_id).nonzero()
         col = int(where[0, 1])
         assert where.shape[0] == ids.shape[0] and bool((where[:, 1] == col).all())
-        img = self.vision(pixels)
+        if img is None:
+            img = self.vision(pixels)
         return torch.cat([self.token_embd(ids[:, :col]), img, self.token_embd(ids[:, col + 1:])], 1)
 
-    def forward(self, ids: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, pixels: torch.Tensor,
+                img: torch.Tensor | None = None) -> torch.Tensor:
         """Logits [B, T', vocab] over the spliced sequence (T' = T - 1 + n_patches)."""
-        x = self.embed(ids, pixels)
+        x = self.embed(ids, pixels, img)
         n = x.shape[1]
         cos, sin = rope_tables(self.c, n)
         mask = torch.full((n, n), float("-inf")).triu(1)

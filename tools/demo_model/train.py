@@ -21,19 +21,28 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import scenes  # noqa: E402
 import tokenizer as T  # noqa: E402
-from data import IGNORE, Encoder  # noqa: E402
+from data import IGNORE, N_CELL_CLASSES, Encoder  # noqa: E402
 from generate import answer_batch  # noqa: E402
 from model import Config, DemoVLM, preprocess  # noqa: E402
 
 
-def loss_of(model: DemoVLM, batch) -> torch.Tensor:
-    logits = model(batch.ids, preprocess(batch.images))
+def loss_of(model: DemoVLM, cell_head: torch.nn.Linear, batch,
+            aux_weight: float) -> torch.Tensor:
+    """Answer-token cross-entropy, plus (training only) a per-patch classification of what
+    each grid cell holds, read from the encoder features by cell_head. The auxiliary loss
+    gives the encoder a dense signal long before the decoder learns to ground answers;
+    cell_head is not part of the exported model."""
+    feats = model.vision.features(preprocess(batch.images))
+    logits = model(batch.ids, None, model.vision.project(feats))
+    aux = F.cross_entropy(cell_head(feats).reshape(-1, cell_head.out_features),
+                          batch.cells.reshape(-1))
     col = int((batch.ids[0] == model.image_token_id).nonzero()[0, 0])
     lab = batch.labels
     pad = torch.full((lab.shape[0], model.c.n_patches), IGNORE, dtype=lab.dtype)
     lab = torch.cat([lab[:, :col], pad, lab[:, col + 1:]], 1)
-    return F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), lab[:, 1:].reshape(-1),
+    main = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), lab[:, 1:].reshape(-1),
                            ignore_index=IGNORE)
+    return main + aux_weight * aux
 
 
 def evaluate(model: DemoVLM, enc: Encoder, n: int) -> tuple[float, dict[str, float]]:
@@ -66,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--tiny", action="store_true", help="very small model (smoke tests)")
+    ap.add_argument("--aux-weight", type=float, default=0.5,
+                    help="weight of the per-cell auxiliary loss on the encoder (0: off)")
+    ap.add_argument("--init", help="start from this checkpoint's weights (same config)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "out"))
     args = ap.parse_args(argv)
 
@@ -77,12 +89,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.tiny:
         cfg = Config(vocab=cfg.vocab, v_embd=32, v_head=2, v_ff=64, v_layer=1,
                      n_embd=32, n_head=2, n_head_kv=1, n_ff=64, n_layer=1)
+    if args.init:
+        ckpt = torch.load(args.init, map_location="cpu")
+        cfg = Config(**ckpt["config"])
     model = DemoVLM(cfg, enc.image_id)
+    if args.init:
+        model.load_state_dict(ckpt["state"])
+        print(f"init from {args.init} (step {ckpt['step']}, heldout {ckpt['heldout_acc']:.3f})")
+    cell_head = torch.nn.Linear(cfg.v_embd, N_CELL_CLASSES)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"config {json.dumps(cfg.to_dict())}\nparams {n_params}", flush=True)
 
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    trained = list(model.parameters()) + list(cell_head.parameters())
+    decay = [p for p in trained if p.dim() >= 2]
+    no_decay = [p for p in trained if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
                              {"params": no_decay, "weight_decay": 0.0}], lr=args.lr,
                             betas=(0.9, 0.98))
@@ -109,10 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         batch = enc.make_batch(list(range(base, base + args.batch)))
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
-        loss = loss_of(model, batch)
+        loss = loss_of(model, cell_head, batch, args.aux_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trained, 1.0)
         opt.step()
         ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()
         if step % 25 == 0:
