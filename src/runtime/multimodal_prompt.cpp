@@ -6,7 +6,7 @@ namespace nm {
 
 ImageWrap image_wrap_for(ProjectorKind projector) {
   if (projector == ProjectorKind::idefics3) return {"<fake_token_around_image><global-img>", "<fake_token_around_image>"};
-  return {};
+  return {"", "\n"};
 }
 
 Result<std::vector<PromptPart>> tokenize_with_images(const Tokenizer& tok, std::string_view text, std::string_view marker,

@@ -23,8 +23,9 @@ struct PromptPart {
   int image = -1;               // index into the image list, or -1 for text
 };
 
-// Text a model family puts around each image's embeddings (llama.cpp's mtmd markers):
-// none for LLaVA's mlp projector; "<fake_token_around_image><global-img>" before and
+// Text a model family puts around each image's embeddings: a newline after each image for
+// LLaVA's mlp projector (LLaVA's "<image>\n" prompt layout, which its chat templates and
+// NanoMind's demo model use); "<fake_token_around_image><global-img>" before and
 // "<fake_token_around_image>" after for SmolVLM / Idefics3 (one tile, no splitting).
 struct ImageWrap {
   std::string begin, end;

@@ -4,7 +4,8 @@ Written from the published equations: ViT patch embedding (a stride-P convolutio
 CLIP (Radford et al. 2021: class token, pre-LayerNorm, quick-GELU x*sigmoid(1.702x)),
 SigLIP (Zhai et al. 2023: no class token, GELU tanh form, post-LayerNorm), pre-norm
 transformer blocks with multi-head softmax attention, LLaVA's 2-layer MLP projector
-(Linear, GELU (erf), Linear) and Idefics3's pixel shuffle + Linear (Hugging Face
+(Linear, GELU, Linear; the tanh form, as llama.cpp evaluates it on these files — Hugging
+Face's LlavaMultiModalProjector uses the erf form, at most ~1e-3 apart per element) and Idefics3's pixel shuffle + Linear (Hugging Face
 Idefics3Connector). Weights are read with gguf-py and dequantised by gguf-py.
 Which block feeds the projector follows llama.cpp's convention: block_count - 1 blocks
 for the mlp projector (LLaVA's penultimate layer), all blocks otherwise, unless
@@ -62,13 +63,6 @@ def layer_norm(x, w, b, eps):
 
 def gelu_tanh(x):
     return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
-
-
-_erf = np.vectorize(math.erf)
-
-
-def gelu_erf(x):
-    return 0.5 * x * (1 + _erf(x / math.sqrt(2)))
 
 
 def quick_gelu(x):
@@ -130,7 +124,7 @@ def encode(m: Mmproj, chw: np.ndarray) -> np.ndarray:
     if m.clip:
         x = x[1:]
     if m.projector == "mlp":
-        h = gelu_erf(x @ t["mm.0.weight"].T + t["mm.0.bias"])
+        h = gelu_tanh(x @ t["mm.0.weight"].T + t["mm.0.bias"])
         return h @ t["mm.2.weight"].T + t["mm.2.bias"]
     # Idefics3 pixel shuffle (square grids in the paper's code; row-major for any grid)
     s = m.scale

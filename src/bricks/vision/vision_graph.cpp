@@ -92,7 +92,8 @@ Result<VisionGraph> build_vision_graph(const MmprojModel& model, int width, int 
 
   if (hp.projector == ProjectorKind::mlp) {
     x = g.add(g.matmul(g.weight(w.mm0_w, "mm.0"), x), g.weight(w.mm0_b, "mm.0.bias"));
-    x = g.gelu_erf(x);
+    // ggml_gelu's tanh form, as llama.cpp evaluates these files (HF's projector uses erf).
+    x = g.gelu(x);
     x = g.add(g.matmul(g.weight(w.mm2_w, "mm.2"), x), g.weight(w.mm2_b, "mm.2.bias"));
     vg.n_tokens = (int)n_patch;
   } else {
