@@ -23,7 +23,7 @@ int stream_piece(const char* piece, int32_t, void*) {
   return 0;
 }
 
-int chat(const ChatOptions& o) {
+int chat(ChatOptions o) {
   std::unique_ptr<nm_model, decltype(&nm_model_free)> model(load_model_or_report(o.text), nm_model_free);
   if (!model) return 1;
   std::unique_ptr<nm_session, decltype(&nm_session_free)> session(open_session_or_report(model.get(), o.text),

@@ -27,7 +27,7 @@ int stream_piece(const char* piece, int32_t, void*) {
   return 0;
 }
 
-int run(const RunOptions& o) {
+int run(RunOptions o) {
   std::string prompt = o.prompt;
   if (prompt.empty() || prompt == "-") {
     prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());

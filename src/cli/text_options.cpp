@@ -1,13 +1,19 @@
 #include "cli/text_options.h"
 
 #include <cstdio>
+#include <filesystem>
+
+#include "cli/default_model.h"
 
 namespace nm::cli {
 
 void add_model_options(CLI::App& cmd, TextOptions& o) {
   o.sampling = nm_session_default_params().sampling;
-  cmd.add_option("-m,--model", o.model_path, "GGUF model file")->required()->check(CLI::ExistingFile);
-  cmd.add_option("--mmproj", o.mmproj_path, "Vision encoder + projector GGUF (llama.cpp's mmproj) for --image")
+  cmd.add_option("-m,--model", o.model_path,
+                 "GGUF model file (default: the bundled demo vision-language model in models/)")
+      ->check(CLI::ExistingFile);
+  cmd.add_option("--mmproj", o.mmproj_path,
+                 "Vision encoder + projector GGUF (llama.cpp's mmproj) for --image (default with no -m: the demo's)")
       ->check(CLI::ExistingFile);
   cmd.add_option("-t,--threads", o.n_threads, "Threads (default: one per core)")->check(CLI::NonNegativeNumber);
   cmd.add_option("-c,--ctx-size", o.n_ctx, "Context size in tokens (default: the model's, at most 4096)")
@@ -29,7 +35,25 @@ void add_sampling_options(CLI::App& cmd, TextOptions& o) {
                  "Chat template: llama2, llama3, chatml (default: recognised from the model file)");
 }
 
-nm_model* load_model_or_report(const TextOptions& o) {
+bool resolve_default_model(TextOptions& o) {
+  if (!o.model_path.empty()) return true;
+  const std::string dir = find_demo_model_dir();
+  if (dir.empty()) {
+    std::fprintf(stderr, "error: no model given (-m) and the bundled demo model (%s) is in none of: %s\n", kDemoLlmFile,
+                 demo_model_search_path().c_str());
+    return false;
+  }
+  const std::filesystem::path d(dir);
+  o.model_path = (d / kDemoLlmFile).string();
+  if (o.mmproj_path.empty() && std::filesystem::is_regular_file(d / kDemoMmprojFile)) {
+    o.mmproj_path = (d / kDemoMmprojFile).string();
+  }
+  std::fprintf(stderr, "no -m given: using the bundled demo model in %s\n", dir.c_str());
+  return true;
+}
+
+nm_model* load_model_or_report(TextOptions& o) {
+  if (!resolve_default_model(o)) return nullptr;
   nm_model_params mp = nm_model_default_params();
   mp.model_path = o.model_path.c_str();
   mp.mmproj_path = o.mmproj_path.empty() ? nullptr : o.mmproj_path.c_str();

@@ -24,8 +24,12 @@ struct TextOptions {
 
 void add_model_options(CLI::App& cmd, TextOptions& o);
 void add_sampling_options(CLI::App& cmd, TextOptions& o);
-// Loads the model; on failure prints the error and returns nullptr.
-nm_model* load_model_or_report(const TextOptions& o);
+// Without -m, points model_path (and mmproj_path, unless given) at the bundled demo
+// model; false with a message when it cannot be found.
+bool resolve_default_model(TextOptions& o);
+// Loads the model (the demo model when none is given); on failure prints the error and
+// returns nullptr.
+nm_model* load_model_or_report(TextOptions& o);
 // On failure prints the error and returns nullptr.
 nm_session* open_session_or_report(nm_model* model, const TextOptions& o);
 void print_timings(const nm_session* session);
