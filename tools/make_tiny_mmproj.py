@@ -25,7 +25,8 @@ def write_mmproj(out: str, kind: str = "clip-mlp", wtype: str = "f32", image_siz
                  n_head: int = 4, n_embd_llm: int = 64, scale_factor: int = 2, seed: int = 0,
                  feature_layer: int | None = None, legacy_ffn_names: bool = False,
                  no_vision: bool = False, drop_tensor: str | None = None,
-                 pinpoints: list[int] | None = None) -> dict:
+                 pinpoints: list[int] | None = None, merge: str | None = None,
+                 image_newline: bool = False, preproc_image_size: int | None = None) -> dict:
     """Write a random mmproj file; returns the hyper-parameters used."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
@@ -62,6 +63,10 @@ def write_mmproj(out: str, kind: str = "clip-mlp", wtype: str = "f32", image_siz
         w.add_array("clip.vision.feature_layer", [int(feature_layer)])
     if pinpoints:
         w.add_array("clip.vision.image_grid_pinpoints", [int(p) for p in pinpoints])
+    if merge:  # llama.cpp's legacy LLaVA-1.6 converter key
+        w.add_string("clip.vision.mm_patch_merge_type", merge)
+    if preproc_image_size is not None:  # idefics3: longest edge before splitting
+        w.add_uint32("clip.vision.preproc_image_size", preproc_image_size)
 
     def put(name, arr):
         if name == drop_tensor:
@@ -117,6 +122,8 @@ def write_mmproj(out: str, kind: str = "clip-mlp", wtype: str = "f32", image_siz
         vec("mm.2.bias", n_embd_llm)
     else:
         matrix("mm.model.fc.weight", n_embd_llm, n_embd * scale_factor**2)
+    if image_newline:  # LLaVA-NeXT's row separator, in the LLM's embedding space
+        vec("model.image_newline", n_embd_llm, 1.0)
 
     w.write_header_to_file()
     w.write_kv_data_to_file()
@@ -137,6 +144,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-vision", action="store_true", help="write clip.has_vision_encoder = false")
     ap.add_argument("--drop-tensor", help="leave this tensor out (to test error messages)")
     ap.add_argument("--pinpoints", type=int, nargs="*", help="anyres grid pinpoints w1 h1 w2 h2 ...")
+    ap.add_argument("--merge", help="clip.vision.mm_patch_merge_type, e.g. spatial_unpad or flat")
+    ap.add_argument("--image-newline", action="store_true", help="add model.image_newline (LLaVA-NeXT)")
+    ap.add_argument("--preproc-image-size", type=int, help="idefics3: longest edge before image splitting")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
@@ -146,7 +156,8 @@ def main(argv=None) -> int:
     kw = {k: v for k, v in kw.items() if v is not None}
     try:
         hp = write_mmproj(a.out, a.kind, a.type, seed=a.seed, legacy_ffn_names=a.legacy_ffn_names,
-                          no_vision=a.no_vision, drop_tensor=a.drop_tensor, pinpoints=a.pinpoints, **kw)
+                          no_vision=a.no_vision, drop_tensor=a.drop_tensor, pinpoints=a.pinpoints,
+                          merge=a.merge, image_newline=a.image_newline, preproc_image_size=a.preproc_image_size, **kw)
     except ValueError as e:
         print(f"make_tiny_mmproj: {e}", file=sys.stderr)
         return 2

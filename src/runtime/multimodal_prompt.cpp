@@ -4,54 +4,114 @@
 
 namespace nm {
 
-ImageWrap image_wrap_for(ProjectorKind projector) {
-  if (projector == ProjectorKind::idefics3) return {"<fake_token_around_image><global-img>", "<fake_token_around_image>"};
-  return {"", "\n"};
+ImageLayout image_layout_for(ProjectorKind projector, const ImagePlan& plan) {
+  if (projector != ProjectorKind::idefics3) return {{"", 0, plan.n_tokens}, {"\n", 0, 0}};
+  const std::string fake = "<fake_token_around_image>";
+  ImageLayout out;
+  std::string text;
+  const int rows = plan.kind == ImagePlan::Kind::split ? plan.rows : 0;
+  const int cols = plan.kind == ImagePlan::Kind::split ? plan.cols : 0;
+  int at = 0;
+  for (int r = 0; r < rows; ++r) {
+    for (int c = 0; c < cols; ++c) {
+      text += fake + "<row_" + std::to_string(r + 1) + "_col_" + std::to_string(c + 1) + ">";
+      out.push_back({text, at, plan.tile_tokens});
+      text.clear();
+      at += plan.tile_tokens;
+    }
+    text += "\n";
+  }
+  if (rows > 0) text += "\n";
+  out.push_back({text + fake + "<global-img>", at, plan.n_tokens - at});
+  out.push_back({fake, 0, 0});
+  return out;
 }
 
 Result<std::vector<PromptPart>> tokenize_with_images(const Tokenizer& tok, std::string_view text, std::string_view marker,
-                                                     int n_images, bool add_bos, const ImageWrap& wrap) {
+                                                     std::span<const ImageLayout> images, bool add_bos) {
   if (marker.empty()) return error(ErrorCode::invalid_argument, "the image marker is empty");
   std::vector<PromptPart> parts;
-  int n_found = 0;
-  size_t at = 0;
   bool first = true;
+  std::string run;
+  auto flush = [&]() -> Status {
+    if (run.empty() && !(first && add_bos)) return Status();
+    EncodeOptions o;
+    o.add_special = first && add_bos;
+    o.parse_special = true;
+    NM_ASSIGN_OR_RETURN(std::vector<TokenId> ids, tok.encode(run, o));
+    if (!ids.empty()) parts.push_back(PromptPart{std::move(ids), -1});
+    run.clear();
+    first = false;
+    return Status();
+  };
+  size_t n_found = 0, at = 0;
   while (true) {
     const size_t hit = text.find(marker, at);
-    std::string run(text.substr(at, hit == std::string_view::npos ? std::string_view::npos : hit - at));
-    if (!first) run = wrap.end + run;
-    if (hit != std::string_view::npos) run += wrap.begin;
-    if (!run.empty() || (first && add_bos)) {
-      EncodeOptions o;
-      o.add_special = first && add_bos;
-      o.parse_special = true;
-      NM_ASSIGN_OR_RETURN(std::vector<TokenId> ids, tok.encode(run, o));
-      if (!ids.empty()) parts.push_back(PromptPart{std::move(ids), -1});
-    }
-    first = false;
+    run += text.substr(at, hit == std::string_view::npos ? std::string_view::npos : hit - at);
     if (hit == std::string_view::npos) break;
-    parts.push_back(PromptPart{{}, n_found++});
+    if (n_found < images.size()) {
+      for (const ImagePiece& p : images[n_found]) {
+        run += p.text;
+        if (p.count <= 0) continue;
+        NM_RETURN_IF_ERROR(flush());
+        first = false;
+        parts.push_back(PromptPart{{}, (int)n_found, p.first, p.count});
+      }
+    }
+    ++n_found;
     at = hit + marker.size();
   }
-  if (n_found != n_images) {
+  NM_RETURN_IF_ERROR(flush());
+  if (n_found != images.size()) {
     return error(ErrorCode::invalid_argument, "the prompt has " + std::to_string(n_found) + " image marker(s) but " +
-                                                  std::to_string(n_images) + " image(s) were given");
+                                                  std::to_string(images.size()) + " image(s) were given");
   }
   return parts;
 }
 
+namespace {
+
+// The embeddings of an image part, checked against the image it names.
+Result<std::span<const float>> part_embeddings(const PromptPart& p, std::span<const std::vector<float>> images, int n_embd) {
+  if (p.image < 0 || (size_t)p.image >= images.size()) {
+    return error(ErrorCode::invalid_argument, "image " + std::to_string(p.image) + " is missing");
+  }
+  const std::vector<float>& img = images[(size_t)p.image];
+  const size_t E = (size_t)n_embd, n_tok = img.size() / E;
+  const size_t count = p.count < 0 ? n_tok - (size_t)p.first : (size_t)p.count;
+  if (p.first < 0 || (size_t)p.first + count > n_tok) {
+    return error(ErrorCode::invalid_argument, "image " + std::to_string(p.image) + " has " + std::to_string(n_tok) +
+                                                  " embeddings; the prompt asks for [" + std::to_string(p.first) + ", " +
+                                                  std::to_string(p.first + count) + ")");
+  }
+  return std::span<const float>(img).subspan((size_t)p.first * E, count * E);
+}
+
+}  // namespace
+
+int prompt_positions(std::span<const PromptPart> parts, std::span<const std::vector<float>> images, int n_embd) {
+  int n = 0;
+  for (const PromptPart& p : parts) {
+    if (p.image < 0) {
+      n += (int)p.tokens.size();
+    } else if (auto e = part_embeddings(p, images, n_embd); e.ok()) {
+      n += (int)(e.value().size() / (size_t)n_embd);
+    }
+  }
+  return n;
+}
+
 Status eval_prompt_parts(TextContext& ctx, std::span<const PromptPart> parts, std::span<const std::vector<float>> images,
                          ThreadPool& pool) {
+  const int n_embd = ctx.model().hparams().n_embd;
   for (const PromptPart& p : parts) {
     if (p.image < 0) {
       NM_RETURN_IF_ERROR(ctx.eval_tokens(p.tokens, pool));
       continue;
     }
-    if ((size_t)p.image >= images.size()) {
-      return error(ErrorCode::invalid_argument, "image " + std::to_string(p.image) + " is missing");
-    }
-    // eval_embeddings checks the width and the room left in the context.
-    NM_RETURN_IF_ERROR(ctx.eval_embeddings(images[(size_t)p.image], pool));
+    // eval_embeddings checks the room left in the context.
+    NM_ASSIGN_OR_RETURN(std::span<const float> e, part_embeddings(p, images, n_embd));
+    NM_RETURN_IF_ERROR(ctx.eval_embeddings(e, pool));
   }
   return Status();
 }

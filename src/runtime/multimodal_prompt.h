@@ -1,7 +1,7 @@
 // Mixed text + image prompts: split a rendered chat prompt at the chat template's image
 // marker (ChatRenderOptions::image_marker) into token runs and image slots, and feed
 // them to a TextContext — tokens through eval_tokens, each image's projected embeddings
-// (VisionEncoder output) through eval_embeddings, so images never round-trip through
+// (ImageEmbedder output) through eval_embeddings, so images never round-trip through
 // tokens. Stateless functions; the context is the caller's (not thread-safe).
 #pragma once
 
@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "bricks/text/text_context.h"
-#include "bricks/vision/mmproj.h"
+#include "bricks/vision/image_embedder.h"
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "tokenizer/tokenizer.h"
@@ -21,23 +21,36 @@ namespace nm {
 struct PromptPart {
   std::vector<TokenId> tokens;  // a text run (empty for an image part)
   int image = -1;               // index into the image list, or -1 for text
+  int first = 0, count = -1;    // image part: embeddings [first, first + count) of it; -1 = all
 };
 
-// Text a model family puts around each image's embeddings: a newline after each image for
-// LLaVA's mlp projector (LLaVA's "<image>\n" prompt layout, which its chat templates and
-// NanoMind's demo model use); "<fake_token_around_image><global-img>" before and
-// "<fake_token_around_image>" after for SmolVLM / Idefics3 (one tile, no splitting).
-struct ImageWrap {
-  std::string begin, end;
+// One step of how an image appears in the prompt: text (tokenized together with the
+// neighbouring text), then a run of the image's embeddings (none when count is 0).
+struct ImagePiece {
+  std::string text;
+  int first = 0, count = 0;
 };
-ImageWrap image_wrap_for(ProjectorKind projector);
+using ImageLayout = std::vector<ImagePiece>;
+
+// The model family's image markers around an image's embeddings:
+// - mlp (LLaVA): the embeddings, then "\n" (LLaVA's "<image>\n" prompt layout);
+// - idefics3 (SmolVLM), one image: "<fake_token_around_image><global-img>" embeddings
+//   "<fake_token_around_image>";
+// - idefics3 split into rows x cols tiles (Hugging Face's Idefics3 processor): for each
+//   tile "<fake_token_around_image><row_R_col_C>" (1-based) and its embeddings, "\n"
+//   after each row, then "\n<fake_token_around_image><global-img>", the global image's
+//   embeddings and "<fake_token_around_image>".
+ImageLayout image_layout_for(ProjectorKind projector, const ImagePlan& plan);
 
 // Splits `text` at each `marker` (images numbered in order of appearance) and tokenizes
 // the text runs with parse_special; BOS (if the vocab adds one) only before the first run
-// when add_bos. Error when the number of markers differs from n_images.
-// `wrap` text is tokenized with the neighbouring runs.
+// when add_bos. images[i] says how image i is laid out. Error when the number of markers
+// differs from the number of images.
 Result<std::vector<PromptPart>> tokenize_with_images(const Tokenizer& tok, std::string_view text, std::string_view marker,
-                                                     int n_images, bool add_bos, const ImageWrap& wrap = {});
+                                                     std::span<const ImageLayout> images, bool add_bos);
+
+// Positions the parts occupy (image parts by their embedding count).
+int prompt_positions(std::span<const PromptPart> parts, std::span<const std::vector<float>> images, int n_embd);
 
 // Appends the parts to ctx in order. images[i] holds n_tokens_i * n_embd floats; its
 // width must match the text model (MmprojModel::check_llm_width at load catches it first).

@@ -49,7 +49,10 @@ Result<std::unique_ptr<TextSession>> TextSession::create(const TextModel& model,
   NM_ASSIGN_OR_RETURN(s->ctx_, TextContext::create(model, params.context));
   if (params.mmproj) {
     NM_RETURN_IF_ERROR(params.mmproj->check_llm_width(model.hparams().n_embd));
-    NM_ASSIGN_OR_RETURN(s->vision_, VisionEncoder::create(*params.mmproj, VisionEncoderParams{}));
+    ImageEmbedderParams ip;
+    ip.static_width = params.image_width;
+    ip.static_height = params.image_height;
+    NM_ASSIGN_OR_RETURN(s->vision_, ImageEmbedder::create(*params.mmproj, ip));
   }
   // A model without a recognised template still completes raw text; chat() reports why not.
   auto t = ChatTemplate::select(params.chat_template, model.tokenizer().vocab().chat_template);
@@ -66,6 +69,7 @@ void TextSession::reset() {
   cached_.clear();
   history_.clear();
   image_embeddings_.clear();
+  image_layouts_.clear();
   sampler_.reset();
   timings_ = {};
 }
@@ -158,21 +162,15 @@ std::vector<ChatMessage> TextSession::conversation_with(const std::string& user_
   return messages;
 }
 
-Result<std::vector<float>> TextSession::encode_image(const Image& image) {
-  const VisionHparams& hp = vision_->model().hparams();
-  const auto t0 = Clock::now();
-  // Static shape: the encoder always sees its trained input size (what NPUs need, and
-  // what LLaVA-1.5-style models expect); Pillow-exact bicubic resize, then the file's mean/std.
-  const Image sized = image.width == hp.image_size && image.height == hp.image_size
-                          ? image
-                          : resize_image(image, hp.image_size, hp.image_size, ResizeFilter::bicubic);
-  const EncoderInput input = normalize_image(sized, hp.norm);
-  timings_.preprocess_ms += ms_since(t0);
-  const auto t1 = Clock::now();
-  std::vector<float> out;
-  NM_RETURN_IF_ERROR(vision_->encode(input, pool_, out));
-  timings_.vision_ms += ms_since(t1);
-  return out;
+Status TextSession::encode_image(const Image& image) {
+  ImageEmbedding e;
+  ImageTimings t;
+  NM_RETURN_IF_ERROR(vision_->embed(image, pool_, e, &t));
+  timings_.preprocess_ms += t.preprocess_ms;
+  timings_.vision_ms += t.encode_ms;
+  image_layouts_.push_back(image_layout_for(vision_->model().hparams().projector, e.plan));
+  image_embeddings_.push_back(std::move(e.data));
+  return Status();
 }
 
 Status TextSession::chat(const std::string& user_message, const std::vector<Image>& images, int n_predict,
@@ -186,34 +184,37 @@ Status TextSession::chat(const std::string& user_message, const std::vector<Imag
     return ChatTemplate::select(params_.chat_template, model_.tokenizer().vocab().chat_template).status();
   }
   timings_ = {};
-  std::vector<std::vector<float>> embeddings = image_embeddings_;
-  for (const Image& img : images) {
-    NM_ASSIGN_OR_RETURN(std::vector<float> e, encode_image(img));
-    embeddings.push_back(std::move(e));
+  // On failure the conversation keeps only the images of earlier turns.
+  const size_t n_before = image_embeddings_.size();
+  Status st = chat_with_new_images(user_message, images, n_predict, on_piece);
+  if (!st.ok()) {
+    image_embeddings_.resize(n_before);
+    image_layouts_.resize(n_before);
   }
+  return st;
+}
+
+Status TextSession::chat_with_new_images(const std::string& user_message, const std::vector<Image>& images,
+                                         int n_predict, const PieceCallback& on_piece) {
+  for (const Image& img : images) NM_RETURN_IF_ERROR(encode_image(img));
   timings_.n_images = (int)images.size();
   const std::vector<ChatMessage> messages = conversation_with(user_message, (int)images.size());
   const Tokenizer& tok = model_.tokenizer();
   const ChatRenderOptions opts = chat_options_for(tok);
   NM_ASSIGN_OR_RETURN(std::string prompt, template_->render(messages, opts));
   NM_ASSIGN_OR_RETURN(std::vector<PromptPart> parts,
-                      tokenize_with_images(tok, prompt, opts.image_marker, (int)embeddings.size(), false,
-                                           image_wrap_for(vision_->model().hparams().projector)));
+                      tokenize_with_images(tok, prompt, opts.image_marker, image_layouts_, false));
   // Image embeddings occupy positions too: the conversation is evaluated again from the start.
   ctx_->clear();
   cached_.clear();
   const auto t0 = Clock::now();
-  int n_positions = 0;
-  for (const PromptPart& p : parts) {
-    n_positions += p.image >= 0 ? (int)(embeddings[(size_t)p.image].size() / (size_t)model_.hparams().n_embd)
-                                : (int)p.tokens.size();
-  }
+  const int n_positions = prompt_positions(parts, image_embeddings_, model_.hparams().n_embd);
   if (n_positions >= ctx_->n_ctx()) {
     return error(ErrorCode::out_of_range, "the prompt with its images is " + std::to_string(n_positions) +
                                               " positions, but the context holds " + std::to_string(ctx_->n_ctx()) +
                                               " (raise -c / n_ctx)");
   }
-  NM_RETURN_IF_ERROR(eval_prompt_parts(*ctx_, parts, embeddings, pool_));
+  NM_RETURN_IF_ERROR(eval_prompt_parts(*ctx_, parts, image_embeddings_, pool_));
   for (const PromptPart& p : parts)
     for (int32_t t : p.tokens) sampler_.accept(t);
   timings_.n_prompt_tokens = n_positions;
@@ -222,7 +223,6 @@ Status TextSession::chat(const std::string& user_message, const std::vector<Imag
   NM_RETURN_IF_ERROR(generate(n_predict, on_piece, &reply, t0));
   history_.push_back({"user", user_message, (int)images.size()});
   history_.push_back({"assistant", reply});
-  image_embeddings_ = std::move(embeddings);
   return Status();
 }
 

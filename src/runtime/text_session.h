@@ -16,9 +16,10 @@
 #include "bricks/text/text_context.h"
 #include "bricks/text/text_model.h"
 #include "bricks/vision/mmproj.h"
-#include "bricks/vision/vision_encoder.h"
+#include "bricks/vision/image_embedder.h"
 #include "core/image.h"
 #include "core/thread_pool.h"
+#include "runtime/multimodal_prompt.h"
 #include "runtime/sampler.h"
 #include "tokenizer/chat_template.h"
 
@@ -31,6 +32,7 @@ struct TextSessionParams {
   std::string chat_template;    // empty: from the model file
   int n_threads = 0;            // 0: hardware concurrency
   const MmprojModel* mmproj = nullptr;  // vision encoder + projector, if the session takes images
+  int image_width = 0, image_height = 0;  // > 0: static-shape vision input of this size (no tiling)
 };
 
 struct TextTimings {
@@ -78,7 +80,11 @@ class TextSession {
   // The generation loop after a prefill started at t0.
   Status generate(int n_predict, const PieceCallback& on_piece, std::string* reply,
                   std::chrono::steady_clock::time_point t0);
-  Result<std::vector<float>> encode_image(const Image& image);
+  // Encodes an image and appends it to the conversation's images.
+  Status encode_image(const Image& image);
+  // chat() with images after the checks; the caller drops the new images on failure.
+  Status chat_with_new_images(const std::string& user_message, const std::vector<Image>& images, int n_predict,
+                              const PieceCallback& on_piece);
   // System prompt (if any) + history + the new user turn, for the chat template.
   std::vector<ChatMessage> conversation_with(const std::string& user_message, int n_images) const;
 
@@ -90,8 +96,10 @@ class TextSession {
   std::optional<ChatTemplate> template_;
   std::vector<ChatMessage> history_;
   std::vector<int32_t> cached_;  // the tokens the KV cache holds, in order
-  std::unique_ptr<VisionEncoder> vision_;
-  std::vector<std::vector<float>> image_embeddings_;  // every image of the conversation, in order
+  std::unique_ptr<ImageEmbedder> vision_;
+  // Every image of the conversation, in order: its embeddings and its prompt layout.
+  std::vector<std::vector<float>> image_embeddings_;
+  std::vector<ImageLayout> image_layouts_;
   TextTimings timings_;
 };
 

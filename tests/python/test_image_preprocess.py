@@ -15,7 +15,7 @@ from conftest import ptr
 
 PHOTOS = os.path.join(os.environ.get("NM_SOURCE_DIR", "."), "..", "shared", "testdata", "photos")
 NAMES = ["astronaut.png", "chelsea.png", "coffee.png"]
-FILTERS = {"bilinear": (1, Image.BILINEAR), "bicubic": (2, Image.BICUBIC)}
+FILTERS = {"bilinear": (1, Image.BILINEAR), "bicubic": (2, Image.BICUBIC), "lanczos": (3, Image.LANCZOS)}
 
 
 def load(shim, path):

@@ -96,12 +96,12 @@ def test_width_mismatch_is_a_clear_error(shim, rng, tmp_path):
     assert rc == 1 and "96" in msg.value.decode() and "64" in msg.value.decode()
 
 
-def split(shim, llm, text, n_images, add_bos=True, idefics3=False):
+def split(shim, llm, text, n_images, add_bos=True, idefics3=False, rows=0, cols=0, tile_tokens=1):
     out = np.zeros(4096, np.int32)
     n = ctypes.c_int(0)
     msg = ctypes.create_string_buffer(1024)
-    rc = shim.nm_shim_vision_split(llm.encode(), text.encode(), n_images, int(add_bos), int(idefics3), ptr(out), 4096,
-                                   ctypes.byref(n), msg, 1024)
+    rc = shim.nm_shim_vision_split(llm.encode(), text.encode(), n_images, int(add_bos), int(idefics3), rows, cols,
+                                   tile_tokens, ptr(out), 4096, ctypes.byref(n), msg, 1024)
     return rc, list(out[: n.value]), msg.value.decode()
 
 
@@ -133,3 +133,22 @@ def test_idefics3_image_wrap(shim, rng, tmp_path):
     assert toks[:i] == before and toks[i + 1:] == after
     _, plain, _ = split(shim, llm, "look<__image__>now", 1)
     assert len(plain) < len(toks)
+
+
+def test_idefics3_split_markers_match_the_processor_prompt(shim, rng, tmp_path):
+    # Hugging Face's Idefics3 prompt for a 2 x 3 split (vision_ref.idefics3_prompt), cut at
+    # the image-token runs: the engine's text runs must tokenize to the same pieces, with
+    # each tile's embeddings (then the global image's) where the runs of image tokens are.
+    llm = make_llm(tmp_path, rng)
+    tile = 4
+    hf = "look" + vision_ref.idefics3_prompt(2, 3, tile, image_token="\x00") + "now"
+    runs = [r for r in hf.split("\x00" * tile)]
+    expect = []
+    for i, run in enumerate(runs):
+        _, toks, _ = split(shim, llm, run, 0, add_bos=(i == 0))
+        expect += toks
+        if i + 1 < len(runs):
+            expect.append(-(i * tile + 1))
+    rc, ours, msg = split(shim, llm, "look<__image__>now", 1, idefics3=True, rows=2, cols=3, tile_tokens=tile)
+    assert rc == 0, msg
+    assert ours == expect

@@ -10,10 +10,18 @@ Idefics3Connector). Weights are read with gguf-py and dequantised by gguf-py.
 Which block feeds the projector follows llama.cpp's convention: block_count - 1 blocks
 for the mlp projector (LLaVA's penultimate layer), all blocks otherwise, unless
 clip.vision.feature_layer names it.
+
+Tiling, also from the published descriptions: LLaVA-NeXT's anyres (select_best_resolution,
+resize-and-pad to the chosen grid, tiles plus a downscaled overview) and its
+"spatial_unpad" packing of the tile features (grid arrangement, unpad_image back to the
+image's aspect ratio, image_newline after each row, overview first); Idefics3 / SmolVLM
+image splitting (longest edge, round up to tile multiples, tiles + global image, Lanczos).
+Image resampling here is Pillow's, the library those processors use.
 """
 import math
 
 import numpy as np
+from PIL import Image
 
 import gguf
 
@@ -50,6 +58,11 @@ class Mmproj:
         fl = g("clip.vision.feature_layer")
         self.n_run = fl[0] if fl else (self.n_layer - 1 if self.projector == "mlp" else self.n_layer)
         self.clip = "v.class_embd" in self.t
+        pp = g("clip.vision.image_grid_pinpoints") or []
+        self.pinpoints = [(pp[i], pp[i + 1]) for i in range(0, len(pp), 2)]  # (width, height)
+        self.merge = g("clip.vision.mm_patch_merge_type", "flat")
+        self.preproc_image_size = g("clip.vision.preproc_image_size", 0)
+        self.newline = self.t.get("model.image_newline")
         ffn_down = self.t[f"v.blk.0.ffn_down.weight"]
         # torch layout [out, in]: fc1 maps n_embd -> n_ff
         self.legacy_ffn = ffn_down.shape[1] == self.n_embd and ffn_down.shape[0] != self.n_embd
@@ -133,3 +146,110 @@ def encode(m: Mmproj, chw: np.ndarray) -> np.ndarray:
     x = x.reshape(gw // s, gh // s, E * s * s).transpose(1, 0, 2)
     x = x.reshape(-1, E * s * s)
     return x @ t["mm.model.fc.weight"].T
+
+
+# ---- LLaVA-NeXT anyres -------------------------------------------------------------------
+
+def select_best_resolution(w, h, pinpoints):
+    """The pinpoint (width, height) that keeps the most of the image, then wastes the least."""
+    best, best_eff, best_waste = None, -1, math.inf
+    for cw, ch in pinpoints:
+        scale = min(cw / w, ch / h)
+        eff = min(int(w * scale) * int(h * scale), w * h)
+        waste = cw * ch - eff
+        if eff > best_eff or (eff == best_eff and waste < best_waste):
+            best, best_eff, best_waste = (cw, ch), eff, waste
+    return best
+
+
+def anyres_images(img: Image.Image, tile, pinpoints):
+    """[overview, tiles row-major] as Pillow images, and the grid (tiles_x, tiles_y)."""
+    w, h = img.size
+    bw, bh = select_best_resolution(w, h, pinpoints)
+    sx, sy = bw / w, bh / h
+    if sx < sy:
+        nw, nh = bw, min(math.ceil(h * sx), bh)
+    else:
+        nw, nh = min(math.ceil(w * sy), bw), bh
+    canvas = Image.new("RGB", (bw, bh), (0, 0, 0))
+    canvas.paste(img.resize((nw, nh), Image.BICUBIC), ((bw - nw) // 2, (bh - nh) // 2))
+    tiles = [canvas.crop((x, y, x + tile, y + tile)) for y in range(0, bh, tile) for x in range(0, bw, tile)]
+    return [img.resize((tile, tile), Image.BICUBIC)] + tiles, (bw // tile, bh // tile)
+
+
+def unpad_image(t, orig_h, orig_w):
+    """LLaVA-NeXT: crop a [C, H, W] feature grid back to the original aspect ratio."""
+    ch, cw = t.shape[1:]
+    if orig_w / orig_h > cw / ch:
+        new_h = int(round(orig_h * (cw / orig_w), 7))
+        pad = (ch - new_h) // 2
+        return t[:, pad: ch - pad, :]
+    new_w = int(round(orig_w * (ch / orig_h), 7))
+    pad = (cw - new_w) // 2
+    return t[:, :, pad: cw - pad]
+
+
+def pack_anyres(m: Mmproj, feats, grid, orig_w, orig_h):
+    """feats: [overview, tiles...] each [side*side, E] -> the merged sequence [N, E]."""
+    if m.merge != "spatial_unpad":
+        return np.concatenate(feats, 0)
+    base = feats[0]
+    side = m.image_size // m.patch
+    gx, gy = grid
+    E = base.shape[1]
+    f = np.stack(feats[1:]).reshape(gy, gx, side, side, E)
+    f = f.transpose(4, 0, 2, 1, 3).reshape(E, gy * side, gx * side)
+    f = unpad_image(f, orig_h, orig_w)
+    if m.newline is not None:
+        nl = np.broadcast_to(m.newline[:, None, None], (E, f.shape[1], 1))
+        f = np.concatenate([f, nl], axis=2)
+    return np.concatenate([base, f.reshape(E, -1).T], 0)
+
+
+def normalise(m: Mmproj, img: Image.Image):
+    a = np.asarray(img.convert("RGB"), dtype=np.float64) / 255.0
+    return ((a - m.mean) / m.std).transpose(2, 0, 1)
+
+
+# ---- Idefics3 / SmolVLM image splitting --------------------------------------------------
+
+def idefics3_split(img: Image.Image, tile, longest):
+    """(rows, cols, [tiles row-major..., global]) as Hugging Face's Idefics3ImageProcessor."""
+    w, h = img.size
+    ar = w / h
+    if w >= h:
+        W, H = longest, int(longest / ar)
+        H += H % 2
+    else:
+        W, H = int(longest * ar), longest
+        W += W % 2
+    W, H = max(W, 1), max(H, 1)
+    img = img.resize((W, H), Image.LANCZOS)
+    ar = W / H
+    if W >= H:
+        W2 = math.ceil(W / tile) * tile
+        H2 = math.ceil(int(W2 / ar) / tile) * tile
+    else:
+        H2 = math.ceil(H / tile) * tile
+        W2 = math.ceil(int(H2 * ar) / tile) * tile
+    img = img.resize((W2, H2), Image.LANCZOS)
+    if W2 <= tile and H2 <= tile:
+        return 0, 0, [img]
+    rows, cols = math.ceil(H2 / tile), math.ceil(W2 / tile)
+    oh, ow = math.ceil(H2 / rows), math.ceil(W2 / cols)
+    tiles = [img.crop((c * ow, r * oh, min(c * ow + ow, W2), min(r * oh + oh, H2)))
+             for r in range(rows) for c in range(cols)]
+    return rows, cols, tiles + [img.resize((tile, tile), Image.LANCZOS)]
+
+
+def idefics3_prompt(rows, cols, seq_len, image_token="<image>"):
+    """Hugging Face's Idefics3 prompt text for one image (rows = cols = 0: not split)."""
+    fake, glob = "<fake_token_around_image>", "<global-img>"
+    if rows == 0:
+        return fake + glob + image_token * seq_len + fake
+    s = ""
+    for r in range(rows):
+        for c in range(cols):
+            s += fake + f"<row_{r + 1}_col_{c + 1}>" + image_token * seq_len
+        s += "\n"
+    return s + "\n" + fake + glob + image_token * seq_len + fake

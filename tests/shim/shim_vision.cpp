@@ -9,7 +9,9 @@
 #include "bricks/text/text_context.h"
 #include "bricks/text/text_model.h"
 #include "bricks/vision/mmproj.h"
+#include "bricks/vision/image_embedder.h"
 #include "bricks/vision/vision_encoder.h"
+#include "core/image.h"
 #include "runtime/multimodal_prompt.h"
 #include "tests/shim/shim.h"
 
@@ -80,14 +82,26 @@ NM_SHIM int nm_shim_vision_encode(const char* path, const float* chw, int width,
   return 0;
 }
 
-// Splits a prompt at "<__image__>" with the LLM's tokenizer: out gets the tokens, -1 for
-// each image slot. add_bos as tokenize_with_images; idefics3: SmolVLM's image wrap. Returns 1 with msg on error.
-NM_SHIM int nm_shim_vision_split(const char* llm_path, const char* text, int n_images, int add_bos, int idefics3,
-                                 int32_t* out, int cap, int* n_out, char* msg, int msg_cap) {
+// Splits a prompt at "<__image__>" with the LLM's tokenizer: out gets the tokens, and
+// -(first + 1) for each image part (its first embedding; -1 for a whole image). add_bos
+// as tokenize_with_images; idefics3: SmolVLM's markers, split into rows x cols tiles of
+// tile_tokens each (0 x 0: one image). Returns 1 with msg on error.
+NM_SHIM int nm_shim_vision_split(const char* llm_path, const char* text, int n_images, int add_bos, int idefics3, int rows,
+                                 int cols, int tile_tokens, int32_t* out, int cap, int* n_out, char* msg, int msg_cap) {
   auto m = nm::TextModel::load(llm_path);
   if (!m.ok()) return 2;
-  const nm::ImageWrap wrap = nm::image_wrap_for(idefics3 ? nm::ProjectorKind::idefics3 : nm::ProjectorKind::mlp);
-  auto parts = nm::tokenize_with_images(m.value()->tokenizer(), text, "<__image__>", n_images, add_bos != 0, wrap);
+  nm::ImagePlan plan;
+  plan.tile_tokens = std::max(tile_tokens, 1);
+  if (rows > 0 && cols > 0) {
+    plan.kind = nm::ImagePlan::Kind::split;
+    plan.rows = rows;
+    plan.cols = cols;
+  }
+  plan.n_tokens = (rows * cols + 1) * plan.tile_tokens;
+  const nm::ImageLayout layout =
+      nm::image_layout_for(idefics3 ? nm::ProjectorKind::idefics3 : nm::ProjectorKind::mlp, plan);
+  const std::vector<nm::ImageLayout> layouts((size_t)std::max(n_images, 0), layout);
+  auto parts = nm::tokenize_with_images(m.value()->tokenizer(), text, "<__image__>", layouts, add_bos != 0);
   if (!parts.ok()) {
     copy_message(parts.status().to_string(), msg, msg_cap);
     return 1;
@@ -95,7 +109,7 @@ NM_SHIM int nm_shim_vision_split(const char* llm_path, const char* text, int n_i
   int n = 0;
   for (const nm::PromptPart& p : parts.value()) {
     if (p.image >= 0) {
-      if (n < cap) out[n] = -1;
+      if (n < cap) out[n] = -(p.first + 1);
       ++n;
     }
     for (int32_t t : p.tokens) {
@@ -105,6 +119,39 @@ NM_SHIM int nm_shim_vision_split(const char* llm_path, const char* text, int n_i
   }
   *n_out = n;
   return n > cap ? 3 : 0;
+}
+
+// The whole vision brick on an RGB image (ImageEmbedder): out gets n_tokens x n_embd
+// floats; plan[0..6] = kind (0 single, 1 anyres, 2 split), n_tokens, tile_tokens,
+// n_encodes, tiles_x or cols, tiles_y or rows, 0. static_w/h > 0: static-shape mode.
+NM_SHIM int nm_shim_vision_embed_image(const char* path, const uint8_t* rgb, int width, int height, int static_w,
+                                       int static_h, int n_threads, float* out, int64_t max_out, int* plan, char* msg,
+                                       int cap) {
+  auto report = [&](const nm::Status& s, int rc) {
+    copy_message(s.to_string(), msg, cap);
+    return rc;
+  };
+  auto m = nm::MmprojModel::load(path);
+  if (!m.ok()) return report(m.status(), 1);
+  nm::ImageEmbedderParams p;
+  p.static_width = static_w;
+  p.static_height = static_h;
+  auto emb = nm::ImageEmbedder::create(*m.value(), p);
+  if (!emb.ok()) return report(emb.status(), 2);
+  auto img = nm::image_from_rgb(rgb, width, height);
+  if (!img.ok()) return report(img.status(), 3);
+  nm::ThreadPool pool(n_threads);
+  nm::ImageEmbedding e;
+  if (nm::Status s = emb.value()->embed(img.value(), pool, e); !s.ok()) return report(s, 3);
+  if ((int64_t)e.data.size() > max_out) return report(nm::error(nm::ErrorCode::out_of_range, "output too small"), 4);
+  std::memcpy(out, e.data.data(), e.data.size() * sizeof(float));
+  const nm::ImagePlan& pl = e.plan;
+  const bool split = pl.kind == nm::ImagePlan::Kind::split;
+  const int v[7] = {(int)pl.kind, pl.n_tokens, pl.tile_tokens, pl.n_encodes, split ? pl.cols : pl.grid.tiles_x,
+                    split ? pl.rows : pl.grid.tiles_y, 0};
+  std::memcpy(plan, v, sizeof v);
+  copy_message("", msg, cap);
+  return 0;
 }
 
 // End to end: prompt tokens with -1 marking where each image (in order) goes, images
@@ -159,5 +206,40 @@ NM_SHIM int nm_shim_vision_greedy(const char* llm_path, const char* mmproj_path,
       if (nm::Status s = c.eval_tokens({&best, 1}, pool); !s.ok()) return report(s, 5);
     }
   }
+  return 0;
+}
+
+// The encoder's input images for an RGB image (ImageEmbedder::tiles_for): n_tiles images
+// of tile_w x tile_h packed RGB into out (max_bytes). Returns 1 with msg on error.
+NM_SHIM int nm_shim_vision_tiles(const char* path, const uint8_t* rgb, int width, int height, int static_w, int static_h,
+                                 uint8_t* out, int64_t max_bytes, int* n_tiles, int* tile_w, int* tile_h, char* msg,
+                                 int cap) {
+  auto report = [&](const nm::Status& s, int rc) {
+    copy_message(s.to_string(), msg, cap);
+    return rc;
+  };
+  auto m = nm::MmprojModel::load(path);
+  if (!m.ok()) return report(m.status(), 1);
+  nm::ImageEmbedderParams p;
+  p.static_width = static_w;
+  p.static_height = static_h;
+  auto emb = nm::ImageEmbedder::create(*m.value(), p);
+  if (!emb.ok()) return report(emb.status(), 1);
+  auto img = nm::image_from_rgb(rgb, width, height);
+  if (!img.ok()) return report(img.status(), 1);
+  auto plan = emb.value()->plan(width, height);
+  if (!plan.ok()) return report(plan.status(), 1);
+  auto tiles = emb.value()->tiles_for(img.value(), plan.value());
+  if (!tiles.ok()) return report(tiles.status(), 1);
+  int64_t at = 0;
+  for (const nm::Image& t : tiles.value()) {
+    if (at + (int64_t)t.rgb.size() > max_bytes) return report(nm::error(nm::ErrorCode::out_of_range, "out too small"), 2);
+    std::memcpy(out + at, t.rgb.data(), t.rgb.size());
+    at += (int64_t)t.rgb.size();
+  }
+  *n_tiles = (int)tiles.value().size();
+  *tile_w = tiles.value().empty() ? 0 : tiles.value()[0].width;
+  *tile_h = tiles.value().empty() ? 0 : tiles.value()[0].height;
+  copy_message("", msg, cap);
   return 0;
 }

@@ -14,6 +14,10 @@ double filter_value(ResizeFilter f, double x) {
   switch (f) {
     case ResizeFilter::nearest: return x < 0.5 ? 1.0 : 0.0;  // unused: nearest is sampled directly
     case ResizeFilter::bilinear: return x < 1.0 ? 1.0 - x : 0.0;
+    case ResizeFilter::lanczos: {  // sinc windowed by a 3-lobe sinc, as Pillow's LANCZOS
+      auto sinc = [](double v) { return v == 0.0 ? 1.0 : std::sin(v * M_PI) / (v * M_PI); };
+      return x < 3.0 ? sinc(x) * sinc(x / 3.0) : 0.0;
+    }
     case ResizeFilter::bicubic: {
       const double a = -0.5;  // Keys' cubic with a = -0.5, as Pillow
       if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
@@ -24,7 +28,9 @@ double filter_value(ResizeFilter f, double x) {
   return 0.0;
 }
 
-double filter_support(ResizeFilter f) { return f == ResizeFilter::bicubic ? 2.0 : 1.0; }
+double filter_support(ResizeFilter f) {
+  return f == ResizeFilter::lanczos ? 3.0 : f == ResizeFilter::bicubic ? 2.0 : 1.0;
+}
 
 // For every output index: the first input index and integer weights over a window.
 struct Coefficients {

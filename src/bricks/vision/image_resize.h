@@ -9,7 +9,7 @@
 
 namespace nm {
 
-enum class ResizeFilter { nearest, bilinear, bicubic };
+enum class ResizeFilter { nearest, bilinear, bicubic, lanczos };
 
 Image resize_image(const Image& src, int out_width, int out_height, ResizeFilter filter);
 

@@ -81,7 +81,7 @@ Status MmprojModel::load_hparams() {
     if (!f.has(k)) continue;
     NM_ASSIGN_OR_RETURN(std::vector<float> v, f.get_array_f32(k));
     if (v.size() != 3) return error(ErrorCode::invalid_file, std::string(k) + " must hold 3 values");
-    auto& dst = k[12] == 'm' ? hp_.norm.mean : hp_.norm.std;
+    auto& dst = std::string_view(k).ends_with("mean") ? hp_.norm.mean : hp_.norm.std;
     std::copy(v.begin(), v.end(), dst.begin());
   }
   for (float s : hp_.norm.std) {
@@ -94,6 +94,15 @@ Status MmprojModel::load_hparams() {
       if (v[i] <= 0 || v[i + 1] <= 0) return error(ErrorCode::invalid_file, "image_grid_pinpoints must be positive");
       hp_.grid_pinpoints.emplace_back(v[i], v[i + 1]);
     }
+  }
+  NM_ASSIGN_OR_RETURN(std::string merge, f.get_string_or("clip.vision.mm_patch_merge_type", "flat"));
+  hp_.patch_merge = merge == "spatial_unpad" ? PatchMerge::spatial_unpad : PatchMerge::flat;
+  if (f.has("clip.vision.preproc_image_size")) {
+    NM_ASSIGN_OR_RETURN(int64_t v, f.get_int("clip.vision.preproc_image_size"));
+    if (v < 0 || v > 8192) {
+      return error(ErrorCode::invalid_file, "clip.vision.preproc_image_size = " + std::to_string(v) + " is out of range");
+    }
+    hp_.preproc_image_size = (int)v;
   }
   // Which block's output feeds the projector. llama.cpp's LLaVA graph stops one block
   // short of block_count (the penultimate layer, vision_feature_layer = -2) unless
@@ -207,6 +216,7 @@ Status MmprojModel::load_weights() {
     NM_RETURN_IF_ERROR(get("mm.model.fc.weight", {E * s * s, hp_.n_embd_out, 1, 1}, w_.mm_fc_w, true));
   }
   if (hp_.n_embd_out <= 0) return error(ErrorCode::invalid_file, "the projector has no outputs");
+  if (has("model.image_newline")) NM_RETURN_IF_ERROR(vec("model.image_newline", hp_.n_embd_out, w_.image_newline));
   return Status();
 }
 

@@ -18,6 +18,11 @@ namespace nm {
 
 enum class ProjectorKind { mlp, idefics3 };
 enum class VisionAct { gelu, gelu_quick, silu };  // encoder FFN activation (gelu = tanh form)
+// How LLaVA-1.6 / OneVision anyres tiles become one embedding sequence
+// (clip.vision.mm_patch_merge_type): flat = overview then each tile's tokens (llama.cpp's
+// default); spatial_unpad = overview, then the tiles as one grid cropped back to the
+// image's aspect ratio with model.image_newline after each row (LLaVA-NeXT).
+enum class PatchMerge { flat, spatial_unpad };
 
 struct VisionHparams {
   ProjectorKind projector = ProjectorKind::mlp;
@@ -36,6 +41,8 @@ struct VisionHparams {
   int n_embd_out = 0;            // projector output width (= the LLM's n_embd)
   Normalization norm;
   std::vector<Resolution> grid_pinpoints;  // anyres candidates (width, height); may be empty
+  PatchMerge patch_merge = PatchMerge::flat;
+  int preproc_image_size = 0;  // idefics3: longest edge before splitting into tiles (0 = no splitting)
 
   int grid_side() const { return image_size / patch_size; }  // trained patches per side (floor)
 };
@@ -54,6 +61,7 @@ struct VisionWeights {
   std::vector<VisionLayerWeights> layers;
   Tensor mm0_w, mm0_b, mm2_w, mm2_b;  // mlp
   Tensor mm_fc_w;                     // idefics3 [n_embd * s * s, n_embd_out]
+  Tensor image_newline;               // [n_embd_out] or absent (LLaVA-NeXT spatial_unpad row end)
 };
 
 class MmprojModel {

@@ -70,7 +70,7 @@ Resolution select_best_resolution(int width, int height, const std::vector<Resol
   return best;
 }
 
-Image resize_and_pad(const Image& img, Resolution target, ResizeFilter filter) {
+Image resize_and_pad(const Image& img, Resolution target, ResizeFilter filter, std::array<uint8_t, 3> fill) {
   const auto [tw, th] = target;
   const double sx = (double)tw / img.width, sy = (double)th / img.height;
   int nw, nh;
@@ -81,7 +81,7 @@ Image resize_and_pad(const Image& img, Resolution target, ResizeFilter filter) {
     nh = th;
     nw = std::min((int)std::ceil(img.width * sy), tw);
   }
-  return paste_centered(resize_image(img, nw, nh, filter), tw, th, {0, 0, 0});
+  return paste_centered(resize_image(img, nw, nh, filter), tw, th, fill);
 }
 
 Result<AnyresTiles> anyres_tiles(const Image& img, int tile_size, const std::vector<Resolution>& pinpoints,

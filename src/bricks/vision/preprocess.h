@@ -35,8 +35,9 @@ Image pad_to_square(const Image& img, std::array<uint8_t, 3> background);
 using Resolution = std::pair<int, int>;
 // The candidate that keeps the most of the original's resolution, then wastes the least.
 Resolution select_best_resolution(int width, int height, const std::vector<Resolution>& candidates);
-// Resize to fit `target` keeping aspect ratio, then pad to exactly `target` (centered, black).
-Image resize_and_pad(const Image& img, Resolution target, ResizeFilter filter);
+// Resize to fit `target` keeping aspect ratio, then pad to exactly `target` (centered;
+// black as LLaVA-1.6's tiles, or e.g. the normalisation mean for a neutral border).
+Image resize_and_pad(const Image& img, Resolution target, ResizeFilter filter, std::array<uint8_t, 3> fill = {0, 0, 0});
 
 struct AnyresTiles {
   Resolution grid_resolution;  // the chosen pinpoint

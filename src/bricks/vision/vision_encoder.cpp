@@ -6,22 +6,28 @@
 namespace nm {
 
 Result<std::unique_ptr<VisionEncoder>> VisionEncoder::create(const MmprojModel& model, const VisionEncoderParams& params) {
-  std::unique_ptr<VisionEncoder> e(new VisionEncoder(model, params));
+  VisionEncoderParams p = params;
+  if (p.static_width <= 0) p.static_width = model.hparams().image_size;
+  if (p.static_height <= 0) p.static_height = model.hparams().image_size;
+  std::unique_ptr<VisionEncoder> e(new VisionEncoder(model, p));
   const Tensor& c = model.weights().class_embd;
   if (model.hparams().has_class_token) {
     e->cls_.resize((size_t)c.ne[0]);
     type_traits(c.type)->to_float(c.data, e->cls_.data(), c.ne[0]);
   }
-  // Build the trained size up front so that a broken file fails here, not at first use.
-  NM_RETURN_IF_ERROR(e->shape_for(model.hparams().image_size, model.hparams().image_size).status());
+  // Build the static (or trained) size up front so that a broken file or a bad size fails
+  // here, not at first use.
+  NM_RETURN_IF_ERROR(e->shape_for(p.static_shape ? p.static_width : model.hparams().image_size,
+                                  p.static_shape ? p.static_height : model.hparams().image_size)
+                         .status());
   return e;
 }
 
 Status VisionEncoder::check_size(int width, int height) const {
   const VisionHparams& hp = model_.hparams();
-  if (params_.static_shape && (width != hp.image_size || height != hp.image_size)) {
-    return error(ErrorCode::invalid_argument, "static-shape vision encoder takes " + std::to_string(hp.image_size) + "x" +
-                                                  std::to_string(hp.image_size) + " inputs, got " + std::to_string(width) +
+  if (params_.static_shape && (width != params_.static_width || height != params_.static_height)) {
+    return error(ErrorCode::invalid_argument, "static-shape vision encoder takes " + std::to_string(params_.static_width) +
+                                                  "x" + std::to_string(params_.static_height) + " inputs, got " + std::to_string(width) +
                                                   "x" + std::to_string(height));
   }
   const int P = hp.patch_size, s = hp.scale_factor;

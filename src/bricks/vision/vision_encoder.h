@@ -2,8 +2,9 @@
 // preprocess.h) and returns the projected image embeddings, one n_embd_out row per
 // image token, ready for TextContext::eval_embeddings. Graphs are built once per input
 // size and reused; position embeddings for sizes other than the trained one are
-// resampled on the CPU once per size. With static_shape, only the file's image_size is
-// accepted (one graph shape, as NPUs need). Not thread-safe: one per session.
+// resampled on the CPU once per size. With static_shape, only one input size is accepted
+// (the file's image_size unless given; one graph shape, as NPUs need). Not thread-safe:
+// one per session.
 #pragma once
 
 #include <map>
@@ -20,7 +21,8 @@
 namespace nm {
 
 struct VisionEncoderParams {
-  bool static_shape = true;  // reject inputs that are not image_size x image_size
+  bool static_shape = true;  // reject inputs of any other size than the static one
+  int static_width = 0, static_height = 0;  // the static input size; 0: the file's image_size
   Isa isa = best_isa();
 };
 
@@ -31,6 +33,9 @@ class VisionEncoder {
   // Image tokens produced for an input of width x height pixels (error if the size is not usable).
   Result<int> n_tokens(int width, int height) const;
   int n_embd_out() const { return model_.hparams().n_embd_out; }
+  // The one accepted input size under static_shape.
+  int static_width() const { return params_.static_width; }
+  int static_height() const { return params_.static_height; }
 
   // Encodes one image; `out` is resized to n_tokens * n_embd_out floats (token-major).
   Status encode(const EncoderInput& image, ThreadPool& pool, std::vector<float>& out);
