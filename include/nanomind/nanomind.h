@@ -56,6 +56,10 @@ typedef struct nm_session_params {
   const char* system_prompt;   /* NULL = none */
   const char* chat_template;   /* NULL = from the model file; or "llama2", "llama3", "chatml" */
   nm_sampling_params sampling;
+  /* Static-shape vision input (as NPUs need): > 0 (both) feeds the encoder exactly
+   * image_width x image_height pixels per image (fitted, padded with the mean colour, no
+   * tiling); 0 = the model's own preprocessing (anyres tiles / image splitting if any). */
+  int32_t image_width, image_height;
 } nm_session_params;
 
 /* Called with each piece of generated text (valid UTF-8, possibly empty for tokens
@@ -101,6 +105,13 @@ typedef struct nm_image {
  * prompt where the chat template puts the image. */
 NM_API nm_status nm_session_chat_images(nm_session* session, const char* user_message, const nm_image* images,
                                         int32_t n_images, int32_t n_predict, nm_token_callback cb, void* user_data);
+
+/* Runs one image through the vision brick alone (preprocessing, encoder, projector, tile
+ * merge) without touching the conversation: writes its LLM-space embeddings, *n_tokens
+ * rows of *n_embd floats, to out (max_floats long). When out is NULL or too small, sets
+ * *n_tokens and *n_embd and returns NM_ERR_OUT_OF_RANGE (query the size that way). */
+NM_API nm_status nm_session_encode_image(nm_session* session, const nm_image* image, float* out, int64_t max_floats,
+                                         int32_t* n_tokens, int32_t* n_embd);
 
 /* Raw completion of text with no chat template. */
 NM_API nm_status nm_session_complete(nm_session* session, const char* text, int32_t n_predict,

@@ -72,6 +72,13 @@ nm_status guarded(nm_session* s, F&& f) {
   }
 }
 
+// A C image: a file to decode, or packed RGB in memory.
+nm::Result<nm::Image> decode(const nm_image& im) {
+  if (im.path) return nm::load_image(im.path);
+  if (!im.rgb) return nm::error(nm::ErrorCode::invalid_argument, "the image has neither a path nor RGB pixels");
+  return nm::image_from_rgb(im.rgb, im.width, im.height);
+}
+
 nm::PieceCallback wrap(nm_token_callback cb, void* user) {
   return [cb, user](const std::string& piece, int32_t token) { return cb ? cb(piece.c_str(), token, user) == 0 : true; };
 }
@@ -94,6 +101,7 @@ nm_session_params nm_session_default_params(void) {
   p.kv_type = NM_KV_F16;
   p.system_prompt = nullptr;
   p.chat_template = nullptr;
+  p.image_width = p.image_height = 0;
   const nm::SamplerParams d;
   p.sampling = {d.temperature, d.top_k, d.top_p, d.min_p, d.repeat_penalty, d.repeat_last_n, d.seed};
   return p;
@@ -201,6 +209,12 @@ nm_status nm_session_init(nm_model* model, const nm_session_params* params, nm_s
     if (params->chat_template) p.chat_template = params->chat_template;
     p.n_threads = model->n_threads;
     p.mmproj = model->mmproj.get();
+    if (params->image_width < 0 || params->image_height < 0 || (params->image_width > 0) != (params->image_height > 0)) {
+      return report(s.get(), nm::error(nm::ErrorCode::invalid_argument,
+                                       "image_width and image_height must both be positive (static shape) or both 0"));
+    }
+    p.image_width = params->image_width;
+    p.image_height = params->image_height;
     auto r = nm::TextSession::create(*model->text, p);
     if (!r.ok()) return report(s.get(), r.status());
     s->session = std::move(r).value();
@@ -231,12 +245,34 @@ nm_status nm_session_chat_images(nm_session* s, const char* user_message, const 
     }
     std::vector<nm::Image> decoded;
     for (int32_t i = 0; i < n_images; ++i) {
-      auto img = images[i].path ? nm::load_image(images[i].path)
-                                : nm::image_from_rgb(images[i].rgb, images[i].width, images[i].height);
+      auto img = decode(images[i]);
       if (!img.ok()) return report(s, img.status());
       decoded.push_back(std::move(img).value());
     }
     return report(s, s->session->chat(user_message, decoded, n_predict, wrap(cb, user_data)));
+  });
+}
+
+nm_status nm_session_encode_image(nm_session* s, const nm_image* image, float* out, int64_t max_floats,
+                                  int32_t* n_tokens, int32_t* n_embd) {
+  return guarded(s, [&]() -> nm_status {
+    if (!s->session || !image || !n_tokens || !n_embd || max_floats < 0) {
+      return report(s, nm::error(nm::ErrorCode::invalid_argument, "no session, image or output counts"));
+    }
+    auto img = decode(*image);
+    if (!img.ok()) return report(s, img.status());
+    auto e = s->session->embed_image(img.value());
+    if (!e.ok()) return report(s, e.status());
+    const nm::ImageEmbedding& emb = e.value();
+    *n_tokens = emb.plan.n_tokens;
+    *n_embd = emb.plan.n_tokens > 0 ? (int32_t)(emb.data.size() / (size_t)emb.plan.n_tokens) : 0;
+    if (!out || (int64_t)emb.data.size() > max_floats) {
+      return report(s, nm::error(nm::ErrorCode::out_of_range, "the image has " + std::to_string(*n_tokens) + " x " +
+                                                                  std::to_string(*n_embd) + " embedding floats; out holds " +
+                                                                  std::to_string(out ? max_floats : 0)));
+    }
+    std::memcpy(out, emb.data.data(), emb.data.size() * sizeof(float));
+    return NM_OK;
   });
 }
 

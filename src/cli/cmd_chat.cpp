@@ -1,12 +1,16 @@
 // `nanomind chat`: interactive multi-turn conversation. The KV cache is kept between
-// turns, so each turn only evaluates the new message. "/reset" forgets the conversation;
-// end of input (Ctrl-D) or "/exit" leaves.
+// turns, so each turn only evaluates the new message. Images given with --image go with
+// the first message, "/image PATH" adds one to the next message; "/reset" forgets the
+// conversation; end of input (Ctrl-D) or "/exit" leaves.
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cli/commands.h"
+#include "cli/image_options.h"
 #include "cli/text_options.h"
 
 namespace nm::cli {
@@ -14,6 +18,7 @@ namespace {
 
 struct ChatOptions {
   TextOptions text;
+  ImageOptions images;
   int n_predict = 512;
 };
 
@@ -24,12 +29,16 @@ int stream_piece(const char* piece, int32_t, void*) {
 }
 
 int chat(ChatOptions o) {
+  apply_image_size(o.images, o.text);
   std::unique_ptr<nm_model, decltype(&nm_model_free)> model(load_model_or_report(o.text), nm_model_free);
   if (!model) return 1;
   std::unique_ptr<nm_session, decltype(&nm_session_free)> session(open_session_or_report(model.get(), o.text),
                                                                  nm_session_free);
   if (!session) return 1;
-  std::fprintf(stderr, "chat: type a message and press Enter; /reset forgets, /exit or Ctrl-D leaves.\n");
+  std::fprintf(stderr,
+               "chat: type a message and press Enter; /image PATH adds a picture to the next message, /reset forgets, "
+               "/exit or Ctrl-D leaves.\n");
+  std::vector<std::string> pending = o.images.paths;  // images for the next message
   std::string line;
   for (;;) {
     std::fputs("\n> ", stdout);
@@ -40,7 +49,22 @@ int chat(ChatOptions o) {
       nm_session_reset(session.get());
       continue;
     }
-    if (nm_session_chat(session.get(), line.c_str(), o.n_predict, stream_piece, nullptr) != NM_OK) {
+    if (line.rfind("/image ", 0) == 0) {
+      const std::string path = line.substr(7);
+      if (std::filesystem::is_regular_file(path)) {
+        pending.push_back(path);
+      } else {
+        std::fprintf(stderr, "error: no such image file: %s\n", path.c_str());
+      }
+      continue;
+    }
+    const std::vector<nm_image> images = c_images(pending);
+    const nm_status st = images.empty()
+                             ? nm_session_chat(session.get(), line.c_str(), o.n_predict, stream_piece, nullptr)
+                             : nm_session_chat_images(session.get(), line.c_str(), images.data(), (int32_t)images.size(),
+                                                      o.n_predict, stream_piece, nullptr);
+    pending.clear();
+    if (st != NM_OK) {
       // A full context ends the conversation cleanly; the user can /reset.
       std::fprintf(stderr, "\nerror: %s\n", nm_session_last_error(session.get()));
       continue;
@@ -59,6 +83,7 @@ void register_chat(CLI::App& app) {
   add_model_options(*cmd, opts->text);
   add_sampling_options(*cmd, opts->text);
   cmd->add_option("-n,--n-predict", opts->n_predict, "Maximum tokens per reply")->check(CLI::PositiveNumber);
+  add_image_options(*cmd, opts->images);
   cmd->callback([opts] { throw CLI::RuntimeError(chat(*opts)); });
 }
 

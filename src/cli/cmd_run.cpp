@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/image_options.h"
 #include "cli/text_options.h"
 
 namespace nm::cli {
@@ -16,7 +17,7 @@ namespace {
 struct RunOptions {
   TextOptions text;
   std::string prompt;
-  std::vector<std::string> images;
+  ImageOptions images;
   int n_predict = 256;
   bool raw = false;
 };
@@ -36,13 +37,13 @@ int run(RunOptions o) {
     std::fprintf(stderr, "error: the prompt is empty (give -p TEXT or pipe it on standard input)\n");
     return 1;
   }
+  apply_image_size(o.images, o.text);
   std::unique_ptr<nm_model, decltype(&nm_model_free)> model(load_model_or_report(o.text), nm_model_free);
   if (!model) return 1;
   std::unique_ptr<nm_session, decltype(&nm_session_free)> session(open_session_or_report(model.get(), o.text),
                                                                  nm_session_free);
   if (!session) return 1;
-  std::vector<nm_image> images;
-  for (const std::string& path : o.images) images.push_back({path.c_str(), nullptr, 0, 0});
+  const std::vector<nm_image> images = c_images(o.images.paths);
   nm_status st;
   if (!images.empty()) {
     if (o.raw) {
@@ -73,8 +74,7 @@ void register_run(CLI::App& app) {
   add_sampling_options(*cmd, opts->text);
   cmd->add_option("-p,--prompt", opts->prompt, "Prompt text (default or \"-\": read standard input)");
   cmd->add_option("-n,--n-predict", opts->n_predict, "Maximum tokens to generate")->check(CLI::PositiveNumber);
-  cmd->add_option("--image", opts->images, "Image file (JPEG, PNG, BMP) to ask about; repeatable; needs --mmproj")
-      ->check(CLI::ExistingFile);
+  add_image_options(*cmd, opts->images);
   cmd->add_flag("--raw", opts->raw, "Complete the prompt as plain text, without the chat template");
   cmd->callback([opts] { throw CLI::RuntimeError(run(*opts)); });
 }

@@ -74,6 +74,8 @@ nm_session* open_session_or_report(nm_model* model, const TextOptions& o) {
   sp.system_prompt = o.system_prompt.empty() ? nullptr : o.system_prompt.c_str();
   sp.chat_template = o.chat_template.empty() ? nullptr : o.chat_template.c_str();
   sp.sampling = o.sampling;
+  sp.image_width = o.image_width;
+  sp.image_height = o.image_height;
   nm_session* session = nullptr;
   if (nm_session_init(model, &sp, &session) != NM_OK) {
     std::fprintf(stderr, "error: %s\n", session ? nm_session_last_error(session) : "cannot create a session");

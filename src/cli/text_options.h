@@ -19,6 +19,7 @@ struct TextOptions {
   std::string chat_template;
   std::string system_prompt;
   nm_sampling_params sampling{};
+  int image_width = 0, image_height = 0;  // static-shape vision input (--image-size), 0 = off
   bool verbose = false;
 };
 

@@ -162,6 +162,16 @@ std::vector<ChatMessage> TextSession::conversation_with(const std::string& user_
   return messages;
 }
 
+Result<ImageEmbedding> TextSession::embed_image(const Image& image) {
+  if (!vision_) {
+    return error(ErrorCode::invalid_argument,
+                 "this model has no vision encoder: give the model's mmproj file (--mmproj) to use images");
+  }
+  ImageEmbedding e;
+  NM_RETURN_IF_ERROR(vision_->embed(image, pool_, e));
+  return e;
+}
+
 Status TextSession::encode_image(const Image& image) {
   ImageEmbedding e;
   ImageTimings t;

@@ -59,6 +59,8 @@ class TextSession {
   // The images are encoded by the vision brick and their embeddings spliced into the prompt.
   Status chat(const std::string& user_message, const std::vector<Image>& images, int n_predict,
               const PieceCallback& on_piece);
+  // The vision brick alone: an image's embeddings and layout, the conversation untouched.
+  Result<ImageEmbedding> embed_image(const Image& image);
   // Plain completion of `text` (no template), continuing the current context.
   Status complete(const std::string& text, int n_predict, const PieceCallback& on_piece);
 
