@@ -24,6 +24,25 @@ void copy_message(const std::string& s, char* msg, int cap) {
   msg[n] = 0;
 }
 
+// An mmproj file's vision brick and an image for it; the model outlives the embedder.
+struct EmbedderCase {
+  std::unique_ptr<nm::MmprojModel> model;
+  std::unique_ptr<nm::ImageEmbedder> embedder;
+  nm::Image image;
+};
+
+nm::Result<EmbedderCase> embedder_case(const char* path, const uint8_t* rgb, int width, int height, int static_w,
+                                       int static_h) {
+  EmbedderCase c;
+  NM_ASSIGN_OR_RETURN(c.model, nm::MmprojModel::load(path));
+  nm::ImageEmbedderParams p;
+  p.static_width = static_w;
+  p.static_height = static_h;
+  NM_ASSIGN_OR_RETURN(c.embedder, nm::ImageEmbedder::create(*c.model, p));
+  NM_ASSIGN_OR_RETURN(c.image, nm::image_from_rgb(rgb, width, height));
+  return c;
+}
+
 }  // namespace
 
 // 0 if the file loads (and, when n_embd_llm > 0, its projector width matches); else 1
@@ -131,18 +150,11 @@ NM_SHIM int nm_shim_vision_embed_image(const char* path, const uint8_t* rgb, int
     copy_message(s.to_string(), msg, cap);
     return rc;
   };
-  auto m = nm::MmprojModel::load(path);
-  if (!m.ok()) return report(m.status(), 1);
-  nm::ImageEmbedderParams p;
-  p.static_width = static_w;
-  p.static_height = static_h;
-  auto emb = nm::ImageEmbedder::create(*m.value(), p);
-  if (!emb.ok()) return report(emb.status(), 2);
-  auto img = nm::image_from_rgb(rgb, width, height);
-  if (!img.ok()) return report(img.status(), 3);
+  auto c = embedder_case(path, rgb, width, height, static_w, static_h);
+  if (!c.ok()) return report(c.status(), 2);
   nm::ThreadPool pool(n_threads);
   nm::ImageEmbedding e;
-  if (nm::Status s = emb.value()->embed(img.value(), pool, e); !s.ok()) return report(s, 3);
+  if (nm::Status s = c->embedder->embed(c->image, pool, e); !s.ok()) return report(s, 3);
   if ((int64_t)e.data.size() > max_out) return report(nm::error(nm::ErrorCode::out_of_range, "output too small"), 4);
   std::memcpy(out, e.data.data(), e.data.size() * sizeof(float));
   const nm::ImagePlan& pl = e.plan;
@@ -218,18 +230,11 @@ NM_SHIM int nm_shim_vision_tiles(const char* path, const uint8_t* rgb, int width
     copy_message(s.to_string(), msg, cap);
     return rc;
   };
-  auto m = nm::MmprojModel::load(path);
-  if (!m.ok()) return report(m.status(), 1);
-  nm::ImageEmbedderParams p;
-  p.static_width = static_w;
-  p.static_height = static_h;
-  auto emb = nm::ImageEmbedder::create(*m.value(), p);
-  if (!emb.ok()) return report(emb.status(), 1);
-  auto img = nm::image_from_rgb(rgb, width, height);
-  if (!img.ok()) return report(img.status(), 1);
-  auto plan = emb.value()->plan(width, height);
+  auto c = embedder_case(path, rgb, width, height, static_w, static_h);
+  if (!c.ok()) return report(c.status(), 1);
+  auto plan = c->embedder->plan(width, height);
   if (!plan.ok()) return report(plan.status(), 1);
-  auto tiles = emb.value()->tiles_for(img.value(), plan.value());
+  auto tiles = c->embedder->tiles_for(c->image, plan.value());
   if (!tiles.ok()) return report(tiles.status(), 1);
   int64_t at = 0;
   for (const nm::Image& t : tiles.value()) {

@@ -1,5 +1,7 @@
 #include "bricks/vision/image_split.h"
 
+#include "bricks/vision/preprocess.h"
+
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -39,16 +41,6 @@ void round_to_tiles(int& w, int& h, int tile) {
   }
 }
 
-Image crop(const Image& img, int x0, int y0, int w, int h) {
-  Image out;
-  out.width = w;
-  out.height = h;
-  out.rgb.resize((size_t)w * (size_t)h * 3);
-  for (int y = 0; y < h; ++y)
-    std::copy_n(&img.rgb[((size_t)(y + y0) * img.width + x0) * 3], (size_t)w * 3, &out.rgb[(size_t)y * w * 3]);
-  return out;
-}
-
 }  // namespace
 
 SplitPlan idefics3_split_plan(int width, int height, int tile_size, int longest_edge) {
@@ -80,7 +72,7 @@ Result<SplitImage> idefics3_split(const Image& img, int tile_size, int longest_e
   out.rows = plan.rows;
   out.cols = plan.cols;
   for (int r = 0; r < plan.rows; ++r)
-    for (int c = 0; c < plan.cols; ++c) out.images.push_back(crop(fitted, c * tile_size, r * tile_size, tile_size, tile_size));
+    for (int c = 0; c < plan.cols; ++c) out.images.push_back(crop_image(fitted, c * tile_size, r * tile_size, tile_size, tile_size));
   out.images.push_back(plan.rows ? resize_image(fitted, tile_size, tile_size, filter) : fitted);
   return out;
 }

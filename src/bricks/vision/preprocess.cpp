@@ -35,7 +35,9 @@ Image paste_centered(const Image& img, int w, int h, std::array<uint8_t, 3> fill
   return out;
 }
 
-Image crop(const Image& img, int x0, int y0, int w, int h) {
+}  // namespace
+
+Image crop_image(const Image& img, int x0, int y0, int w, int h) {
   Image out;
   out.width = w;
   out.height = h;
@@ -44,8 +46,6 @@ Image crop(const Image& img, int x0, int y0, int w, int h) {
     std::copy_n(&img.rgb[((size_t)(y + y0) * img.width + x0) * 3], (size_t)w * 3, &out.rgb[(size_t)y * w * 3]);
   return out;
 }
-
-}  // namespace
 
 Image pad_to_square(const Image& img, std::array<uint8_t, 3> background) {
   const int side = std::max(img.width, img.height);
@@ -102,7 +102,7 @@ Result<AnyresTiles> anyres_tiles(const Image& img, int tile_size, const std::vec
   out.tiles_y = out.grid_resolution.second / tile_size;
   out.images.push_back(resize_image(img, tile_size, tile_size, filter));
   for (int ty = 0; ty < out.tiles_y; ++ty)
-    for (int tx = 0; tx < out.tiles_x; ++tx) out.images.push_back(crop(padded, tx * tile_size, ty * tile_size, tile_size, tile_size));
+    for (int tx = 0; tx < out.tiles_x; ++tx) out.images.push_back(crop_image(padded, tx * tile_size, ty * tile_size, tile_size, tile_size));
   return out;
 }
 

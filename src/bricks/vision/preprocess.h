@@ -28,6 +28,9 @@ struct EncoderInput {
 
 EncoderInput normalize_image(const Image& img, const Normalization& norm);
 
+// The w x h rectangle at (x0, y0), which must lie inside the image.
+Image crop_image(const Image& img, int x0, int y0, int w, int h);
+
 // Centers the image on a square canvas filled with `background` (LLaVA 1.5's expand2square).
 Image pad_to_square(const Image& img, std::array<uint8_t, 3> background);
 
