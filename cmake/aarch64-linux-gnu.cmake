@@ -9,7 +9,9 @@ set(CMAKE_C_COMPILER ${NM_CROSS_TRIPLE}-gcc)
 set(CMAKE_CXX_COMPILER ${NM_CROSS_TRIPLE}-g++)
 
 # Libraries and headers only from the target's tree (Debian's libc6-dev-arm64-cross);
-# programs (python, qemu) from the host.
+# programs (python, qemu) from the host. /usr/aarch64-linux-gnu is searched as a find root,
+# not passed as CMAKE_SYSROOT: Debian's cross GCC already looks there, and with --sysroot
+# the linker cannot find libc (its linker script names /usr/aarch64-linux-gnu/lib/...).
 set(NM_CROSS_SYSROOT /usr/${NM_CROSS_TRIPLE})
 set(CMAKE_FIND_ROOT_PATH ${NM_CROSS_SYSROOT})
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
