@@ -1,7 +1,9 @@
 // Kernel benchmark: measures this machine's read bandwidth and FMA peak, then the matmul
 // kernels against them (matrix-vector vs bandwidth, batched vs FMA peak). One line per
 // measurement. Flags: --threads N (default 2), --isa NAME (default best), --quick.
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <chrono>

@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
-# Configures and builds one flavour: release (default, build/) or asan (build-asan/).
+# Configures and builds one flavour: release (default, build/), asan (build-asan/), fuzz
+# (build-fuzz/) or aarch64 (build-aarch64/: cross-compiled, tests run under qemu-user).
+# Extra arguments name the targets to build (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 flavour="${1:-release}"
-jobs="$(nproc)"
+shift || true
+jobs="${NM_JOBS:-$(nproc)}"
+targets=()
+for t in "$@"; do targets+=(--target "$t"); done
 case "$flavour" in
   release) cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DNM_WERROR=ON > /dev/null
-           cmake --build build -j "$jobs" ;;
+           cmake --build build -j "$jobs" "${targets[@]}" ;;
   asan)    cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNM_SANITIZE=ON \
                  -DNM_BUILD_BENCH=OFF -DNM_WERROR=ON > /dev/null
-           cmake --build build-asan -j "$jobs" ;;
+           cmake --build build-asan -j "$jobs" "${targets[@]}" ;;
   fuzz)    CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
                  -DNM_FUZZ=ON -DNM_BUILD_BENCH=OFF > /dev/null
            cmake --build build-fuzz -j "$jobs" --target nm_fuzz_all ;;
-  *) echo "usage: scripts/build.sh [release|asan|fuzz]" >&2; exit 2 ;;
+  aarch64) cmake -S . -B build-aarch64 -G Ninja -DCMAKE_BUILD_TYPE=Release -DNM_WERROR=ON \
+                 -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake > /dev/null
+           cmake --build build-aarch64 -j "$jobs" "${targets[@]}" ;;
+  *) echo "usage: scripts/build.sh [release|asan|fuzz|aarch64] [target...]" >&2; exit 2 ;;
 esac

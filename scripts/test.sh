@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine: installs dependencies, builds the
-# release and sanitizer (ASan + UBSan) flavours, runs every test in both, then runs each
-# fuzz target briefly. CI runs exactly this (.ci/run).
+# release and sanitizer (ASan + UBSan) flavours, runs every test in both, runs each fuzz
+# target briefly, then cross-builds for aarch64 and runs the C++ tests under qemu-user
+# (NEON kernels against the scalar path). CI runs exactly this (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -19,3 +20,16 @@ scripts/build.sh asan
 echo "== fuzz targets (short runs)"
 scripts/build.sh fuzz
 (cd build-fuzz && ctest --output-on-failure -R '^fuzz\.')
+
+# Two emulated CPUs: qemu's default (max: NEON + sdot, so neon and neon_dotprod are both
+# checked) and a Cortex-A53 (ARMv8.0: no sdot, no fp16), where an ARMv8.2 instruction
+# outside the Isa::neon_dotprod path would stop the kernel tests with SIGILL.
+if command -v aarch64-linux-gnu-g++ > /dev/null && command -v qemu-aarch64-static > /dev/null; then
+  echo "== aarch64 cross build, C++ tests under qemu-user"
+  scripts/build.sh aarch64
+  (cd build-aarch64 && ctest --output-on-failure -j "$jobs")
+  (cd build-aarch64 && QEMU_CPU=cortex-a53 ctest --output-on-failure -j "$jobs" \
+     -R '^(Matmul|Ops|Quants|BackendOps|CpuExecutor|CpuExecutorRebind|GraphCache|GraphShapes|MemoryPlanner|KvCache)\.')
+else
+  echo "== aarch64: skipped (needs aarch64-linux-gnu-g++ and qemu-aarch64-static)"
+fi

@@ -12,7 +12,9 @@
 
 namespace nm {
 
-CpuFeatures detect_cpu_features() {
+namespace {
+
+CpuFeatures probe_cpu_features() {
   CpuFeatures f;
 #if defined(__x86_64__)
   // cpuid for what the CPU has, xgetbv for what the OS saves on context switches.
@@ -47,6 +49,14 @@ CpuFeatures detect_cpu_features() {
 #endif
 #endif
   return f;
+}
+
+}  // namespace
+
+// Probed once: cpuid traps to the hypervisor in a VM, and matmul asks on every call.
+CpuFeatures detect_cpu_features() {
+  static const CpuFeatures features = probe_cpu_features();
+  return features;
 }
 
 bool isa_supported(Isa isa, const CpuFeatures& f) {

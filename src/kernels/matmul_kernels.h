@@ -18,10 +18,14 @@ using QuantizeActFn = void (*)(const float* x, void* dst, int64_t k);
 using TileFn = void (*)(int64_t k, const void* w, size_t w_row_bytes, int nw, const void* x,
                         size_t x_row_bytes, int nx, float* y, int64_t y_stride);
 
+// Matrix-vector product: y[r] = dot(w row r, x) for r < rows (x one quantised row).
+using GemvFn = void (*)(int64_t k, const void* w, size_t w_row_bytes, int64_t rows, const void* x, float* y);
+
 struct MatmulKernel {
   DType act_type = DType::F32;      // F32: x used as is; else Q8_0, Q8_1 or Q8_K
   QuantizeActFn quantize = nullptr; // nullptr when act_type is F32
   TileFn tile = nullptr;
+  GemvFn gemv = nullptr;             // optional n == 1 path; nullptr: tiles of one row
   int tile_m = 1, tile_n = 1;       // largest nw, nx the tile kernel takes
 };
 

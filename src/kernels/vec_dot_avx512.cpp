@@ -87,13 +87,97 @@ void tile_q8_512_dispatch(int64_t k, const void* w, size_t w_row_bytes, int nw, 
   dispatch_tile<TileQ8x512<W, kVnni>, 4, 4>(nw, nx, k, w, w_row_bytes, x, x_row_bytes, y, y_stride);
 }
 
+// Two consecutive weight blocks as 64 values (lanes 0-7: first block, 8-15: second).
+template <class W>
+inline __m512i load_pair(const typename W::Block& a, const typename W::Block& b) {
+  if constexpr (std::is_same_v<W, WQ4_0>) {
+    // 128-bit lanes: a, a, b, b; the upper lane of each block is shifted to its high nibbles
+    const __m512i v = _mm512_mask_broadcast_i32x4(
+        _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.qs))), 0xFF00,
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs)));
+    const __m512i s = _mm512_srlv_epi64(v, _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4));
+    return _mm512_and_si512(s, _mm512_set1_epi8(0x0f));
+  } else {
+    return join(W::load(a), W::load(b));
+  }
+}
+
+// Matrix-vector product (one activation row): the activation side of every block pair
+// (the two blocks joined in one register, their scales, the offset sums) is prepared once
+// per call rather than once per weight row, leaving the weight stream, the integer dots
+// and one FMA per pair in the inner loop. Two accumulators hide the FMA latency.
+template <class W, bool kVnni>
+void gemv_q8_512(int64_t k, const void* w, size_t w_row_bytes, int64_t rows, const void* x, float* y) {
+  constexpr int64_t kMaxPairs = 256;  // k <= 16384 on the stack (48 KiB); longer rows use the tile
+  const int64_t nb = k / QK8_0, n_full = nb / 2, np = (nb + 1) / 2;
+  if (np > kMaxPairs) {
+    for (int64_t r = 0; r < rows; ++r) {
+      tile_q8_512<W, kVnni, 1, 1>(k, static_cast<const char*>(w) + r * w_row_bytes, w_row_bytes, x, 0, y + r, 1);
+    }
+    return;
+  }
+  const auto* xb = static_cast<const BlockQ8_0*>(x);
+  __m512i xv[kMaxPairs], xoff[kMaxPairs];
+  __m512 dx[kMaxPairs];
+  for (int64_t p = 0; p < np; ++p) {
+    const int64_t b = 2 * p;
+    const bool pair = b + 1 < nb;
+    xv[p] = join(load_x(xb[b]), pair ? load_x(xb[b + 1]) : _mm256_setzero_si256());
+    dx[p] = join_scale(h2f(xb[b].d), pair ? h2f(xb[b + 1].d) : 0.0f);
+    if constexpr (W::kUnsigned) xoff[p] = dot_u8s8_512<kVnni>(_mm512_set1_epi8(W::kOffset), xv[p]);
+  }
+  auto dot_pair = [&](int64_t p, __m512i wv, __m512 dw, __m512& acc) {
+    __m512i prod;
+    if constexpr (W::kUnsigned) {
+      prod = _mm512_sub_epi32(dot_u8s8_512<kVnni>(wv, xv[p]), xoff[p]);
+    } else {
+      const __mmask64 neg = _mm512_movepi8_mask(wv);
+      prod = dot_u8s8_512<kVnni>(_mm512_abs_epi8(wv), _mm512_mask_sub_epi8(xv[p], neg, _mm512_setzero_si512(), xv[p]));
+    }
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(prod), _mm512_mul_ps(dw, dx[p]), acc);
+  };
+  // Lanes 0-7 take the first scale of each pair, 8-15 the second.
+  const __m512i lo_pair = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  const __m512i hi_pair = _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+  for (int64_t r = 0; r < rows; ++r) {
+    const auto* wb = reinterpret_cast<const typename W::Block*>(static_cast<const char*>(w) + r * w_row_bytes);
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    int64_t p = 0;
+    for (; p + 1 < n_full; p += 2) {
+      const int64_t b = 2 * p;
+      // the four fp16 block scales -> 4 floats with one conversion, then spread per pair
+      const uint64_t h4 = (uint64_t)wb[b].d | (uint64_t)wb[b + 1].d << 16 | (uint64_t)wb[b + 2].d << 32 |
+                          (uint64_t)wb[b + 3].d << 48;
+      const __m512 d4 = _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)h4)));
+      dot_pair(p, load_pair<W>(wb[b], wb[b + 1]), _mm512_permutexvar_ps(lo_pair, d4), acc0);
+      dot_pair(p + 1, load_pair<W>(wb[b + 2], wb[b + 3]), _mm512_permutexvar_ps(hi_pair, d4), acc1);
+    }
+    for (; p < np; ++p) {
+      const int64_t b = 2 * p;
+      const bool pair = b + 1 < nb;
+      dot_pair(p, join(W::load(wb[b]), pair ? W::load(wb[b + 1]) : _mm256_setzero_si256()),
+               join_scale(h2f(wb[b].d), pair ? h2f(wb[b + 1].d) : 0.0f), acc0);
+    }
+    y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  }
+}
+
 template <bool kVnni>
 bool avx512_kernel(DType w_type, MatmulKernel* out) {
   if (!x86_kernel<kVnni, 4, 4>(w_type, out)) return x86_kernel_k<4, 4>(w_type, out);
   switch (w_type) {
-    case DType::Q4_0: out->tile = tile_q8_512_dispatch<WQ4_0, kVnni>; break;
-    case DType::Q5_0: out->tile = tile_q8_512_dispatch<WQ5_0, kVnni>; break;
-    case DType::Q8_0: out->tile = tile_q8_512_dispatch<WQ8_0, kVnni>; break;
+    case DType::Q4_0:
+      out->tile = tile_q8_512_dispatch<WQ4_0, kVnni>;
+      out->gemv = gemv_q8_512<WQ4_0, kVnni>;
+      break;
+    case DType::Q5_0:
+      out->tile = tile_q8_512_dispatch<WQ5_0, kVnni>;
+      out->gemv = gemv_q8_512<WQ5_0, kVnni>;
+      break;
+    case DType::Q8_0:
+      out->tile = tile_q8_512_dispatch<WQ8_0, kVnni>;
+      out->gemv = gemv_q8_512<WQ8_0, kVnni>;
+      break;
     default: break;
   }
   return true;

@@ -18,8 +18,10 @@ from conftest import ptr
 from matmul import ACT, BLOCKS, dequant_weights, quantize_act, random_blocks
 
 TYPES = [T.F32, T.F16, T.BF16, T.Q4_0, T.Q4_1, T.Q5_0, T.Q8_0, T.Q4_K, T.Q5_K, T.Q6_K]
-# (m, blocks of k, n); m not a multiple of any tile, odd n, one and several blocks.
-SHAPES = [(1, 1, 1), (7, 3, 1), (13, 4, 5), (67, 8, 7), (9, 2, 16)]
+# (m, blocks of k, n); m not a multiple of any tile, odd n, one and several blocks;
+# matrix-vector rows with odd and even block counts, and one longer than the 16384 the
+# AVX-512 matrix-vector kernel prepares on its stack.
+SHAPES = [(1, 1, 1), (7, 3, 1), (19, 9, 1), (37, 16, 1), (3, 520, 1), (13, 4, 5), (67, 8, 7), (9, 2, 16)]
 
 
 def isas(shim):

@@ -131,20 +131,31 @@ void CpuExecutor::run_node_part(int ith, int nth) {
   if (!s.ok()) record_error(std::move(s));
 }
 
+// Row and element ops this small finish faster on the calling thread than the pool can
+// wake and re-join its workers (a decode step has ~10 of them per layer). Attention and
+// convolutions do work out of proportion to their output size, so they always split.
+bool CpuExecutor::runs_inline(const Node& n) {
+  constexpr int64_t kInlineElements = 8192;
+  switch (n.op) {
+    case OpKind::attention: case OpKind::im2col: case OpKind::conv2d: case OpKind::conv1d: return false;
+    default: return n.t.n_elements() <= kInlineElements;
+  }
+}
+
 Status CpuExecutor::execute(const Node& n, ThreadPool& pool) {
   switch (n.op) {
     case OpKind::input: case OpKind::weight: case OpKind::output: case OpKind::reshape:
     case OpKind::view: case OpKind::permute: case OpKind::transpose:
       return Status::ok_status();  // no data moves: bind() set the pointers
-    case OpKind::cpy: case OpKind::cont: case OpKind::concat: case OpKind::get_rows:
-      current_ = &n;
-      pool.run([this](int ith, int nth) { run_node_part(ith, nth); });  // captures 1 pointer: no allocation
-      return Status::ok_status();
     case OpKind::matmul:
       return matmul(isa_, matmul_args(graph_, n), scratch_.get(), pool);
     default:
       current_ = &n;
-      pool.run([this](int ith, int nth) { run_node_part(ith, nth); });
+      if (runs_inline(n)) {
+        run_node_part(0, 1);  // every op splits by rows, so 1 part equals N parts bit for bit
+      } else {
+        pool.run([this](int ith, int nth) { run_node_part(ith, nth); });  // captures 1 pointer: no allocation
+      }
       return Status::ok_status();
   }
 }

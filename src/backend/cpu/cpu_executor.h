@@ -47,6 +47,7 @@ class CpuExecutor {
   CpuExecutor() = default;
   void run_node_part(int ith, int nth);  // body of one pool task for current_
   Status execute(const Node& node, ThreadPool& pool);
+  static bool runs_inline(const Node& node);
   void record_error(Status s);
 
   Graph graph_;
