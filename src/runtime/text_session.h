@@ -33,6 +33,8 @@ struct TextSessionParams {
   int n_threads = 0;            // 0: hardware concurrency
   const MmprojModel* mmproj = nullptr;  // vision encoder + projector, if the session takes images
   int image_width = 0, image_height = 0;  // > 0: static-shape vision input of this size (no tiling)
+  Device* vision_device = nullptr;  // where the vision brick runs (nullptr: the session's CPU pool);
+                                    // the text brick's device is context.device
 };
 
 struct TextTimings {
@@ -72,6 +74,9 @@ class TextSession {
   int n_past() const { return ctx_->n_past(); }
   int n_ctx() const { return ctx_->n_ctx(); }
   const TextTimings& timings() const { return timings_; }
+  // Device each brick runs on, for timings ("cpu", "cpu:big", "opencl").
+  std::string text_device_name() const { return placement_name(params_.context.device); }
+  std::string vision_device_name() const { return placement_name(params_.vision_device); }
   const std::vector<ChatMessage>& history() const { return history_; }
 
  private:

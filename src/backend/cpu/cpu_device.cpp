@@ -34,6 +34,7 @@ class CpuExecutable final : public Executable {
   explicit CpuExecutable(std::unique_ptr<CpuExecutor> ex) : ex_(std::move(ex)) {}
   const Graph& graph() const override { return ex_->graph(); }
   CpuExecutor& executor() { return *ex_; }
+  Status rebind(NodeId weight_leaf, void* data) override { return ex_->rebind(weight_leaf, data); }
 
  private:
   std::unique_ptr<CpuExecutor> ex_;

@@ -138,14 +138,24 @@ class ClExecutable final : public Executable {
     std::free(arena);
   }
   const Graph& graph() const override { return graph_; }
+  Status rebind(NodeId leaf, void* data) override;
 
+  OpenClDevice* dev = nullptr;
   Graph graph_;
   MemoryPlan plan;
   char* arena = nullptr;
   cl_command_queue queue = nullptr;
   std::vector<ClRange> ranges;  // [0] = the arena when it is non-empty
   std::vector<ClLaunch> launches;
+  std::vector<int> launch_of;       // node id -> index in launches, -1 for none
   std::vector<NodeId> checked_ids;  // get_rows nodes whose ids are checked on the host
+  bool covered(const void* p, size_t n) const {
+    const char* c = static_cast<const char*>(p);
+    for (const ClRange& r : ranges) {
+      if (c >= r.base && c + n <= r.base + r.size) return true;
+    }
+    return false;
+  }
   std::pair<cl_mem, uint64_t> resolve(const void* p) const {
     const char* c = static_cast<const char*>(p);
     for (const ClRange& r : ranges) {
@@ -165,6 +175,38 @@ Status map_range(cl_command_queue q, ClRange& r) {
     return error(ErrorCode::internal, "OpenCL driver mapped a host-pointer buffer elsewhere");
   }
   r.mapped = true;
+  return Status::ok_status();
+}
+
+// Re-points the leaf and its aliases, then re-plans only the launches that read or write
+// them (kernels are cached, so this is argument packing only).
+Status ClExecutable::rebind(NodeId leaf, void* data) {
+  if (leaf < 0 || leaf >= graph_.size() || graph_.node(leaf).op != OpKind::weight) {
+    return error(ErrorCode::internal, "rebind: node " + std::to_string(leaf) + " is not a weight leaf");
+  }
+  if (!covered(data, graph_.node(leaf).t.n_bytes())) {
+    return error(ErrorCode::invalid_argument, dev->name() + ": rebind of " + node_label(graph_, leaf) +
+                                                  " outside the memory imported when the graph was prepared");
+  }
+  std::vector<bool> moved((size_t)graph_.size(), false);
+  for (NodeId i = 0; i < graph_.size(); ++i) {
+    Node& n = graph_.node(i);
+    if (n.storage != leaf) continue;
+    n.t.data = static_cast<char*>(data) + n.storage_offset;
+    moved[(size_t)i] = true;
+  }
+  const ClResolver resolve = [this](const void* p) { return this->resolve(p); };
+  for (NodeId i = 0; i < graph_.size(); ++i) {
+    const Node& n = graph_.node(i);
+    bool touched = moved[(size_t)i];
+    for (int s = 0; s < n.n_src; ++s) touched |= n.src[(size_t)s] != kInvalidNode && moved[(size_t)n.src[(size_t)s]];
+    const int at = launch_of[(size_t)i];
+    if (!touched || at < 0) continue;
+    std::vector<ClLaunch> one;
+    NM_RETURN_IF_ERROR(opencl_plan_node(*dev, graph_, i, resolve, &one));
+    if (one.size() != 1) return error(ErrorCode::internal, "rebind: " + node_label(graph_, i) + " re-planned differently");
+    launches[(size_t)at] = std::move(one.front());
+  }
   return Status::ok_status();
 }
 
@@ -380,6 +422,7 @@ Result<std::unique_ptr<Executable>> OpenClDevice::prepare(Graph graph) {
   }
   std::unique_ptr<ClExecutable> ex(new ClExecutable());
   ex->queue = queue_;
+  ex->dev = this;
   NM_ASSIGN_OR_RETURN(ex->plan, plan_memory(graph, std::max<size_t>(kArenaAlignment, 128)));
   const size_t arena_bytes = page_ceil(std::max<size_t>(ex->plan.arena_size, 1));
   ex->arena = static_cast<char*>(std::aligned_alloc(page_size(), arena_bytes));
@@ -417,8 +460,11 @@ Result<std::unique_ptr<Executable>> OpenClDevice::prepare(Graph graph) {
     ex->ranges.push_back(r);
   }
   const ClResolver resolve = [e = ex.get()](const void* p) { return e->resolve(p); };
+  ex->launch_of.assign((size_t)graph.size(), -1);
   for (NodeId i = 0; i < graph.size(); ++i) {
+    const size_t before = ex->launches.size();
     NM_RETURN_IF_ERROR(opencl_plan_node(*this, graph, i, resolve, &ex->launches));
+    if (ex->launches.size() == before + 1) ex->launch_of[(size_t)i] = (int)before;
     const Node& n = graph.node(i);
     if (n.op == OpKind::get_rows) ex->checked_ids.push_back(i);
   }

@@ -32,7 +32,7 @@ Result<TextContext::Step*> TextContext::step_for(int n_tokens, int n_kv, bool al
   if (Step* s = graphs_.find(key)) return s;
   auto step = std::make_unique<Step>();
   NM_ASSIGN_OR_RETURN(step->meta, build_text_graph(model_, cache_, n_tokens, n_kv, all_logits));
-  NM_ASSIGN_OR_RETURN(step->exec, CpuExecutor::create(std::move(step->meta.graph), params_.isa));
+  NM_ASSIGN_OR_RETURN(step->exec, GraphRunner::create(std::move(step->meta.graph), params_.device, params_.isa));
   return graphs_.insert(key, std::move(step));
 }
 
@@ -43,7 +43,7 @@ Status TextContext::eval_chunk(int n, const int32_t* tokens, const float* embedd
   const int n_ctx = cache_.shape().n_ctx;
   const int n_kv = std::min((n_past + n + kKvBucket - 1) / kKvBucket * kKvBucket, n_ctx);
   NM_ASSIGN_OR_RETURN(Step * step, step_for(n, n_kv, all_logits));
-  CpuExecutor& ex = *step->exec;
+  GraphRunner& ex = *step->exec;
   const TextGraph& tg = step->meta;
 
   float* x = ex.tensor(tg.x).as<float>();

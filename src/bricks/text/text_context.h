@@ -8,7 +8,7 @@
 #include <span>
 #include <vector>
 
-#include "backend/cpu/cpu_executor.h"
+#include "backend/graph_runner.h"
 #include "bricks/kv_cache.h"
 #include "bricks/text/text_graph.h"
 #include "bricks/text/text_model.h"
@@ -22,6 +22,7 @@ struct TextContextParams {
   DType kv_type = DType::F16;
   int n_batch = 512;      // longest prefill chunk run as one graph
   Isa isa = best_isa();
+  Device* device = nullptr;  // where the graphs run; nullptr: the CPU executor on the caller's pool
 };
 
 class TextContext {
@@ -42,11 +43,12 @@ class TextContext {
   // Forgets positions from n on (e.g. to redo a turn).
   void truncate(int n) { cache_.truncate(n); }
   const TextModel& model() const { return model_; }
+  Device* device() const { return params_.device; }
 
  private:
   struct Step {
     TextGraph meta;
-    std::unique_ptr<CpuExecutor> exec;
+    std::unique_ptr<GraphRunner> exec;
   };
   TextContext(const TextModel& model, KvCache cache, const TextContextParams& p)
       : model_(model), params_(p), cache_(std::move(cache)) {}

@@ -19,6 +19,7 @@ namespace nm {
 struct ImageEmbedderParams {
   int static_width = 0, static_height = 0;  // > 0 (both): static-shape mode at this input size
   Isa isa = best_isa();
+  Device* device = nullptr;  // where the encoder runs (VisionEncoderParams::device)
 };
 
 // How an image's embeddings are laid out, decided from its size before encoding.

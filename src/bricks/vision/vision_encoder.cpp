@@ -53,7 +53,7 @@ Result<VisionEncoder::Shape*> VisionEncoder::shape_for(int width, int height) {
   auto sh = std::make_unique<Shape>();
   NM_ASSIGN_OR_RETURN(sh->meta, build_vision_graph(model_, width, height));
   sh->pos = model_.position_embeddings(sh->meta.grid_w, sh->meta.grid_h);
-  NM_ASSIGN_OR_RETURN(sh->exec, CpuExecutor::create(std::move(sh->meta.graph), params_.isa));
+  NM_ASSIGN_OR_RETURN(sh->exec, GraphRunner::create(std::move(sh->meta.graph), params_.device, params_.isa));
   Shape* raw = sh.get();
   shapes_.emplace(std::make_pair(width, height), std::move(sh));
   return raw;
@@ -65,7 +65,7 @@ Status VisionEncoder::encode(const EncoderInput& image, ThreadPool& pool, std::v
                                                   std::to_string(image.width) + " x " + std::to_string(image.height));
   }
   NM_ASSIGN_OR_RETURN(Shape * sh, shape_for(image.width, image.height));
-  CpuExecutor& ex = *sh->exec;
+  GraphRunner& ex = *sh->exec;
   const VisionGraph& vg = sh->meta;
   std::memcpy(ex.tensor(vg.pixels).data, image.chw.data(), image.chw.size() * sizeof(float));
   std::memcpy(ex.tensor(vg.pos).data, sh->pos.data(), sh->pos.size() * sizeof(float));

@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "backend/cpu/cpu_executor.h"
+#include "backend/graph_runner.h"
 #include "bricks/vision/mmproj.h"
 #include "bricks/vision/preprocess.h"
 #include "bricks/vision/vision_graph.h"
@@ -24,6 +24,7 @@ struct VisionEncoderParams {
   bool static_shape = true;  // reject inputs of any other size than the static one
   int static_width = 0, static_height = 0;  // the static input size; 0: the file's image_size
   Isa isa = best_isa();
+  Device* device = nullptr;  // where the graphs run; nullptr: the CPU executor on the caller's pool
 };
 
 class VisionEncoder {
@@ -41,11 +42,12 @@ class VisionEncoder {
   Status encode(const EncoderInput& image, ThreadPool& pool, std::vector<float>& out);
 
   const MmprojModel& model() const { return model_; }
+  Device* device() const { return params_.device; }
 
  private:
   struct Shape {
     VisionGraph meta;
-    std::unique_ptr<CpuExecutor> exec;
+    std::unique_ptr<GraphRunner> exec;
     std::vector<float> pos;  // position embeddings for this grid
   };
   VisionEncoder(const MmprojModel& model, const VisionEncoderParams& p) : model_(model), params_(p) {}
