@@ -60,6 +60,8 @@ typedef struct nm_session_params {
    * image_width x image_height pixels per image (fitted, padded with the mean colour, no
    * tiling); 0 = the model's own preprocessing (anyres tiles / image splitting if any). */
   int32_t image_width, image_height;
+  const char* devices;         /* NULL or "" = the CPU; "opencl" = every brick there; or per brick,
+                                  "text=opencl,vision=cpu:big" (names: `nanomind devices`) */
 } nm_session_params;
 
 /* Called with each piece of generated text (valid UTF-8, possibly empty for tokens
@@ -147,6 +149,8 @@ typedef struct nm_timings {
   int32_t n_generated;
   double generate_ms;      /* decode of the last turn */
   double first_token_ms;   /* from the start of the turn to the first generated token */
+  char text_device[32];    /* device the text brick ran on, e.g. "cpu", "opencl" */
+  char vision_device[32];  /* device of the vision brick ("" without one) */
 } nm_timings;
 NM_API void nm_session_get_timings(const nm_session* session, nm_timings* out);
 

@@ -2,6 +2,7 @@
 // catches exceptions (e.g. std::bad_alloc) so none crosses into C.
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -12,6 +13,7 @@
 #include "core/image.h"
 #include "kernels/roofline.h"
 #include "nanomind/nanomind.h"
+#include "runtime/device_placement.h"
 #include "runtime/text_session.h"
 
 struct nm_model {
@@ -23,6 +25,7 @@ struct nm_model {
 
 struct nm_session {
   nm_model* model = nullptr;
+  std::unique_ptr<nm::DeviceRegistry> devices;  // only when a device was asked for; outlives session
   std::unique_ptr<nm::TextSession> session;
   std::string last_error;
 };
@@ -102,6 +105,7 @@ nm_session_params nm_session_default_params(void) {
   p.system_prompt = nullptr;
   p.chat_template = nullptr;
   p.image_width = p.image_height = 0;
+  p.devices = nullptr;
   const nm::SamplerParams d;
   p.sampling = {d.temperature, d.top_k, d.top_p, d.min_p, d.repeat_penalty, d.repeat_last_n, d.seed};
   return p;
@@ -215,6 +219,20 @@ nm_status nm_session_init(nm_model* model, const nm_session_params* params, nm_s
     }
     p.image_width = params->image_width;
     p.image_height = params->image_height;
+    auto placement = nm::parse_device_spec(params->devices ? params->devices : "");
+    if (!placement.ok()) return report(s.get(), placement.status());
+    if (!placement->empty()) {
+      nm::DeviceRegistryOptions ro;  // OpenCL is not probed when only CPU clusters are named
+      auto on_cpu = [](const std::string& n) { return n.empty() || n.rfind("cpu", 0) == 0; };
+      ro.opencl = !on_cpu(placement->text) || !on_cpu(placement->vision);
+      s->devices = std::make_unique<nm::DeviceRegistry>(nm::DeviceRegistry::create(ro));
+      auto text_dev = nm::resolve_device(*s->devices, placement->text);
+      if (!text_dev.ok()) return report(s.get(), text_dev.status());
+      auto vision_dev = nm::resolve_device(*s->devices, placement->vision);
+      if (!vision_dev.ok()) return report(s.get(), vision_dev.status());
+      p.context.device = *text_dev;
+      p.vision_device = *vision_dev;
+    }
     auto r = nm::TextSession::create(*model->text, p);
     if (!r.ok()) return report(s.get(), r.status());
     s->session = std::move(r).value();
@@ -322,6 +340,10 @@ void nm_session_get_timings(const nm_session* s, nm_timings* out) {
   out->prompt_ms = t.prompt_ms;
   out->n_generated = t.n_generated;
   out->generate_ms = t.generate_ms;
+  std::snprintf(out->text_device, sizeof out->text_device, "%s", s->session->text_device_name().c_str());
+  if (s->model && s->model->mmproj) {
+    std::snprintf(out->vision_device, sizeof out->vision_device, "%s", s->session->vision_device_name().c_str());
+  }
   out->first_token_ms = t.first_token_ms;
 }
 

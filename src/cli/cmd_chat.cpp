@@ -82,6 +82,7 @@ void register_chat(CLI::App& app) {
   auto* cmd = app.add_subcommand("chat", "Interactive multi-turn chat (keeps the KV cache between turns)");
   add_model_options(*cmd, opts->text);
   add_sampling_options(*cmd, opts->text);
+  add_device_option(*cmd, opts->text);
   cmd->add_option("-n,--n-predict", opts->n_predict, "Maximum tokens per reply")->check(CLI::PositiveNumber);
   add_image_options(*cmd, opts->images);
   cmd->callback([opts] { throw CLI::RuntimeError(chat(*opts)); });

@@ -72,6 +72,7 @@ void register_run(CLI::App& app) {
   auto* cmd = app.add_subcommand("run", "Answer one prompt (streams tokens as they are produced)");
   add_model_options(*cmd, opts->text);
   add_sampling_options(*cmd, opts->text);
+  add_device_option(*cmd, opts->text);
   cmd->add_option("-p,--prompt", opts->prompt, "Prompt text (default or \"-\": read standard input)");
   cmd->add_option("-n,--n-predict", opts->n_predict, "Maximum tokens to generate")->check(CLI::PositiveNumber);
   add_image_options(*cmd, opts->images);

@@ -35,6 +35,13 @@ void add_sampling_options(CLI::App& cmd, TextOptions& o) {
                  "Chat template: llama2, llama3, chatml (default: recognised from the model file)");
 }
 
+// Device placement (issue 5): a separate block, so that the model flags above stay untouched.
+void add_device_option(CLI::App& cmd, TextOptions& o) {
+  cmd.add_option("--device", o.devices,
+                 "Where the bricks run: a device for all (opencl, cpu, cpu:big) or per brick, "
+                 "text=opencl,vision=cpu:big (default: cpu; list: nanomind devices)");
+}
+
 bool resolve_default_model(TextOptions& o) {
   if (!o.model_path.empty()) return true;
   const std::string dir = find_demo_model_dir();
@@ -76,6 +83,7 @@ nm_session* open_session_or_report(nm_model* model, const TextOptions& o) {
   sp.sampling = o.sampling;
   sp.image_width = o.image_width;
   sp.image_height = o.image_height;
+  sp.devices = o.devices.empty() ? nullptr : o.devices.c_str();
   nm_session* session = nullptr;
   if (nm_session_init(model, &sp, &session) != NM_OK) {
     std::fprintf(stderr, "error: %s\n", session ? nm_session_last_error(session) : "cannot create a session");
@@ -91,9 +99,12 @@ void print_timings(const nm_session* session) {
   auto rate = [](int n, double ms) { return ms > 0 ? n * 1000.0 / ms : 0.0; };
   if (t.n_images > 0) {
     // Per-brick view: where the time of an image question went, and on which device.
-    std::fprintf(stderr, "\n[preprocess %.1f ms (%d image%s) | vision+projector %.1f ms on cpu | prefill %.1f ms on cpu | "
-                 "decode %.1f ms on cpu]",
-                 t.preprocess_ms, t.n_images, t.n_images > 1 ? "s" : "", t.vision_ms, t.prompt_ms, t.generate_ms);
+    std::fprintf(stderr, "\n[preprocess %.1f ms (%d image%s) on cpu | vision+projector %.1f ms on %s | prefill %.1f ms on %s | "
+                 "decode %.1f ms on %s]",
+                 t.preprocess_ms, t.n_images, t.n_images > 1 ? "s" : "", t.vision_ms, t.vision_device, t.prompt_ms,
+                 t.text_device, t.generate_ms, t.text_device);
+  } else {
+    std::fprintf(stderr, "\n[text brick on %s]", t.text_device);
   }
   std::fprintf(stderr,
                "\n[load %.1f ms | prompt %d tok, %.1f ms, %.1f tok/s | gen %d tok, %.1f ms, %.1f tok/s | "

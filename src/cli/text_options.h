@@ -21,10 +21,13 @@ struct TextOptions {
   nm_sampling_params sampling{};
   int image_width = 0, image_height = 0;  // static-shape vision input (--image-size), 0 = off
   bool verbose = false;
+  std::string devices;  // --device: brick placement (runtime/device_placement.h)
 };
 
 void add_model_options(CLI::App& cmd, TextOptions& o);
 void add_sampling_options(CLI::App& cmd, TextOptions& o);
+// --device NAME | text=NAME,vision=NAME (run, chat, bench).
+void add_device_option(CLI::App& cmd, TextOptions& o);
 // Without -m, points model_path (and mmproj_path, unless given) at the bundled demo
 // model; false with a message when it cannot be found.
 bool resolve_default_model(TextOptions& o);
