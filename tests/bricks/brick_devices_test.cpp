@@ -186,6 +186,63 @@ TEST(BrickDevices, UnsupportedOpNamesOpAndDevice) {
   EXPECT_NE(st.message().find("q8_0"), std::string::npos) << st.message();
 }
 
+size_t resident_bytes() {
+  long total = 0, resident = 0;
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return 0;
+  const int n = std::fscanf(f, "%ld %ld", &total, &resident);
+  std::fclose(f);
+  return n == 2 ? (size_t)resident * (size_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+// The text brick placed on a unified-memory OpenCL device works on the mmapped weights
+// in place: resident memory grows by far less than the weights when the brick's graph
+// is prepared and run there (a copy would add all of them again). Weights are made
+// resident first by a CPU run; programs are compiled first on a small model.
+TEST(BrickDevices, TextWeightsAreNotDuplicatedOnUnifiedMemory) {
+  SKIP_WITHOUT_OPENCL();
+  if (!cl->memory().unified) GTEST_SKIP() << cl->description() << " does not share memory with the host";
+  ThreadPool pool(2);
+  const std::vector<int32_t> tokens{1, 5, 9, 13};
+  {  // warm-up: every program the text graph needs, compiled or loaded from the cache
+    const std::string small = make_file("make_tiny_llm.py", "--preset tiny --seed 1", "llm-warm.gguf");
+    ASSERT_FALSE(small.empty());
+    auto m = TextModel::load(small);
+    remove_file(small);
+    ASSERT_TRUE(m.ok());
+    TextContextParams p;
+    p.n_ctx = 32;
+    p.device = cl;
+    auto ctx = TextContext::create(**m, p);
+    ASSERT_TRUE(ctx.ok() && (*ctx)->eval_tokens(tokens, pool).ok());
+  }
+  // ~64 MiB of f32 weights (4 layers of 512 x 2048).
+  const std::string path = make_file("make_tiny_llm.py", "--preset tiny --n-embd 512 --n-ff 2048 --n-layer 4 --seed " +
+                                         std::to_string(seed()), "llm-big.gguf");
+  ASSERT_FALSE(path.empty());
+  auto model = TextModel::load(path);
+  remove_file(path);
+  ASSERT_TRUE(model.ok()) << model.status().to_string();
+  const double weights_mib = (double)(*model)->weight_bytes() / (1 << 20);
+  TextContextParams p;
+  p.n_ctx = 32;
+  auto cpu_ctx = TextContext::create(**model, p);
+  ASSERT_TRUE(cpu_ctx.ok() && (*cpu_ctx)->eval_tokens(tokens, pool).ok());  // weights resident
+  p.device = cl;
+  auto cl_ctx = TextContext::create(**model, p);
+  ASSERT_TRUE(cl_ctx.ok());
+  const size_t before = resident_bytes();
+  const Status st = (*cl_ctx)->eval_tokens(tokens, pool);
+  ASSERT_TRUE(st.ok()) << st.to_string();
+  const size_t after = resident_bytes();
+  const double grew_mib = ((double)after - (double)before) / (1 << 20);
+  std::printf("[%s] text brick, %.1f MiB of weights: resident %.1f -> %.1f MiB (+%.1f MiB)\n", cl->description().c_str(),
+              weights_mib, (double)before / (1 << 20), (double)after / (1 << 20), grew_mib);
+  ASSERT_GT(weights_mib, 48.0);
+  // Arena, KV cache (32 positions), launch lists and driver bookkeeping: a few MiB.
+  EXPECT_LT(grew_mib, 0.5 * weights_mib) << "the weights were duplicated";
+}
+
 void compare_vision(const std::string& kind, const std::string& wtype, double frac) {
   SKIP_WITHOUT_OPENCL();
   const uint64_t s = seed() + std::hash<std::string>{}(kind + wtype) % 1000;
