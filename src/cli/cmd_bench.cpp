@@ -3,18 +3,23 @@
 // test runs --repetitions times after one warm-up; mean ± stddev in tokens/s. Also time
 // to first token (prefill of the pp prompt + first sample), peak resident memory, and
 // decode as a fraction of the bandwidth roofline (weight bytes per token / measured
-// read bandwidth).
+// read bandwidth). With --device, first each named device's per-kernel throughput.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
+#include <string>
 #include <cmath>
 #include <cstdio>
 #include <memory>
 #include <random>
 #include <vector>
 
+#include "backend/device_bench.h"
+#include "backend/device_registry.h"
 #include "cli/commands.h"
 #include "cli/text_options.h"
+#include "runtime/device_placement.h"
 
 namespace nm::cli {
 namespace {
@@ -62,7 +67,39 @@ double run_decode(nm_session* s, const std::vector<int32_t>& tokens) {
   return (double)tokens.size() / seconds_since(t0);
 }
 
+// --device: each named device's kernel table first (what the numbers run on is in
+// every row: "PoCL (runs on the CPU)" on PoCL), then pp/tg with the bricks placed there.
+int bench_kernels(const std::string& spec, int reps) {
+  Result<BrickPlacement> placement = parse_device_spec(spec);
+  if (!placement.ok()) {
+    std::fprintf(stderr, "error: %s\n", placement.status().message().c_str());
+    return 1;
+  }
+  DeviceRegistry reg = DeviceRegistry::create();
+  std::vector<Device*> seen;
+  for (const std::string& name : {placement->text, placement->vision}) {
+    Result<Device*> dev = resolve_device(reg, name);
+    if (!dev.ok()) {
+      std::fprintf(stderr, "error: %s\n", dev.status().message().c_str());
+      return 1;
+    }
+    if (!*dev || std::find(seen.begin(), seen.end(), *dev) != seen.end()) continue;
+    seen.push_back(*dev);
+    const std::string label = device_bench_label(**dev);
+    std::printf("kernels on %s: %s\n", (*dev)->name().c_str(), (*dev)->description().c_str());
+    std::printf("| kernel                               |   ms/run |     throughput | on\n");
+    bench_device_kernels(**dev, reps, {}, [&](const KernelBenchResult& r) {
+      if (!r.status.ok()) std::printf("| %-36s | %s\n", r.name.c_str(), r.status.to_string().c_str());
+      else std::printf("| %-36s | %8.3f | %6.1f %-7s | %s\n", r.name.c_str(), r.ms, r.throughput, r.unit, label.c_str());
+      std::fflush(stdout);
+    });
+    std::printf("\n");
+  }
+  return 0;
+}
+
 int bench(const BenchOptions& o) {
+  if (!o.text.devices.empty() && bench_kernels(o.text.devices, o.repetitions) != 0) return 1;
   TextOptions text = o.text;
   if (text.n_ctx == 0) text.n_ctx = std::max(o.n_prompt, o.n_gen) + 16;
   std::unique_ptr<nm_model, decltype(&nm_model_free)> model(load_model_or_report(text), nm_model_free);
@@ -139,6 +176,7 @@ void register_bench(CLI::App& app) {
   auto opts = std::make_shared<BenchOptions>();
   auto* cmd = app.add_subcommand("bench", "Measure prefill and decode speed (llama-bench style)");
   add_model_options(*cmd, opts->text);
+  add_device_option(*cmd, opts->text);
   cmd->add_option("-p,--n-prompt", opts->n_prompt, "Prompt tokens for the pp test (0 = skip)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("-n,--n-gen", opts->n_gen, "Generated tokens for the tg test (0 = skip)")
