@@ -99,7 +99,7 @@ void print_timings(const nm_session* session) {
   auto rate = [](int n, double ms) { return ms > 0 ? n * 1000.0 / ms : 0.0; };
   if (t.n_images > 0) {
     // Per-brick view: where the time of an image question went, and on which device.
-    std::fprintf(stderr, "\n[preprocess %.1f ms (%d image%s) on cpu | vision+projector %.1f ms on %s | prefill %.1f ms on %s | "
+    std::fprintf(stderr, "\n[preprocess %.1f ms (%d image%s) | vision+projector %.1f ms on %s | prefill %.1f ms on %s | "
                  "decode %.1f ms on %s]",
                  t.preprocess_ms, t.n_images, t.n_images > 1 ? "s" : "", t.vision_ms, t.vision_device, t.prompt_ms,
                  t.text_device, t.generate_ms, t.text_device);
