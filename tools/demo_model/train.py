@@ -42,8 +42,13 @@ def loss_of(model: DemoVLM, cell_head: torch.nn.Linear, batch,
     lab = batch.labels
     pad = torch.full((lab.shape[0], model.c.n_patches), IGNORE, dtype=lab.dtype)
     lab = torch.cat([lab[:, :col], pad, lab[:, col + 1:]], 1)
-    main = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), lab[:, 1:].reshape(-1),
-                           ignore_index=IGNORE)
+    # Mean over each answer's tokens, then over the batch: every question counts the same
+    # (a per-token mean let 15-token descriptions outweigh one-word answers ten to one).
+    target = lab[:, 1:]
+    tok = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), target.reshape(-1),
+                          ignore_index=IGNORE, reduction="none").view(target.shape)
+    counted = (target != IGNORE).float()
+    main = ((tok * counted).sum(1) / counted.sum(1).clamp(min=1.0)).mean()
     return main + aux_weight * aux
 
 
