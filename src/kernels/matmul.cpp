@@ -121,9 +121,9 @@ Status matmul(Isa isa, const MatmulArgs& a, void* scratch, ThreadPool& pool) {
       }
     }
   };
-  if (n_tm >= pool.size() || n_tm >= n_tn) {
+  const int64_t n_chunks = ceil_div(a.m, kRowBlock);
+  if (n_chunks >= pool.size() || n_tm >= n_tn) {
     // Chunks of kRowBlock weight rows (a block of W stays in L2 while every activation tile uses it).
-    const int64_t n_chunks = ceil_div(a.m, kRowBlock);
     pool.run([&](int, int) {
       for (int64_t c = next_chunk.fetch_add(1, std::memory_order_relaxed); c < n_chunks;
            c = next_chunk.fetch_add(1, std::memory_order_relaxed)) {
@@ -132,7 +132,7 @@ Status matmul(Isa isa, const MatmulArgs& a, void* scratch, ThreadPool& pool) {
     });
     return Status();
   }
-  // Short W, many activation rows: split the activation tiles across threads.
+  // Short W (fewer row blocks than threads), many activation rows: split the activation tiles.
   pool.run([&](int ith, int nth) {
     const int64_t lo = n_tn * ith / nth, hi = n_tn * (ith + 1) / nth;
     run_block(0, a.m, lo * tn, std::min(a.n, hi * tn));
