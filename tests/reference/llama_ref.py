@@ -14,6 +14,8 @@ import numpy as np
 import gguf
 from gguf import GGMLQuantizationType as QT
 
+from matmul import ACT, quantize_act
+
 NEOX_ARCHS = {"qwen2"}
 
 
@@ -36,8 +38,13 @@ def tensor_f64(t) -> np.ndarray:
 class LlamaRef:
     """Loads all weights into float64 at construction. Not thread-safe (plain object)."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, act_quant: bool = False):
+        """act_quant: round the input of every quantised-weight product to the 8-bit
+        activation blocks GGML pairs with that weight type (Q8_0 / Q8_1 / Q8_K), as CPU
+        engines do, so that only float rounding separates an engine from this reference."""
         r = gguf.GGUFReader(path)
+        self.act_quant = act_quant
+        self.types = {t.name: t.tensor_type for t in r.tensors}
         self.arch = _field(r, "general.architecture")
         a = self.arch
         self.n_embd = int(_field(r, f"{a}.embedding_length"))
@@ -80,8 +87,12 @@ class LlamaRef:
             out[..., 1:d:2] = a * s + b * c
         return out
 
+    def _act(self, weight_name, x):
+        kind = ACT.get(self.types[weight_name]) if self.act_quant else None
+        return x if kind is None else quantize_act(kind, x)[0]
+
     def _lin(self, name, x):
-        y = x @ self.w[name + ".weight"].T
+        y = self._act(name + ".weight", x) @ self.w[name + ".weight"].T
         b = self.w.get(name + ".bias")
         return y if b is None else y + b
 
@@ -124,8 +135,8 @@ class LlamaRef:
             x = x + self._lin(p + "ffn_down", ff)
         cache["n"] = n0 + T
         x = self.rms_norm(x, self.w["output_norm.weight"])
-        out = self.w["token_embd.weight"] if self.tied else self.w["output.weight"]
-        return x @ out.T
+        out = "token_embd.weight" if self.tied else "output.weight"
+        return self._act(out, x) @ self.w[out].T
 
     def generate(self, prompt, n_steps: int, use_cache: bool = True):
         """Greedy decoding: returns the list of n_steps new token ids."""
@@ -141,8 +152,8 @@ class LlamaRef:
         return out
 
 
-def load(path: str) -> LlamaRef:
-    return LlamaRef(path)
+def load(path: str, act_quant: bool = False) -> LlamaRef:
+    return LlamaRef(path, act_quant)
 
 
 def logits(path: str, tokens) -> np.ndarray:
