@@ -28,6 +28,15 @@ inline __m512 join_scale(float lo, float hi) {
 }
 inline __m256i load_x(const BlockQ8_0& b) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)); }
 
+// Integer dot of a weight block pair with an activation pair, 8 int32 lanes per block.
+// Offset formats: aw = q, result q.x - offset*sum(x) (xoff precomputed). Signed formats:
+// aw = |w|, neg = sign mask of w, result |w|.(x with w's sign).
+template <class W, bool kVnni>
+inline __m512i pair_product(__m512i aw, __mmask64 neg, __m512i x, __m512i xoff) {
+  if constexpr (W::kUnsigned) return _mm512_sub_epi32(dot_u8s8_512<kVnni>(aw, x), xoff);
+  return dot_u8s8_512<kVnni>(aw, _mm512_mask_sub_epi8(x, neg, _mm512_setzero_si512(), x));
+}
+
 template <class W, bool kVnni, int NW, int NX>
 void tile_q8_512(int64_t k, const void* w, size_t w_row_bytes, const void* x, size_t x_row_bytes,
                  float* y, int64_t y_stride) {
@@ -54,12 +63,7 @@ void tile_q8_512(int64_t k, const void* w, size_t w_row_bytes, const void* x, si
       const __m512i aw = W::kUnsigned ? wv : _mm512_abs_epi8(wv);
       const __mmask64 neg = W::kUnsigned ? 0 : _mm512_movepi8_mask(wv);
       for (int c = 0; c < NX; ++c) {
-        __m512i p;
-        if constexpr (W::kUnsigned) {
-          p = _mm512_sub_epi32(dot_u8s8_512<kVnni>(aw, xv[c]), xoff[c]);
-        } else {
-          p = dot_u8s8_512<kVnni>(aw, _mm512_mask_sub_epi8(xv[c], neg, _mm512_setzero_si512(), xv[c]));
-        }
+        const __m512i p = pair_product<W, kVnni>(aw, neg, xv[c], W::kUnsigned ? xoff[c] : xv[c]);
         acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw, dx[c]), acc[r][c]);
       }
     }
@@ -127,13 +131,9 @@ void gemv_q8_512(int64_t k, const void* w, size_t w_row_bytes, int64_t rows, con
     if constexpr (W::kUnsigned) xoff[p] = dot_u8s8_512<kVnni>(_mm512_set1_epi8(W::kOffset), xv[p]);
   }
   auto dot_pair = [&](int64_t p, __m512i wv, __m512 dw, __m512& acc) {
-    __m512i prod;
-    if constexpr (W::kUnsigned) {
-      prod = _mm512_sub_epi32(dot_u8s8_512<kVnni>(wv, xv[p]), xoff[p]);
-    } else {
-      const __mmask64 neg = _mm512_movepi8_mask(wv);
-      prod = dot_u8s8_512<kVnni>(_mm512_abs_epi8(wv), _mm512_mask_sub_epi8(xv[p], neg, _mm512_setzero_si512(), xv[p]));
-    }
+    const __m512i aw = W::kUnsigned ? wv : _mm512_abs_epi8(wv);
+    const __mmask64 neg = W::kUnsigned ? 0 : _mm512_movepi8_mask(wv);
+    const __m512i prod = pair_product<W, kVnni>(aw, neg, xv[p], W::kUnsigned ? xoff[p] : xv[p]);
     acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(prod), _mm512_mul_ps(dw, dx[p]), acc);
   };
   // Lanes 0-7 take the first scale of each pair, 8-15 the second.
