@@ -6,7 +6,6 @@
 #include <cstring>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "bricks/text/text_model.h"
 #include "bricks/vision/mmproj.h"
@@ -347,10 +346,7 @@ void nm_session_get_timings(const nm_session* s, nm_timings* out) {
   out->first_token_ms = t.first_token_ms;
 }
 
-int nm_default_threads(void) {
-  const unsigned hw = std::thread::hardware_concurrency();
-  return hw == 0 ? 1 : (int)hw;
-}
+int nm_default_threads(void) { return nm::default_thread_count(); }
 
 double nm_measure_read_bandwidth(int n_threads) {
   try {

@@ -146,4 +146,9 @@ void ThreadPool::barrier() {
   wait_change(s.barrier_gen, gen, s.barrier_sleepers);
 }
 
+int default_thread_count() {
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : (int)hw;
+}
+
 }  // namespace nm

@@ -47,4 +47,8 @@ class ThreadPool {
   std::unique_ptr<Impl> impl_;
 };
 
+// Threads to use when the caller asks for "the default": one per core the OS reports (1 if
+// it reports none).
+int default_thread_count();
+
 }  // namespace nm

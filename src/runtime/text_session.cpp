@@ -1,7 +1,6 @@
 #include "runtime/text_session.h"
 
 #include <algorithm>
-#include <thread>
 
 #include "bricks/vision/preprocess.h"
 #include "runtime/multimodal_prompt.h"
@@ -16,11 +15,7 @@ double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-int resolve_threads(int n) {
-  if (n > 0) return n;
-  const unsigned hw = std::thread::hardware_concurrency();
-  return hw == 0 ? 1 : (int)hw;
-}
+int resolve_threads(int n) { return n > 0 ? n : default_thread_count(); }
 
 // Text that is safe to show: everything except a tail that may still grow into a stop string.
 size_t safe_prefix(const std::string& text, const std::vector<std::string>& stops) {
