@@ -1,6 +1,7 @@
 // Kernel benchmark: measures this machine's read bandwidth and FMA peak, then the matmul
 // kernels against them (matrix-vector vs bandwidth, batched vs FMA peak). One line per
-// measurement. Flags: --threads N (default 2), --isa NAME (default best), --quick.
+// measurement; types marked "p" use the packed (row-interleaved) layout CPU graphs use.
+// Flags: --threads N (default 2), --isa NAME (default best), --quick.
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "kernels/matmul.h"
+#include "kernels/matmul_packed.h"
 
 namespace {
 
@@ -157,19 +159,27 @@ int main(int argc, char** argv) {
   // Matrix-vector runs cycle through copies of W totalling >= 512 MiB, so that every
   // call streams its weights from memory rather than from the last-level cache.
   constexpr size_t kStreamBytes = size_t{512} << 20;
+  for (int layout = 0; layout < 2; ++layout)
   for (nm::DType t : types) {
+    // layout 1: the row-interleaved copy CPU graphs use where a packed kernel exists
+    const bool packed = layout == 1;
+    if (packed && !nm::matmul_packable(isa, t, m, k)) continue;
     const size_t rb = nm::row_size(t, k);
     const size_t wbytes = rb * (size_t)m;
     const size_t copies = std::max<size_t>(1, (kStreamBytes + wbytes - 1) / wbytes);
     std::vector<uint8_t> w(wbytes * copies);
     for (size_t i = 0; i < w.size(); ++i) w[i] = (uint8_t)(i * 40503u >> 7);
+    if (packed) {
+      std::vector<uint8_t> file_layout(w.begin(), w.begin() + (ptrdiff_t)wbytes);
+      for (size_t c = 0; c < copies; ++c) nm::matmul_pack_weights(t, file_layout.data(), rb, m, k, w.data() + c * wbytes);
+    }
     const int64_t batches[] = {1, quick ? 64 : 512};
     for (int64_t n : batches) {
       if (n > 1 && t != nm::DType::Q4_0 && t != nm::DType::Q8_0) continue;
       std::vector<float> y((size_t)n * m);
       std::vector<uint8_t> scratch(nm::matmul_scratch_bytes(t, k, n));
       nm::MatmulArgs a;
-      a.w_type = t; a.w_row_bytes = rb; a.m = m; a.k = k;
+      a.w_type = t; a.w_row_bytes = rb; a.w_packed = packed; a.m = m; a.k = k;
       a.x = x.data(); a.x_stride = k; a.n = n; a.y = y.data(); a.y_stride = m;
       const size_t calls = n == 1 ? copies : 1;
       bool ok = true;
@@ -179,7 +189,7 @@ int main(int argc, char** argv) {
           ok = ok && nm::matmul(isa, a, scratch.data(), pool).ok();
         }
       }) / (double)calls;
-      const std::string name(nm::dtype_name(t));
+      const std::string name = std::string(nm::dtype_name(t)) + (packed ? "p" : "");
       if (!ok) { std::printf("%s failed\n", name.c_str()); return 1; }
       if (n == 1) {
         const double gbs = (double)wbytes / sec / 1e9;

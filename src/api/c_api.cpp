@@ -105,6 +105,7 @@ nm_session_params nm_session_default_params(void) {
   p.chat_template = nullptr;
   p.image_width = p.image_height = 0;
   p.devices = nullptr;
+  p.no_repack = 0;
   const nm::SamplerParams d;
   p.sampling = {d.temperature, d.top_k, d.top_p, d.min_p, d.repeat_penalty, d.repeat_last_n, d.seed};
   return p;
@@ -204,6 +205,7 @@ nm_status nm_session_init(nm_model* model, const nm_session_params* params, nm_s
     nm::TextSessionParams p;
     if (params->n_ctx < 0) return report(s.get(), nm::error(nm::ErrorCode::invalid_argument, "n_ctx must not be negative"));
     p.context.n_ctx = params->n_ctx;
+    p.context.pack_weights = params->no_repack == 0;
     p.context.kv_type = params->kv_type == NM_KV_Q8_0 ? nm::DType::Q8_0
                         : params->kv_type == NM_KV_F32 ? nm::DType::F32 : nm::DType::F16;
     const nm_sampling_params& sp = params->sampling;

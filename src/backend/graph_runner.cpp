@@ -1,15 +1,20 @@
 // GraphRunner: one graph on the default CPU executor or on a Device.
 #include "backend/graph_runner.h"
 
+#include "backend/cpu/cpu_device.h"
+
 namespace nm {
 
-Result<std::unique_ptr<GraphRunner>> GraphRunner::create(Graph graph, Device* device, Isa isa) {
+Result<std::unique_ptr<GraphRunner>> GraphRunner::create(Graph graph, Device* device, Isa isa,
+                                                         PackedWeights* packed) {
   std::unique_ptr<GraphRunner> r(new GraphRunner());
   r->device_ = device;
-  if (device) {
+  if (auto* cpu = dynamic_cast<CpuDevice*>(device)) {
+    NM_ASSIGN_OR_RETURN(r->exe_, cpu->prepare(std::move(graph), packed));
+  } else if (device) {
     NM_ASSIGN_OR_RETURN(r->exe_, device->prepare(std::move(graph)));
   } else {
-    NM_ASSIGN_OR_RETURN(r->cpu_, CpuExecutor::create(std::move(graph), isa));
+    NM_ASSIGN_OR_RETURN(r->cpu_, CpuExecutor::create(std::move(graph), isa, packed));
   }
   return r;
 }

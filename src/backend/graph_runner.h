@@ -21,7 +21,9 @@ namespace nm {
 class GraphRunner {
  public:
   // device == nullptr: the CpuExecutor with `isa`, run on the pool given to run().
-  static Result<std::unique_ptr<GraphRunner>> create(Graph graph, Device* device, Isa isa);
+  // `packed` (may be null): packed weight copies for graphs that run on a CPU.
+  static Result<std::unique_ptr<GraphRunner>> create(Graph graph, Device* device, Isa isa,
+                                                     PackedWeights* packed = nullptr);
 
   const Tensor& tensor(NodeId id) const;
   const Graph& graph() const;

@@ -20,6 +20,9 @@ void add_model_options(CLI::App& cmd, TextOptions& o) {
       ->check(CLI::NonNegativeNumber);
   cmd.add_option("--kv-type", o.kv_type, "KV cache type")->check(CLI::IsMember({"f16", "q8_0", "f32"}));
   cmd.add_flag("-v,--verbose", o.verbose, "Print timings and model details to stderr");
+  cmd.add_flag("--no-repack", o.no_repack,
+               "Run Q4_0/Q8_0 matrices in the file's layout (default: a row-interleaved CPU copy, "
+               "faster; the file's pages are released so memory stays one copy)");
 }
 
 void add_sampling_options(CLI::App& cmd, TextOptions& o) {
@@ -84,6 +87,7 @@ nm_session* open_session_or_report(nm_model* model, const TextOptions& o) {
   sp.image_width = o.image_width;
   sp.image_height = o.image_height;
   sp.devices = o.devices.empty() ? nullptr : o.devices.c_str();
+  sp.no_repack = o.no_repack ? 1 : 0;
   nm_session* session = nullptr;
   if (nm_session_init(model, &sp, &session) != NM_OK) {
     std::fprintf(stderr, "error: %s\n", session ? nm_session_last_error(session) : "cannot create a session");

@@ -21,6 +21,7 @@ struct TextOptions {
   nm_sampling_params sampling{};
   int image_width = 0, image_height = 0;  // static-shape vision input (--image-size), 0 = off
   bool verbose = false;
+  bool no_repack = false;  // --no-repack: file weight layout, no packed CPU copies
   std::string devices;  // --device: brick placement (runtime/device_placement.h)
 };
 

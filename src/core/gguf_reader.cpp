@@ -324,6 +324,7 @@ Result<GgufFile> GgufFile::open(const std::string& path) {
   size_t n = m->size();
   auto r = from_memory(p, n, std::shared_ptr<const void>(std::move(m)));
   if (!r.ok()) return Status(r.status().code(), "'" + path + "': " + r.status().message());
+  r.value().path_ = path;
   return r;
 }
 

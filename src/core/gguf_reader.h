@@ -49,6 +49,10 @@ class GgufFile {
   uint32_t alignment() const { return alignment_; }
   size_t data_offset() const { return data_offset_; }  // file offset of the data section
   size_t file_size() const { return size_; }
+  const uint8_t* data() const { return data_; }  // the whole file's bytes
+  // Opened from a path: data() is a read-only private mapping of this file, whose pages
+  // may be dropped (madvise) and re-read. Empty for from_memory().
+  const std::string& path() const { return path_; }
 
   // ---- metadata (in file order)
   const std::vector<GgufKv>& metadata() const { return kvs_; }
@@ -98,6 +102,7 @@ class GgufFile {
   friend class GgufParser;
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
+  std::string path_;
   std::shared_ptr<const void> owner_;
   uint32_t version_ = 0;
   uint32_t alignment_ = kGgufDefaultAlignment;

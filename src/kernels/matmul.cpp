@@ -8,6 +8,7 @@
 #include <string>
 
 #include "kernels/matmul_kernels.h"
+#include "kernels/matmul_packed.h"
 
 namespace nm {
 
@@ -43,14 +44,82 @@ bool select_kernel(Isa isa, DType w_type, MatmulKernel* out) {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+bool has_packed_layout(DType w_type) { return w_type == DType::Q4_0 || w_type == DType::Q8_0; }
+
+// Where the per-block activation sums of the packed path start in the scratch.
+size_t xoff_offset(size_t x_bytes) { return (x_bytes + 63) / 64 * 64; }
+
+// Packed weights: activation rows quantised to Q8_0 plus -offset * sum(block), then chunks
+// of 4 row groups x 64 activation rows from the shared counter (any thread count gives
+// the same bits). Each group's weights are decoded once per 8 activation rows.
+Status matmul_packed(Isa isa, const MatmulArgs& a, const MatmulKernel& quant, void* scratch, ThreadPool& pool) {
+  PackedKernel kern;
+  if (!matmul_packable(isa, a.w_type, a.m, a.k) || !select_packed_kernel(isa, a.w_type, &kern)) {
+    return error(ErrorCode::invalid_argument, "matmul: no packed " + std::string(dtype_name(a.w_type)) +
+                 " kernel for " + std::to_string(a.m) + " rows of " + std::to_string(a.k) + " on " + isa_name(isa));
+  }
+  const int64_t nb = a.k / QK8_0;
+  const size_t x_row_bytes = row_size(DType::Q8_0, a.k);
+  char* xq = static_cast<char*>(scratch);
+  auto* xoff = reinterpret_cast<int32_t*>(xq + xoff_offset(x_row_bytes * (size_t)a.n));
+  pool.run([&](int ith, int nth) {
+    for (int64_t r = ith; r < a.n; r += nth) {
+      quant.quantize(a.x + r * a.x_stride, xq + r * x_row_bytes, a.k);
+      const auto* blocks = reinterpret_cast<const BlockQ8_0*>(xq + r * x_row_bytes);
+      for (int64_t b = 0; b < nb; ++b) {
+        int32_t sum = 0;
+        for (int i = 0; i < QK8_0; ++i) sum += blocks[b].qs[i];
+        xoff[r * nb + b] = -kern.offset * sum;
+      }
+    }
+  });
+  constexpr int64_t kGroupsPerChunk = 4, kColsPerChunk = 64;
+  const int64_t n_groups = a.m / kPackRows, group_bytes = nb * (int64_t)row_size(a.w_type, QK8_0) * kPackRows;
+  const int64_t row_chunks = ceil_div(n_groups, kGroupsPerChunk), col_chunks = ceil_div(a.n, kColsPerChunk);
+  std::atomic<int64_t> next_chunk{0};
+  pool.run([&](int, int) {
+    for (int64_t c = next_chunk.fetch_add(1, std::memory_order_relaxed); c < row_chunks * col_chunks;
+         c = next_chunk.fetch_add(1, std::memory_order_relaxed)) {
+      const int64_t g0 = c / col_chunks * kGroupsPerChunk, g1 = std::min(n_groups, g0 + kGroupsPerChunk);
+      const int64_t c0 = c % col_chunks * kColsPerChunk, c1 = std::min(a.n, c0 + kColsPerChunk);
+      const char* w = static_cast<const char*>(a.w) + g0 * group_bytes;
+      if (c1 - c0 == 1) {  // matrix-vector: the chunk's groups in one call
+        kern.run(a.k, w, g1 - g0, xq + c0 * x_row_bytes, x_row_bytes, xoff + c0 * nb, nb, 1,
+                 a.y + c0 * a.y_stride + g0 * kPackRows, a.y_stride);
+        continue;
+      }
+      for (int64_t g = g0; g < g1; ++g, w += group_bytes) {
+        for (int64_t col = c0; col < c1; col += kern.tile_n) {
+          const int nx = (int)std::min<int64_t>(kern.tile_n, c1 - col);
+          kern.run(a.k, w, 1, xq + col * x_row_bytes, x_row_bytes, xoff + col * nb, nb, nx,
+                   a.y + col * a.y_stride + g * kPackRows, a.y_stride);
+        }
+      }
+    }
+  });
+  return Status();
+}
+
 }  // namespace
+
+bool select_packed_kernel(Isa isa, DType w_type, PackedKernel* out) {
+  switch (isa) {
+#if defined(__x86_64__)
+    case Isa::avx512: return packed_kernel_avx512(w_type, false, out);
+    case Isa::avx512_vnni: return packed_kernel_avx512(w_type, true, out);
+#endif
+    default: return false;
+  }
+}
 
 bool matmul_supports(DType w_type) { return matmul_act_type(w_type) != DType::F64; }
 
 size_t matmul_scratch_bytes(DType w_type, int64_t k, int64_t n) {
   const DType act = matmul_act_type(w_type);
   if (act == DType::F32 || act == DType::F64 || k % block_size(act) != 0) return 0;
-  return row_size(act, k) * (size_t)n;
+  const size_t x_bytes = row_size(act, k) * (size_t)n;
+  if (!has_packed_layout(w_type)) return x_bytes;
+  return xoff_offset(x_bytes) + (size_t)n * (size_t)(k / QK8_0) * sizeof(int32_t);
 }
 
 Status matmul(Isa isa, const MatmulArgs& a, void* scratch, ThreadPool& pool) {
@@ -67,7 +136,7 @@ Status matmul(Isa isa, const MatmulArgs& a, void* scratch, ThreadPool& pool) {
                  std::string(dtype_name(a.w_type)));
   }
   if (a.m == 0 || a.n == 0) return Status();
-  if (!a.w || !a.x || !a.y || a.w_row_bytes < row_size(a.w_type, a.k) || a.x_stride < a.k ||
+  if (!a.w || !a.x || !a.y || (!a.w_packed && a.w_row_bytes < row_size(a.w_type, a.k)) || a.x_stride < a.k ||
       a.y_stride < a.m) {
     return error(ErrorCode::invalid_argument, "matmul: null pointer or row stride too small");
   }
@@ -77,6 +146,10 @@ Status matmul(Isa isa, const MatmulArgs& a, void* scratch, ThreadPool& pool) {
   }
   MatmulKernel kern;
   if (!select_kernel(isa, a.w_type, &kern)) return error(ErrorCode::internal, "matmul: no kernel");
+  if (a.w_packed) {
+    if (!scratch) return error(ErrorCode::invalid_argument, "matmul: scratch is null");
+    return matmul_packed(isa, a, kern, scratch, pool);
+  }
 
   const void* xq = a.x;
   size_t x_row_bytes = (size_t)a.x_stride * sizeof(float);

@@ -18,6 +18,7 @@ struct MatmulArgs {
   DType w_type = DType::F32;
   const void* w = nullptr;  // m rows, each w_row_bytes apart, of k elements
   size_t w_row_bytes = 0;   // >= row_size(w_type, k)
+  bool w_packed = false;    // w is in the packed layout of matmul_packed.h (w_row_bytes unused)
   int64_t m = 0, k = 0;     // k must be a multiple of the type's block size
   const float* x = nullptr; // n rows of k floats, x_stride floats apart
   int64_t x_stride = 0;
@@ -27,7 +28,7 @@ struct MatmulArgs {
 };
 
 bool matmul_supports(DType w_type);
-// Scratch bytes matmul() needs for these sizes (0 for float weight types).
+// Scratch bytes matmul() needs for these sizes, packed or not (0 for float weight types).
 size_t matmul_scratch_bytes(DType w_type, int64_t k, int64_t n);
 // Runs on every thread of `pool`; results are bit-identical for any pool size.
 // `isa` must be usable here (usable_isas()); scratch holds matmul_scratch_bytes() bytes.

@@ -29,6 +29,23 @@ struct MatmulKernel {
   int tile_m = 1, tile_n = 1;       // largest nw, nx the tile kernel takes
 };
 
+// Packed weights (matmul_packed.h): y[c * y_stride + r] for the kPackRows * n_groups rows
+// starting at the packed group wp and nx <= PackedKernel::tile_n Q8_0 activation rows
+// x_row_bytes apart. xoff[c * x_off_stride + b] = -(weight offset) * sum of the int8
+// values of block b of activation row c (Q4_0: offset 8; packed Q8_0: 128).
+using PackedFn = void (*)(int64_t k, const void* wp, int64_t n_groups, const void* x, size_t x_row_bytes,
+                          const int32_t* xoff, int64_t x_off_stride, int nx, float* y, int64_t y_stride);
+
+struct PackedKernel {
+  PackedFn run = nullptr;
+  int tile_n = 1;
+  int offset = 0;  // what each packed weight value carries on top of its signed value
+};
+
+// False when this ISA has no packed kernel for w_type.
+bool select_packed_kernel(Isa isa, DType w_type, PackedKernel* out);
+bool packed_kernel_avx512(DType w_type, bool vnni, PackedKernel* out);
+
 // One weight row . one activation row (f32 or quantised), as a float.
 using RowDotFn = float (*)(int64_t k, const void* w, const void* x);
 

@@ -58,6 +58,22 @@ def run(shim, isa, wtype, w, m, k, x, threads=2):
     return y[:, :m].astype(np.float64)
 
 
+def reference(wtype, wd, mins, x, k, bs):
+    """Y and its per-element tolerance (see the module docstring)."""
+    if wtype in ACT:
+        xq, dq, sabs = quantize_act(ACT[wtype], x)
+        ref = xq @ wd.T
+        mag = np.abs(xq) @ np.abs(wd).T
+        tol = (k / bs + 8) * 2.0**-24 * mag
+        tol += 2 * np.max(dq[:, None, :] * np.abs(wd)[None, :, :], axis=-1)
+        if wtype == T.Q4_1:
+            tol += 2.0**-10 * (sabs @ mins.T)
+    else:
+        ref = x.astype(np.float64) @ wd.T
+        tol = k * 2.0**-24 * (np.abs(x).astype(np.float64) @ np.abs(wd).T)
+    return ref, tol
+
+
 @pytest.mark.parametrize("wtype", TYPES, ids=lambda t: t.name)
 def test_matmul_matches_reference(shim, rng, wtype):
     bs = BLOCKS[wtype][0] if wtype in BLOCKS else 32
@@ -68,21 +84,62 @@ def test_matmul_matches_reference(shim, rng, wtype):
             x_rows = rng.standard_normal((n, k + 3)).astype(np.float32)  # padded rows: x_stride
             x = x_rows[:, :k]
             y = run(shim, isa, wtype, w, m, k, x_rows, threads=1 + (m % 3))
-            if wtype in ACT:
-                xq, dq, sabs = quantize_act(ACT[wtype], x)
-                ref = xq @ wd.T
-                mag = np.abs(xq) @ np.abs(wd).T
-                tol = (k / bs + 8) * 2.0**-24 * mag
-                tol += 2 * np.max(dq[:, None, :] * np.abs(wd)[None, :, :], axis=-1)
-                if wtype == T.Q4_1:
-                    tol += 2.0**-10 * (sabs @ mins.T)
-            else:
-                ref = x.astype(np.float64) @ wd.T
-                tol = k * 2.0**-24 * (np.abs(x).astype(np.float64) @ np.abs(wd).T)
+            ref, tol = reference(wtype, wd, mins, x, k, bs)
             err = np.abs(y - ref)
             bad = err > tol + 1e-30
             assert not bad.any(), (f"isa {isa} {wtype.name} m={m} k={k} n={n}: "
                                    f"max err {err.max():.3g}, tol there {tol[bad][0]:.3g}")
+
+
+# Packed (row-interleaved) weights: rows a multiple of 16; one and several row chunks of 64,
+# activation tiles of 8 and column chunks of 64 with tails, a row longer than 16384.
+PACKED_SHAPES = [(16, 1, 1), (32, 9, 1), (48, 16, 1), (16, 520, 1), (64, 4, 5), (80, 8, 17), (16, 2, 16),
+                 (128, 3, 70)]
+
+
+@pytest.mark.parametrize("wtype", [T.Q4_0, T.Q8_0], ids=lambda t: t.name)
+def test_packed_matmul_matches_reference(shim, rng, wtype):
+    ran = 0
+    for isa in isas(shim):
+        for m, nbk, n in PACKED_SHAPES:
+            k = 32 * nbk
+            w, wd, mins = make_weights(rng, wtype, m, k)
+            x_rows = rng.standard_normal((n, k + 3)).astype(np.float32)
+            x = x_rows[:, :k]
+            y = np.full((n, m + 3), np.nan, np.float32)
+            rc = shim.nm_shim_matmul_packed(isa, int(wtype), ptr(w), ctypes.c_int64(w.shape[1]),
+                                            ctypes.c_int64(m), ctypes.c_int64(k), ptr(x_rows),
+                                            ctypes.c_int64(k + 3), ctypes.c_int64(n), ptr(y),
+                                            ctypes.c_int64(m + 3), 1 + (n % 3))
+            if rc == 2:
+                continue
+            assert rc == 0
+            assert np.all(np.isnan(y[:, m:])), "wrote past m"
+            ref, tol = reference(wtype, wd, mins, x, k, 32)
+            err = np.abs(y[:, :m].astype(np.float64) - ref)
+            bad = err > tol + 1e-30
+            assert not bad.any(), (f"packed isa {isa} {wtype.name} m={m} k={k} n={n}: "
+                                   f"max err {err.max():.3g}, tol there {tol[bad][0]:.3g}")
+            ran += 1
+    if ran == 0:
+        pytest.skip(f"no packed {wtype.name} kernel on this CPU")
+
+
+def test_packed_matmul_same_bits_for_any_thread_count(shim, rng):
+    m, k, n = 96, 32 * 12, 9
+    w, _, _ = make_weights(rng, T.Q4_0, m, k)
+    x = rng.standard_normal((n, k)).astype(np.float32)
+    outs = []
+    for threads in (1, 2, 3):
+        y = np.zeros((n, m), np.float32)
+        rc = shim.nm_shim_matmul_packed(isas(shim)[-1], int(T.Q4_0), ptr(w), ctypes.c_int64(w.shape[1]),
+                                        ctypes.c_int64(m), ctypes.c_int64(k), ptr(x), ctypes.c_int64(k),
+                                        ctypes.c_int64(n), ptr(y), ctypes.c_int64(m), threads)
+        if rc == 2:
+            pytest.skip("no packed Q4_0 kernel on this CPU")
+        assert rc == 0
+        outs.append(y)
+    assert all(np.array_equal(outs[0], o) for o in outs[1:])
 
 
 def test_matmul_rejects_bad_k(shim):

@@ -73,8 +73,10 @@ Result<std::unique_ptr<DeviceBuffer>> CpuDevice::import_host(void* ptr, size_t b
   return std::unique_ptr<DeviceBuffer>(new HostBuffer(ptr, bytes, false));
 }
 
-Result<std::unique_ptr<Executable>> CpuDevice::prepare(Graph graph) {
-  NM_ASSIGN_OR_RETURN(std::unique_ptr<CpuExecutor> ex, CpuExecutor::create(std::move(graph)));
+Result<std::unique_ptr<Executable>> CpuDevice::prepare(Graph graph) { return prepare(std::move(graph), nullptr); }
+
+Result<std::unique_ptr<Executable>> CpuDevice::prepare(Graph graph, PackedWeights* packed) {
+  NM_ASSIGN_OR_RETURN(std::unique_ptr<CpuExecutor> ex, CpuExecutor::create(std::move(graph), best_isa(), packed));
   return std::unique_ptr<Executable>(new CpuExecutable(std::move(ex)));
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "backend/cpu/cpu_topology.h"
+#include "backend/cpu/packed_weights.h"
 #include "backend/device.h"
 #include "core/thread_pool.h"
 
@@ -27,6 +28,8 @@ class CpuDevice final : public Device {
   Result<std::unique_ptr<DeviceBuffer>> allocate(size_t bytes) override;
   Result<std::unique_ptr<DeviceBuffer>> import_host(void* ptr, size_t bytes) override;
   Result<std::unique_ptr<Executable>> prepare(Graph graph) override;
+  // As prepare(), with matmuls on the packed weight copies `packed` can make (may be null).
+  Result<std::unique_ptr<Executable>> prepare(Graph graph, PackedWeights* packed);
   Status run(Executable& exe) override;
   Status synchronize() override { return Status::ok_status(); }  // run() is synchronous
   Result<std::unique_ptr<DeviceEvent>> record_event() override;

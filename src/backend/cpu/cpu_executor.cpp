@@ -80,7 +80,7 @@ bool CpuExecutor::supports(const Graph& g, const Node& n) {
   }
 }
 
-Result<std::unique_ptr<CpuExecutor>> CpuExecutor::create(Graph graph, Isa isa) {
+Result<std::unique_ptr<CpuExecutor>> CpuExecutor::create(Graph graph, Isa isa, PackedWeights* packed) {
   if (!graph.status().ok()) return graph.status();
   for (NodeId i = 0; i < graph.size(); ++i) {
     if (!supports(graph, graph.node(i))) {
@@ -101,6 +101,13 @@ Result<std::unique_ptr<CpuExecutor>> CpuExecutor::create(Graph graph, Isa isa) {
     return error(ErrorCode::out_of_memory, "kernel scratch of " + std::to_string(ex->scratch_size_) + " bytes");
   }
   NM_RETURN_IF_ERROR(bind(graph, ex->plan_, ex->arena_.get()));
+  ex->packed_w_.assign((size_t)graph.size(), nullptr);
+  for (NodeId i = 0; packed && i < graph.size(); ++i) {
+    const Node& n = graph.node(i);
+    if (n.op == OpKind::matmul && graph.node(n.src[0]).op == OpKind::weight) {
+      ex->packed_w_[(size_t)i] = packed->get(isa, graph.node(n.src[0]).t);
+    }
+  }
   ex->graph_ = std::move(graph);
   return ex;
 }
@@ -142,13 +149,20 @@ bool CpuExecutor::runs_inline(const Node& n) {
   }
 }
 
-Status CpuExecutor::execute(const Node& n, ThreadPool& pool) {
+Status CpuExecutor::execute(NodeId id, ThreadPool& pool) {
+  const Node& n = graph_.node(id);
   switch (n.op) {
     case OpKind::input: case OpKind::weight: case OpKind::output: case OpKind::reshape:
     case OpKind::view: case OpKind::permute: case OpKind::transpose:
       return Status::ok_status();  // no data moves: bind() set the pointers
-    case OpKind::matmul:
-      return matmul(isa_, matmul_args(graph_, n), scratch_.get(), pool);
+    case OpKind::matmul: {
+      MatmulArgs args = matmul_args(graph_, n);
+      if (const void* p = packed_w_[(size_t)id]) {
+        args.w = p;
+        args.w_packed = true;
+      }
+      return matmul(isa_, args, scratch_.get(), pool);
+    }
     default:
       current_ = &n;
       if (runs_inline(n)) {
@@ -173,7 +187,7 @@ Status CpuExecutor::rebind(NodeId leaf, void* data) {
 Status CpuExecutor::run(ThreadPool& pool) {
   first_error_ = Status();
   for (NodeId i = 0; i < graph_.size(); ++i) {
-    Status s = execute(graph_.node(i), pool);
+    Status s = execute(i, pool);
     if (s.ok() && !first_error_.ok()) s = std::move(first_error_);
     if (!s.ok()) return error(s.code(), node_label(graph_, i) + ": " + s.message());
   }

@@ -10,7 +10,9 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <vector>
 
+#include "backend/cpu/packed_weights.h"
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "graph/graph.h"
@@ -22,8 +24,10 @@ namespace nm {
 class CpuExecutor {
  public:
   // Fails with the graph's build error, or `unsupported` naming the first op the CPU
-  // backend cannot run yet, or out_of_memory.
-  static Result<std::unique_ptr<CpuExecutor>> create(Graph graph, Isa isa = best_isa());
+  // backend cannot run yet, or out_of_memory. With `packed`, matmuls whose weights it can
+  // pack run on its packed copies (it must outlive the executor).
+  static Result<std::unique_ptr<CpuExecutor>> create(Graph graph, Isa isa = best_isa(),
+                                                     PackedWeights* packed = nullptr);
 
   // Whether the CPU backend can execute this node (dtypes and layout included).
   static bool supports(const Graph& graph, const Node& node);
@@ -46,7 +50,7 @@ class CpuExecutor {
   struct FreeDeleter { void operator()(void* p) const { std::free(p); } };
   CpuExecutor() = default;
   void run_node_part(int ith, int nth);  // body of one pool task for current_
-  Status execute(const Node& node, ThreadPool& pool);
+  Status execute(NodeId id, ThreadPool& pool);
   static bool runs_inline(const Node& node);
   void record_error(Status s);
 
@@ -56,6 +60,7 @@ class CpuExecutor {
   std::unique_ptr<char, FreeDeleter> arena_;
   std::unique_ptr<char, FreeDeleter> scratch_;
   size_t scratch_size_ = 0;
+  std::vector<const void*> packed_w_;  // per node: packed weights of a matmul, else nullptr
   const Node* current_ = nullptr;
   std::mutex error_mu_;  // taken only on the error path
   Status first_error_;

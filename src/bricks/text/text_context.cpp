@@ -27,12 +27,21 @@ Result<std::unique_ptr<TextContext>> TextContext::create(const TextModel& model,
   return std::unique_ptr<TextContext>(new TextContext(model, std::move(cache), params));
 }
 
+TextContext::TextContext(const TextModel& model, KvCache cache, const TextContextParams& p)
+    : model_(model), params_(p), cache_(std::move(cache)) {
+  const GgufFile& file = model.file();
+  if (params_.pack_weights && !file.path().empty()) {
+    packed_ = std::make_unique<PackedWeights>(file.path(), file.data(), file.file_size());
+  }
+}
+
 Result<TextContext::Step*> TextContext::step_for(int n_tokens, int n_kv, bool all_logits) {
   const uint64_t key = shape_key(n_tokens, n_kv, all_logits);
   if (Step* s = graphs_.find(key)) return s;
   auto step = std::make_unique<Step>();
   NM_ASSIGN_OR_RETURN(step->meta, build_text_graph(model_, cache_, n_tokens, n_kv, all_logits));
-  NM_ASSIGN_OR_RETURN(step->exec, GraphRunner::create(std::move(step->meta.graph), params_.device, params_.isa));
+  NM_ASSIGN_OR_RETURN(step->exec, GraphRunner::create(std::move(step->meta.graph), params_.device, params_.isa,
+                                                           packed_.get()));
   return graphs_.insert(key, std::move(step));
 }
 

@@ -23,6 +23,9 @@ struct TextContextParams {
   int n_batch = 512;      // longest prefill chunk run as one graph
   Isa isa = best_isa();
   Device* device = nullptr;  // where the graphs run; nullptr: the CPU executor on the caller's pool
+  // On a CPU, run Q4_0/Q8_0 matrices from packed (row-interleaved) copies made on first
+  // use, whose file pages are then released (backend/cpu/packed_weights.h).
+  bool pack_weights = true;
 };
 
 class TextContext {
@@ -50,14 +53,14 @@ class TextContext {
     TextGraph meta;
     std::unique_ptr<GraphRunner> exec;
   };
-  TextContext(const TextModel& model, KvCache cache, const TextContextParams& p)
-      : model_(model), params_(p), cache_(std::move(cache)) {}
+  TextContext(const TextModel& model, KvCache cache, const TextContextParams& p);
   Status eval_chunk(int n, const int32_t* tokens, const float* embeddings, ThreadPool& pool, bool all_logits);
   Result<Step*> step_for(int n_tokens, int n_kv, bool all_logits);
 
   const TextModel& model_;
   TextContextParams params_;
   KvCache cache_;
+  std::unique_ptr<PackedWeights> packed_;  // null when not packing
   GraphCache<Step> graphs_{8};
   std::vector<float> logits_;
   int n_logit_rows_ = 0;

@@ -1,0 +1,83 @@
+#include "backend/cpu/packed_weights.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <vector>
+
+#include "kernels/matmul_packed.h"
+
+namespace nm {
+namespace {
+
+bool read_fully(int fd, void* dst, size_t bytes, off_t offset) {
+  auto* out = static_cast<char*>(dst);
+  while (bytes > 0) {
+    const ssize_t n = ::pread(fd, out, bytes, offset);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    out += n;
+    bytes -= (size_t)n;
+    offset += n;
+  }
+  return true;
+}
+
+}  // namespace
+
+void PackedWeights::Free::operator()(void* p) const { std::free(p); }
+
+PackedWeights::PackedWeights(const std::string& path, const void* file, size_t file_bytes)
+    : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)), file_(static_cast<const char*>(file)), file_bytes_(file_bytes) {}
+
+PackedWeights::~PackedWeights() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+size_t PackedWeights::packed_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return bytes_;
+}
+
+const void* PackedWeights::get(Isa isa, const Tensor& w) {
+  const char* p = static_cast<const char*>(w.data);
+  const int64_t m = w.ne[1], k = w.ne[0];
+  const size_t row_bytes = row_size(w.type, k);
+  if (fd_ < 0 || !p || w.ne[2] != 1 || w.ne[3] != 1 || w.nb[1] != row_bytes || !matmul_packable(isa, w.type, m, k)) {
+    return nullptr;
+  }
+  const size_t bytes = matmul_packed_bytes(w.type, m, k);
+  if (p < file_ || p + bytes > file_ + file_bytes_) return nullptr;  // not file memory: leave it alone
+
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto it = packed_.find(p); it != packed_.end()) return it->second.get();
+  std::unique_ptr<void, Free> copy(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
+  if (!copy) return nullptr;
+  constexpr int64_t kSliceRows = kPackRows * 64;  // whole groups per read
+  std::vector<char> slice(std::min<size_t>(bytes, (size_t)kSliceRows * row_bytes));
+  for (int64_t r0 = 0; r0 < m; r0 += kSliceRows) {
+    const int64_t rows = std::min(kSliceRows, m - r0);
+    if (!read_fully(fd_, slice.data(), (size_t)rows * row_bytes, (off_t)(p - file_) + (off_t)(r0 * row_bytes))) {
+      return nullptr;
+    }
+    matmul_pack_weights(w.type, slice.data(), row_bytes, rows, k, static_cast<char*>(copy.get()) + r0 * row_bytes);
+  }
+  // Pages of this weight already mapped leave the resident set (a private read-only file
+  // mapping re-reads them if touched again), and reads of neighbouring tensors through the
+  // mapping (norms, embedding rows) no longer map them by fault-around: MADV_RANDOM splits
+  // the weight's range into its own VMA, and fault-around stays inside one VMA.
+  const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  const uintptr_t lo = ((uintptr_t)p + page - 1) / page * page, hi = ((uintptr_t)p + bytes) / page * page;
+  if (hi > lo) {
+    madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_RANDOM);
+    madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+  }
+  bytes_ += bytes;
+  return packed_.emplace(p, std::move(copy)).first->second.get();
+}
+
+}  // namespace nm

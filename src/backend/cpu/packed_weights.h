@@ -1,0 +1,48 @@
+// PackedWeights: the CPU's copies of weight matrices in the packed matmul layout
+// (kernels/matmul_packed.h), made once per weight and shared by every graph (shape
+// bucket) of a brick. Only weights inside the given read-only mapping of a model file are
+// packed. They are read with pread(), not through the mapping, so the file's pages never
+// join this process's resident set (touching the mapping would fault in whole page-cache
+// folios, spilling into neighbouring tensors); pages of the weight that were mapped
+// already are dropped. A model thus costs one copy of its bytes. A weight that cannot be
+// packed (type, shape, ISA, read error, out of memory) is used as is.
+// Thread-safety: get() may be called from any thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "core/tensor.h"
+#include "kernels/cpu_features.h"
+
+namespace nm {
+
+class PackedWeights {
+ public:
+  // [file, file + file_bytes): a read-only private mapping of the file at `path`.
+  PackedWeights(const std::string& path, const void* file, size_t file_bytes);
+  ~PackedWeights();
+  PackedWeights(const PackedWeights&) = delete;
+  PackedWeights& operator=(const PackedWeights&) = delete;
+
+  // The packed copy of matmul weight w (2-D, rows w.nb[1] apart) for `isa`, or nullptr
+  // when the plain layout must be used.
+  const void* get(Isa isa, const Tensor& w);
+
+  size_t packed_bytes() const;
+
+ private:
+  struct Free { void operator()(void* p) const; };
+  int fd_ = -1;
+  const char* file_;
+  size_t file_bytes_;
+  mutable std::mutex mu_;
+  std::unordered_map<const void*, std::unique_ptr<void, Free>> packed_;  // by file address
+  size_t bytes_ = 0;
+};
+
+}  // namespace nm

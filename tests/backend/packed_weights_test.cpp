@@ -1,0 +1,153 @@
+// PackedWeights: packed copies only for matmul weights inside the file mapping, made once,
+// giving the same products as the file layout, and the file's pages released afterwards
+// so that packing does not double the resident memory.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <random>
+
+#include "backend/cpu/packed_weights.h"
+#include "core/fp16.h"
+#include "core/gguf_reader.h"
+#include "core/gguf_writer.h"
+#include "kernels/matmul.h"
+#include "kernels/matmul_packed.h"
+
+namespace nm {
+namespace {
+
+// Resident file-backed pages of this process in bytes (/proc/self/statm "shared").
+size_t resident_file_bytes() {
+  std::ifstream f("/proc/self/statm");
+  size_t pages = 0, resident = 0, file = 0;
+  f >> pages >> resident >> file;
+  return file * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+// Q4_0 or Q8_0 rows with random quants and scales in [0.01, 0.02).
+std::vector<uint8_t> random_rows(DType t, int64_t m, int64_t k, std::mt19937& rng) {
+  std::vector<uint8_t> w(row_size(t, k) * (size_t)m);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_real_distribution<float> scale(0.01f, 0.02f);
+  const size_t block = row_size(t, 32);
+  for (size_t b = 0; b < w.size() / block; ++b) {
+    uint8_t* p = w.data() + b * block;
+    const fp16_t d = fp32_to_fp16(scale(rng));
+    std::memcpy(p, &d, 2);
+    for (size_t i = 2; i < block; ++i) p[i] = (uint8_t)byte(rng);
+  }
+  return w;
+}
+
+struct ModelFile {
+  std::string path;
+  GgufFile file;
+};
+
+ModelFile write_file(const std::vector<std::pair<std::string, std::vector<uint8_t>>>& tensors,
+                     const std::vector<std::pair<DType, std::vector<int64_t>>>& shapes) {
+  const std::string path = testing::TempDir() + "/nm_packed_weights_" + std::to_string(getpid()) + ".gguf";
+  GgufWriter w;
+  EXPECT_TRUE(w.set_alignment((uint32_t)sysconf(_SC_PAGESIZE)).ok());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    EXPECT_TRUE(w.add_tensor(tensors[i].first, shapes[i].first, shapes[i].second, tensors[i].second.data(),
+                             tensors[i].second.size()).ok());
+  }
+  EXPECT_TRUE(w.write(path).ok());
+  auto f = GgufFile::open(path);
+  EXPECT_TRUE(f.ok());
+  return {path, std::move(f).value()};
+}
+
+std::vector<float> product(Isa isa, const Tensor& w, const void* packed, const std::vector<float>& x, int64_t n) {
+  MatmulArgs a;
+  a.w_type = w.type;
+  a.w = packed ? packed : w.data;
+  a.w_packed = packed != nullptr;
+  a.w_row_bytes = w.nb[1];
+  a.m = w.ne[1];
+  a.k = w.ne[0];
+  a.x = x.data();
+  a.x_stride = a.k;
+  a.n = n;
+  std::vector<float> y((size_t)(n * a.m));
+  a.y = y.data();
+  a.y_stride = a.m;
+  std::vector<char> scratch(matmul_scratch_bytes(w.type, a.k, n));
+  ThreadPool pool(2);
+  EXPECT_TRUE(matmul(isa, a, scratch.data(), pool).ok());
+  return y;
+}
+
+TEST(PackedWeights, SameProductsAsTheFileLayoutAndPackedOnce) {
+  const Isa isa = best_isa();
+  if (!matmul_packable(isa, DType::Q4_0, 16, 32)) GTEST_SKIP() << "no packed kernels on " << isa_name(isa);
+  std::mt19937 rng(std::random_device{}());
+  const int64_t k = 256;
+  ModelFile mf = write_file({{"q4", random_rows(DType::Q4_0, 48, k, rng)},
+                             {"q8", random_rows(DType::Q8_0, 32, k, rng)},
+                             {"odd", random_rows(DType::Q4_0, 40, k, rng)}},
+                            {{DType::Q4_0, {k, 48}}, {DType::Q8_0, {k, 32}}, {DType::Q4_0, {k, 40}}});
+  PackedWeights packed(mf.path, mf.file.data(), mf.file.file_size());
+  std::normal_distribution<float> normal;
+  std::vector<float> x(5 * k);
+  for (float& v : x) v = normal(rng);
+  for (const char* name : {"q4", "q8"}) {
+    const Tensor w = mf.file.tensor(name).value();
+    if (!matmul_packable(isa, w.type, w.ne[1], k)) continue;  // packed Q8_0 needs VNNI
+    const void* p = packed.get(isa, w);
+    ASSERT_NE(p, nullptr) << name;
+    EXPECT_EQ(packed.get(isa, w), p) << "packed twice";
+    for (int64_t n : {1, 5}) {
+      // Same ISA, so the same activation quantiser: only the float summation order differs.
+      const std::vector<float> plain = product(isa, w, nullptr, x, n), fast = product(isa, w, p, x, n);
+      float scale = 0;
+      for (float v : plain) scale = std::max(scale, std::fabs(v));
+      for (size_t i = 0; i < plain.size(); ++i) {
+        EXPECT_NEAR(fast[i], plain[i], 1e-5f * (1.0f + scale)) << name << " n=" << n << " at " << i;
+      }
+    }
+  }
+  EXPECT_EQ(packed.get(isa, mf.file.tensor("odd").value()), nullptr) << "40 rows are not a whole number of groups";
+  // Not inside the file mapping (e.g. a KV cache or a caller's buffer): never packed.
+  std::vector<uint8_t> heap = random_rows(DType::Q4_0, 16, k, rng);
+  Tensor h = mf.file.tensor("q4").value();
+  h.data = heap.data();
+  h.ne[1] = 16;
+  EXPECT_EQ(packed.get(isa, h), nullptr);
+  std::remove(mf.path.c_str());
+}
+
+TEST(PackedWeights, FilePagesDoNotStayResident) {
+  const Isa isa = best_isa();
+  if (!matmul_packable(isa, DType::Q4_0, 16, 32)) GTEST_SKIP() << "no packed kernels on " << isa_name(isa);
+  std::mt19937 rng(1);
+  const int64_t k = 4096, m = 4096;  // 9 MiB of Q4_0
+  ModelFile mf = write_file({{"w", random_rows(DType::Q4_0, m, k, rng)}, {"w2", random_rows(DType::Q4_0, m, k, rng)}},
+                            {{DType::Q4_0, {k, m}}, {DType::Q4_0, {k, m}}});
+  const Tensor w = mf.file.tensor("w").value();
+  const size_t bytes = row_size(DType::Q4_0, k) * (size_t)m;
+  PackedWeights packed(mf.path, mf.file.data(), mf.file.file_size());
+  const size_t before = resident_file_bytes();
+  // Packing reads the file with pread: its pages do not join the resident set.
+  const Tensor w2 = mf.file.tensor("w2").value();
+  ASSERT_NE(packed.get(isa, w2), nullptr);
+  EXPECT_LT((long)resident_file_bytes() - (long)before, (long)bytes / 16) << "packing mapped the file's pages";
+  // Pages of a weight that were mapped before (read through the mapping) are dropped.
+  const auto* bytes_of_w = static_cast<const volatile uint8_t*>(w.data);
+  unsigned sum = 0;
+  for (size_t i = 0; i < bytes; i += 512) sum += bytes_of_w[i];
+  EXPECT_GT((long)resident_file_bytes() - (long)before, (long)bytes * 3 / 4) << sum;
+  ASSERT_NE(packed.get(isa, w), nullptr);
+  EXPECT_LT((long)resident_file_bytes() - (long)before, (long)bytes / 16) << "file pages stayed resident after packing";
+  EXPECT_EQ(packed.packed_bytes(), 2 * bytes);
+  std::remove(mf.path.c_str());
+}
+
+}  // namespace
+}  // namespace nm
