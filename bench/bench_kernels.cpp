@@ -16,6 +16,7 @@
 
 #include "kernels/matmul.h"
 #include "kernels/matmul_packed.h"
+#include "kernels/roofline.h"
 
 namespace {
 
@@ -79,50 +80,47 @@ double read_bandwidth(nm::ThreadPool& pool, size_t bytes, int reps) {
 }
 
 #if defined(__x86_64__)
-__attribute__((target("avx2,fma"))) float fma_loop_avx2(long iters) {
-  __m256 a[10];
-  for (int j = 0; j < 10; ++j) a[j] = _mm256_set1_ps((float)j);
-  const __m256 b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-  for (long i = 0; i < iters; ++i)
-    for (int j = 0; j < 10; ++j) a[j] = _mm256_fmadd_ps(a[j], b, c);
-  __m256 s = a[0];
-  for (int j = 1; j < 10; ++j) s = _mm256_add_ps(s, a[j]);
-  return _mm256_cvtss_f32(s);
-}
-__attribute__((target("avx512f"))) float fma_loop_avx512(long iters) {
-  // loads, not _mm512_set1_ps: gcc 12 warns about its undefined source register
-  float init[12][16], bv[16], cv[16];
+// vpdpbusd throughput: 64 int8 multiply-adds per instruction, 12 independent chains.
+__attribute__((target("avx512f,avx512vnni"))) int int8_loop_vnni(long iters) {
+  int init[12][16], av[16], bv[16];
   for (int l = 0; l < 16; ++l) {
-    for (int j = 0; j < 12; ++j) init[j][l] = (float)j;
-    bv[l] = 0.999999f;
-    cv[l] = 1e-7f;
+    for (int j = 0; j < 12; ++j) init[j][l] = j;
+    av[l] = 0x01010101;
+    bv[l] = 0x01fe01fe;
   }
-  __m512 a[12];
-  for (int j = 0; j < 12; ++j) a[j] = _mm512_loadu_ps(init[j]);
-  const __m512 b = _mm512_loadu_ps(bv), c = _mm512_loadu_ps(cv);
+  __m512i acc[12];
+  for (int j = 0; j < 12; ++j) acc[j] = _mm512_loadu_si512(init[j]);
+  const __m512i a = _mm512_loadu_si512(av), b = _mm512_loadu_si512(bv);
   for (long i = 0; i < iters; ++i)
-    for (int j = 0; j < 12; ++j) a[j] = _mm512_fmadd_ps(a[j], b, c);
-  __m512 s = a[0];
-  for (int j = 1; j < 12; ++j) s = _mm512_add_ps(s, a[j]);
-  _mm512_storeu_ps(bv, s);
-  return bv[0] + bv[15];
+    for (int j = 0; j < 12; ++j) acc[j] = _mm512_dpbusd_epi32(acc[j], a, b);
+  __m512i s = acc[0];
+  for (int j = 1; j < 12; ++j) s = _mm512_add_epi32(s, acc[j]);
+  _mm512_storeu_si512(av, s);
+  return av[0] + av[15];
 }
 #endif
 
-// GFLOP/s of register-resident FMAs on every thread (AVX-512 when wide, else AVX2).
-double fma_peak(nm::ThreadPool& pool, bool wide) {
+// G int8 "flops" (2 per multiply-add) per second of vpdpbusd on every thread; 0 without VNNI.
+double int8_peak(nm::ThreadPool& pool, nm::Isa isa) {
 #if defined(__x86_64__)
-  const long iters = 20000000;
-  std::vector<float> sink(pool.size() * 16);
-  const double t = best_time(3, [&] {
-    pool.run([&](int ith, int) { sink[ith * 16] = wide ? fma_loop_avx512(iters) : fma_loop_avx2(iters); });
-  });
-  const double flops = (double)iters * (wide ? 12 * 16 : 10 * 8) * 2 * pool.size();
-  return flops / t / 1e9;
+  if (isa != nm::Isa::avx512_vnni) return 0;
+  const long iters = 10000000;
+  std::vector<int> sink(pool.size() * 16);
+  const double t = best_time(3, [&] { pool.run([&](int ith, int) { sink[ith * 16] = int8_loop_vnni(iters); }); });
+  return (double)iters * 12 * 64 * 2 * pool.size() / t / 1e9;
 #else
-  (void)pool; (void)wide;
+  (void)pool; (void)isa;
   return 0;
 #endif
+}
+
+int vector_bits(nm::Isa isa) {
+  switch (isa) {
+    case nm::Isa::avx512: case nm::Isa::avx512_vnni: return 512;
+    case nm::Isa::avx2: return 256;
+    case nm::Isa::neon: case nm::Isa::neon_dotprod: return 128;
+    default: return 0;
+  }
 }
 
 }  // namespace
@@ -146,11 +144,12 @@ int main(int argc, char** argv) {
     }
   }
   nm::ThreadPool pool(threads);
-  const bool wide = isa == nm::Isa::avx512 || isa == nm::Isa::avx512_vnni;
   const double bw = read_bandwidth(pool, quick ? (256u << 20) : (1024u << 20), quick ? 3 : 5);
-  const double peak = fma_peak(pool, wide);
+  const double peak = nm::measure_fma_peak(pool, isa) / 1e9;
   std::printf("read_bandwidth threads=%d %.2f GB/s\n", threads, bw);
-  std::printf("fma_peak threads=%d width=%d %.1f GFLOP/s\n", threads, wide ? 512 : 256, peak);
+  const double ipeak = int8_peak(pool, isa);
+  std::printf("fma_peak threads=%d width=%d %.1f GFLOP/s\n", threads, vector_bits(isa), peak);
+  if (ipeak > 0) std::printf("int8_dot_peak threads=%d vpdpbusd %.1f GOP/s\n", threads, ipeak);
 
   const int64_t m = 11008, k = 4096;
   std::vector<float> x((size_t)512 * k);
@@ -175,7 +174,7 @@ int main(int argc, char** argv) {
     }
     const int64_t batches[] = {1, quick ? 64 : 512};
     for (int64_t n : batches) {
-      if (n > 1 && t != nm::DType::Q4_0 && t != nm::DType::Q8_0) continue;
+      if (n > 1 && t != nm::DType::Q4_0 && t != nm::DType::Q8_0 && t != nm::DType::F16) continue;
       std::vector<float> y((size_t)n * m);
       std::vector<uint8_t> scratch(nm::matmul_scratch_bytes(t, k, n));
       nm::MatmulArgs a;
@@ -198,9 +197,11 @@ int main(int argc, char** argv) {
                     100 * gbs / bw);
       } else {
         const double gf = 2.0 * m * n * k / sec / 1e9;
-        std::printf("matmul %-5s m=%lld k=%lld n=%lld isa=%s threads=%d %.1f ms %.1f GFLOP/s %.0f%% of fma peak\n",
-                    name.c_str(), (long long)m, (long long)k, (long long)n, nm::isa_name(isa), threads,
-                    sec * 1e3, gf, 100 * gf / peak);
+        // integer-dot kernels against the int8 dot peak where there is one, else f32 FMA peak
+        const bool int8 = ipeak > 0 && t != nm::DType::F16;
+        std::printf("matmul %-5s m=%lld k=%lld n=%lld isa=%s threads=%d %.1f ms %.1f GFLOP/s %.0f%% of %s peak\n",
+                    name.c_str(), (long long)m, (long long)k, (long long)n, nm::isa_name(isa), threads, sec * 1e3, gf,
+                    100 * gf / (int8 ? ipeak : peak), int8 ? "int8 dot" : "fma");
       }
     }
   }

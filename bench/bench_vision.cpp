@@ -1,7 +1,8 @@
 // Vision encoder benchmark: encode time per image for an mmproj file (e.g. a generated
 // SigLIP-so400m-shaped one: tools/make_tiny_mmproj.py --kind siglip-mlp --image-size 384
 // --patch-size 14 --n-embd 1152 --n-ff 4304 --n-layer 27 --n-head 16 --n-embd-llm 2048)
-// and the GFLOP/s that implies (2 * multiply-adds of the matmuls and attention).
+// and the GFLOP/s that implies (2 * multiply-adds of the matmuls and attention), as a
+// fraction of this machine's f32 FMA peak measured in the same run.
 // Usage: bench_vision MMPROJ [--threads N] [--reps N]
 #include <algorithm>
 #include <chrono>
@@ -13,6 +14,7 @@
 
 #include "bricks/vision/mmproj.h"
 #include "bricks/vision/vision_encoder.h"
+#include "kernels/roofline.h"
 
 namespace {
 
@@ -75,10 +77,12 @@ int main(int argc, char** argv) {
     best = std::min(best, now_s() - t);
   }
   const double flops = encode_flops(hp);
+  const double peak = nm::measure_fma_peak(pool, nm::best_isa());
   std::printf("vision %s+%s %dx%d patch %d width %d layers %d/%d threads %d: build %.2f s, encode %.3f s/image, "
-              "%.1f GFLOP, %.1f GFLOP/s, %zu tokens\n",
+              "%.1f GFLOP, %.1f GFLOP/s = %.0f%% of f32 FMA peak (%.1f GFLOP/s, %s), %zu tokens\n",
               m.value()->encoder_name(), hp.projector == nm::ProjectorKind::mlp ? "mlp" : "idefics3", hp.image_size,
               hp.image_size, hp.patch_size, hp.n_embd, hp.n_layer_run, hp.n_layer, threads, t_build, best, flops * 1e-9,
-              flops * 1e-9 / best, out.size() / (size_t)hp.n_embd_out);
+              flops * 1e-9 / best, 100 * flops / best / peak, peak * 1e-9, nm::isa_name(nm::best_isa()),
+              out.size() / (size_t)hp.n_embd_out);
   return 0;
 }

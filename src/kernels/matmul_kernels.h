@@ -70,6 +70,7 @@ bool matmul_kernel_scalar(DType w_type, MatmulKernel* out);
 // dispatcher then uses the scalar kernel). Defined only where compiled.
 bool matmul_kernel_avx2(DType w_type, MatmulKernel* out);
 bool matmul_kernel_avx512(DType w_type, bool vnni, MatmulKernel* out);
+bool matmul_kernel_float_avx512(DType w_type, MatmulKernel* out);  // F32, F16, BF16 weights
 bool matmul_kernel_neon(DType w_type, bool dotprod, MatmulKernel* out);
 
 // Scalar activation quantisers, ggml's reference rounding.

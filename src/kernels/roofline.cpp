@@ -1,5 +1,7 @@
 #include "kernels/roofline.h"
 
+#include "kernels/fma_loops.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -39,6 +41,33 @@ double measure_read_bandwidth(ThreadPool& pool, size_t bytes) {
   for (uint64_t v : sink) keep = keep + v;
   (void)keep;
   return best;
+}
+
+double measure_fma_peak(ThreadPool& pool, Isa isa) {
+  float (*loop)(long) = nullptr;
+  int lanes = 0;
+  switch (isa) {
+#if defined(__x86_64__)
+    case Isa::avx2: loop = fma_loop_avx2; lanes = 8; break;
+    case Isa::avx512: case Isa::avx512_vnni: loop = fma_loop_avx512; lanes = 16; break;
+#endif
+#if defined(__aarch64__)
+    case Isa::neon: case Isa::neon_dotprod: loop = fma_loop_neon; lanes = 4; break;
+#endif
+    default: return 0;
+  }
+  const long iters = 10000000;
+  std::vector<float> sink((size_t)pool.size() * 16);
+  double best = 1e30;
+  for (int rep = 0; rep < 3; ++rep) {
+    const auto t0 = std::chrono::steady_clock::now();
+    pool.run([&](int ith, int) { sink[(size_t)ith * 16] = loop(iters); });
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  volatile float keep = 0;
+  for (float v : sink) keep = keep + v;
+  (void)keep;
+  return (double)iters * kFmaChains * lanes * 2 * pool.size() / best;
 }
 
 }  // namespace nm

@@ -164,6 +164,7 @@ void gemv_q8_512(int64_t k, const void* w, size_t w_row_bytes, int64_t rows, con
 
 template <bool kVnni>
 bool avx512_kernel(DType w_type, MatmulKernel* out) {
+  if (matmul_kernel_float_avx512(w_type, out)) return true;
   if (!x86_kernel<kVnni, 4, 4>(w_type, out)) return x86_kernel_k<4, 4>(w_type, out);
   switch (w_type) {
     case DType::Q4_0:

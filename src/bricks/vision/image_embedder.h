@@ -20,6 +20,7 @@ struct ImageEmbedderParams {
   int static_width = 0, static_height = 0;  // > 0 (both): static-shape mode at this input size
   Isa isa = best_isa();
   Device* device = nullptr;  // where the encoder runs (VisionEncoderParams::device)
+  bool pack_weights = true;  // VisionEncoderParams::pack_weights
 };
 
 // How an image's embeddings are laid out, decided from its size before encoding.

@@ -5,6 +5,13 @@
 
 namespace nm {
 
+VisionEncoder::VisionEncoder(const MmprojModel& model, const VisionEncoderParams& p) : model_(model), params_(p) {
+  const GgufFile& file = model.file();
+  if (params_.pack_weights && !file.path().empty()) {
+    packed_ = std::make_unique<PackedWeights>(file.path(), file.data(), file.file_size());
+  }
+}
+
 Result<std::unique_ptr<VisionEncoder>> VisionEncoder::create(const MmprojModel& model, const VisionEncoderParams& params) {
   VisionEncoderParams p = params;
   if (p.static_width <= 0) p.static_width = model.hparams().image_size;
@@ -53,7 +60,8 @@ Result<VisionEncoder::Shape*> VisionEncoder::shape_for(int width, int height) {
   auto sh = std::make_unique<Shape>();
   NM_ASSIGN_OR_RETURN(sh->meta, build_vision_graph(model_, width, height));
   sh->pos = model_.position_embeddings(sh->meta.grid_w, sh->meta.grid_h);
-  NM_ASSIGN_OR_RETURN(sh->exec, GraphRunner::create(std::move(sh->meta.graph), params_.device, params_.isa));
+  NM_ASSIGN_OR_RETURN(sh->exec, GraphRunner::create(std::move(sh->meta.graph), params_.device, params_.isa,
+                                                         packed_.get()));
   Shape* raw = sh.get();
   shapes_.emplace(std::make_pair(width, height), std::move(sh));
   return raw;

@@ -25,6 +25,7 @@ struct VisionEncoderParams {
   int static_width = 0, static_height = 0;  // the static input size; 0: the file's image_size
   Isa isa = best_isa();
   Device* device = nullptr;  // where the graphs run; nullptr: the CPU executor on the caller's pool
+  bool pack_weights = true;  // as TextContextParams::pack_weights
 };
 
 class VisionEncoder {
@@ -50,12 +51,13 @@ class VisionEncoder {
     std::unique_ptr<GraphRunner> exec;
     std::vector<float> pos;  // position embeddings for this grid
   };
-  VisionEncoder(const MmprojModel& model, const VisionEncoderParams& p) : model_(model), params_(p) {}
+  VisionEncoder(const MmprojModel& model, const VisionEncoderParams& p);
   Status check_size(int width, int height) const;
   Result<Shape*> shape_for(int width, int height);
 
   const MmprojModel& model_;
   VisionEncoderParams params_;
+  std::unique_ptr<PackedWeights> packed_;  // null when not packing
   std::vector<float> cls_;  // class embedding as f32 (CLIP)
   std::map<std::pair<int, int>, std::unique_ptr<Shape>> shapes_;
 };
