@@ -17,7 +17,7 @@ struct Loaded {
 
 nm::DType kv_dtype(int kv) { return kv == 1 ? nm::DType::Q8_0 : kv == 2 ? nm::DType::F32 : nm::DType::F16; }
 
-int load(const char* path, int n_ctx, int kv, int isa, Loaded& out) {
+int load(const char* path, int n_ctx, int kv, int isa, Loaded& out, bool pack = true) {
   auto m = nm::TextModel::load(path);
   if (!m.ok()) return 1;
   out.model = std::move(m).value();
@@ -26,6 +26,7 @@ int load(const char* path, int n_ctx, int kv, int isa, Loaded& out) {
   p.kv_type = kv_dtype(kv);
   p.n_batch = 64;  // small, so that tests cross prefill chunk boundaries
   if (isa >= 0) p.isa = static_cast<nm::Isa>(isa);
+  p.pack_weights = pack;
   auto c = nm::TextContext::create(*out.model, p);
   if (!c.ok()) return 2;
   out.ctx = std::move(c).value();
@@ -50,6 +51,19 @@ NM_SHIM int nm_shim_text_logits(const char* path, const int32_t* tokens, int n, 
     if (!l.ctx->eval_tokens({tokens + i, 1}, pool).ok()) return 4;
     std::memcpy(out + (size_t)i * n_vocab, l.ctx->logits(), (size_t)n_vocab * sizeof(float));
   }
+  return 0;
+}
+
+// Logits of one prefill of tokens[0..n), with (pack = 1) or without packed CPU weight
+// copies; *packed_bytes receives how many weight bytes ran packed.
+NM_SHIM int nm_shim_text_logits_layout(const char* path, const int32_t* tokens, int n, int pack, int n_threads,
+                                       float* out, int64_t* packed_bytes) {
+  Loaded l;
+  if (int rc = load(path, 0, 2, -1, l, pack != 0)) return rc;
+  nm::ThreadPool pool(n_threads);
+  if (!l.ctx->eval_tokens({tokens, (size_t)n}, pool, true).ok()) return 3;
+  std::memcpy(out, l.ctx->logits(), (size_t)n * l.model->hparams().n_vocab * sizeof(float));
+  *packed_bytes = (int64_t)l.ctx->packed_bytes();
   return 0;
 }
 

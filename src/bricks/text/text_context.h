@@ -46,6 +46,8 @@ class TextContext {
   // Forgets positions from n on (e.g. to redo a turn).
   void truncate(int n) { cache_.truncate(n); }
   const TextModel& model() const { return model_; }
+  // Bytes of weights running from packed CPU copies so far (0 without packing).
+  size_t packed_bytes() const { return packed_ ? packed_->packed_bytes() : 0; }
   Device* device() const { return params_.device; }
 
  private:
