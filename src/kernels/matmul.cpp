@@ -108,6 +108,9 @@ bool select_packed_kernel(Isa isa, DType w_type, PackedKernel* out) {
     case Isa::avx512: return packed_kernel_avx512(w_type, false, out);
     case Isa::avx512_vnni: return packed_kernel_avx512(w_type, true, out);
 #endif
+#if defined(__aarch64__)
+    case Isa::neon_dotprod: return packed_kernel_neon(w_type, true, out);
+#endif
     default: return false;
   }
 }

@@ -39,12 +39,13 @@ using PackedFn = void (*)(int64_t k, const void* wp, int64_t n_groups, const voi
 struct PackedKernel {
   PackedFn run = nullptr;
   int tile_n = 1;
-  int offset = 0;  // what each packed weight value carries on top of its signed value
+  int offset = 0;  // what each weight value carries on top of its signed value, as the kernel reads it
 };
 
 // False when this ISA has no packed kernel for w_type.
 bool select_packed_kernel(Isa isa, DType w_type, PackedKernel* out);
 bool packed_kernel_avx512(DType w_type, bool vnni, PackedKernel* out);
+bool packed_kernel_neon(DType w_type, bool dotprod, PackedKernel* out);
 
 // One weight row . one activation row (f32 or quantised), as a float.
 using RowDotFn = float (*)(int64_t k, const void* w, const void* x);
