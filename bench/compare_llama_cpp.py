@@ -9,12 +9,17 @@ llama.cpp does by default). Install it in its own venv (a few minutes on 2 cores
     /tmp/llvenv/bin/python bench/compare_llama_cpp.py -m model.gguf --nanomind build/bin/nanomind
 
 Both engines get the same thread count, prompt length and number of generated tokens, and
-run alternately (llama.cpp, NanoMind, llama.cpp, ...) so that a noisy neighbour hurts both.
+run alternately (llama.cpp, NanoMind, llama.cpp, ...) so that a noisy neighbour hurts both,
+each run in its own process (llama.cpp's OpenMP workers spin after their work and would
+otherwise steal cores from the next run). --omp-passive sets OMP_WAIT_POLICY=PASSIVE for
+llama.cpp, which it needs when anything else competes for the cores.
 """
 import argparse
+import os
 import re
 import statistics
 import subprocess
+import sys
 import time
 
 
@@ -54,12 +59,17 @@ def main():
     ap.add_argument("-r", type=int, default=3, help="runs of each engine")
     ap.add_argument("-t", type=int, default=2)
     ap.add_argument("--nanomind-args", default="", help="extra arguments for nanomind bench")
+    ap.add_argument("--omp-passive", action="store_true", help="OMP_WAIT_POLICY=PASSIVE for llama.cpp")
     a = ap.parse_args()
     res = {"llama.cpp": [], "nanomind": []}
+    env = dict(os.environ, **({"OMP_WAIT_POLICY": "PASSIVE"} if a.omp_passive else {}))
     for _ in range(a.r):
-        res["llama.cpp"].append(llama_cpp_run(a.model, a.p, a.n, a.t))
+        out = subprocess.run([sys.executable, __file__, "--_one", a.model, str(a.p), str(a.n), str(a.t)], env=env,
+                             check=True, capture_output=True, text=True).stdout.split()
+        res["llama.cpp"].append((float(out[-2]), float(out[-1])))
         res["nanomind"].append(nanomind_run(a.nanomind, a.model, a.p, a.n, a.t, a.nanomind_args.split()))
-    print(f"model {a.model}, {a.t} threads, {a.r} runs each (mean ± stddev)")
+    print(f"model {a.model}, {a.t} threads, {a.r} runs each (mean ± stddev)"
+          + (", llama.cpp with OMP_WAIT_POLICY=PASSIVE" if a.omp_passive else ""))
     print(f"| engine    | pp{a.p} t/s       | tg{a.n} t/s      |")
     print("|-----------|-----------------|-----------------|")
     for name, runs in res.items():
@@ -70,4 +80,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 6 and sys.argv[1] == "--_one":
+        print(*llama_cpp_run(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])))
+    else:
+        main()

@@ -11,6 +11,7 @@ TinyLlama-shaped GGUF for an n_embd_llm 2048 mmproj:
 """
 import argparse
 import ctypes
+import os
 import re
 import statistics
 import subprocess
@@ -69,7 +70,9 @@ def main():
     ap.add_argument("--bench-vision", default="build/bin/bench_vision")
     ap.add_argument("-r", type=int, default=3)
     ap.add_argument("-t", type=int, default=2)
+    ap.add_argument("--omp-passive", action="store_true", help="OMP_WAIT_POLICY=PASSIVE for llama.cpp")
     a = ap.parse_args()
+    env = dict(os.environ, **({"OMP_WAIT_POLICY": "PASSIVE"} if a.omp_passive else {}))
     ours, theirs, gflop, peak_pct, size = [], [], 0.0, [], ""
     for _ in range(a.r):
         s, gflop, pct, size = nanomind_encode(a.bench_vision, a.mmproj, a.t)
@@ -79,9 +82,10 @@ def main():
         # a separate process: llama.cpp's OpenMP threads and model stay out of ours
         theirs.append(float(subprocess.run(
             [__import__("sys").executable, __file__, "--_one", a.model, a.mmproj, str(a.t), str(side)],
-            check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]))
+            env=env, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]))
     sd = lambda v: statistics.stdev(v) if len(v) > 1 else 0.0
-    print(f"mmproj {a.mmproj}, {size}, {gflop:.1f} GFLOP per image, {a.t} threads, {a.r} runs each")
+    print(f"mmproj {a.mmproj}, {size}, {gflop:.1f} GFLOP per image, {a.t} threads, {a.r} runs each"
+          + (", llama.cpp with OMP_WAIT_POLICY=PASSIVE" if a.omp_passive else ""))
     print("| engine    | s/image         | GFLOP/s |")
     print("|-----------|-----------------|---------|")
     for name, v in (("llama.cpp", theirs), ("nanomind", ours)):
