@@ -3,6 +3,8 @@
 // number of threads computes every element with the same code -> bit-identical results.
 #include "kernels/matmul.h"
 
+#include "core/fp16.h"
+
 #include <algorithm>
 #include <atomic>
 #include <string>
@@ -46,12 +48,12 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 bool has_packed_layout(DType w_type) { return w_type == DType::Q4_0 || w_type == DType::Q8_0; }
 
-// Where the per-block activation sums of the packed path start in the scratch.
-size_t xoff_offset(size_t x_bytes) { return (x_bytes + 63) / 64 * 64; }
+// Where the per-block activation data of the packed path start in the scratch.
+size_t act_offset(size_t x_bytes) { return (x_bytes + 63) / 64 * 64; }
 
-// Packed weights: activation rows quantised to Q8_0 plus -offset * sum(block), then chunks
-// of 4 row groups x 64 activation rows from the shared counter (any thread count gives
-// the same bits). Each group's weights are decoded once per 8 activation rows.
+// Packed weights: activation rows quantised to Q8_0 plus, per block, -offset * sum and the
+// scale as a float; then chunks of 4 row groups x 64 activation rows from the shared
+// counter (any thread count gives the same bits).
 Status matmul_packed(Isa isa, const MatmulArgs& a, const MatmulKernel& quant, void* scratch, ThreadPool& pool) {
   PackedKernel kern;
   if (!matmul_packable(isa, a.w_type, a.m, a.k) || !select_packed_kernel(isa, a.w_type, &kern)) {
@@ -61,7 +63,7 @@ Status matmul_packed(Isa isa, const MatmulArgs& a, const MatmulKernel& quant, vo
   const int64_t nb = a.k / QK8_0;
   const size_t x_row_bytes = row_size(DType::Q8_0, a.k);
   char* xq = static_cast<char*>(scratch);
-  auto* xoff = reinterpret_cast<int32_t*>(xq + xoff_offset(x_row_bytes * (size_t)a.n));
+  auto* act = reinterpret_cast<PackedActBlock*>(xq + act_offset(x_row_bytes * (size_t)a.n));
   pool.run([&](int ith, int nth) {
     for (int64_t r = ith; r < a.n; r += nth) {
       quant.quantize(a.x + r * a.x_stride, xq + r * x_row_bytes, a.k);
@@ -69,7 +71,7 @@ Status matmul_packed(Isa isa, const MatmulArgs& a, const MatmulKernel& quant, vo
       for (int64_t b = 0; b < nb; ++b) {
         int32_t sum = 0;
         for (int i = 0; i < QK8_0; ++i) sum += blocks[b].qs[i];
-        xoff[r * nb + b] = -kern.offset * sum;
+        act[r * nb + b] = {-kern.offset * sum, fp16_to_fp32(blocks[b].d)};
       }
     }
   });
@@ -84,14 +86,14 @@ Status matmul_packed(Isa isa, const MatmulArgs& a, const MatmulKernel& quant, vo
       const int64_t c0 = c % col_chunks * kColsPerChunk, c1 = std::min(a.n, c0 + kColsPerChunk);
       const char* w = static_cast<const char*>(a.w) + g0 * group_bytes;
       if (c1 - c0 == 1) {  // matrix-vector: the chunk's groups in one call
-        kern.run(a.k, w, g1 - g0, xq + c0 * x_row_bytes, x_row_bytes, xoff + c0 * nb, nb, 1,
+        kern.run(a.k, w, g1 - g0, xq + c0 * x_row_bytes, x_row_bytes, act + c0 * nb, nb, 1,
                  a.y + c0 * a.y_stride + g0 * kPackRows, a.y_stride);
         continue;
       }
       for (int64_t g = g0; g < g1; ++g, w += group_bytes) {
         for (int64_t col = c0; col < c1; col += kern.tile_n) {
           const int nx = (int)std::min<int64_t>(kern.tile_n, c1 - col);
-          kern.run(a.k, w, 1, xq + col * x_row_bytes, x_row_bytes, xoff + col * nb, nb, nx,
+          kern.run(a.k, w, 1, xq + col * x_row_bytes, x_row_bytes, act + col * nb, nb, nx,
                    a.y + col * a.y_stride + g * kPackRows, a.y_stride);
         }
       }
@@ -122,7 +124,7 @@ size_t matmul_scratch_bytes(DType w_type, int64_t k, int64_t n) {
   if (act == DType::F32 || act == DType::F64 || k % block_size(act) != 0) return 0;
   const size_t x_bytes = row_size(act, k) * (size_t)n;
   if (!has_packed_layout(w_type)) return x_bytes;
-  return xoff_offset(x_bytes) + (size_t)n * (size_t)(k / QK8_0) * sizeof(int32_t);
+  return act_offset(x_bytes) + (size_t)n * (size_t)(k / QK8_0) * sizeof(PackedActBlock);
 }
 
 Status matmul(Isa isa, const MatmulArgs& a, void* scratch, ThreadPool& pool) {

@@ -29,12 +29,19 @@ struct MatmulKernel {
   int tile_m = 1, tile_n = 1;       // largest nw, nx the tile kernel takes
 };
 
+// Per activation row and 32-value block, what the packed kernels need besides the int8
+// values: -(weight offset) * sum of the values (Q4_0: offset 8; packed Q8_0: 128) and the
+// block's scale as a float.
+struct PackedActBlock {
+  int32_t offset_sum;
+  float scale;
+};
+
 // Packed weights (matmul_packed.h): y[c * y_stride + r] for the kPackRows * n_groups rows
 // starting at the packed group wp and nx <= PackedKernel::tile_n Q8_0 activation rows
-// x_row_bytes apart. xoff[c * x_off_stride + b] = -(weight offset) * sum of the int8
-// values of block b of activation row c (Q4_0: offset 8; packed Q8_0: 128).
+// x_row_bytes apart, whose block b has act[c * act_stride + b].
 using PackedFn = void (*)(int64_t k, const void* wp, int64_t n_groups, const void* x, size_t x_row_bytes,
-                          const int32_t* xoff, int64_t x_off_stride, int nx, float* y, int64_t y_stride);
+                          const PackedActBlock* act, int64_t act_stride, int nx, float* y, int64_t y_stride);
 
 struct PackedKernel {
   PackedFn run = nullptr;

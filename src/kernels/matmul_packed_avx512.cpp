@@ -55,9 +55,11 @@ struct PackedQ8_0 {
   }
 };
 
-// One group of 16 weight rows x NX activation rows; y[c * y_stride + r], r < 16.
+// One group of 16 weight rows x NX activation rows; y[c * y_stride + r], r < 16. Each
+// column's block is one chain of 8 dots (NX chains interleave; one column alone splits
+// its chain in two to hide the dot latency).
 template <class P, bool kVnni, int NX>
-void group_tile(int64_t nb, const uint8_t* wg, const BlockQ8_0* const (&xr)[NX], const int32_t* const (&xo)[NX],
+void group_tile(int64_t nb, const uint8_t* wg, const BlockQ8_0* const (&xr)[NX], const PackedActBlock* const (&xa)[NX],
                 float* y, int64_t y_stride) {
   __m512 acc[NX];
   for (int c = 0; c < NX; ++c) acc[c] = _mm512_setzero_ps();
@@ -67,44 +69,50 @@ void group_tile(int64_t nb, const uint8_t* wg, const BlockQ8_0* const (&xr)[NX],
     __m512i w[8];
     P::decode(blk + kPackRows * 2, w);
     for (int c = 0; c < NX; ++c) {
-      const BlockQ8_0& xb = xr[c][b];
-      // two chains of four, the first starting from -offset * sum(x) (the weights' offset)
-      __m512i s0 = _mm512_set1_epi32(xo[c][b]), s1 = _mm512_setzero_si512();
-      for (int i = 0; i < 8; i += 2) {
-        s0 = dpbusd<kVnni>(s0, w[i], broadcast4(xb.qs + 4 * i));
-        s1 = dpbusd<kVnni>(s1, w[i + 1], broadcast4(xb.qs + 4 * i + 4));
+      const int8_t* q = xr[c][b].qs;
+      __m512i s = _mm512_set1_epi32(xa[c][b].offset_sum);  // the weights' offset, -offset * sum(x)
+      if constexpr (NX == 1) {
+        __m512i s1 = _mm512_setzero_si512();
+        for (int i = 0; i < 8; i += 2) {
+          s = dpbusd<kVnni>(s, w[i], broadcast4(q + 4 * i));
+          s1 = dpbusd<kVnni>(s1, w[i + 1], broadcast4(q + 4 * i + 4));
+        }
+        s = _mm512_add_epi32(s, s1);
+      } else {
+        for (int i = 0; i < 8; ++i) s = dpbusd<kVnni>(s, w[i], broadcast4(q + 4 * i));
       }
-      const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(_cvtsh_ss(xb.d)));
-      acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), scale, acc[c]);
+      const __m512 scaled = _mm512_mul_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(xa[c][b].scale));
+      acc[c] = _mm512_fmadd_ps(scaled, dw, acc[c]);
     }
   }
   for (int c = 0; c < NX; ++c) _mm512_storeu_ps(y + c * y_stride, acc[c]);
 }
 
 template <class P, bool kVnni, int NX>
-void run_groups(int64_t k, const void* wp, int64_t n_groups, const void* x, size_t x_row_bytes, const int32_t* xoff,
-                int64_t x_off_stride, float* y, int64_t y_stride) {
+void run_groups(int64_t k, const void* wp, int64_t n_groups, const void* x, size_t x_row_bytes,
+                const PackedActBlock* act, int64_t act_stride, float* y, int64_t y_stride) {
   const int64_t nb = k / QK8_0;
   const BlockQ8_0* xr[NX];
-  const int32_t* xo[NX];
+  const PackedActBlock* xa[NX];
   for (int c = 0; c < NX; ++c) {
     xr[c] = reinterpret_cast<const BlockQ8_0*>(static_cast<const char*>(x) + c * x_row_bytes);
-    xo[c] = xoff + c * x_off_stride;
+    xa[c] = act + c * act_stride;
   }
   for (int64_t g = 0; g < n_groups; ++g) {
-    group_tile<P, kVnni, NX>(nb, static_cast<const uint8_t*>(wp) + g * nb * P::kBlockBytes, xr, xo,
+    group_tile<P, kVnni, NX>(nb, static_cast<const uint8_t*>(wp) + g * nb * P::kBlockBytes, xr, xa,
                              y + g * kPackRows, y_stride);
   }
 }
 
 template <class P, bool kVnni>
-void run_packed(int64_t k, const void* wp, int64_t n_groups, const void* x, size_t x_row_bytes, const int32_t* xoff,
-                int64_t x_off_stride, int nx, float* y, int64_t y_stride) {
-  using Fn = void (*)(int64_t, const void*, int64_t, const void*, size_t, const int32_t*, int64_t, float*, int64_t);
+void run_packed(int64_t k, const void* wp, int64_t n_groups, const void* x, size_t x_row_bytes,
+                const PackedActBlock* act, int64_t act_stride, int nx, float* y, int64_t y_stride) {
+  using Fn = void (*)(int64_t, const void*, int64_t, const void*, size_t, const PackedActBlock*, int64_t, float*,
+                      int64_t);
   static constexpr auto table = []<int... I>(std::integer_sequence<int, I...>) {
     return std::array<Fn, sizeof...(I)>{&run_groups<P, kVnni, I + 1>...};
   }(std::make_integer_sequence<int, kTileN>{});
-  table[nx - 1](k, wp, n_groups, x, x_row_bytes, xoff, x_off_stride, y, y_stride);
+  table[nx - 1](k, wp, n_groups, x, x_row_bytes, act, act_stride, y, y_stride);
 }
 
 }  // namespace

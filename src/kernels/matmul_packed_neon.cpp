@@ -25,7 +25,7 @@ inline int8x16_t broadcast4(const int8_t* p) {
 
 // One group of 16 weight rows x NX activation rows; y[c * y_stride + r], r < 16.
 template <bool kQ4, int NX>
-void group_tile(int64_t nb, const uint8_t* wg, const BlockQ8_0* const (&xr)[NX], const int32_t* const (&xo)[NX],
+void group_tile(int64_t nb, const uint8_t* wg, const BlockQ8_0* const (&xr)[NX], const PackedActBlock* const (&xa)[NX],
                 float* y, int64_t y_stride) {
   constexpr int64_t kBlockBytes = kPackRows * 2 + kPackRows * (kQ4 ? 16 : 32);
   float32x4_t acc[NX][4];
@@ -36,7 +36,7 @@ void group_tile(int64_t nb, const uint8_t* wg, const BlockQ8_0* const (&xr)[NX],
     const uint8_t* qs = blk + kPackRows * 2;
     int32x4_t s[NX][4];
     for (int c = 0; c < NX; ++c)
-      for (int q = 0; q < 4; ++q) s[c][q] = vdupq_n_s32(xo[c][b]);
+      for (int q = 0; q < 4; ++q) s[c][q] = vdupq_n_s32(xa[c][b].offset_sum);
     if constexpr (kQ4) {
       for (int j = 0; j < 4; ++j) {  // low nibbles: values 4j.., high nibbles: 16 + 4j..
         int8x16_t xl[NX], xh[NX];
@@ -64,7 +64,7 @@ void group_tile(int64_t nb, const uint8_t* wg, const BlockQ8_0* const (&xr)[NX],
     for (int q = 0; q < 4; ++q) {
       const float32x4_t dw = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(reinterpret_cast<const uint16_t*>(blk) + 4 * q)));
       for (int c = 0; c < NX; ++c) {
-        acc[c][q] = vfmaq_f32(acc[c][q], vcvtq_f32_s32(s[c][q]), vmulq_n_f32(dw, fp16_to_fp32(xr[c][b].d)));
+        acc[c][q] = vfmaq_f32(acc[c][q], vcvtq_f32_s32(s[c][q]), vmulq_n_f32(dw, xa[c][b].scale));
       }
     }
   }
@@ -73,29 +73,30 @@ void group_tile(int64_t nb, const uint8_t* wg, const BlockQ8_0* const (&xr)[NX],
 }
 
 template <bool kQ4, int NX>
-void run_groups(int64_t k, const void* wp, int64_t n_groups, const void* x, size_t x_row_bytes, const int32_t* xoff,
-                int64_t x_off_stride, float* y, int64_t y_stride) {
+void run_groups(int64_t k, const void* wp, int64_t n_groups, const void* x, size_t x_row_bytes,
+                const PackedActBlock* act, int64_t act_stride, float* y, int64_t y_stride) {
   const int64_t nb = k / QK8_0;
   const int64_t group_bytes = nb * kPackRows * (kQ4 ? 18 : 34);
   const BlockQ8_0* xr[NX];
-  const int32_t* xo[NX];
+  const PackedActBlock* xa[NX];
   for (int c = 0; c < NX; ++c) {
     xr[c] = reinterpret_cast<const BlockQ8_0*>(static_cast<const char*>(x) + c * x_row_bytes);
-    xo[c] = xoff + c * x_off_stride;
+    xa[c] = act + c * act_stride;
   }
   for (int64_t g = 0; g < n_groups; ++g) {
-    group_tile<kQ4, NX>(nb, static_cast<const uint8_t*>(wp) + g * group_bytes, xr, xo, y + g * kPackRows, y_stride);
+    group_tile<kQ4, NX>(nb, static_cast<const uint8_t*>(wp) + g * group_bytes, xr, xa, y + g * kPackRows, y_stride);
   }
 }
 
 template <bool kQ4>
-void run_packed(int64_t k, const void* wp, int64_t n_groups, const void* x, size_t x_row_bytes, const int32_t* xoff,
-                int64_t x_off_stride, int nx, float* y, int64_t y_stride) {
-  using Fn = void (*)(int64_t, const void*, int64_t, const void*, size_t, const int32_t*, int64_t, float*, int64_t);
+void run_packed(int64_t k, const void* wp, int64_t n_groups, const void* x, size_t x_row_bytes,
+                const PackedActBlock* act, int64_t act_stride, int nx, float* y, int64_t y_stride) {
+  using Fn = void (*)(int64_t, const void*, int64_t, const void*, size_t, const PackedActBlock*, int64_t, float*,
+                      int64_t);
   static constexpr auto table = []<int... I>(std::integer_sequence<int, I...>) {
     return std::array<Fn, sizeof...(I)>{&run_groups<kQ4, I + 1>...};
   }(std::make_integer_sequence<int, kTileN>{});
-  table[nx - 1](k, wp, n_groups, x, x_row_bytes, xoff, x_off_stride, y, y_stride);
+  table[nx - 1](k, wp, n_groups, x, x_row_bytes, act, act_stride, y, y_stride);
 }
 
 }  // namespace
