@@ -1,6 +1,7 @@
 // Fused causal / non-causal attention with grouped KV heads and an online softmax
-// (flash-attention style: one pass over kv keeping a running max, sum and output, so
-// no n_tokens x n_kv score matrix exists). KV rows may be F32, F16 or Q8_0.
+// (flash-attention style: one pass over kv in tiles of 64 keys keeping a running max, sum
+// and output, so no n_tokens x n_kv score matrix exists). KV rows may be F32, F16 or Q8_0.
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -10,6 +11,8 @@
 
 namespace nm::kernels {
 namespace {
+
+constexpr int64_t kKeyTile = 64;
 
 // Q8_0 row -> f32 (x = d * q per block of 32), local so attention does not depend on
 // the quant traits table being filled.
@@ -44,7 +47,7 @@ Status attention(const float* q, const void* k, const void* v, float* out,
   const VecOps& vo = vec_ops(isa);
   const int64_t d = p.head_dim, group = p.n_head / p.n_head_kv;
   const size_t kv_row_bytes = row_size(p.kv_type, d);
-  std::vector<float> acc(d), kbuf(d), vbuf(d);
+  std::vector<float> acc(d), kbuf(d), vbuf(d), scores(kKeyTile);
   const RowRange r = split_rows(p.n_tokens * p.n_head, ith, nth);
   for (int64_t th = r.begin; th < r.end; ++th) {
     const int64_t t = th / p.n_head, h = th % p.n_head, hkv = h / group;
@@ -54,30 +57,40 @@ Status attention(const float* q, const void* k, const void* v, float* out,
     if (p.causal && p.pos0 + t + 1 < n_vis) n_vis = p.pos0 + t + 1;
     float m = -INFINITY, l = 0.0f;
     for (int64_t i = 0; i < d; ++i) acc[i] = 0.0f;
-    for (int64_t j = 0; j < n_vis; ++j) {
-      const size_t off = (size_t)(j * p.n_head_kv + hkv) * kv_row_bytes;
-      const char* kr = (const char*)k + off;
-      const char* vr = (const char*)v + off;
-      float s;
-      switch (p.kv_type) {
-        case DType::F16: s = vo.dot_f16(qr, (const fp16_t*)kr, d); break;
-        case DType::Q8_0: dequant_q8_0((const BlockQ8_0*)kr, kbuf.data(), d); s = vo.dot(qr, kbuf.data(), d); break;
-        default: s = vo.dot(qr, (const float*)kr, d); break;
+    // Keys in tiles: scores for the tile, one rescale of the output per tile when the
+    // running max grows, and the exponentials as one vector pass (exp_sum).
+    for (int64_t j0 = 0; j0 < n_vis; j0 += kKeyTile) {
+      const int64_t nt = std::min(kKeyTile, n_vis - j0);
+      float tile_max = -INFINITY;
+      for (int64_t jj = 0; jj < nt; ++jj) {
+        const char* kr = (const char*)k + (size_t)((j0 + jj) * p.n_head_kv + hkv) * kv_row_bytes;
+        float s;
+        switch (p.kv_type) {
+          case DType::F16: s = vo.dot_f16(qr, (const fp16_t*)kr, d); break;
+          case DType::Q8_0: dequant_q8_0((const BlockQ8_0*)kr, kbuf.data(), d); s = vo.dot(qr, kbuf.data(), d); break;
+          default: s = vo.dot(qr, (const float*)kr, d); break;
+        }
+        s = s * p.scale + (mr ? mr[j0 + jj] : 0.0f);
+        scores[(size_t)jj] = s;
+        tile_max = std::max(tile_max, s);
       }
-      s = s * p.scale + (mr ? mr[j] : 0.0f);
-      if (s == -INFINITY) continue;
-      if (s > m) {  // new running max: rescale what was accumulated under the old one
-        const float c = std::exp(m - s);
+      if (tile_max == -INFINITY) continue;  // every key of the tile is masked
+      if (tile_max > m) {  // new running max: rescale what was accumulated under the old one
+        const float c = std::exp(m - tile_max);
         vo.scale(c, acc.data(), d);
         l *= c;
-        m = s;
+        m = tile_max;
       }
-      const float w = std::exp(s - m);
-      l += w;
-      switch (p.kv_type) {
-        case DType::F16: vo.axpy_f16(w, (const fp16_t*)vr, acc.data(), d); break;
-        case DType::Q8_0: dequant_q8_0((const BlockQ8_0*)vr, vbuf.data(), d); vo.axpy(w, vbuf.data(), acc.data(), d); break;
-        default: vo.axpy(w, (const float*)vr, acc.data(), d); break;
+      l += vo.exp_sum(scores.data(), m, scores.data(), nt);
+      for (int64_t jj = 0; jj < nt; ++jj) {
+        const float w = scores[(size_t)jj];
+        if (w == 0.0f) continue;  // masked (or negligible) key
+        const char* vr = (const char*)v + (size_t)((j0 + jj) * p.n_head_kv + hkv) * kv_row_bytes;
+        switch (p.kv_type) {
+          case DType::F16: vo.axpy_f16(w, (const fp16_t*)vr, acc.data(), d); break;
+          case DType::Q8_0: dequant_q8_0((const BlockQ8_0*)vr, vbuf.data(), d); vo.axpy(w, vbuf.data(), acc.data(), d); break;
+          default: vo.axpy(w, (const float*)vr, acc.data(), d); break;
+        }
       }
     }
     float* o = out + th * d;
