@@ -20,6 +20,8 @@ struct nm_model {
   std::unique_ptr<nm::MmprojModel> mmproj;  // null for text-only models
   int n_threads = 0;
   double load_ms = 0;
+  // Packed CPU weight copies, shared by every session of this model (made on first use).
+  std::shared_ptr<nm::PackedWeights> packed_text, packed_vision;
 };
 
 struct nm_session {
@@ -136,6 +138,8 @@ nm_status nm_model_load(const nm_model_params* params, nm_model** out, char* err
       }
       model->mmproj = std::move(v).value();
     }
+    model->packed_text = nm::PackedWeights::for_file(model->text->file());
+    if (model->mmproj) model->packed_vision = nm::PackedWeights::for_file(model->mmproj->file());
     model->n_threads = params->n_threads;
     model->load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     *out = model.release();
@@ -206,6 +210,8 @@ nm_status nm_session_init(nm_model* model, const nm_session_params* params, nm_s
     if (params->n_ctx < 0) return report(s.get(), nm::error(nm::ErrorCode::invalid_argument, "n_ctx must not be negative"));
     p.context.n_ctx = params->n_ctx;
     p.context.pack_weights = params->no_repack == 0;
+    p.context.packed = model->packed_text;
+    p.vision_packed = model->packed_vision;
     p.context.kv_type = params->kv_type == NM_KV_Q8_0 ? nm::DType::Q8_0
                         : params->kv_type == NM_KV_F32 ? nm::DType::F32 : nm::DType::F16;
     const nm_sampling_params& sp = params->sampling;

@@ -49,6 +49,7 @@ Result<std::unique_ptr<TextSession>> TextSession::create(const TextModel& model,
     ip.static_height = params.image_height;
     ip.device = params.vision_device;
     ip.pack_weights = params.context.pack_weights;
+    ip.packed = params.vision_packed;
     NM_ASSIGN_OR_RETURN(s->vision_, ImageEmbedder::create(*params.mmproj, ip));
   }
   // A model without a recognised template still completes raw text; chat() reports why not.

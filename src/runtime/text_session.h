@@ -35,6 +35,7 @@ struct TextSessionParams {
   int image_width = 0, image_height = 0;  // > 0: static-shape vision input of this size (no tiling)
   Device* vision_device = nullptr;  // where the vision brick runs (nullptr: the session's CPU pool);
                                     // the text brick's device is context.device
+  std::shared_ptr<PackedWeights> vision_packed;  // the vision brick's shared packed weights (may be null)
 };
 
 struct TextTimings {

@@ -134,6 +134,17 @@ def test_packed_weights_agree_with_the_file_layout(shim, rng, tmp_path, wtype):
     check_close(out[1][0], out[0][0], 1.2e-2, f"packed {wtype} ({out[1][1]} bytes packed)")
 
 
+def test_contexts_of_one_model_share_the_packed_weights(shim, rng, tmp_path):
+    path = make_model(tmp_path, rng, arch="llama", type="q4_0")
+    tokens = np.ascontiguousarray(rng.integers(0, llama_ref.load(path).vocab, 5), dtype=np.int32)
+    shared, one = ctypes.c_int64(-1), ctypes.c_int64(-1)
+    assert shim.nm_shim_text_shared_packing(path.encode(), ptr(tokens), len(tokens), ctypes.byref(shared),
+                                            ctypes.byref(one)) == 0
+    if one.value == 0:
+        pytest.skip("no packed kernels on this CPU")
+    assert shared.value == one.value, "two contexts packed the model twice"
+
+
 def test_thread_counts_give_identical_logits(shim, rng, tmp_path):
     path = make_model(tmp_path, rng, arch="llama", type="q4_0")
     tokens = rng.integers(0, llama_ref.load(path).vocab, 21)

@@ -67,6 +67,30 @@ NM_SHIM int nm_shim_text_logits_layout(const char* path, const int32_t* tokens, 
   return 0;
 }
 
+// Two contexts of one model sharing one PackedWeights (as the C API's sessions do): both
+// evaluate tokens; *shared_bytes receives what the shared object packed and *one_bytes
+// what a lone context packs for the same model.
+NM_SHIM int nm_shim_text_shared_packing(const char* path, const int32_t* tokens, int n, int64_t* shared_bytes,
+                                        int64_t* one_bytes) {
+  auto m = nm::TextModel::load(path);
+  if (!m.ok()) return 1;
+  nm::ThreadPool pool(2);
+  nm::TextContextParams p;
+  p.n_ctx = 64;
+  p.packed = nm::PackedWeights::for_file(m.value()->file());
+  for (int i = 0; i < 2; ++i) {
+    auto c = nm::TextContext::create(*m.value(), p);
+    if (!c.ok() || !c.value()->eval_tokens({tokens, (size_t)n}, pool).ok()) return 2;
+  }
+  *shared_bytes = (int64_t)p.packed->packed_bytes();
+  nm::TextContextParams lone;
+  lone.n_ctx = 64;
+  auto c = nm::TextContext::create(*m.value(), lone);
+  if (!c.ok() || !c.value()->eval_tokens({tokens, (size_t)n}, pool).ok()) return 3;
+  *one_bytes = (int64_t)c.value()->packed_bytes();
+  return 0;
+}
+
 // Greedy continuation: n_gen tokens after the prompt, written to out.
 NM_SHIM int nm_shim_text_greedy(const char* path, const int32_t* prompt, int n_prompt, int n_gen, int n_threads,
                                 int kv, int32_t* out) {

@@ -34,6 +34,11 @@ void PackedWeights::Free::operator()(void* p) const { std::free(p); }
 PackedWeights::PackedWeights(const std::string& path, const void* file, size_t file_bytes)
     : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)), file_(static_cast<const char*>(file)), file_bytes_(file_bytes) {}
 
+std::shared_ptr<PackedWeights> PackedWeights::for_file(const GgufFile& file) {
+  if (file.path().empty()) return nullptr;
+  return std::make_shared<PackedWeights>(file.path(), file.data(), file.file_size());
+}
+
 PackedWeights::~PackedWeights() {
   if (fd_ >= 0) ::close(fd_);
 }

@@ -16,6 +16,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "core/gguf_reader.h"
 #include "core/tensor.h"
 #include "kernels/cpu_features.h"
 
@@ -25,6 +26,8 @@ class PackedWeights {
  public:
   // [file, file + file_bytes): a read-only private mapping of the file at `path`.
   PackedWeights(const std::string& path, const void* file, size_t file_bytes);
+  // For a model file opened from a path; null for one parsed from memory.
+  static std::shared_ptr<PackedWeights> for_file(const GgufFile& file);
   ~PackedWeights();
   PackedWeights(const PackedWeights&) = delete;
   PackedWeights& operator=(const PackedWeights&) = delete;

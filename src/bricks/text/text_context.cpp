@@ -29,10 +29,7 @@ Result<std::unique_ptr<TextContext>> TextContext::create(const TextModel& model,
 
 TextContext::TextContext(const TextModel& model, KvCache cache, const TextContextParams& p)
     : model_(model), params_(p), cache_(std::move(cache)) {
-  const GgufFile& file = model.file();
-  if (params_.pack_weights && !file.path().empty()) {
-    packed_ = std::make_unique<PackedWeights>(file.path(), file.data(), file.file_size());
-  }
+  if (params_.pack_weights) packed_ = params_.packed ? params_.packed : PackedWeights::for_file(model.file());
 }
 
 Result<TextContext::Step*> TextContext::step_for(int n_tokens, int n_kv, bool all_logits) {

@@ -26,6 +26,9 @@ struct TextContextParams {
   // On a CPU, run Q4_0/Q8_0 matrices from packed (row-interleaved) copies made on first
   // use, whose file pages are then released (backend/cpu/packed_weights.h).
   bool pack_weights = true;
+  // With pack_weights: copies shared with other contexts of the same model (one per model,
+  // not per session); null: this context makes its own.
+  std::shared_ptr<PackedWeights> packed;
 };
 
 class TextContext {
@@ -62,7 +65,7 @@ class TextContext {
   const TextModel& model_;
   TextContextParams params_;
   KvCache cache_;
-  std::unique_ptr<PackedWeights> packed_;  // null when not packing
+  std::shared_ptr<PackedWeights> packed_;  // null when not packing
   GraphCache<Step> graphs_{8};
   std::vector<float> logits_;
   int n_logit_rows_ = 0;

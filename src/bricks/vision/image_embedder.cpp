@@ -34,6 +34,7 @@ Result<std::unique_ptr<ImageEmbedder>> ImageEmbedder::create(const MmprojModel& 
   vp.isa = params.isa;
   vp.device = params.device;
   vp.pack_weights = params.pack_weights;
+  vp.packed = params.packed;
   NM_ASSIGN_OR_RETURN(e->encoder_, VisionEncoder::create(model, vp));
   const Tensor& nl = model.weights().image_newline;
   if (nl.data) {

@@ -21,6 +21,7 @@ struct ImageEmbedderParams {
   Isa isa = best_isa();
   Device* device = nullptr;  // where the encoder runs (VisionEncoderParams::device)
   bool pack_weights = true;  // VisionEncoderParams::pack_weights
+  std::shared_ptr<PackedWeights> packed;  // VisionEncoderParams::packed
 };
 
 // How an image's embeddings are laid out, decided from its size before encoding.

@@ -6,10 +6,7 @@
 namespace nm {
 
 VisionEncoder::VisionEncoder(const MmprojModel& model, const VisionEncoderParams& p) : model_(model), params_(p) {
-  const GgufFile& file = model.file();
-  if (params_.pack_weights && !file.path().empty()) {
-    packed_ = std::make_unique<PackedWeights>(file.path(), file.data(), file.file_size());
-  }
+  if (params_.pack_weights) packed_ = params_.packed ? params_.packed : PackedWeights::for_file(model.file());
 }
 
 Result<std::unique_ptr<VisionEncoder>> VisionEncoder::create(const MmprojModel& model, const VisionEncoderParams& params) {

@@ -26,6 +26,7 @@ struct VisionEncoderParams {
   Isa isa = best_isa();
   Device* device = nullptr;  // where the graphs run; nullptr: the CPU executor on the caller's pool
   bool pack_weights = true;  // as TextContextParams::pack_weights
+  std::shared_ptr<PackedWeights> packed;  // as TextContextParams::packed
 };
 
 class VisionEncoder {
@@ -57,7 +58,7 @@ class VisionEncoder {
 
   const MmprojModel& model_;
   VisionEncoderParams params_;
-  std::unique_ptr<PackedWeights> packed_;  // null when not packing
+  std::shared_ptr<PackedWeights> packed_;  // null when not packing
   std::vector<float> cls_;  // class embedding as f32 (CLIP)
   std::map<std::pair<int, int>, std::unique_ptr<Shape>> shapes_;
 };
