@@ -39,63 +39,87 @@ Status check(const AttentionParams& p) {
   return Status::ok_status();
 }
 
+// One KV row as f32: in place for F32, else converted into buf.
+const float* kv_row_f32(const void* base, size_t offset, DType type, int64_t d, const VecOps& vo, float* buf) {
+  const char* row = static_cast<const char*>(base) + offset;
+  switch (type) {
+    case DType::F16: vo.f16_to_f32(reinterpret_cast<const fp16_t*>(row), buf, d); return buf;
+    case DType::Q8_0: dequant_q8_0(reinterpret_cast<const BlockQ8_0*>(row), buf, d); return buf;
+    default: return reinterpret_cast<const float*>(row);
+  }
+}
+
 }  // namespace
 
+// Work unit: one token and a block of query heads that share one KV head (grouped-query
+// attention), so each K and V row is converted once for all of them. The block is the
+// whole group unless that leaves too few units for the threads; the arithmetic per head is
+// the same either way, so results do not depend on the thread count.
 Status attention(const float* q, const void* k, const void* v, float* out,
                  const AttentionParams& p, Isa isa, int ith, int nth) {
   NM_RETURN_IF_ERROR(check(p));
   const VecOps& vo = vec_ops(isa);
   const int64_t d = p.head_dim, group = p.n_head / p.n_head_kv;
+  int64_t hb = group;  // heads per unit
+  while (hb % 2 == 0 && p.n_tokens * (p.n_head / hb) < 2 * (int64_t)nth) hb /= 2;
   const size_t kv_row_bytes = row_size(p.kv_type, d);
-  std::vector<float> acc(d), kbuf(d), vbuf(d), scores(kKeyTile);
-  const RowRange r = split_rows(p.n_tokens * p.n_head, ith, nth);
-  for (int64_t th = r.begin; th < r.end; ++th) {
-    const int64_t t = th / p.n_head, h = th % p.n_head, hkv = h / group;
-    const float* qr = q + th * d;
+  std::vector<float> acc((size_t)(hb * d)), kbuf((size_t)d), vbuf((size_t)d), scores((size_t)(hb * kKeyTile));
+  std::vector<float> m((size_t)hb), l((size_t)hb), tile_max((size_t)hb);
+  const RowRange r = split_rows(p.n_tokens * (p.n_head / hb), ith, nth);
+  for (int64_t unit = r.begin; unit < r.end; ++unit) {
+    const int64_t t = unit / (p.n_head / hb), h0 = unit % (p.n_head / hb) * hb, hkv = h0 / group;
+    const float* q0 = q + (t * p.n_head + h0) * d;  // hb query rows, d apart
     const float* mr = p.mask ? p.mask + t * p.mask_stride : nullptr;
     int64_t n_vis = p.n_kv;
     if (p.causal && p.pos0 + t + 1 < n_vis) n_vis = p.pos0 + t + 1;
-    float m = -INFINITY, l = 0.0f;
-    for (int64_t i = 0; i < d; ++i) acc[i] = 0.0f;
+    std::fill(acc.begin(), acc.end(), 0.0f);
+    std::fill(m.begin(), m.end(), -INFINITY);
+    std::fill(l.begin(), l.end(), 0.0f);
     // Keys in tiles: scores for the tile, one rescale of the output per tile when the
     // running max grows, and the exponentials as one vector pass (exp_sum).
     for (int64_t j0 = 0; j0 < n_vis; j0 += kKeyTile) {
       const int64_t nt = std::min(kKeyTile, n_vis - j0);
-      float tile_max = -INFINITY;
+      std::fill(tile_max.begin(), tile_max.end(), -INFINITY);
       for (int64_t jj = 0; jj < nt; ++jj) {
-        const char* kr = (const char*)k + (size_t)((j0 + jj) * p.n_head_kv + hkv) * kv_row_bytes;
-        float s;
-        switch (p.kv_type) {
-          case DType::F16: s = vo.dot_f16(qr, (const fp16_t*)kr, d); break;
-          case DType::Q8_0: dequant_q8_0((const BlockQ8_0*)kr, kbuf.data(), d); s = vo.dot(qr, kbuf.data(), d); break;
-          default: s = vo.dot(qr, (const float*)kr, d); break;
+        const size_t off = (size_t)((j0 + jj) * p.n_head_kv + hkv) * kv_row_bytes;
+        const float* kr = kv_row_f32(k, off, p.kv_type, d, vo, kbuf.data());
+        const float bias = mr ? mr[j0 + jj] : 0.0f;
+        for (int64_t g = 0; g < hb; ++g) {
+          const float s = vo.dot(q0 + g * d, kr, d) * p.scale + bias;
+          scores[(size_t)(g * kKeyTile + jj)] = s;
+          tile_max[(size_t)g] = std::max(tile_max[(size_t)g], s);
         }
-        s = s * p.scale + (mr ? mr[j0 + jj] : 0.0f);
-        scores[(size_t)jj] = s;
-        tile_max = std::max(tile_max, s);
       }
-      if (tile_max == -INFINITY) continue;  // every key of the tile is masked
-      if (tile_max > m) {  // new running max: rescale what was accumulated under the old one
-        const float c = std::exp(m - tile_max);
-        vo.scale(c, acc.data(), d);
-        l *= c;
-        m = tile_max;
+      for (int64_t g = 0; g < hb; ++g) {
+        float* sg = scores.data() + g * kKeyTile;
+        if (tile_max[(size_t)g] == -INFINITY) {  // every key of the tile is masked
+          std::fill(sg, sg + nt, 0.0f);
+          continue;
+        }
+        if (tile_max[(size_t)g] > m[(size_t)g]) {  // new running max: rescale the accumulated output
+          const float c = std::exp(m[(size_t)g] - tile_max[(size_t)g]);
+          vo.scale(c, acc.data() + g * d, d);
+          l[(size_t)g] *= c;
+          m[(size_t)g] = tile_max[(size_t)g];
+        }
+        l[(size_t)g] += vo.exp_sum(sg, m[(size_t)g], sg, nt);
       }
-      l += vo.exp_sum(scores.data(), m, scores.data(), nt);
       for (int64_t jj = 0; jj < nt; ++jj) {
-        const float w = scores[(size_t)jj];
-        if (w == 0.0f) continue;  // masked (or negligible) key
-        const char* vr = (const char*)v + (size_t)((j0 + jj) * p.n_head_kv + hkv) * kv_row_bytes;
-        switch (p.kv_type) {
-          case DType::F16: vo.axpy_f16(w, (const fp16_t*)vr, acc.data(), d); break;
-          case DType::Q8_0: dequant_q8_0((const BlockQ8_0*)vr, vbuf.data(), d); vo.axpy(w, vbuf.data(), acc.data(), d); break;
-          default: vo.axpy(w, (const float*)vr, acc.data(), d); break;
+        const size_t off = (size_t)((j0 + jj) * p.n_head_kv + hkv) * kv_row_bytes;
+        const float* vr = nullptr;
+        for (int64_t g = 0; g < hb; ++g) {
+          const float w = scores[(size_t)(g * kKeyTile + jj)];
+          if (w == 0.0f) continue;  // masked (or negligible) key
+          if (!vr) vr = kv_row_f32(v, off, p.kv_type, d, vo, vbuf.data());
+          vo.axpy(w, vr, acc.data() + g * d, d);
         }
       }
     }
-    float* o = out + th * d;
-    const float inv = l > 0.0f ? 1.0f / l : 0.0f;  // no visible kv: zeros, not NaN
-    for (int64_t i = 0; i < d; ++i) o[i] = acc[i] * inv;
+    for (int64_t g = 0; g < hb; ++g) {
+      float* o = out + (t * p.n_head + h0 + g) * d;
+      const float inv = l[(size_t)g] > 0.0f ? 1.0f / l[(size_t)g] : 0.0f;  // no visible kv: zeros, not NaN
+      for (int64_t i = 0; i < d; ++i) o[i] = acc[(size_t)(g * d + i)] * inv;
+    }
   }
   return Status::ok_status();
 }

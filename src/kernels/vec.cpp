@@ -57,7 +57,11 @@ void gelu(const float* x, float* y, int64_t n) {
   }
 }
 
-constexpr VecOps kScalar = {dot, dot_f16, axpy, axpy_f16, scale, sum_sq, exp_sum, vmax, silu, swiglu, gelu};
+void f16_to_f32(const fp16_t* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = fp16_to_fp32(x[i]);
+}
+
+constexpr VecOps kScalar = {dot, dot_f16, axpy, axpy_f16, scale, sum_sq, exp_sum, vmax, silu, swiglu, gelu, f16_to_f32};
 
 }  // namespace
 

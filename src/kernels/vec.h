@@ -22,6 +22,7 @@ struct VecOps {
   void (*silu)(const float* x, float* y, int64_t n);
   void (*swiglu)(const float* a, const float* b, float* y, int64_t n);
   void (*gelu)(const float* x, float* y, int64_t n);
+  void (*f16_to_f32)(const fp16_t* x, float* y, int64_t n);
 };
 
 const VecOps& vec_ops(Isa isa);

@@ -141,9 +141,16 @@ void gelu(const float* x, float* y, int64_t n) {
 }
 
 template <class S>
+void f16_to_f32(const fp16_t* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + S::W <= n; i += S::W) S::store(y + i, S::load_f16(x + i));
+  for (; i < n; ++i) y[i] = fp16_to_fp32(x[i]);
+}
+
+template <class S>
 constexpr VecOps make_table() {
   return {dot<S>, dot_f16<S>, axpy<S>, axpy_f16<S>, scale<S>, sum_sq<S>, exp_sum<S>, vmax<S>,
-          silu<S>, swiglu<S>, gelu<S>};
+          silu<S>, swiglu<S>, gelu<S>, f16_to_f32<S>};
 }
 
 }  // namespace nm::simd
