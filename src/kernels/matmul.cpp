@@ -107,6 +107,7 @@ Status matmul_packed(Isa isa, const MatmulArgs& a, const MatmulKernel& quant, vo
 bool select_packed_kernel(Isa isa, DType w_type, PackedKernel* out) {
   switch (isa) {
 #if defined(__x86_64__)
+    case Isa::avx2: return packed_kernel_avx2(w_type, out);
     case Isa::avx512: return packed_kernel_avx512(w_type, false, out);
     case Isa::avx512_vnni: return packed_kernel_avx512(w_type, true, out);
 #endif

@@ -51,6 +51,7 @@ struct PackedKernel {
 
 // False when this ISA has no packed kernel for w_type.
 bool select_packed_kernel(Isa isa, DType w_type, PackedKernel* out);
+bool packed_kernel_avx2(DType w_type, PackedKernel* out);
 bool packed_kernel_avx512(DType w_type, bool vnni, PackedKernel* out);
 bool packed_kernel_neon(DType w_type, bool dotprod, PackedKernel* out);
 
