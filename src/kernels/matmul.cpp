@@ -3,12 +3,11 @@
 // number of threads computes every element with the same code -> bit-identical results.
 #include "kernels/matmul.h"
 
-#include "core/fp16.h"
-
 #include <algorithm>
 #include <atomic>
 #include <string>
 
+#include "core/fp16.h"
 #include "kernels/matmul_kernels.h"
 #include "kernels/matmul_packed.h"
 
@@ -46,6 +45,18 @@ bool select_kernel(Isa isa, DType w_type, MatmulKernel* out) {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// Runs fn(ith, nth) over the pool, or on the calling thread alone for one activation row:
+// quantising a single row takes a few microseconds, less than waking the pool (a decode
+// step has ~7 matmuls per layer).
+template <class F>
+void per_row_task(ThreadPool& pool, int64_t n_rows, F&& fn) {
+  if (n_rows == 1) {
+    fn(0, 1);
+  } else {
+    pool.run(fn);
+  }
+}
+
 bool has_packed_layout(DType w_type) { return w_type == DType::Q4_0 || w_type == DType::Q8_0; }
 
 // Where the per-block activation data of the packed path start in the scratch.
@@ -64,7 +75,7 @@ Status matmul_packed(Isa isa, const MatmulArgs& a, const MatmulKernel& quant, vo
   const size_t x_row_bytes = row_size(DType::Q8_0, a.k);
   char* xq = static_cast<char*>(scratch);
   auto* act = reinterpret_cast<PackedActBlock*>(xq + act_offset(x_row_bytes * (size_t)a.n));
-  pool.run([&](int ith, int nth) {
+  per_row_task(pool, a.n, [&](int ith, int nth) {
     for (int64_t r = ith; r < a.n; r += nth) {
       quant.quantize(a.x + r * a.x_stride, xq + r * x_row_bytes, a.k);
       const auto* blocks = reinterpret_cast<const BlockQ8_0*>(xq + r * x_row_bytes);
@@ -163,7 +174,7 @@ Status matmul(Isa isa, const MatmulArgs& a, void* scratch, ThreadPool& pool) {
     if (!scratch) return error(ErrorCode::invalid_argument, "matmul: scratch is null");
     x_row_bytes = row_size(act, a.k);
     char* dst = static_cast<char*>(scratch);
-    pool.run([&](int ith, int nth) {
+    per_row_task(pool, a.n, [&](int ith, int nth) {
       for (int64_t r = ith; r < a.n; r += nth) {
         kern.quantize(a.x + r * a.x_stride, dst + r * x_row_bytes, a.k);
       }
