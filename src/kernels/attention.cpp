@@ -13,6 +13,7 @@ namespace nm::kernels {
 namespace {
 
 constexpr int64_t kKeyTile = 64;
+constexpr int64_t kMaxHeadBlock = 16;  // query heads per work unit (stack arrays)
 
 // Q8_0 row -> f32 (x = d * q per block of 32), local so attention does not depend on
 // the quant traits table being filled.
@@ -61,7 +62,8 @@ Status attention(const float* q, const void* k, const void* v, float* out,
   const VecOps& vo = vec_ops(isa);
   const int64_t d = p.head_dim, group = p.n_head / p.n_head_kv;
   int64_t hb = group;  // heads per unit
-  while (hb % 2 == 0 && p.n_tokens * (p.n_head / hb) < 2 * (int64_t)nth) hb /= 2;
+  while (hb % 2 == 0 && (hb > kMaxHeadBlock || p.n_tokens * (p.n_head / hb) < 2 * (int64_t)nth)) hb /= 2;
+  if (hb > kMaxHeadBlock) hb = 1;  // an odd group larger than the block: one head per unit
   const size_t kv_row_bytes = row_size(p.kv_type, d);
   std::vector<float> acc((size_t)(hb * d)), kbuf((size_t)d), vbuf((size_t)d), scores((size_t)(hb * kKeyTile));
   std::vector<float> m((size_t)hb), l((size_t)hb), tile_max((size_t)hb);
@@ -84,8 +86,10 @@ Status attention(const float* q, const void* k, const void* v, float* out,
         const size_t off = (size_t)((j0 + jj) * p.n_head_kv + hkv) * kv_row_bytes;
         const float* kr = kv_row_f32(k, off, p.kv_type, d, vo, kbuf.data());
         const float bias = mr ? mr[j0 + jj] : 0.0f;
+        float dots[kMaxHeadBlock];
+        vo.dot_rows(q0, d, hb, kr, dots, d);
         for (int64_t g = 0; g < hb; ++g) {
-          const float s = vo.dot(q0 + g * d, kr, d) * p.scale + bias;
+          const float s = dots[g] * p.scale + bias;
           scores[(size_t)(g * kKeyTile + jj)] = s;
           tile_max[(size_t)g] = std::max(tile_max[(size_t)g], s);
         }
@@ -105,14 +109,15 @@ Status attention(const float* q, const void* k, const void* v, float* out,
         l[(size_t)g] += vo.exp_sum(sg, m[(size_t)g], sg, nt);
       }
       for (int64_t jj = 0; jj < nt; ++jj) {
-        const size_t off = (size_t)((j0 + jj) * p.n_head_kv + hkv) * kv_row_bytes;
-        const float* vr = nullptr;
+        float w[kMaxHeadBlock];
+        bool any = false;
         for (int64_t g = 0; g < hb; ++g) {
-          const float w = scores[(size_t)(g * kKeyTile + jj)];
-          if (w == 0.0f) continue;  // masked (or negligible) key
-          if (!vr) vr = kv_row_f32(v, off, p.kv_type, d, vo, vbuf.data());
-          vo.axpy(w, vr, acc.data() + g * d, d);
+          w[g] = scores[(size_t)(g * kKeyTile + jj)];
+          any = any || w[g] != 0.0f;
         }
+        if (!any) continue;  // masked (or negligible) for every head of the block
+        const size_t off = (size_t)((j0 + jj) * p.n_head_kv + hkv) * kv_row_bytes;
+        vo.axpy_rows(w, hb, kv_row_f32(v, off, p.kv_type, d, vo, vbuf.data()), acc.data(), d, d);
       }
     }
     for (int64_t g = 0; g < hb; ++g) {

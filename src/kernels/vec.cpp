@@ -61,7 +61,15 @@ void f16_to_f32(const fp16_t* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = fp16_to_fp32(x[i]);
 }
 
-constexpr VecOps kScalar = {dot, dot_f16, axpy, axpy_f16, scale, sum_sq, exp_sum, vmax, silu, swiglu, gelu, f16_to_f32};
+void dot_rows(const float* q, int64_t q_stride, int64_t nq, const float* k, float* out, int64_t n) {
+  for (int64_t g = 0; g < nq; ++g) out[g] = dot(q + g * q_stride, k, n);
+}
+void axpy_rows(const float* a, int64_t nq, const float* x, float* y, int64_t y_stride, int64_t n) {
+  for (int64_t g = 0; g < nq; ++g) axpy(a[g], x, y + g * y_stride, n);
+}
+
+constexpr VecOps kScalar = {dot,  dot_f16, axpy,   axpy_f16, scale,      sum_sq,   exp_sum,
+                            vmax, silu,    swiglu, gelu,     f16_to_f32, dot_rows, axpy_rows};
 
 }  // namespace
 

@@ -23,6 +23,10 @@ struct VecOps {
   void (*swiglu)(const float* a, const float* b, float* y, int64_t n);
   void (*gelu)(const float* x, float* y, int64_t n);
   void (*f16_to_f32)(const fp16_t* x, float* y, int64_t n);
+  // out[g] = dot(q + g * q_stride, k) for g < nq (one k against several query rows)
+  void (*dot_rows)(const float* q, int64_t q_stride, int64_t nq, const float* k, float* out, int64_t n);
+  // y + g * y_stride += a[g] * x for g < nq (one x into several rows)
+  void (*axpy_rows)(const float* a, int64_t nq, const float* x, float* y, int64_t y_stride, int64_t n);
 };
 
 const VecOps& vec_ops(Isa isa);

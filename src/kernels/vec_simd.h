@@ -147,10 +147,49 @@ void f16_to_f32(const fp16_t* x, float* y, int64_t n) {
   for (; i < n; ++i) y[i] = fp16_to_fp32(x[i]);
 }
 
+// R query rows against one k: one FMA chain per row, k loaded once per step. Every row
+// gets the same sequence of operations whatever R is, so results do not depend on how
+// the rows were grouped.
+template <class S, int R>
+void dot_rows_r(const float* q, int64_t q_stride, const float* k, float* out, int64_t n) {
+  typename S::V a[R];
+  for (int j = 0; j < R; ++j) a[j] = S::set1(0.0f);
+  int64_t i = 0;
+  for (; i + S::W <= n; i += S::W) {
+    const auto kv = S::load(k + i);
+    for (int j = 0; j < R; ++j) a[j] = S::fmadd(S::load(q + j * q_stride + i), kv, a[j]);
+  }
+  for (int j = 0; j < R; ++j) {
+    float s = S::hsum(a[j]);
+    for (int64_t t = i; t < n; ++t) s += q[j * q_stride + t] * k[t];
+    out[j] = s;
+  }
+}
+template <class S>
+void dot_rows(const float* q, int64_t q_stride, int64_t nq, const float* k, float* out, int64_t n) {
+  int64_t g = 0;
+  for (; g + 4 <= nq; g += 4) dot_rows_r<S, 4>(q + g * q_stride, q_stride, k, out + g, n);
+  for (; g < nq; ++g) dot_rows_r<S, 1>(q + g * q_stride, q_stride, k, out + g, n);
+}
+template <class S>
+void axpy_rows(const float* a, int64_t nq, const float* x, float* y, int64_t y_stride, int64_t n) {
+  int64_t i = 0;
+  for (; i + S::W <= n; i += S::W) {
+    const auto xv = S::load(x + i);
+    for (int64_t g = 0; g < nq; ++g) {
+      float* yg = y + g * y_stride + i;
+      S::store(yg, S::fmadd(S::set1(a[g]), xv, S::load(yg)));
+    }
+  }
+  for (; i < n; ++i) {
+    for (int64_t g = 0; g < nq; ++g) y[g * y_stride + i] += a[g] * x[i];
+  }
+}
+
 template <class S>
 constexpr VecOps make_table() {
   return {dot<S>, dot_f16<S>, axpy<S>, axpy_f16<S>, scale<S>, sum_sq<S>, exp_sum<S>, vmax<S>,
-          silu<S>, swiglu<S>, gelu<S>, f16_to_f32<S>};
+          silu<S>, swiglu<S>, gelu<S>, f16_to_f32<S>, dot_rows<S>, axpy_rows<S>};
 }
 
 }  // namespace nm::simd
