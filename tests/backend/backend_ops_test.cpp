@@ -10,6 +10,7 @@
 // get the OpenCL 1.2 full-profile ulp limits (exp 3, tanh 5, erf 16 ulp) times |ref|.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -17,6 +18,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backend/device_registry.h"
@@ -76,6 +78,7 @@ struct CaseData {
   std::vector<std::vector<unsigned char>> weight_copies;
   NodeId out = kInvalidNode;
   std::vector<double> ref, tol;
+  std::pair<size_t, size_t> window{0, 0};  // bytes [first, second) of weights[0] a cpy may write
 
   float uniform(float lo, float hi) { return std::uniform_real_distribution<float>(lo, hi)(rng); }
   std::vector<float> rand_f32(size_t n, float lo = -1.f, float hi = 1.f) {
@@ -321,7 +324,7 @@ std::vector<OpCase> all_cases() {
     }});
   }
   // ---- attention (online softmax), GQA, causal mask, k/v f32 or f16, permuted q
-  for (DType kv : {DType::F32, DType::F16}) {
+  for (DType kv : {DType::F32, DType::F16, DType::Q8_0}) {
     cases.push_back({std::string("attention_kv_") + std::string(dtype_name(kv)), [kv](CaseData& c) {
       const int D = 64, T = 4, H = 4, Hkv = 2, n_kv = 9;
       std::vector<float> q;
@@ -337,6 +340,8 @@ std::vector<OpCase> all_cases() {
       const float scale = 0.125f;
       c.out = c.g.attention(iq, ik, iv, scale, im);
       const std::vector<double> k = dequant_row(kv, kb.data(), (int64_t)D * n_kv * Hkv), v = dequant_row(kv, vb.data(), (int64_t)D * n_kv * Hkv);
+      double kmax = 1, vmax = 1;  // q8_0 values reach 2.56: score errors scale with |k|, output errors with |v|
+      for (size_t i = 0; i < k.size(); ++i) { kmax = std::max(kmax, std::abs(k[i])); vmax = std::max(vmax, std::abs(v[i])); }
       for (int t = 0; t < T; ++t) for (int h = 0; h < H; ++h) {
         const int hk = h / (H / Hkv);
         std::vector<double> s((size_t)n_kv);
@@ -352,7 +357,7 @@ std::vector<OpCase> all_cases() {
           double o = 0;
           for (int j = 0; j < n_kv; ++j) o += s[(size_t)j] / sum * v[(size_t)(i + D * (j + n_kv * hk))];
           c.ref.push_back(o);
-          c.tol.push_back(gamma(4 * (D + n_kv) + 16) * 4);  // |q|,|k|,|v| <= 1: dots <= D, weights sum to 1
+          c.tol.push_back(gamma(4 * (D + n_kv) + 16) * 4 * kmax * vmax);  // |q| <= 1: dots <= D |k|, weights sum to 1
         }
       }
     }});
@@ -381,9 +386,26 @@ std::vector<OpCase> all_cases() {
     const NodeId win = c.g.view(ic, {32, 3, 1, 1}, {2, 64, 192, 192}, 2 * 64);
     c.out = c.g.cpy(ix, win);
     for (float v : x) { c.ref.push_back(v); c.tol.push_back(std::abs(v) / 2048 + 1.0 / (1 << 25)); }
-    // rows 0-1 and 5-7 of the cache must stay as they were: checked by the caller
-    // (weight_copies differ only inside the window).
-    std::memcpy(c.weight_copies.back().data() + 2 * 64, c.weights.back()->data() + 2 * 64, 0);
+    c.window = {2 * 64, 5 * 64};  // rows 0-1 and 5-7 of the cache must stay as they were
+  }});
+  cases.push_back({"cpy_into_weight_window_q8_0", [](CaseData& c) {
+    // A Q8_0 KV cache: quantise 3 rows of f32 into rows 2..4 of a q8_0 [64, 8] weight
+    // (68 bytes a row), as ggml's quantize_row_q8_0: d = amax/127 per block of 32,
+    // q = round(x/d), d stored as f16. Error per element <= d/2 (rounding of x/d) +
+    // 127 |d - f16(d)| <= d (1/2 + 127 / 2048), plus f32 roundings (1e-4 d).
+    std::vector<unsigned char> cache = random_bytes(DType::Q8_0, 64 * 8, c.rng);
+    const NodeId ic = c.weight_raw(DType::Q8_0, {64, 8, 1, 1}, cache.data(), cache.size());
+    std::vector<float> x;
+    const NodeId ix = c.input_f32({64, 3, 1, 1}, &x);
+    const NodeId win = c.g.view(ic, {64, 3, 1, 1}, {34, 68, 204, 204}, 2 * 68);
+    c.out = c.g.cpy(ix, win);
+    for (size_t b = 0; b < x.size() / 32; ++b) {
+      double amax = 0;
+      for (size_t j = 0; j < 32; ++j) amax = std::max(amax, (double)std::abs(x[b * 32 + j]));
+      const double d = amax / 127;
+      for (size_t j = 0; j < 32; ++j) { c.ref.push_back(x[b * 32 + j]); c.tol.push_back(d * (0.5 + 127.0 / 2048 + 1e-4)); }
+    }
+    c.window = {2 * 68, 5 * 68};
   }});
   // ---- concat
   for (DType t : {DType::F32, DType::F16}) for (int dim : {0, 1, 2}) {
@@ -513,10 +535,12 @@ TEST(BackendOps, EveryDeviceEveryOpMatchesReference) {
       // the window a cpy wrote.
       for (size_t w = 0; w < c.weights.size(); ++w) {
         EXPECT_TRUE(c.weights[w]->guards_intact()) << what << ": bytes around a weight changed";
-        if (cases[ci].name.rfind("cpy_", 0) == 0) {
+        if (w == 0 && c.window.second > c.window.first) {
           const unsigned char* p = c.weights[w]->data();
-          EXPECT_EQ(std::memcmp(p, c.weight_copies[w].data(), 2 * 64), 0) << what << ": cache rows before the window changed";
-          EXPECT_EQ(std::memcmp(p + 5 * 64, c.weight_copies[w].data() + 5 * 64, 3 * 64), 0) << what << ": rows after the window changed";
+          const auto [lo, hi] = c.window;
+          EXPECT_EQ(std::memcmp(p, c.weight_copies[w].data(), lo), 0) << what << ": cache rows before the window changed";
+          EXPECT_EQ(std::memcmp(p + hi, c.weight_copies[w].data() + hi, c.weight_copies[w].size() - hi), 0)
+              << what << ": rows after the window changed";
         } else {
           EXPECT_EQ(std::memcmp(c.weights[w]->data(), c.weight_copies[w].data(), c.weight_copies[w].size()), 0) << what << ": weight changed";
         }

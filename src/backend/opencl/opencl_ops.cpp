@@ -20,6 +20,18 @@ bool rows_dense(const Tensor& t) { return t.nb[0] == type_traits(t.type)->type_s
 
 constexpr int kMaxAttentionDim = 512;  // NM_ATT_MAXD in attention.cl
 
+// A K or V operand of attention: f32/f16 with any strides, or q8_0 rows (a quantised KV cache).
+bool kv_ok(const Tensor& t) {
+  return f32_or_f16(t) || (t.type == DType::Q8_0 && rows_dense(t) && t.ne[0] % block_size(t.type) == 0);
+}
+// load_kv's type code in attention.cl.
+int kv_code(const Tensor& t) { return t.type == DType::Q8_0 ? 2 : t.type == DType::F16 ? 1 : 0; }
+
+// cpy f32 -> q8_0 (cpy_f32_q8_0): same shape, whole blocks, dense destination rows.
+bool quantizing_cpy(const Tensor& s, const Tensor& d) {
+  return s.type == DType::F32 && d.type == DType::Q8_0 && s.ne == d.ne && rows_dense(d) && d.ne[0] % block_size(d.type) == 0;
+}
+
 class LaunchBuilder {
  public:
   LaunchBuilder(ClLaunch* l, const ClResolver& r) : l_(l), r_(r) {}
@@ -66,7 +78,8 @@ bool opencl_supports(const OpenClDevice& device, const Graph& g, const Node& n) 
     case OpKind::view: case OpKind::permute: case OpKind::transpose:
       return true;
     case OpKind::cpy: case OpKind::cont:
-      return f32_or_f16(src(g, n, 0)) && f32_or_f16(n.t) && n.t.n_elements() < INT32_MAX;
+      return ((f32_or_f16(src(g, n, 0)) && f32_or_f16(n.t)) || quantizing_cpy(src(g, n, 0), n.t)) &&
+             n.t.n_elements() < INT32_MAX;
     case OpKind::get_rows: {
       const Tensor& t = src(g, n, 0);
       return (t.type == DType::F32 || t.type == DType::F16 || t.type == DType::Q8_0 || t.type == DType::Q4_0) &&
@@ -89,7 +102,7 @@ bool opencl_supports(const OpenClDevice& device, const Graph& g, const Node& n) 
       const Tensor& q = src(g, n, 0);
       const Tensor& k = src(g, n, 1);
       const Tensor& v = src(g, n, 2);
-      return q.nb[0] == 4 && f32_or_f16(k) && f32_or_f16(v) && q.ne[0] <= kMaxAttentionDim &&
+      return q.nb[0] == 4 && kv_ok(k) && kv_ok(v) && q.ne[0] <= kMaxAttentionDim &&
              v.ne[0] <= kMaxAttentionDim && (!has_src(n, 3) || contiguous(src(g, n, 3)));
     }
     case OpKind::add: case OpKind::mul:
@@ -209,7 +222,7 @@ Status opencl_plan_node(OpenClDevice& dev, const Graph& g, NodeId id, const ClRe
       for (int i = 0; i < 4; ++i) b.u64(s.nb[(size_t)i]);
       for (int i = 0; i < 4; ++i) b.i32(n.t.ne[(size_t)i]);
       for (int i = 0; i < 4; ++i) b.u64(n.t.nb[(size_t)i]);
-      l.global = {(size_t)count, 1, 1};
+      l.global = {(size_t)(quantizing_cpy(s, n.t) ? count / block_size(n.t.type) : count), 1, 1};
       break;
     }
     case OpKind::matmul: {
@@ -235,7 +248,7 @@ Status opencl_plan_node(OpenClDevice& dev, const Graph& g, NodeId id, const ClRe
       if (has_src(n, 3)) b.mem(src(g, n, 3));
       else b.mem(q);
       b.mem(n.t).i32(q.ne[0]).i32(v.ne[0]).i32(q.ne[1]).i32(q.ne[2]).i32(k.ne[1]).i32(k.ne[2]);
-      b.i32(k.type == DType::F16).i32(v.type == DType::F16).i32(has_src(n, 3));
+      b.i32(kv_code(k)).i32(kv_code(v)).i32(has_src(n, 3));
       b.i32(has_src(n, 3) && src(g, n, 3).type == DType::F16);
       b.u64(q.nb[1]).u64(q.nb[2]).u64(q.nb[3]);
       for (int i = 0; i < 4; ++i) b.u64(k.nb[(size_t)i]);
