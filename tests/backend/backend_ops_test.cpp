@@ -173,6 +173,29 @@ OpCase unary(const char* name, std::function<NodeId(Graph&, NodeId)> op, std::fu
   }};
 }
 
+// matmul of a [K, N, 2, 1] (type t) with b f32 [K, M, 4, 1]: a broadcast over dim 2.
+OpCase matmul_case(const std::string& name, DType t, int K, int N, int M) {
+  return {name, [t, K, N, M](CaseData& c) {
+    const int a2 = 2, b2 = 4;
+    std::vector<unsigned char> wa = random_bytes(t, (int64_t)K * N * a2, c.rng);
+    const NodeId ia = c.weight_raw(t, {K, N, a2, 1}, wa.data(), wa.size());
+    std::vector<float> b;
+    const NodeId ib = c.input_f32({K, M, b2, 1}, &b);
+    c.out = c.g.matmul(ia, ib);
+    const size_t rs = row_size(t, K);
+    std::vector<std::vector<double>> rows((size_t)N * a2);
+    for (size_t r = 0; r < rows.size(); ++r) rows[r] = dequant_row(t, wa.data() + r * rs, K);
+    for (int i2 = 0; i2 < b2; ++i2) for (int m = 0; m < M; ++m) for (int n = 0; n < N; ++n) {
+      const std::vector<double>& a = rows[(size_t)(n + N * (i2 / (b2 / a2)))];
+      double s = 0, sa = 0;
+      for (int k = 0; k < K; ++k) { const double p = a[(size_t)k] * b[(size_t)(k + K * (m + M * i2))]; s += p; sa += std::abs(p); }
+      c.ref.push_back(s);
+      // Q4_K forms d*sc*q - dmin*m in f32: a few more roundings per term.
+      c.tol.push_back(gamma(K + (t == DType::Q4_K ? 8 : 2)) * sa + 1e-30);
+    }
+  }};
+}
+
 std::vector<OpCase> all_cases() {
   std::vector<OpCase> cases;
   // ---- element-wise
@@ -290,25 +313,16 @@ std::vector<OpCase> all_cases() {
       }
     }});
   }
-  // ---- matmul with fused dequantisation, broadcast over dim 2
+  // ---- matmul with fused dequantisation, broadcast over dim 2. Shapes: decode-like
+  // (M = 6: one full and one partial group of 4 rows), M = 1, and prefill-like (M = 45,
+  // N = 37: the tiled kernel, neither a multiple of its 64 x 64 tile; f32/f16 with K
+  // not a multiple of its 32-step).
   for (DType t : {DType::F32, DType::F16, DType::Q8_0, DType::Q4_0, DType::Q4_K}) {
-    cases.push_back({std::string("matmul_") + std::string(dtype_name(t)), [t](CaseData& c) {
-      const int K = 512, N = 9, M = 6, a2 = 2, b2 = 4;  // M = 6: one full and one partial group of 4 rows
-      std::vector<unsigned char> wa = random_bytes(t, (int64_t)K * N * a2, c.rng);
-      const NodeId ia = c.weight_raw(t, {K, N, a2, 1}, wa.data(), wa.size());
-      std::vector<float> b;
-      const NodeId ib = c.input_f32({K, M, b2, 1}, &b);
-      c.out = c.g.matmul(ia, ib);
-      const size_t rs = row_size(t, K);
-      for (int i2 = 0; i2 < b2; ++i2) for (int m = 0; m < M; ++m) for (int n = 0; n < N; ++n) {
-        const std::vector<double> a = dequant_row(t, wa.data() + (size_t)(n + N * (i2 / (b2 / a2))) * rs, K);
-        double s = 0, sa = 0;
-        for (int k = 0; k < K; ++k) { const double p = a[(size_t)k] * b[(size_t)(k + K * (m + M * i2))]; s += p; sa += std::abs(p); }
-        c.ref.push_back(s);
-        // Q4_K forms d*sc*q - dmin*m in f32: a few more roundings per term.
-        c.tol.push_back(gamma(K + (t == DType::Q4_K ? 8 : 2)) * sa + 1e-30);
-      }
-    }});
+    const bool fp = t == DType::F32 || t == DType::F16;
+    const int k_big = t == DType::Q4_K ? 512 : fp ? 100 : 160;
+    cases.push_back(matmul_case(std::string("matmul_") + std::string(dtype_name(t)), t, 512, 9, 6));
+    cases.push_back(matmul_case(std::string("matmul_m1_") + std::string(dtype_name(t)), t, t == DType::Q4_K ? 256 : 96, 13, 1));
+    cases.push_back(matmul_case(std::string("matmul_tiled_") + std::string(dtype_name(t)), t, k_big, 37, 45));
   }
   // ---- get_rows
   for (DType t : {DType::F32, DType::F16, DType::Q8_0, DType::Q4_0}) {

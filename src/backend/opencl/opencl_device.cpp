@@ -346,7 +346,7 @@ Result<cl_program> OpenClDevice::build_program(const std::string& program, const
       if (std::strcmp(k.name, file) == 0) source.append(k.source);
     }
   };
-  if (program == "matmul" || program == "get_rows" || program == "attention") append("quant");
+  if (program == "matmul" || program == "matmul_tiled" || program == "get_rows" || program == "attention") append("quant");
   append(program.c_str());
   if (source.empty()) return error(ErrorCode::internal, "no OpenCL program '" + program + "' is embedded");
   const std::string options = "-cl-std=CL1.2 -DNM_WG=" + std::to_string(wg_) + (info_.has_fp16 ? " -DNM_HAS_FP16=1" : "");

@@ -19,6 +19,8 @@ bool has_src(const Node& n, int i) { return n.src[(size_t)i] != kInvalidNode; }
 bool rows_dense(const Tensor& t) { return t.nb[0] == type_traits(t.type)->type_size; }
 
 constexpr int kMaxAttentionDim = 512;  // NM_ATT_MAXD in attention.cl
+// matmul with at least this many rows of b runs the tiled kernel (matmul_tiled.cl).
+constexpr int64_t kTiledMinRows = 8;
 
 // A K or V operand of attention: f32/f16 with any strides, or q8_0 rows (a quantised KV cache).
 bool kv_ok(const Tensor& t) {
@@ -228,15 +230,26 @@ Status opencl_plan_node(OpenClDevice& dev, const Graph& g, NodeId id, const ClRe
     case OpKind::matmul: {
       const Tensor& a = src(g, n, 0);
       const Tensor& x = src(g, n, 1);
-      NM_RETURN_IF_ERROR(get("matmul", std::string("matmul_") + dtype_suffix(a.type)));
+      // Few rows of b (decode): matmul.cl, a work-group per row of a. Many (prefill, vision
+      // encoders): matmul_tiled.cl, 32 x 32 output tiles of 8 x 8 work-items.
+      const bool tiled = x.ne[1] >= kTiledMinRows && dev.info().max_work_group >= 64;
+      const std::string kname = std::string(tiled ? "matmul_tiled_" : "matmul_") + dtype_suffix(a.type);
+      NM_RETURN_IF_ERROR(get(tiled ? "matmul_tiled" : "matmul", kname));
       b.mem(a).mem(x).mem(n.t).i32(a.ne[0]).i32(a.ne[1]).i32(x.ne[1]).i32(x.ne[2]);
       b.u64(a.nb[1]).u64(a.nb[2]).u64(a.nb[3]).u64(x.nb[1]).u64(x.nb[2]).u64(x.nb[3]);
       b.i32(x.ne[2] / a.ne[2]).i32(x.ne[3] / a.ne[3]);
       l.dims = 3;
+      l.use_local = true;
+      if (tiled) {
+        constexpr int64_t kTileN = 64, kTileM = 64;  // NM_TN, NM_TM in matmul_tiled.cl
+        l.global = {(size_t)((a.ne[1] + kTileN - 1) / kTileN * 8), (size_t)((x.ne[1] + kTileM - 1) / kTileM * 8),
+                    (size_t)(x.ne[2] * x.ne[3])};
+        l.local = {8, 8, 1};
+        break;
+      }
       constexpr int64_t kRowsPerGroup = 4;  // NM_MR in matmul.cl
       l.global = {(size_t)a.ne[1] * wg, (size_t)((x.ne[1] + kRowsPerGroup - 1) / kRowsPerGroup), (size_t)(x.ne[2] * x.ne[3])};
       l.local = {wg, 1, 1};
-      l.use_local = true;
       break;
     }
     case OpKind::attention: {
