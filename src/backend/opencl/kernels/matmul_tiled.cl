@@ -10,11 +10,15 @@
 // explicit vectors and the unrolled step are for CPU devices (PoCL), which do not
 // vectorise across work-items inside a loop and keep values that live across a barrier
 // in memory (hence the per-step partial sums). Measured with bench_opencl on PoCL.
+// Arithmetic as in matmul.cl: f32 weights in f32; f16 / quantised weights and the staged
+// activations in WT (quant.cl: half where the device has fp16), products summed in WT
+// over one step of 32 and accumulated in f32.
 // K % 32 == 0 for block formats (the host checks); f32 / f16 take any K (zero-padded).
 // Needs quant.cl before it. The host launches it with local size 8 x 8 (devices whose
 // maximum work-group size is at least 64).
 
-// Values 32 kb + 16 h + j (j < 16) of row `row` of a, as f32; zero at k >= K.
+// Values 32 kb + 16 h + j (j < 16) of row `row` of a, dequantised; zero at k >= K. f32
+// weights stay f32; the others are formed in WT (quant.cl: half where the device has it).
 inline void load16_f32(global const uchar* row, int kb, int h, int K, float* w) {
   global const float* r = (global const float*)row;
   for (int j = 0; j < 16; ++j) {
@@ -23,39 +27,40 @@ inline void load16_f32(global const uchar* row, int kb, int h, int K, float* w) 
   }
 }
 
-inline void load16_f16(global const uchar* row, int kb, int h, int K, float* w) {
+inline void load16_f16(global const uchar* row, int kb, int h, int K, WT* w) {
   global const half* r = (global const half*)row;
   for (int j = 0; j < 16; ++j) {
     const int k = 32 * kb + 16 * h + j;
-    w[j] = k < K ? vload_half(k, r) : 0.0f;
+    w[j] = k < K ? (WT)vload_half(k, r) : (WT)0;
   }
 }
 
-inline void load16_q8_0(global const uchar* row, int kb, int h, int K, float* w) {
+inline void load16_q8_0(global const uchar* row, int kb, int h, int K, WT* w) {
   global const uchar* blk = row + kb * 34;
-  const float dd = vload_half(0, (global const half*)blk);
+  const WT dd = (WT)vload_half(0, (global const half*)blk);
   global const char* q = (global const char*)blk + 2 + 16 * h;
-  for (int j = 0; j < 16; ++j) w[j] = dd * (float)q[j];
+  for (int j = 0; j < 16; ++j) w[j] = WR(dd * (WT)q[j]);
 }
 
 // Half 0 is the low nibbles of qs[0..15], half 1 the high nibbles.
-inline void load16_q4_0(global const uchar* row, int kb, int h, int K, float* w) {
+inline void load16_q4_0(global const uchar* row, int kb, int h, int K, WT* w) {
   global const uchar* blk = row + kb * 18;
-  const float dd = vload_half(0, (global const half*)blk);
+  const WT dd = (WT)vload_half(0, (global const half*)blk);
   const int shift = 4 * h;
-  for (int j = 0; j < 16; ++j) w[j] = dd * (float)(((blk[2 + j] >> shift) & 0xF) - 8);
+  for (int j = 0; j < 16; ++j) w[j] = WR(dd * (WT)(((blk[2 + j] >> shift) & 0xF) - 8));
 }
 
 // Sub-block kb % 8 of super-block kb / 8: w = d sc q - dmin m.
-inline void load16_q4_k(global const uchar* row, int kb, int h, int K, float* w) {
+inline void load16_q4_k(global const uchar* row, int kb, int h, int K, WT* w) {
   global const uchar* blk = row + (kb / 8) * 144;
   const int sub = kb % 8;
   float sc, mn;
   q4_k_scale_min(sub, blk + 4, &sc, &mn);
-  const float d1 = vload_half(0, (global const half*)blk) * sc, m1 = vload_half(1, (global const half*)blk) * mn;
+  const WT d1 = WR((WT)vload_half(0, (global const half*)blk) * (WT)sc);
+  const WT m1 = WR((WT)vload_half(1, (global const half*)blk) * (WT)mn);
   global const uchar* q = blk + 16 + (sub / 2) * 32 + 16 * h;
   const int shift = (sub & 1) * 4;
-  for (int j = 0; j < 16; ++j) w[j] = d1 * (float)((q[j] >> shift) & 0xF) - m1;
+  for (int j = 0; j < 16; ++j) w[j] = WR(WR(d1 * (WT)((q[j] >> shift) & 0xF)) - m1);
 }
 
 #define NM_VN 8  // rows of a per work-item: one float8
@@ -64,13 +69,13 @@ inline void load16_q4_k(global const uchar* row, int kb, int h, int K, float* w)
 #define NM_TM (8 * NM_RM)
 #define NM_LDB 36  // row stride of bs in floats (32 + padding)
 
-#define MATMUL_TILED(TYPE)                                                                          \
+#define MATMUL_TILED(TYPE, ET, ET8, ER, ER8, TO_F8)                                                 \
   kernel void matmul_tiled_##TYPE(                                                                  \
       global const char* a, ulong oa, global const char* b, ulong ob, global char* d, ulong od,     \
       int K, int N, int M, int bne2, ulong anb1, ulong anb2, ulong anb3, ulong bnb1, ulong bnb2,    \
       ulong bnb3, int r2, int r3) {                                                                 \
-    local float as[32][NM_TN + 4];                                                                  \
-    local float bs[NM_TM][NM_LDB];                                                                  \
+    local ET as[32][NM_TN + 4];                                                                     \
+    local ET bs[NM_TM][NM_LDB];                                                                     \
     const int tx = get_local_id(0), ty = get_local_id(1), li = ty * 8 + tx;                         \
     const int n0 = get_group_id(0) * NM_TN, m0 = get_group_id(1) * NM_TM, i23 = get_global_id(2);   \
     const int i2 = i23 % bne2, i3 = i23 / bne2;                                                     \
@@ -83,31 +88,29 @@ inline void load16_q4_k(global const uchar* row, int kb, int h, int K, float* w)
       /* loaders: half-rows (16 values) of the a and b slices, 64 work-items at a time */           \
       for (int u = li; u < 2 * NM_TN; u += 64) {                                                    \
         const int lr = u >> 1, lh = u & 1, an = n0 + lr;                                            \
-        float w[16];                                                                                \
+        ET w[16];                                                                                   \
         load16_##TYPE((global const uchar*)(abase + (long)min(an, N - 1) * anb1), kb, lh, K, w);    \
-        for (int j = 0; j < 16; ++j) as[16 * lh + j][lr] = an < N ? w[j] : 0.0f;                    \
+        for (int j = 0; j < 16; ++j) as[16 * lh + j][lr] = an < N ? w[j] : (ET)0;                   \
       }                                                                                             \
       for (int u = li; u < 2 * NM_TM; u += 64) {                                                    \
         const int lr = u >> 1, lh = u & 1, bm = m0 + lr, k0 = 32 * kb + 16 * lh;                    \
         global const float* brow = (global const float*)(bbase + (long)min(bm, M - 1) * bnb1);      \
-        float16 bv = (float16)(0.0f);                                                               \
+        float t[16];                                                                                \
         if (bm < M && k0 + 16 <= K) {                                                               \
-          bv = vload16(0, brow + k0);                                                               \
-        } else if (bm < M) {                                                                        \
-          float t[16];                                                                              \
-          for (int j = 0; j < 16; ++j) t[j] = k0 + j < K ? brow[k0 + j] : 0.0f;                     \
-          bv = vload16(0, t);                                                                       \
+          vstore16(vload16(0, brow + k0), 0, t);                                                    \
+        } else {                                                                                    \
+          for (int j = 0; j < 16; ++j) t[j] = bm < M && k0 + j < K ? brow[k0 + j] : 0.0f;           \
         }                                                                                           \
-        vstore16(bv, 0, &bs[lr][16 * lh]);                                                          \
+        for (int j = 0; j < 16; ++j) bs[lr][16 * lh + j] = ER((ET)t[j]);                            \
       }                                                                                             \
       barrier(CLK_LOCAL_MEM_FENCE);                                                                 \
-      float8 part[NM_RM];                                                                           \
-      for (int j = 0; j < NM_RM; ++j) part[j] = (float8)(0.0f);                                     \
+      ET8 part[NM_RM];                                                                              \
+      for (int j = 0; j < NM_RM; ++j) part[j] = (ET8)((ET)0);                                           \
       __attribute__((opencl_unroll_hint)) for (int k = 0; k < 32; ++k) {                            \
-        const float8 av = vload8(0, &as[k][NM_VN * tx]);                                            \
-        for (int j = 0; j < NM_RM; ++j) part[j] += av * bs[NM_RM * ty + j][k];                      \
+        const ET8 av = vload8(0, &as[k][NM_VN * tx]);                                               \
+        for (int j = 0; j < NM_RM; ++j) part[j] = ER8(part[j] + ER8(av * bs[NM_RM * ty + j][k]));   \
       }                                                                                             \
-      for (int j = 0; j < NM_RM; ++j) acc[j] += part[j];                                            \
+      for (int j = 0; j < NM_RM; ++j) acc[j] += TO_F8(part[j]);                                     \
       barrier(CLK_LOCAL_MEM_FENCE);                                                                 \
     }                                                                                               \
     global float* out = (global float*)(d + od);                                                    \
@@ -122,8 +125,9 @@ inline void load16_q4_k(global const uchar* row, int kb, int h, int K, float* w)
     }                                                                                               \
   }
 
-MATMUL_TILED(f32)
-MATMUL_TILED(f16)
-MATMUL_TILED(q8_0)
-MATMUL_TILED(q4_0)
-MATMUL_TILED(q4_k)
+#define NM_ID(x) (x)
+MATMUL_TILED(f32, float, float8, NM_ID, NM_ID, NM_ID)
+MATMUL_TILED(f16, WT, WT8, WR, WR8, F8)
+MATMUL_TILED(q8_0, WT, WT8, WR, WR8, F8)
+MATMUL_TILED(q4_0, WT, WT8, WR, WR8, F8)
+MATMUL_TILED(q4_k, WT, WT8, WR, WR8, F8)
