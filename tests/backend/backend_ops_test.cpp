@@ -434,36 +434,32 @@ std::vector<OpCase> all_cases() {
       }
     }});
   }
-  cases.push_back({"cpy_into_weight_window_f16", [](CaseData& c) {
-    // KV-cache style: write 3 rows of f32 into rows 2..4 of an f16 [32, 8] weight.
-    std::vector<unsigned char> cache = random_bytes(DType::F16, 32 * 8, c.rng);
-    const NodeId ic = c.weight_raw(DType::F16, {32, 8, 1, 1}, cache.data(), cache.size());
-    std::vector<float> x;
-    const NodeId ix = c.input_f32({32, 3, 1, 1}, &x);
-    const NodeId win = c.g.view(ic, {32, 3, 1, 1}, {2, 64, 192, 192}, 2 * 64);
-    c.out = c.g.cpy(ix, win);
-    for (float v : x) { c.ref.push_back(v); c.tol.push_back(std::abs(v) / 2048 + 1.0 / (1 << 25)); }
-    c.window = {2 * 64, 5 * 64};  // rows 0-1 and 5-7 of the cache must stay as they were
-  }});
-  cases.push_back({"cpy_into_weight_window_q8_0", [](CaseData& c) {
-    // A Q8_0 KV cache: quantise 3 rows of f32 into rows 2..4 of a q8_0 [64, 8] weight
-    // (68 bytes a row), as ggml's quantize_row_q8_0: d = amax/127 per block of 32,
-    // q = round(x/d), d stored as f16. Error per element <= d/2 (rounding of x/d) +
-    // 127 |d - f16(d)| <= d (1/2 + 127 / 2048), plus f32 roundings (1e-4 d).
-    std::vector<unsigned char> cache = random_bytes(DType::Q8_0, 64 * 8, c.rng);
-    const NodeId ic = c.weight_raw(DType::Q8_0, {64, 8, 1, 1}, cache.data(), cache.size());
-    std::vector<float> x;
-    const NodeId ix = c.input_f32({64, 3, 1, 1}, &x);
-    const NodeId win = c.g.view(ic, {64, 3, 1, 1}, {34, 68, 204, 204}, 2 * 68);
-    c.out = c.g.cpy(ix, win);
-    for (size_t b = 0; b < x.size() / 32; ++b) {
-      double amax = 0;
-      for (size_t j = 0; j < 32; ++j) amax = std::max(amax, (double)std::abs(x[b * 32 + j]));
-      const double d = amax / 127;
-      for (size_t j = 0; j < 32; ++j) { c.ref.push_back(x[b * 32 + j]); c.tol.push_back(d * (0.5 + 127.0 / 2048 + 1e-4)); }
-    }
-    c.window = {2 * 68, 5 * 68};
-  }});
+  for (DType t : {DType::F16, DType::Q8_0}) {
+    cases.push_back({"cpy_into_weight_window_" + std::string(dtype_name(t)), [t](CaseData& c) {
+      // KV-cache style: write 3 rows of f32 into rows 2..4 of a [64, 8] cache of type t.
+      // f16: half an ulp. q8_0, as ggml's quantize_row_q8_0: d = amax/127 per block of 32,
+      // q = round(x/d), d stored as f16: error <= d/2 (rounding of x/d) + 127 |d - f16(d)|
+      // <= d (1/2 + 127/2048), plus f32 roundings (1e-4 d).
+      const int64_t n0 = 64;
+      const size_t rs = row_size(t, n0);
+      std::vector<unsigned char> cache = random_bytes(t, n0 * 8, c.rng);
+      const NodeId ic = c.weight_raw(t, {n0, 8, 1, 1}, cache.data(), cache.size());
+      std::vector<float> x;
+      const NodeId ix = c.input_f32({n0, 3, 1, 1}, &x);
+      const NodeId win = c.g.view(ic, {n0, 3, 1, 1}, {type_traits(t)->type_size, rs, 3 * rs, 3 * rs}, 2 * rs);
+      c.out = c.g.cpy(ix, win);
+      for (size_t b = 0; b < x.size() / 32; ++b) {
+        double amax = 0;
+        for (size_t j = 0; j < 32; ++j) amax = std::max(amax, (double)std::abs(x[b * 32 + j]));
+        for (size_t j = 0; j < 32; ++j) {
+          const double v = x[b * 32 + j];
+          c.ref.push_back(v);
+          c.tol.push_back(t == DType::F16 ? std::abs(v) / 2048 + 1.0 / (1 << 25) : amax / 127 * (0.5 + 127.0 / 2048 + 1e-4));
+        }
+      }
+      c.window = {2 * rs, 5 * rs};  // rows 0-1 and 5-7 of the cache must stay as they were
+    }});
+  }
   // ---- concat
   for (DType t : {DType::F32, DType::F16}) for (int dim : {0, 1, 2}) {
     cases.push_back({"concat_" + std::string(dtype_name(t)) + "_dim" + std::to_string(dim), [t, dim](CaseData& c) {

@@ -274,6 +274,9 @@ Result<std::unique_ptr<OpenClDevice>> OpenClDevice::create(std::string name, Ope
   size_t wg = 0;
   clGetDeviceInfo(pick->device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof wg, &wg, nullptr);
   in.max_work_group = wg;
+  cl_ulong local_mem = 0;
+  clGetDeviceInfo(pick->device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof local_mem, &local_mem, nullptr);
+  in.local_mem = (size_t)local_mem;
   cl_bool unified = CL_FALSE;
   clGetDeviceInfo(pick->device, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified, &unified, nullptr);
   in.host_unified = unified == CL_TRUE || (pick->type & CL_DEVICE_TYPE_CPU);

@@ -29,6 +29,7 @@ struct OpenClInfo {
   cl_device_type type = 0;
   size_t global_mem = 0;
   size_t max_work_group = 0;
+  size_t local_mem = 0;       // CL_DEVICE_LOCAL_MEM_SIZE, bytes
   bool host_unified = false;  // CL_DEVICE_HOST_UNIFIED_MEMORY or a CPU device
   bool has_fp16 = false;      // cl_khr_fp16
   bool is_pocl = false;

@@ -19,8 +19,10 @@ bool has_src(const Node& n, int i) { return n.src[(size_t)i] != kInvalidNode; }
 bool rows_dense(const Tensor& t) { return t.nb[0] == type_traits(t.type)->type_size; }
 
 constexpr int kMaxAttentionDim = 512;  // NM_ATT_MAXD in attention.cl
-// matmul with at least this many rows of b runs the tiled kernel (matmul_tiled.cl).
+// matmul with at least this many rows of b runs the tiled kernel (matmul_tiled.cl), on
+// devices with the local memory its f32 tiles take (32 x 68 + 64 x 36 floats).
 constexpr int64_t kTiledMinRows = 8;
+constexpr size_t kTiledLocalBytes = (32 * 68 + 64 * 36) * 4;
 
 // A K or V operand of attention: f32/f16 with any strides, or q8_0 rows (a quantised KV cache).
 bool kv_ok(const Tensor& t) {
@@ -231,8 +233,9 @@ Status opencl_plan_node(OpenClDevice& dev, const Graph& g, NodeId id, const ClRe
       const Tensor& a = src(g, n, 0);
       const Tensor& x = src(g, n, 1);
       // Few rows of b (decode): matmul.cl, a work-group per row of a. Many (prefill, vision
-      // encoders): matmul_tiled.cl, 32 x 32 output tiles of 8 x 8 work-items.
-      const bool tiled = x.ne[1] >= kTiledMinRows && dev.info().max_work_group >= 64;
+      // encoders): matmul_tiled.cl, 64 x 64 output tiles of 8 x 8 work-items.
+      const bool tiled = x.ne[1] >= kTiledMinRows && dev.info().max_work_group >= 64 &&
+                         dev.info().local_mem >= kTiledLocalBytes;
       const std::string kname = std::string(tiled ? "matmul_tiled_" : "matmul_") + dtype_suffix(a.type);
       NM_RETURN_IF_ERROR(get(tiled ? "matmul_tiled" : "matmul", kname));
       b.mem(a).mem(x).mem(n.t).i32(a.ne[0]).i32(a.ne[1]).i32(x.ne[1]).i32(x.ne[2]);

@@ -121,10 +121,8 @@ kernel void matmul_q4_k(MATMUL_ARGS) {
   for (int is = lid; is < (K / QK_K) * 8; is += NM_WG) {
     global const uchar* blk = ar + (is / 8) * 144;
     const int sub = is % 8;
-    float sc, mn;
-    q4_k_scale_min(sub, blk + 4, &sc, &mn);
-    const WT d1 = WR((WT)vload_half(0, (global const half*)blk) * (WT)sc);
-    const WT m1 = WR((WT)vload_half(1, (global const half*)blk) * (WT)mn);
+    WT d1, m1;
+    q4_k_sub_scale(blk, sub, &d1, &m1);
     global const uchar* q = blk + 16 + (sub / 2) * 32;
     const int shift = (sub & 1) * 4;
     WT w[32];

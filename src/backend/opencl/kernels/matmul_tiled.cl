@@ -54,10 +54,8 @@ inline void load16_q4_0(global const uchar* row, int kb, int h, int K, WT* w) {
 inline void load16_q4_k(global const uchar* row, int kb, int h, int K, WT* w) {
   global const uchar* blk = row + (kb / 8) * 144;
   const int sub = kb % 8;
-  float sc, mn;
-  q4_k_scale_min(sub, blk + 4, &sc, &mn);
-  const WT d1 = WR((WT)vload_half(0, (global const half*)blk) * (WT)sc);
-  const WT m1 = WR((WT)vload_half(1, (global const half*)blk) * (WT)mn);
+  WT d1, m1;
+  q4_k_sub_scale(blk, sub, &d1, &m1);
   global const uchar* q = blk + 16 + (sub / 2) * 32 + 16 * h;
   const int shift = (sub & 1) * 4;
   for (int j = 0; j < 16; ++j) w[j] = WR(WR(d1 * (WT)((q[j] >> shift) & 0xF)) - m1);

@@ -71,6 +71,14 @@ inline void q4_k_scale_min(int j, global const uchar* q, float* sc, float* m) {
   }
 }
 
+// Sub-block `sub` (of 8) of a Q4_K super-block: scale d1 = d sc and offset m1 = dmin m, in WT.
+inline void q4_k_sub_scale(global const uchar* blk, int sub, WT* d1, WT* m1) {
+  float sc, mn;
+  q4_k_scale_min(sub, blk + 4, &sc, &mn);
+  *d1 = WR((WT)vload_half(0, (global const half*)blk) * (WT)sc);
+  *m1 = WR((WT)vload_half(1, (global const half*)blk) * (WT)mn);
+}
+
 inline float q4_k_get(global const uchar* blk, int j) {
   const float dd = vload_half(0, (global const half*)blk);
   const float dmin = vload_half(1, (global const half*)blk);
