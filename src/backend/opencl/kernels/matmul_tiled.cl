@@ -14,8 +14,8 @@
 // activations in WT (quant.cl: half where the device has fp16), products summed in WT
 // over one step of 32 and accumulated in f32.
 // K % 32 == 0 for block formats (the host checks); f32 / f16 take any K (zero-padded).
-// Needs quant.cl before it. The host launches it with local size 8 x 8 (devices whose
-// maximum work-group size is at least 64).
+// Needs quant.cl before it. The host launches it with local size 8 x 8, on devices whose
+// work-groups reach 64 work-items and whose local memory holds the tiles (18 KiB in f32).
 
 // Values 32 kb + 16 h + j (j < 16) of row `row` of a, dequantised; zero at k >= K. f32
 // weights stay f32; the others are formed in WT (quant.cl: half where the device has it).
