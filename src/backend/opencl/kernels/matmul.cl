@@ -71,17 +71,13 @@ kernel void matmul_f16(MATMUL_ARGS) {
   for (int r = 0; r < nr; ++r) {
     global const float* x = BROW(r);
     float s = 0.0f;
-    WT p = 0;
-    int c = 0;
-    for (int k = lid; k < K; k += NM_WG) {
-      p = WR(p + WR((WT)vload_half(k, ah) * WR((WT)x[k])));
-      if (++c == 32) {
-        s += (float)p;
-        p = 0;
-        c = 0;
-      }
+    for (int k0 = lid; k0 < K; k0 += 32 * NM_WG) {
+      const int k_end = min(K, k0 + 32 * NM_WG);
+      WT p = 0;
+      for (int k = k0; k < k_end; k += NM_WG) p = WR(p + WR((WT)vload_half(k, ah) * WR((WT)x[k])));
+      s += (float)p;
     }
-    sum[r] = s + (float)p;
+    sum[r] = s;
   }
   MATMUL_END
 }
