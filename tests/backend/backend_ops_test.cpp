@@ -8,8 +8,15 @@
 // summation length and the magnitudes: a length-K dot product gets gamma_K = K*u/(1-K*u)
 // times sum|a_k b_k| (Higham's bound for any summation order); transcendental built-ins
 // get the OpenCL 1.2 full-profile ulp limits (exp 3, tanh 5, erf 16 ulp) times |ref|.
+// Matmuls of f16 / quantised weights on a device computing in half (OpenCL with
+// cl_khr_fp16, or its f32 emulation): half unit roundoff u_h = 2^-11; each term is
+// rounded <= 3 times (activation to half, dequantised weight, product) and summed in
+// half over <= 32 terms (31 more), so gamma_h(34) sum|a_k b_k| (worst case, linear in
+// the 32 terms of a block; the sqrt(32) random-walk estimate would be ~6x tighter but
+// can fail by chance), plus the f32 accumulation of the partial sums (gamma_K).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -17,10 +24,14 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backend/device_registry.h"
 #include "core/fp16.h"
+#ifdef NM_HAVE_OPENCL
+#include "backend/opencl/opencl_device.h"
+#endif
 
 namespace nm {
 namespace {
@@ -35,6 +46,17 @@ constexpr bool kCompareWithCpuDevice = true;
 
 constexpr double kU = 1.0 / (1 << 24);  // f32 unit roundoff
 double gamma(double k) { return k * kU / (1.0 - k * kU); }
+constexpr double kUh = 1.0 / (1 << 11);  // half unit roundoff
+double gamma_h(double k) { return k * kUh / (1.0 - k * kUh); }
+
+// Whether `dev` multiplies f16 / quantised weights in (real or emulated) half.
+bool half_math(const Device& dev) {
+#ifdef NM_HAVE_OPENCL
+  if (const auto* cl = dynamic_cast<const OpenClDevice*>(&dev)) return cl->half_math();
+#endif
+  (void)dev;
+  return false;
+}
 
 uint64_t seed() {
   static const uint64_t s = [] {
@@ -76,6 +98,8 @@ struct CaseData {
   std::vector<std::vector<unsigned char>> weight_copies;
   NodeId out = kInvalidNode;
   std::vector<double> ref, tol;
+  std::pair<size_t, size_t> window{0, 0};  // bytes [first, second) of weights[0] a cpy may write
+  bool half_math = false;                   // set before build: tolerances for half arithmetic
 
   float uniform(float lo, float hi) { return std::uniform_real_distribution<float>(lo, hi)(rng); }
   std::vector<float> rand_f32(size_t n, float lo = -1.f, float hi = 1.f) {
@@ -105,8 +129,11 @@ struct CaseData {
 // ---- float64 dequantisation from the GGUF block layouts -------------------------------
 double h2d(const unsigned char* p) { fp16_t h; std::memcpy(&h, p, 2); return fp16_to_fp32(h); }
 
-std::vector<double> dequant_row(DType t, const unsigned char* p, int64_t n) {
+// mag (optional): per element, the magnitudes of the terms that form it in f32/half
+// arithmetic: |d sc q| + |dmin m| for Q4_K, |y| otherwise.
+std::vector<double> dequant_row(DType t, const unsigned char* p, int64_t n, std::vector<double>* mag = nullptr) {
   std::vector<double> y((size_t)n);
+  if (mag) mag->assign((size_t)n, 0.0);
   for (int64_t i = 0; i < n; ++i) {
     switch (t) {
       case DType::F32: { float f; std::memcpy(&f, p + 4 * i, 4); y[(size_t)i] = f; break; }
@@ -128,10 +155,12 @@ std::vector<double> dequant_row(DType t, const unsigned char* p, int64_t n) {
         else { s = (sc[sub + 4] & 0xF) | ((sc[sub - 4] >> 6) << 4); m = (sc[sub + 4] >> 4) | ((sc[sub] >> 6) << 4); }
         const unsigned char q = b[16 + (j / 64) * 32 + j % 32];
         y[(size_t)i] = h2d(b) * s * ((sub & 1) ? (q >> 4) : (q & 0xF)) - h2d(b + 2) * m;
+        if (mag) (*mag)[(size_t)i] = std::abs(h2d(b) * s * ((sub & 1) ? (q >> 4) : (q & 0xF))) + std::abs(h2d(b + 2) * m);
         break;
       }
       default: ADD_FAILURE() << "no reference dequantiser"; break;
     }
+    if (mag && t != DType::Q4_K) (*mag)[(size_t)i] = std::abs(y[(size_t)i]);
   }
   return y;
 }
@@ -166,6 +195,43 @@ OpCase unary(const char* name, std::function<NodeId(Graph&, NodeId)> op, std::fu
       const double r = f(v);
       c.ref.push_back(r);
       c.tol.push_back(ulps * kU * 2 * (std::abs(r) + std::abs(v)) + 1e-30);
+    }
+  }};
+}
+
+// matmul of a [K, N, 2, 1] (type t) with b f32 [K, M, 4, 1]: a broadcast over dim 2.
+// `positive`: no broadcast (a [K, N, 1, 1]) and every b_k takes the sign of a_k (rows of
+// a same for all n: use N = 1), so all products are >= 0 and a long row's sum is large
+// against its terms: a sum kept in half (not f32) would stop growing and fail the bound.
+OpCase matmul_case(const std::string& name, DType t, int K, int N, int M, bool positive = false) {
+  return {name, [t, K, N, M, positive](CaseData& c) {
+    const int a2 = positive ? 1 : 2, b2 = positive ? 1 : 4;
+    std::vector<unsigned char> wa = random_bytes(t, (int64_t)K * N * a2, c.rng);
+    const NodeId ia = c.weight_raw(t, {K, N, a2, 1}, wa.data(), wa.size());
+    const size_t rs = row_size(t, K);
+    std::vector<std::vector<double>> rows((size_t)N * a2), mags((size_t)N * a2);
+    for (size_t r = 0; r < rows.size(); ++r) rows[r] = dequant_row(t, wa.data() + r * rs, K, &mags[r]);
+    std::vector<float> b = c.rand_f32((size_t)K * M * b2);
+    if (positive) {
+      for (size_t i = 0; i < b.size(); ++i) b[i] = (rows[0][i % (size_t)K] < 0 ? -1.f : 1.f) * (0.25f + 0.75f * std::abs(b[i]));
+    }
+    const NodeId ib = c.input_raw(DType::F32, {K, M, b2, 1}, b.data(), b.size() * 4);
+    c.out = c.g.matmul(ia, ib);
+    const bool half = c.half_math && t != DType::F32;
+    for (int i2 = 0; i2 < b2; ++i2) for (int m = 0; m < M; ++m) for (int n = 0; n < N; ++n) {
+      const std::vector<double>& a = rows[(size_t)(n + N * (i2 / (b2 / a2)))];
+      const std::vector<double>& mag = mags[(size_t)(n + N * (i2 / (b2 / a2)))];
+      double s = 0, sa = 0, sm = 0;
+      for (int k = 0; k < K; ++k) {
+        const double x = b[(size_t)(k + K * (m + M * i2))], p = a[(size_t)k] * x;
+        s += p;
+        sa += std::abs(p);
+        sm += mag[(size_t)k] * std::abs(x);
+      }
+      c.ref.push_back(s);
+      // Q4_K forms d*sc*q - dmin*m: 3 more roundings of terms of size mag (f32 or half).
+      if (half) c.tol.push_back((gamma_h(34) + gamma(K + 2)) * sa + (t == DType::Q4_K ? gamma_h(3) * sm : 0) + 1e-30);
+      else c.tol.push_back(gamma(K + 2) * sa + (t == DType::Q4_K ? gamma(3) * sm : 0) + 1e-30);
     }
   }};
 }
@@ -287,25 +353,19 @@ std::vector<OpCase> all_cases() {
       }
     }});
   }
-  // ---- matmul with fused dequantisation, broadcast over dim 2
+  // ---- matmul with fused dequantisation, broadcast over dim 2. Shapes: decode-like
+  // (M = 6: one full and one partial group of 4 rows), M = 1, and prefill-like (M = 45,
+  // N = 37: the tiled kernel, neither a multiple of its 64 x 64 tile; f32/f16 with K
+  // not a multiple of its 32-step).
   for (DType t : {DType::F32, DType::F16, DType::Q8_0, DType::Q4_0, DType::Q4_K}) {
-    cases.push_back({std::string("matmul_") + std::string(dtype_name(t)), [t](CaseData& c) {
-      const int K = 512, N = 9, M = 6, a2 = 2, b2 = 4;  // M = 6: one full and one partial group of 4 rows
-      std::vector<unsigned char> wa = random_bytes(t, (int64_t)K * N * a2, c.rng);
-      const NodeId ia = c.weight_raw(t, {K, N, a2, 1}, wa.data(), wa.size());
-      std::vector<float> b;
-      const NodeId ib = c.input_f32({K, M, b2, 1}, &b);
-      c.out = c.g.matmul(ia, ib);
-      const size_t rs = row_size(t, K);
-      for (int i2 = 0; i2 < b2; ++i2) for (int m = 0; m < M; ++m) for (int n = 0; n < N; ++n) {
-        const std::vector<double> a = dequant_row(t, wa.data() + (size_t)(n + N * (i2 / (b2 / a2))) * rs, K);
-        double s = 0, sa = 0;
-        for (int k = 0; k < K; ++k) { const double p = a[(size_t)k] * b[(size_t)(k + K * (m + M * i2))]; s += p; sa += std::abs(p); }
-        c.ref.push_back(s);
-        // Q4_K forms d*sc*q - dmin*m in f32: a few more roundings per term.
-        c.tol.push_back(gamma(K + (t == DType::Q4_K ? 8 : 2)) * sa + 1e-30);
-      }
-    }});
+    const bool fp = t == DType::F32 || t == DType::F16;
+    const int k_big = t == DType::Q4_K ? 512 : fp ? 100 : 160;
+    cases.push_back(matmul_case(std::string("matmul_") + std::string(dtype_name(t)), t, 512, 9, 6));
+    cases.push_back(matmul_case(std::string("matmul_m1_") + std::string(dtype_name(t)), t, t == DType::Q4_K ? 256 : 96, 13, 1));
+    cases.push_back(matmul_case(std::string("matmul_tiled_") + std::string(dtype_name(t)), t, k_big, 37, 45));
+    for (int m : {1, 9}) {  // matrix-vector and tiled kernels: a long row of positive products
+      cases.push_back(matmul_case("matmul_long_positive_m" + std::to_string(m) + "_" + std::string(dtype_name(t)), t, 1 << 17, 1, m, true));
+    }
   }
   // ---- get_rows
   for (DType t : {DType::F32, DType::F16, DType::Q8_0, DType::Q4_0}) {
@@ -321,7 +381,7 @@ std::vector<OpCase> all_cases() {
     }});
   }
   // ---- attention (online softmax), GQA, causal mask, k/v f32 or f16, permuted q
-  for (DType kv : {DType::F32, DType::F16}) {
+  for (DType kv : {DType::F32, DType::F16, DType::Q8_0}) {
     cases.push_back({std::string("attention_kv_") + std::string(dtype_name(kv)), [kv](CaseData& c) {
       const int D = 64, T = 4, H = 4, Hkv = 2, n_kv = 9;
       std::vector<float> q;
@@ -337,6 +397,8 @@ std::vector<OpCase> all_cases() {
       const float scale = 0.125f;
       c.out = c.g.attention(iq, ik, iv, scale, im);
       const std::vector<double> k = dequant_row(kv, kb.data(), (int64_t)D * n_kv * Hkv), v = dequant_row(kv, vb.data(), (int64_t)D * n_kv * Hkv);
+      double kmax = 1, vmax = 1;  // q8_0 values reach 2.56: score errors scale with |k|, output errors with |v|
+      for (size_t i = 0; i < k.size(); ++i) { kmax = std::max(kmax, std::abs(k[i])); vmax = std::max(vmax, std::abs(v[i])); }
       for (int t = 0; t < T; ++t) for (int h = 0; h < H; ++h) {
         const int hk = h / (H / Hkv);
         std::vector<double> s((size_t)n_kv);
@@ -352,7 +414,7 @@ std::vector<OpCase> all_cases() {
           double o = 0;
           for (int j = 0; j < n_kv; ++j) o += s[(size_t)j] / sum * v[(size_t)(i + D * (j + n_kv * hk))];
           c.ref.push_back(o);
-          c.tol.push_back(gamma(4 * (D + n_kv) + 16) * 4);  // |q|,|k|,|v| <= 1: dots <= D, weights sum to 1
+          c.tol.push_back(gamma(4 * (D + n_kv) + 16) * 4 * kmax * vmax);  // |q| <= 1: dots <= D |k|, weights sum to 1
         }
       }
     }});
@@ -372,19 +434,32 @@ std::vector<OpCase> all_cases() {
       }
     }});
   }
-  cases.push_back({"cpy_into_weight_window_f16", [](CaseData& c) {
-    // KV-cache style: write 3 rows of f32 into rows 2..4 of an f16 [32, 8] weight.
-    std::vector<unsigned char> cache = random_bytes(DType::F16, 32 * 8, c.rng);
-    const NodeId ic = c.weight_raw(DType::F16, {32, 8, 1, 1}, cache.data(), cache.size());
-    std::vector<float> x;
-    const NodeId ix = c.input_f32({32, 3, 1, 1}, &x);
-    const NodeId win = c.g.view(ic, {32, 3, 1, 1}, {2, 64, 192, 192}, 2 * 64);
-    c.out = c.g.cpy(ix, win);
-    for (float v : x) { c.ref.push_back(v); c.tol.push_back(std::abs(v) / 2048 + 1.0 / (1 << 25)); }
-    // rows 0-1 and 5-7 of the cache must stay as they were: checked by the caller
-    // (weight_copies differ only inside the window).
-    std::memcpy(c.weight_copies.back().data() + 2 * 64, c.weights.back()->data() + 2 * 64, 0);
-  }});
+  for (DType t : {DType::F16, DType::Q8_0}) {
+    cases.push_back({"cpy_into_weight_window_" + std::string(dtype_name(t)), [t](CaseData& c) {
+      // KV-cache style: write 3 rows of f32 into rows 2..4 of a [64, 8] cache of type t.
+      // f16: half an ulp. q8_0, as ggml's quantize_row_q8_0: d = amax/127 per block of 32,
+      // q = round(x/d), d stored as f16: error <= d/2 (rounding of x/d) + 127 |d - f16(d)|
+      // <= d (1/2 + 127/2048), plus f32 roundings (1e-4 d).
+      const int64_t n0 = 64;
+      const size_t rs = row_size(t, n0);
+      std::vector<unsigned char> cache = random_bytes(t, n0 * 8, c.rng);
+      const NodeId ic = c.weight_raw(t, {n0, 8, 1, 1}, cache.data(), cache.size());
+      std::vector<float> x;
+      const NodeId ix = c.input_f32({n0, 3, 1, 1}, &x);
+      const NodeId win = c.g.view(ic, {n0, 3, 1, 1}, {type_traits(t)->type_size, rs, 3 * rs, 3 * rs}, 2 * rs);
+      c.out = c.g.cpy(ix, win);
+      for (size_t b = 0; b < x.size() / 32; ++b) {
+        double amax = 0;
+        for (size_t j = 0; j < 32; ++j) amax = std::max(amax, (double)std::abs(x[b * 32 + j]));
+        for (size_t j = 0; j < 32; ++j) {
+          const double v = x[b * 32 + j];
+          c.ref.push_back(v);
+          c.tol.push_back(t == DType::F16 ? std::abs(v) / 2048 + 1.0 / (1 << 25) : amax / 127 * (0.5 + 127.0 / 2048 + 1e-4));
+        }
+      }
+      c.window = {2 * rs, 5 * rs};  // rows 0-1 and 5-7 of the cache must stay as they were
+    }});
+  }
   // ---- concat
   for (DType t : {DType::F32, DType::F16}) for (int dim : {0, 1, 2}) {
     cases.push_back({"concat_" + std::string(dtype_name(t)) + "_dim" + std::to_string(dim), [t, dim](CaseData& c) {
@@ -501,6 +576,7 @@ TEST(BackendOps, EveryDeviceEveryOpMatchesReference) {
     for (size_t ci = 0; ci < cases.size(); ++ci) {
       CaseData c;
       c.rng.seed(seed() + ci);
+      c.half_math = half_math(*dev);
       cases[ci].build(c);
       if (!c.g.status().ok()) { skipped += " " + cases[ci].name + " (graph: " + c.g.status().message() + ")"; continue; }
       ASSERT_EQ(c.ref.size(), (size_t)c.g.node(c.out).t.n_elements()) << cases[ci].name;
@@ -513,10 +589,12 @@ TEST(BackendOps, EveryDeviceEveryOpMatchesReference) {
       // the window a cpy wrote.
       for (size_t w = 0; w < c.weights.size(); ++w) {
         EXPECT_TRUE(c.weights[w]->guards_intact()) << what << ": bytes around a weight changed";
-        if (cases[ci].name.rfind("cpy_", 0) == 0) {
+        if (w == 0 && c.window.second > c.window.first) {
           const unsigned char* p = c.weights[w]->data();
-          EXPECT_EQ(std::memcmp(p, c.weight_copies[w].data(), 2 * 64), 0) << what << ": cache rows before the window changed";
-          EXPECT_EQ(std::memcmp(p + 5 * 64, c.weight_copies[w].data() + 5 * 64, 3 * 64), 0) << what << ": rows after the window changed";
+          const auto [lo, hi] = c.window;
+          EXPECT_EQ(std::memcmp(p, c.weight_copies[w].data(), lo), 0) << what << ": cache rows before the window changed";
+          EXPECT_EQ(std::memcmp(p + hi, c.weight_copies[w].data() + hi, c.weight_copies[w].size() - hi), 0)
+              << what << ": rows after the window changed";
         } else {
           EXPECT_EQ(std::memcmp(c.weights[w]->data(), c.weight_copies[w].data(), c.weight_copies[w].size()), 0) << what << ": weight changed";
         }
@@ -538,6 +616,54 @@ TEST(BackendOps, EveryDeviceEveryOpMatchesReference) {
   if (kCompareWithCpuDevice && reg.devices().size() > 1) {
     EXPECT_GT(vs_cpu, 0);
   }
+}
+
+// Every matmul kernel built each way the OpenCL device can build it: f32 arithmetic,
+// emulated half (on every device, so the half algorithm is checked on PoCL too) and
+// real half where the device reports cl_khr_fp16. Half results must be within the half
+// bound and, as a check that the half path really ran, outside the f32 bound somewhere.
+TEST(BackendOps, OpenClMatmulInEachArithmetic) {
+#ifdef NM_HAVE_OPENCL
+  std::vector<OpCase> cases;
+  for (OpCase& c : all_cases()) {
+    if (c.name.rfind("matmul", 0) == 0) cases.push_back(std::move(c));
+  }
+  ASSERT_FALSE(cases.empty());
+  for (ClHalfMath mode : {ClHalfMath::off, ClHalfMath::emulate, ClHalfMath::device}) {
+    OpenClOptions o;
+    o.half_math = mode;
+    auto dev = OpenClDevice::create("opencl", o);
+    if (!dev.ok()) GTEST_SKIP() << "no OpenCL device: " << dev.status().message();
+    if (mode == ClHalfMath::device && !(*dev)->info().has_fp16) {
+      std::printf("%s: no cl_khr_fp16: real half arithmetic not tested here\n", (*dev)->description().c_str());
+      continue;
+    }
+    EXPECT_EQ((*dev)->half_math(), mode != ClHalfMath::off);
+    double worst_vs_f32 = 0;  // max |got - ref| / f32 tolerance over the half-path cases
+    double worst = 0;         // max |got - ref| / the tolerance used
+    for (size_t ci = 0; ci < cases.size(); ++ci) {
+      CaseData c, c32;
+      c.rng.seed(seed() + 1000 + ci);
+      c32.rng.seed(seed() + 1000 + ci);
+      c.half_math = (*dev)->half_math();
+      cases[ci].build(c);
+      cases[ci].build(c32);
+      const std::string what = (*dev)->description() + " " + cases[ci].name;
+      RunResult r = run_case(**dev, c);
+      ASSERT_TRUE(r.ran) << what << ": " << r.why;
+      check_close(what, r.out, c.ref, c.tol);
+      for (size_t i = 0; i < r.out.size(); ++i) worst = std::max(worst, std::abs(r.out[i] - c.ref[i]) / c.tol[i]);
+      if (cases[ci].name.find("f32") != std::string::npos) continue;  // f32 weights: always f32
+      for (size_t i = 0; i < r.out.size(); ++i) worst_vs_f32 = std::max(worst_vs_f32, std::abs(r.out[i] - c.ref[i]) / c32.tol[i]);
+    }
+    std::printf("%s: max |error| / bound %.3g; / f32 bound over f16/quantised matmuls %.3g\n",
+                (*dev)->description().c_str(), worst, worst_vs_f32);
+    if (mode == ClHalfMath::off) EXPECT_LE(worst_vs_f32, 1.0);
+    else EXPECT_GT(worst_vs_f32, 1.0) << "half arithmetic requested but the results are as exact as f32";
+  }
+#else
+  GTEST_SKIP() << "built without OpenCL: skipped";
+#endif
 }
 
 }  // namespace

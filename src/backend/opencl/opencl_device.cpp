@@ -235,7 +235,7 @@ std::string cl_error_name(cl_int err) {
   return "OpenCL error " + std::to_string(err);
 }
 
-Result<std::unique_ptr<OpenClDevice>> OpenClDevice::create(std::string name) {
+Result<std::unique_ptr<OpenClDevice>> OpenClDevice::create(std::string name, OpenClOptions options) {
   const std::vector<Candidate> all = list_devices();
   if (all.empty()) return error(ErrorCode::unsupported, "no OpenCL platform found: using the CPU");
   const Candidate* pick = nullptr;
@@ -274,10 +274,19 @@ Result<std::unique_ptr<OpenClDevice>> OpenClDevice::create(std::string name) {
   size_t wg = 0;
   clGetDeviceInfo(pick->device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof wg, &wg, nullptr);
   in.max_work_group = wg;
+  cl_ulong local_mem = 0;
+  clGetDeviceInfo(pick->device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof local_mem, &local_mem, nullptr);
+  in.local_mem = (size_t)local_mem;
   cl_bool unified = CL_FALSE;
   clGetDeviceInfo(pick->device, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified, &unified, nullptr);
   in.host_unified = unified == CL_TRUE || (pick->type & CL_DEVICE_TYPE_CPU);
   in.has_fp16 = device_string(pick->device, CL_DEVICE_EXTENSIONS).find("cl_khr_fp16") != std::string::npos;
+  dev->half_math_ = options.half_math;
+  if (options.half_math == ClHalfMath::device) {
+    const char* e = std::getenv("NM_OPENCL_FP16");
+    const bool forced_off = e && (std::strcmp(e, "0") == 0 || lower(e) == "off");
+    dev->half_math_ = in.has_fp16 && !forced_off ? ClHalfMath::device : ClHalfMath::off;
+  }
   in.is_pocl = lower(in.platform_name).find("portable computing language") != std::string::npos ||
                in.platform_version.find("PoCL") != std::string::npos;
   // Reduction width: 64 suits GPUs; CPU devices (PoCL) run 8 lanes faster (measured with
@@ -311,6 +320,8 @@ DeviceKind OpenClDevice::kind() const {
 std::string OpenClDevice::description() const {
   std::string s = info_.device_name + " (" + info_.device_version + ")";
   if (info_.is_pocl) s += (info_.type & CL_DEVICE_TYPE_CPU) ? " (PoCL: CPU)" : " (PoCL)";
+  if (half_math_ == ClHalfMath::device) s += " (fp16 arithmetic)";
+  if (half_math_ == ClHalfMath::emulate) s += " (emulated fp16 arithmetic)";
   return s;
 }
 
@@ -346,10 +357,12 @@ Result<cl_program> OpenClDevice::build_program(const std::string& program, const
       if (std::strcmp(k.name, file) == 0) source.append(k.source);
     }
   };
-  if (program == "matmul" || program == "get_rows") append("quant");
+  if (program == "matmul" || program == "matmul_tiled" || program == "get_rows" || program == "attention") append("quant");
   append(program.c_str());
   if (source.empty()) return error(ErrorCode::internal, "no OpenCL program '" + program + "' is embedded");
-  const std::string options = "-cl-std=CL1.2 -DNM_WG=" + std::to_string(wg_) + (info_.has_fp16 ? " -DNM_HAS_FP16=1" : "");
+  const std::string options = "-cl-std=CL1.2 -DNM_WG=" + std::to_string(wg_) +
+                              (half_math_ == ClHalfMath::device ? " -DNM_HAS_FP16=1"
+                               : half_math_ == ClHalfMath::emulate ? " -DNM_FP16_EMULATE=1" : "");
   const std::string dev_id = info_.platform_version + "|" + info_.device_name + "|" + info_.driver_version;
   const uint64_t key = OpenClProgramCache::key(dev_id, options, source);
   cl_int err = CL_SUCCESS;

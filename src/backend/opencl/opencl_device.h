@@ -4,7 +4,9 @@
 // first device. Memory is host memory wrapped with CL_MEM_USE_HOST_PTR (page-aligned),
 // so inputs, results and imported (mmapped) weights are not copied where the driver
 // works on host memory. Programs come from kernels/*.cl, compiled on first use with
-// an on-disk binary cache (opencl_program_cache.h).
+// an on-disk binary cache (opencl_program_cache.h). Kernels that read f16 / quantised
+// weights compute in half where the device has cl_khr_fp16 (kernels/quant.cl), unless
+// OpenClOptions or $NM_OPENCL_FP16=0 asks for f32.
 // Thread-safety: programs/kernels are created under a mutex; run() calls are
 // serialised per device (one in-order queue).
 #pragma once
@@ -27,16 +29,29 @@ struct OpenClInfo {
   cl_device_type type = 0;
   size_t global_mem = 0;
   size_t max_work_group = 0;
+  size_t local_mem = 0;       // CL_DEVICE_LOCAL_MEM_SIZE, bytes
   bool host_unified = false;  // CL_DEVICE_HOST_UNIFIED_MEMORY or a CPU device
   bool has_fp16 = false;      // cl_khr_fp16
   bool is_pocl = false;
+};
+
+// Arithmetic of the matmul kernels for f16 / quantised weights (f32 weights: always f32).
+enum class ClHalfMath {
+  device,   // half where the device reports cl_khr_fp16, else f32 ($NM_OPENCL_FP16=0: f32)
+  off,      // f32
+  emulate,  // half results emulated in f32 (rounded after each operation): tests the half
+            // algorithm on devices without fp16
+};
+
+struct OpenClOptions {
+  ClHalfMath half_math = ClHalfMath::device;
 };
 
 class OpenClDevice final : public Device {
  public:
   // Picks a device as described above. Fails (unsupported) when there is no platform
   // or device; the message says so in one line.
-  static Result<std::unique_ptr<OpenClDevice>> create(std::string name = "opencl");
+  static Result<std::unique_ptr<OpenClDevice>> create(std::string name = "opencl", OpenClOptions options = {});
   ~OpenClDevice() override;
 
   DeviceKind kind() const override;
@@ -55,6 +70,8 @@ class OpenClDevice final : public Device {
   Result<double> time_kernel(cl_kernel kernel, size_t global, size_t local, int reps);
 
   const OpenClInfo& info() const { return info_; }
+  // True when the f16 / quantised matmul kernels compute in (real or emulated) half.
+  bool half_math() const { return half_math_ != ClHalfMath::off; }
   cl_context context() const { return context_; }
   cl_command_queue queue() const { return queue_; }
   // Work-group size the reduction kernels are compiled for (power of two, <= 64).
@@ -78,6 +95,7 @@ class OpenClDevice final : public Device {
   cl_context context_ = nullptr;
   cl_command_queue queue_ = nullptr;
   int wg_ = 64;
+  ClHalfMath half_math_ = ClHalfMath::off;  // resolved: off, emulate, or device (has fp16)
   OpenClProgramCache cache_;
   std::mutex mu_;      // programs_, kernels_
   std::mutex run_mu_;  // serialises run()

@@ -19,6 +19,22 @@ bool has_src(const Node& n, int i) { return n.src[(size_t)i] != kInvalidNode; }
 bool rows_dense(const Tensor& t) { return t.nb[0] == type_traits(t.type)->type_size; }
 
 constexpr int kMaxAttentionDim = 512;  // NM_ATT_MAXD in attention.cl
+// matmul with at least this many rows of b runs the tiled kernel (matmul_tiled.cl), on
+// devices with the local memory its f32 tiles take (32 x 68 + 64 x 36 floats).
+constexpr int64_t kTiledMinRows = 8;
+constexpr size_t kTiledLocalBytes = (32 * 68 + 64 * 36) * 4;
+
+// A K or V operand of attention: f32/f16 with any strides, or q8_0 rows (a quantised KV cache).
+bool kv_ok(const Tensor& t) {
+  return f32_or_f16(t) || (t.type == DType::Q8_0 && rows_dense(t) && t.ne[0] % block_size(t.type) == 0);
+}
+// load_kv's type code in attention.cl.
+int kv_code(const Tensor& t) { return t.type == DType::Q8_0 ? 2 : t.type == DType::F16 ? 1 : 0; }
+
+// cpy f32 -> q8_0 (cpy_f32_q8_0): same shape, whole blocks, dense destination rows.
+bool quantizing_cpy(const Tensor& s, const Tensor& d) {
+  return s.type == DType::F32 && d.type == DType::Q8_0 && s.ne == d.ne && rows_dense(d) && d.ne[0] % block_size(d.type) == 0;
+}
 
 class LaunchBuilder {
  public:
@@ -66,7 +82,8 @@ bool opencl_supports(const OpenClDevice& device, const Graph& g, const Node& n) 
     case OpKind::view: case OpKind::permute: case OpKind::transpose:
       return true;
     case OpKind::cpy: case OpKind::cont:
-      return f32_or_f16(src(g, n, 0)) && f32_or_f16(n.t) && n.t.n_elements() < INT32_MAX;
+      return ((f32_or_f16(src(g, n, 0)) && f32_or_f16(n.t)) || quantizing_cpy(src(g, n, 0), n.t)) &&
+             n.t.n_elements() < INT32_MAX;
     case OpKind::get_rows: {
       const Tensor& t = src(g, n, 0);
       return (t.type == DType::F32 || t.type == DType::F16 || t.type == DType::Q8_0 || t.type == DType::Q4_0) &&
@@ -89,7 +106,7 @@ bool opencl_supports(const OpenClDevice& device, const Graph& g, const Node& n) 
       const Tensor& q = src(g, n, 0);
       const Tensor& k = src(g, n, 1);
       const Tensor& v = src(g, n, 2);
-      return q.nb[0] == 4 && f32_or_f16(k) && f32_or_f16(v) && q.ne[0] <= kMaxAttentionDim &&
+      return q.nb[0] == 4 && kv_ok(k) && kv_ok(v) && q.ne[0] <= kMaxAttentionDim &&
              v.ne[0] <= kMaxAttentionDim && (!has_src(n, 3) || contiguous(src(g, n, 3)));
     }
     case OpKind::add: case OpKind::mul:
@@ -209,21 +226,33 @@ Status opencl_plan_node(OpenClDevice& dev, const Graph& g, NodeId id, const ClRe
       for (int i = 0; i < 4; ++i) b.u64(s.nb[(size_t)i]);
       for (int i = 0; i < 4; ++i) b.i32(n.t.ne[(size_t)i]);
       for (int i = 0; i < 4; ++i) b.u64(n.t.nb[(size_t)i]);
-      l.global = {(size_t)count, 1, 1};
+      l.global = {(size_t)(quantizing_cpy(s, n.t) ? count / block_size(n.t.type) : count), 1, 1};
       break;
     }
     case OpKind::matmul: {
       const Tensor& a = src(g, n, 0);
       const Tensor& x = src(g, n, 1);
-      NM_RETURN_IF_ERROR(get("matmul", std::string("matmul_") + dtype_suffix(a.type)));
+      // Few rows of b (decode): matmul.cl, a work-group per row of a. Many (prefill, vision
+      // encoders): matmul_tiled.cl, 64 x 64 output tiles of 8 x 8 work-items.
+      const bool tiled = x.ne[1] >= kTiledMinRows && dev.info().max_work_group >= 64 &&
+                         dev.info().local_mem >= kTiledLocalBytes;
+      const std::string kname = std::string(tiled ? "matmul_tiled_" : "matmul_") + dtype_suffix(a.type);
+      NM_RETURN_IF_ERROR(get(tiled ? "matmul_tiled" : "matmul", kname));
       b.mem(a).mem(x).mem(n.t).i32(a.ne[0]).i32(a.ne[1]).i32(x.ne[1]).i32(x.ne[2]);
       b.u64(a.nb[1]).u64(a.nb[2]).u64(a.nb[3]).u64(x.nb[1]).u64(x.nb[2]).u64(x.nb[3]);
       b.i32(x.ne[2] / a.ne[2]).i32(x.ne[3] / a.ne[3]);
       l.dims = 3;
+      l.use_local = true;
+      if (tiled) {
+        constexpr int64_t kTileN = 64, kTileM = 64;  // NM_TN, NM_TM in matmul_tiled.cl
+        l.global = {(size_t)((a.ne[1] + kTileN - 1) / kTileN * 8), (size_t)((x.ne[1] + kTileM - 1) / kTileM * 8),
+                    (size_t)(x.ne[2] * x.ne[3])};
+        l.local = {8, 8, 1};
+        break;
+      }
       constexpr int64_t kRowsPerGroup = 4;  // NM_MR in matmul.cl
       l.global = {(size_t)a.ne[1] * wg, (size_t)((x.ne[1] + kRowsPerGroup - 1) / kRowsPerGroup), (size_t)(x.ne[2] * x.ne[3])};
       l.local = {wg, 1, 1};
-      l.use_local = true;
       break;
     }
     case OpKind::attention: {
@@ -235,7 +264,7 @@ Status opencl_plan_node(OpenClDevice& dev, const Graph& g, NodeId id, const ClRe
       if (has_src(n, 3)) b.mem(src(g, n, 3));
       else b.mem(q);
       b.mem(n.t).i32(q.ne[0]).i32(v.ne[0]).i32(q.ne[1]).i32(q.ne[2]).i32(k.ne[1]).i32(k.ne[2]);
-      b.i32(k.type == DType::F16).i32(v.type == DType::F16).i32(has_src(n, 3));
+      b.i32(kv_code(k)).i32(kv_code(v)).i32(has_src(n, 3));
       b.i32(has_src(n, 3) && src(g, n, 3).type == DType::F16);
       b.u64(q.nb[1]).u64(q.nb[2]).u64(q.nb[3]);
       for (int i = 0; i < 4; ++i) b.u64(k.nb[(size_t)i]);

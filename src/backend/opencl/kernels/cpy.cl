@@ -1,6 +1,7 @@
 // cpy / cont: element-wise copy between any strides (nb in bytes), converting f32 <-> f16
-// (f16 stores round to nearest even). One work-item per element; n = ne0*ne1*ne2*ne3
-// < 2^31 (the host checks), so index math is 32-bit.
+// (f16 stores round to nearest even), and f32 -> q8_0 (a quantised KV cache). One
+// work-item per element (per block for q8_0); n = ne0*ne1*ne2*ne3 < 2^31 (the host
+// checks), so index math is 32-bit.
 #define CPY_INDEX                                                                   \
   const int i = get_global_id(0);                                                   \
   if (i >= ne0 * ne1 * ne2 * ne3) return;                                           \
@@ -32,6 +33,28 @@ kernel void cpy_f16_f32(CPY_ARGS) {
 kernel void cpy_f16_f16(CPY_ARGS) {
   CPY_INDEX
   *(global ushort*)dp = *(global const ushort*)sp;
+}
+
+// f32 -> q8_0, src and dst of the same shape (the graph checks), dst rows dense, ne0 a
+// multiple of 32: one work-item per block. ggml's quantize_row_q8_0: d = amax / 127,
+// q = round(x / d) (halves away from zero), d stored as f16 (round to nearest even).
+kernel void cpy_f32_q8_0(CPY_ARGS) {
+  const int nb = ne0 / 32;
+  const int i = get_global_id(0);
+  if (i >= nb * ne1 * ne2 * ne3) return;
+  const int ib = i % nb, r = i / nb, i1 = r % ne1, i2 = (r / ne1) % ne2, i3 = r / (ne1 * ne2);
+  global const char* sp = s + os + ib * 32 * snb0 + i1 * snb1 + i2 * snb2 + i3 * snb3;
+  global char* dp = d + od + i1 * dnb1 + i2 * dnb2 + i3 * dnb3 + ib * 34;
+  float x[32];
+  float amax = 0.0f;
+  for (int j = 0; j < 32; ++j) {
+    x[j] = *(global const float*)(sp + j * snb0);
+    amax = fmax(amax, fabs(x[j]));
+  }
+  const float dd = amax / 127.0f;
+  const float id = dd != 0.0f ? 1.0f / dd : 0.0f;
+  vstore_half_rte(dd, 0, (global half*)dp);
+  for (int j = 0; j < 32; ++j) dp[2 + j] = (char)(int)round(x[j] * id);
 }
 
 // concat along `dim` of contiguous a and b (same element size: 4 or 2 bytes); out

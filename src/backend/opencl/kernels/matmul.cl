@@ -1,6 +1,8 @@
 // matmul: d f32 [N, M, b2, b3] = b · aᵀ, a [K, N, a2, a3] (f32, f16 or a GGUF quant
 // format, dequantised on the fly: fused dequantise-and-multiply), b f32 [K, M, b2, b3];
-// a broadcast over dims 2, 3 (r2 = b2 / a2, r3 = b3 / a3). Arithmetic is f32.
+// a broadcast over dims 2, 3 (r2 = b2 / a2, r3 = b3 / a3). Arithmetic: f32 for f32
+// weights; WT (quant.cl: half where the device has fp16, else f32) for f16 and quantised
+// weights, with partial sums of 32 products accumulated in f32.
 // One work-group of NM_WG work-items per (row n of a, NM_MR rows of b): work-items
 // stride over K in blocks of 32, dequantise each block of a ONCE into registers and
 // dot it with all NM_MR rows of b (prefill reads the weights M/NM_MR times, not M);
@@ -26,13 +28,14 @@
 
 #define BROW(r) ((global const float*)(bbase + (r) * bnb1))
 
-// Dots the 32 dequantised weights w with block `ib` of every b row.
+// Dots the 32 dequantised weights w (WT) with block `ib` of every b row: products and
+// their sum in WT, added to the f32 sum.
 #define MATMUL_DOT32(ib)                                                                      \
   for (int r = 0; r < nr; ++r) {                                                              \
     global const float* x = BROW(r) + (ib) * 32;                                              \
-    float s = 0.0f;                                                                           \
-    for (int j = 0; j < 32; ++j) s += w[j] * x[j];                                            \
-    sum[r] += s;                                                                              \
+    WT s = 0;                                                                                 \
+    for (int j = 0; j < 32; ++j) s = WR(s + WR(w[j] * WR((WT)x[j])));                         \
+    sum[r] += (float)s;                                                                       \
   }
 
 #define MATMUL_END                                                                            \
@@ -61,26 +64,32 @@ kernel void matmul_f32(MATMUL_ARGS) {
   MATMUL_END
 }
 
+// Partial sums of 32 products (in WT) at a time, accumulated in f32.
 kernel void matmul_f16(MATMUL_ARGS) {
   MATMUL_BEGIN
   global const half* ah = (global const half*)ar;
   for (int r = 0; r < nr; ++r) {
     global const float* x = BROW(r);
     float s = 0.0f;
-    for (int k = lid; k < K; k += NM_WG) s += vload_half(k, ah) * x[k];
+    for (int k0 = lid; k0 < K; k0 += 32 * NM_WG) {
+      const int k_end = min(K, k0 + 32 * NM_WG);
+      WT p = 0;
+      for (int k = k0; k < k_end; k += NM_WG) p = WR(p + WR((WT)vload_half(k, ah) * WR((WT)x[k])));
+      s += (float)p;
+    }
     sum[r] = s;
   }
   MATMUL_END
 }
 
-// d * q is exact in f32 (fp16 scale times a small integer).
+// d * q is exact in f32 (fp16 scale times a small integer), rounded once in half.
 kernel void matmul_q8_0(MATMUL_ARGS) {
   MATMUL_BEGIN
   for (int ib = lid; ib < K / QK; ib += NM_WG) {
     global const uchar* blk = ar + ib * 34;
-    const float dd = vload_half(0, (global const half*)blk);
-    float w[32];
-    for (int j = 0; j < 32; ++j) w[j] = dd * (float)((global const char*)blk)[2 + j];
+    const WT dd = (WT)vload_half(0, (global const half*)blk);
+    WT w[32];
+    for (int j = 0; j < 32; ++j) w[j] = WR(dd * (WT)((global const char*)blk)[2 + j]);
     MATMUL_DOT32(ib)
   }
   MATMUL_END
@@ -90,12 +99,12 @@ kernel void matmul_q4_0(MATMUL_ARGS) {
   MATMUL_BEGIN
   for (int ib = lid; ib < K / QK; ib += NM_WG) {
     global const uchar* blk = ar + ib * 18;
-    const float dd = vload_half(0, (global const half*)blk);
-    float w[32];
+    const WT dd = (WT)vload_half(0, (global const half*)blk);
+    WT w[32];
     for (int j = 0; j < 16; ++j) {
       const uchar q = blk[2 + j];
-      w[j] = dd * (float)((q & 0xF) - 8);
-      w[j + 16] = dd * (float)((q >> 4) - 8);
+      w[j] = WR(dd * (WT)((q & 0xF) - 8));
+      w[j + 16] = WR(dd * (WT)((q >> 4) - 8));
     }
     MATMUL_DOT32(ib)
   }
@@ -108,13 +117,12 @@ kernel void matmul_q4_k(MATMUL_ARGS) {
   for (int is = lid; is < (K / QK_K) * 8; is += NM_WG) {
     global const uchar* blk = ar + (is / 8) * 144;
     const int sub = is % 8;
-    float sc, mn;
-    q4_k_scale_min(sub, blk + 4, &sc, &mn);
-    const float d1 = vload_half(0, (global const half*)blk) * sc, m1 = vload_half(1, (global const half*)blk) * mn;
+    WT d1, m1;
+    q4_k_sub_scale(blk, sub, &d1, &m1);
     global const uchar* q = blk + 16 + (sub / 2) * 32;
     const int shift = (sub & 1) * 4;
-    float w[32];
-    for (int j = 0; j < 32; ++j) w[j] = d1 * (float)((q[j] >> shift) & 0xF) - m1;
+    WT w[32];
+    for (int j = 0; j < 32; ++j) w[j] = WR(WR(d1 * (WT)((q[j] >> shift) & 0xF)) - m1);
     MATMUL_DOT32(is)
   }
   MATMUL_END
