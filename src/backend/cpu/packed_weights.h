@@ -1,10 +1,11 @@
 // PackedWeights: the CPU's copies of weight matrices in the packed matmul layout
 // (kernels/matmul_packed.h), made once per weight and shared by every graph (shape
-// bucket) of a brick. Only weights inside the given read-only mapping of a model file are
-// packed. They are read with pread(), not through the mapping, so the file's pages never
-// join this process's resident set (touching the mapping would fault in whole page-cache
-// folios, spilling into neighbouring tensors); pages of the weight that were mapped
-// already are dropped. A model thus costs one copy of its bytes. A weight that cannot be
+// bucket) of a brick and, through the C API's model, by every session of the model. Only
+// weights inside the given read-only mapping of a model file are packed. They are read
+// with pread(), not through the mapping, so the file's pages never join this process's
+// resident set; pages of the weight that were mapped already are dropped, and the
+// weight's range is marked MADV_RANDOM so that reads of neighbouring tensors cannot map
+// them again by fault-around. A model thus costs one copy of its bytes. A weight that cannot be
 // packed (type, shape, ISA, read error, out of memory) is used as is.
 // Thread-safety: get() may be called from any thread.
 #pragma once
