@@ -43,6 +43,16 @@ struct PackedActBlock {
 using PackedFn = void (*)(int64_t k, const void* wp, int64_t n_groups, const void* x, size_t x_row_bytes,
                           const PackedActBlock* act, int64_t act_stride, int nx, float* y, int64_t y_stride);
 
+// The packed kernels' setup: pointers to NX activation rows and their per-block data.
+template <int NX>
+inline void packed_act_rows(const void* x, size_t x_row_bytes, const PackedActBlock* act, int64_t act_stride,
+                            const BlockQ8_0* (&xr)[NX], const PackedActBlock* (&xa)[NX]) {
+  for (int c = 0; c < NX; ++c) {
+    xr[c] = reinterpret_cast<const BlockQ8_0*>(static_cast<const char*>(x) + c * x_row_bytes);
+    xa[c] = act + c * act_stride;
+  }
+}
+
 struct PackedKernel {
   PackedFn run = nullptr;
   int tile_n = 1;

@@ -94,10 +94,7 @@ void run_groups(int64_t k, const void* wp, int64_t n_groups, const void* x, size
   const int64_t nb = k / QK8_0;
   const BlockQ8_0* xr[NX];
   const PackedActBlock* xa[NX];
-  for (int c = 0; c < NX; ++c) {
-    xr[c] = reinterpret_cast<const BlockQ8_0*>(static_cast<const char*>(x) + c * x_row_bytes);
-    xa[c] = act + c * act_stride;
-  }
+  packed_act_rows(x, x_row_bytes, act, act_stride, xr, xa);
   for (int64_t g = 0; g < n_groups; ++g) {
     group_tile<P, kVnni, NX>(nb, static_cast<const uint8_t*>(wp) + g * nb * P::kBlockBytes, xr, xa,
                              y + g * kPackRows, y_stride);
