@@ -11,16 +11,8 @@ float dot(const float* a, const float* b, int64_t n) {
   for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
   return s;
 }
-float dot_f16(const float* a, const fp16_t* b, int64_t n) {
-  float s = 0.0f;
-  for (int64_t i = 0; i < n; ++i) s += a[i] * fp16_to_fp32(b[i]);
-  return s;
-}
 void axpy(float a, const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
-}
-void axpy_f16(float a, const fp16_t* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += a * fp16_to_fp32(x[i]);
 }
 void scale(float s, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] *= s;
@@ -68,8 +60,7 @@ void axpy_rows(const float* a, int64_t nq, const float* x, float* y, int64_t y_s
   for (int64_t g = 0; g < nq; ++g) axpy(a[g], x, y + g * y_stride, n);
 }
 
-constexpr VecOps kScalar = {dot,  dot_f16, axpy,   axpy_f16, scale,      sum_sq,   exp_sum,
-                            vmax, silu,    swiglu, gelu,     f16_to_f32, dot_rows, axpy_rows};
+constexpr VecOps kScalar = {scale, sum_sq, exp_sum, vmax, silu, swiglu, gelu, f16_to_f32, dot_rows, axpy_rows};
 
 }  // namespace
 

@@ -10,10 +10,6 @@
 namespace nm {
 
 struct VecOps {
-  float (*dot)(const float* a, const float* b, int64_t n);
-  float (*dot_f16)(const float* a, const fp16_t* b, int64_t n);
-  void (*axpy)(float a, const float* x, float* y, int64_t n);          // y += a x
-  void (*axpy_f16)(float a, const fp16_t* x, float* y, int64_t n);     // y += a x
   void (*scale)(float s, float* y, int64_t n);                         // y *= s
   float (*sum_sq)(const float* x, int64_t n);
   // y = exp(x - m) for all i, returns the sum of y (softmax core). x may equal y.

@@ -48,29 +48,6 @@ float dot(const float* a, const float* b, int64_t n) {
   return s;
 }
 template <class S>
-float dot_f16(const float* a, const fp16_t* b, int64_t n) {
-  auto s0 = S::set1(0.0f);
-  int64_t i = 0;
-  for (; i + S::W <= n; i += S::W) s0 = S::fmadd(S::load(a + i), S::load_f16(b + i), s0);
-  float s = S::hsum(s0);
-  for (; i < n; ++i) s += a[i] * fp16_to_fp32(b[i]);
-  return s;
-}
-template <class S>
-void axpy(float a, const float* x, float* y, int64_t n) {
-  const auto va = S::set1(a);
-  int64_t i = 0;
-  for (; i + S::W <= n; i += S::W) S::store(y + i, S::fmadd(va, S::load(x + i), S::load(y + i)));
-  for (; i < n; ++i) y[i] += a * x[i];
-}
-template <class S>
-void axpy_f16(float a, const fp16_t* x, float* y, int64_t n) {
-  const auto va = S::set1(a);
-  int64_t i = 0;
-  for (; i + S::W <= n; i += S::W) S::store(y + i, S::fmadd(va, S::load_f16(x + i), S::load(y + i)));
-  for (; i < n; ++i) y[i] += a * fp16_to_fp32(x[i]);
-}
-template <class S>
 void scale(float s, float* y, int64_t n) {
   const auto vs = S::set1(s);
   int64_t i = 0;
@@ -188,8 +165,8 @@ void axpy_rows(const float* a, int64_t nq, const float* x, float* y, int64_t y_s
 
 template <class S>
 constexpr VecOps make_table() {
-  return {dot<S>, dot_f16<S>, axpy<S>, axpy_f16<S>, scale<S>, sum_sq<S>, exp_sum<S>, vmax<S>,
-          silu<S>, swiglu<S>, gelu<S>, f16_to_f32<S>, dot_rows<S>, axpy_rows<S>};
+  return {scale<S>, sum_sq<S>, exp_sum<S>, vmax<S>, silu<S>, swiglu<S>, gelu<S>, f16_to_f32<S>, dot_rows<S>,
+          axpy_rows<S>};
 }
 
 }  // namespace nm::simd
