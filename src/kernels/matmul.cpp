@@ -57,8 +57,6 @@ void per_row_task(ThreadPool& pool, int64_t n_rows, F&& fn) {
   }
 }
 
-bool has_packed_layout(DType w_type) { return w_type == DType::Q4_0 || w_type == DType::Q8_0; }
-
 // Where the per-block activation data of the packed path start in the scratch.
 size_t act_offset(size_t x_bytes) { return (x_bytes + 63) / 64 * 64; }
 
@@ -66,8 +64,8 @@ size_t act_offset(size_t x_bytes) { return (x_bytes + 63) / 64 * 64; }
 // scale as a float; then chunks of 4 row groups x 64 activation rows from the shared
 // counter (any thread count gives the same bits).
 Status matmul_packed(Isa isa, const MatmulArgs& a, const MatmulKernel& quant, void* scratch, ThreadPool& pool) {
-  PackedKernel kern;
-  if (!matmul_packable(isa, a.w_type, a.m, a.k) || !select_packed_kernel(isa, a.w_type, &kern)) {
+  PackedKernel kern;  // k is a whole number of blocks (checked by matmul())
+  if (a.m % kPackRows != 0 || !select_packed_kernel(isa, a.w_type, &kern)) {
     return error(ErrorCode::invalid_argument, "matmul: no packed " + std::string(dtype_name(a.w_type)) +
                  " kernel for " + std::to_string(a.m) + " rows of " + std::to_string(a.k) + " on " + isa_name(isa));
   }
@@ -135,7 +133,7 @@ size_t matmul_scratch_bytes(DType w_type, int64_t k, int64_t n) {
   const DType act = matmul_act_type(w_type);
   if (act == DType::F32 || act == DType::F64 || k % block_size(act) != 0) return 0;
   const size_t x_bytes = row_size(act, k) * (size_t)n;
-  if (!has_packed_layout(w_type)) return x_bytes;
+  if (!matmul_has_packed_layout(w_type)) return x_bytes;
   return act_offset(x_bytes) + (size_t)n * (size_t)(k / QK8_0) * sizeof(PackedActBlock);
 }
 

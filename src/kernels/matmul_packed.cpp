@@ -8,7 +8,7 @@
 namespace nm {
 
 bool matmul_packable(Isa isa, DType w_type, int64_t m, int64_t k) {
-  if ((w_type != DType::Q4_0 && w_type != DType::Q8_0) || m <= 0 || m % kPackRows != 0 || k <= 0 || k % 32 != 0) {
+  if (!matmul_has_packed_layout(w_type) || m <= 0 || m % kPackRows != 0 || k <= 0 || k % 32 != 0) {
     return false;
   }
   PackedKernel kern;

@@ -23,6 +23,8 @@ namespace nm {
 
 constexpr int64_t kPackRows = 16;
 
+// Whether the type has a packed layout at all (Q4_0, Q8_0).
+inline bool matmul_has_packed_layout(DType w_type) { return w_type == DType::Q4_0 || w_type == DType::Q8_0; }
 // Whether matmul() has a packed kernel for this weight type and shape on this ISA.
 bool matmul_packable(Isa isa, DType w_type, int64_t m, int64_t k);
 // Bytes of the packed copy of an m x k matrix (the same as the file's bytes).
