@@ -2,10 +2,7 @@
 // tiles of 4 weight rows x 6 activation rows (24 accumulators of 16 lanes), each weight
 // vector converted once and used for 6 FMAs; masked loads for the k tail. Matrix-vector
 // products use one row at a time with 4 accumulators to hide the FMA latency.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+#include "kernels/avx512_gcc_warnings.h"  // before any intrinsics header
 
 #include <immintrin.h>
 

@@ -3,10 +3,7 @@
 // meet 4-byte activation broadcasts in vpdpbusd (maddubs + madd without VNNI), and each
 // int32 lane is one output row: no horizontal sums, 16 rows per instruction. The weight
 // registers are decoded once per block and reused for up to 8 activation rows.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+#include "kernels/avx512_gcc_warnings.h"  // before any intrinsics header
 
 #include <immintrin.h>
 

@@ -1,8 +1,5 @@
 // AVX-512F table of vec.h primitives: 16-lane traits for the bodies in vec_simd.h.
-// GCC 12 reports its own _mm512_undefined_* helpers as uninitialised (a known false
-// positive in avx512fintrin.h); silence that for this file only.
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include "kernels/avx512_gcc_warnings.h"  // before any intrinsics header
 #include <immintrin.h>
 
 #include "kernels/vec_simd.h"

@@ -2,12 +2,7 @@
 // (lanes 0-7 block b, 8-15 block b+1), up to 4x4 tiles in the 32 vector registers;
 // vpdpbusd only when the Isa is avx512_vnni (the caller passes vnni = true only then).
 // Other types use the shared 256-bit kernels.
-// gcc 12's AVX-512 headers build some intrinsics from _mm512_undefined_*() and then warn
-// that the undefined value is used (a false positive); silence it for this file only.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+#include "kernels/avx512_gcc_warnings.h"  // before any intrinsics header
 
 #include "kernels/matmul_x86_impl.h"
 #include "kernels/matmul_x86_kquants.h"
