@@ -37,49 +37,6 @@ double best_time(int reps, F&& fn) {
 }
 
 #if defined(__x86_64__)
-// Streaming sum with 4 independent AVX2 accumulators, so the loop is bound by memory.
-__attribute__((target("avx2"))) uint64_t sum_range(const uint64_t* p, size_t n) {
-  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-  size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    a0 = _mm256_add_epi64(a0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)));
-    a1 = _mm256_add_epi64(a1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 4)));
-    a2 = _mm256_add_epi64(a2, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 8)));
-    a3 = _mm256_add_epi64(a3, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 12)));
-  }
-  uint64_t out[4];
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out),
-                      _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3)));
-  uint64_t s = out[0] + out[1] + out[2] + out[3];
-  for (; i < n; ++i) s += p[i];
-  return s;
-}
-#else
-uint64_t sum_range(const uint64_t* p, size_t n) {
-  uint64_t s = 0;
-  for (size_t i = 0; i < n; ++i) s += p[i];
-  return s;
-}
-#endif
-
-double read_bandwidth(nm::ThreadPool& pool, size_t bytes, int reps) {
-  const size_t n = bytes / 8;
-  std::vector<uint64_t> buf(n);
-  for (size_t i = 0; i < n; ++i) buf[i] = i;
-  std::vector<uint64_t> sums(pool.size() * 8);
-  const double t = best_time(reps, [&] {
-    pool.run([&](int ith, int nth) {
-      const size_t lo = n * ith / nth, hi = n * (ith + 1) / nth;
-      sums[ith * 8] = sum_range(buf.data() + lo, hi - lo);
-    });
-  });
-  uint64_t all = 0;
-  for (uint64_t s : sums) all += s;
-  if (all == 42) std::printf("#\n");  // keeps the sums alive
-  return (double)bytes / t / 1e9;
-}
-
-#if defined(__x86_64__)
 // vpdpbusd throughput: 64 int8 multiply-adds per instruction, 12 independent chains.
 __attribute__((target("avx512f,avx512vnni"))) int int8_loop_vnni(long iters) {
   int init[12][16], av[16], bv[16];
@@ -144,7 +101,8 @@ int main(int argc, char** argv) {
     }
   }
   nm::ThreadPool pool(threads);
-  const double bw = read_bandwidth(pool, quick ? (256u << 20) : (1024u << 20), quick ? 3 : 5);
+  // the same measurement `nanomind bench` divides by
+  const double bw = nm::measure_read_bandwidth(pool, quick ? (256u << 20) : (1024u << 20)) / 1e9;
   const double peak = nm::measure_fma_peak(pool, isa) / 1e9;
   std::printf("read_bandwidth threads=%d %.2f GB/s\n", threads, bw);
   const double ipeak = int8_peak(pool, isa);
