@@ -13,7 +13,7 @@ from PIL import Image
 
 from conftest import ptr
 
-PHOTOS = os.path.join(os.environ.get("NM_SOURCE_DIR", "."), "..", "shared", "testdata", "photos")
+PHOTOS = os.path.join(os.environ.get("NM_SOURCE_DIR", "."), "tests", "data", "photos")
 NAMES = ["astronaut.png", "chelsea.png", "coffee.png"]
 FILTERS = {"bilinear": (1, Image.BILINEAR), "bicubic": (2, Image.BICUBIC), "lanczos": (3, Image.LANCZOS)}
 
