@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/virtual_buffer.h"
 #include "kernels/matmul.h"
 #include "kernels/matmul_packed.h"
 #include "kernels/roofline.h"
@@ -124,11 +125,14 @@ int main(int argc, char** argv) {
     const size_t rb = nm::row_size(t, k);
     const size_t wbytes = rb * (size_t)m;
     const size_t copies = std::max<size_t>(1, (kStreamBytes + wbytes - 1) / wbytes);
-    std::vector<uint8_t> w(wbytes * copies);
-    for (size_t i = 0; i < w.size(); ++i) w[i] = (uint8_t)(i * 40503u >> 7);
+    // huge pages, as the packed weights of a model have (backend/cpu/packed_weights.h)
+    auto w_mem = nm::VirtualBuffer::reserve_huge(wbytes * copies);
+    if (!w_mem.ok()) { std::printf("out of memory\n"); return 1; }
+    uint8_t* w = static_cast<uint8_t*>(w_mem->data());
+    for (size_t i = 0; i < wbytes * copies; ++i) w[i] = (uint8_t)(i * 40503u >> 7);
     if (packed) {
-      std::vector<uint8_t> file_layout(w.begin(), w.begin() + (ptrdiff_t)wbytes);
-      for (size_t c = 0; c < copies; ++c) nm::matmul_pack_weights(t, file_layout.data(), rb, m, k, w.data() + c * wbytes);
+      std::vector<uint8_t> file_layout(w, w + wbytes);
+      for (size_t c = 0; c < copies; ++c) nm::matmul_pack_weights(t, file_layout.data(), rb, m, k, w + c * wbytes);
     }
     const int64_t batches[] = {1, quick ? 64 : 512};
     for (int64_t n : batches) {
@@ -142,7 +146,7 @@ int main(int argc, char** argv) {
       bool ok = true;
       const double sec = best_time(n == 1 ? (quick ? 2 : 5) : (quick ? 2 : 3), [&] {
         for (size_t c = 0; c < calls; ++c) {
-          a.w = w.data() + c * wbytes;
+          a.w = w + c * wbytes;
           ok = ok && nm::matmul(isa, a, scratch.data(), pool).ok();
         }
       }) / (double)calls;

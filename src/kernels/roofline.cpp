@@ -1,5 +1,6 @@
 #include "kernels/roofline.h"
 
+#include "core/virtual_buffer.h"
 #include "kernels/fma_loops.h"
 
 #include <algorithm>
@@ -14,8 +15,11 @@ namespace nm {
 
 double measure_read_bandwidth(ThreadPool& pool, size_t bytes) {
   const size_t n_words = bytes / sizeof(uint64_t);
-  std::unique_ptr<uint64_t[]> buf(new (std::nothrow) uint64_t[n_words]);
-  if (!buf) return 0;
+  // Huge pages, as the packed weights have (VirtualBuffer::reserve_huge): the limit is
+  // what the machine can stream, not what 4 KiB pages' TLB misses leave of it.
+  auto mem = VirtualBuffer::reserve_huge(n_words * sizeof(uint64_t));
+  if (!mem.ok() || !mem->data()) return 0;
+  uint64_t* buf = static_cast<uint64_t*>(mem->data());
   for (size_t i = 0; i < n_words; ++i) buf[i] = i;  // fault every page in before timing
   std::vector<uint64_t> sink((size_t)pool.size() * 8, 0);  // one cache line per thread
   double best = 0;

@@ -119,6 +119,12 @@ def test_bench_reports_pp_tg_ttft_memory_and_roofline(model):
     assert r.returncode == 0, r.stderr
     for what in ("pp32", "tg8", "time to first token", "peak resident memory", "% of roofline"):
         assert what in r.stdout, r.stdout
+    # The bandwidth is measured between the tg runs with a 512 MiB buffer; the peak
+    # resident memory reported must be the model's, not that buffer's.
+    peak = float(re.search(r"peak resident memory: ([\d.]+) MiB", r.stdout).group(1))
+    assert 0 < peak < 256, r.stdout
+    m = re.search(r"over (\d+) measurements between the tg runs\) .* tg = ([\d.]+) ± ([\d.]+)% of roofline", r.stdout)
+    assert m and int(m.group(1)) == 3 and float(m.group(2)) > 0, r.stdout  # before, between and after 2 runs
 
 
 def test_c_api_example_program(model):

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <vector>
 
 #include "kernels/matmul_packed.h"
@@ -28,8 +27,6 @@ bool read_fully(int fd, void* dst, size_t bytes, off_t offset) {
 }
 
 }  // namespace
-
-void PackedWeights::Free::operator()(void* p) const { std::free(p); }
 
 PackedWeights::PackedWeights(const std::string& path, const void* file, size_t file_bytes)
     : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)), file_(static_cast<const char*>(file)), file_bytes_(file_bytes) {}
@@ -59,9 +56,13 @@ const void* PackedWeights::get(Isa isa, const Tensor& w) {
   if (p < file_ || p + bytes > file_ + file_bytes_) return nullptr;  // not file memory: leave it alone
 
   std::lock_guard<std::mutex> lock(mu_);
-  if (auto it = packed_.find(p); it != packed_.end()) return it->second.get();
-  std::unique_ptr<void, Free> copy(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
-  if (!copy) return nullptr;
+  if (auto it = packed_.find(p); it != packed_.end()) return it->second;
+  if (!arena_.data()) {
+    auto arena = VirtualBuffer::reserve_huge(file_bytes_);
+    if (!arena.ok()) return nullptr;
+    arena_ = std::move(arena).value();
+  }
+  char* copy = static_cast<char*>(arena_.data()) + (p - file_);
   constexpr int64_t kSliceRows = kPackRows * 64;  // whole groups per read
   std::vector<char> slice(std::min<size_t>(bytes, (size_t)kSliceRows * row_bytes));
   for (int64_t r0 = 0; r0 < m; r0 += kSliceRows) {
@@ -69,7 +70,7 @@ const void* PackedWeights::get(Isa isa, const Tensor& w) {
     if (!read_fully(fd_, slice.data(), (size_t)rows * row_bytes, (off_t)(p - file_) + (off_t)(r0 * row_bytes))) {
       return nullptr;
     }
-    matmul_pack_weights(w.type, slice.data(), row_bytes, rows, k, static_cast<char*>(copy.get()) + r0 * row_bytes);
+    matmul_pack_weights(w.type, slice.data(), row_bytes, rows, k, copy + r0 * row_bytes);
   }
   // Pages of this weight already mapped leave the resident set (a private read-only file
   // mapping re-reads them if touched again), and reads of neighbouring tensors through the
@@ -82,7 +83,7 @@ const void* PackedWeights::get(Isa isa, const Tensor& w) {
     madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
   }
   bytes_ += bytes;
-  return packed_.emplace(p, std::move(copy)).first->second.get();
+  return packed_.emplace(p, copy).first->second;
 }
 
 }  // namespace nm

@@ -5,8 +5,11 @@
 // with pread(), not through the mapping, so the file's pages never join this process's
 // resident set; pages of the weight that were mapped already are dropped, and the
 // weight's range is marked MADV_RANDOM so that reads of neighbouring tensors cannot map
-// them again by fault-around. A model thus costs one copy of its bytes. A weight that cannot be
-// packed (type, shape, ISA, read error, out of memory) is used as is.
+// them again by fault-around. A model thus costs one copy of its bytes. The copies live in
+// one address range as long as the file, each at its weight's file offset, reserved
+// 2 MiB aligned for transparent huge pages (core/virtual_buffer.h): decode streams every
+// weight once per token, and 4 KiB pages cost it a TLB miss per page. A weight that cannot
+// be packed (type, shape, ISA, read error) is used as is.
 // Thread-safety: get() may be called from any thread.
 #pragma once
 
@@ -19,6 +22,7 @@
 
 #include "core/gguf_reader.h"
 #include "core/tensor.h"
+#include "core/virtual_buffer.h"
 #include "kernels/cpu_features.h"
 
 namespace nm {
@@ -40,12 +44,12 @@ class PackedWeights {
   size_t packed_bytes() const;
 
  private:
-  struct Free { void operator()(void* p) const; };
   int fd_ = -1;
   const char* file_;
   size_t file_bytes_;
   mutable std::mutex mu_;
-  std::unordered_map<const void*, std::unique_ptr<void, Free>> packed_;  // by file address
+  VirtualBuffer arena_;                                    // reserved at the first get()
+  std::unordered_map<const void*, const void*> packed_;  // file address -> copy in arena_
   size_t bytes_ = 0;
 };
 

@@ -1,0 +1,83 @@
+// VirtualBuffer: reserved memory reads as zeros, is writable, moves, and the huge-page
+// variant is 2 MiB aligned and (where the kernel offers transparent huge pages) backed
+// by them once written.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "core/virtual_buffer.h"
+
+namespace nm {
+namespace {
+
+constexpr size_t kHugePage = size_t{2} << 20;
+
+void expect_zero_writable_movable(Result<VirtualBuffer> r, size_t n) {
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  VirtualBuffer b = std::move(r).value();
+  ASSERT_NE(b.data(), nullptr);
+  EXPECT_EQ(b.size(), n);
+  auto* p = static_cast<uint8_t*>(b.data());
+  for (size_t i = 0; i < n; i += 4096) EXPECT_EQ(p[i], 0) << i;
+  std::memset(p, 0x5a, n);
+  VirtualBuffer moved = std::move(b);
+  EXPECT_EQ(b.data(), nullptr);  // NOLINT(bugprone-use-after-move): the moved-from state is part of the contract
+  EXPECT_EQ(static_cast<uint8_t*>(moved.data())[n - 1], 0x5a);
+  moved.release_from(0);
+  EXPECT_EQ(static_cast<uint8_t*>(moved.data())[n - 1], 0);  // released pages read as zeros again
+}
+
+TEST(VirtualBuffer, ReservedMemoryIsZeroWritableAndMovable) {
+  expect_zero_writable_movable(VirtualBuffer::reserve(3 << 20), 3 << 20);
+  expect_zero_writable_movable(VirtualBuffer::reserve_huge(5 << 20), 5 << 20);
+  EXPECT_EQ(VirtualBuffer::reserve_huge(0)->data(), nullptr);
+}
+
+TEST(VirtualBuffer, HugeIsAlignedToTwoMiB) {
+  for (size_t n : {size_t{1}, size_t{4096}, kHugePage + 1, 7 * kHugePage}) {
+    auto b = VirtualBuffer::reserve_huge(n);
+    ASSERT_TRUE(b.ok());
+    EXPECT_EQ((uintptr_t)b->data() % kHugePage, 0u) << n;
+  }
+}
+
+// AnonHugePages of the mapping that contains p, in KiB; -1 if smaps has no such mapping
+// (not Linux, or an emulator that does not show the guest's mappings).
+long anon_huge_kib(const void* p) {
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool inside = false;
+  while (std::getline(smaps, line)) {
+    uintptr_t lo = 0, hi = 0;
+    char dash = 0;
+    std::istringstream head(line);
+    if (head >> std::hex >> lo >> dash >> hi && dash == '-') {
+      inside = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+      continue;
+    }
+    if (inside && line.rfind("AnonHugePages:", 0) == 0) return std::stol(line.substr(14));
+  }
+  return -1;
+}
+
+TEST(VirtualBuffer, HugeIsBackedByHugePagesWhereTheKernelHasThem) {
+  std::ifstream mode_file("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string mode;
+  std::getline(mode_file, mode);
+  if (mode.find("[always]") == std::string::npos && mode.find("[madvise]") == std::string::npos) {
+    GTEST_SKIP() << "transparent huge pages are off here: '" << mode << "'";
+  }
+  auto b = VirtualBuffer::reserve_huge(4 * kHugePage);
+  ASSERT_TRUE(b.ok());
+  std::memset(b->data(), 1, b->size());
+  const long kib = anon_huge_kib(b->data());
+  if (kib < 0) GTEST_SKIP() << "/proc/self/smaps does not show the buffer (emulated?)";
+  EXPECT_GT(kib, 0) << "4 written, aligned 2 MiB regions but no huge page";
+}
+
+}  // namespace
+}  // namespace nm
