@@ -64,7 +64,9 @@ TEST(Matmul, SimdMatchesScalarAndThreadsAreBitIdentical) {
   std::normal_distribution<float> nd;
   for (DType t : kTypes) {
     const int64_t bs = block_size(t) == 1 ? 32 : block_size(t);
-    for (auto [m, nbk, n] : {std::tuple<int64_t, int64_t, int64_t>{11, 3, 1}, {70, 2, 9}}) {
+    // 300 x 1: five 64-row matrix-vector chunks, split into per-thread streams differently
+    // for 2 and 3 threads
+    for (auto [m, nbk, n] : {std::tuple<int64_t, int64_t, int64_t>{11, 3, 1}, {300, 2, 1}, {70, 2, 9}}) {
       const int64_t k = bs * nbk;
       const auto w = random_weights(t, m, k, g);
       std::vector<float> x(n * k);

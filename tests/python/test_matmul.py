@@ -125,19 +125,21 @@ def test_packed_matmul_matches_reference(shim, rng, wtype):
         pytest.skip(f"no packed {wtype.name} kernel on this CPU")
 
 
-def test_packed_matmul_same_bits_for_any_thread_count(shim, rng):
-    m, k, n = 96, 32 * 12, 9
+@pytest.mark.parametrize("m,n", [(96, 9), (16 * 23, 1)])  # 16 * 23 x 1: six matrix-vector chunks
+def test_packed_matmul_same_bits_for_any_thread_count(shim, rng, m, n):
+    k = 32 * 12
     w, _, _ = make_weights(rng, T.Q4_0, m, k)
     x = rng.standard_normal((n, k)).astype(np.float32)
     outs = []
-    for threads in (1, 2, 3):
-        y = np.zeros((n, m), np.float32)
+    for threads in (1, 2, 3, 5):
+        y = np.full((n, m), np.nan, np.float32)  # a chunk no thread computed stays NaN
         rc = shim.nm_shim_matmul_packed(isas(shim)[-1], int(T.Q4_0), ptr(w), ctypes.c_int64(w.shape[1]),
                                         ctypes.c_int64(m), ctypes.c_int64(k), ptr(x), ctypes.c_int64(k),
                                         ctypes.c_int64(n), ptr(y), ctypes.c_int64(m), threads)
         if rc == 2:
             pytest.skip("no packed Q4_0 kernel on this CPU")
         assert rc == 0
+        assert not np.isnan(y).any(), threads
         outs.append(y)
     assert all(np.array_equal(outs[0], o) for o in outs[1:])
 
