@@ -1,6 +1,9 @@
 // Fused causal / non-causal attention with grouped KV heads and an online softmax
 // (flash-attention style: one pass over kv in tiles of 64 keys keeping a running max, sum
 // and output, so no n_tokens x n_kv score matrix exists). KV rows may be F32, F16 or Q8_0.
+// Per key tile, the scores of all query rows of a work unit are one small matrix product
+// with the transposed K tile and their outputs one with the V tile (VecOps::vecmat_acc):
+// register-blocked FMAs, no horizontal sums, each K/V row converted once per unit.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -13,7 +16,8 @@ namespace nm::kernels {
 namespace {
 
 constexpr int64_t kKeyTile = 64;
-constexpr int64_t kMaxHeadBlock = 16;  // query heads per work unit (stack arrays)
+constexpr int64_t kMaxHeadBlock = 16;  // query heads per work unit
+constexpr int64_t kMaxUnitRows = 128;  // query rows (tokens x heads) per work unit
 
 // Q8_0 row -> f32 (x = d * q per block of 32), local so attention does not depend on
 // the quant traits table being filled.
@@ -52,89 +56,90 @@ const float* kv_row_f32(const void* base, size_t offset, DType type, int64_t d, 
 
 }  // namespace
 
-// Work unit: one token and a block of query heads that share one KV head (grouped-query
-// attention), so each K and V row is converted once for all of them. The block is the
-// whole group unless that leaves too few units for the threads; the arithmetic per head is
-// the same either way, so results do not depend on the thread count.
+// Work unit: a block of consecutive tokens x a block of query heads that share one KV
+// head (grouped-query attention), so each K and V row is converted once for all of their
+// rows. Blocks shrink when there would be too few units for the threads; each query row
+// gets the same arithmetic whatever its unit (its scores use only the keys it can see,
+// the other keys of a tile get weight exactly 0), so results do not depend on the thread
+// count. Units are dealt round-robin: with a causal mask later tokens see more keys.
 Status attention(const float* q, const void* k, const void* v, float* out,
                  const AttentionParams& p, Isa isa, int ith, int nth) {
   NM_RETURN_IF_ERROR(check(p));
   const VecOps& vo = vec_ops(isa);
   const int64_t d = p.head_dim, group = p.n_head / p.n_head_kv;
+  const int64_t dp = (d + 15) / 16 * 16;  // padded row length of V tiles and outputs: whole vectors
   int64_t hb = group;  // heads per unit
   while (hb % 2 == 0 && (hb > kMaxHeadBlock || p.n_tokens * (p.n_head / hb) < 2 * (int64_t)nth)) hb /= 2;
   if (hb > kMaxHeadBlock) hb = 1;  // an odd group larger than the block: one head per unit
+  const int64_t n_hblocks = p.n_head / hb;
+  int64_t tb = std::max<int64_t>(1, std::min(p.n_tokens, kMaxUnitRows / hb));  // tokens per unit
+  while (tb > 1 && (p.n_tokens + tb - 1) / tb * n_hblocks < 4 * (int64_t)nth) tb = (tb + 1) / 2;
+  const int64_t n_units = (p.n_tokens + tb - 1) / tb * n_hblocks, max_rows = tb * hb;
   const size_t kv_row_bytes = row_size(p.kv_type, d);
-  // K and V rows of a tile as f32, converted tile by tile: the tile's rows are independent
-  // loads (strided by the KV heads) that the core overlaps, where converting one row just
-  // before its dot product left each KV-cache miss exposed (5% of decode at 256 tokens).
-  std::vector<float> acc((size_t)(hb * d)), kbuf((size_t)(kKeyTile * d)), vbuf((size_t)(kKeyTile * d));
-  std::vector<float> scores((size_t)(hb * kKeyTile));
-  const float* krow[kKeyTile];
-  const float* vrow[kKeyTile];
-  std::vector<float> m((size_t)hb), l((size_t)hb), tile_max((size_t)hb);
-  const RowRange r = split_rows(p.n_tokens * (p.n_head / hb), ith, nth);
-  for (int64_t unit = r.begin; unit < r.end; ++unit) {
-    const int64_t t = unit / (p.n_head / hb), h0 = unit % (p.n_head / hb) * hb, hkv = h0 / group;
-    const float* q0 = q + (t * p.n_head + h0) * d;  // hb query rows, d apart
-    const float* mr = p.mask ? p.mask + t * p.mask_stride : nullptr;
-    int64_t n_vis = p.n_kv;
-    if (p.causal && p.pos0 + t + 1 < n_vis) n_vis = p.pos0 + t + 1;
-    std::fill(acc.begin(), acc.end(), 0.0f);
-    std::fill(m.begin(), m.end(), -INFINITY);
-    std::fill(l.begin(), l.end(), 0.0f);
-    // Keys in tiles: scores for the tile, one rescale of the output per tile when the
-    // running max grows, and the exponentials as one vector pass (exp_sum).
-    for (int64_t j0 = 0; j0 < n_vis; j0 += kKeyTile) {
-      const int64_t nt = std::min(kKeyTile, n_vis - j0);
-      std::fill(tile_max.begin(), tile_max.end(), -INFINITY);
-      for (int64_t jj = 0; jj < nt; ++jj) {
-        const size_t off = (size_t)((j0 + jj) * p.n_head_kv + hkv) * kv_row_bytes;
-        krow[jj] = kv_row_f32(k, off, p.kv_type, d, vo, kbuf.data() + jj * d);
-      }
-      for (int64_t jj = 0; jj < nt; ++jj) {
-        const float bias = mr ? mr[j0 + jj] : 0.0f;
-        float dots[kMaxHeadBlock];
-        vo.dot_rows(q0, d, hb, krow[jj], dots, d);
-        for (int64_t g = 0; g < hb; ++g) {
-          const float s = dots[g] * p.scale + bias;
-          scores[(size_t)(g * kKeyTile + jj)] = s;
-          tile_max[(size_t)g] = std::max(tile_max[(size_t)g], s);
-        }
-      }
+
+  std::vector<float> qbuf((size_t)(max_rows * d)), kt((size_t)(d * kKeyTile)), vt((size_t)(kKeyTile * dp), 0.0f);
+  std::vector<float> row((size_t)d), scores((size_t)(max_rows * kKeyTile)), acc((size_t)(max_rows * dp));
+  std::vector<float> m((size_t)max_rows), l((size_t)max_rows);
+  std::vector<int64_t> n_vis((size_t)max_rows);
+  for (int64_t unit = ith; unit < n_units; unit += nth) {
+    const int64_t t0 = unit / n_hblocks * tb, t1 = std::min(p.n_tokens, t0 + tb);
+    const int64_t h0 = unit % n_hblocks * hb, hkv = h0 / group, rows = (t1 - t0) * hb;
+    int64_t unit_vis = 0;  // keys the unit's last-seeing row can see
+    for (int64_t t = t0; t < t1; ++t) {
+      int64_t nv = p.n_kv;
+      if (p.causal && p.pos0 + t + 1 < nv) nv = p.pos0 + t + 1;
+      unit_vis = std::max(unit_vis, nv);
       for (int64_t g = 0; g < hb; ++g) {
-        float* sg = scores.data() + g * kKeyTile;
-        if (tile_max[(size_t)g] == -INFINITY) {  // every key of the tile is masked
-          std::fill(sg, sg + nt, 0.0f);
-          continue;
-        }
-        if (tile_max[(size_t)g] > m[(size_t)g]) {  // new running max: rescale the accumulated output
-          const float c = std::exp(m[(size_t)g] - tile_max[(size_t)g]);
-          vo.scale(c, acc.data() + g * d, d);
-          l[(size_t)g] *= c;
-          m[(size_t)g] = tile_max[(size_t)g];
-        }
-        l[(size_t)g] += vo.exp_sum(sg, m[(size_t)g], sg, nt);
-      }
-      for (int64_t jj = 0; jj < nt; ++jj) {
-        const size_t off = (size_t)((j0 + jj) * p.n_head_kv + hkv) * kv_row_bytes;
-        vrow[jj] = kv_row_f32(v, off, p.kv_type, d, vo, vbuf.data() + jj * d);
-      }
-      for (int64_t jj = 0; jj < nt; ++jj) {
-        float w[kMaxHeadBlock];
-        bool any = false;
-        for (int64_t g = 0; g < hb; ++g) {
-          w[g] = scores[(size_t)(g * kKeyTile + jj)];
-          any = any || w[g] != 0.0f;
-        }
-        if (!any) continue;  // masked (or negligible) for every head of the block
-        vo.axpy_rows(w, hb, vrow[jj], acc.data(), d, d);
+        const int64_t r = (t - t0) * hb + g;
+        n_vis[(size_t)r] = nv;
+        std::copy_n(q + (t * p.n_head + h0 + g) * d, d, qbuf.data() + r * d);
       }
     }
-    for (int64_t g = 0; g < hb; ++g) {
-      float* o = out + (t * p.n_head + h0 + g) * d;
-      const float inv = l[(size_t)g] > 0.0f ? 1.0f / l[(size_t)g] : 0.0f;  // no visible kv: zeros, not NaN
-      for (int64_t i = 0; i < d; ++i) o[i] = acc[(size_t)(g * d + i)] * inv;
+    std::fill_n(acc.begin(), rows * dp, 0.0f);
+    std::fill_n(m.begin(), rows, -INFINITY);
+    std::fill_n(l.begin(), rows, 0.0f);
+    for (int64_t j0 = 0; j0 < unit_vis; j0 += kKeyTile) {
+      const int64_t nt = std::min(kKeyTile, unit_vis - j0);
+      // K tile transposed (kt[i][jj], columns past nt zero) and V tile (vt[jj][i], padded to dp)
+      if (nt < kKeyTile) std::fill(kt.begin(), kt.end(), 0.0f);
+      for (int64_t jj = 0; jj < nt; ++jj) {
+        const size_t off = (size_t)((j0 + jj) * p.n_head_kv + hkv) * kv_row_bytes;
+        const float* kr = kv_row_f32(k, off, p.kv_type, d, vo, row.data());
+        for (int64_t i = 0; i < d; ++i) kt[(size_t)(i * kKeyTile + jj)] = kr[i];
+        float* vr = vt.data() + jj * dp;
+        const float* vs = kv_row_f32(v, off, p.kv_type, d, vo, vr);
+        if (vs != vr) std::copy_n(vs, d, vr);
+      }
+      std::fill_n(scores.begin(), rows * kKeyTile, 0.0f);
+      vo.vecmat_acc(qbuf.data(), d, rows, d, kt.data(), kKeyTile, kKeyTile, scores.data(), kKeyTile);
+      for (int64_t r = 0; r < rows; ++r) {
+        float* sr = scores.data() + r * kKeyTile;
+        const int64_t nr = std::max<int64_t>(0, std::min(nt, n_vis[(size_t)r] - j0));  // keys row r sees
+        const float* mr = p.mask ? p.mask + (t0 + r / hb) * p.mask_stride + j0 : nullptr;
+        vo.scale(p.scale, sr, nr);
+        if (mr) {
+          for (int64_t jj = 0; jj < nr; ++jj) sr[jj] += mr[jj];
+        }
+        const float tile_max = nr > 0 ? vo.max(sr, nr) : -INFINITY;
+        if (!(tile_max > -INFINITY)) {  // every key of the tile is hidden from this row
+          std::fill_n(sr, nt, 0.0f);
+          continue;
+        }
+        if (tile_max > m[(size_t)r]) {  // new running max: rescale the accumulated output
+          const float c = std::exp(m[(size_t)r] - tile_max);
+          vo.scale(c, acc.data() + r * dp, dp);
+          l[(size_t)r] *= c;
+          m[(size_t)r] = tile_max;
+        }
+        l[(size_t)r] += vo.exp_sum(sr, m[(size_t)r], sr, nr);
+        std::fill(sr + nr, sr + nt, 0.0f);
+      }
+      vo.vecmat_acc(scores.data(), kKeyTile, rows, nt, vt.data(), dp, dp, acc.data(), dp);
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      float* o = out + ((t0 + r / hb) * p.n_head + h0 + r % hb) * d;
+      const float inv = l[(size_t)r] > 0.0f ? 1.0f / l[(size_t)r] : 0.0f;  // no visible kv: zeros, not NaN
+      for (int64_t i = 0; i < d; ++i) o[i] = acc[(size_t)(r * dp + i)] * inv;
     }
   }
   return Status::ok_status();

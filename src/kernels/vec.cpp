@@ -6,14 +6,6 @@
 namespace nm {
 namespace {
 
-float dot(const float* a, const float* b, int64_t n) {
-  float s = 0.0f;
-  for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
-void axpy(float a, const float* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
-}
 void scale(float s, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] *= s;
 }
@@ -53,14 +45,18 @@ void f16_to_f32(const fp16_t* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = fp16_to_fp32(x[i]);
 }
 
-void dot_rows(const float* q, int64_t q_stride, int64_t nq, const float* k, float* out, int64_t n) {
-  for (int64_t g = 0; g < nq; ++g) out[g] = dot(q + g * q_stride, k, n);
-}
-void axpy_rows(const float* a, int64_t nq, const float* x, float* y, int64_t y_stride, int64_t n) {
-  for (int64_t g = 0; g < nq; ++g) axpy(a[g], x, y + g * y_stride, n);
+void vecmat_acc(const float* a, int64_t lda, int64_t rows, int64_t k, const float* b, int64_t ldb, int64_t n,
+                float* c, int64_t ldc) {
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t j = 0; j < n; ++j) {
+      float s = c[r * ldc + j];
+      for (int64_t i = 0; i < k; ++i) s += a[r * lda + i] * b[i * ldb + j];
+      c[r * ldc + j] = s;
+    }
+  }
 }
 
-constexpr VecOps kScalar = {scale, sum_sq, exp_sum, vmax, silu, swiglu, gelu, f16_to_f32, dot_rows, axpy_rows};
+constexpr VecOps kScalar = {scale, sum_sq, exp_sum, vmax, silu, swiglu, gelu, f16_to_f32, vecmat_acc};
 
 }  // namespace
 

@@ -19,10 +19,12 @@ struct VecOps {
   void (*swiglu)(const float* a, const float* b, float* y, int64_t n);
   void (*gelu)(const float* x, float* y, int64_t n);
   void (*f16_to_f32)(const fp16_t* x, float* y, int64_t n);
-  // out[g] = dot(q + g * q_stride, k) for g < nq (one k against several query rows)
-  void (*dot_rows)(const float* q, int64_t q_stride, int64_t nq, const float* k, float* out, int64_t n);
-  // y + g * y_stride += a[g] * x for g < nq (one x into several rows)
-  void (*axpy_rows)(const float* a, int64_t nq, const float* x, float* y, int64_t y_stride, int64_t n);
+  // c[r][j] += sum_i a[r][i] * b[i][j] for r < rows, i < k, j < n (rows lda, ldb, ldc
+  // apart): attention's scores (Q x K^T) and outputs (P x V) per key tile. Each row gets
+  // the same operations however many rows a call has, so results do not depend on how
+  // rows were grouped.
+  void (*vecmat_acc)(const float* a, int64_t lda, int64_t rows, int64_t k, const float* b, int64_t ldb, int64_t n,
+                     float* c, int64_t ldc);
 };
 
 const VecOps& vec_ops(Isa isa);

@@ -124,49 +124,49 @@ void f16_to_f32(const fp16_t* x, float* y, int64_t n) {
   for (; i < n; ++i) y[i] = fp16_to_fp32(x[i]);
 }
 
-// R query rows against one k: one FMA chain per row, k loaded once per step. Every row
-// gets the same sequence of operations whatever R is, so results do not depend on how
-// the rows were grouped.
-template <class S, int R>
-void dot_rows_r(const float* q, int64_t q_stride, const float* k, float* out, int64_t n) {
-  typename S::V a[R];
-  for (int j = 0; j < R; ++j) a[j] = S::set1(0.0f);
-  int64_t i = 0;
-  for (; i + S::W <= n; i += S::W) {
-    const auto kv = S::load(k + i);
-    for (int j = 0; j < R; ++j) a[j] = S::fmadd(S::load(q + j * q_stride + i), kv, a[j]);
-  }
-  for (int j = 0; j < R; ++j) {
-    float s = S::hsum(a[j]);
-    for (int64_t t = i; t < n; ++t) s += q[j * q_stride + t] * k[t];
-    out[j] = s;
-  }
-}
-template <class S>
-void dot_rows(const float* q, int64_t q_stride, int64_t nq, const float* k, float* out, int64_t n) {
-  int64_t g = 0;
-  for (; g + 4 <= nq; g += 4) dot_rows_r<S, 4>(q + g * q_stride, q_stride, k, out + g, n);
-  for (; g < nq; ++g) dot_rows_r<S, 1>(q + g * q_stride, q_stride, k, out + g, n);
-}
-template <class S>
-void axpy_rows(const float* a, int64_t nq, const float* x, float* y, int64_t y_stride, int64_t n) {
-  int64_t i = 0;
-  for (; i + S::W <= n; i += S::W) {
-    const auto xv = S::load(x + i);
-    for (int64_t g = 0; g < nq; ++g) {
-      float* yg = y + g * y_stride + i;
-      S::store(yg, S::fmadd(S::set1(a[g]), xv, S::load(yg)));
+// R rows of a times b into C, columns [j, j + NV * W): the R x NV accumulators stay in
+// registers over k, each b vector loaded once for the R rows.
+template <class S, int R, int NV>
+void vecmat_block(const float* a, int64_t lda, int64_t k, const float* b, int64_t ldb, float* c, int64_t ldc) {
+  typename S::V acc[R][NV];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = S::load(c + r * ldc + v * S::W);
+  for (int64_t i = 0; i < k; ++i) {
+    typename S::V bv[NV];
+    for (int v = 0; v < NV; ++v) bv[v] = S::load(b + i * ldb + v * S::W);
+    for (int r = 0; r < R; ++r) {
+      const auto av = S::set1(a[r * lda + i]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = S::fmadd(av, bv[v], acc[r][v]);
     }
   }
-  for (; i < n; ++i) {
-    for (int64_t g = 0; g < nq; ++g) y[g * y_stride + i] += a[g] * x[i];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NV; ++v) S::store(c + r * ldc + v * S::W, acc[r][v]);
+}
+template <class S, int R>
+void vecmat_rows(const float* a, int64_t lda, int64_t k, const float* b, int64_t ldb, int64_t n, float* c,
+                 int64_t ldc) {
+  int64_t j = 0;
+  for (; j + 4 * S::W <= n; j += 4 * S::W) vecmat_block<S, R, 4>(a, lda, k, b + j, ldb, c + j, ldc);
+  for (; j + S::W <= n; j += S::W) vecmat_block<S, R, 1>(a, lda, k, b + j, ldb, c + j, ldc);
+  for (; j < n; ++j) {
+    for (int r = 0; r < R; ++r) {
+      float s = c[r * ldc + j];
+      for (int64_t i = 0; i < k; ++i) s += a[r * lda + i] * b[i * ldb + j];
+      c[r * ldc + j] = s;
+    }
   }
+}
+template <class S>
+void vecmat_acc(const float* a, int64_t lda, int64_t rows, int64_t k, const float* b, int64_t ldb, int64_t n,
+                float* c, int64_t ldc) {
+  int64_t r = 0;
+  for (; r + 2 <= rows; r += 2) vecmat_rows<S, 2>(a + r * lda, lda, k, b, ldb, n, c + r * ldc, ldc);
+  for (; r < rows; ++r) vecmat_rows<S, 1>(a + r * lda, lda, k, b, ldb, n, c + r * ldc, ldc);
 }
 
 template <class S>
 constexpr VecOps make_table() {
-  return {scale<S>, sum_sq<S>, exp_sum<S>, vmax<S>, silu<S>, swiglu<S>, gelu<S>, f16_to_f32<S>, dot_rows<S>,
-          axpy_rows<S>};
+  return {scale<S>, sum_sq<S>, exp_sum<S>, vmax<S>, silu<S>, swiglu<S>, gelu<S>, f16_to_f32<S>, vecmat_acc<S>};
 }
 
 }  // namespace nm::simd

@@ -169,8 +169,14 @@ void compare_text(const std::string& wtype, DType kv, double frac, const std::st
 TEST(BrickDevices, TextF32SameGreedyTokens) { compare_text("f32", DType::F32, 4e-5); }
 TEST(BrickDevices, TextQ8_0) { compare_text("q8_0", DType::F16, 1.2e-1); }
 TEST(BrickDevices, TextQ4_0) { compare_text("q4_0", DType::F16, 1.2e-1); }
-TEST(BrickDevices, TextQ4_K) { compare_text("q4_k", DType::F16, 1.2e-1, " --n-embd 256 --n-ff 512"); }
-TEST(BrickDevices, TextF32Q8_0KvCache) { compare_text("f32", DType::Q8_0, 4e-5, " --n-embd 128"); }
+// The CPU rounds Q4_K's activations to Q8_K, one scale per 256 values (Q8_0 has one per
+// 32), so its logits sit further from the device's: over NM_SEED=1..100 the worst step was
+// 0.21 x |L| (two seeds above 0.12; Q8_0 / Q4_0 stayed under 0.07).
+TEST(BrickDevices, TextQ4_K) { compare_text("q4_k", DType::F16, 3e-1, " --n-embd 256 --n-ff 512"); }
+// Q8_0 KV: the two devices' f32 K/V projections differ in the last bits, so a value at a
+// Q8_0 rounding midpoint can land one step apart in the two caches. Typically 1e-6 x |L|;
+// such a flip gave up to 1.7e-3 x |L| (3 of NM_SEED=1..80, the tighter 4e-5 bound failed them).
+TEST(BrickDevices, TextF32Q8_0KvCache) { compare_text("f32", DType::Q8_0, 1e-2, " --n-embd 128"); }
 
 // An op the device has no kernel for fails when the graph is prepared, naming the op and
 // the device; nothing runs on the CPU behind the caller's back. (Q5_0 weights: the OpenCL

@@ -94,8 +94,9 @@ TEST(Ops, SoftmaxFullyMaskedRowIsZero) {
   }
 }
 
-// Prefill-like (6 tokens, groups of 2 heads) and decode-like (1 token, 8 query heads on one
-// KV head, 71 keys: two key tiles): the heads per work unit change with the thread count.
+// Prefill-like (6 or 40 tokens, groups of 2 or 4 heads) and decode-like (1 token, 8 query
+// heads on one KV head, 71 keys: two key tiles): the heads and tokens per work unit change
+// with the thread count.
 void attention_case(int64_t nt, int64_t nh, int64_t nhkv, int64_t pos0) {
   const int64_t d = 64, n_kv = pos0 + nt;
   auto q = randn(nt * nh * d, 4);
@@ -139,6 +140,7 @@ void attention_case(int64_t nt, int64_t nh, int64_t nhkv, int64_t pos0) {
 TEST(Ops, AttentionAllKvTypesAndMaskedRows) {
   attention_case(6, 4, 2, 9);
   attention_case(1, 8, 1, 70);
+  attention_case(40, 8, 2, 30);  // token blocks of 32 (1 thread) down to 4 (3 threads), 70 keys
 }
 
 TEST(Ops, ActivationsAgreeAcrossIsas) {
