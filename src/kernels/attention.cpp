@@ -59,9 +59,9 @@ const float* kv_row_f32(const void* base, size_t offset, DType type, int64_t d, 
 // Work unit: a block of consecutive tokens x a block of query heads that share one KV
 // head (grouped-query attention), so each K and V row is converted once for all of their
 // rows. Blocks shrink when there would be too few units for the threads; each query row
-// gets the same arithmetic whatever its unit (its scores use only the keys it can see,
-// the other keys of a tile get weight exactly 0), so results do not depend on the thread
-// count. Units are dealt round-robin: with a causal mask later tokens see more keys.
+// gets the same arithmetic whatever its unit (its scores use only the keys up to its last
+// visible one, causal or unmasked, the other keys of a tile get weight exactly 0), so
+// results do not depend on the thread count. Units are dealt round-robin: with a causal mask later tokens see more keys.
 Status attention(const float* q, const void* k, const void* v, float* out,
                  const AttentionParams& p, Isa isa, int ith, int nth) {
   NM_RETURN_IF_ERROR(check(p));
@@ -88,6 +88,10 @@ Status attention(const float* q, const void* k, const void* v, float* out,
     for (int64_t t = t0; t < t1; ++t) {
       int64_t nv = p.n_kv;
       if (p.causal && p.pos0 + t + 1 < nv) nv = p.pos0 + t + 1;
+      if (p.mask) {  // keys past the row's last unmasked one add exactly nothing: skip them
+        const float* mr = p.mask + t * p.mask_stride;
+        while (nv > 0 && mr[nv - 1] == -INFINITY) --nv;
+      }
       unit_vis = std::max(unit_vis, nv);
       for (int64_t g = 0; g < hb; ++g) {
         const int64_t r = (t - t0) * hb + g;

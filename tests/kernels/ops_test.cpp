@@ -120,6 +120,8 @@ void attention_case(int64_t nt, int64_t nh, int64_t nhkv, int64_t pos0) {
   std::vector<float> mask(nt * n_kv, 0.0f);
   const int64_t blind = nt > 2 ? 2 : -1;  // this token sees nothing (none with one token)
   for (int64_t j = 0; blind >= 0 && j < n_kv; ++j) mask[blind * n_kv + j] = -INFINITY;
+  const int64_t short_sighted = nt > 3 ? 3 : -1;  // sees only the first third of the keys
+  for (int64_t j = n_kv / 3; short_sighted >= 0 && j < n_kv; ++j) mask[short_sighted * n_kv + j] = -INFINITY;
   const void* ks[] = {kf.data(), kh.data(), kq.data()};
   const void* vs[] = {vf.data(), vh.data(), vq.data()};
   const DType types[] = {DType::F32, DType::F16, DType::Q8_0};
