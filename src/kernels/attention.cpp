@@ -61,7 +61,8 @@ const float* kv_row_f32(const void* base, size_t offset, DType type, int64_t d, 
 // rows. Blocks shrink when there would be too few units for the threads; each query row
 // gets the same arithmetic whatever its unit (its scores use only the keys up to its last
 // visible one, causal or unmasked, the other keys of a tile get weight exactly 0), so
-// results do not depend on the thread count. Units are dealt round-robin: with a causal mask later tokens see more keys.
+// results do not depend on the thread count. Units are dealt round-robin: under a causal
+// mask later tokens see more keys, so contiguous ranges would load the threads unevenly.
 Status attention(const float* q, const void* k, const void* v, float* out,
                  const AttentionParams& p, Isa isa, int ith, int nth) {
   NM_RETURN_IF_ERROR(check(p));
