@@ -70,9 +70,8 @@ double run_prefill(nm_session* s, const std::vector<int32_t>& tokens, double* tt
 class PeakRss {
  public:
   PeakRss() {
-    std::FILE* f = std::fopen("/proc/self/clear_refs", "w");
-    can_reset_ = f != nullptr;
-    if (f) std::fclose(f);
+    sample();              // the peak so far (model load) is kept
+    can_reset_ = reset();  // a kernel without the "5" command refuses the write
   }
   bool can_reset() const { return can_reset_; }
   void sample() {
