@@ -160,6 +160,9 @@ template <class S>
 void vecmat_acc(const float* a, int64_t lda, int64_t rows, int64_t k, const float* b, int64_t ldb, int64_t n,
                 float* c, int64_t ldc) {
   int64_t r = 0;
+  if constexpr (S::W >= 16) {  // 32 vector registers: 4 rows x 4 vectors of accumulators
+    for (; r + 4 <= rows; r += 4) vecmat_rows<S, 4>(a + r * lda, lda, k, b, ldb, n, c + r * ldc, ldc);
+  }
   for (; r + 2 <= rows; r += 2) vecmat_rows<S, 2>(a + r * lda, lda, k, b, ldb, n, c + r * ldc, ldc);
   for (; r < rows; ++r) vecmat_rows<S, 1>(a + r * lda, lda, k, b, ldb, n, c + r * ldc, ldc);
 }
