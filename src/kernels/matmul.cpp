@@ -92,8 +92,9 @@ void for_each_chunk_streamed(ThreadPool& pool, int64_t n_chunks, F&& fn) {
 }
 
 // Packed weights: activation rows quantised to Q8_0 plus, per block, -offset * sum and the
-// scale as a float; then chunks of 4 row groups x 64 activation rows from the shared
-// counter (any thread count gives the same bits).
+// scale as a float; then chunks of 4 row groups (x 64 activation rows, from one shared
+// counter; a single activation row: for_each_chunk_streamed). Any thread count gives the
+// same bits.
 Status matmul_packed(Isa isa, const MatmulArgs& a, const MatmulKernel& quant, void* scratch, ThreadPool& pool) {
   PackedKernel kern;  // k is a whole number of blocks (checked by matmul())
   if (a.m % kPackRows != 0 || !select_packed_kernel(isa, a.w_type, &kern)) {

@@ -26,6 +26,14 @@ bool read_fully(int fd, void* dst, size_t bytes, off_t offset) {
   return true;
 }
 
+// Applies madvise `advice` to the whole pages inside [p, p + bytes) (a page shared with a
+// neighbouring tensor is left alone).
+void advise_whole_pages(const void* p, size_t bytes, int advice) {
+  const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  const uintptr_t lo = ((uintptr_t)p + page - 1) / page * page, hi = ((uintptr_t)p + bytes) / page * page;
+  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, advice);
+}
+
 }  // namespace
 
 PackedWeights::PackedWeights(const std::string& path, const void* file, size_t file_bytes)
@@ -68,6 +76,7 @@ const void* PackedWeights::get(Isa isa, const Tensor& w) {
   for (int64_t r0 = 0; r0 < m; r0 += kSliceRows) {
     const int64_t rows = std::min(kSliceRows, m - r0);
     if (!read_fully(fd_, slice.data(), (size_t)rows * row_bytes, (off_t)(p - file_) + (off_t)(r0 * row_bytes))) {
+      advise_whole_pages(copy, bytes, MADV_DONTNEED);  // the file layout is used: give the copy's pages back
       return nullptr;
     }
     matmul_pack_weights(w.type, slice.data(), row_bytes, rows, k, copy + r0 * row_bytes);
@@ -76,12 +85,8 @@ const void* PackedWeights::get(Isa isa, const Tensor& w) {
   // mapping re-reads them if touched again), and reads of neighbouring tensors through the
   // mapping (norms, embedding rows) no longer map them by fault-around: MADV_RANDOM splits
   // the weight's range into its own VMA, and fault-around stays inside one VMA.
-  const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-  const uintptr_t lo = ((uintptr_t)p + page - 1) / page * page, hi = ((uintptr_t)p + bytes) / page * page;
-  if (hi > lo) {
-    madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_RANDOM);
-    madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
-  }
+  advise_whole_pages(p, bytes, MADV_RANDOM);
+  advise_whole_pages(p, bytes, MADV_DONTNEED);
   bytes_ += bytes;
   return packed_.emplace(p, copy).first->second;
 }
