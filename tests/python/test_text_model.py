@@ -115,9 +115,12 @@ def test_greedy_tokens_identical_over_32_steps(shim, rng, tmp_path, wtype):
 
 @pytest.mark.parametrize("wtype", ["q4_0", "q8_0"])
 def test_packed_weights_agree_with_the_file_layout(shim, rng, tmp_path, wtype):
-    # The packed copies change only the order of float sums (same activation quantiser),
-    # but a changed sum can move a later activation across a rounding boundary: measured
-    # <= 1.2e-2 * |L| for the reference comparison above, hence the same bound here.
+    # The packed copies change only the order of float sums (same activation quantiser), but
+    # a changed sum can move a later 8-bit activation across a rounding midpoint, one step of
+    # its block's scale. Measured over NM_SEED=1000..1999: 95% (q4_0) and 94% (q8_0) of the
+    # draws agree to 2e-7*|L| (sum order alone); the rest differ by up to 1.2e-2 (q4_0) and
+    # 3.7e-2*|L| (q8_0), and NM_SEED=4 gives 1.6e-2 for q4_0. A wrong or misplaced packed weight
+    # gives errors of order |L|.
     path = make_model(tmp_path, rng, arch="llama", type=wtype)
     n_vocab = llama_ref.load(path).vocab
     tokens = np.ascontiguousarray(rng.integers(0, n_vocab, 19), dtype=np.int32)
@@ -131,7 +134,7 @@ def test_packed_weights_agree_with_the_file_layout(shim, rng, tmp_path, wtype):
     assert out[0][1] == 0
     if out[1][1] == 0:
         pytest.skip("no packed kernels on this CPU")
-    check_close(out[1][0], out[0][0], 1.2e-2, f"packed {wtype} ({out[1][1]} bytes packed)")
+    check_close(out[1][0], out[0][0], 6e-2, f"packed {wtype} ({out[1][1]} bytes packed)")
 
 
 def test_contexts_of_one_model_share_the_packed_weights(shim, rng, tmp_path):
