@@ -207,7 +207,7 @@ int bench(const BenchOptions& o) {
       const Stats b = stats_of(bw), f = stats_of(frac);
       const auto [lo, hi] = std::minmax_element(bw.begin(), bw.end());
       std::printf("decode roofline: %.1f MiB read per token, read bandwidth %.2f GB/s (%.2f-%.2f over %zu "
-                  "measurements between the tg runs) → %.2f tok/s max; tg = %.1f ± %.1f%% of roofline\n",
+                  "measurements between the tg runs) → %.2f tok/s max; tg = %.3g ± %.2g%% of roofline\n",
                   per_token / (1 << 20), b.mean / 1e9, *lo / 1e9, *hi / 1e9, bw.size(), b.mean / per_token, f.mean,
                   f.stddev);
     }
