@@ -128,6 +128,10 @@ NM_API void nm_session_reset(nm_session* session);
 NM_API nm_status nm_session_eval(nm_session* session, const int32_t* tokens, int32_t n);
 /* Low-level: samples the next token from the last evaluated position (does not eval it). */
 NM_API nm_status nm_session_sample(nm_session* session, int32_t* token);
+/* Low-level: copies the last evaluated position's logits (nm_model_n_vocab floats) into out,
+ * which holds n floats. NM_ERR_INVALID_ARGUMENT when nothing was evaluated since the session
+ * began or was reset; NM_ERR_OUT_OF_RANGE when n is smaller than the vocabulary. */
+NM_API nm_status nm_session_get_logits(nm_session* session, float* out, int32_t n);
 /* Tokens in the context so far. */
 NM_API int32_t nm_session_n_past(const nm_session* session);
 NM_API int32_t nm_session_n_ctx(const nm_session* session);

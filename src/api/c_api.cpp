@@ -331,6 +331,21 @@ nm_status nm_session_sample(nm_session* s, int32_t* token) {
   });
 }
 
+nm_status nm_session_get_logits(nm_session* s, float* out, int32_t n) {
+  return guarded(s, [&]() -> nm_status {
+    if (!s->session || !out) return report(s, nm::error(nm::ErrorCode::invalid_argument, "no session or output"));
+    const int32_t n_vocab = s->model->text->hparams().n_vocab;
+    if (n < n_vocab) {
+      return report(s, nm::error(nm::ErrorCode::out_of_range, "the vocabulary has " + std::to_string(n_vocab) +
+                                                                  " logits; out holds " + std::to_string(n)));
+    }
+    auto r = s->session->last_logits();
+    if (!r.ok()) return report(s, r.status());
+    std::memcpy(out, r.value(), (size_t)n_vocab * sizeof(float));
+    return NM_OK;
+  });
+}
+
 int32_t nm_session_n_past(const nm_session* s) { return s && s->session ? s->session->n_past() : 0; }
 int32_t nm_session_n_ctx(const nm_session* s) { return s && s->session ? s->session->n_ctx() : 0; }
 

@@ -80,11 +80,14 @@ Status TextSession::eval(const std::vector<int32_t>& tokens) {
 }
 
 Result<int32_t> TextSession::sample() {
-  if (ctx_->n_logit_rows() == 0) return error(ErrorCode::invalid_argument, "nothing evaluated yet: no logits to sample");
-  const int n_vocab = model_.hparams().n_vocab;
-  const float* last = ctx_->logits() + (size_t)(ctx_->n_logit_rows() - 1) * n_vocab;
-  std::vector<float> logits(last, last + n_vocab);
+  NM_ASSIGN_OR_RETURN(const float* last, last_logits());
+  std::vector<float> logits(last, last + model_.hparams().n_vocab);
   return sampler_.sample(logits.data());
+}
+
+Result<const float*> TextSession::last_logits() const {
+  if (ctx_->n_logit_rows() == 0) return error(ErrorCode::invalid_argument, "nothing evaluated yet: no logits");
+  return ctx_->logits() + (size_t)(ctx_->n_logit_rows() - 1) * model_.hparams().n_vocab;
 }
 
 Status TextSession::prefill_and_generate(const std::vector<int32_t>& tokens, int n_predict,

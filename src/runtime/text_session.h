@@ -70,6 +70,9 @@ class TextSession {
   // Low level: append tokens; sample the next token from the last position's logits.
   Status eval(const std::vector<int32_t>& tokens);
   Result<int32_t> sample();
+  // The last evaluated position's logits (n_vocab floats, valid until the next eval or
+  // reset); an error when there is none.
+  Result<const float*> last_logits() const;
 
   void reset();
   int n_past() const { return ctx_->n_past(); }

@@ -1,6 +1,7 @@
 """pytest fixtures shared by the reference tests.
 
 `shim` is the ctypes handle to the test shim library (path in $NM_SHIM, set by ctest);
+`lib` the public C API's shared library (path in $NM_LIB) through tools/nanomind_ctypes.py;
 `rng` is a fresh, logged random generator so every run draws new inputs but a failure
 can be replayed with NM_SEED=<seed>.
 """
@@ -15,12 +16,22 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "reference"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools"))
 
 
+def _path_from_ctest(var):
+    path = os.environ.get(var)
+    if not path:
+        pytest.fail(f"{var} is not set: run these tests through ctest")
+    return path
+
+
 @pytest.fixture(scope="session")
 def shim():
-    path = os.environ.get("NM_SHIM")
-    if not path:
-        pytest.fail("NM_SHIM is not set: run these tests through ctest")
-    return ctypes.CDLL(path)
+    return ctypes.CDLL(_path_from_ctest("NM_SHIM"))
+
+
+@pytest.fixture(scope="session")
+def lib():
+    import nanomind_ctypes
+    return nanomind_ctypes.NanoMind(_path_from_ctest("NM_LIB"))
 
 
 @pytest.fixture

@@ -45,9 +45,16 @@ class TextContext {
   int n_logit_rows() const { return n_logit_rows_; }
   int n_past() const { return cache_.n_tokens(); }
   int n_ctx() const { return cache_.shape().n_ctx; }
-  void clear() { cache_.clear(); }
+  // Both drop the logits too: they belonged to a position that is gone.
+  void clear() {
+    cache_.clear();
+    n_logit_rows_ = 0;
+  }
   // Forgets positions from n on (e.g. to redo a turn).
-  void truncate(int n) { cache_.truncate(n); }
+  void truncate(int n) {
+    if (n < n_past()) n_logit_rows_ = 0;
+    cache_.truncate(n);
+  }
   const TextModel& model() const { return model_; }
   // Bytes of weights running from packed CPU copies so far (0 without packing).
   size_t packed_bytes() const { return packed_ ? packed_->packed_bytes() : 0; }

@@ -1,0 +1,139 @@
+"""ctypes bindings for the C API's shared library (build/lib/libnanomind.so), as much of
+include/nanomind/nanomind.h as the Python tools and tests use: load a model, open a
+session, tokenize, evaluate tokens, read the last position's logits.
+
+    lib = NanoMind("build/lib/libnanomind.so")
+    with lib.load("model.gguf", n_threads=2) as model, model.session(n_ctx=512) as s:
+        s.eval(model.tokenize("Hello"))
+        logits = s.logits()            # numpy float32, n_vocab
+"""
+import ctypes
+
+import numpy as np
+
+OK, INVALID_ARGUMENT, INVALID_FILE, UNSUPPORTED, OUT_OF_MEMORY, OUT_OF_RANGE, IO, INTERNAL = range(8)
+KV_F16, KV_Q8_0, KV_F32 = 0, 1, 2
+
+
+class ModelParams(ctypes.Structure):
+    _fields_ = [("model_path", ctypes.c_char_p), ("mmproj_path", ctypes.c_char_p), ("n_threads", ctypes.c_int)]
+
+
+class SamplingParams(ctypes.Structure):
+    _fields_ = [("temperature", ctypes.c_float), ("top_k", ctypes.c_int), ("top_p", ctypes.c_float),
+                ("min_p", ctypes.c_float), ("repeat_penalty", ctypes.c_float), ("repeat_last_n", ctypes.c_int),
+                ("seed", ctypes.c_uint64)]
+
+
+class SessionParams(ctypes.Structure):
+    _fields_ = [("n_ctx", ctypes.c_int), ("kv_type", ctypes.c_int), ("system_prompt", ctypes.c_char_p),
+                ("chat_template", ctypes.c_char_p), ("sampling", SamplingParams), ("image_width", ctypes.c_int32),
+                ("image_height", ctypes.c_int32), ("devices", ctypes.c_char_p), ("no_repack", ctypes.c_int32)]
+
+
+class NanoMindError(RuntimeError):
+    def __init__(self, status, message):
+        super().__init__(f"nanomind status {status}: {message}")
+        self.status = status
+
+
+class _Handle:
+    """Owns one C handle, freed by close() or at the end of a with block."""
+
+    _free = None  # name of the nm_*_free function
+
+    def close(self):
+        if self.handle:
+            getattr(self.c, self._free)(self.handle)
+            self.handle = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class NanoMind:
+    """The loaded library; load() opens models."""
+
+    def __init__(self, path):
+        self.c = c = ctypes.CDLL(path)
+        vp, i32 = ctypes.c_void_p, ctypes.c_int32
+        c.nm_model_default_params.restype = ModelParams
+        c.nm_session_default_params.restype = SessionParams
+        c.nm_model_load.argtypes = [ctypes.POINTER(ModelParams), ctypes.POINTER(vp), ctypes.c_char_p, ctypes.c_size_t]
+        c.nm_model_free.argtypes = [vp]
+        c.nm_model_n_vocab.argtypes, c.nm_model_n_vocab.restype = [vp], i32
+        c.nm_tokenize.argtypes = [vp, ctypes.c_char_p, ctypes.c_int, ctypes.c_int, ctypes.POINTER(i32), i32]
+        c.nm_tokenize.restype = i32
+        c.nm_session_init.argtypes = [vp, ctypes.POINTER(SessionParams), ctypes.POINTER(vp)]
+        c.nm_session_free.argtypes = [vp]
+        c.nm_session_last_error.argtypes, c.nm_session_last_error.restype = [vp], ctypes.c_char_p
+        c.nm_session_eval.argtypes = [vp, ctypes.POINTER(i32), i32]
+        c.nm_session_get_logits.argtypes = [vp, ctypes.POINTER(ctypes.c_float), i32]
+        c.nm_session_reset.argtypes = [vp]
+        c.nm_session_n_past.argtypes, c.nm_session_n_past.restype = [vp], i32
+
+    def load(self, model_path, n_threads=0):
+        p = self.c.nm_model_default_params()
+        p.model_path, p.n_threads = model_path.encode(), n_threads
+        handle, err = ctypes.c_void_p(), ctypes.create_string_buffer(512)
+        st = self.c.nm_model_load(ctypes.byref(p), ctypes.byref(handle), err, len(err))
+        if st != OK:
+            raise NanoMindError(st, err.value.decode(errors="replace"))
+        return Model(self.c, handle)
+
+
+class Model(_Handle):
+    _free = "nm_model_free"
+
+    def __init__(self, c, handle):
+        self.c, self.handle = c, handle
+        self.n_vocab = c.nm_model_n_vocab(handle)
+
+    def tokenize(self, text, add_special=True):
+        data = text.encode()
+        buf = (ctypes.c_int32 * (len(data) + 8))()
+        n = self.c.nm_tokenize(self.handle, data, int(add_special), 1, buf, len(buf))
+        if n < 0:  # -(tokens needed)
+            buf = (ctypes.c_int32 * -n)()
+            n = self.c.nm_tokenize(self.handle, data, int(add_special), 1, buf, len(buf))
+        return list(buf[:n])
+
+    def session(self, n_ctx=0, kv_type=KV_F16, no_repack=False):
+        p = self.c.nm_session_default_params()
+        p.n_ctx, p.kv_type, p.no_repack = n_ctx, kv_type, int(no_repack)
+        handle = ctypes.c_void_p()
+        st = self.c.nm_session_init(self.handle, ctypes.byref(p), ctypes.byref(handle))
+        if st != OK:
+            raise NanoMindError(st, "session init failed")
+        return Session(self.c, handle, self.n_vocab)
+
+
+class Session(_Handle):
+    _free = "nm_session_free"
+
+    def __init__(self, c, handle, n_vocab):
+        self.c, self.handle, self.n_vocab = c, handle, n_vocab
+
+    def _check(self, st):
+        if st != OK:
+            raise NanoMindError(st, self.c.nm_session_last_error(self.handle).decode(errors="replace"))
+
+    def eval(self, tokens):
+        arr = (ctypes.c_int32 * len(tokens))(*tokens)
+        self._check(self.c.nm_session_eval(self.handle, arr, len(tokens)))
+
+    def logits(self, n=None):
+        out = np.zeros(self.n_vocab if n is None else n, np.float32)
+        self._check(self.c.nm_session_get_logits(self.handle, out.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+                                                 len(out)))
+        return out
+
+    def reset(self):
+        self.c.nm_session_reset(self.handle)
+
+    @property
+    def n_past(self):
+        return self.c.nm_session_n_past(self.handle)
