@@ -7,7 +7,8 @@
 namespace nm::cli {
 
 void register_info(CLI::App& app) {
-  auto* cmd = app.add_subcommand("info", "Show the CPU features and kernel paths this build will use");
+  auto* cmd = app.add_subcommand("info", "Show the kernel paths this build can use on this CPU and the one it picks "
+                                         "(NM_ISA=<path> in the environment caps it, e.g. NM_ISA=avx2 or scalar)");
   cmd->callback([] {
     std::printf("kernel paths usable here:");
     for (Isa isa : usable_isas()) std::printf(" %s", isa_name(isa));

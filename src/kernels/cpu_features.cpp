@@ -1,6 +1,10 @@
 #include "kernels/cpu_features.h"
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
 
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -87,13 +91,38 @@ bool isa_compiled(Isa isa) {
   }
 }
 
-std::vector<Isa> usable_isas() {
+namespace {
+
+// The ISAs the CPU and build allow, cut after the one NM_ISA names (if any), in order.
+std::vector<Isa> probe_usable_isas() {
   const CpuFeatures f = detect_cpu_features();
   std::vector<Isa> out;
   for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512, Isa::avx512_vnni, Isa::neon, Isa::neon_dotprod}) {
     if (isa_compiled(isa) && isa_supported(isa, f)) out.push_back(isa);
   }
+  const char* cap = std::getenv("NM_ISA");
+  if (!cap || !*cap) return out;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (std::strcmp(cap, isa_name(out[i])) == 0) {
+      out.resize(i + 1);
+      return out;
+    }
+  }
+  std::string names;
+  for (Isa isa : out) names += std::string(" ") + isa_name(isa);
+  std::fprintf(stderr, "nanomind: NM_ISA=%s is not usable on this CPU (usable:%s); using %s\n", cap, names.c_str(),
+               isa_name(out.back()));
   return out;
+}
+
+}  // namespace
+
+// NM_ISA caps the kernels at a path the CPU would not pick by itself (e.g. NM_ISA=avx2 on an
+// AVX-512 machine, NM_ISA=scalar for the reference path), for tests, benchmarks and bug
+// reports. Read once per process.
+std::vector<Isa> usable_isas() {
+  static const std::vector<Isa> isas = probe_usable_isas();
+  return isas;
 }
 
 Isa best_isa() { return usable_isas().back(); }

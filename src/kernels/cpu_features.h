@@ -28,7 +28,8 @@ bool isa_supported(Isa isa, const CpuFeatures& f);
 bool isa_compiled(Isa isa);
 // Best Isa that is both compiled and supported by this CPU.
 Isa best_isa();
-// Every Isa usable here, scalar first (tests compare each against scalar).
+// Every Isa usable here, scalar first (tests compare each against scalar); the environment
+// variable NM_ISA=<isa_name> drops those after the one it names.
 std::vector<Isa> usable_isas();
 const char* isa_name(Isa isa);
 

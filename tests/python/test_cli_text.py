@@ -130,6 +130,19 @@ def test_bench_reports_pp_tg_ttft_memory_and_roofline(model):
     assert m and int(m.group(1)) == 3 and float(m.group(2)) > 0, r.stdout  # before, between and after 2 runs
 
 
+def test_nm_isa_caps_the_kernel_path(model):
+    def with_isa(value, *args):
+        return subprocess.run([NANOMIND, *args], env=dict(os.environ, NM_ISA=value), capture_output=True, text=True,
+                              timeout=120)
+    r = with_isa("scalar", "info")
+    assert r.returncode == 0 and "kernel paths usable here: scalar\nselected: scalar" in r.stdout, r.stdout
+    r = with_isa("scalar", "run", "-m", model, "-p", "Hello", "-n", "4", "--temp", "0")
+    assert r.returncode == 0 and r.stdout.strip(), r.stderr
+    r = with_isa("no_such_isa", "info")
+    assert r.returncode == 0 and "NM_ISA=no_such_isa is not usable on this CPU" in r.stderr, r.stderr
+    assert r.stdout == nm("info").stdout  # ignored: the CPU's own choice
+
+
 def test_c_api_example_program(model):
     r = subprocess.run([os.path.join(os.environ.get("NM_BIN", "."), "simple_chat"), model, "Hi there"],
                        capture_output=True, text=True, timeout=60)
