@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine: installs dependencies, builds the
-# release and sanitizer (ASan + UBSan) flavours, runs every test in both, runs each fuzz
-# target briefly, then cross-builds for aarch64 and runs the C++ tests under qemu-user
-# (NEON kernels against the scalar path). CI runs exactly this (.ci/run).
+# release and sanitizer (ASan + UBSan) flavours, runs every test in both (the release build
+# also with the kernels capped at AVX2 and at AVX-512 without VNNI where the CPU has more),
+# runs each fuzz target briefly, then cross-builds for aarch64 and runs the C++ tests under
+# qemu-user (NEON kernels against the scalar path). CI runs exactly this (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -11,6 +12,16 @@ jobs="$(nproc)"
 echo "== release build"
 scripts/build.sh release
 (cd build && ctest --output-on-failure -j "$jobs")
+
+# Again on the x86 kernel paths below the one this CPU picks (NM_ISA caps the dispatch), so
+# a machine without AVX-512 or VNNI runs code that was tested end to end, not only per kernel.
+usable="$(build/bin/nanomind info | sed -n 's/^kernel paths usable here://p')"
+for isa in avx2 avx512; do
+  case "$usable " in
+    *" $isa "*avx512*) echo "== release tests with NM_ISA=$isa"
+                       (cd build && NM_ISA=$isa ctest --output-on-failure -j "$jobs") ;;
+  esac
+done
 
 echo "== sanitizer build (ASan + UBSan)"
 scripts/build.sh asan

@@ -32,6 +32,13 @@ inline __m512i pair_product(__m512i aw, __mmask64 neg, __m512i x, __m512i xoff) 
   return dot_u8s8_512<kVnni>(aw, _mm512_mask_sub_epi8(x, neg, _mm512_setzero_si512(), x));
 }
 
+// The sum of a block-pair accumulator's 16 lanes, in the one order both the tiles and the
+// matrix-vector kernel use (a row's result must not depend on which of them ran it).
+inline float reduce_pair_acc(__m512 acc) {
+  return hsum8(_mm256_add_ps(_mm512_castps512_ps256(acc),
+                             _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1))));
+}
+
 template <class W, bool kVnni, int NW, int NX>
 void tile_q8_512(int64_t k, const void* w, size_t w_row_bytes, const void* x, size_t x_row_bytes,
                  float* y, int64_t y_stride) {
@@ -63,13 +70,8 @@ void tile_q8_512(int64_t k, const void* w, size_t w_row_bytes, const void* x, si
       }
     }
   }
-  for (int r = 0; r < NW; ++r) {
-    for (int c = 0; c < NX; ++c) {
-      const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(acc[r][c]),
-                                     _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[r][c]), 1)));
-      y[c * y_stride + r] = hsum8(h);
-    }
-  }
+  for (int r = 0; r < NW; ++r)
+    for (int c = 0; c < NX; ++c) y[c * y_stride + r] = reduce_pair_acc(acc[r][c]);
 }
 
 template <class W, bool kVnni>
@@ -104,7 +106,10 @@ inline __m512i load_pair(const typename W::Block& a, const typename W::Block& b)
 // Matrix-vector product (one activation row): the activation side of every block pair
 // (the two blocks joined in one register, their scales, the offset sums) is prepared once
 // per call rather than once per weight row, leaving the weight stream, the integer dots
-// and one FMA per pair in the inner loop. Two accumulators hide the FMA latency.
+// and one FMA per pair in the inner loop. Each row accumulates its pairs in order in one
+// register, as tile_q8_512 does, so a row gets the same bits here as in a batch. One chain
+// of FMAs per row keeps up with memory (bench_kernels: as fast as two accumulators per row
+// were); interleaving 2 or 4 rows to hide its latency measured 1.5-2.5x slower.
 template <class W, bool kVnni>
 void gemv_q8_512(int64_t k, const void* w, size_t w_row_bytes, int64_t rows, const void* x, float* y) {
   constexpr int64_t kMaxPairs = 256;  // k <= 16384 on the stack (48 KiB); longer rows use the tile
@@ -136,7 +141,7 @@ void gemv_q8_512(int64_t k, const void* w, size_t w_row_bytes, int64_t rows, con
   const __m512i hi_pair = _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
   for (int64_t r = 0; r < rows; ++r) {
     const auto* wb = reinterpret_cast<const typename W::Block*>(static_cast<const char*>(w) + r * w_row_bytes);
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    __m512 acc = _mm512_setzero_ps();
     int64_t p = 0;
     for (; p + 1 < n_full; p += 2) {
       const int64_t b = 2 * p;
@@ -144,16 +149,16 @@ void gemv_q8_512(int64_t k, const void* w, size_t w_row_bytes, int64_t rows, con
       const uint64_t h4 = (uint64_t)wb[b].d | (uint64_t)wb[b + 1].d << 16 | (uint64_t)wb[b + 2].d << 32 |
                           (uint64_t)wb[b + 3].d << 48;
       const __m512 d4 = _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)h4)));
-      dot_pair(p, load_pair<W>(wb[b], wb[b + 1]), _mm512_permutexvar_ps(lo_pair, d4), acc0);
-      dot_pair(p + 1, load_pair<W>(wb[b + 2], wb[b + 3]), _mm512_permutexvar_ps(hi_pair, d4), acc1);
+      dot_pair(p, load_pair<W>(wb[b], wb[b + 1]), _mm512_permutexvar_ps(lo_pair, d4), acc);
+      dot_pair(p + 1, load_pair<W>(wb[b + 2], wb[b + 3]), _mm512_permutexvar_ps(hi_pair, d4), acc);
     }
     for (; p < np; ++p) {
       const int64_t b = 2 * p;
       const bool pair = b + 1 < nb;
       dot_pair(p, join(W::load(wb[b]), pair ? W::load(wb[b + 1]) : _mm256_setzero_si256()),
-               join_scale(h2f(wb[b].d), pair ? h2f(wb[b + 1].d) : 0.0f), acc0);
+               join_scale(h2f(wb[b].d), pair ? h2f(wb[b + 1].d) : 0.0f), acc);
     }
-    y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    y[r] = reduce_pair_acc(acc);
   }
 }
 
