@@ -247,6 +247,12 @@ Status matmul(Isa isa, const MatmulArgs& a, void* scratch, ThreadPool& pool) {
     }
   };
   const int64_t n_chunks = ceil_div(a.m, kRowBlock);
+  if (a.n == 1) {
+    for_each_chunk_streamed(pool, n_chunks, [&](int64_t c) {
+      run_block(c * kRowBlock, std::min(a.m, (c + 1) * kRowBlock), 0, 1);
+    });
+    return Status();
+  }
   if (n_chunks >= pool.size() || n_tm >= n_tn) {
     // Chunks of kRowBlock weight rows (a block of W stays in L2 while every activation tile uses it).
     pool.run([&](int, int) {
