@@ -8,7 +8,7 @@ import pytest
 
 import llama_ref
 import nanomind_ctypes as nmc
-from test_text_model import make_model
+from test_text_model import check_close, make_model
 
 
 def test_logits_after_prefill_and_each_decode_step_match_the_reference(lib, rng, tmp_path):
@@ -24,10 +24,7 @@ def test_logits_after_prefill_and_each_decode_step_match_the_reference(lib, rng,
             s.eval([t])
             got.append(s.logits())
         assert s.n_past == len(tokens)
-    got = np.array(got)
-    scale = np.abs(want).max()
-    err = np.abs(got - want[7:]).max()
-    assert err <= 2e-5 * scale, f"max |diff| {err:.3g} > 2e-5 * {scale:.3g}"
+    check_close(np.array(got), want[7:], 2e-5, "C API logits after prefill and each decode step")
 
 
 def test_logits_errors(lib, rng, tmp_path):
