@@ -9,17 +9,22 @@ shift || true
 jobs="${NM_JOBS:-$(nproc)}"
 targets=()
 for t in "$@"; do targets+=(--target "$t"); done
+# ccache, where installed, makes rebuilds in several checkouts of the tree cheap (optional).
+launcher=()
+if command -v ccache > /dev/null; then
+  launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
 case "$flavour" in
-  release) cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DNM_WERROR=ON > /dev/null
+  release) cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DNM_WERROR=ON "${launcher[@]}" > /dev/null
            cmake --build build -j "$jobs" "${targets[@]}" ;;
   asan)    cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNM_SANITIZE=ON \
-                 -DNM_BUILD_BENCH=OFF -DNM_WERROR=ON > /dev/null
+                 -DNM_BUILD_BENCH=OFF -DNM_WERROR=ON "${launcher[@]}" > /dev/null
            cmake --build build-asan -j "$jobs" "${targets[@]}" ;;
   fuzz)    CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-                 -DNM_FUZZ=ON -DNM_BUILD_BENCH=OFF > /dev/null
+                 -DNM_FUZZ=ON -DNM_BUILD_BENCH=OFF "${launcher[@]}" > /dev/null
            cmake --build build-fuzz -j "$jobs" --target nm_fuzz_all ;;
   aarch64) cmake -S . -B build-aarch64 -G Ninja -DCMAKE_BUILD_TYPE=Release -DNM_WERROR=ON \
-                 -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake > /dev/null
+                 -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake "${launcher[@]}" > /dev/null
            cmake --build build-aarch64 -j "$jobs" "${targets[@]}" ;;
   *) echo "usage: scripts/build.sh [release|asan|fuzz|aarch64] [target...]" >&2; exit 2 ;;
 esac

@@ -56,8 +56,10 @@ TEST(GgufMmap, TensorsUsedInPlaceAndPagedInOnDemand) {
   ASSERT_NE(m, nullptr);
   m->advise_random();  // no fault-around readahead: residency then counts our touches only
   // Whether the kernel took that advice: touching one page of another tensor must page in
-  // only that page. qemu-user accepts madvise and ignores it, so readahead there can page
-  // in far more than one tensor, and the upper bound below cannot be checked.
+  // only that page. qemu-user accepts madvise and ignores it, so there kernel read-ahead
+  // decides how much a fault pages in (CI once saw 4096 of this file's 16385 pages resident
+  // after open), and neither upper bound below holds.
+  // Those two bounds are checked only where the advice is taken; everything else everywhere.
   const uint8_t* probe = static_cast<const uint8_t*>(f->tensor("t10").value().data);
   EXPECT_EQ(*probe, 11u);
   const bool advice_taken = resident_pages(probe, kBytes) == 1;
@@ -66,7 +68,9 @@ TEST(GgufMmap, TensorsUsedInPlaceAndPagedInOnDemand) {
   ASSERT_NE(after_open, SIZE_MAX);
   // Only the header (+ readahead) may be resident; page cache may keep some if eviction
   // was refused, so the bound is loose but far below the file.
-  EXPECT_LT(after_open, total_pages / 4) << "after open: " << after_open << " of " << total_pages;
+  if (advice_taken) {
+    EXPECT_LT(after_open, total_pages / 4) << "after open: " << after_open << " of " << total_pages;
+  }
 
   Tensor t = f->tensor("t5").value();
   const auto* p = static_cast<const uint8_t*>(t.data);
@@ -84,7 +88,10 @@ TEST(GgufMmap, TensorsUsedInPlaceAndPagedInOnDemand) {
               tensor_pages, after_touch, total_pages);
   EXPECT_GE(after_touch, after_open + tensor_pages - before_touch);
   std::remove(path.c_str());
-  if (!advice_taken) GTEST_SKIP() << "MADV_RANDOM is not honoured here (one touch paged in more than one page)";
+  if (!advice_taken) {
+    GTEST_SKIP() << "MADV_RANDOM is not honoured here (one touch paged in more than one page): the residency "
+                    "bounds after open and after one tensor were not checked";
+  }
   EXPECT_LE(after_touch, after_open + 4 * tensor_pages)
       << "after touching one tensor: " << after_touch << " of " << total_pages;
 }
