@@ -14,22 +14,25 @@ Result<PreTokenizer> pre_tokenizer_from_name(std::string_view name) {
     return PreTokenizer::llama3;
   }
   if (name == "qwen2" || name == "deepseek-r1-qwen") return PreTokenizer::qwen2;
+  // llama.cpp gives these the same two-step split (digits isolated, then GPT-2's regex).
+  if (name == "smollm" || name == "starcoder" || name == "refact") return PreTokenizer::smollm;
   return error(ErrorCode::unsupported,
                "unsupported pre-tokenizer '" + std::string(name) +
-                   "' (tokenizer.ggml.pre); supported: default, gpt2, llama-bpe, llama3, qwen2");
+                   "' (tokenizer.ggml.pre); supported: default, gpt2, llama-bpe, llama3, qwen2, smollm");
 }
 
 namespace {
 
 class Splitter {
  public:
-  Splitter(PreTokenizer kind, std::string_view text) : kind_(kind), text_(text), u_(utf8_units(text)) {}
+  Splitter(PreTokenizer kind, std::string_view text)
+      : kind_(kind), text_(text), u_(utf8_units(text)), limit_(u_.size()) {}
 
   std::vector<std::string_view> run() {
     std::vector<std::string_view> words;
     size_t pos = 0;
     while (pos < u_.size()) {
-      const size_t end = match_at(pos);
+      const size_t end = kind_ == PreTokenizer::smollm ? match_smollm(pos) : match_at(pos);
       assert(end > pos);
       const size_t b0 = u_[pos].offset;
       const size_t b1 = end < u_.size() ? u_[end].offset : text_.size();
@@ -41,8 +44,8 @@ class Splitter {
 
  private:
   // Code point at i, or 0 past the end (0 is none of L, N, whitespace, \r, \n, ').
-  uint32_t cp(size_t i) const { return i < u_.size() ? u_[i].cp : 0; }
-  bool has(size_t i) const { return i < u_.size(); }
+  uint32_t cp(size_t i) const { return i < limit_ ? u_[i].cp : 0; }
+  bool has(size_t i) const { return i < limit_; }
   bool letter(size_t i) const { return has(i) && is_letter(cp(i)); }
   bool number(size_t i) const { return has(i) && is_number(cp(i)); }
   bool space(size_t i) const { return has(i) && is_whitespace(cp(i)); }
@@ -54,7 +57,7 @@ class Splitter {
   // 's|'t|'re|'ve|'m|'ll|'d, case-insensitive for llama3/qwen2: returns the length or 0.
   size_t contraction(size_t i) const {
     if (cp(i) != '\'') return 0;
-    const bool ci = kind_ != PreTokenizer::gpt2;
+    const bool ci = kind_ == PreTokenizer::llama3 || kind_ == PreTokenizer::qwen2;
     auto c = [&](size_t k) { return ci ? lower(cp(k)) : cp(k); };
     const uint32_t a = c(i + 1);
     if (a == 's' || a == 't' || a == 'm' || a == 'd') return 2;
@@ -79,6 +82,19 @@ class Splitter {
   size_t match_at(size_t pos) const {
     if (kind_ == PreTokenizer::gpt2) return match_gpt2(pos);
     return match_llama3(pos);
+  }
+
+  // Digits are isolated first (HF's Digits(individual_digits=True)); the gpt2 split then
+  // sees only the text between two digits, as if that text ended there.
+  size_t match_smollm(size_t pos) {
+    if (number(pos)) return pos + 1;
+    size_t seg_end = pos;
+    while (seg_end < u_.size() && !is_number(u_[seg_end].cp)) ++seg_end;
+    const size_t saved = limit_;
+    limit_ = seg_end;
+    const size_t end = match_gpt2(pos);
+    limit_ = saved;
+    return end;
   }
 
   size_t match_gpt2(size_t pos) const {
@@ -133,6 +149,7 @@ class Splitter {
   PreTokenizer kind_;
   std::string_view text_;
   std::vector<Utf8Unit> u_;
+  size_t limit_;  // units past this index read as the end of the text (smollm's segments)
 };
 
 }  // namespace

@@ -1,5 +1,5 @@
 // Pre-tokenizers for byte-level BPE: split text into words exactly as the published
-// split regexes of GPT-2, LLaMA 3 and Qwen2 do, hand-written (std::regex has no \p{..}).
+// split regexes of GPT-2, LLaMA 3, Qwen2 and SmolLM (StarCoder) do, hand-written (std::regex has no \p{..}).
 // Invalid UTF-8 bytes are kept as their own units (treated as "other" characters), so
 // the words always concatenate back to the input bytes. Pure functions, thread-safe.
 #pragma once
@@ -17,6 +17,8 @@ enum class PreTokenizer {
   llama3,  // (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
            //  ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
   qwen2,   // as llama3 but \p{N} (one digit per word)
+  smollm,  // SmolLM / StarCoder: every digit is a word of its own (\p{N}, isolated), then
+           // the gpt2 split runs on the text between digits
 };
 
 // Maps tokenizer.ggml.pre to a pre-tokenizer; unknown names are an `unsupported` error.

@@ -19,7 +19,17 @@ from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_toke
 LLAMA3_RE = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 QWEN2_RE = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 GPT2_RE = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
-PRE = {"gpt2": (0, GPT2_RE), "llama3": (1, LLAMA3_RE), "qwen2": (2, QWEN2_RE)}
+PRE = {"gpt2": (0, GPT2_RE), "llama3": (1, LLAMA3_RE), "qwen2": (2, QWEN2_RE), "smollm": (3, GPT2_RE)}
+GGUF_PRE = {"llama3": "llama-bpe", "qwen2": "qwen2", "gpt2": "gpt2", "smollm": "smollm"}
+
+
+def hf_split(pre):
+    """The published pre-tokenizer: SmolLM2's tokenizer.json isolates every digit
+    (Digits(individual_digits=True)) before the GPT-2 regex; the others are one regex."""
+    split = pre_tokenizers.Split(Regex(PRE[pre][1]), behavior="isolated")
+    if pre == "smollm":
+        return [pre_tokenizers.Digits(individual_digits=True), split]
+    return [split]
 SPECIALS = ["<|im_start|>", "<|im_end|>", "<|eot_id|>"]
 
 # Pools of characters from long-assigned Unicode blocks (so that Unicode-version
@@ -124,21 +134,20 @@ def pretokenize(shim, kind, text):
     return words
 
 
-@pytest.mark.parametrize("pre", ["gpt2", "llama3", "qwen2"])
+@pytest.mark.parametrize("pre", ["gpt2", "llama3", "qwen2", "smollm"])
 def test_pre_tokenizer_matches_hf_split(shim, rng, pre):
-    kind, regex = PRE[pre]
-    split = pre_tokenizers.Split(Regex(regex), behavior="isolated")
+    kind, _ = PRE[pre]
+    split = pre_tokenizers.Sequence(hf_split(pre))
     for _ in range(2000):
         s = random_text(rng)
         ref = [w for w, _ in split.pre_tokenize_str(s)]
         assert pretokenize(shim, kind, s) == ref, repr(s)
 
 
-def train_byte_level(rng, regex):
+def train_byte_level(rng, pre):
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(regex), behavior="isolated"),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        hf_split(pre) + [pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
     trainer = trainers.BpeTrainer(vocab_size=1500, show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tok.train_from_iterator(corpus(rng), trainer)
@@ -147,26 +156,24 @@ def train_byte_level(rng, regex):
 
 def byte_level_pair(shim, rng, pre):
     """(HF reference, ours) sharing one trained vocab + merges and three special tokens."""
-    kind, regex = PRE[pre]
-    trained = json.loads(train_byte_level(rng, regex).to_str())["model"]
+    trained = json.loads(train_byte_level(rng, pre).to_str())["model"]
     vocab, merges = trained["vocab"], [m if isinstance(m, str) else " ".join(m) for m in trained["merges"]]
     hf = Tokenizer(models.BPE(vocab=vocab, merges=[tuple(m.split(" ")) for m in merges],
                               ignore_merges=(pre == "llama3")))
-    hf.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(regex), behavior="isolated"),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    hf.pre_tokenizer = pre_tokenizers.Sequence(
+        hf_split(pre) + [pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
     hf.decoder = decoders.ByteLevel()
     hf.add_special_tokens(SPECIALS)
     tokens = [None] * hf.get_vocab_size()
     for t, i in hf.get_vocab().items():
         tokens[i] = t
     types = [3 if t in SPECIALS else 1 for t in tokens]
-    ours = Ours(shim, "gpt2", {"llama3": "llama-bpe", "qwen2": "qwen2", "gpt2": "gpt2"}[pre], tokens, types=types,
+    ours = Ours(shim, "gpt2", GGUF_PRE[pre], tokens, types=types,
                 merges=merges, eos=tokens.index("<|im_end|>"))
     return hf, ours
 
 
-@pytest.mark.parametrize("pre", ["llama3", "qwen2", "gpt2"])
+@pytest.mark.parametrize("pre", ["llama3", "qwen2", "gpt2", "smollm"])
 def test_byte_level_bpe_matches_hf(shim, rng, pre):
     hf, ours = byte_level_pair(shim, rng, pre)
     for _ in range(1500):

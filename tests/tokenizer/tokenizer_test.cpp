@@ -50,6 +50,9 @@ TEST(PreTokenizer, Llama3AndQwen2Digits) {
             (V{"I", "'m", " ", " ", "123", "45", " ok", "\n\n", " x"}));
   EXPECT_EQ(split(PreTokenizer::qwen2, "I'M 123"), (V{"I", "'M", " ", "1", "2", "3"}));
   EXPECT_EQ(split(PreTokenizer::gpt2, "I'M 123!!"), (V{"I", "'", "M", " 123", "!!"}));
+  // smollm: each digit alone, and the gpt2 split sees the text between digits as ending there
+  EXPECT_EQ(split(PreTokenizer::smollm, "I'M a  12x!!"), (V{"I", "'", "M", " a", "  ", "1", "2", "x", "!!"}));
+  EXPECT_EQ(pre_tokenizer_from_name("smollm").value(), PreTokenizer::smollm);
   EXPECT_FALSE(pre_tokenizer_from_name("no-such-pre").ok());
 }
 
