@@ -42,6 +42,7 @@ const TypeTraits kQ4_K{"q4_k", QK_K, sizeof(BlockQ4_K), true, dequantize_row_q4_
 const TypeTraits kQ5_K{"q5_k", QK_K, sizeof(BlockQ5_K), true, dequantize_row_q5_k, quantize_row_q5_k};
 const TypeTraits kQ6_K{"q6_k", QK_K, sizeof(BlockQ6_K), true, dequantize_row_q6_k, quantize_row_q6_k};
 const TypeTraits kQ8_K{"q8_k", QK_K, sizeof(BlockQ8_K), true, dequantize_row_q8_k, quantize_row_q8_k};
+const TypeTraits kIQ4_NL{"iq4_nl", QK4_NL, sizeof(BlockIQ4_NL), true, dequantize_row_iq4_nl, quantize_row_iq4_nl};
 const TypeTraits kI8{"i8", 1, 1, false, nullptr, nullptr};
 const TypeTraits kI16{"i16", 1, 2, false, nullptr, nullptr};
 const TypeTraits kI32{"i32", 1, 4, false, nullptr, nullptr};
@@ -67,6 +68,7 @@ const TypeTraits* type_traits(DType type) {
     case DType::Q5_K: return &kQ5_K;
     case DType::Q6_K: return &kQ6_K;
     case DType::Q8_K: return &kQ8_K;
+    case DType::IQ4_NL: return &kIQ4_NL;
     case DType::I8: return &kI8;
     case DType::I16: return &kI16;
     case DType::I32: return &kI32;

@@ -26,6 +26,7 @@ enum class DType : uint32_t {
   Q5_K = 13,
   Q6_K = 14,
   Q8_K = 15,
+  IQ4_NL = 20,
   I8 = 24,
   I16 = 25,
   I32 = 26,
@@ -41,6 +42,7 @@ constexpr int QK5_1 = 32;
 constexpr int QK8_0 = 32;
 constexpr int QK8_1 = 32;
 constexpr int QK_K = 256;
+constexpr int QK4_NL = 32;
 constexpr int K_SCALE_SIZE = 12;
 
 // x = d * (q - 8), q in [0, 15]; low nibbles hold elements 0..15, high nibbles 16..31.
@@ -61,6 +63,11 @@ struct BlockQ5_K { fp16_t d; fp16_t dmin; uint8_t scales[K_SCALE_SIZE]; uint8_t 
 struct BlockQ6_K { uint8_t ql[QK_K / 2]; uint8_t qh[QK_K / 4]; int8_t scales[QK_K / 16]; fp16_t d; };
 // activation side of K-quant dots; bsums = sums of each 16 qs.
 struct BlockQ8_K { float d; int8_t qs[QK_K]; int16_t bsums[QK_K / 16]; };
+// x = d * kIq4nlValues[q], q 4 bits: a fixed non-linear grid, denser near 0 where weights
+// cluster; nibbles laid out as Q4_0 (element j low nibble of qs[j], j + 16 its high nibble).
+struct BlockIQ4_NL { fp16_t d; uint8_t qs[QK4_NL / 2]; };
+inline constexpr int8_t kIq4nlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                            1,    13,   25,  38,  53,  69,  89,  113};
 
 static_assert(sizeof(BlockQ4_0) == 18);
 static_assert(sizeof(BlockQ4_1) == 20);
@@ -72,6 +79,7 @@ static_assert(sizeof(BlockQ4_K) == 144);
 static_assert(sizeof(BlockQ5_K) == 176);
 static_assert(sizeof(BlockQ6_K) == 210);
 static_assert(sizeof(BlockQ8_K) == 292);
+static_assert(sizeof(BlockIQ4_NL) == 18);
 
 // Converts n elements (n a multiple of block_size) of one row.
 using ToFloatFn = void (*)(const void* src, float* dst, int64_t n);

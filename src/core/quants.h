@@ -1,4 +1,5 @@
-// Scalar reference quantise/dequantise for the ggml block formats (Q4_0..Q8_1, Q4_K..Q8_K).
+// Scalar reference quantise/dequantise for the ggml block formats (Q4_0..Q8_1, Q4_K..Q8_K,
+// IQ4_NL).
 // Algorithms follow ggml's reference (ggml-quants.c "_ref") so bytes match llama.cpp's.
 // All functions are pure and thread-safe; n is the element count, a multiple of the block size.
 #pragma once
@@ -22,6 +23,7 @@ void dequantize_row_q4_k(const void* src, float* dst, int64_t n);
 void dequantize_row_q5_k(const void* src, float* dst, int64_t n);
 void dequantize_row_q6_k(const void* src, float* dst, int64_t n);
 void dequantize_row_q8_k(const void* src, float* dst, int64_t n);
+void dequantize_row_iq4_nl(const void* src, float* dst, int64_t n);
 
 void quantize_row_q4_0(const float* src, void* dst, int64_t n);  // d = max/-8 (signed absmax)
 void quantize_row_q4_1(const float* src, void* dst, int64_t n);  // d = (max-min)/15, m = min
@@ -33,6 +35,9 @@ void quantize_row_q4_k(const float* src, void* dst, int64_t n);  // make_qkx2_qu
 void quantize_row_q5_k(const float* src, void* dst, int64_t n);
 void quantize_row_q6_k(const float* src, void* dst, int64_t n);  // make_qx_quants, int8 scales
 void quantize_row_q8_k(const float* src, void* dst, int64_t n);  // d = max/-127, bsums per 16
+// ggml's reference IQ4_NL (no scale search): nearest grid value at d0 = absmax/-127, then
+// d = least-squares scale of those levels with weights x^2.
+void quantize_row_iq4_nl(const float* src, void* dst, int64_t n);
 
 // n_rows rows of n_per_row elements; dst rows are row_size(type, n_per_row) bytes apart.
 // Errors: unknown type, type without a converter, n_per_row not a multiple of the block size,

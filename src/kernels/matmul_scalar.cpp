@@ -54,18 +54,54 @@ float dot_q4_1(int64_t k, const void* w, const void* x) {
   return s;
 }
 
+// The 5-bit values of a Q5_0 / Q5_1 block: low nibbles from qs, the 5th bit of element j
+// from bit j of qh.
+void q5_values(const uint8_t* qs, const uint8_t* qh_bytes, int* q) {
+  const uint32_t qh = (uint32_t)qh_bytes[0] | (uint32_t)qh_bytes[1] << 8 | (uint32_t)qh_bytes[2] << 16 |
+                      (uint32_t)qh_bytes[3] << 24;
+  for (int j = 0; j < 16; ++j) {
+    q[j] = (qs[j] & 0x0f) | (int)((qh >> j) & 1) << 4;
+    q[j + 16] = (qs[j] >> 4) | (int)((qh >> (j + 16)) & 1) << 4;
+  }
+}
+
 float dot_q5_0(int64_t k, const void* w, const void* x) {
   const auto* a = static_cast<const BlockQ5_0*>(w);
   const auto* b = static_cast<const BlockQ8_0*>(x);
   float s = 0.0f;
   for (int64_t i = 0; i < k / QK5_0; ++i) {
-    uint32_t qh = (uint32_t)a[i].qh[0] | (uint32_t)a[i].qh[1] << 8 | (uint32_t)a[i].qh[2] << 16 |
-                  (uint32_t)a[i].qh[3] << 24;
+    int q[QK5_0];
+    q5_values(a[i].qs, a[i].qh, q);
     int sum = 0;
-    for (int j = 0; j < QK5_0 / 2; ++j) {
-      const int lo = (a[i].qs[j] & 0x0f) | (int)((qh >> j) & 1) << 4;
-      const int hi = (a[i].qs[j] >> 4) | (int)((qh >> (j + 16)) & 1) << 4;
-      sum += (lo - 16) * b[i].qs[j] + (hi - 16) * b[i].qs[j + QK5_0 / 2];
+    for (int j = 0; j < QK5_0; ++j) sum += (q[j] - 16) * b[i].qs[j];
+    s += (float)sum * h2f(a[i].d) * h2f(b[i].d);
+  }
+  return s;
+}
+
+float dot_q5_1(int64_t k, const void* w, const void* x) {
+  const auto* a = static_cast<const BlockQ5_1*>(w);
+  const auto* b = static_cast<const BlockQ8_1*>(x);
+  float s = 0.0f;
+  for (int64_t i = 0; i < k / QK5_1; ++i) {
+    int q[QK5_1];
+    q5_values(a[i].qs, a[i].qh, q);
+    int sum = 0;
+    for (int j = 0; j < QK5_1; ++j) sum += q[j] * b[i].qs[j];
+    s += (float)sum * h2f(a[i].d) * h2f(b[i].d) + h2f(a[i].m) * h2f(b[i].s);  // as Q4_1
+  }
+  return s;
+}
+
+float dot_iq4_nl(int64_t k, const void* w, const void* x) {
+  const auto* a = static_cast<const BlockIQ4_NL*>(w);
+  const auto* b = static_cast<const BlockQ8_0*>(x);
+  float s = 0.0f;
+  for (int64_t i = 0; i < k / QK4_NL; ++i) {
+    int sum = 0;
+    for (int j = 0; j < QK4_NL / 2; ++j) {
+      sum += kIq4nlValues[a[i].qs[j] & 0x0f] * b[i].qs[j];
+      sum += kIq4nlValues[a[i].qs[j] >> 4] * b[i].qs[j + QK4_NL / 2];
     }
     s += (float)sum * h2f(a[i].d) * h2f(b[i].d);
   }
@@ -156,8 +192,8 @@ float dot_q6_k(int64_t k, const void* w, const void* x) {
 DType matmul_act_type(DType w_type) {
   switch (w_type) {
     case DType::F32: case DType::F16: case DType::BF16: return DType::F32;
-    case DType::Q4_0: case DType::Q5_0: case DType::Q8_0: return DType::Q8_0;
-    case DType::Q4_1: return DType::Q8_1;
+    case DType::Q4_0: case DType::Q5_0: case DType::Q8_0: case DType::IQ4_NL: return DType::Q8_0;
+    case DType::Q4_1: case DType::Q5_1: return DType::Q8_1;
     case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: return DType::Q8_K;
     default: return DType::F64;
   }
@@ -172,6 +208,8 @@ bool matmul_kernel_scalar(DType w_type, MatmulKernel* out) {
     case DType::Q4_0: tile = tile_by_rows<dot_q4_0>; break;
     case DType::Q4_1: tile = tile_by_rows<dot_q4_1>; break;
     case DType::Q5_0: tile = tile_by_rows<dot_q5_0>; break;
+    case DType::Q5_1: tile = tile_by_rows<dot_q5_1>; break;
+    case DType::IQ4_NL: tile = tile_by_rows<dot_iq4_nl>; break;
     case DType::Q8_0: tile = tile_by_rows<dot_q8_0>; break;
     case DType::Q4_K: tile = tile_by_rows<dot_qk_45<BlockQ4_K, false>>; break;
     case DType::Q5_K: tile = tile_by_rows<dot_qk_45<BlockQ5_K, true>>; break;

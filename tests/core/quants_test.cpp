@@ -41,7 +41,7 @@ TEST(Quants, RejectsNegativeCountsAndNullBuffers) {
 
 TEST(Quants, AllZeroBlocksGiveZeros) {
   for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q8_1, DType::Q4_K,
-                  DType::Q5_K, DType::Q6_K, DType::Q8_K}) {
+                  DType::Q5_K, DType::Q6_K, DType::Q8_K, DType::IQ4_NL}) {
     std::vector<float> src(512, 0.f), out(512, 1.f);
     std::vector<uint8_t> q(row_size(t, 512), 0xAB);
     ASSERT_TRUE(quantize_rows(t, src.data(), q.data(), 2, 256).ok());

@@ -13,8 +13,8 @@
 namespace nm {
 namespace {
 
-const DType kTypes[] = {DType::F32, DType::F16, DType::BF16, DType::Q4_0, DType::Q4_1,
-                        DType::Q5_0, DType::Q8_0, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+const DType kTypes[] = {DType::F32,  DType::F16,  DType::BF16,   DType::Q4_0, DType::Q4_1, DType::Q5_0,
+                        DType::Q5_1, DType::Q8_0, DType::IQ4_NL, DType::Q4_K, DType::Q5_K, DType::Q6_K};
 
 // Random valid weights: random bits, then every fp16 scale field set to a sane value.
 std::vector<uint8_t> random_weights(DType t, int64_t m, int64_t k, std::mt19937& g) {
@@ -32,7 +32,7 @@ std::vector<uint8_t> random_weights(DType t, int64_t m, int64_t k, std::mt19937&
   for (auto& b : w) b = (uint8_t)g();
   const auto* tr = type_traits(t);
   std::vector<size_t> offs = {0};
-  if (t == DType::Q4_1 || t == DType::Q4_K || t == DType::Q5_K) offs = {0, 2};
+  if (t == DType::Q4_1 || t == DType::Q5_1 || t == DType::Q4_K || t == DType::Q5_K) offs = {0, 2};
   if (t == DType::Q6_K) offs = {208};
   for (size_t blk = 0; blk < w.size() / tr->type_size; ++blk) {
     for (size_t o : offs) {

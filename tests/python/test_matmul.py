@@ -5,7 +5,7 @@ ggml's reference quantisers do (tests/reference/matmul.py) and Wdeq from gguf-py
 Tolerance per element: fp32 accumulation (nblocks + 8) * 2^-24 * sum|w||xq|, plus two
 rounding flips of one activation step (2 * max_k |w_k| d_k: SIMD quantisers may round a
 value lying within an ulp of a half the other way), plus for Q4_1 the fp16 rounding of
-the Q8_1 block sums (2^-10 * sum_b |m_b| |s_b|).
+the Q8_1 block sums (2^-10 * sum_b |m_b| |s_b|); Q5_1 likewise.
 Float paths: Y = X @ W.T with W exactly representable; tolerance k * 2^-24 * sum|w||x|.
 """
 import ctypes
@@ -17,7 +17,7 @@ from gguf import GGMLQuantizationType as T
 from conftest import ptr
 from matmul import ACT, BLOCKS, dequant_weights, quantize_act, random_blocks
 
-TYPES = [T.F32, T.F16, T.BF16, T.Q4_0, T.Q4_1, T.Q5_0, T.Q8_0, T.Q4_K, T.Q5_K, T.Q6_K]
+TYPES = [T.F32, T.F16, T.BF16, T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.IQ4_NL, T.Q4_K, T.Q5_K, T.Q6_K]
 # (m, blocks of k, n); m not a multiple of any tile, odd n, one and several blocks;
 # matrix-vector rows with odd and even block counts, and one longer than the 16384 the
 # AVX-512 matrix-vector kernel prepares on its stack.
@@ -42,8 +42,9 @@ def make_weights(rng, wtype, m, k):
         return bits, (bits.astype(np.uint32) << 16).view(np.float32).astype(np.float64), None
     raw = random_blocks(rng, wtype, m, k)
     mins = None
-    if wtype == T.Q4_1:
-        mins = np.abs(raw.reshape(m, k // 32, 20)[:, :, 2:4].copy().view(np.float16)[..., 0].astype(np.float64))
+    if wtype in (T.Q4_1, T.Q5_1):  # the blocks' fp16 mins, bytes 2-3
+        size = BLOCKS[wtype][1]
+        mins = np.abs(raw.reshape(m, k // 32, size)[:, :, 2:4].copy().view(np.float16)[..., 0].astype(np.float64))
     return raw, dequant_weights(wtype, raw, k), mins
 
 
@@ -66,7 +67,7 @@ def reference(wtype, wd, mins, x, k, bs):
         mag = np.abs(xq) @ np.abs(wd).T
         tol = (k / bs + 8) * 2.0**-24 * mag
         tol += 2 * np.max(dq[:, None, :] * np.abs(wd)[None, :, :], axis=-1)
-        if wtype == T.Q4_1:
+        if wtype in (T.Q4_1, T.Q5_1):
             tol += 2.0**-10 * (sabs @ mins.T)
     else:
         ref = x.astype(np.float64) @ wd.T

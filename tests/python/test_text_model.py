@@ -27,7 +27,7 @@ from conftest import ptr
 
 TOOLS = os.path.join(os.environ.get("NM_SOURCE_DIR", "."), "tools")
 FLOAT_TYPES = ["f32", "f16", "bf16"]
-QUANT_TYPES = ["q8_0", "q4_0", "q4_1", "q5_0"]
+QUANT_TYPES = ["q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl"]
 KV_F16, KV_Q8_0, KV_F32 = 0, 1, 2
 
 

@@ -9,20 +9,27 @@ that rounds once per element. Quantisation of the simple formats is float32 by d
 K-quant quantisation (quantize_k) follows ggml's published reference scheme (make_qkx2_quants
 for Q4_K/Q5_K, make_qx_quants for Q6_K) one float32 operation at a time, in C order.
 
+IQ4_NL quantisation follows ggml's reference quantiser (quantize_row_iq4_nl_ref: nearest grid
+value at the scale that maps the block's extreme to -127, then the x^2-weighted least-squares
+scale for those levels), float32 step by step across blocks.
+
 Blocks are given as uint8 arrays of shape (n_blocks, type_size).
 """
 import numpy as np
 
 # type id -> (block size, type size); ids are ggml_type values.
-Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q4_K, Q5_K, Q6_K, Q8_K = 2, 3, 6, 7, 8, 9, 12, 13, 14, 15
+Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q4_K, Q5_K, Q6_K, Q8_K, IQ4_NL = 2, 3, 6, 7, 8, 9, 12, 13, 14, 15, 20
 LAYOUT = {
     Q4_0: (32, 2 + 16), Q4_1: (32, 4 + 16), Q5_0: (32, 2 + 4 + 16), Q5_1: (32, 4 + 4 + 16),
     Q8_0: (32, 2 + 32), Q8_1: (32, 4 + 32),
     Q4_K: (256, 4 + 12 + 128), Q5_K: (256, 4 + 12 + 32 + 128), Q6_K: (256, 128 + 64 + 16 + 2),
-    Q8_K: (256, 4 + 256 + 32),
+    Q8_K: (256, 4 + 256 + 32), IQ4_NL: (32, 2 + 16),
 }
 NAMES = {Q4_0: "Q4_0", Q4_1: "Q4_1", Q5_0: "Q5_0", Q5_1: "Q5_1", Q8_0: "Q8_0", Q8_1: "Q8_1",
-         Q4_K: "Q4_K", Q5_K: "Q5_K", Q6_K: "Q6_K", Q8_K: "Q8_K"}
+         Q4_K: "Q4_K", Q5_K: "Q5_K", Q6_K: "Q6_K", Q8_K: "Q8_K",
+         IQ4_NL: "IQ4_NL"}
+# The IQ4_NL grid (ggml-common.h kvalues_iq4nl).
+IQ4_NL_VALUES = np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], np.int64)
 
 
 def _f16(b, off):
@@ -110,6 +117,8 @@ def dequantize(blocks, qtype):
     elif qtype == Q8_K:
         d = b[:, 0:4].copy().view(np.float32).astype(np.float64)
         y = d * b[:, 4:260].view(np.int8).astype(np.float64)
+    elif qtype == IQ4_NL:
+        y = _f16(b, 0) * IQ4_NL_VALUES[_nibbles32(b[:, 2:18])]
     else:
         raise NotImplementedError(qtype)
     return y.astype(np.float32).reshape(-1)
@@ -187,7 +196,41 @@ def quantize(x, qtype):
             d = np.where(zero, f32(0), f32(1) / np.where(zero, f32(1), iscale)).astype(f32)
         bsums = q.astype(np.int64).reshape(-1, 16, 16).sum(axis=2).astype(np.int16)
         return np.concatenate([d.view(np.uint8), q.view(np.uint8), bsums.view(np.uint8)], axis=1)
+    if qtype == IQ4_NL:
+        return _quantize_iq4_nl(x)
     raise NotImplementedError(f"reference quantisation for {NAMES[qtype]}")
+
+
+def _nearest_grid_index(v):
+    """Index of the IQ4_NL grid value nearest to each float32 v (the lower on a tie)."""
+    g = IQ4_NL_VALUES.astype(np.float32)
+    hi = np.clip(np.searchsorted(g, v, side="right"), 1, 15)  # g[hi - 1] <= v < g[hi] inside
+    lower = (v - g[hi - 1]).astype(np.float32) < (g[hi] - v).astype(np.float32)
+    idx = np.where(lower, hi - 1, hi)
+    return np.where(v <= g[0], 0, np.where(v >= g[15], 15, idx))
+
+
+def _quantize_iq4_nl(x):
+    f32 = np.float32
+    i = np.abs(x).argmax(axis=1)
+    mx = x[np.arange(x.shape[0]), i]
+    zero = np.abs(mx) < f32(1e-15)
+    d0 = (mx / f32(-127)).astype(f32)
+    inv = (f32(1) / np.where(zero, f32(1), d0)).astype(f32)
+    q = np.zeros(x.shape, np.int64)
+    sumqx = np.zeros(x.shape[0], f32)
+    sumq2 = np.zeros(x.shape[0], f32)
+    for j in range(32):  # sequential float32 sums, as the C reference
+        xj = x[:, j]
+        q[:, j] = _nearest_grid_index((inv * xj).astype(f32))
+        v = IQ4_NL_VALUES[q[:, j]].astype(f32)
+        w = (xj * xj).astype(f32)
+        sumqx = (sumqx + ((w * v).astype(f32) * xj).astype(f32)).astype(f32)
+        sumq2 = (sumq2 + ((w * v).astype(f32) * v).astype(f32)).astype(f32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = np.where(zero, f32(0), sumqx / np.where(zero, f32(1), sumq2)).astype(f32)
+    q[zero] = 0
+    return np.concatenate([_h(d[:, None]), _pack_nibbles(q)], axis=1)
 
 
 # ---- K-quant quantisation: ggml's published reference scheme, evaluated step by step in
