@@ -11,6 +11,14 @@ Layout facts (llama.cpp convert_hf_to_gguf.py / src/llama-model.cpp):
   token_embd (no output.weight tensor).
 - LLaMA 3.1 rope scaling: F32 tensor rope_freqs.weight [head_dim/2]; llama.cpp divides
   each rotation frequency by its factor (theta_i = pos * base^(-2i/d) / factor_i).
+- arch "qwen3": as qwen2 without biases, plus blk.N.attn_{q,k}_norm.weight [head_dim]
+  (RMSNorm of each head of q and k before rope); head_dim (attention.key_length) may
+  differ from n_embd / n_head.
+- arch "gemma3": neox rope, QK-norm, blk.N.post_attention_norm / post_ffw_norm, GeGLU,
+  tied embeddings, attention.sliding_window; norm weights are stored as Gemma's 1 + w
+  (convert_hf_to_gguf adds the 1), so they are drawn around 1 here like every other norm.
+  Its SentencePiece vocab starts <pad> <eos> <bos> <unk> <start_of_turn> <end_of_turn>
+  (Gemma's ids 0-3 and turn markers), with no space prefix.
 - GGUF matrices have ne0 = input features, ne1 = output features (numpy shape [out, in]).
 Random weights: since we write GGUF directly, we draw them in GGUF layout; the layout
 facts above only matter for anyone converting to/from HF (see tests/reference).
@@ -41,6 +49,14 @@ PRESETS = {
                       n_head=32, n_head_kv=4, vocab=32000, ctx=2048, rope_base=10000.0),
     "tiny": dict(arch="llama", tokenizer="llama", n_embd=64, n_layer=2, n_ff=128, n_head=4,
                  n_head_kv=2, vocab=400, ctx=256, rope_base=10000.0),
+    # Gemma 3 270M's proportions (head_dim > n_embd / n_head, one KV head) at test size; 7
+    # layers so that layer 5 is global and the rest slide over 8 positions.
+    "tiny-gemma3": dict(arch="gemma3", tokenizer="gemma", n_embd=64, n_layer=7, n_ff=128,
+                        n_head=4, n_head_kv=1, head_dim=32, vocab=400, ctx=256,
+                        rope_base=1000000.0, sliding_window=8),
+    "tiny-qwen3": dict(arch="qwen3", tokenizer="qwen2", n_embd=64, n_layer=2, n_ff=128,
+                       n_head=4, n_head_kv=2, head_dim=32, vocab=400, ctx=256,
+                       rope_base=1000000.0),
 }
 
 CHAT_TEMPLATES = {
@@ -66,6 +82,31 @@ CHAT_TEMPLATES = {
         "{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}"
         "{{ content }}{% endfor %}{% if add_generation_prompt %}"
         "{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}"),
+    # Gemma 3 instruct (google/gemma-3-*-it tokenizer_config.json)
+    "gemma": (
+        "{{ bos_token }}\n{%- if messages[0]['role'] == 'system' -%}\n"
+        "    {%- if messages[0]['content'] is string -%}\n"
+        "        {%- set first_user_prefix = messages[0]['content'] + '\n\n' -%}\n"
+        "    {%- else -%}\n"
+        "        {%- set first_user_prefix = messages[0]['content'][0]['text'] + '\n\n' -%}\n"
+        "    {%- endif -%}\n    {%- set loop_messages = messages[1:] -%}\n{%- else -%}\n"
+        "    {%- set first_user_prefix = \"\" -%}\n    {%- set loop_messages = messages -%}\n"
+        "{%- endif -%}\n{%- for message in loop_messages -%}\n"
+        "    {%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) -%}\n"
+        "        {{ raise_exception(\"Conversation roles must alternate user/assistant/user/assistant/...\") }}\n"
+        "    {%- endif -%}\n    {%- if (message['role'] == 'assistant') -%}\n"
+        "        {%- set role = \"model\" -%}\n    {%- else -%}\n"
+        "        {%- set role = message['role'] -%}\n    {%- endif -%}\n"
+        "    {{ '<start_of_turn>' + role + '\n' + (first_user_prefix if loop.first else \"\") }}\n"
+        "    {%- if message['content'] is string -%}\n        {{ message['content'] | trim }}\n"
+        "    {%- elif message['content'] is iterable -%}\n"
+        "        {%- for item in message['content'] -%}\n"
+        "            {%- if item['type'] == 'image' -%}\n                {{ '<start_of_image>' }}\n"
+        "            {%- elif item['type'] == 'text' -%}\n                {{ item['text'] | trim }}\n"
+        "            {%- endif -%}\n        {%- endfor -%}\n    {%- else -%}\n"
+        "        {{ raise_exception(\"Invalid content type\") }}\n    {%- endif -%}\n"
+        "    {{ '<end_of_turn>\n' }}\n{%- endfor -%}\n{%- if add_generation_prompt -%}\n"
+        "    {{'<start_of_turn>model\n'}}\n{%- endif -%}\n"),
     # ChatML as used by Qwen2-Instruct
     "chatml": (
         "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
@@ -122,11 +163,16 @@ def _pad(tokens, types, scores, n_vocab, tok_type_normal):
         i += 1
 
 
-def build_spm_tokenizer(n_vocab: int, seed: int):
-    """SentencePiece-style ('llama') vocab: <unk>,<s>,</s>, 256 <0xXX> byte tokens, then
-    BPE pieces with '▁' for spaces; score = -merge rank (higher merges first)."""
+GEMMA_SPECIALS = ["<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_of_turn>"]
+
+
+def build_spm_tokenizer(n_vocab: int, seed: int, gemma: bool = False):
+    """SentencePiece-style ('llama') vocab: <unk>,<s>,</s> (Gemma: GEMMA_SPECIALS), 256
+    <0xXX> byte tokens, then BPE pieces with '▁' for spaces; score = -merge rank (higher
+    merges first)."""
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-    n_fixed = 3 + 256
+    specials = GEMMA_SPECIALS if gemma else ["<unk>", "<s>", "</s>"]
+    n_fixed = len(specials) + 256
     if n_vocab < n_fixed + 16:
         raise ValueError(f"llama tokenizer needs --vocab >= {n_fixed + 16}")
     tok = Tokenizer(models.BPE())
@@ -135,10 +181,10 @@ def build_spm_tokenizer(n_vocab: int, seed: int):
                                   initial_alphabet=[], special_tokens=[])
     tok.train_from_iterator(training_text(seed, max(4000, n_vocab * 8)), trainer)
     vocab = sorted(tok.get_vocab().items(), key=lambda kv: kv[1])
-    tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)]
-    types = [gguf.TokenType.UNKNOWN, gguf.TokenType.CONTROL, gguf.TokenType.CONTROL] + \
-        [gguf.TokenType.BYTE] * 256
-    scores = [0.0, 0.0, 0.0] + [0.0] * 256
+    tokens = specials + [f"<0x{b:02X}>" for b in range(256)]
+    types = [gguf.TokenType.UNKNOWN if t in ("<unk>",) else gguf.TokenType.CONTROL
+             for t in specials] + [gguf.TokenType.BYTE] * 256
+    scores = [0.0] * len(specials) + [0.0] * 256
     seen = set(tokens)
     for piece, rank in vocab:
         if piece in seen or len(tokens) >= n_vocab:
@@ -148,6 +194,10 @@ def build_spm_tokenizer(n_vocab: int, seed: int):
         types.append(gguf.TokenType.NORMAL)
         scores.append(-float(rank))
     _pad(tokens, types, scores, n_vocab, gguf.TokenType.NORMAL)
+    if gemma:
+        return dict(model="llama", pre="default", tokens=tokens, types=types, scores=scores,
+                    merges=None, bos=2, eos=1, unk=3, add_bos=True, template="gemma",
+                    add_space_prefix=False)
     return dict(model="llama", pre=None, tokens=tokens, types=types, scores=scores,
                 merges=None, bos=1, eos=2, unk=0, add_bos=True, template="llama2")
 
@@ -190,11 +240,14 @@ def build_bpe_tokenizer(n_vocab: int, seed: int, pre: str):
 
 
 def build_tokenizer(kind: str, n_vocab: int, seed: int):
-    if kind == "llama":
-        return build_spm_tokenizer(n_vocab, seed)
+    if kind in ("llama", "gemma"):
+        return build_spm_tokenizer(n_vocab, seed, gemma=kind == "gemma")
     if kind in BPE_SPECIALS:
         return build_bpe_tokenizer(n_vocab, seed, kind)
-    raise ValueError(f"unknown tokenizer {kind!r}: use llama, llama-bpe or qwen2")
+    raise ValueError(f"unknown tokenizer {kind!r}: use llama, gemma, llama-bpe or qwen2")
+
+
+ARCHS = ("llama", "qwen2", "qwen3", "gemma3")
 
 
 # ----------------------------------------------------------------------------- weights
@@ -281,18 +334,26 @@ def write_model(out: str, arch: str = "llama", wtype: str = "f32", tokenizer: st
                 n_ff: int = 128, vocab: int = 400, ctx: int = 256, seed: int = 0,
                 rope_base: float | None = None, rms_eps: float | None = None,
                 rope_llama3: bool = False, tied: bool | None = None,
+                head_dim: int | None = None, sliding_window: int | None = None,
                 name: str = "nanomind-tiny") -> dict:
     """Write a random GGUF model; returns the hyper-parameters used (dict)."""
-    if arch not in ("llama", "qwen2"):
-        raise ValueError(f"unknown arch {arch!r}: use llama or qwen2")
+    if arch not in ARCHS:
+        raise ValueError(f"unknown arch {arch!r}: use one of {', '.join(ARCHS)}")
     qtype = TYPES[wtype.lower()]
-    tokenizer = tokenizer or ("llama" if arch == "llama" else "qwen2")
-    tied = (arch == "qwen2") if tied is None else tied
+    tokenizer = tokenizer or {"llama": "llama", "gemma3": "gemma"}.get(arch, "qwen2")
+    tied = (arch != "llama") if tied is None else tied
+    if arch == "gemma3" and not tied:
+        raise ValueError("gemma3 always ties the output to token_embd")
     rope_base = rope_base or (10000.0 if arch == "llama" else 1000000.0)
     rms_eps = rms_eps or (1e-5 if arch == "llama" else 1e-6)
     if n_embd % n_head or n_head % n_head_kv:
         raise ValueError("n_embd must divide by n_head and n_head by n_head_kv")
-    head_dim = n_embd // n_head
+    head_dim = head_dim or n_embd // n_head
+    if head_dim != n_embd // n_head and arch in ("llama", "qwen2"):
+        raise ValueError(f"{arch} needs head_dim = n_embd / n_head")
+    if sliding_window and arch != "gemma3":
+        raise ValueError("--sliding-window is a gemma3 parameter")
+    n_q = head_dim * n_head
     if head_dim % 2:
         raise ValueError("head dimension must be even for RoPE")
     rng = np.random.default_rng(seed)
@@ -312,6 +373,11 @@ def write_model(out: str, arch: str = "llama", wtype: str = "f32", tokenizer: st
     w.add_layer_norm_rms_eps(rms_eps)
     w.add_rope_freq_base(rope_base)
     w.add_rope_dimension_count(head_dim)
+    if head_dim != n_embd // n_head:
+        w.add_key_length(head_dim)
+        w.add_value_length(head_dim)
+    if arch == "gemma3":
+        w.add_sliding_window(sliding_window or 512)
     w.add_vocab_size(vocab)
     w.add_tokenizer_model(tok["model"])
     if tok["pre"]:
@@ -328,6 +394,8 @@ def write_model(out: str, arch: str = "llama", wtype: str = "f32", tokenizer: st
         w.add_unk_token_id(tok["unk"])
     w.add_add_bos_token(tok["add_bos"])
     w.add_add_eos_token(False)
+    if "add_space_prefix" in tok:
+        w.add_add_space_prefix(tok["add_space_prefix"])
     w.add_chat_template(CHAT_TEMPLATES[tok["template"]])
 
     # Scales: embeddings ~N(0,1) so RMSNorm input is O(1); projections 1/sqrt(fan_in)
@@ -345,15 +413,21 @@ def write_model(out: str, arch: str = "llama", wtype: str = "f32", tokenizer: st
         p = f"blk.{i}."
         s_in, s_ff = 1.0 / math.sqrt(n_embd), 1.0 / math.sqrt(n_ff)
         w.add_tensor(p + "attn_norm.weight", norm_vec(n_embd))
-        add_tensor(w, p + "attn_q.weight", *encode_matrix(rng, qtype, (n_embd, n_embd), s_in * 2))
+        add_tensor(w, p + "attn_q.weight", *encode_matrix(rng, qtype, (n_q, n_embd), s_in * 2))
         add_tensor(w, p + "attn_k.weight", *encode_matrix(rng, qtype, (kv_dim, n_embd), s_in * 2))
         add_tensor(w, p + "attn_v.weight", *encode_matrix(rng, qtype, (kv_dim, n_embd), s_in))
         if arch == "qwen2":
             for nm_, dim in (("attn_q.bias", n_embd), ("attn_k.bias", kv_dim),
                              ("attn_v.bias", kv_dim)):
                 w.add_tensor(p + nm_, (0.1 * rng.standard_normal(dim)).astype(np.float32))
+        if arch in ("qwen3", "gemma3"):
+            w.add_tensor(p + "attn_q_norm.weight", norm_vec(head_dim))
+            w.add_tensor(p + "attn_k_norm.weight", norm_vec(head_dim))
         add_tensor(w, p + "attn_output.weight",
-                   *encode_matrix(rng, qtype, (n_embd, n_embd), s_in))
+                   *encode_matrix(rng, qtype, (n_embd, n_q), 1.0 / math.sqrt(n_q)))
+        if arch == "gemma3":
+            w.add_tensor(p + "post_attention_norm.weight", norm_vec(n_embd))
+            w.add_tensor(p + "post_ffw_norm.weight", norm_vec(n_embd))
         w.add_tensor(p + "ffn_norm.weight", norm_vec(n_embd))
         add_tensor(w, p + "ffn_gate.weight", *encode_matrix(rng, qtype, (n_ff, n_embd), s_in))
         add_tensor(w, p + "ffn_up.weight", *encode_matrix(rng, qtype, (n_ff, n_embd), s_in))
@@ -369,27 +443,28 @@ def write_model(out: str, arch: str = "llama", wtype: str = "f32", tokenizer: st
     w.write_tensors_to_file()
     w.close()
     return dict(arch=arch, type=wtype, tokenizer=tokenizer, n_embd=n_embd, n_layer=n_layer,
-                n_head=n_head, n_head_kv=n_head_kv, n_ff=n_ff, vocab=vocab, ctx=ctx,
-                seed=seed, rope_base=rope_base, rms_eps=rms_eps, rope_llama3=rope_llama3,
-                tied=tied)
+                n_head=n_head, n_head_kv=n_head_kv, head_dim=head_dim, n_ff=n_ff, vocab=vocab,
+                ctx=ctx, seed=seed, rope_base=rope_base, rms_eps=rms_eps,
+                rope_llama3=rope_llama3, tied=tied, sliding_window=sliding_window)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", choices=sorted(PRESETS))
-    ap.add_argument("--arch", choices=["llama", "qwen2"])
+    ap.add_argument("--arch", choices=list(ARCHS))
     ap.add_argument("--type", default="f32", choices=sorted(TYPES),
                     help="storage type of the 2-D matrices (norms/biases stay F32)")
-    ap.add_argument("--tokenizer", choices=["llama", "llama-bpe", "qwen2"],
-                    help="llama = SentencePiece-style; llama-bpe/qwen2 = byte-level BPE "
-                         "(default: llama for arch llama, qwen2 for arch qwen2)")
-    for k in ("n-embd", "n-layer", "n-head", "n-head-kv", "n-ff", "vocab", "ctx"):
+    ap.add_argument("--tokenizer", choices=["llama", "gemma", "llama-bpe", "qwen2"],
+                    help="llama/gemma = SentencePiece-style; llama-bpe/qwen2 = byte-level BPE "
+                         "(default: llama for arch llama, gemma for gemma3, qwen2 otherwise)")
+    for k in ("n-embd", "n-layer", "n-head", "n-head-kv", "n-ff", "vocab", "ctx", "head-dim",
+              "sliding-window"):
         ap.add_argument("--" + k, type=int)
     ap.add_argument("--rope-base", type=float)
     ap.add_argument("--rope-llama3", action="store_true",
                     help="add LLaMA 3.1 rope_freqs.weight (factor 8, orig ctx 8192)")
     ap.add_argument("--tied", choices=["yes", "no"],
-                    help="omit output.weight (default: yes for qwen2, no for llama)")
+                    help="omit output.weight (default: no for llama, yes for the others)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
@@ -400,7 +475,7 @@ def main(argv=None) -> int:
             cfg["tokenizer"] = None
             cfg["rope_base"] = None
     for k in ("tokenizer", "n_embd", "n_layer", "n_head", "n_head_kv", "n_ff", "vocab", "ctx",
-              "rope_base"):
+              "rope_base", "head_dim", "sliding_window"):
         v = getattr(a, k)
         if v is not None:
             cfg[k] = v

@@ -54,7 +54,7 @@ typedef struct nm_session_params {
   int n_ctx;                   /* 0 = the model's training context, capped at 4096 */
   nm_kv_type kv_type;
   const char* system_prompt;   /* NULL = none */
-  const char* chat_template;   /* NULL = from the model file; or "llama2", "llama3", "chatml" */
+  const char* chat_template;   /* NULL = from the model file; or "llama2", "llama3", "llama3.1", "chatml", "qwen2", "gemma" */
   nm_sampling_params sampling;
   /* Static-shape vision input (as NPUs need): > 0 (both) feeds the encoder exactly
    * image_width x image_height pixels per image (fitted, padded with the mean colour, no

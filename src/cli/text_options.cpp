@@ -35,7 +35,7 @@ void add_sampling_options(CLI::App& cmd, TextOptions& o) {
   cmd.add_option("-s,--seed", o.sampling.seed, "Random seed");
   cmd.add_option("--system", o.system_prompt, "System prompt");
   cmd.add_option("--template", o.chat_template,
-                 "Chat template: llama2, llama3, chatml (default: recognised from the model file)");
+                 "Chat template: llama2, llama3, llama3.1, chatml, qwen2, gemma (default: recognised from the model file)");
 }
 
 // Device placement (issue 5): a separate block, so that the model flags above stay untouched.

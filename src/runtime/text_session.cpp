@@ -53,7 +53,7 @@ Result<std::unique_ptr<TextSession>> TextSession::create(const TextModel& model,
     NM_ASSIGN_OR_RETURN(s->vision_, ImageEmbedder::create(*params.mmproj, ip));
   }
   // A model without a recognised template still completes raw text; chat() reports why not.
-  auto t = ChatTemplate::select(params.chat_template, model.tokenizer().vocab().chat_template);
+  auto t = ChatTemplate::select(params.chat_template, model.tokenizer());
   if (t.ok()) {
     s->template_.emplace(std::move(t).value());
   } else if (!params.chat_template.empty()) {
@@ -192,7 +192,7 @@ Status TextSession::chat(const std::string& user_message, const std::vector<Imag
                  "this model has no vision encoder: give the model's mmproj file (--mmproj) to use images");
   }
   if (!template_) {
-    return ChatTemplate::select(params_.chat_template, model_.tokenizer().vocab().chat_template).status();
+    return ChatTemplate::select(params_.chat_template, model_.tokenizer()).status();
   }
   timings_ = {};
   // On failure the conversation keeps only the images of earlier turns.
@@ -240,7 +240,7 @@ Status TextSession::chat_with_new_images(const std::string& user_message, const 
 Status TextSession::chat(const std::string& user_message, int n_predict, const PieceCallback& on_piece) {
   if (!image_embeddings_.empty()) return chat(user_message, std::vector<Image>{}, n_predict, on_piece);
   if (!template_) {
-    return ChatTemplate::select(params_.chat_template, model_.tokenizer().vocab().chat_template).status();
+    return ChatTemplate::select(params_.chat_template, model_.tokenizer()).status();
   }
   const std::vector<ChatMessage> messages = conversation_with(user_message, 0);
   NM_ASSIGN_OR_RETURN(std::string prompt, template_->render(messages, chat_options_for(model_.tokenizer())));

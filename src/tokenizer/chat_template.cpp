@@ -1,5 +1,5 @@
-// Chat template recognition and rendering. Each render_* mirrors one published Jinja
-// template (Llama-2-chat, Meta-Llama-3-Instruct, Qwen2-Instruct ChatML) character for
+// Chat template recognition and rendering. Each family mirrors one published Jinja
+// template (Llama-2-chat, Meta-Llama-3-Instruct, Qwen2-Instruct ChatML, Gemma 3 instruct) character for
 // character; tests/python/test_tokenizer.py renders the real templates with jinja2 and
 // compares.
 #include "tokenizer/chat_template.h"
@@ -55,15 +55,16 @@ Result<ChatTemplate> ChatTemplate::from_name(std::string_view name) {
   if (name == "llama3.1" || name == "llama3.2") return ChatTemplate(ChatFamily::llama3, "", true);
   if (name == "chatml") return ChatTemplate(ChatFamily::chatml, "");
   if (name == "qwen" || name == "qwen2") return ChatTemplate(ChatFamily::chatml, "You are a helpful assistant.");
+  if (name == "gemma" || name == "gemma3") return ChatTemplate(ChatFamily::gemma, "");
   return error(ErrorCode::invalid_argument, "unknown chat template name '" + std::string(name) +
-                                                "'; use --template llama2, llama3, llama3.1, chatml or qwen2");
+                                                "'; use --template llama2, llama3, llama3.1, chatml, qwen2 or gemma");
 }
 
 Result<ChatTemplate> ChatTemplate::from_jinja(std::string_view jinja) {
   if (jinja.empty()) {
     return error(ErrorCode::unsupported,
                  "the model has no chat template (tokenizer.chat_template); pass --template llama2, llama3, "
-                 "chatml or qwen2");
+                 "chatml, qwen2 or gemma");
   }
   if (jinja.find("<|start_header_id|>") != std::string_view::npos &&
       jinja.find("<|end_header_id|>") != std::string_view::npos) {
@@ -75,9 +76,12 @@ Result<ChatTemplate> ChatTemplate::from_jinja(std::string_view jinja) {
   if (jinja.find("[INST]") != std::string_view::npos && jinja.find("<<SYS>>") != std::string_view::npos) {
     return ChatTemplate(ChatFamily::llama2, "");
   }
+  if (jinja.find("<start_of_turn>") != std::string_view::npos && jinja.find("<end_of_turn>") != std::string_view::npos) {
+    return ChatTemplate(ChatFamily::gemma, "");
+  }
   return error(ErrorCode::unsupported,
-               "unrecognised chat template (tokenizer.chat_template is not Llama 2, Llama 3 or ChatML); pass "
-               "--template llama2, llama3, chatml or qwen2");
+               "unrecognised chat template (tokenizer.chat_template is not Llama 2, Llama 3, ChatML or Gemma); "
+               "pass --template llama2, llama3, chatml, qwen2 or gemma");
 }
 
 Result<ChatTemplate> ChatTemplate::select(std::string_view override_name, std::string_view jinja) {
@@ -85,11 +89,24 @@ Result<ChatTemplate> ChatTemplate::select(std::string_view override_name, std::s
   return from_jinja(jinja);
 }
 
+Result<ChatTemplate> ChatTemplate::select(std::string_view override_name, const Tokenizer& tok) {
+  const std::string& jinja = tok.vocab().chat_template;
+  if (!override_name.empty() || !jinja.empty()) return select(override_name, jinja);
+  auto is_control = [&](std::string_view text) {
+    const TokenId id = tok.token_id(text);
+    return id != k_no_token && tok.token_type(id) == TokenType::control;
+  };
+  if (is_control("<start_of_turn>") && is_control("<end_of_turn>")) return ChatTemplate(ChatFamily::gemma, "");
+  if (is_control("<|im_start|>") && is_control("<|im_end|>")) return ChatTemplate(ChatFamily::chatml, "");
+  return from_jinja(jinja);  // the "no chat template" error
+}
+
 std::string_view ChatTemplate::name() const {
   switch (family_) {
     case ChatFamily::llama2: return "llama2";
     case ChatFamily::llama3: return "llama3";
     case ChatFamily::chatml: return "chatml";
+    case ChatFamily::gemma: return "gemma";
   }
   return "?";
 }
@@ -164,6 +181,30 @@ Result<std::string> ChatTemplate::render(const std::vector<ChatMessage>& message
       if (o.add_generation_prompt) out += "<|im_start|>assistant\n";
       break;
     }
+    case ChatFamily::gemma: {
+      // BOS text, then "<start_of_turn>{user|model}\n{trimmed content}<end_of_turn>\n" per
+      // turn; a leading system message (untrimmed) + "\n\n" opens the first turn's text.
+      // Turns must alternate user/model.
+      out += o.bos_token;
+      size_t first = 0;
+      std::string prefix;
+      if (!messages.empty() && messages[0].role == "system") {
+        prefix = with_images(messages[0], o) + "\n\n";
+        first = 1;
+      }
+      for (size_t i = first; i < messages.size(); ++i) {
+        const ChatMessage& m = messages[i];
+        if ((m.role == "user") != ((i - first) % 2 == 0)) {
+          return error(ErrorCode::invalid_argument,
+                       "Gemma chat: conversation roles must alternate user/assistant/user/assistant/...");
+        }
+        out.append("<start_of_turn>").append(m.role == "assistant" ? "model" : m.role).append("\n");
+        if (i == first) out += prefix;
+        out.append(py_strip(with_images(m, o))).append("<end_of_turn>\n");
+      }
+      if (o.add_generation_prompt) out += "<start_of_turn>model\n";
+      break;
+    }
   }
   return out;
 }
@@ -173,6 +214,7 @@ std::vector<std::string> ChatTemplate::stop_strings() const {
     case ChatFamily::llama2: return {"</s>"};
     case ChatFamily::llama3: return {"<|eot_id|>", "<|end_of_text|>"};
     case ChatFamily::chatml: return {"<|im_end|>", "<|endoftext|>"};
+    case ChatFamily::gemma: return {"<end_of_turn>", "<eos>"};
   }
   return {};
 }

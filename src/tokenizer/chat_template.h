@@ -1,6 +1,7 @@
-// Chat templates: recognise a model's prompt format (Llama 2, Llama 3, ChatML/Qwen) from
-// its tokenizer.chat_template Jinja text by distinctive substrings, or by name
-// (--template), and render {role, content} messages the way that Jinja template does.
+// Chat templates: recognise a model's prompt format (Llama 2, Llama 3, ChatML/Qwen, Gemma)
+// from its tokenizer.chat_template Jinja text by distinctive substrings, or by name
+// (--template), or — for files that carry no template — from the vocabulary's turn
+// markers, and render {role, content} messages the way that Jinja template does.
 // Default system prompts follow each family's published template: Llama 2 and Llama 3
 // add none; Llama 3.1/3.2 always open with a system block carrying "Cutting Knowledge
 // Date" / "Today Date"; ChatML adds the literal system prompt found in the file's template
@@ -19,7 +20,7 @@
 
 namespace nm {
 
-enum class ChatFamily { llama2, llama3, chatml };
+enum class ChatFamily { llama2, llama3, chatml, gemma };
 
 struct ChatMessage {
   std::string role;  // "system", "user", "assistant" (others pass through where the family allows)
@@ -42,13 +43,18 @@ struct ChatRenderOptions {
 class ChatTemplate {
  public:
   // The family named by --template: "llama2", "llama3", "llama3.1" (Llama 3.1/3.2 with the
-  // knowledge-date system block), "chatml", "qwen2" (alias "qwen": ChatML + Qwen2's default system).
+  // knowledge-date system block), "chatml", "qwen2" (alias "qwen": ChatML + Qwen2's default
+  // system), "gemma" (Gemma 2 / 3 turn markers).
   static Result<ChatTemplate> from_name(std::string_view name);
   // Recognises the family from the Jinja text; unknown text is an `unsupported` error that
   // suggests --template. Also reads the family's default system prompt from the text.
   static Result<ChatTemplate> from_jinja(std::string_view jinja);
   // --template wins when non-empty, otherwise the file's template.
   static Result<ChatTemplate> select(std::string_view override_name, std::string_view jinja);
+  // As above with the model's tokenizer: its chat_template, and when the file carries none
+  // (Gemma 3 GGUFs often do not), the family whose turn markers the vocabulary has as
+  // control tokens (<start_of_turn>/<end_of_turn>: gemma; <|im_start|>/<|im_end|>: chatml).
+  static Result<ChatTemplate> select(std::string_view override_name, const Tokenizer& tok);
 
   ChatFamily family() const { return family_; }
   std::string_view name() const;

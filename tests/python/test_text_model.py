@@ -1,4 +1,4 @@
-"""The text brick against an independent numpy float64 LLaMA / Qwen2 (tests/reference/llama_ref.py)
+"""The text brick against an independent numpy float64 LLaMA / Qwen2 / Qwen3 / Gemma 3 (tests/reference/llama_ref.py)
 on tiny GGUF models written by tools/make_tiny_llm.py with fresh random weights.
 
 Tolerances, as a fraction of the largest reference logit |L| (about 12 for these models):
@@ -31,10 +31,10 @@ QUANT_TYPES = ["q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl"]
 KV_F16, KV_Q8_0, KV_F32 = 0, 1, 2
 
 
-def make_model(tmp_path, rng, **kw):
+def make_model(tmp_path, rng, preset="tiny", **kw):
     seed = int(rng.integers(0, 2**31))
     out = tmp_path / f"model-{seed}.gguf"
-    args = [sys.executable, os.path.join(TOOLS, "make_tiny_llm.py"), "--preset", "tiny", "--seed", str(seed), "--out", str(out)]
+    args = [sys.executable, os.path.join(TOOLS, "make_tiny_llm.py"), "--preset", preset, "--seed", str(seed), "--out", str(out)]
     for k, v in kw.items():
         if v is True:
             args.append("--" + k.replace("_", "-"))
@@ -72,6 +72,22 @@ def test_logits_match_reference(shim, rng, tmp_path, arch, wtype):
     check_close(ours, want, 2e-5 if wtype in FLOAT_TYPES else 1.2e-1, f"{arch}/{wtype}")
 
 
+# Qwen3 (QK-norm, head_dim 32 != n_embd / n_head) and Gemma 3 (QK-norm, post-norms, GeGLU,
+# embedding scale, one KV head, layers 0-4 and 6 sliding over 8 positions with rope base 1e4,
+# layer 5 global with 1e6): 37 tokens cross the window several times.
+@pytest.mark.parametrize("preset", ["tiny-gemma3", "tiny-qwen3"])
+@pytest.mark.parametrize("wtype", ["f32", "f16", "q8_0", "q4_1"])
+def test_qwen3_and_gemma3_match_reference(shim, rng, tmp_path, preset, wtype):
+    path = make_model(tmp_path, rng, preset=preset, type=wtype)
+    ref = llama_ref.load(path, act_quant=True)
+    tokens = rng.integers(0, ref.vocab, 37)
+    want = ref.forward(tokens.tolist())
+    # prefill 20, then one token at a time: the sliding-window mask of decode steps too
+    ours = engine_logits(shim, path, tokens, n_prefill=20)
+    check_close(ours, want, 2e-5 if wtype in FLOAT_TYPES else 1.2e-1, f"{preset}/{wtype}")
+
+
+
 @pytest.mark.parametrize("tokenizer", ["llama", "llama-bpe"])
 def test_llama3_rope_scaling_and_tokenizers(shim, rng, tmp_path, tokenizer):
     path = make_model(tmp_path, rng, arch="llama", type="f32", tokenizer=tokenizer, rope_llama3=True)
@@ -102,9 +118,9 @@ def test_kv_cache_types(shim, rng, tmp_path, kv, frac):
     check_close(engine_logits(shim, path, tokens, 20, kv=kv), ref.forward(tokens.tolist()), frac, f"kv {kv}")
 
 
-@pytest.mark.parametrize("wtype", ["f32", "f16"])
-def test_greedy_tokens_identical_over_32_steps(shim, rng, tmp_path, wtype):
-    path = make_model(tmp_path, rng, arch="llama", type=wtype)
+@pytest.mark.parametrize("preset,wtype", [("tiny", "f32"), ("tiny", "f16"), ("tiny-gemma3", "f32")])
+def test_greedy_tokens_identical_over_32_steps(shim, rng, tmp_path, preset, wtype):
+    path = make_model(tmp_path, rng, preset=preset, type=wtype)
     ref = llama_ref.load(path)
     prompt = rng.integers(0, ref.vocab, 7).astype(np.int32)
     want = ref.generate(prompt.tolist(), 32)

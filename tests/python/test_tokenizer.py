@@ -12,6 +12,7 @@ Chat templates: the published Jinja texts rendered with jinja2.
 import ctypes
 import json
 
+import make_tiny_llm
 import numpy as np
 import pytest
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
@@ -286,8 +287,11 @@ QWEN2_JINJA = (
     "{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}"
     "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+# Gemma 3 instruct (google/gemma-3-*-it), as tools/make_tiny_llm.py writes it into tiny files.
+GEMMA_JINJA = make_tiny_llm.CHAT_TEMPLATES["gemma"]
 TEMPLATES = {"llama2": (LLAMA2_JINJA, "<s>", "</s>"), "llama3": (LLAMA3_JINJA, "<|begin_of_text|>", "<|end_of_text|>"),
-             "qwen2": (QWEN2_JINJA, "", "<|im_end|>")}
+             "qwen2": (QWEN2_JINJA, "", "<|im_end|>"), "gemma": (GEMMA_JINJA, "<bos>", "<eos>")}
+ALTERNATING = ("llama2", "gemma")  # templates that require user/assistant turns in turn
 
 
 def render_ours(shim, name, jinja, msgs, add_gen, bos, eos):
@@ -301,7 +305,7 @@ def render_ours(shim, name, jinja, msgs, add_gen, bos, eos):
     return rc, out.raw[:n.value].decode()
 
 
-@pytest.mark.parametrize("family", ["llama2", "llama3", "qwen2"])
+@pytest.mark.parametrize("family", ["llama2", "llama3", "qwen2", "gemma"])
 def test_chat_templates_match_jinja(shim, rng, family):
     jinja2 = pytest.importorskip("jinja2")
 
@@ -315,7 +319,7 @@ def test_chat_templates_match_jinja(shim, rng, family):
         start = 0 if rng.random() < 0.5 else 1
         msgs = ([{"role": "system", "content": random_text(rng, 6)}] if start else [])
         for i in range(n):
-            role = ["user", "assistant"][i % 2] if family == "llama2" or rng.random() < 0.8 else "tool"
+            role = ["user", "assistant"][i % 2] if family in ALTERNATING or rng.random() < 0.8 else "tool"
             msgs.append({"role": role, "content": random_text(rng, 8)})
         add_gen = bool(rng.random() < 0.7)
         rc, got = render_ours(shim, "", jinja, msgs, add_gen, bos, eos)
@@ -323,14 +327,14 @@ def test_chat_templates_match_jinja(shim, rng, family):
                          raise_exception=raise_exception)
         assert rc == 0
         assert got == ref, msgs
-    # llama2: roles must alternate, as the template's raise_exception says
-    if family == "llama2":
+    # llama2, gemma: roles must alternate, as the template's raise_exception says
+    if family in ALTERNATING:
         rc, _ = render_ours(shim, "", jinja, [{"role": "assistant", "content": "x"}], True, bos, eos)
         assert rc == 3
 
 
 def test_unknown_chat_template_is_an_error(shim):
     msgs = [{"role": "user", "content": "hi"}]
-    assert render_ours(shim, "", "{{ messages }} <start_of_turn>", msgs, True, "", "")[0] == 1
-    rc, got = render_ours(shim, "chatml", "{{ messages }} <start_of_turn>", msgs, True, "", "")
+    assert render_ours(shim, "", "{{ messages }} <|user|>", msgs, True, "", "")[0] == 1
+    rc, got = render_ours(shim, "chatml", "{{ messages }} <|user|>", msgs, True, "", "")
     assert rc == 0 and got == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"

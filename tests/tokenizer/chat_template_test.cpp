@@ -27,11 +27,32 @@ TEST(ChatTemplate, RecognisesFamilies) {
   ASSERT_TRUE(q25.ok());
   EXPECT_EQ(q25->default_system(), "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.");
   EXPECT_EQ(ChatTemplate::from_jinja("{{'<|im_start|>' + message['role'] + '\\n'}}")->default_system(), "");
-  auto bad = ChatTemplate::from_jinja("<start_of_turn>user");
+  auto bad = ChatTemplate::from_jinja("<|user|>");
   EXPECT_EQ(bad.status().code(), ErrorCode::unsupported);
   EXPECT_NE(bad.status().message().find("--template"), std::string::npos);
   EXPECT_EQ(ChatTemplate::select("llama2", "<|im_start|>")->family(), ChatFamily::llama2);
-  EXPECT_FALSE(ChatTemplate::from_name("gemma").ok());
+  EXPECT_EQ(ChatTemplate::from_jinja("{{ '<start_of_turn>' + role }}...<end_of_turn>")->family(), ChatFamily::gemma);
+  EXPECT_EQ(ChatTemplate::from_name("gemma")->family(), ChatFamily::gemma);
+  EXPECT_FALSE(ChatTemplate::from_name("vicuna").ok());
+}
+
+Tokenizer vocab_with(std::vector<std::string> tokens, std::vector<int32_t> types) {
+  Vocab v;
+  v.tokens = std::move(tokens);
+  v.token_type = std::move(types);
+  return Tokenizer::create(std::move(v)).value();
+}
+
+TEST(ChatTemplate, FileWithoutTemplateFallsBackOnTheVocabularysTurnMarkers) {
+  // Gemma 3 GGUFs may carry no tokenizer.chat_template; their vocab has the turn markers.
+  const Tokenizer gemma = vocab_with({"<pad>", "<start_of_turn>", "<end_of_turn>", "a"}, {3, 3, 3, 1});
+  EXPECT_EQ(ChatTemplate::select("", gemma)->family(), ChatFamily::gemma);
+  EXPECT_EQ(ChatTemplate::select("llama3", gemma)->family(), ChatFamily::llama3);
+  const Tokenizer chatml = vocab_with({"<|im_start|>", "<|im_end|>", "a"}, {3, 3, 1});
+  EXPECT_EQ(ChatTemplate::select("", chatml)->family(), ChatFamily::chatml);
+  // markers that are plain text tokens are not turn markers
+  const Tokenizer plain = vocab_with({"<start_of_turn>", "<end_of_turn>", "a"}, {1, 1, 1});
+  EXPECT_EQ(ChatTemplate::select("", plain).status().code(), ErrorCode::unsupported);
 }
 
 TEST(ChatTemplate, RendersEachFamily) {
@@ -75,6 +96,17 @@ TEST(ChatTemplate, RendersEachFamily) {
             "<s>[INST] <<SYS>>\nS\n<</SYS>>\n\n Hi [/INST] Hello </s><s>[INST] Bye [/INST]");
   EXPECT_EQ(l2->render({{"assistant", "x", 0}}, lo).status().code(), ErrorCode::invalid_argument);
   EXPECT_EQ(l2->stop_strings(), std::vector<std::string>{"</s>"});
+
+  ChatRenderOptions go;
+  go.bos_token = "<bos>";
+  auto gm = ChatTemplate::from_name("gemma");
+  // system text (untrimmed) + "\n\n" opens the first user turn; assistant is "model"
+  EXPECT_EQ((gm->render({{"system", "Be brief. ", 0}, {"user", " Hi ", 0}, {"assistant", "Hello", 0}, {"user", "2+2?", 0}}, go))
+                .value(),
+            "<bos><start_of_turn>user\nBe brief. \n\nHi<end_of_turn>\n<start_of_turn>model\nHello<end_of_turn>\n"
+            "<start_of_turn>user\n2+2?<end_of_turn>\n<start_of_turn>model\n");
+  EXPECT_EQ(gm->render({{"assistant", "x", 0}}, go).status().code(), ErrorCode::invalid_argument);
+  EXPECT_EQ(gm->stop_strings(), (std::vector<std::string>{"<end_of_turn>", "<eos>"}));
 }
 
 }  // namespace

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <string>
 
 namespace nm {
@@ -54,26 +53,14 @@ Status TextContext::eval_chunk(int n, const int32_t* tokens, const float* embedd
 
   float* x = ex.tensor(tg.x).as<float>();
   if (tokens) {
-    const Tensor& table = model_.weights().token_embd;
-    const TypeTraits* tt = type_traits(table.type);
-    if (!tt->to_float) return error(ErrorCode::unsupported, "token embeddings of type " + std::string(tt->name));
-    for (int i = 0; i < n; ++i) {
-      if (tokens[i] < 0 || tokens[i] >= hp.n_vocab) {
-        return error(ErrorCode::invalid_argument, "token id " + std::to_string(tokens[i]) +
-                                                      " is outside the vocabulary (0.." + std::to_string(hp.n_vocab - 1) + ")");
-      }
-      tt->to_float(table.row(tokens[i]), x + (size_t)i * hp.n_embd, hp.n_embd);
-    }
+    NM_RETURN_IF_ERROR(model_.embed_tokens({tokens, (size_t)n}, x));
   } else {
     std::memcpy(x, embeddings, (size_t)n * hp.n_embd * sizeof(float));
   }
   int32_t* pos = ex.tensor(tg.pos).as<int32_t>();
-  float* mask = ex.tensor(tg.mask).as<float>();
-  const float hidden = -std::numeric_limits<float>::infinity();
-  for (int i = 0; i < n; ++i) {
-    pos[i] = n_past + i;
-    for (int j = 0; j < n_kv; ++j) mask[(size_t)i * n_kv + j] = j <= n_past + i ? 0.0f : hidden;
-  }
+  for (int i = 0; i < n; ++i) pos[i] = n_past + i;
+  fill_attention_masks(hp, n_past, n, n_kv, ex.tensor(tg.mask).as<float>(),
+                       tg.mask_swa == kInvalidNode ? nullptr : ex.tensor(tg.mask_swa).as<float>());
   for (int il = 0; il < hp.n_layer; ++il) {
     const size_t at = (size_t)n_past * cache_.token_bytes();
     NM_RETURN_IF_ERROR(ex.rebind(tg.k_slot[(size_t)il], static_cast<char*>(cache_.k(il).data) + at));

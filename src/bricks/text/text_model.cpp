@@ -1,5 +1,6 @@
 #include "bricks/text/text_model.h"
 
+#include <cmath>
 #include <map>
 
 namespace nm {
@@ -35,9 +36,10 @@ Result<std::unique_ptr<TextModel>> TextModel::from_gguf(std::shared_ptr<const Gg
 Status TextModel::load_hparams() {
   const GgufFile& f = *file_;
   NM_ASSIGN_OR_RETURN(hp_.arch, f.get_string("general.architecture"));
-  if (hp_.arch != "llama" && hp_.arch != "qwen2") {
+  if (hp_.arch != "llama" && hp_.arch != "qwen2" && hp_.arch != "qwen3" && hp_.arch != "gemma3") {
     return error(ErrorCode::unsupported, "model architecture '" + hp_.arch +
-                                             "' is not supported by the text brick (supported: llama, qwen2)");
+                                             "' is not supported by the text brick (supported: llama, qwen2, qwen3, "
+                                             "gemma3)");
   }
   const std::string& a = hp_.arch;
   auto get_int = [&](const char* suffix, int& out) -> Status {
@@ -76,8 +78,61 @@ Status TextModel::load_hparams() {
     // llama3 scaling is carried by the rope_freqs tensor; yarn and others are not implemented.
     return error(ErrorCode::unsupported, "rope scaling '" + scaling + "' is not supported");
   }
-  // GGUF stores llama Q/K permuted for adjacent-pair rotation; qwen2 uses the halves (neox).
-  hp_.rope_mode = a == "qwen2" ? RopeMode::neox : RopeMode::normal;
+  // GGUF stores llama Q/K permuted for adjacent-pair rotation; the others use the halves (neox).
+  hp_.rope_mode = a == "llama" ? RopeMode::normal : RopeMode::neox;
+  hp_.has_qk_norm = a == "qwen3" || a == "gemma3";
+  if (a == "gemma3") NM_RETURN_IF_ERROR(load_gemma3_hparams());
+  return Status();
+}
+
+// Gemma 3 as llama.cpp reads it (the GGUF norm weights already hold Gemma's 1 + w).
+Status TextModel::load_gemma3_hparams() {
+  const GgufFile& f = *file_;
+  const std::string& a = hp_.arch;
+  hp_.has_post_norms = true;
+  hp_.ffn_gelu = true;
+  hp_.embd_scale = std::sqrt((float)hp_.n_embd);
+  // Gemma 3 27B (62 layers) scales queries by 1/sqrt(n_embd / n_head), the others by
+  // 1/sqrt(head_dim) (query_pre_attn_scalar; the GGUF does not carry it).
+  hp_.attn_scale = hp_.n_layer == 62 ? 1.0f / std::sqrt((float)(hp_.n_embd / hp_.n_head))
+                                     : 1.0f / std::sqrt((float)hp_.head_dim);
+  NM_ASSIGN_OR_RETURN(int64_t n_swa, f.get_int_or(key(a, "attention.sliding_window"), 0));
+  if (n_swa < 0 || n_swa > (1 << 24)) {
+    return error(ErrorCode::invalid_file, key(a, "attention.sliding_window") + " = " + std::to_string(n_swa) +
+                                              " is out of range");
+  }
+  if (n_swa > 0) {
+    hp_.n_swa = (int)n_swa;
+    hp_.swa_pattern = 6;  // five sliding-window layers, then one global
+    NM_ASSIGN_OR_RETURN(hp_.rope_freq_base_swa, f.get_f32_or(key(a, "rope.freq_base_swa"), 10000.0f));
+  }
+  // Gemma 3 checkpoints have no soft-capping (the converter asserts it); a file that asks
+  // for it would need a tanh the graph does not have.
+  NM_ASSIGN_OR_RETURN(float softcap, f.get_f32_or(key(a, "final_logit_softcapping"), 0.0f));
+  NM_ASSIGN_OR_RETURN(float attn_softcap, f.get_f32_or(key(a, "attn_logit_softcapping"), 0.0f));
+  if (softcap != 0.0f || attn_softcap != 0.0f) {
+    return error(ErrorCode::unsupported, "this gemma3 file asks for logit soft-capping, which the text brick does "
+                                         "not implement");
+  }
+  return Status();
+}
+
+Status TextModel::embed_tokens(std::span<const int32_t> tokens, float* out) const {
+  const Tensor& table = w_.token_embd;
+  const TypeTraits* tt = type_traits(table.type);
+  if (!tt->to_float) return error(ErrorCode::unsupported, "token embeddings of type " + std::string(tt->name));
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (tokens[i] < 0 || tokens[i] >= hp_.n_vocab) {
+      return error(ErrorCode::invalid_argument, "token id " + std::to_string(tokens[i]) +
+                                                    " is outside the vocabulary (0.." + std::to_string(hp_.n_vocab - 1) +
+                                                    ")");
+    }
+    float* row = out + i * (size_t)hp_.n_embd;
+    tt->to_float(table.row(tokens[i]), row, hp_.n_embd);
+    if (hp_.embd_scale != 1.0f) {
+      for (int j = 0; j < hp_.n_embd; ++j) row[j] *= hp_.embd_scale;
+    }
+  }
   return Status();
 }
 
@@ -167,6 +222,14 @@ Status TextModel::load_weights() {
       return error(ErrorCode::invalid_file, "layer " + std::to_string(i) + " has some but not all of the q/k/v biases");
     }
     hp_.has_qkv_bias = L.bq.data != nullptr;
+    if (hp_.has_qk_norm) {
+      NM_RETURN_IF_ERROR(get(p + "attn_q_norm.weight", {hp_.head_dim, 1}, L.q_norm, false));
+      NM_RETURN_IF_ERROR(get(p + "attn_k_norm.weight", {hp_.head_dim, 1}, L.k_norm, false));
+    }
+    if (hp_.has_post_norms) {
+      NM_RETURN_IF_ERROR(get(p + "post_attention_norm.weight", {n_embd, 1}, L.post_attn_norm, false));
+      NM_RETURN_IF_ERROR(get(p + "post_ffw_norm.weight", {n_embd, 1}, L.post_ffn_norm, false));
+    }
     NM_RETURN_IF_ERROR(get(p + "ffn_norm.weight", {n_embd, 1}, L.ffn_norm, false));
     NM_RETURN_IF_ERROR(get(p + "ffn_gate.weight", {n_embd, n_ff}, L.w_gate, true));
     NM_RETURN_IF_ERROR(get(p + "ffn_up.weight", {n_embd, n_ff}, L.w_up, true));

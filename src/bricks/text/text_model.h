@@ -1,4 +1,4 @@
-// TextModel: a LLaMA-family decoder (architectures "llama" and "qwen2") loaded from a
+// TextModel: a LLaMA-family decoder (architectures "llama", "qwen2", "qwen3", "gemma3") loaded from a
 // GGUF file: hyper-parameters, weight views into the mmapped file (never copied), the
 // tokenizer and the chat template text. Read-only after load; shared by every session
 // (TextContext) that runs it, from any thread.
@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,8 @@ namespace nm {
 struct TextLayerWeights {
   Tensor attn_norm, wq, wk, wv, wo;
   Tensor bq, bk, bv;  // qwen2 only (data == nullptr when absent)
+  Tensor q_norm, k_norm;                 // [head_dim]; qwen3, gemma3 (QK-norm)
+  Tensor post_attn_norm, post_ffn_norm;  // [n_embd]; gemma3
   Tensor ffn_norm, w_gate, w_up, w_down;
 };
 
@@ -49,9 +52,15 @@ class TextModel {
   // Most common type among the 2-D weight matrices ("q4_0", ...).
   std::string weight_type() const { return weight_type_; }
 
+  // The input rows of `tokens` (n_embd floats each, into out): their embedding-table rows,
+  // times the architecture's embedding scale (Gemma: sqrt(n_embd)). Embeddings given
+  // directly (an image's) are not scaled. Fails on an id outside the vocabulary.
+  Status embed_tokens(std::span<const int32_t> tokens, float* out) const;
+
  private:
   TextModel() = default;
   Status load_hparams();
+  Status load_gemma3_hparams();
   Status load_weights();
   Status load_tokenizer();
 
