@@ -113,7 +113,8 @@ int main(int argc, char** argv) {
   const int64_t m = 11008, k = 4096;
   std::vector<float> x((size_t)512 * k);
   for (size_t i = 0; i < x.size(); ++i) x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
-  const nm::DType types[] = {nm::DType::Q4_0, nm::DType::Q8_0, nm::DType::Q4_K, nm::DType::Q6_K, nm::DType::F16};
+  const nm::DType types[] = {nm::DType::Q4_0, nm::DType::Q8_0, nm::DType::Q4_K, nm::DType::Q5_K, nm::DType::Q6_K,
+                             nm::DType::F16};
   // Matrix-vector runs cycle through copies of W totalling >= 512 MiB, so that every
   // call streams its weights from memory rather than from the last-level cache.
   constexpr size_t kStreamBytes = size_t{512} << 20;
@@ -136,7 +137,7 @@ int main(int argc, char** argv) {
     }
     const int64_t batches[] = {1, quick ? 64 : 512};
     for (int64_t n : batches) {
-      if (n > 1 && t != nm::DType::Q4_0 && t != nm::DType::Q8_0 && t != nm::DType::F16) continue;
+      if (n > 1 && !packed && t != nm::DType::Q4_0 && t != nm::DType::Q8_0 && t != nm::DType::F16) continue;
       std::vector<float> y((size_t)n * m);
       std::vector<uint8_t> scratch(nm::matmul_scratch_bytes(t, k, n));
       nm::MatmulArgs a;

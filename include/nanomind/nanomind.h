@@ -62,7 +62,8 @@ typedef struct nm_session_params {
   int32_t image_width, image_height;
   const char* devices;         /* NULL or "" = the CPU; "opencl" = every brick there; or per brick,
                                   "text=opencl,vision=cpu:big" (names: `nanomind devices`) */
-  int32_t no_repack;           /* 0 = on a CPU, Q4_0/Q8_0 matrices (LLM and vision encoder) run from a
+  int32_t no_repack;           /* 0 = on a CPU, quantised matrices (LLM and vision encoder) of types
+                                  with a packed layout (README) run from a
                                   row-interleaved copy made on first use (read with pread; the file's
                                   pages are not kept, so memory stays one copy); 1 = the file's layout */
 } nm_session_params;

@@ -21,8 +21,8 @@ void add_model_options(CLI::App& cmd, TextOptions& o) {
   cmd.add_option("--kv-type", o.kv_type, "KV cache type")->check(CLI::IsMember({"f16", "q8_0", "f32"}));
   cmd.add_flag("-v,--verbose", o.verbose, "Print timings and model details to stderr");
   cmd.add_flag("--no-repack", o.no_repack,
-               "Run Q4_0/Q8_0 matrices in the file's layout (default: a row-interleaved CPU copy, "
-               "faster; the file's pages are released so memory stays one copy)");
+               "Run quantised matrices in the file's layout (default: a row-interleaved CPU copy where the "
+               "type has one, faster; the file's pages are released so memory stays one copy)");
 }
 
 void add_sampling_options(CLI::App& cmd, TextOptions& o) {

@@ -92,19 +92,20 @@ void for_each_chunk_streamed(ThreadPool& pool, int64_t n_chunks, F&& fn) {
 }
 
 // Packed weights: activation rows quantised to Q8_0 plus, per block, -offset * sum and the
-// scale as a float; then chunks of 4 row groups (x 64 activation rows, from one shared
-// counter; a single activation row: for_each_chunk_streamed). Any thread count gives the
-// same bits.
+// scale as a float (K-quants: Q8_K rows alone, whose block sums the kernels use); then
+// chunks of 4 row groups (x 64 activation rows, from one shared counter; a single
+// activation row: for_each_chunk_streamed). Any thread count gives the same bits.
 Status matmul_packed(Isa isa, const MatmulArgs& a, const MatmulKernel& quant, void* scratch, ThreadPool& pool) {
   PackedKernel kern;  // k is a whole number of blocks (checked by matmul())
   if (a.m % kPackRows != 0 || !select_packed_kernel(isa, a.w_type, &kern)) {
     return error(ErrorCode::invalid_argument, "matmul: no packed " + std::string(dtype_name(a.w_type)) +
                  " kernel for " + std::to_string(a.m) + " rows of " + std::to_string(a.k) + " on " + isa_name(isa));
   }
-  const int64_t nb = a.k / QK8_0;
-  const size_t x_row_bytes = row_size(DType::Q8_0, a.k);
+  const bool block_data = quant.act_type == DType::Q8_0;
+  const int64_t nb = block_data ? a.k / QK8_0 : 0;  // per-block activation data per row
+  const size_t x_row_bytes = row_size(quant.act_type, a.k);
   char* xq = static_cast<char*>(scratch);
-  auto* act = reinterpret_cast<PackedActBlock*>(xq + act_offset(x_row_bytes * (size_t)a.n));
+  auto* act = block_data ? reinterpret_cast<PackedActBlock*>(xq + act_offset(x_row_bytes * (size_t)a.n)) : nullptr;
   per_row_task(pool, a.n, [&](int ith, int nth) {
     for (int64_t r = ith; r < a.n; r += nth) {
       quant.quantize(a.x + r * a.x_stride, xq + r * x_row_bytes, a.k);
@@ -117,7 +118,7 @@ Status matmul_packed(Isa isa, const MatmulArgs& a, const MatmulKernel& quant, vo
     }
   });
   constexpr int64_t kGroupsPerChunk = 4, kColsPerChunk = 64;
-  const int64_t n_groups = a.m / kPackRows, group_bytes = nb * (int64_t)row_size(a.w_type, QK8_0) * kPackRows;
+  const int64_t n_groups = a.m / kPackRows, group_bytes = (int64_t)row_size(a.w_type, a.k) * kPackRows;
   if (a.n == 1) {
     for_each_chunk_streamed(pool, ceil_div(n_groups, kGroupsPerChunk), [&](int64_t c) {
       const int64_t g0 = c * kGroupsPerChunk, g1 = std::min(n_groups, g0 + kGroupsPerChunk);
@@ -153,12 +154,14 @@ Status matmul_packed(Isa isa, const MatmulArgs& a, const MatmulKernel& quant, vo
 
 }  // namespace
 
+bool matmul_select_kernel(Isa isa, DType w_type, MatmulKernel* out) { return select_kernel(isa, w_type, out); }
+
 bool select_packed_kernel(Isa isa, DType w_type, PackedKernel* out) {
   switch (isa) {
 #if defined(__x86_64__)
-    case Isa::avx2: return packed_kernel_avx2(w_type, out);
-    case Isa::avx512: return packed_kernel_avx512(w_type, false, out);
-    case Isa::avx512_vnni: return packed_kernel_avx512(w_type, true, out);
+    case Isa::avx2: return packed_kernel_avx2(w_type, out) || packed_k_kernel_avx2(w_type, out);
+    case Isa::avx512: return packed_kernel_avx512(w_type, false, out) || packed_k_kernel_avx512(w_type, false, out);
+    case Isa::avx512_vnni: return packed_kernel_avx512(w_type, true, out) || packed_k_kernel_avx512(w_type, true, out);
 #endif
 #if defined(__aarch64__)
     case Isa::neon_dotprod: return packed_kernel_neon(w_type, true, out);
@@ -173,7 +176,7 @@ size_t matmul_scratch_bytes(DType w_type, int64_t k, int64_t n) {
   const DType act = matmul_act_type(w_type);
   if (act == DType::F32 || act == DType::F64 || k % block_size(act) != 0) return 0;
   const size_t x_bytes = row_size(act, k) * (size_t)n;
-  if (!matmul_has_packed_layout(w_type)) return x_bytes;
+  if (!matmul_has_packed_layout(w_type) || act != DType::Q8_0) return x_bytes;
   return act_offset(x_bytes) + (size_t)n * (size_t)(k / QK8_0) * sizeof(PackedActBlock);
 }
 

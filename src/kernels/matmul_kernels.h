@@ -59,11 +59,18 @@ struct PackedKernel {
   int offset = 0;  // what each weight value carries on top of its signed value, as the kernel reads it
 };
 
+// The kernel matmul() uses for w_type on `isa` (scalar entries where the ISA has none);
+// false for an unsupported type.
+bool matmul_select_kernel(Isa isa, DType w_type, MatmulKernel* out);
+
 // False when this ISA has no packed kernel for w_type.
 bool select_packed_kernel(Isa isa, DType w_type, PackedKernel* out);
 bool packed_kernel_avx2(DType w_type, PackedKernel* out);
 bool packed_kernel_avx512(DType w_type, bool vnni, PackedKernel* out);
 bool packed_kernel_neon(DType w_type, bool dotprod, PackedKernel* out);
+// The K-quant layouts (matmul_packed_k.h): Q8_K activation rows, `act` unused.
+bool packed_k_kernel_avx2(DType w_type, PackedKernel* out);
+bool packed_k_kernel_avx512(DType w_type, bool vnni, PackedKernel* out);
 
 // One weight row . one activation row (f32 or quantised), as a float.
 using RowDotFn = float (*)(int64_t k, const void* w, const void* x);

@@ -4,11 +4,16 @@
 #include <cstring>
 
 #include "kernels/matmul_kernels.h"
+#include "kernels/matmul_packed_k.h"
 
 namespace nm {
 
+bool matmul_has_packed_layout(DType w_type) {
+  return w_type == DType::Q4_0 || w_type == DType::Q8_0 || kquant_has_packed_layout(w_type);
+}
+
 bool matmul_packable(Isa isa, DType w_type, int64_t m, int64_t k) {
-  if (!matmul_has_packed_layout(w_type) || m <= 0 || m % kPackRows != 0 || k <= 0 || k % 32 != 0) {
+  if (!matmul_has_packed_layout(w_type) || m <= 0 || m % kPackRows != 0 || k <= 0 || k % block_size(w_type) != 0) {
     return false;
   }
   PackedKernel kern;
@@ -18,6 +23,10 @@ bool matmul_packable(Isa isa, DType w_type, int64_t m, int64_t k) {
 size_t matmul_packed_bytes(DType w_type, int64_t m, int64_t k) { return row_size(w_type, k) * (size_t)m; }
 
 void matmul_pack_weights(DType w_type, const void* w, size_t w_row_bytes, int64_t m, int64_t k, void* dst) {
+  if (kquant_has_packed_layout(w_type)) {
+    pack_kquant_weights(w_type, w, w_row_bytes, m, k, dst);
+    return;
+  }
   const int64_t nb = k / 32;
   auto* out = static_cast<uint8_t*>(dst);
   const bool q4 = w_type == DType::Q4_0;

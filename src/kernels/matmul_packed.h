@@ -23,14 +23,14 @@ namespace nm {
 
 constexpr int64_t kPackRows = 16;
 
-// Whether the type has a packed layout at all (Q4_0, Q8_0).
-inline bool matmul_has_packed_layout(DType w_type) { return w_type == DType::Q4_0 || w_type == DType::Q8_0; }
+// Whether the type has a packed layout at all (Q4_0, Q8_0; the K-quants of matmul_packed_k.h).
+bool matmul_has_packed_layout(DType w_type);
 // Whether matmul() has a packed kernel for this weight type and shape on this ISA.
 bool matmul_packable(Isa isa, DType w_type, int64_t m, int64_t k);
 // Bytes of the packed copy of an m x k matrix (the same as the file's bytes).
 size_t matmul_packed_bytes(DType w_type, int64_t m, int64_t k);
 // Writes the m rows of w (w_row_bytes apart) to dst in the packed layout. The shape must
-// be packable on some ISA (m a multiple of kPackRows, type Q4_0 or Q8_0).
+// be packable on some ISA (m a multiple of kPackRows, a type with a packed layout).
 void matmul_pack_weights(DType w_type, const void* w, size_t w_row_bytes, int64_t m, int64_t k, void* dst);
 
 }  // namespace nm

@@ -94,6 +94,57 @@ inline float dot_q6_k(int64_t k, const void* w, const void* xp) {
   return hsum8(acc);
 }
 
+// Q8_K activation quantiser, the same bytes as quantize_act_q8_k_scalar: d = max / -127 of
+// the first element of largest magnitude, q = nearest (ties to even: cvtps' default mode).
+inline void quantize_act_q8_k_x86(const float* x, void* dst, int64_t k) {
+  auto* y = static_cast<BlockQ8_K*>(dst);
+  const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+  for (int64_t b = 0; b < k / QK_K; ++b) {
+    const float* xb = x + b * QK_K;
+    __m256 m = _mm256_setzero_ps();
+    for (int i = 0; i < QK_K; i += 8) m = _mm256_max_ps(_mm256_andnot_ps(sign_bit, _mm256_loadu_ps(xb + i)), m);
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    const float amax = _mm_cvtss_f32(h);
+    if (amax == 0.0f) {
+      std::memset(&y[b], 0, sizeof(BlockQ8_K));
+      continue;
+    }
+    float max = 0.0f;
+    for (int i = 0; i < QK_K; i += 8) {
+      const __m256 a = _mm256_andnot_ps(sign_bit, _mm256_loadu_ps(xb + i));
+      const int hit = _mm256_movemask_ps(_mm256_cmp_ps(a, _mm256_set1_ps(amax), _CMP_EQ_OQ));
+      if (hit) {
+        max = xb[i + __builtin_ctz((unsigned)hit)];
+        break;
+      }
+    }
+    const float iscale = -127.0f / max;
+    const __m256 vs = _mm256_set1_ps(iscale);
+    const __m256i top = _mm256_set1_epi32(127);
+    for (int g = 0; g < QK_K / 32; ++g) {
+      __m256i v[4];
+      for (int i = 0; i < 4; ++i) {
+        v[i] = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xb + 32 * g + 8 * i), vs)), top);
+      }
+      for (int half = 0; half < 2; ++half) {  // values 16 * half.. of the 32: one bsum
+        __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v[2 * half]), _mm256_extracti128_si256(v[2 * half], 1));
+        s = _mm_add_epi32(s, _mm_add_epi32(_mm256_castsi256_si128(v[2 * half + 1]),
+                                           _mm256_extracti128_si256(v[2 * half + 1], 1)));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+        y[b].bsums[2 * g + half] = (int16_t)_mm_cvtsi128_si32(s);
+      }
+      // packs interleave 128-bit lanes; the permute restores element order.
+      __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
+      p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[b].qs + 32 * g), p);
+    }
+    y[b].d = 1.0f / iscale;
+  }
+}
+
 // Fills `out` for a K-quant type; false for the others.
 template <int TM, int TN>
 bool x86_kernel_k(DType w_type, MatmulKernel* out) {
@@ -106,7 +157,8 @@ bool x86_kernel_k(DType w_type, MatmulKernel* out) {
     case DType::Q6_K: kern.tile = tile_by_rows<dot_q6_k>; break;
     default: return false;
   }
-  kern.act_type = DType::Q8_K;  // quantize stays nullptr: the dispatcher uses the scalar one
+  kern.act_type = DType::Q8_K;
+  kern.quantize = quantize_act_q8_k_x86;
   *out = kern;
   return true;
 }

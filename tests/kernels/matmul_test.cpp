@@ -1,10 +1,12 @@
 // matmul(): each SIMD path vs the scalar path, thread-count invariance (bit-identical),
 // scratch bounds (guard bytes after the announced scratch size stay untouched).
 #include "kernels/matmul.h"
+#include "kernels/matmul_kernels.h"
 #include "kernels/matmul_packed.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -97,9 +99,9 @@ TEST(Matmul, PackedMatchesScalarOnEveryIsa) {
   std::mt19937 g(4321);
   std::normal_distribution<float> nd;
   int checked = 0;
-  for (DType t : {DType::Q4_0, DType::Q8_0}) {
+  for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
     for (auto [m, nbk, n] : {std::tuple<int64_t, int64_t, int64_t>{32, 3, 1}, {80, 5, 9}, {16, 1, 3}}) {
-      const int64_t k = 32 * nbk;
+      const int64_t k = block_size(t) * nbk;
       const auto w = random_weights(t, m, k, g);
       std::vector<uint8_t> packed(matmul_packed_bytes(t, m, k));
       matmul_pack_weights(t, w.data(), row_size(t, k), m, k, packed.data());
@@ -157,6 +159,46 @@ TEST(Matmul, OneRowAloneEqualsThatRowOfABatch) {
                 << dtype_name(t) << " " << isa_name(isa) << (use_packed ? " packed" : "") << " k " << k << " column " << c;
           }
         }
+      }
+    }
+  }
+}
+
+// Every ISA's Q8_K activation quantiser writes the scalar quantiser's bytes, on normal rows,
+// rows with ties (x.5 steps), zero blocks and blocks whose largest magnitude appears with
+// both signs (the first one sets the sign of d). (Q8_0's SIMD quantisers round ties to even,
+// as llama.cpp's do, where the scalar reference rounds them away from zero.)
+TEST(Matmul, ActivationQuantisersMatchScalar) {
+  std::mt19937 g(7);
+  std::normal_distribution<float> nd;
+  for (DType t : {DType::Q4_K}) {
+    MatmulKernel ref;
+    ASSERT_TRUE(matmul_select_kernel(Isa::scalar, t, &ref));
+    const int64_t k = 4 * QK_K;
+    const size_t bytes = row_size(ref.act_type, k);
+    for (int trial = 0; trial < 200; ++trial) {
+      std::vector<float> x(k);
+      for (auto& v : x) v = nd(g) * std::exp(nd(g));
+      if (trial % 4 == 1) {  // halves, and 127 in every block: scale 1, so every half is a tie
+        for (auto& v : x) v = (float)(int)(nd(g) * 40) + 0.5f;
+        for (int64_t i = 0; i < k; i += 32) x[i] = (i / 32) % 2 ? 127.0f : -127.0f;
+      }
+      if (trial % 4 == 2) std::fill(x.begin() + QK_K, x.begin() + 2 * QK_K, 0.0f);
+      if (trial % 4 == 3) {
+        x[5] = -100.0f;
+        x[9] = 100.0f;
+        x[QK_K + 40] = 100.0f;
+        x[QK_K + 7] = -100.0f;
+      }
+      std::vector<uint8_t> want(bytes), got(bytes);
+      ref.quantize(x.data(), want.data(), k);
+      for (Isa isa : usable_isas()) {
+        MatmulKernel kern;
+        ASSERT_TRUE(matmul_select_kernel(isa, t, &kern));
+        std::fill(got.begin(), got.end(), 0xA5);
+        kern.quantize(x.data(), got.data(), k);
+        ASSERT_EQ(0, std::memcmp(want.data(), got.data(), bytes)) << dtype_name(ref.act_type) << " " << isa_name(isa)
+                                                                  << " trial " << trial;
       }
     }
   }

@@ -98,12 +98,18 @@ PACKED_SHAPES = [(16, 1, 1), (32, 9, 1), (48, 16, 1), (16, 520, 1), (64, 4, 5), 
                  (128, 3, 70)]
 
 
-@pytest.mark.parametrize("wtype", [T.Q4_0, T.Q8_0], ids=lambda t: t.name)
+# K-quants (blocks of 256): the same row and column splits, and a row of 35 super-blocks
+# (Qwen2.5-1.5B's ffn_down).
+PACKED_SHAPES_K = [(16, 1, 1), (32, 3, 1), (48, 35, 1), (64, 2, 5), (80, 2, 17), (16, 1, 16), (128, 1, 70)]
+
+
+@pytest.mark.parametrize("wtype", [T.Q4_0, T.Q8_0, T.Q4_K, T.Q5_K, T.Q6_K], ids=lambda t: t.name)
 def test_packed_matmul_matches_reference(shim, rng, wtype):
     ran = 0
+    bs = BLOCKS[wtype][0]
     for isa in isas(shim):
-        for m, nbk, n in PACKED_SHAPES:
-            k = 32 * nbk
+        for m, nbk, n in PACKED_SHAPES if bs == 32 else PACKED_SHAPES_K:
+            k = bs * nbk
             w, wd, mins = make_weights(rng, wtype, m, k)
             x_rows = rng.standard_normal((n, k + 3)).astype(np.float32)
             x = x_rows[:, :k]
@@ -116,7 +122,7 @@ def test_packed_matmul_matches_reference(shim, rng, wtype):
                 continue
             assert rc == 0
             assert np.all(np.isnan(y[:, m:])), "wrote past m"
-            ref, tol = reference(wtype, wd, mins, x, k, 32)
+            ref, tol = reference(wtype, wd, mins, x, k, bs)
             err = np.abs(y[:, :m].astype(np.float64) - ref)
             bad = err > tol + 1e-30
             assert not bad.any(), (f"packed isa {isa} {wtype.name} m={m} k={k} n={n}: "

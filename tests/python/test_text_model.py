@@ -129,7 +129,7 @@ def test_greedy_tokens_identical_over_32_steps(shim, rng, tmp_path, preset, wtyp
     assert out.tolist() == want
 
 
-@pytest.mark.parametrize("wtype", ["q4_0", "q8_0"])
+@pytest.mark.parametrize("wtype", ["q4_0", "q8_0", "q4_k", "q5_k", "q6_k"])
 def test_packed_weights_agree_with_the_file_layout(shim, rng, tmp_path, wtype):
     # The packed copies change only the order of float sums (same activation quantiser), but
     # a changed sum can move a later 8-bit activation across a rounding midpoint, one step of
@@ -137,7 +137,9 @@ def test_packed_weights_agree_with_the_file_layout(shim, rng, tmp_path, wtype):
     # draws agree to 2e-7*|L| (sum order alone); the rest differ by up to 1.2e-2 (q4_0) and
     # 3.7e-2*|L| (q8_0), and NM_SEED=4 gives 1.6e-2 for q4_0. A wrong or misplaced packed weight
     # gives errors of order |L|.
-    path = make_model(tmp_path, rng, arch="llama", type=wtype)
+    # K-quants: rows of whole 256-value super-blocks
+    dims = dict(n_embd=256, n_ff=512) if wtype.endswith("_k") else {}
+    path = make_model(tmp_path, rng, arch="llama", type=wtype, **dims)
     n_vocab = llama_ref.load(path).vocab
     tokens = np.ascontiguousarray(rng.integers(0, n_vocab, 19), dtype=np.int32)
     out = {}

@@ -23,8 +23,9 @@ struct TextContextParams {
   int n_batch = 512;      // longest prefill chunk run as one graph
   Isa isa = best_isa();
   Device* device = nullptr;  // where the graphs run; nullptr: the CPU executor on the caller's pool
-  // On a CPU, run Q4_0/Q8_0 matrices from packed (row-interleaved) copies made on first
-  // use, whose file pages are then released (backend/cpu/packed_weights.h).
+  // On a CPU, run quantised matrices whose type has a packed layout (kernels/matmul_packed.h)
+  // from row-interleaved copies made on first use, whose file pages are then released
+  // (backend/cpu/packed_weights.h).
   bool pack_weights = true;
   // With pack_weights: copies shared with other contexts of the same model (one per model,
   // not per session); null: this context makes its own.

@@ -1,0 +1,226 @@
+// AVX-512 kernels for the packed K-quant layouts (matmul_packed_k.h), Q8_K activations.
+// One int32 lane per output row: per super-block a format decodes its 16 rows' scales once,
+// then every 4-value chunk of 16 rows (one register) meets 4 activation bytes broadcast.
+// With VNNI a sub-block's chunks go through vpdpbusd and the sub-block sum is multiplied by
+// its scale (vpmulld); without, maddubs + madd multiply by the scale as they add (int16
+// scale in both halves of the lane). Either way the super-block's sum is exact in int32, so
+// both ISAs give the same bits, and the activation offsets (Q4_K/Q5_K mins, Q6_K's 32) go
+// through the Q8_K block sums once per super-block (int16 pairs, vpdpwssd / madd).
+#include "kernels/avx512_gcc_warnings.h"  // before any intrinsics header
+
+#include <immintrin.h>
+
+#include <array>
+#include <cstring>
+#include <utility>
+
+#include "kernels/matmul_kernels.h"
+#include "kernels/matmul_packed_k.h"
+
+namespace nm {
+namespace {
+
+constexpr int kTileN = 8;
+
+inline __m512i broadcast4(const void* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+inline __m128i load16(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+inline __m512i load64(const uint8_t* p) { return _mm512_loadu_si512(p); }
+inline __m512 load_f16x16(const uint8_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+inline __m512i bytes(int v) { return _mm512_set1_epi8((char)v); }
+// (a & b) | c, one instruction
+inline __m512i and_or(__m512i a, __m512i b, __m512i c) { return _mm512_ternarylogic_epi32(a, b, c, 0xEA); }
+// Shifts every byte's bits left by s (right by -s); bits crossing into a neighbouring byte
+// are the caller's to mask off.
+template <int S>
+inline __m512i shift_bits(__m512i v) {
+  if constexpr (S > 0) return _mm512_slli_epi16(v, S);
+  else if constexpr (S < 0) return _mm512_srli_epi16(v, -S);
+  else return v;
+}
+
+// What one super-block's dot needs of its 16 rows' scales.
+struct Scales {
+  __m512i sc[16];  // sub-block scale, int32 per row
+  __m512i off[8];  // int16 pairs per row: what the activation block sums 2p, 2p+1 are multiplied by
+  __m512 d, dmin;  // dmin: formats with a separate min scale only
+};
+
+// Q4_K / Q5_K 6-bit scales and mins of 8 sub-blocks, one byte per row (16 rows).
+inline void scales_k4(const uint8_t* s, Scales& out) {
+  __m128i b[12];
+  for (int i = 0; i < 12; ++i) b[i] = load16(s + 16 * i);
+  const __m128i m6 = _mm_set1_epi8(63), m4 = _mm_set1_epi8(15), hi2 = _mm_set1_epi8(0x30);
+  for (int j = 0; j < 4; ++j) {
+    const __m128i sc_lo = _mm_and_si128(b[j], m6), mn_lo = _mm_and_si128(b[j + 4], m6);
+    const __m128i sc_hi = _mm_or_si128(_mm_and_si128(b[j + 8], m4), _mm_and_si128(_mm_srli_epi16(b[j], 2), hi2));
+    const __m128i mn_hi = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(b[j + 8], 4), m4),
+                                       _mm_and_si128(_mm_srli_epi16(b[j + 4], 2), hi2));
+    out.sc[j] = _mm512_cvtepu8_epi32(sc_lo);
+    out.sc[j + 4] = _mm512_cvtepu8_epi32(sc_hi);
+    const __m512i m_lo = _mm512_cvtepu8_epi32(mn_lo), m_hi = _mm512_cvtepu8_epi32(mn_hi);
+    out.off[j] = _mm512_or_si512(m_lo, _mm512_slli_epi32(m_lo, 16));  // min j against bsums 2j, 2j+1
+    out.off[j + 4] = _mm512_or_si512(m_hi, _mm512_slli_epi32(m_hi, 16));
+  }
+}
+
+// The 16 rows' values of chunk CI of a record of layout P (matmul_packed_k.h).
+template <class P, int CI>
+inline __m512i chunk_values(const uint8_t* rec) {
+  const __m512i lo = _mm512_and_si512(shift_bits<-P::lo_shift(CI)>(load64(rec + P::lo_chunk(CI))), bytes(0x0f));
+  if constexpr (P::hi_mask == 0) return lo;
+  else return and_or(shift_bits<4 - P::hi_shift(CI)>(load64(rec + P::hi_chunk(CI))), bytes(P::hi_mask), lo);
+}
+
+// Formats: the record Layout, kSubBlocks sub-blocks per super-block (chunks of 4 values:
+// 64 / kSubBlocks per sub-block), kMin whether off is scaled by dmin (else by d and
+// subtracted from the sum), scales() the record's Scales.
+// Q4_K and Q5_K: 8 sub-blocks of 32 with 6-bit scales and mins.
+template <class L>
+struct FK4 {
+  using Layout = L;
+  static constexpr int kSubBlocks = 8;
+  static constexpr bool kMin = true;
+  static void scales(const uint8_t* rec, Scales& s) {
+    scales_k4(rec + L::scales, s);
+    s.d = load_f16x16(rec + L::d);
+    s.dmin = load_f16x16(rec + L::dmin);
+  }
+};
+
+struct FQ6K {
+  using Layout = PackedQ6K;
+  static constexpr int kSubBlocks = 16;
+  static constexpr bool kMin = false;
+  static void scales(const uint8_t* rec, Scales& s) {
+    for (int p = 0; p < 8; ++p) {
+      // int16 pairs (scale 2p, scale 2p+1) per row
+      const __m512i v = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rec + PackedQ6K::scales + 32 * p)));
+      s.sc[2 * p] = _mm512_srai_epi32(_mm512_slli_epi32(v, 16), 16);
+      s.sc[2 * p + 1] = _mm512_srai_epi32(v, 16);
+      s.off[p] = _mm512_slli_epi16(v, 5);  // q is stored + 32
+    }
+    s.d = load_f16x16(rec + PackedQ6K::d);
+  }
+};
+
+// acc + the 16 lanes' sums of 4 u8 x s8 products, each times scale (int32 per lane, VNNI:
+// applied by the caller once per sub-block) -- see the file comment.
+template <bool kVnni>
+inline __m512i dot_chunk(__m512i acc, __m512i w, __m512i x, __m512i scale16) {
+  if constexpr (kVnni) return _mm512_dpbusd_epi32(acc, w, x);
+  return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(w, x), scale16));
+}
+template <bool kVnni>
+inline __m512i dot_pairs16(__m512i acc, __m512i a, __m512i b) {
+  if constexpr (kVnni) return _mm512_dpwssd_epi32(acc, a, b);
+  return _mm512_add_epi32(acc, _mm512_madd_epi16(a, b));
+}
+
+// One sub-block J of every column: the sum of its chunks, times its scale, into isum.
+template <class F, bool kVnni, int NX, int J>
+inline void sub_block(const uint8_t* rec, const Scales& s, const int8_t* const (&xq)[NX], __m512i (&isum)[NX]) {
+  constexpr int kChunks = 64 / F::kSubBlocks;
+  __m512i part[NX];
+  __m512i scale16 = _mm512_setzero_si512();
+  if constexpr (kVnni) {
+    for (int c = 0; c < NX; ++c) part[c] = _mm512_setzero_si512();
+  } else {
+    scale16 = _mm512_or_si512(_mm512_and_si512(s.sc[J], _mm512_set1_epi32(0xffff)), _mm512_slli_epi32(s.sc[J], 16));
+  }
+  [&]<int... T>(std::integer_sequence<int, T...>) {
+    ([&] {
+      const __m512i w = chunk_values<typename F::Layout, J * kChunks + T>(rec);
+      for (int c = 0; c < NX; ++c) {
+        const __m512i x = broadcast4(xq[c] + 4 * (J * kChunks + T));
+        if constexpr (kVnni) part[c] = dot_chunk<true>(part[c], w, x, scale16);
+        else isum[c] = dot_chunk<false>(isum[c], w, x, scale16);
+      }
+    }(), ...);
+  }(std::make_integer_sequence<int, kChunks>{});
+  if constexpr (kVnni) {
+    for (int c = 0; c < NX; ++c) isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(part[c], s.sc[J]));
+  }
+}
+
+// One group of 16 weight rows x NX activation rows; y[c * y_stride + r], r < 16.
+template <class F, bool kVnni, int NX>
+void group_tile(int64_t nsb, const uint8_t* wg, const BlockQ8_K* const (&xr)[NX], float* y, int64_t y_stride) {
+  __m512 acc[NX];
+  for (int c = 0; c < NX; ++c) acc[c] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nsb; ++b) {
+    const uint8_t* rec = wg + b * F::Layout::bytes;
+    Scales s;
+    F::scales(rec, s);
+    const int8_t* xq[NX];
+    __m512i isum[NX];
+    for (int c = 0; c < NX; ++c) {
+      xq[c] = xr[c][b].qs;
+      isum[c] = _mm512_setzero_si512();
+    }
+    [&]<int... J>(std::integer_sequence<int, J...>) {
+      (sub_block<F, kVnni, NX, J>(rec, s, xq, isum), ...);
+    }(std::make_integer_sequence<int, F::kSubBlocks>{});
+    for (int c = 0; c < NX; ++c) {
+      __m512i osum = _mm512_setzero_si512();
+      for (int p = 0; p < 8; ++p) osum = dot_pairs16<kVnni>(osum, s.off[p], broadcast4(xr[c][b].bsums + 2 * p));
+      const __m512 dx = _mm512_set1_ps(xr[c][b].d);
+      if constexpr (F::kMin) {
+        acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[c]), _mm512_mul_ps(s.d, dx), acc[c]);
+        acc[c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(osum), _mm512_mul_ps(s.dmin, dx), acc[c]);
+      } else {
+        acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(isum[c], osum)), _mm512_mul_ps(s.d, dx), acc[c]);
+      }
+    }
+  }
+  for (int c = 0; c < NX; ++c) _mm512_storeu_ps(y + c * y_stride, acc[c]);
+}
+
+template <class F, bool kVnni, int NX>
+void run_groups(int64_t k, const void* wp, int64_t n_groups, const void* x, size_t x_row_bytes,
+                const PackedActBlock*, int64_t, float* y, int64_t y_stride) {
+  const int64_t nsb = k / QK_K;
+  const BlockQ8_K* xr[NX];
+  for (int c = 0; c < NX; ++c) xr[c] = reinterpret_cast<const BlockQ8_K*>(static_cast<const char*>(x) + c * x_row_bytes);
+  for (int64_t g = 0; g < n_groups; ++g) {
+    group_tile<F, kVnni, NX>(nsb, static_cast<const uint8_t*>(wp) + g * nsb * F::Layout::bytes, xr,
+                             y + g * kPackRows, y_stride);
+  }
+}
+
+template <class F, bool kVnni>
+void run_packed(int64_t k, const void* wp, int64_t n_groups, const void* x, size_t x_row_bytes,
+                const PackedActBlock* act, int64_t act_stride, int nx, float* y, int64_t y_stride) {
+  using Fn = void (*)(int64_t, const void*, int64_t, const void*, size_t, const PackedActBlock*, int64_t, float*,
+                      int64_t);
+  static constexpr auto table = []<int... I>(std::integer_sequence<int, I...>) {
+    return std::array<Fn, sizeof...(I)>{&run_groups<F, kVnni, I + 1>...};
+  }(std::make_integer_sequence<int, kTileN>{});
+  table[nx - 1](k, wp, n_groups, x, x_row_bytes, act, act_stride, y, y_stride);
+}
+
+template <bool kVnni>
+bool kernel(DType w_type, PackedKernel* out) {
+  switch (w_type) {
+    case DType::Q4_K: out->run = run_packed<FK4<PackedQ4K>, kVnni>; break;
+    case DType::Q5_K: out->run = run_packed<FK4<PackedQ5K>, kVnni>; break;
+    case DType::Q6_K: out->run = run_packed<FQ6K, kVnni>; break;
+    default: return false;
+  }
+  out->tile_n = kTileN;
+  out->offset = 0;
+  return true;
+}
+
+}  // namespace
+
+bool packed_k_kernel_avx512(DType w_type, bool vnni, PackedKernel* out) {
+  return vnni ? kernel<true>(w_type, out) : kernel<false>(w_type, out);
+}
+
+}  // namespace nm
