@@ -31,9 +31,8 @@ int main(int argc, char** argv) {
   nm_session_params sp = nm_session_default_params();
   sp.sampling.temperature = 0.0f; /* greedy */
   nm_session* session = NULL;
-  if (nm_session_init(model, &sp, &session) != NM_OK) {
-    fprintf(stderr, "error: %s\n", nm_session_last_error(session));
-    nm_session_free(session);
+  if (nm_session_init(model, &sp, &session, err, sizeof err) != NM_OK) {
+    fprintf(stderr, "error: %s\n", err);
     nm_model_free(model);
     return 1;
   }

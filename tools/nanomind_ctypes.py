@@ -13,6 +13,7 @@ import numpy as np
 
 OK, INVALID_ARGUMENT, INVALID_FILE, UNSUPPORTED, OUT_OF_MEMORY, OUT_OF_RANGE, IO, INTERNAL = range(8)
 KV_F16, KV_Q8_0, KV_F32 = 0, 1, 2
+BAD_ARGUMENT = -2**31  # NM_BAD_ARGUMENT
 
 
 class ModelParams(ctypes.Structure):
@@ -67,7 +68,8 @@ class NanoMind:
         c.nm_model_n_vocab.argtypes, c.nm_model_n_vocab.restype = [vp], i32
         c.nm_tokenize.argtypes = [vp, ctypes.c_char_p, ctypes.c_int, ctypes.c_int, ctypes.POINTER(i32), i32]
         c.nm_tokenize.restype = i32
-        c.nm_session_init.argtypes = [vp, ctypes.POINTER(SessionParams), ctypes.POINTER(vp)]
+        c.nm_session_init.argtypes = [vp, ctypes.POINTER(SessionParams), ctypes.POINTER(vp), ctypes.c_char_p,
+                                      ctypes.c_size_t]
         c.nm_session_free.argtypes = [vp]
         c.nm_session_last_error.argtypes, c.nm_session_last_error.restype = [vp], ctypes.c_char_p
         c.nm_session_eval.argtypes = [vp, ctypes.POINTER(i32), i32]
@@ -96,6 +98,8 @@ class Model(_Handle):
         data = text.encode()
         buf = (ctypes.c_int32 * (len(data) + 8))()
         n = self.c.nm_tokenize(self.handle, data, int(add_special), 1, buf, len(buf))
+        if n == BAD_ARGUMENT:
+            raise NanoMindError(INVALID_ARGUMENT, "nm_tokenize refused its arguments")
         if n < 0:  # -(tokens needed)
             buf = (ctypes.c_int32 * -n)()
             n = self.c.nm_tokenize(self.handle, data, int(add_special), 1, buf, len(buf))
@@ -104,10 +108,10 @@ class Model(_Handle):
     def session(self, n_ctx=0, kv_type=KV_F16, no_repack=False):
         p = self.c.nm_session_default_params()
         p.n_ctx, p.kv_type, p.no_repack = n_ctx, kv_type, int(no_repack)
-        handle = ctypes.c_void_p()
-        st = self.c.nm_session_init(self.handle, ctypes.byref(p), ctypes.byref(handle))
+        handle, err = ctypes.c_void_p(), ctypes.create_string_buffer(512)
+        st = self.c.nm_session_init(self.handle, ctypes.byref(p), ctypes.byref(handle), err, len(err))
         if st != OK:
-            raise NanoMindError(st, "session init failed")
+            raise NanoMindError(st, err.value.decode(errors="replace"))
         return Session(self.c, handle, self.n_vocab)
 
 

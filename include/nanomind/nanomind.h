@@ -2,8 +2,13 @@
  *
  * A model (nm_model) is loaded once and shared read-only; a session (nm_session) is one
  * conversation with its own KV cache and sampler. Every call returns NM_OK or an error
- * code, and the handle (or, for loading, the caller's buffer) holds a message a user can
- * act on. No call aborts on bad input; C++ exceptions never cross this boundary.
+ * code, and the session (or, for loading and session creation, the caller's buffer) holds
+ * a message a user can act on. No call aborts on bad input: every pointer argument is
+ * checked (NULL where the text below does not allow it is NM_ERR_INVALID_ARGUMENT, or the
+ * documented error value), every parameter is range-checked, and C++ exceptions never
+ * cross this boundary.
+ * Lifetime: a model is reference counted. nm_model_free drops the caller's reference; each
+ * session holds one until nm_session_free, so a model may be freed before its sessions.
  * Thread-safety: one model may serve many sessions; a session is used by one thread at a time.
  */
 #ifndef NANOMIND_H
@@ -35,30 +40,44 @@ typedef struct nm_session nm_session;
 typedef struct nm_model_params {
   const char* model_path;  /* GGUF LLM file (required) */
   const char* mmproj_path; /* vision encoder + projector GGUF ("mmproj"), or NULL for text only */
-  int n_threads;           /* 0 = one per core of the chosen device */
+  int n_threads;           /* 0 = one per core of the chosen device; more than the CPUs this process
+                              may use are capped to that count (more only slows decoding); < 0 or
+                              > NM_MAX_THREADS is NM_ERR_INVALID_ARGUMENT */
 } nm_model_params;
 
+#define NM_MAX_THREADS 1024
+/* nm_sampling_params.seed: draw a fresh random seed for each session (nm_session_seed says which). */
+#define NM_SEED_RANDOM UINT64_MAX
+
+/* Ranges (anything else, NaN and infinities included, is NM_ERR_INVALID_ARGUMENT at
+ * nm_session_init): */
 typedef struct nm_sampling_params {
-  float temperature;    /* <= 0: greedy */
-  int top_k;            /* <= 0: off */
-  float top_p;          /* >= 1: off */
-  float min_p;          /* <= 0: off */
-  float repeat_penalty; /* 1: off */
-  int repeat_last_n;
-  uint64_t seed;
+  float temperature;    /* >= 0; 0: greedy (default 0.8) */
+  int top_k;            /* >= 0; 0: off (default 40) */
+  float top_p;          /* 0..1; 1: off (default 0.95) */
+  float min_p;          /* 0..1; 0: off (default 0.05) */
+  float repeat_penalty; /* > 0; 1: off (default 1) */
+  int repeat_last_n;    /* >= 0 tokens the penalty looks back over (default 64) */
+  uint64_t seed;        /* NM_SEED_RANDOM (the default): a random seed per session */
 } nm_sampling_params;
 
 typedef enum nm_kv_type { NM_KV_F16 = 0, NM_KV_Q8_0 = 1, NM_KV_F32 = 2 } nm_kv_type;
 
+#define NM_MAX_CTX (1 << 20)
+#define NM_MAX_IMAGE_SIDE 8192
+
 typedef struct nm_session_params {
-  int n_ctx;                   /* 0 = the model's training context, capped at 4096 */
-  nm_kv_type kv_type;
+  int n_ctx;                   /* 0 = the model's training context, capped at 4096; else 1..NM_MAX_CTX
+                                  (above the training context works but the model was not trained for it) */
+  nm_kv_type kv_type;          /* one of nm_kv_type */
   const char* system_prompt;   /* NULL = none */
   const char* chat_template;   /* NULL = from the model file; or "llama2", "llama3", "llama3.1", "chatml", "qwen2", "gemma" */
   nm_sampling_params sampling;
   /* Static-shape vision input (as NPUs need): > 0 (both) feeds the encoder exactly
    * image_width x image_height pixels per image (fitted, padded with the mean colour, no
-   * tiling); 0 = the model's own preprocessing (anyres tiles / image splitting if any). */
+   * tiling); 0 = the model's own preprocessing (anyres tiles / image splitting if any).
+   * Each side must be a multiple of the encoder's patch size (at least one patch) and at
+   * most NM_MAX_IMAGE_SIDE, and the longer side at most 16 times the shorter. */
   int32_t image_width, image_height;
   const char* devices;         /* NULL or "" = the CPU; "opencl" = every brick there; or per brick,
                                   "text=opencl,vision=cpu:big" (names: `nanomind devices`) */
@@ -69,7 +88,8 @@ typedef struct nm_session_params {
 } nm_session_params;
 
 /* Called with each piece of generated text (valid UTF-8, possibly empty for tokens
- * that complete no character yet). Return non-zero to stop generating. */
+ * that complete no character yet). Return non-zero to stop generating. A NULL callback
+ * generates without showing anything. */
 typedef int (*nm_token_callback)(const char* piece, int32_t token, void* user_data);
 
 NM_API nm_model_params nm_model_default_params(void);
@@ -78,28 +98,48 @@ NM_API nm_session_params nm_session_default_params(void);
 /* Loads a model. On failure *out is NULL and, if err is not NULL, err receives a
  * NUL-terminated message (truncated to err_size). */
 NM_API nm_status nm_model_load(const nm_model_params* params, nm_model** out, char* err, size_t err_size);
+/* Drops the caller's reference (sessions keep theirs). NULL is ignored. */
 NM_API void nm_model_free(nm_model* model);
 
-/* Tokenises text. Returns the token count, or -(count needed) if n_max is too small.
- * add_special adds BOS/EOS as the model file asks; parse_special recognises special-token text. */
+/* Returned by nm_tokenize and nm_token_to_piece for invalid arguments. */
+#define NM_BAD_ARGUMENT INT32_MIN
+
+/* Tokenises text. Returns the token count, or -(count needed) if n_max is too small
+ * (tokens may be NULL when n_max is 0: a size query), or NM_BAD_ARGUMENT (NULL model or
+ * text, n_max < 0, NULL tokens with n_max > 0). add_special adds BOS/EOS as the model file
+ * asks; parse_special recognises special-token text ("<|im_end|>") as control tokens: pass
+ * 0 for text from users, so that typed markers stay text. */
 NM_API int32_t nm_tokenize(const nm_model* model, const char* text, int add_special, int parse_special,
                            int32_t* tokens, int32_t n_max);
-/* Writes the bytes of one token (not NUL-terminated). Returns the byte count, or -(needed). */
+/* Writes the bytes of one token (not NUL-terminated). Returns the byte count, or -(needed)
+ * when buf_size is too small (buf may be NULL when buf_size is 0), or NM_BAD_ARGUMENT (NULL
+ * model, a token outside 0..n_vocab-1, buf_size < 0, NULL buf with buf_size > 0). */
 NM_API int32_t nm_token_to_piece(const nm_model* model, int32_t token, char* buf, int32_t buf_size);
+/* 0 for NULL. */
 NM_API int32_t nm_model_n_vocab(const nm_model* model);
 
-NM_API nm_status nm_session_init(nm_model* model, const nm_session_params* params, nm_session** out);
+/* Opens a conversation on model (which it keeps alive). params NULL = the defaults. On
+ * failure *out is NULL and, if err is not NULL, err receives a NUL-terminated message
+ * (truncated to err_size). */
+NM_API nm_status nm_session_init(nm_model* model, const nm_session_params* params, nm_session** out, char* err,
+                                 size_t err_size);
+/* Frees the session (and the model, when this was its last reference). NULL is ignored. */
 NM_API void nm_session_free(nm_session* session);
 /* Message of the session's last failed call ("" if none). Valid until the next call. */
 NM_API const char* nm_session_last_error(const nm_session* session);
+/* The sampler's seed: the one given, or the one drawn for NM_SEED_RANDOM (0 for NULL). */
+NM_API uint64_t nm_session_seed(const nm_session* session);
 
 /* One chat turn: the user message is rendered with the chat template, appended to the
  * conversation (the KV cache is kept between turns), and up to n_predict tokens are
- * generated, each passed to cb. Generation stops at an end-of-turn token or a stop string. */
+ * generated, each passed to cb (n_predict >= 0; negative is NM_ERR_INVALID_ARGUMENT). Generation
+ * stops at an end-of-turn token or a stop string. */
 NM_API nm_status nm_session_chat(nm_session* session, const char* user_message, int32_t n_predict,
                                  nm_token_callback cb, void* user_data);
-/* An image for a chat turn: a JPEG/PNG/BMP file (path), or packed 8-bit RGB pixels in
- * memory (rgb, width, height; path NULL), e.g. a camera frame. */
+/* An image for a chat turn: a JPEG/PNG/BMP file (path: a regular file of at most
+ * NM_MAX_IMAGE_FILE_BYTES), or packed 8-bit RGB pixels in memory (rgb, width x height x 3
+ * bytes; path NULL), e.g. a camera frame. */
+#define NM_MAX_IMAGE_FILE_BYTES (256u << 20)
 typedef struct nm_image {
   const char* path;
   const uint8_t* rgb;
@@ -108,7 +148,7 @@ typedef struct nm_image {
 
 /* A chat turn with images (the model needs an mmproj): each image is preprocessed, run
  * through the vision encoder and projector, and its embeddings are spliced into the
- * prompt where the chat template puts the image. */
+ * prompt where the chat template puts the image. images may be NULL when n_images is 0. */
 NM_API nm_status nm_session_chat_images(nm_session* session, const char* user_message, const nm_image* images,
                                         int32_t n_images, int32_t n_predict, nm_token_callback cb, void* user_data);
 
@@ -125,7 +165,7 @@ NM_API nm_status nm_session_complete(nm_session* session, const char* text, int3
 /* Forgets the conversation (keeps the allocations). */
 NM_API void nm_session_reset(nm_session* session);
 
-/* Low-level: appends tokens to the context (batched prefill). */
+/* Low-level: appends n >= 1 tokens (each 0..n_vocab-1) to the context (batched prefill). */
 NM_API nm_status nm_session_eval(nm_session* session, const int32_t* tokens, int32_t n);
 /* Low-level: samples the next token from the last evaluated position (does not eval it). */
 NM_API nm_status nm_session_sample(nm_session* session, int32_t* token);
@@ -133,7 +173,7 @@ NM_API nm_status nm_session_sample(nm_session* session, int32_t* token);
  * which holds n floats. NM_ERR_INVALID_ARGUMENT when nothing was evaluated since the session
  * began or was reset; NM_ERR_OUT_OF_RANGE when n is smaller than the vocabulary. */
 NM_API nm_status nm_session_get_logits(nm_session* session, float* out, int32_t n);
-/* Tokens in the context so far. */
+/* Tokens in the context so far (0 for NULL). */
 NM_API int32_t nm_session_n_past(const nm_session* session);
 NM_API int32_t nm_session_n_ctx(const nm_session* session);
 
@@ -145,7 +185,8 @@ typedef struct nm_model_info {
   uint64_t weight_bytes_per_token; /* bytes of weights one decode step reads */
   char weight_type[16];           /* most common matrix type, e.g. "q4_0" */
 } nm_model_info;
-NM_API void nm_model_get_info(const nm_model* model, nm_model_info* out);
+/* NM_ERR_INVALID_ARGUMENT when model or out is NULL. */
+NM_API nm_status nm_model_get_info(const nm_model* model, nm_model_info* out);
 
 typedef struct nm_timings {
   double load_ms;
@@ -160,12 +201,14 @@ typedef struct nm_timings {
   char text_device[32];    /* device the text brick ran on, e.g. "cpu", "opencl" */
   char vision_device[32];  /* device of the vision brick ("" without one) */
 } nm_timings;
-NM_API void nm_session_get_timings(const nm_session* session, nm_timings* out);
+/* NM_ERR_INVALID_ARGUMENT when session or out is NULL. */
+NM_API nm_status nm_session_get_timings(const nm_session* session, nm_timings* out);
 
 /* Threads used when n_threads is 0: one per core of the fastest CPU cluster. */
 NM_API int nm_default_threads(void);
 /* Measures this machine's memory read bandwidth in bytes/s with n_threads (0 = default);
- * takes about a second. Used by benchmarks to report speed as a fraction of the limit. */
+ * takes about a second. Used by benchmarks to report speed as a fraction of the limit.
+ * 0 when it cannot measure (n_threads < 0 or > NM_MAX_THREADS, no memory, no threads). */
 NM_API double nm_measure_read_bandwidth(int n_threads);
 
 #ifdef __cplusplus

@@ -1,21 +1,30 @@
 // The C API (include/nanomind/nanomind.h) over the C++ runtime. Every entry point
-// catches exceptions (e.g. std::bad_alloc) so none crosses into C.
+// checks its pointers and ranges first and catches exceptions (e.g. std::bad_alloc, a
+// thread that cannot start) so none crosses into C. A model handle holds a reference to
+// the loaded model; sessions hold their own, so the model outlives whichever goes last.
 #include <algorithm>
 #include <chrono>
+#include <climits>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <random>
 #include <string>
 
 #include "bricks/text/text_model.h"
 #include "bricks/vision/mmproj.h"
 #include "core/image.h"
+#include "core/thread_pool.h"
 #include "kernels/roofline.h"
 #include "nanomind/nanomind.h"
 #include "runtime/device_placement.h"
 #include "runtime/text_session.h"
 
-struct nm_model {
+namespace {
+
+// What a loaded model is; shared by the caller's handle and every session.
+struct LoadedModel {
   std::unique_ptr<nm::TextModel> text;
   std::unique_ptr<nm::MmprojModel> mmproj;  // null for text-only models
   int n_threads = 0;
@@ -24,10 +33,17 @@ struct nm_model {
   std::shared_ptr<nm::PackedWeights> packed_text, packed_vision;
 };
 
+}  // namespace
+
+struct nm_model {
+  std::shared_ptr<const LoadedModel> m;
+};
+
 struct nm_session {
-  nm_model* model = nullptr;
+  std::shared_ptr<const LoadedModel> model;  // first member: destroyed last, after the session using it
   std::unique_ptr<nm::DeviceRegistry> devices;  // only when a device was asked for; outlives session
   std::unique_ptr<nm::TextSession> session;
+  uint64_t seed = 0;
   std::string last_error;
 };
 
@@ -60,6 +76,13 @@ nm_status report(nm_session* s, const nm::Status& st) {
   return to_c(st.code());
 }
 
+// Returns report(s, status) from the enclosing function when status failed.
+#define NM_RETURN_IF_ERROR_AS(s, expr)                 \
+  do {                                                 \
+    const ::nm::Status nm_check_ = (expr);             \
+    if (!nm_check_.ok()) return report((s), nm_check_); \
+  } while (0)
+
 // Runs f, turning a C++ exception into NM_ERR_OUT_OF_MEMORY / NM_ERR_INTERNAL on the session.
 template <class F>
 nm_status guarded(nm_session* s, F&& f) {
@@ -69,6 +92,9 @@ nm_status guarded(nm_session* s, F&& f) {
     return f();
   } catch (const std::bad_alloc&) {
     s->last_error = "out of memory";
+    return NM_ERR_OUT_OF_MEMORY;
+  } catch (const nm::ThreadStartError& e) {
+    s->last_error = e.what();
     return NM_ERR_OUT_OF_MEMORY;
   } catch (const std::exception& e) {
     s->last_error = std::string("internal error: ") + e.what();
@@ -85,6 +111,51 @@ nm::Result<nm::Image> decode(const nm_image& im) {
 
 nm::PieceCallback wrap(nm_token_callback cb, void* user) {
   return [cb, user](const std::string& piece, int32_t token) { return cb ? cb(piece.c_str(), token, user) == 0 : true; };
+}
+
+nm::Status invalid(std::string message) { return nm::error(nm::ErrorCode::invalid_argument, std::move(message)); }
+
+nm::Status check_n_predict(int32_t n_predict) {
+  if (n_predict < 0) return invalid("n_predict " + std::to_string(n_predict) + " is negative (0 or more tokens)");
+  return nm::Status();
+}
+
+// Range checks of everything in nm_session_params the runtime does not check itself.
+nm::Status check_session_params(const LoadedModel& model, const nm_session_params& p) {
+  if (p.n_ctx < 0 || p.n_ctx > NM_MAX_CTX) {
+    return invalid("n_ctx " + std::to_string(p.n_ctx) + " is out of range: 0 (the model's) or 1 to " +
+                   std::to_string(NM_MAX_CTX));
+  }
+  if (p.kv_type != NM_KV_F16 && p.kv_type != NM_KV_Q8_0 && p.kv_type != NM_KV_F32) {
+    return invalid("kv_type " + std::to_string((int)p.kv_type) + " is not one of NM_KV_F16, NM_KV_Q8_0, NM_KV_F32");
+  }
+  const int w = p.image_width, h = p.image_height;
+  if (w < 0 || h < 0 || (w > 0) != (h > 0)) {
+    return invalid("image_width and image_height must both be positive (static shape) or both 0");
+  }
+  if (w > 0) {
+    if (!model.mmproj) return invalid("image_width / image_height need a vision model (mmproj)");
+    const nm::VisionHparams& hp = model.mmproj->hparams();
+    const int step = hp.patch_size * std::max(1, hp.scale_factor);
+    const std::string size = std::to_string(w) + "x" + std::to_string(h);
+    if (w > NM_MAX_IMAGE_SIDE || h > NM_MAX_IMAGE_SIDE || w % step || h % step) {
+      return invalid("static image size " + size + ": each side must be a multiple of " + std::to_string(step) +
+                     " (the encoder's " + (step == hp.patch_size ? "patch size" : "patch size x pixel-shuffle factor") +
+                     ") from " + std::to_string(step) + " to " + std::to_string(NM_MAX_IMAGE_SIDE) + ", e.g. " +
+                     std::to_string(hp.image_size) + "x" + std::to_string(hp.image_size) + " (the trained size)");
+    }
+    if (std::max(w, h) > 16 * std::min(w, h)) {
+      return invalid("static image size " + size + " is too thin: the longer side may be at most 16 times the shorter");
+    }
+  }
+  return nm::Status();
+}
+
+// The seed a session samples with: NM_SEED_RANDOM draws one.
+uint64_t effective_seed(uint64_t seed) {
+  if (seed != NM_SEED_RANDOM) return seed;
+  std::random_device rd;
+  return ((uint64_t)rd() << 32) ^ rd();
 }
 
 }  // namespace
@@ -109,7 +180,7 @@ nm_session_params nm_session_default_params(void) {
   p.devices = nullptr;
   p.no_repack = 0;
   const nm::SamplerParams d;
-  p.sampling = {d.temperature, d.top_k, d.top_p, d.min_p, d.repeat_penalty, d.repeat_last_n, d.seed};
+  p.sampling = {d.temperature, d.top_k, d.top_p, d.min_p, d.repeat_penalty, d.repeat_last_n, NM_SEED_RANDOM};
   return p;
 }
 
@@ -120,6 +191,12 @@ nm_status nm_model_load(const nm_model_params* params, nm_model** out, char* err
     copy_message("no model path given", err, err_size);
     return NM_ERR_INVALID_ARGUMENT;
   }
+  if (params->n_threads < 0 || params->n_threads > NM_MAX_THREADS) {
+    copy_message("n_threads " + std::to_string(params->n_threads) + " is out of range: 0 (one per core) or 1 to " +
+                     std::to_string(NM_MAX_THREADS),
+                 err, err_size);
+    return NM_ERR_INVALID_ARGUMENT;
+  }
   try {
     const auto t0 = std::chrono::steady_clock::now();
     auto m = nm::TextModel::load(params->model_path);
@@ -127,7 +204,7 @@ nm_status nm_model_load(const nm_model_params* params, nm_model** out, char* err
       copy_message("cannot load '" + std::string(params->model_path) + "': " + m.status().to_string(), err, err_size);
       return to_c(m.status().code());
     }
-    auto model = std::make_unique<nm_model>();
+    auto model = std::make_shared<LoadedModel>();
     model->text = std::move(m).value();
     if (params->mmproj_path) {
       auto v = nm::MmprojModel::load(params->mmproj_path);
@@ -140,9 +217,10 @@ nm_status nm_model_load(const nm_model_params* params, nm_model** out, char* err
     }
     model->packed_text = nm::PackedWeights::for_file(model->text->file());
     if (model->mmproj) model->packed_vision = nm::PackedWeights::for_file(model->mmproj->file());
-    model->n_threads = params->n_threads;
+    // More threads than CPUs only slow a spinning pool down (decode 200x slower at -t 64 on 2 cores).
+    model->n_threads = std::min(params->n_threads, nm::usable_cpu_count());
     model->load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    *out = model.release();
+    *out = new nm_model{std::move(model)};
     copy_message("", err, err_size);
     return NM_OK;
   } catch (const std::bad_alloc&) {
@@ -158,31 +236,39 @@ void nm_model_free(nm_model* model) { delete model; }
 
 int32_t nm_tokenize(const nm_model* model, const char* text, int add_special, int parse_special, int32_t* tokens,
                     int32_t n_max) {
-  if (!model || !text) return 0;
+  if (!model || !text || n_max < 0 || (!tokens && n_max > 0)) return NM_BAD_ARGUMENT;
   try {
-    auto r = model->text->tokenizer().encode(text, {add_special != 0, parse_special != 0});
-    if (!r.ok()) return 0;
+    auto r = model->m->text->tokenizer().encode(text, {add_special != 0, parse_special != 0});
+    if (!r.ok()) return NM_BAD_ARGUMENT;
     const auto& ids = r.value();
+    if (ids.size() > (size_t)INT32_MAX) return NM_BAD_ARGUMENT;
     if ((int64_t)ids.size() > n_max) return -(int32_t)ids.size();
     std::copy(ids.begin(), ids.end(), tokens);
     return (int32_t)ids.size();
   } catch (...) {
-    return 0;
+    return NM_BAD_ARGUMENT;
   }
 }
 
 int32_t nm_token_to_piece(const nm_model* model, int32_t token, char* buf, int32_t buf_size) {
-  if (!model || token < 0 || token >= model->text->hparams().n_vocab) return 0;
-  const std::string piece = model->text->tokenizer().token_to_piece(token);
-  if ((int64_t)piece.size() > buf_size) return -(int32_t)piece.size();
-  std::memcpy(buf, piece.data(), piece.size());
-  return (int32_t)piece.size();
+  if (!model || token < 0 || token >= model->m->text->hparams().n_vocab || buf_size < 0 || (!buf && buf_size > 0)) {
+    return NM_BAD_ARGUMENT;
+  }
+  try {
+    const std::string piece = model->m->text->tokenizer().token_to_piece(token);
+    if ((int64_t)piece.size() > buf_size) return -(int32_t)piece.size();
+    if (!piece.empty()) std::memcpy(buf, piece.data(), piece.size());
+    return (int32_t)piece.size();
+  } catch (...) {
+    return NM_BAD_ARGUMENT;
+  }
 }
 
-int32_t nm_model_n_vocab(const nm_model* model) { return model ? model->text->hparams().n_vocab : 0; }
+int32_t nm_model_n_vocab(const nm_model* model) { return model ? model->m->text->hparams().n_vocab : 0; }
 
-void nm_model_get_info(const nm_model* model, nm_model_info* out) {
-  if (!model || !out) return;
+nm_status nm_model_get_info(const nm_model* handle, nm_model_info* out) {
+  if (!handle || !out) return NM_ERR_INVALID_ARGUMENT;
+  const LoadedModel* model = handle->m.get();
   *out = {};
   const nm::TextHparams& hp = model->text->hparams();
   copy_message(hp.arch, out->arch, sizeof out->arch);
@@ -197,33 +283,48 @@ void nm_model_get_info(const nm_model* model, nm_model_info* out) {
   out->weight_bytes = model->text->weight_bytes();
   out->weight_bytes_per_token = model->text->weight_bytes_per_token();
   copy_message(model->text->weight_type(), out->weight_type, sizeof out->weight_type);
+  return NM_OK;
 }
 
-nm_status nm_session_init(nm_model* model, const nm_session_params* params, nm_session** out) {
-  if (!out) return NM_ERR_INVALID_ARGUMENT;
+nm_status nm_session_init(nm_model* handle, const nm_session_params* params, nm_session** out, char* err,
+                          size_t err_size) {
+  if (!out) {
+    copy_message("no place for the session (out is NULL)", err, err_size);
+    return NM_ERR_INVALID_ARGUMENT;
+  }
   *out = nullptr;
-  auto s = std::make_unique<nm_session>();
-  s->model = model;
+  if (!handle) {
+    copy_message("no model (model is NULL)", err, err_size);
+    return NM_ERR_INVALID_ARGUMENT;
+  }
+  std::unique_ptr<nm_session> s;
+  try {
+    s = std::make_unique<nm_session>();
+  } catch (...) {
+    copy_message("out of memory", err, err_size);
+    return NM_ERR_OUT_OF_MEMORY;
+  }
+  s->model = handle->m;
+  const LoadedModel& model = *s->model;
+  const nm_session_params defaults = nm_session_default_params();
+  if (!params) params = &defaults;
   const nm_status st = guarded(s.get(), [&]() -> nm_status {
-    if (!model || !params) return report(s.get(), nm::error(nm::ErrorCode::invalid_argument, "no model or parameters"));
+    NM_RETURN_IF_ERROR_AS(s.get(), check_session_params(model, *params));
     nm::TextSessionParams p;
-    if (params->n_ctx < 0) return report(s.get(), nm::error(nm::ErrorCode::invalid_argument, "n_ctx must not be negative"));
     p.context.n_ctx = params->n_ctx;
     p.context.pack_weights = params->no_repack == 0;
-    p.context.packed = model->packed_text;
-    p.vision_packed = model->packed_vision;
+    p.context.packed = model.packed_text;
+    p.vision_packed = model.packed_vision;
     p.context.kv_type = params->kv_type == NM_KV_Q8_0 ? nm::DType::Q8_0
                         : params->kv_type == NM_KV_F32 ? nm::DType::F32 : nm::DType::F16;
     const nm_sampling_params& sp = params->sampling;
-    p.sampling = {sp.temperature, sp.top_k, sp.top_p, sp.min_p, sp.repeat_penalty, sp.repeat_last_n, sp.seed};
+    s->seed = effective_seed(sp.seed);
+    p.sampling = {sp.temperature, sp.top_k, sp.top_p, sp.min_p, sp.repeat_penalty, sp.repeat_last_n, s->seed};
+    NM_RETURN_IF_ERROR_AS(s.get(), nm::check_sampler_params(p.sampling));
     if (params->system_prompt) p.system_prompt = params->system_prompt;
     if (params->chat_template) p.chat_template = params->chat_template;
-    p.n_threads = model->n_threads;
-    p.mmproj = model->mmproj.get();
-    if (params->image_width < 0 || params->image_height < 0 || (params->image_width > 0) != (params->image_height > 0)) {
-      return report(s.get(), nm::error(nm::ErrorCode::invalid_argument,
-                                       "image_width and image_height must both be positive (static shape) or both 0"));
-    }
+    p.n_threads = model.n_threads;
+    p.mmproj = model.mmproj.get();
     p.image_width = params->image_width;
     p.image_height = params->image_height;
     auto placement = nm::parse_device_spec(params->devices ? params->devices : "");
@@ -240,24 +341,32 @@ nm_status nm_session_init(nm_model* model, const nm_session_params* params, nm_s
       p.context.device = *text_dev;
       p.vision_device = *vision_dev;
     }
-    auto r = nm::TextSession::create(*model->text, p);
+    auto r = nm::TextSession::create(*model.text, p);
     if (!r.ok()) return report(s.get(), r.status());
     s->session = std::move(r).value();
     return NM_OK;
   });
-  *out = s.release();  // also on failure, so the caller can read the message; free it after
-  return st;
+  if (st != NM_OK) {
+    copy_message(s->last_error.empty() ? "cannot create a session" : s->last_error, err, err_size);
+    return st;
+  }
+  copy_message("", err, err_size);
+  *out = s.release();
+  return NM_OK;
 }
 
 void nm_session_free(nm_session* session) { delete session; }
 
 const char* nm_session_last_error(const nm_session* session) { return session ? session->last_error.c_str() : ""; }
 
+uint64_t nm_session_seed(const nm_session* session) { return session ? session->seed : 0; }
+
 nm_status nm_session_chat(nm_session* s, const char* user_message, int32_t n_predict, nm_token_callback cb,
                           void* user_data) {
   return guarded(s, [&]() -> nm_status {
     if (!s->session || !user_message) return report(s, nm::error(nm::ErrorCode::invalid_argument, "no session or message"));
     if (*user_message == '\0') return report(s, nm::error(nm::ErrorCode::invalid_argument, "the message is empty"));
+    NM_RETURN_IF_ERROR_AS(s, check_n_predict(n_predict));
     return report(s, s->session->chat(user_message, n_predict, wrap(cb, user_data)));
   });
 }
@@ -268,6 +377,7 @@ nm_status nm_session_chat_images(nm_session* s, const char* user_message, const 
     if (!s->session || !user_message || n_images < 0 || (n_images > 0 && !images)) {
       return report(s, nm::error(nm::ErrorCode::invalid_argument, "no session, message or images"));
     }
+    NM_RETURN_IF_ERROR_AS(s, check_n_predict(n_predict));
     std::vector<nm::Image> decoded;
     for (int32_t i = 0; i < n_images; ++i) {
       auto img = decode(images[i]);
@@ -306,6 +416,7 @@ nm_status nm_session_complete(nm_session* s, const char* text, int32_t n_predict
   return guarded(s, [&]() -> nm_status {
     if (!s->session || !text) return report(s, nm::error(nm::ErrorCode::invalid_argument, "no session or text"));
     if (*text == '\0') return report(s, nm::error(nm::ErrorCode::invalid_argument, "the prompt is empty"));
+    NM_RETURN_IF_ERROR_AS(s, check_n_predict(n_predict));
     return report(s, s->session->complete(text, n_predict, wrap(cb, user_data)));
   });
 }
@@ -349,11 +460,11 @@ nm_status nm_session_get_logits(nm_session* s, float* out, int32_t n) {
 int32_t nm_session_n_past(const nm_session* s) { return s && s->session ? s->session->n_past() : 0; }
 int32_t nm_session_n_ctx(const nm_session* s) { return s && s->session ? s->session->n_ctx() : 0; }
 
-void nm_session_get_timings(const nm_session* s, nm_timings* out) {
-  if (!s || !out) return;
+nm_status nm_session_get_timings(const nm_session* s, nm_timings* out) {
+  if (!s || !out) return NM_ERR_INVALID_ARGUMENT;
   *out = {};
   out->load_ms = s->model ? s->model->load_ms : 0;
-  if (!s->session) return;
+  if (!s->session) return NM_OK;
   const nm::TextTimings& t = s->session->timings();
   out->n_images = t.n_images;
   out->preprocess_ms = t.preprocess_ms;
@@ -367,11 +478,13 @@ void nm_session_get_timings(const nm_session* s, nm_timings* out) {
     std::snprintf(out->vision_device, sizeof out->vision_device, "%s", s->session->vision_device_name().c_str());
   }
   out->first_token_ms = t.first_token_ms;
+  return NM_OK;
 }
 
 int nm_default_threads(void) { return nm::default_thread_count(); }
 
 double nm_measure_read_bandwidth(int n_threads) {
+  if (n_threads < 0 || n_threads > NM_MAX_THREADS) return 0;
   try {
     nm::ThreadPool pool(n_threads > 0 ? n_threads : nm_default_threads());
     return nm::measure_read_bandwidth(pool, (size_t)512 << 20);

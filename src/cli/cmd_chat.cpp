@@ -7,10 +7,12 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "cli/commands.h"
 #include "cli/image_options.h"
+#include "cli/option_checks.h"
 #include "cli/text_options.h"
 
 namespace nm::cli {
@@ -51,8 +53,12 @@ int chat(ChatOptions o) {
     }
     if (line.rfind("/image ", 0) == 0) {
       const std::string path = line.substr(7);
-      if (std::filesystem::is_regular_file(path)) {
+      std::error_code ec;
+      if (std::filesystem::is_regular_file(path, ec)) {
         pending.push_back(path);
+        std::fprintf(stderr, "image %s goes with your next message (%zu pending)\n", path.c_str(), pending.size());
+      } else if (std::filesystem::exists(path, ec)) {
+        std::fprintf(stderr, "error: %s is not a regular file (a device, FIFO or directory)\n", path.c_str());
       } else {
         std::fprintf(stderr, "error: no such image file: %s\n", path.c_str());
       }
@@ -83,7 +89,8 @@ void register_chat(CLI::App& app) {
   add_model_options(*cmd, opts->text);
   add_sampling_options(*cmd, opts->text);
   add_device_option(*cmd, opts->text);
-  cmd->add_option("-n,--n-predict", opts->n_predict, "Maximum tokens per reply")->check(CLI::PositiveNumber);
+  cmd->add_option("-n,--n-predict", opts->n_predict, "Maximum tokens per reply (default 512)")
+      ->check(int_in(1, NM_MAX_CTX, "1 to " + std::to_string(NM_MAX_CTX) + " tokens"));
   add_image_options(*cmd, opts->images);
   cmd->callback([opts] { throw CLI::RuntimeError(chat(*opts)); });
 }

@@ -1,5 +1,7 @@
 // `nanomind inspect FILE`: prints a GGUF file's header, metadata (long arrays abbreviated)
-// and tensor table with totals, or everything as JSON (--json, arrays in full).
+// and tensor table with totals, or everything as JSON (--json, arrays in full). Text from
+// the file is escaped (cli/text_escape.h): plain output never carries control characters
+// to the terminal, and the JSON is valid UTF-8 whatever bytes the keys hold.
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -7,6 +9,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/text_escape.h"
 #include "core/gguf_reader.h"
 
 namespace nm::cli {
@@ -14,24 +17,6 @@ namespace nm::cli {
 namespace {
 
 constexpr size_t kShownItems = 8;
-
-std::string json_string(const std::string& s) {
-  std::string o = "\"";
-  for (unsigned char c : s) {
-    if (c == '"') o += "\\\"";
-    else if (c == '\\') o += "\\\\";
-    else if (c == '\n') o += "\\n";
-    else if (c == '\t') o += "\\t";
-    else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      o += buf;
-    } else {
-      o += static_cast<char>(c);
-    }
-  }
-  return o + "\"";
-}
 
 std::string fmt_double(double x, bool json) {
   if (std::isnan(x)) return json ? "\"nan\"" : "nan";
@@ -47,7 +32,7 @@ std::string format_value(const GgufValue& v, bool json, size_t max_items) {
       [&](const auto& x) -> std::string {
         using T = std::decay_t<decltype(x)>;
         if constexpr (std::is_same_v<T, std::string>) {
-          return json_string(x);
+          return json ? json_string(x) : "\"" + terminal_safe(x) + "\"";
         } else if constexpr (std::is_same_v<T, GgufArray>) {
           std::string o = "[";
           size_t n = x.items.size();
@@ -105,7 +90,7 @@ void print_text(const GgufFile& f, bool tensors) {
   std::printf("\nmetadata:\n");
   size_t i = 0;
   for (const auto& kv : f.metadata()) {
-    std::printf("%5zu: %-10s %s = %s\n", ++i, type_label(kv.value).c_str(), kv.key.c_str(),
+    std::printf("%5zu: %-10s %s = %s\n", ++i, type_label(kv.value).c_str(), terminal_safe(kv.key).c_str(),
                 format_value(kv.value, false, kShownItems).c_str());
   }
   if (!tensors) return;
@@ -118,7 +103,7 @@ void print_text(const GgufFile& f, bool tensors) {
     std::string shape;
     for (int d = 0; d < t.n_dims; ++d) shape += (d ? " x " : "") + std::to_string(t.ne[d]);
     std::string type(dtype_name(t.type));
-    std::printf("%5zu  %-40s %-6s %-24s %12zu %14" PRIu64 "\n", ++i, t.name.c_str(), type.c_str(), shape.c_str(),
+    std::printf("%5zu  %-40s %-6s %-24s %12zu %14" PRIu64 "\n", ++i, terminal_safe(t.name).c_str(), type.c_str(), shape.c_str(),
                 t.n_bytes, t.offset);
     per_type[type].first += t.n_elements();
     per_type[type].second += t.n_bytes;
@@ -144,7 +129,7 @@ void register_inspect(CLI::App& app) {
   cmd->callback([path, no_tensors, json] {
     auto f = GgufFile::open(*path);
     if (!f.ok()) {
-      std::fprintf(stderr, "error: %s\n", f.status().to_string().c_str());
+      std::fprintf(stderr, "error: %s\n", terminal_safe(f.status().to_string()).c_str());
       throw CLI::RuntimeError(1);
     }
     if (*json) print_json(*f, !*no_tensors);

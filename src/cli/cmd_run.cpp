@@ -1,5 +1,8 @@
 // `nanomind run`: one prompt in, the answer streamed out. The prompt comes from -p, or
 // from standard input when -p is absent or "-".
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <iterator>
@@ -9,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/image_options.h"
+#include "cli/option_checks.h"
 #include "cli/text_options.h"
 
 namespace nm::cli {
@@ -22,15 +26,25 @@ struct RunOptions {
   bool raw = false;
 };
 
-int stream_piece(const char* piece, int32_t, void*) {
+// Streams each piece to stdout; *user_data (a bool) records that something was shown.
+int stream_piece(const char* piece, int32_t, void* shown) {
   std::fputs(piece, stdout);
   std::fflush(stdout);
+  if (*piece) *static_cast<bool*>(shown) = true;
   return 0;
 }
 
 int run(RunOptions o) {
   std::string prompt = o.prompt;
   if (prompt.empty() || prompt == "-") {
+    if (std::find(o.images.paths.begin(), o.images.paths.end(), "-") != o.images.paths.end()) {
+      std::fprintf(stderr, "error: --image - reads the image from standard input, so the prompt must come from -p TEXT\n");
+      return 1;
+    }
+    if (isatty(STDIN_FILENO)) {
+      std::fprintf(stderr, "reading the prompt from standard input: type it, then Ctrl-D on an empty line "
+                   "(or give -p TEXT)\n");
+    }
     prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }
   if (prompt.empty()) {
@@ -45,22 +59,24 @@ int run(RunOptions o) {
   if (!session) return 1;
   const std::vector<nm_image> images = c_images(o.images.paths);
   nm_status st;
+  bool shown = false;
   if (!images.empty()) {
     if (o.raw) {
       std::fprintf(stderr, "error: --image needs the chat template (drop --raw)\n");
       return 1;
     }
     st = nm_session_chat_images(session.get(), prompt.c_str(), images.data(), (int32_t)images.size(), o.n_predict,
-                                stream_piece, nullptr);
+                                stream_piece, &shown);
   } else {
-    st = o.raw ? nm_session_complete(session.get(), prompt.c_str(), o.n_predict, stream_piece, nullptr)
-               : nm_session_chat(session.get(), prompt.c_str(), o.n_predict, stream_piece, nullptr);
+    st = o.raw ? nm_session_complete(session.get(), prompt.c_str(), o.n_predict, stream_piece, &shown)
+               : nm_session_chat(session.get(), prompt.c_str(), o.n_predict, stream_piece, &shown);
   }
-  std::fputs("\n", stdout);
+  if (shown) std::fputs("\n", stdout);
   if (st != NM_OK) {
     std::fprintf(stderr, "error: %s\n", nm_session_last_error(session.get()));
     return 1;
   }
+  if (!shown) std::fprintf(stderr, "note: the model ended its reply at once, without any text\n");
   if (o.text.verbose) print_timings(session.get());
   return 0;
 }
@@ -74,7 +90,8 @@ void register_run(CLI::App& app) {
   add_sampling_options(*cmd, opts->text);
   add_device_option(*cmd, opts->text);
   cmd->add_option("-p,--prompt", opts->prompt, "Prompt text (default or \"-\": read standard input)");
-  cmd->add_option("-n,--n-predict", opts->n_predict, "Maximum tokens to generate")->check(CLI::PositiveNumber);
+  cmd->add_option("-n,--n-predict", opts->n_predict, "Maximum tokens to generate (default 256)")
+      ->check(int_in(1, NM_MAX_CTX, "1 to " + std::to_string(NM_MAX_CTX) + " tokens"));
   add_image_options(*cmd, opts->images);
   cmd->add_flag("--raw", opts->raw, "Complete the prompt as plain text, without the chat template");
   cmd->callback([opts] { throw CLI::RuntimeError(run(*opts)); });

@@ -1,6 +1,8 @@
 #include "cli/image_options.h"
 
 #include <charconv>
+#include <filesystem>
+#include <system_error>
 
 namespace nm::cli {
 
@@ -15,19 +17,30 @@ bool parse_image_size(const std::string& s, int& width, int& height) {
 }
 
 void add_image_options(CLI::App& cmd, ImageOptions& o) {
+  const CLI::Validator image_file(
+      [](std::string& p) -> std::string {
+        std::error_code ec;
+        if (p == "-" || std::filesystem::is_regular_file(p, ec)) return {};
+        if (!std::filesystem::exists(p, ec)) return "no such file: " + p;
+        return p + " is not a regular file (a device, FIFO or directory); give an image file, or - for standard input";
+      },
+      "FILE");
   cmd.add_option("--image", o.paths,
-                 "Image file (JPEG, PNG, BMP) to ask about; repeatable; needs the model's --mmproj "
-                 "(the bundled demo model brings its own)")
-      ->check(CLI::ExistingFile);
+                 "Image file (JPEG, PNG, BMP; at most 256 MiB) to ask about, or - for standard input; repeatable; "
+                 "needs the model's --mmproj (the bundled demo model brings its own)")
+      ->check(image_file);
   const CLI::Validator size_check(
       [](std::string& s) -> std::string {
         int w = 0, h = 0;
-        return parse_image_size(s, w, h) ? std::string() : "expected WIDTHxHEIGHT (1 to 8192 each), e.g. 384x384";
+        return parse_image_size(s, w, h) ? std::string()
+                                         : "expected WIDTHxHEIGHT (1 to 8192 each; multiples of the encoder's patch "
+                                           "size), e.g. 384x384";
       },
       "WxH");
   cmd.add_option("--image-size", o.size,
                  "Static-shape vision input, e.g. 384x384: every image is fitted and padded to exactly this size and "
-                 "encoded in one call, without tiling (as NPUs need; default: the model's own preprocessing)")
+                 "encoded in one call, without tiling (as NPUs need; each side a multiple of the encoder's patch size, "
+                 "the longer at most 16 times the shorter; default: the model's own preprocessing)")
       ->check(size_check);
 }
 

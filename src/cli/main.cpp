@@ -1,5 +1,6 @@
 // nanomind: command-line entry point. Subcommands are registered explicitly here.
 #include <cstdio>
+#include <string>
 
 #include "cli/commands.h"
 
@@ -13,6 +14,19 @@ int main(int argc, char** argv) {
   nm::cli::register_bench(app);
   nm::cli::register_inspect(app);
   nm::cli::register_devices(app);
+  // CLI11 reads an unknown first word as a stray positional and says only "A subcommand is
+  // required": name the word and the commands instead.
+  std::string names;
+  bool known = false;
+  for (const CLI::App* sub : app.get_subcommands({})) {
+    names += (names.empty() ? "" : ", ") + sub->get_name();
+    known = known || (argc > 1 && sub->check_name(argv[1]));
+  }
+  if (argc > 1 && argv[1][0] != '-' && !known) {
+    std::fprintf(stderr, "error: unknown command '%s' (commands: %s; nanomind --help says more)\n", argv[1],
+                 names.c_str());
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

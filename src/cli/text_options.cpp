@@ -1,9 +1,17 @@
 #include "cli/text_options.h"
 
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "cli/default_model.h"
+#include "cli/option_checks.h"
+#include "cli/text_escape.h"
+#include "core/thread_pool.h"
+#include "tokenizer/chat_template.h"
 
 namespace nm::cli {
 
@@ -15,10 +23,15 @@ void add_model_options(CLI::App& cmd, TextOptions& o) {
   cmd.add_option("--mmproj", o.mmproj_path,
                  "Vision encoder + projector GGUF (llama.cpp's mmproj) for --image (default with no -m: the demo's)")
       ->check(CLI::ExistingFile);
-  cmd.add_option("-t,--threads", o.n_threads, "Threads (default: one per core)")->check(CLI::NonNegativeNumber);
-  cmd.add_option("-c,--ctx-size", o.n_ctx, "Context size in tokens (default: the model's, at most 4096)")
-      ->check(CLI::NonNegativeNumber);
-  cmd.add_option("--kv-type", o.kv_type, "KV cache type")->check(CLI::IsMember({"f16", "q8_0", "f32"}));
+  cmd.add_option("-t,--threads", o.n_threads,
+                 "Threads (default 0: one per core; more than the CPUs available are capped to that count, with a "
+                 "warning: extra threads only slow decoding down)")
+      ->check(int_in(0, NM_MAX_THREADS, "0 (one per core) or 1 to " + std::to_string(NM_MAX_THREADS)));
+  cmd.add_option("-c,--ctx-size", o.n_ctx,
+                 "Context size in tokens (default 0: the model's training context, at most 4096; above the training "
+                 "context works, with a warning)")
+      ->check(int_in(0, NM_MAX_CTX, "0 (the model's) or 1 to " + std::to_string(NM_MAX_CTX) + " tokens"));
+  cmd.add_option("--kv-type", o.kv_type, "KV cache type (default f16)")->check(CLI::IsMember({"f16", "q8_0", "f32"}));
   cmd.add_flag("-v,--verbose", o.verbose, "Print timings and model details to stderr");
   cmd.add_flag("--no-repack", o.no_repack,
                "Run quantised matrices in the file's layout (default: a row-interleaved CPU copy where the "
@@ -26,16 +39,47 @@ void add_model_options(CLI::App& cmd, TextOptions& o) {
 }
 
 void add_sampling_options(CLI::App& cmd, TextOptions& o) {
-  cmd.add_option("--temp", o.sampling.temperature, "Temperature (0 = greedy)");
-  cmd.add_option("--top-k", o.sampling.top_k, "Top-k (0 = off)");
-  cmd.add_option("--top-p", o.sampling.top_p, "Top-p (1 = off)");
-  cmd.add_option("--min-p", o.sampling.min_p, "Min-p (0 = off)");
-  cmd.add_option("--repeat-penalty", o.sampling.repeat_penalty, "Repetition penalty (1 = off)");
-  cmd.add_option("--repeat-last-n", o.sampling.repeat_last_n, "Tokens the penalty looks back over");
-  cmd.add_option("-s,--seed", o.sampling.seed, "Random seed");
-  cmd.add_option("--system", o.system_prompt, "System prompt");
+  const nm_sampling_params d = nm_session_default_params().sampling;
+  auto num = [](double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return std::string(buf);
+  };
+  cmd.add_option("--temp", o.sampling.temperature, "Temperature (0 = greedy; default " + num(d.temperature) + ")")
+      ->check(real_in(0, HUGE_VAL, false, "0 (greedy) or a finite positive number"));
+  cmd.add_option("--top-k", o.sampling.top_k, "Top-k (0 = off; default " + num(d.top_k) + ")")
+      ->check(int_in(0, INT32_MAX, "0 (off) or a positive count of tokens"));
+  cmd.add_option("--top-p", o.sampling.top_p, "Top-p (1 = off; default " + num(d.top_p) + ")")
+      ->check(real_in(0, 1, false, "0 to 1 (1 = off)"));
+  cmd.add_option("--min-p", o.sampling.min_p, "Min-p (0 = off; default " + num(d.min_p) + ")")
+      ->check(real_in(0, 1, false, "0 (off) to 1"));
+  cmd.add_option("--repeat-penalty", o.sampling.repeat_penalty,
+                 "Repetition penalty (1 = off; default " + num(d.repeat_penalty) + ")")
+      ->check(real_in(0, HUGE_VAL, true, "a finite number above 0 (1 = off)"));
+  cmd.add_option("--repeat-last-n", o.sampling.repeat_last_n,
+                 "Tokens the penalty looks back over (0 = off; default " + num(d.repeat_last_n) + ")")
+      ->check(int_in(0, INT32_MAX, "0 (off) or a positive count of tokens"));
+  cmd.add_option_function<std::string>(
+         "-s,--seed",
+         [&o](const std::string& v) { o.sampling.seed = v == "-1" ? NM_SEED_RANDOM : std::stoull(v); },
+         "Random seed (default -1: a new random seed each run; -v prints it so a run can be repeated)")
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            if (v == "-1") return {};
+            char* end = nullptr;
+            errno = 0;
+            const unsigned long long x = std::strtoull(v.c_str(), &end, 10);
+            if (v.empty() || v[0] == '-' || end != v.c_str() + v.size() || errno == ERANGE || x == NM_SEED_RANDOM) {
+              return "'" + v + "' is not a seed: -1 (random) or a whole number from 0 to " +
+                     std::to_string(NM_SEED_RANDOM - 1);
+            }
+            return {};
+          },
+          "SEED"));
+  cmd.add_option("--system", o.system_prompt, "System prompt (default: the chat template's)");
   cmd.add_option("--template", o.chat_template,
-                 "Chat template: llama2, llama3, llama3.1, chatml, qwen2, gemma (default: recognised from the model file)");
+                 "Chat template: " + std::string(ChatTemplate::known_names()) +
+                     " (default: recognised from the model file)");
 }
 
 // Device placement (issue 5): a separate block, so that the model flags above stay untouched.
@@ -64,6 +108,12 @@ bool resolve_default_model(TextOptions& o) {
 
 nm_model* load_model_or_report(TextOptions& o) {
   if (!resolve_default_model(o)) return nullptr;
+  const int n_cpus = usable_cpu_count();
+  if (o.n_threads > n_cpus) {
+    std::fprintf(stderr, "warning: -t %d is more than the %d CPU%s this process may use; using %d (more threads than "
+                 "CPUs only slow decoding down)\n", o.n_threads, n_cpus, n_cpus == 1 ? "" : "s", n_cpus);
+    o.n_threads = n_cpus;
+  }
   nm_model_params mp = nm_model_default_params();
   mp.model_path = o.model_path.c_str();
   mp.mmproj_path = o.mmproj_path.empty() ? nullptr : o.mmproj_path.c_str();
@@ -71,13 +121,18 @@ nm_model* load_model_or_report(TextOptions& o) {
   nm_model* model = nullptr;
   char err[512];
   if (nm_model_load(&mp, &model, err, sizeof err) != NM_OK) {
-    std::fprintf(stderr, "error: %s\n", err);
+    std::fprintf(stderr, "error: %s\n", terminal_safe(err).c_str());  // may quote the file's keys
     return nullptr;
   }
   return model;
 }
 
 nm_session* open_session_or_report(nm_model* model, const TextOptions& o) {
+  nm_model_info info{};
+  if (nm_model_get_info(model, &info) == NM_OK && o.n_ctx > info.n_ctx_train) {
+    std::fprintf(stderr, "warning: -c %d is more than the %d tokens the model was trained on; past them its answers "
+                 "degrade\n", o.n_ctx, info.n_ctx_train);
+  }
   nm_session_params sp = nm_session_default_params();
   sp.n_ctx = o.n_ctx;
   sp.kv_type = o.kv_type == "q8_0" ? NM_KV_Q8_0 : o.kv_type == "f32" ? NM_KV_F32 : NM_KV_F16;
@@ -89,10 +144,14 @@ nm_session* open_session_or_report(nm_model* model, const TextOptions& o) {
   sp.devices = o.devices.empty() ? nullptr : o.devices.c_str();
   sp.no_repack = o.no_repack ? 1 : 0;
   nm_session* session = nullptr;
-  if (nm_session_init(model, &sp, &session) != NM_OK) {
-    std::fprintf(stderr, "error: %s\n", session ? nm_session_last_error(session) : "cannot create a session");
-    nm_session_free(session);
+  char err[512];
+  if (nm_session_init(model, &sp, &session, err, sizeof err) != NM_OK) {
+    std::fprintf(stderr, "error: %s\n", err);
     return nullptr;
+  }
+  if (o.verbose && o.sampling.temperature > 0) {
+    std::fprintf(stderr, "sampling seed %llu (repeat this run with -s %llu)\n",
+                 (unsigned long long)nm_session_seed(session), (unsigned long long)nm_session_seed(session));
   }
   return session;
 }

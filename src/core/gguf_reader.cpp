@@ -34,11 +34,11 @@ class Cursor {
     pos_ += sizeof(T);
     return Status();
   }
-  Status read_string(std::string& out, const char* what) {
+  Status read_string(std::string& out, const std::string& what) {
     uint64_t len = 0;
-    NM_RETURN_IF_ERROR(read(len, what));
+    NM_RETURN_IF_ERROR(read(len, what.c_str()));
     if (len > left()) {
-      return bad(std::string("string length ") + std::to_string(len) + " of " + what + " at offset " +
+      return bad("string length " + std::to_string(len) + " of " + what + " at offset " +
                  std::to_string(pos_ - 8) + " is larger than the rest of the file (" + std::to_string(left()) +
                  " bytes): file is truncated or corrupt");
     }
@@ -103,33 +103,43 @@ class GgufParser {
     uint64_t n_tensors = 0, n_kv = 0;
     NM_RETURN_IF_ERROR(c_.read(n_tensors, "tensor count"));
     NM_RETURN_IF_ERROR(c_.read(n_kv, "metadata count"));
-    // A tensor info takes at least 8 (name len) + 4 (n_dims) + 8 (one dim) + 4 (type) + 8 (offset).
-    if (n_tensors > c_.left() / 32) {
-      return bad("tensor count " + std::to_string(n_tensors) + " is larger than the file could hold");
+    // A count larger than the file could hold is reported through the entry that runs past
+    // the end (which names the key or string), with the count as context; only what fits is
+    // reserved. A key/value takes at least 8 (key len) + 4 (type) + 1 (value) bytes; a tensor
+    // info 8 (name len) + 4 (n_dims) + 8 (one dim) + 4 (type) + 8 (offset).
+    const uint64_t kv_fit = c_.left() / 13;
+    f_.kvs_.reserve(static_cast<size_t>(std::min(n_kv, kv_fit)));
+    for (uint64_t i = 0; i < n_kv; ++i) {
+      Status st = parse_kv(i);
+      if (!st.ok()) return with_count(st, n_kv, kv_fit, "metadata keys");
     }
-    // A key/value takes at least 8 (key len) + 4 (type) + 1 (value).
-    if (n_kv > c_.left() / 13) {
-      return bad("metadata count " + std::to_string(n_kv) + " is larger than the file could hold");
-    }
-    f_.kvs_.reserve(static_cast<size_t>(n_kv));
-    for (uint64_t i = 0; i < n_kv; ++i) NM_RETURN_IF_ERROR(parse_kv(i));
     NM_RETURN_IF_ERROR(read_alignment());
-    f_.tensors_.reserve(static_cast<size_t>(n_tensors));
-    for (uint64_t i = 0; i < n_tensors; ++i) NM_RETURN_IF_ERROR(parse_tensor_info(i));
+    const uint64_t tensor_fit = c_.left() / 32;
+    f_.tensors_.reserve(static_cast<size_t>(std::min(n_tensors, tensor_fit)));
+    for (uint64_t i = 0; i < n_tensors; ++i) {
+      Status st = parse_tensor_info(i);
+      if (!st.ok()) return with_count(st, n_tensors, tensor_fit, "tensors");
+    }
     return place_data();
   }
 
  private:
+  // A failure while reading `count` entries of which at most `fit` could be in the file.
+  static Status with_count(const Status& st, uint64_t count, uint64_t fit, const char* what) {
+    if (count <= fit) return st;
+    return Status(st.code(), st.message() + " (the header says " + std::to_string(count) + " " + what +
+                                 "; the file could hold at most " + std::to_string(fit) + ")");
+  }
+
   Status parse_kv(uint64_t i) {
     GgufKv kv;
-    NM_RETURN_IF_ERROR(c_.read_string(kv.key, "metadata key"));
+    NM_RETURN_IF_ERROR(c_.read_string(kv.key, "the name of metadata key #" + std::to_string(i)));
     uint32_t type = 0;
     NM_RETURN_IF_ERROR(c_.read(type, "metadata value type"));
     NM_RETURN_IF_ERROR(parse_value(type, kv.key, 0, kv.value));
     if (f_.kv_index_.count(kv.key) != 0) return bad("duplicate metadata key '" + kv.key + "'");
     f_.kv_index_.emplace(kv.key, f_.kvs_.size());
     f_.kvs_.push_back(std::move(kv));
-    (void)i;
     return Status();
   }
 
@@ -157,7 +167,7 @@ class GgufParser {
       }
       case GgufType::string: {
         std::string s;
-        NM_RETURN_IF_ERROR(c_.read_string(s, "metadata string value"));
+        NM_RETURN_IF_ERROR(c_.read_string(s, "the value of metadata key '" + key + "'"));
         out = GgufValue(std::move(s));
         return Status();
       }
@@ -221,7 +231,7 @@ class GgufParser {
 
   Status parse_tensor_info(uint64_t i) {
     GgufTensorInfo t;
-    NM_RETURN_IF_ERROR(c_.read_string(t.name, "tensor name"));
+    NM_RETURN_IF_ERROR(c_.read_string(t.name, "the name of tensor #" + std::to_string(i)));
     const std::string who = "tensor '" + t.name + "'";
     uint32_t n_dims = 0;
     NM_RETURN_IF_ERROR(c_.read(n_dims, "tensor dimension count"));
@@ -268,7 +278,6 @@ class GgufParser {
     if (f_.tensor_index_.count(t.name) != 0) return bad("duplicate tensor name '" + t.name + "'");
     f_.tensor_index_.emplace(t.name, f_.tensors_.size());
     f_.tensors_.push_back(std::move(t));
-    (void)i;
     return Status();
   }
 

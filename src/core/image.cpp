@@ -1,8 +1,13 @@
 #include "core/image.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
 #include <cstring>
-#include <fstream>
-#include <iterator>
+#include <string_view>
 
 #include <stb/stb_image.h>
 
@@ -19,16 +24,66 @@ Status check_size(int w, int h, const std::string& what) {
   return Status();
 }
 
+enum class ImageFormat { jpeg, png, bmp, other };
+
+bool starts_with(const uint8_t* data, size_t size, std::string_view magic) {
+  return size >= magic.size() && std::memcmp(data, magic.data(), magic.size()) == 0;
+}
+
+// The format by its signature. stb_image also reads GIF, PSD, TGA, HDR, PIC and PNM; only
+// the three formats NanoMind documents are handed to it.
+ImageFormat sniff(const uint8_t* data, size_t size) {
+  if (starts_with(data, size, "\xFF\xD8\xFF")) return ImageFormat::jpeg;
+  if (starts_with(data, size, "\x89PNG\r\n\x1A\n")) return ImageFormat::png;
+  if (starts_with(data, size, "BM")) return ImageFormat::bmp;
+  return ImageFormat::other;
+}
+
+// What a refused file looks like, for the message.
+std::string other_format_name(const uint8_t* data, size_t size) {
+  if (starts_with(data, size, "GIF8")) return "a GIF image";
+  if (starts_with(data, size, "8BPS")) return "a PSD image";
+  if (starts_with(data, size, "#?RADIANCE") || starts_with(data, size, "#?RGBE")) return "an HDR image";
+  if (starts_with(data, size, "RIFF") && size >= 12 && std::memcmp(data + 8, "WEBP", 4) == 0) return "a WebP image";
+  if (size >= 2 && data[0] == 'P' && data[1] >= '1' && data[1] <= '7') return "a PNM image";
+  return "not an image this reader knows";
+}
+
+uint32_t be32(const uint8_t* p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
 }  // namespace
 
 Result<Image> decode_image(const uint8_t* data, size_t size, const std::string& what) {
   if (size == 0) return error(ErrorCode::invalid_file, what + ": empty file");
   if (size > (size_t)INT32_MAX) return error(ErrorCode::invalid_file, what + ": file too large");
+  const ImageFormat format = sniff(data, size);
+  if (format == ImageFormat::other) {
+    return error(ErrorCode::invalid_file, what + ": not a JPEG, PNG or BMP image (" + other_format_name(data, size) +
+                                              "; convert it to PNG or JPEG)");
+  }
+  // PNG: the IHDR size first, so an image past the limit is named as such (stb_image's
+  // info call refuses sides above 2^24 with only "too large").
+  if (format == ImageFormat::png && size >= 24 && std::memcmp(data + 12, "IHDR", 4) == 0) {
+    const uint32_t pw = be32(data + 16), ph = be32(data + 20);
+    if (pw > 0 && ph > 0 && (uint64_t)pw * ph > (uint64_t)kMaxImagePixels) {
+      return error(ErrorCode::invalid_file, what + ": image is " + std::to_string(pw) + "x" + std::to_string(ph) +
+                                                ", larger than the " + std::to_string(kMaxImagePixels >> 20) +
+                                                " megapixel limit");
+    }
+  }
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(data, (int)size, &w, &h, &comp)) {
-    return error(ErrorCode::invalid_file, what + ": not a JPEG, PNG or BMP image (" +
-                                              std::string(stbi_failure_reason()) + ")");
+    const std::string reason = stbi_failure_reason() ? stbi_failure_reason() : "unknown";
+    if (reason == "too large") {
+      return error(ErrorCode::invalid_file, what + ": image is larger than the " +
+                                                std::to_string(kMaxImagePixels >> 20) + " megapixel limit");
+    }
+    const char* name = format == ImageFormat::jpeg ? "JPEG" : format == ImageFormat::png ? "PNG" : "BMP";
+    return error(ErrorCode::invalid_file, what + ": broken " + std::string(name) + " header (" + reason + ")");
   }
+  // A top-down BMP stores a negative height; stb_image's info call passes it on as is
+  // (its decoder handles it).
+  if (format == ImageFormat::bmp && h < 0 && h != INT32_MIN) h = -h;
   NM_RETURN_IF_ERROR(check_size(w, h, what));
   uint8_t* px = stbi_load_from_memory(data, (int)size, &w, &h, &comp, 3);
   if (!px) {
@@ -42,11 +97,57 @@ Result<Image> decode_image(const uint8_t* data, size_t size, const std::string& 
   return img;
 }
 
+namespace {
+
+std::string mib(size_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
+
+// Reads fd to its end, refusing more than kMaxImageFileBytes (checked as it goes).
+Status read_capped(int fd, const std::string& what, std::vector<uint8_t>& out) {
+  uint8_t buf[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n == 0) return Status();
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return error(ErrorCode::io_error, "cannot read " + what + ": " + std::strerror(errno));
+    }
+    if (out.size() + (size_t)n > kMaxImageFileBytes) {
+      return error(ErrorCode::invalid_file, what + " is larger than the " + mib(kMaxImageFileBytes) + " image file limit");
+    }
+    out.insert(out.end(), buf, buf + n);
+  }
+}
+
+}  // namespace
+
 Result<Image> load_image(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return error(ErrorCode::io_error, "cannot open image '" + path + "'");
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (f.bad()) return error(ErrorCode::io_error, "cannot read image '" + path + "'");
+  std::vector<uint8_t> bytes;
+  if (path == "-") {
+    NM_RETURN_IF_ERROR(read_capped(STDIN_FILENO, "the image on standard input", bytes));
+    return decode_image(bytes.data(), bytes.size(), "the image on standard input");
+  }
+  const std::string what = "image '" + path + "'";
+  // O_NONBLOCK: opening a FIFO without a writer returns at once instead of waiting forever.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return error(ErrorCode::io_error, "cannot open " + what + ": " + std::strerror(errno));
+  struct stat st {};
+  Status status;
+  if (::fstat(fd, &st) != 0) {
+    status = error(ErrorCode::io_error, "cannot stat " + what + ": " + std::strerror(errno));
+  } else if (!S_ISREG(st.st_mode)) {
+    status = error(ErrorCode::invalid_argument, what + " is not a regular file (" +
+                                                    (S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" :
+                                                     S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : "not a file") +
+                                                    "): give an image file, or - for standard input");
+  } else if ((uint64_t)st.st_size > kMaxImageFileBytes) {
+    status = error(ErrorCode::invalid_file, what + " is " + mib((size_t)st.st_size) + ", larger than the " +
+                                                mib(kMaxImageFileBytes) + " image file limit");
+  } else {
+    bytes.reserve((size_t)st.st_size);
+    status = read_capped(fd, what, bytes);  // the cap holds even if the file grows meanwhile
+  }
+  ::close(fd);
+  NM_RETURN_IF_ERROR(status);
   return decode_image(bytes.data(), bytes.size(), "'" + path + "'");
 }
 

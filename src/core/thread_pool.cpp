@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <system_error>
 #include <thread>
 
 #if defined(__linux__)
@@ -89,31 +90,50 @@ ThreadPool::ThreadPool(int n_threads, std::vector<int> cpu_ids)
   impl_->workers.reserve((size_t)n_threads_ - 1);
   for (int i = 1; i < n_threads_; ++i) {
     const int cpu = cpu_ids.empty() ? -1 : cpu_ids[(size_t)i % cpu_ids.size()];
-    impl_->workers.emplace_back([this, i, cpu] {
-      if (cpu >= 0) pin_to_cpu(cpu);
-      Impl& s = *impl_;
-      uint32_t seen = 0;
-      for (;;) {
-        wait_change(s.generation, seen, s.gen_sleepers);
-        seen = s.generation.load(std::memory_order_acquire);
-        if (s.stop) return;
-        (*s.fn)(i, n_threads_);
-        // release: the caller sees everything this task wrote once it sees the count.
-        if (s.n_done.fetch_add(1, std::memory_order_acq_rel) + 1 == (uint32_t)n_threads_ - 1) {
-          wake(s.n_done, s.done_sleepers);
+    try {
+      impl_->workers.emplace_back([this, i, cpu] {
+        if (cpu >= 0) pin_to_cpu(cpu);
+        Impl& s = *impl_;
+        uint32_t seen = 0;
+        for (;;) {
+          wait_change(s.generation, seen, s.gen_sleepers);
+          seen = s.generation.load(std::memory_order_acquire);
+          if (s.stop) return;
+          (*s.fn)(i, n_threads_);
+          // release: the caller sees everything this task wrote once it sees the count.
+          if (s.n_done.fetch_add(1, std::memory_order_acq_rel) + 1 == (uint32_t)n_threads_ - 1) {
+            wake(s.n_done, s.done_sleepers);
+          }
         }
-      }
-    });
+      });
+    } catch (const std::system_error& e) {
+      // A joinable std::thread destroyed by unwinding would call std::terminate: stop and
+      // join the workers already running before reporting.
+      stop_workers();
+      throw ThreadStartError("cannot start thread " + std::to_string(i + 1) + " of " + std::to_string(n_threads_) +
+                             " (" + e.what() + "): use fewer threads");
+    }
   }
 }
 
-ThreadPool::~ThreadPool() {
+Result<std::unique_ptr<ThreadPool>> ThreadPool::create(int n_threads, std::vector<int> cpu_ids) {
+  try {
+    return std::make_unique<ThreadPool>(n_threads, std::move(cpu_ids));
+  } catch (const ThreadStartError& e) {
+    return error(ErrorCode::out_of_memory, e.what());
+  }
+}
+
+void ThreadPool::stop_workers() {
   Impl& s = *impl_;
   s.stop = true;
   s.generation.fetch_add(1, std::memory_order_seq_cst);
   s.generation.notify_all();  // unconditional: shutdown is rare, keep it simple
   for (auto& t : s.workers) t.join();
+  s.workers.clear();
 }
+
+ThreadPool::~ThreadPool() { stop_workers(); }
 
 void ThreadPool::run(const std::function<void(int ith, int nth)>& fn) {
   if (n_threads_ == 1) {
@@ -149,6 +169,18 @@ void ThreadPool::barrier() {
 int default_thread_count() {
   const unsigned hw = std::thread::hardware_concurrency();
   return hw == 0 ? 1 : (int)hw;
+}
+
+int usable_cpu_count() {
+#if defined(__linux__)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    const int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+#endif
+  return default_thread_count();
 }
 
 }  // namespace nm

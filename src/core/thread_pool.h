@@ -11,20 +11,36 @@
 // (the yield/sleep phases hand the core over), just more slowly.
 // Thread-safety: run() must not be called concurrently on one pool, nor from inside a
 // task. barrier() may only be called from inside a task, by all nth threads.
+// A worker the system cannot start (thread limit, address space) is an error the caller
+// sees (create() returns it; the constructor throws ThreadStartError), never an abort.
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
+#include "core/status.h"
+
 namespace nm {
+
+// Thrown by ThreadPool's constructor when a worker thread cannot be started; the threads
+// already started are stopped and joined first. what() says which thread and why.
+class ThreadStartError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 class ThreadPool {
  public:
   // n_threads >= 1 (smaller values mean 1). cpu_ids, when given, pins worker thread i
   // (i >= 1) to cpu_ids[i % size] with pthread_setaffinity_np; a failed pin is ignored.
   // Thread 0 is the caller and keeps the affinity the application gave it.
+  // Throws ThreadStartError when a worker cannot be started (see create()).
   explicit ThreadPool(int n_threads, std::vector<int> cpu_ids = {});
+  // The same, with a failure to start a worker as an out_of_memory Status.
+  static Result<std::unique_ptr<ThreadPool>> create(int n_threads, std::vector<int> cpu_ids = {});
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -42,6 +58,9 @@ class ThreadPool {
   void barrier();
 
  private:
+  // Stops and joins every started worker (destructor, or a failed constructor).
+  void stop_workers();
+
   struct Impl;
   int n_threads_;
   std::unique_ptr<Impl> impl_;
@@ -50,5 +69,9 @@ class ThreadPool {
 // Threads to use when the caller asks for "the default": one per core the OS reports (1 if
 // it reports none).
 int default_thread_count();
+
+// CPUs this process may run on (its affinity mask; hardware_concurrency where that is
+// unavailable; at least 1). More threads than this only slow a compute pool down.
+int usable_cpu_count();
 
 }  // namespace nm

@@ -2,9 +2,38 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <string>
 #include <unordered_set>
 
 namespace nm {
+
+namespace {
+
+std::string show(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+}  // namespace
+
+Status check_sampler_params(const SamplerParams& p) {
+  auto bad = [](const char* what, double v, const char* range) {
+    return error(ErrorCode::invalid_argument, std::string(what) + " " + show(v) + " is out of range: " + range);
+  };
+  if (!std::isfinite(p.temperature) || p.temperature < 0) {
+    return bad("temperature", p.temperature, "0 (greedy) or a finite positive number");
+  }
+  if (p.top_k < 0) return bad("top_k", p.top_k, "0 (off) or a positive count");
+  if (!(p.top_p >= 0 && p.top_p <= 1)) return bad("top_p", p.top_p, "0 to 1 (1 = off)");
+  if (!(p.min_p >= 0 && p.min_p <= 1)) return bad("min_p", p.min_p, "0 (off) to 1");
+  if (!std::isfinite(p.repeat_penalty) || p.repeat_penalty <= 0) {
+    return bad("repeat_penalty", p.repeat_penalty, "a finite number above 0 (1 = off)");
+  }
+  if (p.repeat_last_n < 0) return bad("repeat_last_n", p.repeat_last_n, "0 (off) or a positive count of tokens");
+  return Status();
+}
 
 Sampler::Sampler(SamplerParams params, int n_vocab)
     : params_(params), n_vocab_(n_vocab), rng_(params.seed) {

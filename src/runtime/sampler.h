@@ -9,6 +9,8 @@
 #include <random>
 #include <vector>
 
+#include "core/status.h"
+
 namespace nm {
 
 struct SamplerParams {
@@ -20,6 +22,11 @@ struct SamplerParams {
   int repeat_last_n = 64;     // how many recent tokens the penalty looks at
   uint64_t seed = 0xC0FFEE;
 };
+
+// invalid_argument naming the first parameter outside its range (NaN and infinities
+// included): temperature >= 0, top_k >= 0, top_p and min_p in [0, 1], repeat_penalty > 0,
+// repeat_last_n >= 0.
+Status check_sampler_params(const SamplerParams& params);
 
 class Sampler {
  public:

@@ -56,15 +56,15 @@ Result<ChatTemplate> ChatTemplate::from_name(std::string_view name) {
   if (name == "chatml") return ChatTemplate(ChatFamily::chatml, "");
   if (name == "qwen" || name == "qwen2") return ChatTemplate(ChatFamily::chatml, "You are a helpful assistant.");
   if (name == "gemma" || name == "gemma3") return ChatTemplate(ChatFamily::gemma, "");
-  return error(ErrorCode::invalid_argument, "unknown chat template name '" + std::string(name) +
-                                                "'; use --template llama2, llama3, llama3.1, chatml, qwen2 or gemma");
+  return error(ErrorCode::invalid_argument, "unknown chat template name '" + std::string(name) + "'; use --template " +
+                                                std::string(known_names()));
 }
 
 Result<ChatTemplate> ChatTemplate::from_jinja(std::string_view jinja) {
   if (jinja.empty()) {
     return error(ErrorCode::unsupported,
-                 "the model has no chat template (tokenizer.chat_template); pass --template llama2, llama3, "
-                 "chatml, qwen2 or gemma");
+                 "the model has no chat template (tokenizer.chat_template); pass --template " + std::string(known_names()) +
+                     " (or --raw to complete plain text)");
   }
   if (jinja.find("<|start_header_id|>") != std::string_view::npos &&
       jinja.find("<|end_header_id|>") != std::string_view::npos) {
@@ -81,8 +81,10 @@ Result<ChatTemplate> ChatTemplate::from_jinja(std::string_view jinja) {
   }
   return error(ErrorCode::unsupported,
                "unrecognised chat template (tokenizer.chat_template is not Llama 2, Llama 3, ChatML or Gemma); "
-               "pass --template llama2, llama3, chatml, qwen2 or gemma");
+               "pass --template " + std::string(known_names()) + " (or --raw to complete plain text)");
 }
+
+std::string_view ChatTemplate::known_names() { return "llama2, llama3, llama3.1, chatml, qwen2, gemma"; }
 
 Result<ChatTemplate> ChatTemplate::select(std::string_view override_name, std::string_view jinja) {
   if (!override_name.empty()) return from_name(override_name);

@@ -55,6 +55,9 @@ class ChatTemplate {
   // (Gemma 3 GGUFs often do not), the family whose turn markers the vocabulary has as
   // control tokens (<start_of_turn>/<end_of_turn>: gemma; <|im_start|>/<|im_end|>: chatml).
   static Result<ChatTemplate> select(std::string_view override_name, const Tokenizer& tok);
+  // The names from_name() takes, for help texts and errors: "llama2, llama3, llama3.1,
+  // chatml, qwen2, gemma" (llama3.2, qwen and gemma3 are aliases).
+  static std::string_view known_names();
 
   ChatFamily family() const { return family_; }
   std::string_view name() const;

@@ -32,7 +32,7 @@ struct Demo {
     nm_session_params sp = nm_session_default_params();
     sp.image_width = image_w;
     sp.image_height = image_h;
-    if (model && nm_session_init(model, &sp, &session) != NM_OK) ADD_FAILURE() << nm_session_last_error(session);
+    if (model && nm_session_init(model, &sp, &session, err, sizeof err) != NM_OK) ADD_FAILURE() << err;
   }
   ~Demo() {
     nm_session_free(session);
@@ -164,8 +164,10 @@ TEST(CApiImage, StaticShapeAndErrors) {
   nm_session_params sp = nm_session_default_params();
   sp.image_width = 64;
   nm_session* s = nullptr;
-  EXPECT_EQ(nm_session_init(d.model, &sp, &s), NM_ERR_INVALID_ARGUMENT);
-  nm_session_free(s);
+  char err[256];
+  EXPECT_EQ(nm_session_init(d.model, &sp, &s, err, sizeof err), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(s, nullptr);
+  EXPECT_NE(std::string(err).find("image_width"), std::string::npos) << err;
 }
 
 }  // namespace

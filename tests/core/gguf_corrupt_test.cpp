@@ -103,19 +103,28 @@ TEST(GgufCorrupt, AbsurdCounts) {
   auto b = good_file();
   auto x = b;
   poke<uint64_t>(x, 8, uint64_t{1} << 60);
-  expect_error(x, ErrorCode::invalid_file, "tensor count");
+  expect_error(x, ErrorCode::invalid_file, "the header says 1152921504606846976 tensors");
   x = b;
   poke<uint64_t>(x, 16, ~uint64_t{0});
-  expect_error(x, ErrorCode::invalid_file, "metadata count");
+  expect_error(x, ErrorCode::invalid_file, "the header says 18446744073709551615 metadata keys");
   x = b;
   poke<uint64_t>(x, find(x, "k.arr") + 5 + 4 + 4, uint64_t{1} << 40);  // array length
   expect_error(x, ErrorCode::invalid_file, "array length");
   x = b;
   poke<uint64_t>(x, find(x, "k.a") - 8, uint64_t{1} << 50);  // key string length
   expect_error(x, ErrorCode::invalid_file, "string length");
+  // A one-key file whose key claims 2^60 bytes: the error names that string, not the count
+  // (before: "metadata count 1 ... is larger than the file could hold").
+  std::vector<uint8_t> tiny(32, 0);
+  poke<uint32_t>(tiny, 0, 0x46554747u);  // "GGUF"
+  poke<uint32_t>(tiny, 4, 3);
+  poke<uint64_t>(tiny, 8, 0);                   // tensors
+  poke<uint64_t>(tiny, 16, 1);                  // metadata keys
+  poke<uint64_t>(tiny, 24, uint64_t{1} << 60);  // length of key #0's name
+  expect_error(tiny, ErrorCode::invalid_file, "string length 1152921504606846976 of the name of metadata key #0");
   x = b;
   poke<uint64_t>(x, find(x, "ta") - 8, 1000000);  // tensor name length
-  expect_error(x, ErrorCode::invalid_file, "tensor name");
+  expect_error(x, ErrorCode::invalid_file, "the name of tensor #0");
 }
 
 TEST(GgufCorrupt, TooManyArrayItemsRefusedBeforeAllocating) {

@@ -3,9 +3,14 @@
 #include "core/thread_pool.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <thread>
 #include <vector>
 
@@ -118,6 +123,51 @@ TEST(ThreadPool, PinningIsBestEffort) {
   std::atomic<int> count{0};
   for (int r = 0; r < 20; ++r) pool.run([&](int, int) { count++; });
   EXPECT_EQ(count.load(), 80);
+}
+
+// Exit codes of the forked child in ThreadStartFailureIsAnErrorNotAnAbort.
+constexpr int kChildReportedError = 0, kChildLimitNotHonoured = 3, kChildWrongMessage = 4;
+
+TEST(ThreadPool, ThreadStartFailureIsAnErrorNotAnAbort) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "ASan reserves its shadow memory up front; an address-space limit stops ASan itself";
+#else
+  // In a child process (the limit must not reach the test runner): an address-space limit
+  // a little above what the process maps now leaves no room for 64 thread stacks (8 MiB
+  // each), so starting the pool fails part-way. Before, the started std::threads were
+  // destroyed joinable and the process died in std::terminate (rc 134).
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    long pages = 0;
+    std::ifstream("/proc/self/statm") >> pages;
+    const rlim_t limit = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + ((rlim_t)48 << 20);
+    const rlimit rl{limit, limit};
+    if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(kChildLimitNotHonoured);
+    auto pool = ThreadPool::create(64);
+    if (pool.ok()) _exit(kChildLimitNotHonoured);  // e.g. qemu-user, which ignores RLIMIT_AS
+    const std::string& msg = pool.status().message();
+    if (pool.status().code() != ErrorCode::out_of_memory || msg.find("cannot start thread") == std::string::npos ||
+        msg.find("of 64") == std::string::npos) {
+      _exit(kChildWrongMessage);
+    }
+    _exit(kChildReportedError);
+  }
+  int wstatus = 0;
+  ASSERT_EQ(waitpid(pid, &wstatus, 0), pid);
+  ASSERT_TRUE(WIFEXITED(wstatus)) << "the child died of signal " << (WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0);
+  if (WEXITSTATUS(wstatus) == kChildLimitNotHonoured) GTEST_SKIP() << "RLIMIT_AS is not honoured here";
+  EXPECT_EQ(WEXITSTATUS(wstatus), kChildReportedError);
+#endif
+}
+
+TEST(ThreadPool, UsableCpuCountIsPositiveAndAtMostTheMachines) {
+  EXPECT_GE(usable_cpu_count(), 1);
+  const unsigned hw = std::thread::hardware_concurrency();
+  if (hw > 0) {
+    EXPECT_LE(usable_cpu_count(), (int)hw);
+  }
 }
 
 }  // namespace

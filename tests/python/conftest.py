@@ -7,6 +7,7 @@ can be replayed with NM_SEED=<seed>.
 """
 import ctypes
 import os
+import subprocess
 import sys
 
 import numpy as np
@@ -45,3 +46,13 @@ def ptr(a: np.ndarray):
     """ctypes void* to a contiguous numpy array's data."""
     assert a.flags["C_CONTIGUOUS"]
     return ctypes.c_void_p(a.ctypes.data)
+
+
+@pytest.fixture(scope="session")
+def tiny_q8_model(tmp_path_factory):
+    """A tiny random-weight Q8_0 LLaMA GGUF (tools/make_tiny_llm.py --preset tiny), made once."""
+    out = tmp_path_factory.mktemp("m") / "tiny.gguf"
+    tools = os.path.join(os.path.dirname(__file__), "..", "..", "tools")
+    subprocess.run([sys.executable, os.path.join(tools, "make_tiny_llm.py"), "--preset", "tiny", "--type", "q8_0",
+                    "--out", str(out)], check=True, capture_output=True)
+    return str(out)

@@ -3,22 +3,16 @@ the KV cache kept across chat turns, and clear errors with a non-zero exit for b
 import os
 import re
 import subprocess
-import sys
 
-import gguf
-import numpy as np
 import pytest
+from gguf_edit import copy_gguf
 
-TOOLS = os.path.join(os.environ.get("NM_SOURCE_DIR", "."), "tools")
 NANOMIND = os.path.join(os.environ.get("NM_BIN", "."), "nanomind")
 
 
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    out = tmp_path_factory.mktemp("m") / "tiny.gguf"
-    subprocess.run([sys.executable, os.path.join(TOOLS, "make_tiny_llm.py"), "--preset", "tiny", "--type", "q8_0",
-                    "--out", str(out)], check=True, capture_output=True)
-    return str(out)
+@pytest.fixture
+def model(tiny_q8_model):
+    return tiny_q8_model
 
 
 def nm(*args, stdin=None):
@@ -69,31 +63,9 @@ def test_empty_prompt_is_refused(model):
     assert r.returncode != 0 and "empty" in r.stderr
 
 
-def _rewrite(src, dst, drop_prefix=None, arch=None):
-    """Copies a GGUF, dropping metadata keys with a prefix or renaming the architecture."""
-    rd = gguf.GGUFReader(src)
-    old_arch = rd.fields["general.architecture"].contents()
-    w = gguf.GGUFWriter(dst, arch or old_arch)
-    for name, field in rd.fields.items():
-        if name.startswith("GGUF.") or name == "general.architecture" or (drop_prefix and name.startswith(drop_prefix)):
-            continue
-        key = name.replace(old_arch + ".", (arch or old_arch) + ".", 1)
-        vtype = field.types[0]
-        if vtype == gguf.GGUFValueType.ARRAY:
-            w.add_array(key, field.contents())
-        else:
-            w.add_key_value(key, field.contents(), vtype)
-    for t in rd.tensors:
-        w.add_tensor(t.name, np.asarray(t.data), raw_dtype=t.tensor_type)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-
-
 def test_other_architecture_is_named_in_the_error(model, tmp_path):
     dst = str(tmp_path / "mamba.gguf")
-    _rewrite(model, dst, arch="mamba")
+    copy_gguf(model, dst, arch="mamba")
     r = nm("run", "-m", dst, "-p", "hi")
     assert r.returncode != 0
     assert "mamba" in r.stderr and "not supported" in r.stderr, r.stderr
@@ -101,7 +73,7 @@ def test_other_architecture_is_named_in_the_error(model, tmp_path):
 
 def test_missing_tokenizer_metadata_is_refused(model, tmp_path):
     dst = str(tmp_path / "notok.gguf")
-    _rewrite(model, dst, drop_prefix="tokenizer.")
+    copy_gguf(model, dst, drop_prefix="tokenizer.")
     r = nm("run", "-m", dst, "-p", "hi")
     assert r.returncode != 0 and "tokenizer" in r.stderr, r.stderr
 

@@ -63,6 +63,14 @@ Status TextModel::load_hparams() {
   }
   NM_ASSIGN_OR_RETURN(hp_.rms_eps, f.get_f32_or(key(a, "attention.layer_norm_rms_epsilon"), 1e-5f));
   NM_ASSIGN_OR_RETURN(hp_.rope_freq_base, f.get_f32_or(key(a, "rope.freq_base"), 10000.0f));
+  // Named here: a NaN epsilon used to surface as the graph's "invalid argument" at session start.
+  auto check_real = [&](const char* suffix, float v, bool zero_ok) -> Status {
+    if (std::isfinite(v) && (v > 0 || (zero_ok && v == 0))) return Status();
+    return error(ErrorCode::invalid_file, key(a, suffix) + " = " + std::to_string(v) + " is not a finite number " +
+                                              (zero_ok ? ">= 0" : "> 0"));
+  };
+  NM_RETURN_IF_ERROR(check_real("attention.layer_norm_rms_epsilon", hp_.rms_eps, true));
+  NM_RETURN_IF_ERROR(check_real("rope.freq_base", hp_.rope_freq_base, false));
   NM_ASSIGN_OR_RETURN(int64_t n_rot, f.get_int_or(key(a, "rope.dimension_count"), hp_.head_dim));
   if (n_rot <= 0 || n_rot > hp_.head_dim || n_rot % 2) {
     return error(ErrorCode::invalid_file, "rope.dimension_count " + std::to_string(n_rot) + " does not fit head size " +

@@ -73,6 +73,10 @@ Status MmprojModel::load_hparams() {
                                               " is not a multiple of the head count " + std::to_string(hp_.n_head));
   }
   NM_ASSIGN_OR_RETURN(hp_.eps, f.get_f32_or("clip.vision.attention.layer_norm_epsilon", 1e-6f));
+  if (!std::isfinite(hp_.eps) || hp_.eps < 0) {
+    return error(ErrorCode::invalid_file, "clip.vision.attention.layer_norm_epsilon = " + std::to_string(hp_.eps) +
+                                              " is not a finite number >= 0");
+  }
   NM_ASSIGN_OR_RETURN(bool use_gelu, f.get_bool_or("clip.use_gelu", false));
   NM_ASSIGN_OR_RETURN(bool use_silu, f.get_bool_or("clip.use_silu", false));
   hp_.act = use_gelu ? VisionAct::gelu : use_silu ? VisionAct::silu : VisionAct::gelu_quick;

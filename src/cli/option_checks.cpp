@@ -1,0 +1,35 @@
+#include "cli/option_checks.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
+namespace nm::cli {
+
+CLI::Validator real_in(double lo, double hi, bool lo_open, std::string range) {
+  return CLI::Validator(
+      [lo, hi, lo_open, range](std::string& s) -> std::string {
+        char* end = nullptr;
+        errno = 0;
+        const double v = std::strtod(s.c_str(), &end);
+        if (s.empty() || end != s.c_str() + s.size() || errno == ERANGE) return "'" + s + "' is not a number: " + range;
+        if (!std::isfinite(v) || v < lo || (lo_open && v == lo) || v > hi) return s + " is out of range: " + range;
+        return {};
+      },
+      "NUMBER");
+}
+
+CLI::Validator int_in(int64_t lo, int64_t hi, std::string range) {
+  return CLI::Validator(
+      [lo, hi, range](std::string& s) -> std::string {
+        char* end = nullptr;
+        errno = 0;
+        const long long v = std::strtoll(s.c_str(), &end, 10);
+        if (s.empty() || end != s.c_str() + s.size()) return "'" + s + "' is not a whole number: " + range;
+        if (errno == ERANGE || v < lo || v > hi) return s + " is out of range: " + range;
+        return {};
+      },
+      "INT");
+}
+
+}  // namespace nm::cli

@@ -1,0 +1,309 @@
+// The C API's promise that no call aborts on bad input: every nm_* function is called with
+// NULL in each pointer parameter and with out-of-range values, and must return its
+// documented error (never crash; ASan/UBSan run this too). A model freed before its session
+// stays alive for the session (reference counting). The last test reads the public header
+// and fails when a function declared there is not exercised in this file.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "nanomind/nanomind.h"
+
+namespace {
+
+const std::string kModels = std::string(NM_SOURCE_DIR) + "/models/";
+const std::string kLlm = kModels + "nanomind-demo-llm.gguf";
+const std::string kMmproj = kModels + "nanomind-demo-mmproj.gguf";
+
+nm_model* load_demo(bool with_mmproj = true) {
+  nm_model_params mp = nm_model_default_params();
+  mp.model_path = kLlm.c_str();
+  mp.mmproj_path = with_mmproj ? kMmproj.c_str() : nullptr;
+  mp.n_threads = 1;
+  nm_model* m = nullptr;
+  char err[256];
+  if (nm_model_load(&mp, &m, err, sizeof err) != NM_OK) ADD_FAILURE() << err;
+  return m;
+}
+
+nm_session* open(nm_model* m, nm_session_params sp) {
+  nm_session* s = nullptr;
+  char err[256];
+  if (nm_session_init(m, &sp, &s, err, sizeof err) != NM_OK) ADD_FAILURE() << err;
+  return s;
+}
+
+nm_session* open_greedy(nm_model* m) {
+  nm_session_params sp = nm_session_default_params();
+  sp.sampling.temperature = 0;
+  return open(m, sp);
+}
+
+// nm_session_init with sp must fail with INVALID_ARGUMENT, a NULL handle and a message naming `what`.
+void expect_refused(nm_model* m, const nm_session_params& sp, const std::string& what) {
+  nm_session* s = reinterpret_cast<nm_session*>(0x1);  // must be overwritten with NULL
+  char err[256] = "unchanged";
+  EXPECT_EQ(nm_session_init(m, &sp, &s, err, sizeof err), NM_ERR_INVALID_ARGUMENT) << what;
+  EXPECT_EQ(s, nullptr) << what;
+  EXPECT_NE(std::string(err).find(what), std::string::npos) << "message '" << err << "' does not name " << what;
+}
+
+TEST(CApiBadInput, ModelLoadChecksEveryPointer) {
+  nm_model_params mp = nm_model_default_params();
+  nm_model* m = reinterpret_cast<nm_model*>(0x1);
+  char err[128];
+  EXPECT_EQ(nm_model_load(nullptr, &m, err, sizeof err), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(m, nullptr);
+  EXPECT_EQ(nm_model_load(&mp, &m, err, sizeof err), NM_ERR_INVALID_ARGUMENT);  // model_path NULL
+  EXPECT_NE(std::string(err), "");
+  mp.model_path = kLlm.c_str();
+  EXPECT_EQ(nm_model_load(&mp, nullptr, err, sizeof err), NM_ERR_INVALID_ARGUMENT);
+  mp.model_path = "/no/such/model.gguf";
+  EXPECT_NE(nm_model_load(&mp, &m, nullptr, 0), NM_OK);  // err NULL is allowed
+  EXPECT_NE(nm_model_load(&mp, &m, err, 1), NM_OK);      // a 1-byte buffer gets just the NUL
+  EXPECT_EQ(err[0], '\0');
+  mp.model_path = kLlm.c_str();
+  for (int bad : {-1, NM_MAX_THREADS + 1, INT32_MIN}) {
+    mp.n_threads = bad;
+    EXPECT_EQ(nm_model_load(&mp, &m, err, sizeof err), NM_ERR_INVALID_ARGUMENT) << bad;
+    EXPECT_NE(std::string(err).find("n_threads"), std::string::npos) << err;
+    EXPECT_EQ(m, nullptr);
+  }
+  nm_model_free(nullptr);
+}
+
+TEST(CApiBadInput, TokenizerCallsCheckEveryPointer) {
+  nm_model* m = load_demo(false);
+  ASSERT_NE(m, nullptr);
+  int32_t toks[64];
+  // The crashes of the issue: NULL output buffers with a positive size.
+  EXPECT_EQ(nm_tokenize(m, "hello", 1, 0, nullptr, 100), NM_BAD_ARGUMENT);
+  EXPECT_EQ(nm_token_to_piece(m, 5, nullptr, 8), NM_BAD_ARGUMENT);
+  EXPECT_EQ(nm_tokenize(nullptr, "hello", 1, 0, toks, 64), NM_BAD_ARGUMENT);
+  EXPECT_EQ(nm_tokenize(m, nullptr, 1, 0, toks, 64), NM_BAD_ARGUMENT);
+  EXPECT_EQ(nm_tokenize(m, "hello", 1, 0, toks, -1), NM_BAD_ARGUMENT);
+  // A size query: NULL with 0 room gives -(needed), which the real call then matches.
+  const int32_t need = nm_tokenize(m, "hello world", 1, 0, nullptr, 0);
+  ASSERT_LT(need, 0);
+  ASSERT_GT(need, NM_BAD_ARGUMENT);
+  EXPECT_EQ(nm_tokenize(m, "hello world", 1, 0, toks, 64), -need);
+  char buf[64];
+  EXPECT_EQ(nm_token_to_piece(nullptr, 5, buf, 64), NM_BAD_ARGUMENT);
+  EXPECT_EQ(nm_token_to_piece(m, -1, buf, 64), NM_BAD_ARGUMENT);
+  EXPECT_EQ(nm_token_to_piece(m, nm_model_n_vocab(m), buf, 64), NM_BAD_ARGUMENT);
+  EXPECT_EQ(nm_token_to_piece(m, 5, buf, -1), NM_BAD_ARGUMENT);
+  const int32_t piece = nm_token_to_piece(m, toks[1], nullptr, 0);  // size query
+  EXPECT_LE(piece, 0);
+  EXPECT_EQ(nm_token_to_piece(m, toks[1], buf, 64), -piece);
+  EXPECT_EQ(nm_model_n_vocab(nullptr), 0);
+  nm_model_info info;
+  EXPECT_EQ(nm_model_get_info(nullptr, &info), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_model_get_info(m, nullptr), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_model_get_info(m, &info), NM_OK);
+  EXPECT_EQ(info.n_vocab, nm_model_n_vocab(m));
+  nm_model_free(m);
+}
+
+TEST(CApiBadInput, SessionInitChecksPointersAndReturnsNullOnFailure) {
+  nm_model* m = load_demo();
+  ASSERT_NE(m, nullptr);
+  const nm_session_params sp = nm_session_default_params();
+  nm_session* s = reinterpret_cast<nm_session*>(0x1);
+  char err[256];
+  EXPECT_EQ(nm_session_init(nullptr, &sp, &s, err, sizeof err), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(s, nullptr);
+  EXPECT_NE(std::string(err), "");
+  EXPECT_EQ(nm_session_init(m, &sp, nullptr, err, sizeof err), NM_ERR_INVALID_ARGUMENT);
+  // params NULL means the defaults; err NULL is allowed.
+  ASSERT_EQ(nm_session_init(m, nullptr, &s, nullptr, 0), NM_OK);
+  ASSERT_NE(s, nullptr);
+  nm_session_free(s);
+  nm_session_free(nullptr);
+  EXPECT_STREQ(nm_session_last_error(nullptr), "");
+  EXPECT_EQ(nm_session_seed(nullptr), 0u);
+  nm_model_free(m);
+}
+
+TEST(CApiBadInput, EverySessionParameterIsRangeChecked) {
+  nm_model* m = load_demo();
+  ASSERT_NE(m, nullptr);
+  const nm_session_params d = nm_session_default_params();
+  auto with = [&](auto edit) {
+    nm_session_params p = d;
+    edit(p);
+    return p;
+  };
+  expect_refused(m, with([](nm_session_params& p) { p.kv_type = (nm_kv_type)99; }), "kv_type");
+  expect_refused(m, with([](nm_session_params& p) { p.kv_type = (nm_kv_type)-1; }), "kv_type");
+  expect_refused(m, with([](nm_session_params& p) { p.n_ctx = -1; }), "n_ctx");
+  expect_refused(m, with([](nm_session_params& p) { p.n_ctx = NM_MAX_CTX + 1; }), "n_ctx");
+  for (float t : {NAN, INFINITY, -1.0f}) {
+    expect_refused(m, with([t](nm_session_params& p) { p.sampling.temperature = t; }), "temperature");
+  }
+  expect_refused(m, with([](nm_session_params& p) { p.sampling.top_k = -3; }), "top_k");
+  for (float v : {5.0f, -1.0f, NAN}) {
+    expect_refused(m, with([v](nm_session_params& p) { p.sampling.top_p = v; }), "top_p");
+    expect_refused(m, with([v](nm_session_params& p) { p.sampling.min_p = v; }), "min_p");
+  }
+  for (float v : {0.0f, -1.0f, NAN, INFINITY}) {
+    expect_refused(m, with([v](nm_session_params& p) { p.sampling.repeat_penalty = v; }), "repeat_penalty");
+  }
+  expect_refused(m, with([](nm_session_params& p) { p.sampling.repeat_last_n = -5; }), "repeat_last_n");
+  expect_refused(m, with([](nm_session_params& p) { p.image_width = 64; }), "image_width");
+  // The demo encoder's patches are 32 pixels: sizes must be multiples, and not absurdly thin.
+  expect_refused(m, with([](nm_session_params& p) { p.image_width = p.image_height = 100; }), "multiple of 32");
+  expect_refused(m, with([](nm_session_params& p) { p.image_width = 32, p.image_height = 3200; }), "too thin");
+  expect_refused(m, with([](nm_session_params& p) { p.image_width = p.image_height = NM_MAX_IMAGE_SIDE + 32; }),
+                 "multiple of 32");
+  expect_refused(m, with([](nm_session_params& p) { p.chat_template = "no-such-template"; }), "no-such-template");
+  expect_refused(m, with([](nm_session_params& p) { p.devices = "text=nowhere"; }), "nowhere");
+  // The edges of every range are accepted.
+  for (auto edit : std::vector<void (*)(nm_session_params&)>{
+           [](nm_session_params& p) { p.sampling.temperature = 0; },
+           [](nm_session_params& p) { p.sampling.top_p = 0, p.sampling.min_p = 1; },
+           [](nm_session_params& p) { p.sampling.top_p = 1, p.sampling.min_p = 0, p.sampling.top_k = 0; },
+           [](nm_session_params& p) { p.sampling.repeat_last_n = 0, p.sampling.repeat_penalty = 1e-3f; },
+           [](nm_session_params& p) { p.image_width = 32, p.image_height = 512; },
+           [](nm_session_params& p) { p.n_ctx = 1; }}) {
+    nm_session* s = open(m, with(edit));
+    EXPECT_NE(s, nullptr);
+    nm_session_free(s);
+  }
+  nm_model_free(m);
+}
+
+int count_pieces(const char*, int32_t, void* n) {
+  ++*static_cast<int*>(n);
+  return 0;
+}
+
+TEST(CApiBadInput, SessionCallsCheckEveryPointer) {
+  nm_model* m = load_demo();
+  ASSERT_NE(m, nullptr);
+  nm_session* s = open_greedy(m);
+  ASSERT_NE(s, nullptr);
+  const std::string png = kModels + "samples/scene_3.png";
+  const nm_image img{png.c_str(), nullptr, 0, 0};
+  const nm_image empty{nullptr, nullptr, 0, 0};
+
+  EXPECT_EQ(nm_session_chat(nullptr, "hi", 4, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_chat(s, nullptr, 4, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(nm_session_last_error(s)), "");
+  EXPECT_EQ(nm_session_chat(s, "hi", -1, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(nm_session_last_error(s)).find("n_predict"), std::string::npos);
+  EXPECT_EQ(nm_session_chat_images(nullptr, "hi", &img, 1, 4, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_chat_images(s, nullptr, &img, 1, 4, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_chat_images(s, "hi", nullptr, 1, 4, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_chat_images(s, "hi", &img, -1, 4, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_chat_images(s, "hi", &empty, 1, 4, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_chat_images(s, "hi", &img, 1, -2, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  int32_t n_tok = 0, n_embd = 0;
+  EXPECT_EQ(nm_session_encode_image(nullptr, &img, nullptr, 0, &n_tok, &n_embd), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_encode_image(s, nullptr, nullptr, 0, &n_tok, &n_embd), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_encode_image(s, &img, nullptr, 0, nullptr, &n_embd), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_encode_image(s, &img, nullptr, 0, &n_tok, nullptr), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_encode_image(s, &img, nullptr, -1, &n_tok, &n_embd), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_complete(nullptr, "x", 2, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_complete(s, nullptr, 2, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_complete(s, "x", -5, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  int32_t tok = 1;
+  EXPECT_EQ(nm_session_eval(nullptr, &tok, 1), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_eval(s, nullptr, 1), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_eval(s, &tok, 0), NM_ERR_INVALID_ARGUMENT);
+  int32_t bad_tok = nm_model_n_vocab(m);
+  EXPECT_EQ(nm_session_eval(s, &bad_tok, 1), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_sample(nullptr, &tok), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_sample(s, nullptr), NM_ERR_INVALID_ARGUMENT);
+  std::vector<float> logits((size_t)nm_model_n_vocab(m));
+  EXPECT_EQ(nm_session_get_logits(nullptr, logits.data(), (int32_t)logits.size()), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_get_logits(s, nullptr, (int32_t)logits.size()), NM_ERR_INVALID_ARGUMENT);
+  nm_timings t;
+  EXPECT_EQ(nm_session_get_timings(nullptr, &t), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_get_timings(s, nullptr), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_n_past(nullptr), 0);
+  EXPECT_EQ(nm_session_n_ctx(nullptr), 0);
+  nm_session_reset(nullptr);
+  EXPECT_EQ(nm_measure_read_bandwidth(-1), 0.0);
+  EXPECT_EQ(nm_measure_read_bandwidth(NM_MAX_THREADS + 1), 0.0);
+  EXPECT_GE(nm_default_threads(), 1);
+
+  // After all that the session still works; a NULL callback generates silently.
+  EXPECT_EQ(nm_session_chat(s, "How many shapes?", 3, nullptr, nullptr), NM_OK) << nm_session_last_error(s);
+  EXPECT_EQ(nm_session_get_timings(s, &t), NM_OK);
+  EXPECT_GT(t.n_prompt_tokens, 0);
+  nm_session_free(s);
+  nm_model_free(m);
+}
+
+TEST(CApiBadInput, ModelFreedBeforeItsSessionStaysAliveForIt) {
+  // Before: heap-use-after-free in Tokenizer::bos via TextSession::chat (ASan).
+  nm_model* m = load_demo();
+  ASSERT_NE(m, nullptr);
+  nm_session* a = open_greedy(m);
+  nm_session* b = open_greedy(m);
+  ASSERT_TRUE(a && b);
+  nm_model_free(m);
+  int pieces = 0;
+  EXPECT_EQ(nm_session_chat(a, "How many shapes are there?", 4, count_pieces, &pieces), NM_OK)
+      << nm_session_last_error(a);
+  nm_session_free(a);
+  const std::string png = kModels + "samples/scene_3.png";
+  const nm_image img{png.c_str(), nullptr, 0, 0};
+  EXPECT_EQ(nm_session_chat_images(b, "How many shapes are there?", &img, 1, 4, count_pieces, &pieces), NM_OK)
+      << nm_session_last_error(b);
+  nm_timings t;
+  EXPECT_EQ(nm_session_get_timings(b, &t), NM_OK);
+  EXPECT_GT(t.load_ms, 0);
+  nm_session_free(b);  // the last reference: frees the model
+}
+
+TEST(CApiBadInput, RandomSeedByDefaultAndAGivenSeedIsKept) {
+  nm_model* m = load_demo(false);
+  ASSERT_NE(m, nullptr);
+  nm_session_params sp = nm_session_default_params();
+  EXPECT_EQ(sp.sampling.seed, NM_SEED_RANDOM);
+  nm_session* a = open(m, sp);
+  nm_session* b = open(m, sp);
+  ASSERT_TRUE(a && b);
+  // Two draws from a 64-bit random source are equal with probability 2^-64.
+  EXPECT_NE(nm_session_seed(a), nm_session_seed(b));
+  sp.sampling.seed = 7;
+  nm_session* c = open(m, sp);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(nm_session_seed(c), 7u);
+  nm_session_free(a);
+  nm_session_free(b);
+  nm_session_free(c);
+  nm_model_free(m);
+}
+
+TEST(CApiBadInput, EveryFunctionOfTheHeaderIsExercisedHere) {
+  auto read = [](const std::string& path) {
+    std::ifstream f(path);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+  };
+  const std::string header = read(std::string(NM_SOURCE_DIR) + "/include/nanomind/nanomind.h");
+  const std::string self = read(std::string(NM_SOURCE_DIR) + "/tests/api/c_api_bad_input_test.cpp");
+  ASSERT_FALSE(header.empty());
+  ASSERT_FALSE(self.empty());
+  const std::regex decl(R"(NM_API[^;(]*\b(nm_\w+)\s*\()");
+  std::set<std::string> missing;
+  int n = 0;
+  for (auto it = std::sregex_iterator(header.begin(), header.end(), decl); it != std::sregex_iterator(); ++it, ++n) {
+    const std::string name = (*it)[1];
+    if (self.find(name + "(") == std::string::npos) missing.insert(name);
+  }
+  EXPECT_GT(n, 20);
+  for (const std::string& name : missing) ADD_FAILURE() << name << " is declared in nanomind.h but not called here";
+}
+
+}  // namespace

@@ -1,0 +1,310 @@
+"""The command line against bad input, as a new user and as an attacker would try it: every
+numeric option's range, unknown commands, special files (devices, FIFOs) with a timeout,
+image formats, hostile GGUF text in `inspect`, bench sizes past the context, and defaults
+(a random seed unless one is given). Each case failed before the fix it checks."""
+import json
+import os
+import re
+import struct
+import subprocess
+import zlib
+
+import numpy as np
+import pytest
+from gguf_edit import copy_gguf
+
+MODELS = os.path.join(os.environ.get("NM_SOURCE_DIR", "."), "models")
+NANOMIND = os.path.join(os.environ.get("NM_BIN", "."), "nanomind")
+DEMO = ["-m", os.path.join(MODELS, "nanomind-demo-llm.gguf"), "--mmproj", os.path.join(MODELS, "nanomind-demo-mmproj.gguf")]
+SCENE = os.path.join(MODELS, "samples", "scene_3.png")
+DBL_MAX_TEXT = ("1.79769", "179769313486")
+
+
+@pytest.fixture
+def model(tiny_q8_model):
+    return tiny_q8_model
+
+
+def nm(*args, stdin=None, timeout=120, text=True):
+    return subprocess.run([NANOMIND, *args], input=stdin, capture_output=True, text=text, timeout=timeout)
+
+
+# (option, bad value, words the message must hold). Every numeric option of run/chat/bench.
+SAMPLING_RANGES = [
+    ("--temp", "-1", "0 (greedy)"), ("--temp", "nan", "0 (greedy)"), ("--temp", "inf", "0 (greedy)"),
+    ("--temp", "0.5x", "not a number"),
+    ("--top-p", "5", "0 to 1"), ("--top-p", "-1", "0 to 1"), ("--top-p", "nan", "0 to 1"),
+    ("--min-p", "2", "0 (off) to 1"), ("--min-p", "-0.1", "0 (off) to 1"),
+    ("--top-k", "-3", "0 (off)"), ("--top-k", "1.5", "whole number"),
+    ("--repeat-penalty", "0", "above 0"), ("--repeat-penalty", "-1", "above 0"), ("--repeat-penalty", "inf", "above 0"),
+    ("--repeat-last-n", "-5", "0 (off)"),
+    ("-s", "-5", "-1 (random)"), ("-s", "abc", "-1 (random)"), ("-s", "18446744073709551616", "-1 (random)"),
+]
+MODEL_RANGES = [
+    ("-t", "-1", "0 (one per core)"), ("-t", "5000", "0 (one per core)"),
+    ("-c", "-3", "0 (the model's)"), ("-c", "99999999", "0 (the model's)"),
+]
+
+
+@pytest.mark.parametrize("cmd", ["run", "chat"])
+@pytest.mark.parametrize("opt,value,words", SAMPLING_RANGES + MODEL_RANGES + [("-n", "0", "1 to"), ("-n", "-4", "1 to")])
+def test_numeric_options_are_range_checked(model, cmd, opt, value, words):
+    r = nm(cmd, "-m", model, "-p" if cmd == "run" else "-v", *(["hi"] if cmd == "run" else []), opt, value,
+           stdin="hi\n")
+    assert r.returncode != 0, f"{opt} {value} was accepted: {r.stdout} {r.stderr}"
+    assert words in r.stderr and value in r.stderr, r.stderr
+    assert not any(t in r.stderr for t in DBL_MAX_TEXT), r.stderr
+
+
+@pytest.mark.parametrize("opt,value,words", MODEL_RANGES + [
+    ("-p", "-1", "0 (skip)"), ("-n", "-1", "0 (skip)"), ("-r", "0", "1 to 1000"), ("-r", "-2", "1 to 1000")])
+def test_bench_options_are_range_checked(model, opt, value, words):
+    r = nm("bench", "-m", model, opt, value)
+    assert r.returncode != 0 and words in r.stderr, r.stderr
+    assert not any(t in r.stderr for t in DBL_MAX_TEXT), r.stderr
+
+
+def test_range_edges_are_accepted(model):
+    r = nm("run", "-m", model, "-p", "hi", "-n", "2", "--temp", "0", "--top-p", "1", "--min-p", "0", "--top-k", "0",
+           "--repeat-last-n", "0", "--repeat-penalty", "1e-3", "-s", "0", "-t", "1", "-c", "64")
+    assert r.returncode == 0, r.stderr
+    r = nm("run", "-m", model, "-p", "hi", "-n", "2", "--temp", "2", "--top-p", "0", "--min-p", "1", "-s", "-1")
+    assert r.returncode == 0, r.stderr
+
+
+def test_unknown_command_is_named():
+    r = nm("frobnicate")
+    assert r.returncode != 0
+    assert "unknown command 'frobnicate'" in r.stderr and "run" in r.stderr and "inspect" in r.stderr, r.stderr
+
+
+def test_threads_above_the_cpu_count_warn_and_are_capped(model):
+    r = nm("run", "-m", model, "-p", "hi", "-n", "2", "--temp", "0", "-t", "800", "-v")
+    assert r.returncode == 0, r.stderr
+    assert "warning: -t 800 is more than the" in r.stderr and "using" in r.stderr, r.stderr
+
+
+def test_thread_start_failure_is_an_error_not_an_abort(model):
+    # The issue's case: an address-space limit that leaves no room for 800 thread stacks. -t is
+    # capped to the CPU count now, so this runs; on a machine with hundreds of CPUs it would
+    # have to fail cleanly instead of rc 134 ("terminate called without an active exception").
+    r = subprocess.run(["bash", "-c", f'ulimit -v 6000000; exec "{NANOMIND}" run -m "{model}" -p hi -t 800 -n 2'],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode in (0, 1), r.stderr
+    assert "terminate called" not in r.stderr
+    if r.returncode == 1:
+        assert "cannot start thread" in r.stderr, r.stderr
+
+
+def test_context_above_the_training_context_warns(model):
+    r = nm("run", "-m", model, "-p", "hi", "-n", "2", "--temp", "0", "-c", "100000")
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"warning: -c 100000 is more than the \d+ tokens the model was trained on", r.stderr), r.stderr
+
+
+def test_seed_is_random_by_default_and_printed_to_repeat_a_run(model):
+    args = ["run", "-m", model, "-p", "Once upon", "-n", "24", "--temp", "1.5", "--top-k", "0", "--top-p", "1",
+            "--min-p", "0", "-v"]
+    a, b = nm(*args), nm(*args)
+    assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
+    seeds = [int(re.search(r"sampling seed (\d+) \(repeat this run with -s \1\)", r.stderr).group(1)) for r in (a, b)]
+    assert seeds[0] != seeds[1]
+    again = nm(*args, "-s", str(seeds[0]))
+    assert again.stdout == a.stdout
+    help_text = nm("run", "--help").stdout
+    for default in ("default 0.8", "default 40", "default 0.95", "default 0.05", "default -1", "default 256"):
+        assert default in help_text, f"--help does not show '{default}'"
+
+
+def test_image_size_must_fit_the_encoder():
+    for size, words in (("32x3200", "too thin"), ("33x47", "multiple of 32"), ("100x100", "multiple of 32")):
+        r = nm("run", *DEMO, "--image", SCENE, "--image-size", size, "-p", "What is this?", "-n", "4")
+        assert r.returncode != 0 and words in r.stderr, (size, r.stderr)
+    r = nm("run", *DEMO, "--image", SCENE, "--image-size", "96x64", "-p", "What is this?", "-n", "4", "--temp", "0")
+    assert r.returncode == 0, r.stderr
+
+
+# --- special files: each must be refused at once, never read forever ---------------------
+
+SPECIAL_TIMEOUT = 30
+
+
+@pytest.fixture
+def fifo(tmp_path):
+    path = tmp_path / "fifo"
+    os.mkfifo(path)
+    return str(path)
+
+
+@pytest.mark.parametrize("path", ["/dev/urandom", "/dev/zero", "FIFO", "DIR"])
+def test_special_files_as_images_are_refused(path, fifo, tmp_path):
+    path = {"FIFO": fifo, "DIR": str(tmp_path)}.get(path, path)
+    r = nm("run", *DEMO, "--image", path, "-p", "hi", "-n", "2", timeout=SPECIAL_TIMEOUT)
+    assert r.returncode != 0 and "not a regular file" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("cmd", ["inspect", "run"])
+def test_fifo_as_a_model_is_refused(cmd, fifo):
+    args = ["inspect", fifo] if cmd == "inspect" else ["run", "-m", fifo, "-p", "hi"]
+    r = nm(*args, timeout=SPECIAL_TIMEOUT)  # before: blocked forever waiting for a writer
+    assert r.returncode != 0 and "not a regular file" in r.stderr, r.stderr
+
+
+def test_chat_image_command_refuses_special_files(fifo):
+    r = nm("chat", *DEMO, "-n", "2", stdin=f"/image /dev/zero\n/image {fifo}\n/exit\n", timeout=SPECIAL_TIMEOUT)
+    assert r.returncode == 0
+    assert r.stderr.count("not a regular file") == 2, r.stderr
+
+
+def test_image_from_standard_input_by_an_explicit_dash():
+    png = open(SCENE, "rb").read()
+    r = subprocess.run([NANOMIND, "run", *DEMO, "--image", "-", "-p", "How many shapes are there?", "-n", "8",
+                        "--temp", "0"], input=png, capture_output=True, timeout=120)
+    ref = nm("run", *DEMO, "--image", SCENE, "-p", "How many shapes are there?", "-n", "8", "--temp", "0")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode() == ref.stdout and ref.stdout.strip()
+    r = nm("run", *DEMO, "--image", "-", "-n", "2", stdin="x")
+    assert r.returncode != 0 and "-p TEXT" in r.stderr, r.stderr
+
+
+# --- image formats -------------------------------------------------------------------------
+
+def _bmp(rgb, top_down):
+    """24-bit BMP (BITMAPINFOHEADER) of an HxWx3 array; rows bottom-up unless top_down."""
+    h, w, _ = rgb.shape
+    row = (w * 3 + 3) // 4 * 4
+    rows = [np.pad(r[:, ::-1].reshape(-1), (0, row - w * 3)).astype(np.uint8).tobytes() for r in rgb]  # BGR
+    data = b"".join(rows if top_down else rows[::-1])
+    info = struct.pack("<IiiHHIIiiII", 40, w, -h if top_down else h, 1, 24, 0, len(data), 2835, 2835, 0, 0)
+    return b"BM" + struct.pack("<IHHI", 14 + 40 + len(data), 0, 0, 54) + info + data
+
+
+def _png_header_only(w, h):
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) +
+            chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b""))
+
+
+def test_top_down_bmp_reads_as_the_same_picture(tmp_path):
+    from PIL import Image
+    rgb = np.asarray(Image.open(SCENE).convert("RGB"))
+    answers = []
+    for top_down in (False, True):
+        p = tmp_path / f"scene_{top_down}.bmp"
+        p.write_bytes(_bmp(rgb, top_down))
+        r = nm("run", *DEMO, "--image", str(p), "-p", "Describe the picture.", "-n", "12", "--temp", "0")
+        assert r.returncode == 0, r.stderr
+        answers.append(r.stdout)
+    ref = nm("run", *DEMO, "--image", SCENE, "-p", "Describe the picture.", "-n", "12", "--temp", "0")
+    assert answers[0] == answers[1] == ref.stdout
+
+
+def test_oversized_png_names_the_size_limit_and_gif_is_refused(tmp_path):
+    big = tmp_path / "big.png"
+    big.write_bytes(_png_header_only(100000, 100000))
+    r = nm("run", *DEMO, "--image", str(big), "-p", "hi")
+    assert r.returncode != 0 and "100000x100000" in r.stderr and "megapixel limit" in r.stderr, r.stderr
+    from PIL import Image
+    gif = tmp_path / "a.gif"
+    Image.new("RGB", (32, 32), (255, 0, 0)).save(gif)
+    r = nm("run", *DEMO, "--image", str(gif), "-p", "hi")
+    assert r.returncode != 0 and "GIF" in r.stderr and "not a JPEG, PNG or BMP" in r.stderr, r.stderr
+    assert "JPEG, PNG, BMP" in nm("run", "--help").stdout
+
+
+# --- models with bad values ----------------------------------------------------------------
+
+def test_nan_norm_epsilon_names_the_key_and_the_file(model, tmp_path):
+    dst = str(tmp_path / "nan_eps.gguf")
+    copy_gguf(model, dst, float_overrides={"llama.attention.layer_norm_rms_epsilon": float("nan")})
+    r = nm("run", "-m", dst, "-p", "hi")
+    assert r.returncode != 0
+    assert "llama.attention.layer_norm_rms_epsilon" in r.stderr and "nan_eps.gguf" in r.stderr, r.stderr
+
+
+def test_template_names_agree_between_help_and_errors(model):
+    names = "llama2, llama3, llama3.1, chatml, qwen2, gemma"
+    assert names in " ".join(nm("run", "--help").stdout.split())
+    r = nm("run", "-m", model, "-p", "hi", "--template", "nope")
+    assert r.returncode != 0 and names in r.stderr, r.stderr
+
+
+# --- bench ---------------------------------------------------------------------------------
+
+def test_bench_sizes_fit_the_context_and_params_are_shown():
+    demo = DEMO[:2]
+    r = nm("bench", *demo, "-n", "4", "-r", "1")  # default pp512 on a 256-token model
+    assert r.returncode == 0, r.stderr
+    assert "pp512 shortened to pp256" in r.stderr and "| pp256" in r.stdout, r.stderr + r.stdout
+    m = re.search(r"model: \S+ \S+, ([\d.]+) ([KMB]) params", r.stdout)
+    assert m and float(m.group(1)) > 0 and not r.stdout.count("0.00 B params"), r.stdout
+    r = nm("bench", *demo, "-p", "100000", "-n", "4", "-r", "1")
+    assert r.returncode != 0 and "-p 100000 is more than the context (256 tokens" in r.stderr, r.stderr
+    r = nm("bench", *demo, "-p", "300", "-n", "4", "-r", "1", "-c", "512")  # -c asks for it explicitly
+    assert r.returncode == 0 and "| pp300" in r.stdout, r.stderr
+
+
+# --- inspect on hostile text ---------------------------------------------------------------
+
+def _gguf_bytes(kvs, tensors=()):
+    """A GGUF v3 file from raw parts: kvs are (key bytes, string value bytes); tensors are
+    (name bytes, n_elements) of F32 data."""
+    out = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(kvs))
+    for key, value in kvs:
+        out += struct.pack("<Q", len(key)) + key + struct.pack("<IQ", 8, len(value)) + value
+    offset = 0
+    for name, n in tensors:
+        out += struct.pack("<Q", len(name)) + name + struct.pack("<IQIQ", 1, n, 0, offset)
+        offset += (n * 4 + 31) // 32 * 32
+    out += b"\0" * ((32 - len(out) % 32) % 32)
+    for _, n in tensors:
+        out += np.arange(n, dtype=np.float32).tobytes() + b"\0" * ((32 - n * 4 % 32) % 32)
+    return out
+
+
+HOSTILE_TEXT = [b"\xff\xfe", b"\x1b[31mred\x1b[0m", b"\x1b]0;title\x07", b"ok\xc3", b"\xc2\x9b2J", b"\xed\xa0\x80",
+                b"\xf4\x90\x80\x80", b"tab\there\nnewline", b"quote\"back\\slash", b"\x00nul"]
+
+
+def _hostile_corpus(tmp_path):
+    """Valid files whose keys, values and tensor names carry hostile bytes, and broken files."""
+    files = {}
+    for i, text in enumerate(HOSTILE_TEXT):
+        files[f"key{i}.gguf"] = _gguf_bytes([(b"k." + text, b"v"), (b"general.name", text)], [(b"t." + text, 8)])
+    good = _gguf_bytes([(b"general.name", b"x")], [(b"w", 8)])
+    files["truncated.gguf"] = good[: len(good) // 2]
+    files["huge_string_len.gguf"] = b"GGUF" + struct.pack("<IQQQ", 3, 0, 1, 1 << 60)
+    files["not_gguf.gguf"] = b"\x1b[2J" * 16
+    paths = {}
+    for name, data in files.items():
+        p = tmp_path / name
+        p.write_bytes(data)
+        paths[name] = str(p)
+    return paths
+
+
+def test_inspect_json_is_valid_utf8_json_on_the_hostile_corpus(tmp_path):
+    for name, path in _hostile_corpus(tmp_path).items():
+        r = nm("inspect", "--json", path, text=False)
+        if name.startswith("key"):
+            assert r.returncode == 0, r.stderr
+            doc = json.loads(r.stdout.decode("utf-8"))  # strict: invalid UTF-8 raises
+            assert len(doc["metadata"]) == 2 and len(doc["tensors"]) == 1
+        else:
+            assert r.returncode != 0 and r.stdout == b"", name
+            assert b"\x1b" not in r.stderr, r.stderr
+    r = nm("inspect", _hostile_corpus(tmp_path)["huge_string_len.gguf"])
+    assert "string length 1152921504606846976 of the name of metadata key #0" in r.stderr, r.stderr
+
+
+def test_inspect_text_sends_no_control_characters_to_the_terminal(tmp_path):
+    for name, path in _hostile_corpus(tmp_path).items():
+        r = nm("inspect", path, text=False)
+        out = r.stdout + r.stderr
+        out.decode("utf-8")  # valid UTF-8
+        body = out.replace(b"\n", b"")
+        assert not any(b < 0x20 or b == 0x7F for b in body), (name, out)
+        assert b"\xc2\x9b" not in out, name  # C1 CSI
+    r = nm("inspect", _hostile_corpus(tmp_path)["key1.gguf"])
+    assert "\\x1b[31mred\\x1b[0m" in r.stdout, r.stdout
