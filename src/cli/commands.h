@@ -12,5 +12,6 @@ void register_chat(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_inspect(CLI::App& app);
 void register_devices(CLI::App& app);
+void register_battery(CLI::App& app);
 
 }  // namespace nm::cli

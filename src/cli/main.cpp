@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   nm::cli::register_bench(app);
   nm::cli::register_inspect(app);
   nm::cli::register_devices(app);
+  nm::cli::register_battery(app);
   // CLI11 reads an unknown first word as a stray positional and says only "A subcommand is
   // required": name the word and the commands instead.
   std::string names;

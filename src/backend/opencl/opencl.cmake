@@ -1,6 +1,6 @@
 # OpenCL backend: built by default when OpenCL headers and an ICD loader are found.
 # Kernels are .cl files under kernels/, embedded at build time into a generated C++
-# source in the build dir (embed_kernels.cmake), not kept as strings in C++.
+# source in the build dir (cmake/embed_files.cmake), not kept as strings in C++.
 option(NM_OPENCL "Build the OpenCL backend when OpenCL is found" ON)
 if(NM_OPENCL)
   find_package(OpenCL QUIET)
@@ -12,9 +12,10 @@ if(NM_OPENCL)
     set(NM_CL_GENERATED ${CMAKE_BINARY_DIR}/generated/opencl_kernels_embedded.cpp)
     add_custom_command(
       OUTPUT ${NM_CL_GENERATED}
-      COMMAND ${CMAKE_COMMAND} -DOUT=${NM_CL_GENERATED} "-DKERNELS=${NM_CL_KERNEL_LIST}"
-              -P ${NM_CL_DIR}/embed_kernels.cmake
-      DEPENDS ${NM_OPENCL_KERNELS} ${NM_CL_DIR}/embed_kernels.cmake
+      COMMAND ${CMAKE_COMMAND} -DOUT=${NM_CL_GENERATED} "-DFILES=${NM_CL_KERNEL_LIST}"
+              -DHEADER=backend/opencl/opencl_kernels.h -DTYPE=EmbeddedKernel -DFUNCTION=opencl_embedded_kernels
+              -DORIGIN=src/backend/opencl/kernels/*.cl -P ${CMAKE_SOURCE_DIR}/cmake/embed_files.cmake
+      DEPENDS ${NM_OPENCL_KERNELS} ${CMAKE_SOURCE_DIR}/cmake/embed_files.cmake
       COMMENT "Embedding OpenCL kernels" VERBATIM)
     target_sources(nanomind PRIVATE ${NM_OPENCL_SOURCES} ${NM_CL_GENERATED})
     target_compile_definitions(nanomind PUBLIC NM_HAVE_OPENCL=1 CL_TARGET_OPENCL_VERSION=120)

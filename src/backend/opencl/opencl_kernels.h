@@ -1,5 +1,5 @@
 // The OpenCL C sources of src/backend/opencl/kernels/*.cl, embedded at build time by
-// embed_kernels.cmake. One program per file, named after the file ("matmul", "norm").
+// cmake/embed_files.cmake. One program per file, named after the file ("matmul", "norm").
 #pragma once
 
 #include <span>

@@ -80,7 +80,9 @@ std::vector<std::unique_ptr<HwmonMeter>> HwmonMeter::discover(const std::string&
     const bool ina3221 = upper(chip_name) == "INA3221";
     const bool monitor = is_power_monitor_chip(chip_name);
     bool first_rail = true;
-    for (auto& [index, rail] : rails) {
+    for (auto& entry : rails) {  // not a structured binding: clang 14 cannot capture those in lambdas
+      const int index = entry.first;
+      const Rail& rail = entry.second;
       auto has = [&](const char* key) { return rail.files.count(key) > 0; };
       auto path = [&](const char* key) { return rail.files.at(key); };
       auto label_of = [&](const char* type) -> std::string {

@@ -1,0 +1,65 @@
+// What each power mode costs on a board, predicted from a device profile: how long each
+// brick's work takes on the device it is placed on (a roofline: the slower of its
+// arithmetic at an assumed fraction of the device's peak and its memory traffic at the
+// profile's bandwidth), the joules that time costs at the device's active power, and how
+// the three modes combine them:
+//   parallel   the board stays awake with every brick resident; the camera stream is
+//              encoded continuously at full rate; a question costs its text work.
+//   throttled  as parallel, with the stream (frame rate and threads) scaled by alpha.
+//   on-demand  the board idles with nothing resident; a question loads each brick from
+//              storage, runs it and releases it, one at a time, vision included.
+// Everything here is an estimate from a profile and is labelled so by its callers.
+// Thread-safety: plain values and functions.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "runtime/energy/battery_life.h"
+#include "runtime/profile/device_profile.h"
+
+namespace nm::energy {
+
+// One brick's work in one event, placed on a profile device.
+struct BrickWork {
+  std::string name;            // "vision", "text prefill", "text decode"
+  std::string device;          // profile device name ("npu", "cpu:big")
+  double flops = 0;            // arithmetic of one run
+  double bytes_read = 0;       // bytes streamed from memory in one run (weights, KV)
+  bool quantized = true;       // int8 dot products (quantised weights) rather than float
+  double resident_bytes = 0;   // weight bytes loaded from storage in on-demand mode
+  int runs = 1;                // runs per event (decode: one per answer token)
+  bool per_frame = false;      // part of every camera frame's work (the vision brick)
+};
+
+// Fractions of a device's peak rate that real kernels reach, by kind. The CPU figure is
+// what NanoMind's packed int8 matmuls reach on the development machine (65-74% of the
+// VNNI peak at batch 512, README); GPUs and NPUs get less on transformer layers.
+inline constexpr double kCpuComputeEfficiency = 0.5;
+inline constexpr double kAcceleratorComputeEfficiency = 0.3;
+
+struct WorkTime {
+  double seconds = 0;       // all runs
+  double joules = 0;        // seconds x the device's active power
+  double rate = 0;          // ops/s used for the arithmetic
+  bool memory_bound = false;
+  std::string line;         // "vision on npu: 612 GFLOP at 240 GOP/s ... = 2.55 s x 0.40 W = 1.02 J"
+};
+
+Result<WorkTime> estimate_work(const DeviceProfile& profile, const BrickWork& work);
+
+struct CameraStream {
+  double fps = 0;  // frames per second at full rate; 0 = as fast as the vision brick runs
+};
+
+struct ModeCosts {
+  ModePower parallel, throttled, on_demand;
+  double answer_latency_s[3] = {0, 0, 0};  // question to last token, per mode
+  std::vector<std::string> work_lines;     // one per brick
+};
+
+Result<ModeCosts> estimate_mode_costs(const DeviceProfile& profile, const std::vector<BrickWork>& event,
+                                      const CameraStream& camera);
+
+}  // namespace nm::energy

@@ -1,0 +1,380 @@
+// Device profile JSON: strict parsing, validation and writing (see device_profile.h and
+// docs/PROFILES.md). nlohmann::json reads the text; its exceptions stay inside this file.
+#include "runtime/profile/device_profile.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "runtime/energy/sysfs_reader.h"
+
+namespace nm {
+
+namespace {
+
+using json = nlohmann::json;
+
+constexpr size_t kMaxProfileBytes = 1 << 20;
+constexpr size_t kMaxString = 4096;
+constexpr int kMaxDepth = 16;
+constexpr size_t kMaxItems = 64;
+
+struct Range {
+  double lo, hi;
+  bool lo_inclusive;
+};
+// What each figure may hold: watts may be 0 (a device that adds nothing measurable),
+// throughputs and clocks must be positive.
+constexpr Range kWatts{0, 10000, true};
+constexpr Range kPositive{0, 1e9, false};
+constexpr Range kGhz{0, 10, false};
+
+// The nesting depth of a JSON text, outside strings: refused before parsing when deep.
+int max_depth(std::string_view s) {
+  int depth = 0, worst = 0;
+  bool in_str = false, esc = false;
+  for (char c : s) {
+    if (in_str) {
+      if (esc) esc = false;
+      else if (c == '\\') esc = true;
+      else if (c == '"') in_str = false;
+      continue;
+    }
+    if (c == '"') in_str = true;
+    else if (c == '[' || c == '{') worst = std::max(worst, ++depth);
+    else if (c == ']' || c == '}') --depth;
+  }
+  return worst;
+}
+
+std::string join(const std::string& path, const char* key) { return path.empty() ? key : path + "." + key; }
+
+class ProfileReader {
+ public:
+  explicit ProfileReader(std::string what) : what_(std::move(what)) {}
+
+  Status fail(const std::string& path, const std::string& msg) const {
+    return error(ErrorCode::invalid_file, what_ + ": " + (path.empty() ? "" : path + ": ") + msg);
+  }
+
+  Status keys(const json& obj, const std::string& path, std::initializer_list<const char*> allowed) const {
+    if (!obj.is_object()) return fail(path, "expected an object");
+    if (obj.size() > kMaxItems) return fail(path, "too many keys");
+    for (const auto& item : obj.items()) {
+      const std::string& k = item.key();  // not a structured binding: clang 14 cannot capture those
+      if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return k == a; })) {
+        std::string list;
+        for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+        return fail(path, "unknown key '" + k.substr(0, 64) + "' (allowed: " + list + ")");
+      }
+    }
+    return Status::ok_status();
+  }
+
+  Status string(const json& obj, const char* key, const std::string& path, bool required, std::string* out) const {
+    auto it = obj.find(key);
+    if (it == obj.end()) return required ? fail(path, std::string("missing '") + key + "'") : Status::ok_status();
+    if (!it->is_string()) return fail(join(path, key), "expected a string");
+    const std::string& s = it->get_ref<const std::string&>();
+    if (s.size() > kMaxString) return fail(join(path, key), "string too long");
+    if (required && s.empty()) return fail(join(path, key), "must not be empty");
+    *out = s;
+    return Status::ok_status();
+  }
+
+  Status figure(const json& obj, const char* key, const std::string& path, bool required, Range range,
+                ProfileFigure* out) const {
+    auto it = obj.find(key);
+    const std::string p = join(path, key);
+    if (it == obj.end()) return required ? fail(path, std::string("missing '") + key + "'") : Status::ok_status();
+    NM_RETURN_IF_ERROR(keys(*it, p, {"value", "source", "estimate", "note"}));
+    auto v = it->find("value");
+    if (v == it->end() || !v->is_number()) return fail(p, "'value' must be a number");
+    const double x = v->get<double>();
+    const bool low_ok = range.lo_inclusive ? x >= range.lo : x > range.lo;
+    if (!std::isfinite(x) || !low_ok || x > range.hi) {
+      char buf[128];
+      std::snprintf(buf, sizeof buf, "value %.6g is outside %s%g, %g]", x, range.lo_inclusive ? "[" : "(", range.lo, range.hi);
+      return fail(p, buf);
+    }
+    out->value = x;
+    NM_RETURN_IF_ERROR(string(*it, "source", p, true, &out->source));
+    if (auto e = it->find("estimate"); e != it->end()) {
+      if (!e->is_boolean()) return fail(p + ".estimate", "expected true or false");
+      out->estimate = e->get<bool>();
+    }
+    NM_RETURN_IF_ERROR(string(*it, "note", p, false, &out->note));
+    if (out->estimate && out->note.empty()) return fail(p, "an estimate needs a 'note' saying how it was derived");
+    figures_.push_back({p, out->source});
+    return Status::ok_status();
+  }
+
+  Status strings(const json& obj, const char* key, const std::string& path, std::vector<std::string>* out) const {
+    auto it = obj.find(key);
+    if (it == obj.end()) return Status::ok_status();
+    if (!it->is_array() || it->size() > kMaxItems) return fail(join(path, key), "expected an array of at most 64 strings");
+    for (const json& s : *it) {
+      if (!s.is_string() || s.get_ref<const std::string&>().size() > kMaxString)
+        return fail(join(path, key), "expected an array of strings");
+      out->push_back(s.get<std::string>());
+    }
+    return Status::ok_status();
+  }
+
+  // Every figure's source must be listed (or "measured" in a calibrated profile).
+  Status check_sources(const DeviceProfile& p) const {
+    for (const auto& [path, src] : figures_) {
+      if (src == "measured") {
+        if (p.origin != "calibrated") return fail(path, "source 'measured' is only for calibrated profiles");
+        continue;
+      }
+      if (!p.source(src)) return fail(path, "source '" + src.substr(0, 64) + "' is not in 'sources'");
+    }
+    return Status::ok_status();
+  }
+
+ private:
+  std::string what_;
+  mutable std::vector<std::pair<std::string, std::string>> figures_;  // (path, source id)
+};
+
+bool valid_name(const std::string& s) {
+  if (s.empty() || s.size() > 64) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == ':' || c == '.';
+  });
+}
+
+Status parse_device(const ProfileReader& r, const json& d, const std::string& path, ProfileDevice* out) {
+  NM_RETURN_IF_ERROR(r.keys(d, path, {"name", "kind", "api", "core", "cores", "max_ghz", "f32_gflops", "f16_gflops",
+                                      "int8_gops", "read_gbps", "active_w"}));
+  NM_RETURN_IF_ERROR(r.string(d, "name", path, true, &out->name));
+  if (!valid_name(out->name)) return r.fail(path + ".name", "use lower-case letters, digits and - _ : . (at most 64)");
+  NM_RETURN_IF_ERROR(r.string(d, "kind", path, true, &out->kind));
+  if (out->kind != "cpu" && out->kind != "gpu" && out->kind != "npu")
+    return r.fail(path + ".kind", "expected \"cpu\", \"gpu\" or \"npu\"");
+  NM_RETURN_IF_ERROR(r.string(d, "api", path, false, &out->api));
+  NM_RETURN_IF_ERROR(r.string(d, "core", path, false, &out->core));
+  if (auto c = d.find("cores"); c != d.end()) {
+    if (!c->is_number_integer() || c->get<int64_t>() < 1 || c->get<int64_t>() > 1024)
+      return r.fail(path + ".cores", "expected an integer from 1 to 1024");
+    out->cores = static_cast<int>(c->get<int64_t>());
+  }
+  if (out->kind == "cpu" && out->cores == 0) return r.fail(path, "a CPU device needs 'cores'");
+  NM_RETURN_IF_ERROR(r.figure(d, "max_ghz", path, false, kGhz, &out->max_ghz));
+  NM_RETURN_IF_ERROR(r.figure(d, "f32_gflops", path, out->kind != "npu", kPositive, &out->f32_gflops));
+  NM_RETURN_IF_ERROR(r.figure(d, "f16_gflops", path, false, kPositive, &out->f16_gflops));
+  NM_RETURN_IF_ERROR(r.figure(d, "int8_gops", path, out->kind == "npu", kPositive, &out->int8_gops));
+  NM_RETURN_IF_ERROR(r.figure(d, "read_gbps", path, false, kPositive, &out->read_gbps));
+  NM_RETURN_IF_ERROR(r.figure(d, "active_w", path, true, kWatts, &out->active_w));
+  return Status::ok_status();
+}
+
+Result<DeviceProfile> parse_json(const json& j, const ProfileReader& r) {
+  DeviceProfile p;
+  NM_RETURN_IF_ERROR(r.keys(j, "", {"schema", "name", "title", "origin", "match", "notes", "sources", "board", "devices"}));
+  std::string schema;
+  NM_RETURN_IF_ERROR(r.string(j, "schema", "", true, &schema));
+  if (schema != kDeviceProfileSchema)
+    return r.fail("schema", "'" + schema.substr(0, 64) + "' is not " + kDeviceProfileSchema);
+  NM_RETURN_IF_ERROR(r.string(j, "name", "", true, &p.name));
+  if (!valid_name(p.name)) return r.fail("name", "use lower-case letters, digits and - _ : . (at most 64)");
+  NM_RETURN_IF_ERROR(r.string(j, "title", "", true, &p.title));
+  NM_RETURN_IF_ERROR(r.string(j, "origin", "", true, &p.origin));
+  if (p.origin != "published" && p.origin != "calibrated") return r.fail("origin", "expected \"published\" or \"calibrated\"");
+  NM_RETURN_IF_ERROR(r.strings(j, "match", "", &p.match));
+  NM_RETURN_IF_ERROR(r.strings(j, "notes", "", &p.notes));
+
+  if (auto s = j.find("sources"); s != j.end()) {
+    if (!s->is_object() || s->size() > kMaxItems) return r.fail("sources", "expected an object of at most 64 sources");
+    for (const auto& [id, src] : s->items()) {
+      const std::string path = "sources." + id.substr(0, 64);
+      if (!valid_name(id) || id == "measured") return r.fail(path, "source ids use lower-case letters, digits and - _ : .");
+      NM_RETURN_IF_ERROR(r.keys(src, path, {"title", "url", "note"}));
+      ProfileSource ps;
+      ps.id = id;
+      NM_RETURN_IF_ERROR(r.string(src, "title", path, true, &ps.title));
+      NM_RETURN_IF_ERROR(r.string(src, "url", path, true, &ps.url));
+      p.sources.push_back(std::move(ps));
+    }
+  }
+
+  auto b = j.find("board");
+  if (b == j.end()) return r.fail("", "missing 'board'");
+  NM_RETURN_IF_ERROR(r.keys(*b, "board", {"idle_w", "awake_w", "memory_gib", "read_gbps", "storage_read_gbps"}));
+  NM_RETURN_IF_ERROR(r.figure(*b, "idle_w", "board", true, kWatts, &p.idle_w));
+  NM_RETURN_IF_ERROR(r.figure(*b, "awake_w", "board", false, kWatts, &p.awake_w));
+  NM_RETURN_IF_ERROR(r.figure(*b, "memory_gib", "board", false, kPositive, &p.memory_gib));
+  NM_RETURN_IF_ERROR(r.figure(*b, "read_gbps", "board", true, kPositive, &p.read_gbps));
+  NM_RETURN_IF_ERROR(r.figure(*b, "storage_read_gbps", "board", false, kPositive, &p.storage_read_gbps));
+
+  auto d = j.find("devices");
+  if (d == j.end() || !d->is_array() || d->empty() || d->size() > kMaxItems)
+    return r.fail("devices", "expected an array of 1 to 64 devices");
+  std::set<std::string> names;
+  for (size_t i = 0; i < d->size(); ++i) {
+    ProfileDevice dev;
+    NM_RETURN_IF_ERROR(parse_device(r, (*d)[i], "devices[" + std::to_string(i) + "]", &dev));
+    if (!names.insert(dev.name).second) return r.fail("devices[" + std::to_string(i) + "]", "duplicate name '" + dev.name + "'");
+    p.devices.push_back(std::move(dev));
+  }
+  NM_RETURN_IF_ERROR(r.check_sources(p));
+  return p;
+}
+
+json figure_json(const ProfileFigure& f) {
+  json o = json::object();
+  o["value"] = f.value;
+  o["source"] = f.source;
+  if (f.estimate) o["estimate"] = true;
+  if (!f.note.empty()) o["note"] = f.note;
+  return o;
+}
+
+}  // namespace
+
+const ProfileDevice* DeviceProfile::device(std::string_view n) const {
+  for (const ProfileDevice& d : devices)
+    if (d.name == n) return &d;
+  return nullptr;
+}
+
+const ProfileSource* DeviceProfile::source(std::string_view id) const {
+  for (const ProfileSource& s : sources)
+    if (s.id == id) return &s;
+  return nullptr;
+}
+
+energy::PowerModel DeviceProfile::power_model() const {
+  energy::PowerModel m;
+  m.profile = name;
+  m.idle_w = idle_w.value;
+  for (const ProfileDevice& d : devices) m.devices.push_back({d.name, d.kind, d.active_w.value, d.cores});
+  return m;
+}
+
+std::string DeviceProfile::summary() const {
+  int estimates = 0, figures = 0;
+  auto count = [&](const ProfileFigure& f) {
+    if (!f.known()) return;
+    ++figures;
+    if (f.estimate) ++estimates;
+  };
+  for (const ProfileFigure* f : {&idle_w, &awake_w, &memory_gib, &read_gbps, &storage_read_gbps}) count(*f);
+  for (const ProfileDevice& d : devices)
+    for (const ProfileFigure* f : {&d.max_ghz, &d.f32_gflops, &d.f16_gflops, &d.int8_gops, &d.read_gbps, &d.active_w})
+      count(*f);
+  return name + " (" + title + "; " + origin + " profile, " + std::to_string(figures) + " figures of which " +
+         std::to_string(estimates) + " estimated)";
+}
+
+Result<DeviceProfile> parse_device_profile(std::string_view text, const std::string& what) {
+  ProfileReader r(what);
+  if (text.size() > kMaxProfileBytes) return r.fail("", "larger than 1 MiB: not a device profile");
+  if (max_depth(text) > kMaxDepth) return r.fail("", "nested deeper than a device profile ever is");
+  json j;
+  try {
+    j = json::parse(text.begin(), text.end());
+  } catch (const json::exception& e) {
+    return r.fail("", std::string("not valid JSON: ") + e.what());
+  }
+  try {
+    return parse_json(j, r);
+  } catch (const json::exception& e) {  // a type the checks above missed: still a clear error
+    return r.fail("", std::string("unexpected value: ") + e.what());
+  }
+}
+
+std::string device_profile_to_json(const DeviceProfile& p) {
+  using ojson = nlohmann::ordered_json;
+  ojson o;
+  o["schema"] = kDeviceProfileSchema;
+  o["name"] = p.name;
+  o["title"] = p.title;
+  o["origin"] = p.origin;
+  if (!p.match.empty()) o["match"] = p.match;
+  if (!p.notes.empty()) o["notes"] = p.notes;
+  ojson sources = ojson::object();
+  for (const ProfileSource& s : p.sources) sources[s.id] = {{"title", s.title}, {"url", s.url}};
+  if (!p.sources.empty()) o["sources"] = sources;
+  ojson board = ojson::object();
+  auto put = [](ojson& obj, const char* key, const ProfileFigure& f) {
+    if (f.known()) obj[key] = ojson::parse(figure_json(f).dump());
+  };
+  put(board, "idle_w", p.idle_w);
+  put(board, "awake_w", p.awake_w);
+  put(board, "memory_gib", p.memory_gib);
+  put(board, "read_gbps", p.read_gbps);
+  put(board, "storage_read_gbps", p.storage_read_gbps);
+  o["board"] = board;
+  ojson devs = ojson::array();
+  for (const ProfileDevice& d : p.devices) {
+    ojson dj;
+    dj["name"] = d.name;
+    dj["kind"] = d.kind;
+    if (!d.api.empty()) dj["api"] = d.api;
+    if (!d.core.empty()) dj["core"] = d.core;
+    if (d.cores > 0) dj["cores"] = d.cores;
+    put(dj, "max_ghz", d.max_ghz);
+    put(dj, "f32_gflops", d.f32_gflops);
+    put(dj, "f16_gflops", d.f16_gflops);
+    put(dj, "int8_gops", d.int8_gops);
+    put(dj, "read_gbps", d.read_gbps);
+    put(dj, "active_w", d.active_w);
+    devs.push_back(dj);
+  }
+  o["devices"] = devs;
+  return o.dump(2) + "\n";
+}
+
+std::vector<std::string> builtin_device_profile_names() {
+  std::vector<std::string> names;
+  for (const EmbeddedProfile& e : builtin_device_profiles()) names.emplace_back(e.name);
+  return names;
+}
+
+Result<DeviceProfile> load_device_profile(const std::string& name_or_path) {
+  const bool is_path = name_or_path.find('/') != std::string::npos ||
+                       (name_or_path.size() > 5 && name_or_path.compare(name_or_path.size() - 5, 5, ".json") == 0);
+  if (!is_path) {
+    for (const EmbeddedProfile& e : builtin_device_profiles())
+      if (name_or_path == e.name) return parse_device_profile(e.text, "profile " + name_or_path);
+    std::string known;
+    for (const std::string& n : builtin_device_profile_names()) known += (known.empty() ? "" : ", ") + n;
+    return error(ErrorCode::invalid_argument, "no device profile named '" + name_or_path + "' (shipped: " + known +
+                                                  "; or give a .json file)");
+  }
+  std::ifstream in(name_or_path, std::ios::binary);
+  if (!in) return error(ErrorCode::io_error, name_or_path + ": cannot open the profile");
+  std::string text;
+  char buf[65536];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    text.append(buf, static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxProfileBytes) return error(ErrorCode::invalid_file, name_or_path + ": larger than 1 MiB: not a device profile");
+  }
+  return parse_device_profile(text, name_or_path);
+}
+
+std::string builtin_profile_for_machine(const std::string& sysfs_root_override) {
+  const std::string root = energy::sysfs_root(sysfs_root_override);
+  Result<std::string> compat = energy::read_sysfs_text(energy::sysfs_path(root, "proc/device-tree/compatible"));
+  if (!compat.ok()) return {};
+  // NUL-separated list, most specific first ("radxa,rock-3c\0rockchip,rk3566\0").
+  std::vector<std::string> machine;
+  std::stringstream ss(*compat);
+  for (std::string item; std::getline(ss, item, '\0');)
+    if (!item.empty()) machine.push_back(item);
+  for (const std::string& m : machine) {
+    for (const EmbeddedProfile& e : builtin_device_profiles()) {
+      Result<DeviceProfile> p = parse_device_profile(e.text, e.name);
+      if (p.ok() && std::find(p->match.begin(), p->match.end(), m) != p->match.end()) return p->name;
+    }
+  }
+  return {};
+}
+
+}  // namespace nm

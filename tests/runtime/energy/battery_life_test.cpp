@@ -1,0 +1,136 @@
+// Battery-life arithmetic against hand-computed duty cycles, the automatic mode's
+// integral over a discharge against its closed form, and mode costs on a hand-made
+// profile against a roofline worked out by hand.
+#include "runtime/energy/battery_life.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "runtime/energy/mode_costs.h"
+
+namespace nm::energy {
+namespace {
+
+TEST(BatteryLife, HandComputedDutyCycle) {
+  // 2000 mAh at 3.7 V = 26640 J; 0.3 W idle + a 4.5 J question every 60 s = 0.375 W.
+  ModePower m;
+  m.mode = PowerMode::on_demand;
+  m.base_w = 0.3;
+  m.event_j = 4.5;
+  Result<BatteryLife> b = battery_life(2.0 * 3600 * 3.7, m, 60);
+  ASSERT_TRUE(b.ok()) << b.status().to_string();
+  EXPECT_NEAR(b->mean_w, 0.375, 1e-12);
+  EXPECT_NEAR(b->hours, 26640.0 / 0.375 / 3600.0, 1e-9);  // 19.73 h
+  EXPECT_NE(b->arithmetic.find("= 0.375 W"), std::string::npos) << b->arithmetic;
+  EXPECT_NE(b->arithmetic.find("= 19.73 h"), std::string::npos) << b->arithmetic;
+
+  m.stream_w = 2.0;  // plus a continuous 2 W stream
+  b = battery_life(26640, m, 60);
+  ASSERT_TRUE(b.ok());
+  EXPECT_NEAR(b->hours, 26640.0 / 2.375 / 3600.0, 1e-9);
+
+  EXPECT_FALSE(battery_life(0, m, 60).ok());
+  EXPECT_FALSE(battery_life(100, m, 0).ok());
+  m.event_j = -1;
+  EXPECT_FALSE(battery_life(100, m, 60).ok());
+  ModePower zero;
+  EXPECT_FALSE(battery_life(100, zero, 60).ok());
+}
+
+TEST(BatteryLife, DutyCycleText) {
+  Result<DutyCycle> d = parse_duty_cycle("camera question every 60s");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->event, "camera question");
+  EXPECT_EQ(d->period_s, 60);
+  EXPECT_EQ(parse_duty_cycle("text question every 5 min")->period_s, 300);
+  EXPECT_EQ(parse_duty_cycle("camera question every 0.5h")->period_s, 1800);
+  for (const char* bad : {"camera question", "every 60s", "camera question every s", "camera question every 60 parsecs",
+                          "camera question every 0s", "camera question every 99999999h", "x every -5s"})
+    EXPECT_FALSE(parse_duty_cycle(bad).ok()) << bad;
+}
+
+TEST(BatteryLife, AutomaticModeMatchesTheClosedForm) {
+  ModePower par, thr, ond;
+  par.base_w = 2.0;
+  thr.mode = PowerMode::throttled;
+  thr.base_w = 1.0;
+  thr.stream_w = 1.0;  // scaled by alpha
+  ond.mode = PowerMode::on_demand;
+  ond.base_w = 0.5;
+  PowerPolicyConfig cfg;  // 50% / 20%, alpha floor 0.1
+  const double E = 36000;
+  Result<BatteryLife> b = battery_life_auto(E, par, thr, ond, 60, cfg);
+  ASSERT_TRUE(b.ok()) << b.status().to_string();
+  // Parallel: half the charge at 2 W. On-demand: a fifth at 0.5 W. Throttled: the integral
+  // of dB / (1 + alpha(B)) from 20% to 50%, alpha = (B - 0.2) / 0.3 floored at 0.1.
+  const double throttled = 0.03 / 1.1 + 0.3 * std::log(2.0 / 1.1);
+  const double want_s = E * (0.5 / 2.0 + 0.2 / 0.5 + throttled);
+  EXPECT_NEAR(b->hours * 3600, want_s, want_s * 1e-4);
+  EXPECT_NE(b->arithmetic.find("on-demand"), std::string::npos);
+}
+
+DeviceProfile hand_profile() {
+  auto fig = [](double v) {
+    ProfileFigure f;
+    f.value = v;
+    f.source = "s";
+    return f;
+  };
+  DeviceProfile p;
+  p.name = "hand";
+  p.idle_w = fig(1.0);
+  p.read_gbps = fig(10);
+  p.storage_read_gbps = fig(0.5);
+  ProfileDevice cpu;
+  cpu.name = "cpu", cpu.kind = "cpu", cpu.cores = 4;
+  cpu.f32_gflops = fig(100), cpu.int8_gops = fig(400), cpu.active_w = fig(4);
+  ProfileDevice npu;
+  npu.name = "npu", npu.kind = "npu";
+  npu.int8_gops = fig(1000), npu.active_w = fig(1);
+  p.devices = {cpu, npu};
+  return p;
+}
+
+TEST(ModeCosts, RooflineAndModesByHand) {
+  std::vector<BrickWork> ev = {
+      {"vision", "npu", 150e9, 0.4e9, true, 0.4e9, 1, true},
+      {"text prefill", "cpu", 100e9, 0.5e9, true, 0.5e9, 1, false},
+      {"text decode", "cpu", 1e9, 0.5e9, true, 0, 10, false},
+  };
+  const DeviceProfile p = hand_profile();
+  // vision: 150 GFLOP at 30% of 1000 GOP/s = 0.5 s (memory 0.04 s) x 1 W = 0.5 J
+  Result<WorkTime> v = estimate_work(p, ev[0]);
+  ASSERT_TRUE(v.ok());
+  EXPECT_NEAR(v->seconds, 0.5, 1e-12);
+  EXPECT_NEAR(v->joules, 0.5, 1e-12);
+  EXPECT_FALSE(v->memory_bound);
+  // decode: 10 x max(1 GFLOP at 200 GOP/s, 0.5 GB at 10 GB/s = 0.05 s) = 0.5 s x 4 W = 2 J
+  Result<WorkTime> d = estimate_work(p, ev[2]);
+  ASSERT_TRUE(d.ok());
+  EXPECT_NEAR(d->seconds, 0.5, 1e-12);
+  EXPECT_TRUE(d->memory_bound);
+
+  Result<ModeCosts> c = estimate_mode_costs(p, ev, CameraStream{});
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_NEAR(c->parallel.base_w, 1.0, 1e-12);       // no awake figure: idle assumed
+  EXPECT_NEAR(c->parallel.stream_w, 1.0, 1e-12);     // 2 frames/s x 0.5 J
+  EXPECT_NEAR(c->parallel.event_j, 4.0, 1e-12);      // prefill 2 J + decode 2 J
+  EXPECT_NEAR(c->on_demand.base_w, 1.0, 1e-12);
+  EXPECT_NEAR(c->on_demand.event_j, 0.5 + 4.0 + 1.8, 1e-12);  // load 0.9 GB / 0.5 GB/s x 1 W (one core)
+  EXPECT_NEAR(c->answer_latency_s[2], 1.8 + 0.5 + 1.0, 1e-12);
+  EXPECT_NEAR(c->answer_latency_s[0], 1.0, 1e-12);
+  EXPECT_EQ(c->work_lines.size(), 3u);
+
+  Result<ModeCosts> slow = estimate_mode_costs(p, ev, CameraStream{0.5});  // camera at 0.5 fps
+  ASSERT_TRUE(slow.ok());
+  EXPECT_NEAR(slow->parallel.stream_w, 0.25, 1e-12);
+
+  ev[0].device = "gpu";
+  Result<ModeCosts> bad = estimate_mode_costs(p, ev, CameraStream{});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("no device 'gpu'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace nm::energy
