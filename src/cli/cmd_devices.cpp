@@ -5,6 +5,7 @@
 
 #include "backend/device_registry.h"
 #include "cli/commands.h"
+#include "runtime/energy/machine_energy.h"
 
 namespace nm::cli {
 
@@ -32,6 +33,17 @@ void register_devices(CLI::App& app) {
       std::printf("%-12s %-4s %10s %-8s %9s %10s  %s\n", d->name().c_str(), device_kind_name(d->kind()), mem,
                   m.unified ? "yes" : "no", bw, fl, d->description().c_str());
     }
+    // Energy: the meters found at start-up, in the order they are used.
+    Result<std::unique_ptr<energy::EnergyMonitor>> mon = energy::open_machine_energy("", [](const std::string& l) {
+      std::fprintf(stderr, "nanomind: energy: %s\n", l.c_str());
+    });
+    if (!mon.ok()) {
+      std::fprintf(stderr, "nanomind: energy: %s\n", mon.status().message().c_str());
+      return;
+    }
+    std::printf("\nenergy: %s\n", energy::describe_energy_source(**mon).c_str());
+    for (const energy::MeterInfo& m : (*mon)->meters())
+      std::printf("  %-28s %-13s %s\n", m.name.c_str(), energy::energy_source_kind_name(m.kind), m.description.c_str());
   });
 }
 

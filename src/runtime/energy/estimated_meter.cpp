@@ -12,7 +12,10 @@ std::string describe(const PowerModel& m) {
   std::snprintf(buf, sizeof buf, ": idle %.2f W", m.idle_w);
   std::string s = "estimated from profile " + m.profile + buf;
   for (const DevicePower& d : m.devices) {
-    std::snprintf(buf, sizeof buf, ", %s +%.2f W busy", d.name.c_str(), d.active_w);
+    if (d.kind == "cpu" && d.cores > 0)
+      std::snprintf(buf, sizeof buf, ", %s +%.2f W per busy core", d.name.c_str(), d.active_w / d.cores);
+    else
+      std::snprintf(buf, sizeof buf, ", %s +%.2f W busy", d.name.c_str(), d.active_w);
     s += buf;
   }
   return s;
