@@ -1,7 +1,8 @@
 // Kernel benchmark: measures this machine's read bandwidth and FMA peak, then the matmul
 // kernels against them (matrix-vector vs bandwidth, batched vs FMA peak). One line per
 // measurement; types marked "p" use the packed (row-interleaved) layout CPU graphs use.
-// Flags: --threads N (default 2), --isa NAME (default best), --quick.
+// Flags: --threads N (default 2), --isa NAME (default best), --quick, --types q4_0,q5_1,...
+// (default: all the weight types listed below).
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -12,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/virtual_buffer.h"
@@ -81,23 +83,36 @@ int vector_bits(nm::Isa isa) {
   }
 }
 
+// Whether `name` is one of the comma-separated names in `list`.
+bool listed(const char* list, std::string_view name) {
+  for (const char* p = list;; ++p) {
+    const char* end = std::strchr(p, ',');
+    const std::string_view item(p, end ? (size_t)(end - p) : std::strlen(p));
+    if (item == name) return true;
+    if (!end) return false;
+    p = end;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int threads = 2;
   bool quick = false;
+  const char* only_types = nullptr;  // comma-separated type names; nullptr: all
   nm::Isa isa = nm::best_isa();
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--threads" && i + 1 < argc) threads = std::max(1, std::atoi(argv[++i]));
     else if (a == "--quick") quick = true;
+    else if (a == "--types" && i + 1 < argc) only_types = argv[++i];
     else if (a == "--isa" && i + 1 < argc) {
       const std::string name = argv[++i];
       bool found = false;
       for (nm::Isa u : nm::usable_isas()) if (name == nm::isa_name(u)) { isa = u; found = true; }
       if (!found) { std::fprintf(stderr, "isa %s is not usable here\n", name.c_str()); return 2; }
     } else {
-      std::fprintf(stderr, "usage: bench_kernels [--threads N] [--isa NAME] [--quick]\n");
+      std::fprintf(stderr, "usage: bench_kernels [--threads N] [--isa NAME] [--quick] [--types q4_0,q8_0,...]\n");
       return 2;
     }
   }
@@ -113,8 +128,9 @@ int main(int argc, char** argv) {
   const int64_t m = 11008, k = 4096;
   std::vector<float> x((size_t)512 * k);
   for (size_t i = 0; i < x.size(); ++i) x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
-  const nm::DType types[] = {nm::DType::Q4_0, nm::DType::Q8_0, nm::DType::Q4_K, nm::DType::Q5_K, nm::DType::Q6_K,
-                             nm::DType::F16};
+  const nm::DType types[] = {nm::DType::Q4_0, nm::DType::Q8_0,   nm::DType::Q4_K, nm::DType::Q5_K,
+                             nm::DType::Q6_K, nm::DType::F16,    nm::DType::Q4_1, nm::DType::Q5_0,
+                             nm::DType::Q5_1, nm::DType::IQ4_NL};
   // Matrix-vector runs cycle through copies of W totalling >= 512 MiB, so that every
   // call streams its weights from memory rather than from the last-level cache.
   constexpr size_t kStreamBytes = size_t{512} << 20;
@@ -123,6 +139,7 @@ int main(int argc, char** argv) {
     // layout 1: the row-interleaved copy CPU graphs use where a packed kernel exists
     const bool packed = layout == 1;
     if (packed && !nm::matmul_packable(isa, t, m, k)) continue;
+    if (only_types && !listed(only_types, nm::dtype_name(t))) continue;
     const size_t rb = nm::row_size(t, k);
     const size_t wbytes = rb * (size_t)m;
     const size_t copies = std::max<size_t>(1, (kStreamBytes + wbytes - 1) / wbytes);
@@ -137,7 +154,8 @@ int main(int argc, char** argv) {
     }
     const int64_t batches[] = {1, quick ? 64 : 512};
     for (int64_t n : batches) {
-      if (n > 1 && !packed && t != nm::DType::Q4_0 && t != nm::DType::Q8_0 && t != nm::DType::F16) continue;
+      const bool k_quant = t == nm::DType::Q4_K || t == nm::DType::Q5_K || t == nm::DType::Q6_K;
+      if (n > 1 && !packed && k_quant) continue;
       std::vector<float> y((size_t)n * m);
       std::vector<uint8_t> scratch(nm::matmul_scratch_bytes(t, k, n));
       nm::MatmulArgs a;

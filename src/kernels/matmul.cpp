@@ -113,7 +113,8 @@ Status matmul_packed(Isa isa, const MatmulArgs& a, const MatmulKernel& quant, vo
       for (int64_t b = 0; b < nb; ++b) {
         int32_t sum = 0;
         for (int i = 0; i < QK8_0; ++i) sum += blocks[b].qs[i];
-        act[r * nb + b] = {-kern.offset * sum, fp16_to_fp32(blocks[b].d)};
+        const float scale = fp16_to_fp32(blocks[b].d);
+        act[r * nb + b] = {-kern.offset * sum, scale, scale * (float)sum};
       }
     }
   });
@@ -176,8 +177,12 @@ size_t matmul_scratch_bytes(DType w_type, int64_t k, int64_t n) {
   const DType act = matmul_act_type(w_type);
   if (act == DType::F32 || act == DType::F64 || k % block_size(act) != 0) return 0;
   const size_t x_bytes = row_size(act, k) * (size_t)n;
-  if (!matmul_has_packed_layout(w_type) || act != DType::Q8_0) return x_bytes;
-  return act_offset(x_bytes) + (size_t)n * (size_t)(k / QK8_0) * sizeof(PackedActBlock);
+  // K-quants: the packed path takes their Q8_K rows alone. The other packed formats take
+  // Q8_0 plus per-block data (Q4_1 / Q5_1 take Q8_1 in the file layout).
+  if (!matmul_has_packed_layout(w_type) || act == DType::Q8_K) return x_bytes;
+  const size_t packed = act_offset(row_size(DType::Q8_0, k) * (size_t)n) +
+                        (size_t)n * (size_t)(k / QK8_0) * sizeof(PackedActBlock);
+  return std::max(x_bytes, packed);
 }
 
 Status matmul(Isa isa, const MatmulArgs& a, void* scratch, ThreadPool& pool) {
@@ -206,6 +211,11 @@ Status matmul(Isa isa, const MatmulArgs& a, void* scratch, ThreadPool& pool) {
   if (!select_kernel(isa, a.w_type, &kern)) return error(ErrorCode::internal, "matmul: no kernel");
   if (a.w_packed) {
     if (!scratch) return error(ErrorCode::invalid_argument, "matmul: scratch is null");
+    // The packed legacy formats all take Q8_0 activations (Q4_1 / Q5_1 too, whose file
+    // layout takes Q8_1); the K-quants their Q8_K.
+    if (kern.act_type == DType::Q8_1 && !select_kernel(isa, DType::Q8_0, &kern)) {
+      return error(ErrorCode::internal, "matmul: no Q8_0 quantiser");
+    }
     return matmul_packed(isa, a, kern, scratch, pool);
   }
 

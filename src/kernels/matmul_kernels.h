@@ -3,11 +3,14 @@
 // Every table entry is a pure function; safe to call from any thread.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include "core/dtype.h"
 #include "kernels/cpu_features.h"
+#include "kernels/matmul_packed.h"
 
 namespace nm {
 
@@ -30,11 +33,13 @@ struct MatmulKernel {
 };
 
 // Per activation row and 32-value block, what the packed kernels need besides the int8
-// values: -(weight offset) * sum of the values (Q4_0: offset 8; packed Q8_0: 128) and the
-// block's scale as a float.
+// values: -(weight offset) * sum of the values (Q4_0: offset 8; packed Q8_0: 128), the
+// block's scale as a float, and scale * sum of the values, which the weight minimums of
+// Q4_1 / Q5_1 multiply (exact in float: an 11-bit scale times a 13-bit sum).
 struct PackedActBlock {
   int32_t offset_sum;
   float scale;
+  float sum;
 };
 
 // Packed weights (matmul_packed.h): y[c * y_stride + r] for the kPackRows * n_groups rows
@@ -53,11 +58,46 @@ inline void packed_act_rows(const void* x, size_t x_row_bytes, const PackedActBl
   }
 }
 
+// A PackedFn made of a group tile: Tile::run<NX>(nb, group, xr, xa, y, y_stride) computes one
+// group of kPackRows rows x NX activation rows, and Tile::kBlockBytes is its group-block
+// size; the run-time column count picks the compile-time NX through a table.
+template <class Tile, int NX>
+void packed_groups(int64_t k, const void* wp, int64_t n_groups, const void* x, size_t x_row_bytes,
+                   const PackedActBlock* act, int64_t act_stride, float* y, int64_t y_stride) {
+  const int64_t nb = k / QK8_0;
+  const BlockQ8_0* xr[NX];
+  const PackedActBlock* xa[NX];
+  packed_act_rows(x, x_row_bytes, act, act_stride, xr, xa);
+  for (int64_t g = 0; g < n_groups; ++g) {
+    Tile::template run<NX>(nb, static_cast<const uint8_t*>(wp) + g * nb * Tile::kBlockBytes, xr, xa,
+                           y + g * kPackRows, y_stride);
+  }
+}
+template <class Tile, int kMaxNx>
+void packed_by_columns(int64_t k, const void* wp, int64_t n_groups, const void* x, size_t x_row_bytes,
+                       const PackedActBlock* act, int64_t act_stride, int nx, float* y, int64_t y_stride) {
+  using Fn = void (*)(int64_t, const void*, int64_t, const void*, size_t, const PackedActBlock*, int64_t, float*,
+                      int64_t);
+  static constexpr auto table = []<int... I>(std::integer_sequence<int, I...>) {
+    return std::array<Fn, sizeof...(I)>{&packed_groups<Tile, I + 1>...};
+  }(std::make_integer_sequence<int, kMaxNx>{});
+  table[nx - 1](k, wp, n_groups, x, x_row_bytes, act, act_stride, y, y_stride);
+}
+
 struct PackedKernel {
   PackedFn run = nullptr;
   int tile_n = 1;
   int offset = 0;  // what each weight value carries on top of its signed value, as the kernel reads it
 };
+
+// Fills `out` with packed_by_columns<Tile, kMaxNx> and the weights' offset; returns true.
+template <class Tile, int kMaxNx>
+bool use_packed_tile(int offset, PackedKernel* out) {
+  out->run = packed_by_columns<Tile, kMaxNx>;
+  out->tile_n = kMaxNx;
+  out->offset = offset;
+  return true;
+}
 
 // The kernel matmul() uses for w_type on `isa` (scalar entries where the ISA has none);
 // false for an unsupported type.

@@ -1,4 +1,4 @@
-// Packing of Q4_0 / Q8_0 weight matrices into the row-interleaved layout (matmul_packed.h).
+// Packing of weight matrices into the row-interleaved layout (matmul_packed.h).
 #include "kernels/matmul_packed.h"
 
 #include <cstring>
@@ -8,8 +8,45 @@
 
 namespace nm {
 
+namespace {
+
+// Where the fields of one file block are (nullptr: the type has no such field).
+struct BlockFields {
+  const fp16_t* d = nullptr;
+  const fp16_t* m = nullptr;
+  const uint8_t* qh = nullptr;
+  const uint8_t* qs = nullptr;
+};
+
+template <class B>
+BlockFields fields_of(const B& blk) {
+  BlockFields f;
+  f.d = &blk.d;
+  if constexpr (requires { blk.m; }) f.m = &blk.m;
+  if constexpr (requires { blk.qh; }) f.qh = blk.qh;
+  f.qs = reinterpret_cast<const uint8_t*>(blk.qs);
+  return f;
+}
+
+BlockFields block_fields(DType t, const char* row, int64_t b) {
+  switch (t) {
+    case DType::Q4_0: return fields_of(reinterpret_cast<const BlockQ4_0*>(row)[b]);
+    case DType::Q4_1: return fields_of(reinterpret_cast<const BlockQ4_1*>(row)[b]);
+    case DType::Q5_0: return fields_of(reinterpret_cast<const BlockQ5_0*>(row)[b]);
+    case DType::Q5_1: return fields_of(reinterpret_cast<const BlockQ5_1*>(row)[b]);
+    case DType::IQ4_NL: return fields_of(reinterpret_cast<const BlockIQ4_NL*>(row)[b]);
+    default: return fields_of(reinterpret_cast<const BlockQ8_0*>(row)[b]);
+  }
+}
+
+}  // namespace
+
 bool matmul_has_packed_layout(DType w_type) {
-  return w_type == DType::Q4_0 || w_type == DType::Q8_0 || kquant_has_packed_layout(w_type);
+  switch (w_type) {
+    case DType::Q4_0: case DType::Q4_1: case DType::Q5_0: case DType::Q5_1: case DType::Q8_0:
+    case DType::IQ4_NL: return true;
+    default: return kquant_has_packed_layout(w_type);
+  }
 }
 
 bool matmul_packable(Isa isa, DType w_type, int64_t m, int64_t k) {
@@ -28,35 +65,33 @@ void matmul_pack_weights(DType w_type, const void* w, size_t w_row_bytes, int64_
     return;
   }
   const int64_t nb = k / 32;
+  const PackedBlockLayout lay = packed_block_layout(w_type);
+  const bool q8 = w_type == DType::Q8_0;
+  const int64_t chunks = q8 ? 8 : 4;  // 4-byte chunks of qs per row and block
   auto* out = static_cast<uint8_t*>(dst);
-  const bool q4 = w_type == DType::Q4_0;
-  const int64_t chunks = q4 ? 4 : 8;  // 4-byte chunks per row and block
   for (int64_t g = 0; g < m / kPackRows; ++g) {
     const char* rows = static_cast<const char*>(w) + g * kPackRows * w_row_bytes;
-    for (int64_t b = 0; b < nb; ++b) {
-      auto* d = reinterpret_cast<fp16_t*>(out);
-      uint8_t* qs = out + kPackRows * sizeof(fp16_t);
+    for (int64_t b = 0; b < nb; ++b, out += lay.bytes) {
+      uint64_t qh[8] = {};
       for (int64_t r = 0; r < kPackRows; ++r) {
-        const char* row = rows + r * w_row_bytes;
-        const uint8_t* src;
-        if (q4) {
-          const auto& blk = reinterpret_cast<const BlockQ4_0*>(row)[b];
-          d[r] = blk.d;
-          src = blk.qs;
-        } else {
-          const auto& blk = reinterpret_cast<const BlockQ8_0*>(row)[b];
-          d[r] = blk.d;
-          src = reinterpret_cast<const uint8_t*>(blk.qs);
+        const BlockFields f = block_fields(w_type, rows + r * w_row_bytes, b);
+        std::memcpy(out + 2 * r, f.d, 2);
+        if (lay.m >= 0) std::memcpy(out + lay.m + 2 * r, f.m, 2);
+        if (lay.qh >= 0) {
+          uint32_t h;
+          std::memcpy(&h, f.qh, 4);
+          for (int j = 0; j < 8; ++j)
+            for (int i = 0; i < 4; ++i) qh[j] |= (uint64_t)((h >> (4 * j + i)) & 1) << (4 * r + i);
         }
         for (int64_t j = 0; j < chunks; ++j) {
-          uint8_t* to = qs + (j * kPackRows + r) * 4;
-          std::memcpy(to, src + j * 4, 4);
-          if (!q4) {
+          uint8_t* to = out + lay.qs + (j * kPackRows + r) * 4;
+          std::memcpy(to, f.qs + j * 4, 4);
+          if (q8) {
             for (int i = 0; i < 4; ++i) to[i] ^= 0x80;  // int8 q -> uint8 q + 128
           }
         }
       }
-      out += kPackRows * (sizeof(fp16_t) + chunks * 4);
+      if (lay.qh >= 0) std::memcpy(out + lay.qh, qh, sizeof(qh));
     }
   }
 }

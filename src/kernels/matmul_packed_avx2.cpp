@@ -1,18 +1,17 @@
-// AVX2 kernels for the packed (row-interleaved) Q4_0 / Q8_0 layouts (matmul_packed.h),
-// for x86 CPUs without AVX-512: the 64 bytes of one 4-byte chunk of 16 rows are two
-// 256-bit registers (rows 0-7, 8-15); maddubs + madd with the activation's matching 4
-// bytes broadcast advance 8 rows, each int32 lane one output row. Q4_0 only: its values
-// (0..15) go straight into maddubs' unsigned operand. Packed Q8_0 would need the sign
-// trick (abs, sign) per chunk, and measured slower than the file layout for matrix-vector
-// products here (14.7 vs 17.9 GB/s on one core), so Q8_0 stays unpacked on AVX2.
+// AVX2 kernels for the packed (row-interleaved) 4- and 5-bit layouts (matmul_packed.h:
+// Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL), for x86 CPUs without AVX-512: the 64 bytes of one
+// 4-byte chunk of 16 rows are two 256-bit registers (rows 0-7, 8-15); maddubs + madd with
+// the activation's matching 4 bytes broadcast advance 8 rows, each int32 lane one output
+// row. The values (0..31) go straight into maddubs' unsigned operand; IQ4_NL's signed grid
+// values take the sign trick (|w| x (x with w's sign)). Packed Q8_0 would need that trick
+// per chunk too, and measured slower than the file layout for matrix-vector products here
+// (14.7 vs 17.9 GB/s on one core), so Q8_0 stays unpacked on AVX2.
 #include <immintrin.h>
 
-#include <array>
 #include <cstring>
-#include <utility>
 
-#include "kernels/matmul_kernels.h"
 #include "kernels/matmul_packed.h"
+#include "kernels/matmul_x86_impl.h"
 
 namespace nm {
 namespace {
@@ -30,32 +29,56 @@ inline __m256i dot4(__m256i acc, __m256i u8, __m256i s8) {
 }
 
 // One group of 16 weight rows x NX activation rows; y[c * y_stride + r], r < 16.
-template <int NX>
+template <DType T, int NX>
 void group_tile(int64_t nb, const uint8_t* wg, const BlockQ8_0* const (&xr)[NX], const PackedActBlock* const (&xa)[NX],
                 float* y, int64_t y_stride) {
-  constexpr int64_t kBlockBytes = kPackRows * 2 + kPackRows * 16;
+  constexpr PackedBlockLayout kLayout = packed_block_layout(T);
+  constexpr bool kGrid = T == DType::IQ4_NL;  // signed grid values: |w| x (x with w's sign)
+  const __m256i low = _mm256_set1_epi8(0x0f);
+  [[maybe_unused]] const __m256i grid =
+      _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues)));
   __m256 acc[NX][2];
   for (int c = 0; c < NX; ++c) acc[c][0] = acc[c][1] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* blk = wg + b * kBlockBytes;
-    const uint8_t* qs = blk + kPackRows * 2;
+    const uint8_t* blk = wg + b * kLayout.bytes;
+    const uint8_t* qs = blk + kLayout.qs;
+    [[maybe_unused]] uint64_t qh[8];
+    if constexpr (kLayout.qh >= 0) std::memcpy(qh, blk + kLayout.qh, sizeof(qh));
     __m256i s[NX][2];
     for (int c = 0; c < NX; ++c) s[c][0] = s[c][1] = _mm256_set1_epi32(xa[c][b].offset_sum);
-    const __m256i low = _mm256_set1_epi8(0x0f);
     for (int j = 0; j < 4; ++j) {  // low nibbles: values 4j.., high nibbles: 16 + 4j..
       for (int h = 0; h < 2; ++h) {
         const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 64 * j + 32 * h));
-        const __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+        __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+        if constexpr (kLayout.qh >= 0) {
+          lo = _mm256_or_si256(lo, fifth_bits((uint32_t)(qh[j] >> (32 * h))));
+          hi = _mm256_or_si256(hi, fifth_bits((uint32_t)(qh[j + 4] >> (32 * h))));
+        }
+        if constexpr (kGrid) {
+          lo = _mm256_shuffle_epi8(grid, lo);
+          hi = _mm256_shuffle_epi8(grid, hi);
+        }
         for (int c = 0; c < NX; ++c) {
-          s[c][h] = dot4(dot4(s[c][h], lo, broadcast4(xr[c][b].qs + 4 * j)), hi, broadcast4(xr[c][b].qs + 16 + 4 * j));
+          const __m256i xl = broadcast4(xr[c][b].qs + 4 * j), xh = broadcast4(xr[c][b].qs + 16 + 4 * j);
+          if constexpr (kGrid) {
+            s[c][h] = dot4(dot4(s[c][h], _mm256_abs_epi8(lo), _mm256_sign_epi8(xl, lo)), _mm256_abs_epi8(hi),
+                           _mm256_sign_epi8(xh, hi));
+          } else {
+            s[c][h] = dot4(dot4(s[c][h], lo, xl), hi, xh);
+          }
         }
       }
     }
     for (int h = 0; h < 2; ++h) {
       const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 16 * h)));
+      [[maybe_unused]] __m256 dm;
+      if constexpr (kLayout.m >= 0) {
+        dm = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kLayout.m + 16 * h)));
+      }
       for (int c = 0; c < NX; ++c) {
         acc[c][h] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(s[c][h]), _mm256_set1_ps(xa[c][b].scale)), dw,
                                     acc[c][h]);
+        if constexpr (kLayout.m >= 0) acc[c][h] = _mm256_fmadd_ps(dm, _mm256_set1_ps(xa[c][b].sum), acc[c][h]);
       }
     }
   }
@@ -65,37 +88,27 @@ void group_tile(int64_t nb, const uint8_t* wg, const BlockQ8_0* const (&xr)[NX],
   }
 }
 
-template <int NX>
-void run_groups(int64_t k, const void* wp, int64_t n_groups, const void* x, size_t x_row_bytes,
-                const PackedActBlock* act, int64_t act_stride, float* y, int64_t y_stride) {
-  const int64_t nb = k / QK8_0;
-  const int64_t group_bytes = nb * kPackRows * 18;
-  const BlockQ8_0* xr[NX];
-  const PackedActBlock* xa[NX];
-  packed_act_rows(x, x_row_bytes, act, act_stride, xr, xa);
-  for (int64_t g = 0; g < n_groups; ++g) {
-    group_tile<NX>(nb, static_cast<const uint8_t*>(wp) + g * group_bytes, xr, xa, y + g * kPackRows, y_stride);
+template <DType T>
+struct Tile {
+  static constexpr int64_t kBlockBytes = packed_block_layout(T).bytes;
+  template <int NX>
+  static void run(int64_t nb, const uint8_t* wg, const BlockQ8_0* const (&xr)[NX],
+                  const PackedActBlock* const (&xa)[NX], float* y, int64_t y_stride) {
+    group_tile<T, NX>(nb, wg, xr, xa, y, y_stride);
   }
-}
-
-void run_packed(int64_t k, const void* wp, int64_t n_groups, const void* x, size_t x_row_bytes,
-                const PackedActBlock* act, int64_t act_stride, int nx, float* y, int64_t y_stride) {
-  using Fn = void (*)(int64_t, const void*, int64_t, const void*, size_t, const PackedActBlock*, int64_t, float*,
-                      int64_t);
-  static constexpr auto table = []<int... I>(std::integer_sequence<int, I...>) {
-    return std::array<Fn, sizeof...(I)>{&run_groups<I + 1>...};
-  }(std::make_integer_sequence<int, kTileN>{});
-  table[nx - 1](k, wp, n_groups, x, x_row_bytes, act, act_stride, y, y_stride);
-}
+};
 
 }  // namespace
 
 bool packed_kernel_avx2(DType w_type, PackedKernel* out) {
-  if (w_type != DType::Q4_0) return false;
-  out->tile_n = kTileN;
-  out->run = run_packed;
-  out->offset = 8;
-  return true;
+  switch (w_type) {
+    case DType::Q4_0: return use_packed_tile<Tile<DType::Q4_0>, kTileN>(8, out);
+    case DType::Q4_1: return use_packed_tile<Tile<DType::Q4_1>, kTileN>(0, out);
+    case DType::Q5_0: return use_packed_tile<Tile<DType::Q5_0>, kTileN>(16, out);
+    case DType::Q5_1: return use_packed_tile<Tile<DType::Q5_1>, kTileN>(0, out);
+    case DType::IQ4_NL: return use_packed_tile<Tile<DType::IQ4_NL>, kTileN>(0, out);
+    default: return false;
+  }
 }
 
 }  // namespace nm

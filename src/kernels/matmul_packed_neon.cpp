@@ -1,16 +1,16 @@
-// NEON + sdot kernels for the packed (row-interleaved) Q4_0 / Q8_0 layouts
-// (matmul_packed.h): the 64 bytes of one 4-byte chunk of 16 rows are four 128-bit
-// registers (rows 0-3, 4-7, 8-11, 12-15); vdotq_s32 with the activation's matching 4
-// bytes broadcast advances 4 rows per instruction, each int32 lane one output row.
-// Packed Q8_0 stores q + 128; it is flipped back to signed q here, so its offset is 0.
+// NEON + sdot kernels for the packed (row-interleaved) layouts of matmul_packed.h (Q4_0,
+// Q4_1, Q5_0, Q5_1, IQ4_NL, Q8_0): the 64 bytes of one 4-byte chunk of 16 rows are four
+// 128-bit registers (rows 0-3, 4-7, 8-11, 12-15); vdotq_s32 with the activation's matching
+// 4 bytes broadcast advances 4 rows per instruction, each int32 lane one output row.
+// Packed Q8_0 stores q + 128; it is flipped back to signed q here, so its offset is 0;
+// IQ4_NL's indices become signed grid values through one table lookup (vqtbl1q).
 #include <arm_neon.h>
 
-#include <array>
 #include <cstring>
-#include <utility>
 
 #include "kernels/matmul_kernels.h"
 #include "kernels/matmul_packed.h"
+#include "kernels/neon_bits.h"
 
 namespace nm {
 namespace {
@@ -24,20 +24,23 @@ inline int8x16_t broadcast4(const int8_t* p) {
 }
 
 // One group of 16 weight rows x NX activation rows; y[c * y_stride + r], r < 16.
-template <bool kQ4, int NX>
+template <DType T, int NX>
 void group_tile(int64_t nb, const uint8_t* wg, const BlockQ8_0* const (&xr)[NX], const PackedActBlock* const (&xa)[NX],
                 float* y, int64_t y_stride) {
-  constexpr int64_t kBlockBytes = kPackRows * 2 + kPackRows * (kQ4 ? 16 : 32);
+  constexpr PackedBlockLayout kLayout = packed_block_layout(T);
+  [[maybe_unused]] const int8x16_t grid = vld1q_s8(kIq4nlValues);
   float32x4_t acc[NX][4];
   for (int c = 0; c < NX; ++c)
     for (int q = 0; q < 4; ++q) acc[c][q] = vdupq_n_f32(0.0f);
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* blk = wg + b * kBlockBytes;
-    const uint8_t* qs = blk + kPackRows * 2;
+    const uint8_t* blk = wg + b * kLayout.bytes;
+    const uint8_t* qs = blk + kLayout.qs;
     int32x4_t s[NX][4];
     for (int c = 0; c < NX; ++c)
       for (int q = 0; q < 4; ++q) s[c][q] = vdupq_n_s32(xa[c][b].offset_sum);
-    if constexpr (kQ4) {
+    if constexpr (T != DType::Q8_0) {
+      [[maybe_unused]] uint64_t qh[8];
+      if constexpr (kLayout.qh >= 0) std::memcpy(qh, blk + kLayout.qh, sizeof(qh));
       for (int j = 0; j < 4; ++j) {  // low nibbles: values 4j.., high nibbles: 16 + 4j..
         int8x16_t xl[NX], xh[NX];
         for (int c = 0; c < NX; ++c) {
@@ -46,8 +49,16 @@ void group_tile(int64_t nb, const uint8_t* wg, const BlockQ8_0* const (&xr)[NX],
         }
         for (int q = 0; q < 4; ++q) {
           const uint8x16_t v = vld1q_u8(qs + 64 * j + 16 * q);
-          const int8x16_t lo = vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(0x0f)));
-          const int8x16_t hi = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));
+          int8x16_t lo = vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(0x0f)));
+          int8x16_t hi = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));
+          if constexpr (kLayout.qh >= 0) {
+            lo = vorrq_s8(lo, fifth_bits((uint16_t)(qh[j] >> (16 * q))));
+            hi = vorrq_s8(hi, fifth_bits((uint16_t)(qh[j + 4] >> (16 * q))));
+          }
+          if constexpr (T == DType::IQ4_NL) {
+            lo = vqtbl1q_s8(grid, vreinterpretq_u8_s8(lo));
+            hi = vqtbl1q_s8(grid, vreinterpretq_u8_s8(hi));
+          }
           for (int c = 0; c < NX; ++c) s[c][q] = vdotq_s32(vdotq_s32(s[c][q], lo, xl[c]), hi, xh[c]);
         }
       }
@@ -63,8 +74,13 @@ void group_tile(int64_t nb, const uint8_t* wg, const BlockQ8_0* const (&xr)[NX],
     }
     for (int q = 0; q < 4; ++q) {
       const float32x4_t dw = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(reinterpret_cast<const uint16_t*>(blk) + 4 * q)));
+      [[maybe_unused]] float32x4_t dm;
+      if constexpr (kLayout.m >= 0) {
+        dm = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(reinterpret_cast<const uint16_t*>(blk + kLayout.m) + 4 * q)));
+      }
       for (int c = 0; c < NX; ++c) {
         acc[c][q] = vfmaq_f32(acc[c][q], vcvtq_f32_s32(s[c][q]), vmulq_n_f32(dw, xa[c][b].scale));
+        if constexpr (kLayout.m >= 0) acc[c][q] = vfmaq_n_f32(acc[c][q], dm, xa[c][b].sum);
       }
     }
   }
@@ -72,46 +88,29 @@ void group_tile(int64_t nb, const uint8_t* wg, const BlockQ8_0* const (&xr)[NX],
     for (int q = 0; q < 4; ++q) vst1q_f32(y + c * y_stride + 4 * q, acc[c][q]);
 }
 
-template <bool kQ4, int NX>
-void run_groups(int64_t k, const void* wp, int64_t n_groups, const void* x, size_t x_row_bytes,
-                const PackedActBlock* act, int64_t act_stride, float* y, int64_t y_stride) {
-  const int64_t nb = k / QK8_0;
-  const int64_t group_bytes = nb * kPackRows * (kQ4 ? 18 : 34);
-  const BlockQ8_0* xr[NX];
-  const PackedActBlock* xa[NX];
-  packed_act_rows(x, x_row_bytes, act, act_stride, xr, xa);
-  for (int64_t g = 0; g < n_groups; ++g) {
-    group_tile<kQ4, NX>(nb, static_cast<const uint8_t*>(wp) + g * group_bytes, xr, xa, y + g * kPackRows, y_stride);
+template <DType T>
+struct Tile {
+  static constexpr int64_t kBlockBytes = packed_block_layout(T).bytes;
+  template <int NX>
+  static void run(int64_t nb, const uint8_t* wg, const BlockQ8_0* const (&xr)[NX],
+                  const PackedActBlock* const (&xa)[NX], float* y, int64_t y_stride) {
+    group_tile<T, NX>(nb, wg, xr, xa, y, y_stride);
   }
-}
-
-template <bool kQ4>
-void run_packed(int64_t k, const void* wp, int64_t n_groups, const void* x, size_t x_row_bytes,
-                const PackedActBlock* act, int64_t act_stride, int nx, float* y, int64_t y_stride) {
-  using Fn = void (*)(int64_t, const void*, int64_t, const void*, size_t, const PackedActBlock*, int64_t, float*,
-                      int64_t);
-  static constexpr auto table = []<int... I>(std::integer_sequence<int, I...>) {
-    return std::array<Fn, sizeof...(I)>{&run_groups<kQ4, I + 1>...};
-  }(std::make_integer_sequence<int, kTileN>{});
-  table[nx - 1](k, wp, n_groups, x, x_row_bytes, act, act_stride, y, y_stride);
-}
+};
 
 }  // namespace
 
 bool packed_kernel_neon(DType w_type, bool dotprod, PackedKernel* out) {
   if (!dotprod) return false;  // the layout's win is sdot: 4 rows per instruction
-  out->tile_n = kTileN;
-  if (w_type == DType::Q4_0) {
-    out->run = run_packed<true>;
-    out->offset = 8;
-    return true;
+  switch (w_type) {
+    case DType::Q4_0: return use_packed_tile<Tile<DType::Q4_0>, kTileN>(8, out);
+    case DType::Q4_1: return use_packed_tile<Tile<DType::Q4_1>, kTileN>(0, out);
+    case DType::Q5_0: return use_packed_tile<Tile<DType::Q5_0>, kTileN>(16, out);
+    case DType::Q5_1: return use_packed_tile<Tile<DType::Q5_1>, kTileN>(0, out);
+    case DType::IQ4_NL: return use_packed_tile<Tile<DType::IQ4_NL>, kTileN>(0, out);  // sdot takes the signed grid
+    case DType::Q8_0: return use_packed_tile<Tile<DType::Q8_0>, kTileN>(0, out);
+    default: return false;
   }
-  if (w_type == DType::Q8_0) {
-    out->run = run_packed<false>;
-    out->offset = 0;
-    return true;
-  }
-  return false;
 }
 
 }  // namespace nm

@@ -35,10 +35,14 @@ inline __m256i dot_u8s8(__m256i a, __m256i b) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
 }
 
-// Weight block decoders: 32 signed int8 values and the block scale.
+// Weight block decoders: 32 int8 values and the block scale. kUnsigned: q >= 0 goes into
+// the dot's unsigned operand (minus kOffset * sum(x)); else the sign trick. kHasMin: the
+// block has a minimum m (x = d*q + m) and the activations are Q8_1, whose s = d * sum(q).
 struct WQ4_0 {
   using Block = BlockQ4_0;
+  using XBlock = BlockQ8_0;
   static constexpr bool kUnsigned = true;  // q in [0, 15]; the -8 offset is applied via sum(x)
+  static constexpr bool kHasMin = false;
   static constexpr int kOffset = 8;
   static __m256i load(const Block& b) { return nibbles(b.qs); }
   // 16 bytes -> 32 values: low nibbles are elements 0..15, high nibbles 16..31.
@@ -49,26 +53,54 @@ struct WQ4_0 {
     return _mm256_and_si256(s, _mm256_set1_epi8(0x0f));
   }
 };
-struct WQ5_0 {
-  using Block = BlockQ5_0;
-  static constexpr bool kUnsigned = true;  // q in [0, 31]; -16 via sum(x)
-  static constexpr int kOffset = 16;
+// Byte i of the result is 0x10 where bit i of `bits` is set, else 0 (5th bits -> values).
+inline __m256i fifth_bits(uint32_t bits) {
+  const __m256i spread = _mm256_shuffle_epi8(
+      _mm256_set1_epi32((int)bits),
+      _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+  const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
+}
+
+template <class B, bool kMin>
+struct WQ5 {
+  using Block = B;
+  using XBlock = std::conditional_t<kMin, BlockQ8_1, BlockQ8_0>;
+  static constexpr bool kUnsigned = true;  // q in [0, 31]; Q5_0: -16 via sum(x)
+  static constexpr bool kHasMin = kMin;
+  static constexpr int kOffset = kMin ? 0 : 16;
   static __m256i load(const Block& b) {
     uint32_t qh;
     std::memcpy(&qh, b.qh, 4);
-    // byte i of the result is 0x10 where bit i of qh is set
-    const __m256i spread = _mm256_shuffle_epi8(
-        _mm256_set1_epi32((int)qh),
-        _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
-    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
-    const __m256i hi = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit),
-                                        _mm256_set1_epi8(0x10));
-    return _mm256_or_si256(WQ4_0::nibbles(b.qs), hi);
+    return _mm256_or_si256(WQ4_0::nibbles(b.qs), fifth_bits(qh));
+  }
+};
+using WQ5_0 = WQ5<BlockQ5_0, false>;
+using WQ5_1 = WQ5<BlockQ5_1, true>;
+struct WQ4_1 {
+  using Block = BlockQ4_1;
+  using XBlock = BlockQ8_1;
+  static constexpr bool kUnsigned = true;  // q in [0, 15], no offset; m via the activations' s
+  static constexpr bool kHasMin = true;
+  static constexpr int kOffset = 0;
+  static __m256i load(const Block& b) { return WQ4_0::nibbles(b.qs); }
+};
+struct WIQ4_NL {
+  using Block = BlockIQ4_NL;
+  using XBlock = BlockQ8_0;
+  static constexpr bool kUnsigned = false;  // signed grid values: |w| x sign(x, w)
+  static constexpr bool kHasMin = false;
+  static constexpr int kOffset = 0;
+  static __m256i load(const Block& b) {
+    const __m256i grid = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues)));
+    return _mm256_shuffle_epi8(grid, WQ4_0::nibbles(b.qs));
   }
 };
 struct WQ8_0 {
   using Block = BlockQ8_0;
+  using XBlock = BlockQ8_0;
   static constexpr bool kUnsigned = false;  // signed q: |w| x sign(x, w)
+  static constexpr bool kHasMin = false;
   static constexpr int kOffset = 0;
   static __m256i load(const Block& b) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)); }
 };
@@ -89,15 +121,18 @@ inline void dispatch_tile(int nw, int nx, Args... args) {
   table[(nw - 1) * TN + (nx - 1)](args...);
 }
 
-// NW weight rows x NX activation rows (Q8_0), accumulating in 8 float lanes per pair.
+// NW weight rows x NX activation rows (Q8_0, or Q8_1 for formats with a minimum),
+// accumulating in 8 float lanes per pair (and, with minimums, a float sum of m * s).
 template <class W, bool kVnni, int NW, int NX>
 void tile_q8(int64_t k, const void* w, size_t w_row_bytes, const void* x, size_t x_row_bytes,
              float* y, int64_t y_stride) {
+  constexpr bool kSubOffset = W::kUnsigned && W::kOffset != 0;
   const typename W::Block* wr[NW];
-  const BlockQ8_0* xr[NX];
+  const typename W::XBlock* xr[NX];
   row_pointers(w, w_row_bytes, wr);
   row_pointers(x, x_row_bytes, xr);
   __m256 acc[NW][NX];
+  [[maybe_unused]] float min_acc[NW][NX] = {};
   for (int r = 0; r < NW; ++r)
     for (int c = 0; c < NX; ++c) acc[r][c] = _mm256_setzero_ps();
   const int64_t nb = k / QK8_0;
@@ -106,7 +141,7 @@ void tile_q8(int64_t k, const void* w, size_t w_row_bytes, const void* x, size_t
     __m256i xoff[NX];  // offset * sum(x) in the same int32 lanes as the products
     for (int c = 0; c < NX; ++c) {
       dx[c] = _mm256_set1_ps(h2f(xr[c][b].d));
-      if constexpr (W::kUnsigned) {
+      if constexpr (kSubOffset) {
         const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr[c][b].qs));
         xoff[c] = dot_u8s8<kVnni>(_mm256_set1_epi8(W::kOffset), xv);
       }
@@ -118,14 +153,20 @@ void tile_q8(int64_t k, const void* w, size_t w_row_bytes, const void* x, size_t
       for (int c = 0; c < NX; ++c) {
         const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr[c][b].qs));
         __m256i p;
-        if constexpr (W::kUnsigned) p = _mm256_sub_epi32(dot_u8s8<kVnni>(aw, xv), xoff[c]);
+        if constexpr (kSubOffset) p = _mm256_sub_epi32(dot_u8s8<kVnni>(aw, xv), xoff[c]);
+        else if constexpr (W::kUnsigned) p = dot_u8s8<kVnni>(aw, xv);
         else p = dot_u8s8<kVnni>(aw, _mm256_sign_epi8(xv, wv));
         acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(dw, dx[c]), acc[r][c]);
+        if constexpr (W::kHasMin) min_acc[r][c] += h2f(wr[r][b].m) * h2f(xr[c][b].s);
       }
     }
   }
-  for (int r = 0; r < NW; ++r)
-    for (int c = 0; c < NX; ++c) y[c * y_stride + r] = hsum8(acc[r][c]);
+  for (int r = 0; r < NW; ++r) {
+    for (int c = 0; c < NX; ++c) {
+      y[c * y_stride + r] = hsum8(acc[r][c]);
+      if constexpr (W::kHasMin) y[c * y_stride + r] += min_acc[r][c];
+    }
+  }
 }
 
 template <class W, bool kVnni>
@@ -222,6 +263,9 @@ bool x86_kernel(DType w_type, MatmulKernel* out) {
     case DType::Q4_0: kern.tile = tile_q8_dispatch<WQ4_0, kVnni, TM, TN>; break;
     case DType::Q8_0: kern.tile = tile_q8_dispatch<WQ8_0, kVnni, TM, TN>; break;
     case DType::Q5_0: kern.tile = tile_q8_dispatch<WQ5_0, kVnni, TM, TN>; break;
+    case DType::Q4_1: kern.tile = tile_q8_dispatch<WQ4_1, kVnni, TM, TN>; break;
+    case DType::Q5_1: kern.tile = tile_q8_dispatch<WQ5_1, kVnni, TM, TN>; break;
+    case DType::IQ4_NL: kern.tile = tile_q8_dispatch<WIQ4_NL, kVnni, TM, TN>; break;
     default: return false;
   }
   kern.act_type = matmul_act_type(w_type);

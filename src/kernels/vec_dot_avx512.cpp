@@ -1,4 +1,4 @@
-// AVX-512 matmul kernels. Q4_0/Q5_0/Q8_0 tiles run two blocks per 512-bit register
+// AVX-512 matmul kernels. Q4_0/Q5_0/Q8_0/IQ4_NL tiles run two blocks per 512-bit register
 // (lanes 0-7 block b, 8-15 block b+1), up to 4x4 tiles in the 32 vector registers;
 // vpdpbusd only when the Isa is avx512_vnni (the caller passes vnni = true only then).
 // Other types use the shared 256-bit kernels.
@@ -178,6 +178,10 @@ bool avx512_kernel(DType w_type, MatmulKernel* out) {
     case DType::Q8_0:
       out->tile = tile_q8_512_dispatch<WQ8_0, kVnni>;
       out->gemv = gemv_q8_512<WQ8_0, kVnni>;
+      break;
+    case DType::IQ4_NL:
+      out->tile = tile_q8_512_dispatch<WIQ4_NL, kVnni>;
+      out->gemv = gemv_q8_512<WIQ4_NL, kVnni>;
       break;
     default: break;
   }

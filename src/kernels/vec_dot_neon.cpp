@@ -1,9 +1,14 @@
-// NEON matmul kernels for aarch64 (compiled only there, with +dotprod+fp16 flags):
-// Q4_0 and Q8_0 weights x Q8_0 activations, one row pair at a time. sdot (vdotq_s32) is
-// used only when the caller passes dotprod = true (Isa::neon_dotprod).
+// NEON matmul kernels for aarch64 (compiled only there, with +dotprod+fp16 flags), file
+// layout: Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL and Q8_0 weights x Q8_0 (Q8_1 for Q4_1 / Q5_1)
+// activations, one row pair at a time. sdot (vdotq_s32) is used only when the caller
+// passes dotprod = true (Isa::neon_dotprod).
 #include <arm_neon.h>
 
+#include <cstring>
+#include <type_traits>
+
 #include "kernels/matmul_kernels.h"
+#include "kernels/neon_bits.h"
 
 namespace nm {
 
@@ -21,46 +26,99 @@ inline int32x4_t dot16(int32x4_t acc, int8x16_t a, int8x16_t b) {
   }
 }
 
-template <bool kDot>
-float dot_q4_0(int64_t k, const void* w, const void* x) {
-  const auto* a = static_cast<const BlockQ4_0*>(w);
-  const auto* b = static_cast<const BlockQ8_0*>(x);
-  const uint8x16_t m4 = vdupq_n_u8(0x0f);
-  const int8x16_t eight = vdupq_n_s8(8);
+// Weight block decoders: the block's 32 values as int8 in two registers (elements 0-15,
+// 16-31). kHasMin: x = d*q + m, with Q8_1 activations whose s = d * sum(q).
+inline int8x16_t low_nibbles(uint8x16_t q) { return vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0x0f))); }
+inline int8x16_t high_nibbles(uint8x16_t q) { return vreinterpretq_s8_u8(vshrq_n_u8(q, 4)); }
+
+struct NQ4_0 {
+  using Block = BlockQ4_0;
+  using XBlock = BlockQ8_0;
+  static constexpr bool kHasMin = false;
+  static void load(const Block& b, int8x16_t& lo, int8x16_t& hi) {
+    const uint8x16_t q = vld1q_u8(b.qs);
+    lo = vsubq_s8(low_nibbles(q), vdupq_n_s8(8));
+    hi = vsubq_s8(high_nibbles(q), vdupq_n_s8(8));
+  }
+};
+struct NQ4_1 {
+  using Block = BlockQ4_1;
+  using XBlock = BlockQ8_1;
+  static constexpr bool kHasMin = true;
+  static void load(const Block& b, int8x16_t& lo, int8x16_t& hi) {
+    const uint8x16_t q = vld1q_u8(b.qs);
+    lo = low_nibbles(q);
+    hi = high_nibbles(q);
+  }
+};
+template <class B, bool kMin>
+struct NQ5 {
+  using Block = B;
+  using XBlock = std::conditional_t<kMin, BlockQ8_1, BlockQ8_0>;
+  static constexpr bool kHasMin = kMin;
+  static void load(const Block& b, int8x16_t& lo, int8x16_t& hi) {
+    const uint8x16_t q = vld1q_u8(b.qs);
+    uint32_t qh;
+    std::memcpy(&qh, b.qh, 4);
+    lo = vorrq_s8(low_nibbles(q), fifth_bits((uint16_t)qh));
+    hi = vorrq_s8(high_nibbles(q), fifth_bits((uint16_t)(qh >> 16)));
+    if constexpr (!kMin) {
+      lo = vsubq_s8(lo, vdupq_n_s8(16));
+      hi = vsubq_s8(hi, vdupq_n_s8(16));
+    }
+  }
+};
+struct NIQ4_NL {
+  using Block = BlockIQ4_NL;
+  using XBlock = BlockQ8_0;
+  static constexpr bool kHasMin = false;
+  static void load(const Block& b, int8x16_t& lo, int8x16_t& hi) {
+    const uint8x16_t q = vld1q_u8(b.qs);
+    const int8x16_t grid = vld1q_s8(kIq4nlValues);
+    lo = vqtbl1q_s8(grid, vandq_u8(q, vdupq_n_u8(0x0f)));
+    hi = vqtbl1q_s8(grid, vshrq_n_u8(q, 4));
+  }
+};
+struct NQ8_0 {
+  using Block = BlockQ8_0;
+  using XBlock = BlockQ8_0;
+  static constexpr bool kHasMin = false;
+  static void load(const Block& b, int8x16_t& lo, int8x16_t& hi) {
+    lo = vld1q_s8(b.qs);
+    hi = vld1q_s8(b.qs + 16);
+  }
+};
+
+template <class W, bool kDot>
+float dot_blocks(int64_t k, const void* w, const void* x) {
+  const auto* a = static_cast<const typename W::Block*>(w);
+  const auto* b = static_cast<const typename W::XBlock*>(x);
   float32x4_t acc = vdupq_n_f32(0.0f);
-  for (int64_t i = 0; i < k / QK4_0; ++i) {
-    const uint8x16_t q = vld1q_u8(a[i].qs);
-    const int8x16_t lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(q, m4)), eight);
-    const int8x16_t hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), eight);
+  float mins = 0.0f;  // sum of m * s over the blocks (formats with a minimum)
+  for (int64_t i = 0; i < k / QK8_0; ++i) {
+    int8x16_t lo, hi;
+    W::load(a[i], lo, hi);
     int32x4_t p = dot16<kDot>(vdupq_n_s32(0), lo, vld1q_s8(b[i].qs));
     p = dot16<kDot>(p, hi, vld1q_s8(b[i].qs + 16));
     acc = vmlaq_n_f32(acc, vcvtq_f32_s32(p), fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d));
+    if constexpr (W::kHasMin) mins += fp16_to_fp32(a[i].m) * fp16_to_fp32(b[i].s);
   }
-  return vaddvq_f32(acc);
-}
-
-template <bool kDot>
-float dot_q8_0(int64_t k, const void* w, const void* x) {
-  const auto* a = static_cast<const BlockQ8_0*>(w);
-  const auto* b = static_cast<const BlockQ8_0*>(x);
-  float32x4_t acc = vdupq_n_f32(0.0f);
-  for (int64_t i = 0; i < k / QK8_0; ++i) {
-    int32x4_t p = dot16<kDot>(vdupq_n_s32(0), vld1q_s8(a[i].qs), vld1q_s8(b[i].qs));
-    p = dot16<kDot>(p, vld1q_s8(a[i].qs + 16), vld1q_s8(b[i].qs + 16));
-    acc = vmlaq_n_f32(acc, vcvtq_f32_s32(p), fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d));
-  }
-  return vaddvq_f32(acc);
+  return vaddvq_f32(acc) + mins;
 }
 
 template <bool kDot>
 bool neon_kernel(DType w_type, MatmulKernel* out) {
   MatmulKernel kern;
   switch (w_type) {
-    case DType::Q4_0: kern.tile = tile_by_rows<dot_q4_0<kDot>>; break;
-    case DType::Q8_0: kern.tile = tile_by_rows<dot_q8_0<kDot>>; break;
+    case DType::Q4_0: kern.tile = tile_by_rows<dot_blocks<NQ4_0, kDot>>; break;
+    case DType::Q4_1: kern.tile = tile_by_rows<dot_blocks<NQ4_1, kDot>>; break;
+    case DType::Q5_0: kern.tile = tile_by_rows<dot_blocks<NQ5<BlockQ5_0, false>, kDot>>; break;
+    case DType::Q5_1: kern.tile = tile_by_rows<dot_blocks<NQ5<BlockQ5_1, true>, kDot>>; break;
+    case DType::IQ4_NL: kern.tile = tile_by_rows<dot_blocks<NIQ4_NL, kDot>>; break;
+    case DType::Q8_0: kern.tile = tile_by_rows<dot_blocks<NQ8_0, kDot>>; break;
     default: return false;
   }
-  kern.act_type = DType::Q8_0;  // quantize stays nullptr: the scalar quantiser is used
+  kern.act_type = matmul_act_type(w_type);  // quantize stays nullptr: the scalar quantiser is used
   kern.tile_m = 4;
   kern.tile_n = 4;
   *out = kern;

@@ -99,7 +99,8 @@ TEST(Matmul, PackedMatchesScalarOnEveryIsa) {
   std::mt19937 g(4321);
   std::normal_distribution<float> nd;
   int checked = 0;
-  for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+  for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::IQ4_NL, DType::Q8_0, DType::Q4_K,
+                  DType::Q5_K, DType::Q6_K}) {
     for (auto [m, nbk, n] : {std::tuple<int64_t, int64_t, int64_t>{32, 3, 1}, {80, 5, 9}, {16, 1, 3}}) {
       const int64_t k = block_size(t) * nbk;
       const auto w = random_weights(t, m, k, g);
