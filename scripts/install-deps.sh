@@ -9,6 +9,7 @@ APT_PACKAGES=(
   clang libclang-rt-14-dev                                  # libFuzzer targets
   libgtest-dev libgmock-dev libbenchmark-dev                # tests, benchmarks
   libcli11-dev nlohmann-json3-dev libcpp-httplib-dev        # CLI parsing, JSON, HTTP server
+  libedit-dev                                               # line editing in `nanomind chat` (BSD)
   libstb-dev                                                # image decoding (stb_image)
   libsndfile1-dev libsamplerate0-dev libespeak-ng-dev espeak-ng  # audio in, resampling, TTS
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo  # OpenCL (PoCL runs it on the CPU in tests)

@@ -85,6 +85,10 @@ typedef struct nm_session_params {
                                   with a packed layout (README) run from a
                                   row-interleaved copy made on first use (read with pread; the file's
                                   pages are not kept, so memory stays one copy); 1 = the file's layout */
+  int32_t parse_special;       /* 0 (default) = user messages, the system prompt and completion text are
+                                  plain text: a typed "<|im_end|>" or image marker stays text and cannot end
+                                  a turn or add an image (the chat template's own markers are control
+                                  tokens either way); 1 = special-token text in them is parsed too */
 } nm_session_params;
 
 /* Called with each piece of generated text (valid UTF-8, possibly empty for tokens
@@ -127,6 +131,10 @@ NM_API nm_status nm_session_init(nm_model* model, const nm_session_params* param
 NM_API void nm_session_free(nm_session* session);
 /* Message of the session's last failed call ("" if none). Valid until the next call. */
 NM_API const char* nm_session_last_error(const nm_session* session);
+/* The chat template the session uses ("llama3", "chatml", ...), or "" when the model file
+ * has none NanoMind recognises and none was named in the parameters (a base model:
+ * nm_session_chat fails; complete text with nm_session_complete). "" for NULL. */
+NM_API const char* nm_session_chat_template(const nm_session* session);
 /* The sampler's seed: the one given, or the one drawn for NM_SEED_RANDOM (0 for NULL). */
 NM_API uint64_t nm_session_seed(const nm_session* session);
 

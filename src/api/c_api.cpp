@@ -44,6 +44,7 @@ struct nm_session {
   std::unique_ptr<nm::DeviceRegistry> devices;  // only when a device was asked for; outlives session
   std::unique_ptr<nm::TextSession> session;
   uint64_t seed = 0;
+  std::string chat_template;  // the family in use, "" for none (nm_session_chat_template)
   std::string last_error;
 };
 
@@ -179,6 +180,7 @@ nm_session_params nm_session_default_params(void) {
   p.image_width = p.image_height = 0;
   p.devices = nullptr;
   p.no_repack = 0;
+  p.parse_special = 0;
   const nm::SamplerParams d;
   p.sampling = {d.temperature, d.top_k, d.top_p, d.min_p, d.repeat_penalty, d.repeat_last_n, NM_SEED_RANDOM};
   return p;
@@ -313,6 +315,7 @@ nm_status nm_session_init(nm_model* handle, const nm_session_params* params, nm_
     nm::TextSessionParams p;
     p.context.n_ctx = params->n_ctx;
     p.context.pack_weights = params->no_repack == 0;
+    p.parse_special = params->parse_special != 0;
     p.context.packed = model.packed_text;
     p.vision_packed = model.packed_vision;
     p.context.kv_type = params->kv_type == NM_KV_Q8_0 ? nm::DType::Q8_0
@@ -344,6 +347,7 @@ nm_status nm_session_init(nm_model* handle, const nm_session_params* params, nm_
     auto r = nm::TextSession::create(*model.text, p);
     if (!r.ok()) return report(s.get(), r.status());
     s->session = std::move(r).value();
+    s->chat_template = s->session->chat_template_name();
     return NM_OK;
   });
   if (st != NM_OK) {
@@ -360,6 +364,10 @@ void nm_session_free(nm_session* session) { delete session; }
 const char* nm_session_last_error(const nm_session* session) { return session ? session->last_error.c_str() : ""; }
 
 uint64_t nm_session_seed(const nm_session* session) { return session ? session->seed : 0; }
+
+const char* nm_session_chat_template(const nm_session* session) {
+  return session && session->session ? session->chat_template.c_str() : "";
+}
 
 nm_status nm_session_chat(nm_session* s, const char* user_message, int32_t n_predict, nm_token_callback cb,
                           void* user_data) {

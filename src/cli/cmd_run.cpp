@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/default_model.h"
 #include "cli/image_options.h"
 #include "cli/option_checks.h"
 #include "cli/text_options.h"
@@ -58,6 +59,16 @@ int run(RunOptions o) {
                                                                  nm_session_free);
   if (!session) return 1;
   const std::vector<nm_image> images = c_images(o.images.paths);
+  if (o.text.demo && images.empty()) {
+    std::fprintf(stderr, "note: the demo model answers questions about a picture of coloured shapes; add one with "
+                 "--image, e.g. --image %s/samples/scene_3.png\n", find_demo_model_dir().c_str());
+  }
+  if (!o.raw && images.empty() && *nm_session_chat_template(session.get()) == '\0') {
+    // A base model (no template in the file, none given): complete the text, as llama.cpp does.
+    std::fprintf(stderr, "note: the model has no chat template NanoMind knows (a base model?): completing the prompt "
+                 "as plain text (--template NAME to chat with one, --raw to say this is meant)\n");
+    o.raw = true;
+  }
   nm_status st;
   bool shown = false;
   if (!images.empty()) {
@@ -93,7 +104,9 @@ void register_run(CLI::App& app) {
   cmd->add_option("-n,--n-predict", opts->n_predict, "Maximum tokens to generate (default 256)")
       ->check(int_in(1, NM_MAX_CTX, "1 to " + std::to_string(NM_MAX_CTX) + " tokens"));
   add_image_options(*cmd, opts->images);
-  cmd->add_flag("--raw", opts->raw, "Complete the prompt as plain text, without the chat template");
+  cmd->add_flag("--raw", opts->raw,
+                "Complete the prompt as plain text, without the chat template (what happens anyway, with a note, "
+                "for a model that has none)");
   cmd->callback([opts] { throw CLI::RuntimeError(run(*opts)); });
 }
 

@@ -77,6 +77,10 @@ void add_sampling_options(CLI::App& cmd, TextOptions& o) {
           },
           "SEED"));
   cmd.add_option("--system", o.system_prompt, "System prompt (default: the chat template's)");
+  cmd.add_flag("--parse-special", o.parse_special,
+               "Read special-token text in the prompt (e.g. <|im_end|>) as control tokens (default: plain text, so "
+               "a typed marker cannot end the turn or add an image; the chat template's own markers are always "
+               "control tokens)");
   cmd.add_option("--template", o.chat_template,
                  "Chat template: " + std::string(ChatTemplate::known_names()) +
                      " (default: recognised from the model file)");
@@ -102,7 +106,9 @@ bool resolve_default_model(TextOptions& o) {
   if (o.mmproj_path.empty() && std::filesystem::is_regular_file(d / kDemoMmprojFile)) {
     o.mmproj_path = (d / kDemoMmprojFile).string();
   }
-  std::fprintf(stderr, "no -m given: using the bundled demo model in %s\n", dir.c_str());
+  std::fprintf(stderr, "no -m given: using the bundled demo model in %s. It is a toy: it only knows pictures of "
+               "coloured shapes (see models/samples); give -m MODEL.gguf for real use\n", dir.c_str());
+  o.demo = true;
   return true;
 }
 
@@ -143,6 +149,7 @@ nm_session* open_session_or_report(nm_model* model, const TextOptions& o) {
   sp.image_height = o.image_height;
   sp.devices = o.devices.empty() ? nullptr : o.devices.c_str();
   sp.no_repack = o.no_repack ? 1 : 0;
+  sp.parse_special = o.parse_special ? 1 : 0;
   nm_session* session = nullptr;
   char err[512];
   if (nm_session_init(model, &sp, &session, err, sizeof err) != NM_OK) {

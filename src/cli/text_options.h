@@ -23,6 +23,8 @@ struct TextOptions {
   bool verbose = false;
   bool no_repack = false;  // --no-repack: file weight layout, no packed CPU copies
   std::string devices;  // --device: brick placement (runtime/device_placement.h)
+  bool parse_special = false;  // --parse-special: special-token text in the prompt is parsed
+  bool demo = false;  // set by resolve_default_model: the bundled demo model is in use
 };
 
 void add_model_options(CLI::App& cmd, TextOptions& o);

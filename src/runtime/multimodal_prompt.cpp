@@ -1,5 +1,6 @@
 #include "runtime/multimodal_prompt.h"
 
+#include <algorithm>
 #include <string>
 
 namespace nm {
@@ -28,26 +29,42 @@ ImageLayout image_layout_for(ProjectorKind projector, const ImagePlan& plan) {
 }
 
 Result<std::vector<PromptPart>> tokenize_with_images(const Tokenizer& tok, std::string_view text, std::string_view marker,
-                                                     std::span<const ImageLayout> images, bool add_bos) {
+                                                     std::span<const ImageLayout> images, bool add_bos,
+                                                     const std::vector<TextSpan>& plain) {
   if (marker.empty()) return error(ErrorCode::invalid_argument, "the image marker is empty");
   std::vector<PromptPart> parts;
   bool first = true;
   std::string run;
+  std::vector<TextSpan> run_plain;  // `plain` in run's coordinates
   auto flush = [&]() -> Status {
     if (run.empty() && !(first && add_bos)) return Status();
     EncodeOptions o;
     o.add_special = first && add_bos;
     o.parse_special = true;
+    o.plain_spans = std::move(run_plain);
     NM_ASSIGN_OR_RETURN(std::vector<TokenId> ids, tok.encode(run, o));
     if (!ids.empty()) parts.push_back(PromptPart{std::move(ids), -1});
     run.clear();
+    run_plain.clear();
     first = false;
     return Status();
   };
-  size_t n_found = 0, at = 0;
+  // Appends text[b, e) to the run, carrying the plain ranges inside it along.
+  auto append_text = [&](size_t b, size_t e) {
+    for (const TextSpan& s : plain) {
+      if (s.end <= b || s.begin >= e) continue;
+      run_plain.push_back({run.size() + std::max(s.begin, b) - b, run.size() + std::min(s.end, e) - b});
+    }
+    run.append(text.substr(b, e - b));
+  };
+  size_t n_found = 0, at = 0, search = 0;
   while (true) {
-    const size_t hit = text.find(marker, at);
-    run += text.substr(at, hit == std::string_view::npos ? std::string_view::npos : hit - at);
+    const size_t hit = text.find(marker, search);
+    if (hit != std::string_view::npos && overlaps_any(plain, hit, hit + marker.size())) {
+      search = hit + 1;  // typed by a user: text, not an image
+      continue;
+    }
+    append_text(at, hit == std::string_view::npos ? text.size() : hit);
     if (hit == std::string_view::npos) break;
     if (n_found < images.size()) {
       for (const ImagePiece& p : images[n_found]) {
@@ -59,7 +76,7 @@ Result<std::vector<PromptPart>> tokenize_with_images(const Tokenizer& tok, std::
       }
     }
     ++n_found;
-    at = hit + marker.size();
+    at = search = hit + marker.size();
   }
   NM_RETURN_IF_ERROR(flush());
   if (n_found != images.size()) {

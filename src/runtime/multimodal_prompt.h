@@ -44,10 +44,12 @@ ImageLayout image_layout_for(ProjectorKind projector, const ImagePlan& plan);
 
 // Splits `text` at each `marker` (images numbered in order of appearance) and tokenizes
 // the text runs with parse_special; BOS (if the vocab adds one) only before the first run
-// when add_bos. images[i] says how image i is laid out. Error when the number of markers
-// differs from the number of images.
+// when add_bos. images[i] says how image i is laid out. `plain` (sorted, disjoint byte
+// ranges of text, e.g. RenderedPrompt::content) is plain text: a marker or special-token
+// text inside it is not one. Error when the number of markers differs from the number of images.
 Result<std::vector<PromptPart>> tokenize_with_images(const Tokenizer& tok, std::string_view text, std::string_view marker,
-                                                     std::span<const ImageLayout> images, bool add_bos);
+                                                     std::span<const ImageLayout> images, bool add_bos,
+                                                     const std::vector<TextSpan>& plain = {});
 
 // Positions the parts occupy (image parts by their embedding count).
 int prompt_positions(std::span<const PromptPart> parts, std::span<const std::vector<float>> images, int n_embd);

@@ -212,9 +212,10 @@ Status TextSession::chat_with_new_images(const std::string& user_message, const 
   const std::vector<ChatMessage> messages = conversation_with(user_message, (int)images.size());
   const Tokenizer& tok = model_.tokenizer();
   const ChatRenderOptions opts = chat_options_for(tok);
-  NM_ASSIGN_OR_RETURN(std::string prompt, template_->render(messages, opts));
+  NM_ASSIGN_OR_RETURN(RenderedPrompt prompt, template_->render_with_spans(messages, opts));
   NM_ASSIGN_OR_RETURN(std::vector<PromptPart> parts,
-                      tokenize_with_images(tok, prompt, opts.image_marker, image_layouts_, false));
+                      tokenize_with_images(tok, prompt.text, opts.image_marker, image_layouts_, false,
+                                           params_.parse_special ? std::vector<TextSpan>{} : prompt.content));
   // Image embeddings occupy positions too: the conversation is evaluated again from the start.
   ctx_->clear();
   cached_.clear();
@@ -243,8 +244,10 @@ Status TextSession::chat(const std::string& user_message, int n_predict, const P
     return ChatTemplate::select(params_.chat_template, model_.tokenizer()).status();
   }
   const std::vector<ChatMessage> messages = conversation_with(user_message, 0);
-  NM_ASSIGN_OR_RETURN(std::string prompt, template_->render(messages, chat_options_for(model_.tokenizer())));
-  NM_ASSIGN_OR_RETURN(std::vector<int32_t> tokens, model_.tokenizer().encode(prompt, {false, true}));
+  NM_ASSIGN_OR_RETURN(RenderedPrompt prompt, template_->render_with_spans(messages, chat_options_for(model_.tokenizer())));
+  NM_ASSIGN_OR_RETURN(std::vector<int32_t> tokens,
+                      model_.tokenizer().encode(prompt.text, {false, true, params_.parse_special ? std::vector<TextSpan>{}
+                                                                                                : prompt.content}));
   std::string reply;
   NM_RETURN_IF_ERROR(prefill_and_generate(tokens, n_predict, on_piece, &reply));
   history_.push_back({"user", user_message});
@@ -253,7 +256,8 @@ Status TextSession::chat(const std::string& user_message, int n_predict, const P
 }
 
 Status TextSession::complete(const std::string& text, int n_predict, const PieceCallback& on_piece) {
-  NM_ASSIGN_OR_RETURN(std::vector<int32_t> tokens, model_.tokenizer().encode(text, {cached_.empty(), false}));
+  NM_ASSIGN_OR_RETURN(std::vector<int32_t> tokens,
+                      model_.tokenizer().encode(text, {cached_.empty(), params_.parse_special}));
   std::vector<int32_t> all = cached_;
   all.insert(all.end(), tokens.begin(), tokens.end());
   return prefill_and_generate(all, n_predict, on_piece, nullptr);

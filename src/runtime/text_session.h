@@ -36,6 +36,10 @@ struct TextSessionParams {
   Device* vision_device = nullptr;  // where the vision brick runs (nullptr: the session's CPU pool);
                                     // the text brick's device is context.device
   std::shared_ptr<PackedWeights> vision_packed;  // the vision brick's shared packed weights (may be null)
+  // Special-token text in user messages, the system prompt and complete()'s text ("<|im_end|>",
+  // an image marker) is plain text unless this is set; the chat template's own markers are
+  // control tokens either way.
+  bool parse_special = false;
 };
 
 struct TextTimings {
@@ -82,6 +86,9 @@ class TextSession {
   std::string text_device_name() const { return placement_name(params_.context.device); }
   std::string vision_device_name() const { return placement_name(params_.vision_device); }
   const std::vector<ChatMessage>& history() const { return history_; }
+  // The chat template family in use ("chatml", ...), or "" when the model has none this
+  // session can use (chat() then fails; complete() works).
+  std::string chat_template_name() const { return template_ ? std::string(template_->name()) : std::string(); }
 
  private:
   TextSession(const TextModel& model, const TextSessionParams& params);

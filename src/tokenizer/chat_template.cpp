@@ -12,23 +12,79 @@ namespace nm {
 
 namespace {
 
-// Python's str.strip() (also Jinja's |trim): drop leading/trailing whitespace code points.
-std::string py_strip(std::string_view s) {
-  const std::vector<Utf8Unit> units = utf8_units(s);
-  auto ws = [](uint32_t cp) { return is_whitespace(cp) || (cp >= 0x1C && cp <= 0x1F); };
-  size_t b = 0;
-  size_t e = units.size();
-  while (b < e && ws(units[b].cp)) ++b;
-  while (e > b && ws(units[e - 1].cp)) --e;
-  if (b == e) return {};
-  return std::string(s.substr(units[b].offset, units[e - 1].offset + units[e - 1].length - units[b].offset));
+bool strip_ws(uint32_t cp) { return is_whitespace(cp) || (cp >= 0x1C && cp <= 0x1F); }
+
+// Python's str.lstrip() / str.rstrip() (Jinja's |trim is both): whitespace code points.
+std::string py_lstrip(std::string_view s) {
+  for (const Utf8Unit& u : utf8_units(s)) {
+    if (!strip_ws(u.cp)) return std::string(s.substr(u.offset));
+  }
+  return {};
 }
 
-std::string with_images(const ChatMessage& m, const ChatRenderOptions& o) {
-  std::string out;
-  for (int i = 0; i < m.n_images; ++i) out += o.image_marker;
-  return out + m.content;
+std::string py_rstrip(std::string_view s) {
+  const std::vector<Utf8Unit> units = utf8_units(s);
+  for (size_t e = units.size(); e > 0; --e) {
+    if (!strip_ws(units[e - 1].cp)) return std::string(s.substr(0, units[e - 1].offset + units[e - 1].length));
+  }
+  return {};
 }
+
+// A rendered prompt as pieces: the template's own text (markers, headers: may hold
+// control-token text) or a message's content (what the user or the app wrote).
+struct Piece {
+  std::string text;
+  bool content = false;
+};
+using Pieces = std::vector<Piece>;
+
+// A message as the template sees it: its image markers (template text), then its content.
+Pieces message_pieces(const ChatMessage& m, const ChatRenderOptions& o) {
+  Pieces p;
+  std::string markers;
+  for (int i = 0; i < m.n_images; ++i) markers += o.image_marker;
+  if (!markers.empty()) p.push_back({markers, false});
+  p.push_back({m.content, true});
+  return p;
+}
+
+// Python's str.strip() applied to the concatenation of the pieces.
+Pieces stripped(Pieces p) {
+  for (Piece& x : p) {
+    x.text = py_lstrip(x.text);
+    if (!x.text.empty()) break;
+  }
+  for (auto it = p.rbegin(); it != p.rend(); ++it) {
+    it->text = py_rstrip(it->text);
+    if (!it->text.empty()) break;
+  }
+  return p;
+}
+
+Pieces concat(Pieces a, const Pieces& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+// Appends template text or pieces, recording where content lands.
+class PromptBuilder {
+ public:
+  PromptBuilder& text(std::string_view t) {
+    out_.text.append(t);
+    return *this;
+  }
+  PromptBuilder& pieces(const Pieces& p) {
+    for (const Piece& x : p) {
+      if (x.content && !x.text.empty()) out_.content.push_back({out_.text.size(), out_.text.size() + x.text.size()});
+      out_.text += x.text;
+    }
+    return *this;
+  }
+  RenderedPrompt take() { return std::move(out_); }
+
+ private:
+  RenderedPrompt out_;
+};
 
 // Finds the literal default system prompt in a ChatML template: the first
 // "<|im_start|>system\n<literal text><|im_end|>" whose text holds no Jinja syntax.
@@ -115,17 +171,23 @@ std::string_view ChatTemplate::name() const {
 
 Result<std::string> ChatTemplate::render(const std::vector<ChatMessage>& messages,
                                          const ChatRenderOptions& o) const {
-  std::string out;
+  NM_ASSIGN_OR_RETURN(RenderedPrompt r, render_with_spans(messages, o));
+  return std::move(r.text);
+}
+
+Result<RenderedPrompt> ChatTemplate::render_with_spans(const std::vector<ChatMessage>& messages,
+                                                       const ChatRenderOptions& o) const {
+  PromptBuilder out;
   switch (family_) {
     case ChatFamily::llama2: {
       // A leading system message is folded into the first user turn inside <<SYS>>;
       // turns must alternate user/assistant. The prompt ends with "[/INST]" already, so
       // add_generation_prompt changes nothing. No default system prompt.
       size_t first = 0;
-      std::string system;
+      Pieces system;
       bool has_system = false;
       if (!messages.empty() && messages[0].role == "system") {
-        system = with_images(messages[0], o);
+        system = message_pieces(messages[0], o);
         has_system = true;
         first = 1;
       }
@@ -136,12 +198,14 @@ Result<std::string> ChatTemplate::render(const std::vector<ChatMessage>& message
           return error(ErrorCode::invalid_argument,
                        "Llama 2 chat: conversation roles must alternate user/assistant/user/assistant/...");
         }
-        std::string content = with_images(m, o);
-        if (k == 0 && has_system) content = std::string("<<SYS>>\n").append(system).append("\n<</SYS>>\n\n").append(content);
+        Pieces content = message_pieces(m, o);
+        if (k == 0 && has_system) {
+          content = concat(concat(concat({{"<<SYS>>\n", false}}, system), {{"\n<</SYS>>\n\n", false}}), content);
+        }
         if (m.role == "user") {
-          out.append(o.bos_token).append("[INST] ").append(py_strip(content)).append(" [/INST]");
+          out.text(o.bos_token).text("[INST] ").pieces(stripped(content)).text(" [/INST]");
         } else if (m.role == "assistant") {
-          out.append(" ").append(py_strip(content)).append(" ").append(o.eos_token);
+          out.text(" ").pieces(stripped(content)).text(" ").text(o.eos_token);
         }
       }
       break;
@@ -153,21 +217,21 @@ Result<std::string> ChatTemplate::render(const std::vector<ChatMessage>& message
       // system message (trimmed) if any; tools are not supported here.
       size_t first = 0;
       if (knowledge_date_) {
-        out.append(o.bos_token).append("<|start_header_id|>system<|end_header_id|>\n\n");
-        out.append("Cutting Knowledge Date: December 2023\nToday Date: ");
-        out.append(o.date_string.empty() ? "26 Jul 2024" : o.date_string).append("\n\n");
+        out.text(o.bos_token).text("<|start_header_id|>system<|end_header_id|>\n\n");
+        out.text("Cutting Knowledge Date: December 2023\nToday Date: ");
+        out.text(o.date_string.empty() ? "26 Jul 2024" : o.date_string).text("\n\n");
         if (!messages.empty() && messages[0].role == "system") {
-          out.append(py_strip(with_images(messages[0], o)));
+          out.pieces(stripped(message_pieces(messages[0], o)));
           first = 1;
         }
-        out.append("<|eot_id|>");
+        out.text("<|eot_id|>");
       }
       for (size_t i = first; i < messages.size(); ++i) {
-        if (i == 0 && !knowledge_date_) out += o.bos_token;
-        out.append("<|start_header_id|>").append(messages[i].role).append("<|end_header_id|>\n\n");
-        out.append(py_strip(with_images(messages[i], o))).append("<|eot_id|>");
+        if (i == 0 && !knowledge_date_) out.text(o.bos_token);
+        out.text("<|start_header_id|>").text(messages[i].role).text("<|end_header_id|>\n\n");
+        out.pieces(stripped(message_pieces(messages[i], o))).text("<|eot_id|>");
       }
-      if (o.add_generation_prompt) out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
+      if (o.add_generation_prompt) out.text("<|start_header_id|>assistant<|end_header_id|>\n\n");
       break;
     }
     case ChatFamily::chatml: {
@@ -175,23 +239,23 @@ Result<std::string> ChatTemplate::render(const std::vector<ChatMessage>& message
       // not a system message; plain ChatML (no default found) adds nothing.
       for (size_t i = 0; i < messages.size(); ++i) {
         if (i == 0 && messages[0].role != "system" && !default_system_.empty()) {
-          out.append("<|im_start|>system\n").append(default_system_).append("<|im_end|>\n");
+          out.text("<|im_start|>system\n").text(default_system_).text("<|im_end|>\n");
         }
-        out.append("<|im_start|>").append(messages[i].role).append("\n");
-        out.append(with_images(messages[i], o)).append("<|im_end|>\n");
+        out.text("<|im_start|>").text(messages[i].role).text("\n");
+        out.pieces(message_pieces(messages[i], o)).text("<|im_end|>\n");
       }
-      if (o.add_generation_prompt) out += "<|im_start|>assistant\n";
+      if (o.add_generation_prompt) out.text("<|im_start|>assistant\n");
       break;
     }
     case ChatFamily::gemma: {
       // BOS text, then "<start_of_turn>{user|model}\n{trimmed content}<end_of_turn>\n" per
       // turn; a leading system message (untrimmed) + "\n\n" opens the first turn's text.
       // Turns must alternate user/model.
-      out += o.bos_token;
+      out.text(o.bos_token);
       size_t first = 0;
-      std::string prefix;
+      Pieces prefix;
       if (!messages.empty() && messages[0].role == "system") {
-        prefix = with_images(messages[0], o) + "\n\n";
+        prefix = concat(message_pieces(messages[0], o), {{"\n\n", false}});
         first = 1;
       }
       for (size_t i = first; i < messages.size(); ++i) {
@@ -200,15 +264,15 @@ Result<std::string> ChatTemplate::render(const std::vector<ChatMessage>& message
           return error(ErrorCode::invalid_argument,
                        "Gemma chat: conversation roles must alternate user/assistant/user/assistant/...");
         }
-        out.append("<start_of_turn>").append(m.role == "assistant" ? "model" : m.role).append("\n");
-        if (i == first) out += prefix;
-        out.append(py_strip(with_images(m, o))).append("<end_of_turn>\n");
+        out.text("<start_of_turn>").text(m.role == "assistant" ? "model" : m.role).text("\n");
+        if (i == first) out.pieces(prefix);
+        out.pieces(stripped(message_pieces(m, o))).text("<end_of_turn>\n");
       }
-      if (o.add_generation_prompt) out += "<start_of_turn>model\n";
+      if (o.add_generation_prompt) out.text("<start_of_turn>model\n");
       break;
     }
   }
-  return out;
+  return out.take();
 }
 
 std::vector<std::string> ChatTemplate::stop_strings() const {

@@ -7,7 +7,8 @@
 // Date" / "Today Date"; ChatML adds the literal system prompt found in the file's template
 // (Qwen2: "You are a helpful assistant.", Qwen2.5: "You are Qwen, ...") when the
 // conversation has no system message. The rendered text contains the BOS text the template
-// writes, so encode it with add_special = false and parse_special = true.
+// writes, so encode it with add_special = false and parse_special = true, and with the
+// contents as plain_spans (render_with_spans) so that what users typed stays text.
 // Immutable after creation; const methods are thread-safe.
 #pragma once
 
@@ -40,6 +41,15 @@ struct ChatRenderOptions {
   std::string date_string;
 };
 
+// A rendered prompt and where the messages' contents sit in it: everything outside those
+// spans is the template's own text. Tokenize with EncodeOptions::plain_spans = content so
+// that text a user typed ("<|im_end|>", an image marker) stays text while the template's
+// markers become control tokens.
+struct RenderedPrompt {
+  std::string text;
+  std::vector<TextSpan> content;  // sorted, disjoint; empty contents have no span
+};
+
 class ChatTemplate {
  public:
   // The family named by --template: "llama2", "llama3", "llama3.1" (Llama 3.1/3.2 with the
@@ -67,6 +77,9 @@ class ChatTemplate {
   bool knowledge_date_header() const { return knowledge_date_; }
 
   Result<std::string> render(const std::vector<ChatMessage>& messages, const ChatRenderOptions& options) const;
+  // The same text, with the spans of the messages' contents.
+  Result<RenderedPrompt> render_with_spans(const std::vector<ChatMessage>& messages,
+                                           const ChatRenderOptions& options) const;
 
   // Strings that end an assistant turn, for stopping generation on text.
   std::vector<std::string> stop_strings() const;

@@ -161,7 +161,19 @@ struct Fragment {
 };
 }  // namespace
 
+bool overlaps_any(const std::vector<TextSpan>& spans, size_t begin, size_t end) {
+  auto it = std::upper_bound(spans.begin(), spans.end(), begin,
+                             [](size_t at, const TextSpan& s) { return at < s.end; });  // first span ending after begin
+  return it != spans.end() && it->begin < end;
+}
+
 Result<std::vector<TokenId>> Tokenizer::encode(std::string_view text, const EncodeOptions& options) const {
+  for (size_t i = 0; i < options.plain_spans.size(); ++i) {
+    const TextSpan& s = options.plain_spans[i];
+    if (s.begin > s.end || s.end > text.size() || (i > 0 && options.plain_spans[i - 1].end > s.begin)) {
+      return error(ErrorCode::invalid_argument, "plain-text spans must be sorted, disjoint and inside the text");
+    }
+  }
   // Split on special-token texts, longest first (llama.cpp tokenizer_st_partition).
   std::vector<Fragment> frags{{k_no_token, text}};
   for (TokenId sid : special_) {
@@ -176,10 +188,17 @@ Result<std::vector<TokenId>> Tokenizer::encode(std::string_view text, const Enco
         continue;
       }
       std::string_view rest = f.text;
-      for (size_t at; (at = rest.find(s)) != std::string_view::npos;) {
+      size_t from = 0;  // search start inside rest (past matches refused as plain text)
+      for (size_t at; (at = rest.find(s, from)) != std::string_view::npos;) {
+        const size_t offset = (size_t)(rest.data() - text.data()) + at;
+        if (overlaps_any(options.plain_spans, offset, offset + s.size())) {
+          from = at + 1;
+          continue;
+        }
         if (at > 0) next.push_back({k_no_token, rest.substr(0, at)});
         next.push_back({sid, {}});
         rest.remove_prefix(at + s.size());
+        from = 0;
       }
       if (!rest.empty()) next.push_back({k_no_token, rest});
     }

@@ -18,10 +18,26 @@
 
 namespace nm {
 
+// A byte range [begin, end) of a text.
+struct TextSpan {
+  size_t begin = 0, end = 0;
+};
+
+// Whether [begin, end) overlaps one of the sorted, disjoint spans.
+bool overlaps_any(const std::vector<TextSpan>& spans, size_t begin, size_t end);
+
 struct EncodeOptions {
+  EncodeOptions(bool add = true, bool parse = false, std::vector<TextSpan> plain = {})  // NOLINT: {a, b} at call sites
+      : add_special(add), parse_special(parse), plain_spans(std::move(plain)) {}
+
   bool add_special = true;     // add BOS / EOS as the vocab's add_bos_token / add_eos_token say
   bool parse_special = false;  // match control-token texts ("<|im_start|>") in the input as tokens;
                                // user-defined tokens are always matched (as llama.cpp does)
+  // Ranges of the input that are plain text whatever parse_special says (e.g. what a user
+  // typed inside a rendered chat prompt): no special or user-defined token text is matched
+  // where it would overlap one, so typed markers stay text. The text around them is
+  // tokenized as before (a range does not split the text it sits in). Sorted, disjoint.
+  std::vector<TextSpan> plain_spans;
 };
 
 struct DecodeOptions {

@@ -128,6 +128,7 @@ TEST(CApiBadInput, SessionInitChecksPointersAndReturnsNullOnFailure) {
   nm_session_free(nullptr);
   EXPECT_STREQ(nm_session_last_error(nullptr), "");
   EXPECT_EQ(nm_session_seed(nullptr), 0u);
+  EXPECT_STREQ(nm_session_chat_template(nullptr), "");
   nm_model_free(m);
 }
 
