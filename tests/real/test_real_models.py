@@ -1,0 +1,135 @@
+"""Real-weight tier: NanoMind against llama.cpp on the real model files (scripts/fetch-models.sh).
+
+For one golden file (NM_GOLDEN, made by tests/real/make_golden.py with llama.cpp) and each
+of its prompts:
+- chat prompts: the prompt NanoMind builds for the model (its own template choice, through
+  the test shim) must equal the text llama.cpp was given (the file's Jinja template
+  rendered by jinja2); then
+- NanoMind's tokens for that text must equal llama.cpp's (the real vocabularies: SmolLM's
+  digit splitting, Qwen2's BPE, Gemma's 262,144-piece SentencePiece);
+- greedy decoding through the public C API (libnanomind.so): at every step NanoMind's
+  token must be llama.cpp's, except at a near-tie — NanoMind's token within 0.1 of
+  llama.cpp's top logit (TIE) — where the two runs may part, and comparing stops.
+
+The 0.1 rule alone does not hold on these 4- and 5-bit files: both engines round every
+matmul input to 8 bits and sum in different orders, so a value near a rounding midpoint
+lands one step apart and the difference grows through the layers. Measured with
+tests/real/engine_distance.py (first generated position of every prompt), NanoMind's logits
+differ from llama.cpp's by up to 0.37 (SmolLM2 Q4_1, logits ~30), 0.16 (Qwen2.5-Coder 0.5B),
+0.19 (1.5B) and 0.92 (Gemma 3 270M, whose 301-fold output norm weights magnify it); against
+the numpy float64 reference with the same 8-bit rounding NanoMind is as close as llama.cpp
+or closer (SmolLM2 'french-math': NanoMind 0.004 from it, llama.cpp 0.36; Gemma
+'arithmetic': 0.12 and 0.48). So a different token is also accepted as a noise tie when
+each engine rates the other's token within NOISE_TIE (twice that measured distance) of its
+own top; the test prints which kind of tie ended each comparison, so the 0.1 rule's outcome
+stays visible. Every other difference fails: a wrong kernel, layout or norm moves logits by
+whole units at the first step.
+
+Without the model file the tests skip, or fail where NM_REAL_REQUIRED=1 (scripts/test.sh
+sets it after fetching).
+"""
+import ctypes
+import hashlib
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools"))
+import nanomind_ctypes as nmc  # noqa: E402
+
+TIE = 0.1  # the rule: a different token only where llama.cpp rates it within 0.1 of its top
+# Twice the largest |NanoMind - llama.cpp| logit difference tests/real/engine_distance.py
+# measured on each file (see the module docstring), 2025-12-06.
+NOISE_TIE = {"smollm2-135m-instruct-q4_1.gguf": 0.75, "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf": 0.35,
+             "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf": 0.4, "gemma-3-270m-q4_k_m.gguf": 1.85}
+
+GOLDEN_PATH = os.environ.get("NM_GOLDEN", "")
+GOLDEN = json.load(open(GOLDEN_PATH, encoding="utf-8")) if GOLDEN_PATH else None
+MODELS_DIR = os.environ.get("NM_MODELS_DIR") or os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "nanomind", "models")
+
+
+def _model_path():
+    if GOLDEN is None:
+        pytest.fail("NM_GOLDEN is not set: run these tests through ctest (ctest -L real)")
+    path = os.path.join(MODELS_DIR, GOLDEN["model"])
+    if not os.path.exists(path):
+        msg = f"{path} is missing: run scripts/fetch-models.sh"
+        if os.environ.get("NM_REAL_REQUIRED") == "1":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
+
+
+@pytest.fixture(scope="module")
+def engine():
+    path = _model_path()
+    lib = nmc.NanoMind(os.environ["NM_LIB"])
+    longest = max(len(p["tokens"]) + len(p["steps"]) for p in GOLDEN["prompts"])
+    with lib.load(path, n_threads=2) as model, model.session(n_ctx=longest + 16) as session:
+        yield path, model, session
+
+
+def test_file_is_the_one_the_golden_was_made_from(engine):
+    h = hashlib.sha256()
+    with open(engine[0], "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    assert h.hexdigest() == GOLDEN["sha256"], "the model file differs from the one llama.cpp ran"
+
+
+def chat_prompt(path, messages):
+    shim = ctypes.CDLL(os.environ["NM_SHIM"])
+    n = len(messages)
+    roles = (ctypes.c_char_p * n)(*[m["role"].encode() for m in messages])
+    contents = (ctypes.c_char_p * n)(*[m["content"].encode() for m in messages])
+    out = ctypes.create_string_buffer(1 << 16)
+    n_out = ctypes.c_int64()
+    rc = shim.nm_shim_model_chat_prompt(path.encode(), ctypes.c_int64(n), roles, contents, out,
+                                        ctypes.c_int64(len(out)), ctypes.byref(n_out))
+    assert rc == 0, f"NanoMind could not build the chat prompt (code {rc})"
+    return out.raw[:n_out.value].decode()
+
+
+PROMPTS = GOLDEN["prompts"] if GOLDEN else []
+
+
+@pytest.mark.parametrize("prompt", PROMPTS, ids=[p["name"] for p in PROMPTS])
+def test_greedy_tokens_match_llama_cpp(engine, prompt):
+    path, model, session = engine
+    if prompt["kind"] == "chat":
+        assert chat_prompt(path, prompt["messages"]) == prompt["text"]
+    tokens = model.tokenize(prompt["text"], add_special=prompt["kind"] == "raw")
+    assert tokens == prompt["tokens"], "prompt tokens differ from llama.cpp's"
+
+    session.reset()
+    session.eval(tokens)
+    steps = prompt["steps"]
+    for i, step in enumerate(steps):
+        logits = session.logits()
+        assert np.isfinite(logits).all(), f"step {i}: non-finite logits"
+        ours = int(np.argmax(logits))
+        theirs = step["token"]
+        if ours != theirs:
+            near = {tok: logit for tok, logit in step["top"]}
+            top = step["top"][0][1]
+            what = (f"{prompt['name']}: {i} steps equal, then NanoMind #{ours} / llama.cpp #{theirs}: llama.cpp "
+                    f"rates them {near.get(ours, float('-inf')):.3f} / {top:.3f}, NanoMind "
+                    f"{logits[ours]:.3f} / {logits[theirs]:.3f}")
+            if ours in near and near[ours] >= top - TIE:
+                print(what + f" (near-tie: within {TIE})")
+                return
+            noise = NOISE_TIE.get(GOLDEN["model"], TIE)
+            if ours in near and near[ours] >= top - noise and logits[theirs] >= logits[ours] - noise:
+                print(what + f" (noise tie: within {noise}, not within {TIE})")
+                return
+            if ours not in near and step.get("cut"):
+                pytest.fail(what + ": llama.cpp's logit of NanoMind's token was not stored (regenerate the "
+                            "golden with a larger MAX_STORED)")
+            pytest.fail(what + f": not a tie (llama.cpp stored every token within {GOLDEN['margin']} of its top)")
+        if i + 1 < len(steps):
+            session.eval([ours])
+    print(f"{prompt['name']}: all {len(steps)} steps equal")
