@@ -78,6 +78,30 @@ PROMPTS = [
 ]
 
 
+# Random tokenizer inputs: pieces of many scripts, digits, whitespace runs, code and the
+# special-token texts of all four vocabularies, joined at random.
+TOKENIZE_POOLS = [
+    "the quick brown fox", "Hello, World!", "don't", "I'M", "we'll", "3.14159", "1234567890", "2026-12-06",
+    "  ", "   ", "\n", "\n\n", "\t", " \n ", "\r\n", "\u00a0", "\u3000",
+    "Über", "straße", "café naïve", "¿Qué?", "Москва", "αβγ", "東京は日本の首都です", "请用一句话", "한국어",
+    "مرحبا", "नमस्ते", "😀🤖👍🏽", "e\u0301", "½²Ⅻ", "٣٤٥",
+    "def f(x):", "    return x", "{'a': [1, 2]}", "#include <stdio.h>", "x += 1;", "<html>", "</div>",
+    "<start_of_turn>", "<end_of_turn>", "<|im_start|>", "<|im_end|>", "<bos>", "<|endoftext|>",
+]
+N_TOKENIZE = 300
+
+
+def tokenize_texts(seed: int = 13) -> list[str]:
+    rng = np.random.default_rng(seed)
+    texts = []
+    for _ in range(N_TOKENIZE):
+        n = int(rng.integers(1, 12))
+        parts = [TOKENIZE_POOLS[i] for i in rng.integers(0, len(TOKENIZE_POOLS), n)]
+        seps = ["", " ", "  ", "\n"]
+        texts.append("".join(p + seps[int(rng.integers(0, len(seps)))] for p in parts))
+    return texts
+
+
 def sha256(path: str) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -166,19 +190,33 @@ def golden_for(path: str, name: str) -> dict:
         if kind == "chat":
             entry["messages"] = content
         out["prompts"].append(entry)
+    out["tokenize"] = tokenize_golden(llm)
     return out
+
+
+def tokenize_golden(llm) -> list:
+    """[text, llama.cpp's ids] pairs: no BOS added, special-token texts parsed."""
+    return [[t, llm.tokenize(t.encode(), add_bos=False, special=True)] for t in tokenize_texts()]
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=os.environ.get("NM_MODELS_DIR", os.path.join(
         os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "nanomind", "models")))
+    ap.add_argument("--tokenize-only", action="store_true",
+                    help="only (re)write the random-text tokenizations of existing golden files")
+    ap.add_argument("--out", default=os.path.join(HERE, "golden"), help="directory of the golden files")
     ap.add_argument("names", nargs="*", default=list(MODELS))
     a = ap.parse_args()
     for name in a.names:
         path = os.path.join(a.models, MODELS[name])
-        golden = golden_for(path, name)
-        dest = os.path.join(HERE, "golden", name + ".json")
+        dest = os.path.join(a.out, name + ".json")
+        if a.tokenize_only:
+            with open(os.path.join(HERE, "golden", name + ".json"), encoding="utf-8") as f:
+                golden = json.load(f)
+            golden["tokenize"] = tokenize_golden(open_llama(path, 64))
+        else:
+            golden = golden_for(path, name)
         with open(dest, "w", encoding="utf-8") as f:
             json.dump(golden, f, ensure_ascii=False, indent=None, separators=(",", ":"))
             f.write("\n")

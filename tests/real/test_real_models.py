@@ -1,7 +1,8 @@
 """Real-weight tier: NanoMind against llama.cpp on the real model files (scripts/fetch-models.sh).
 
-For one golden file (NM_GOLDEN, made by tests/real/make_golden.py with llama.cpp) and each
-of its prompts:
+For one golden file (NM_GOLDEN, made by tests/real/make_golden.py with llama.cpp): 300
+random texts (mixed scripts, digits, whitespace runs, code, special-token texts) must
+tokenize as llama.cpp tokenized them, and for each of its prompts:
 - chat prompts: the prompt NanoMind builds for the model (its own template choice, through
   the test shim) must equal the text llama.cpp was given (the file's Jinja template
   rendered by jinja2); then
@@ -79,6 +80,16 @@ def test_file_is_the_one_the_golden_was_made_from(engine):
         for block in iter(lambda: f.read(1 << 22), b""):
             h.update(block)
     assert h.hexdigest() == GOLDEN["sha256"], "the model file differs from the one llama.cpp ran"
+
+
+def test_tokenizer_matches_llama_cpp_on_random_text(engine):
+    # 300 texts of mixed scripts, digits, whitespace runs, code and special-token texts
+    # (make_golden.py tokenize_texts), no BOS added, special texts parsed, as llama.cpp did.
+    _, model, _ = engine
+    if "tokenize" not in GOLDEN:
+        pytest.fail("the golden file has no 'tokenize' entries (make_golden.py --tokenize-only)")
+    bad = [(text, ids) for text, ids in GOLDEN["tokenize"] if model.tokenize(text, add_special=False) != ids]
+    assert not bad, f"{len(bad)} of {len(GOLDEN['tokenize'])} texts differ, e.g. {bad[0][0]!r}: llama.cpp {bad[0][1]}"
 
 
 def chat_prompt(path, messages):
