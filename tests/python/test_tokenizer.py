@@ -203,9 +203,12 @@ def test_byte_level_round_trips_invalid_utf8(shim, rng):
         assert chunks.sum() == len(text)
 
 
-def spm_pair(shim, rng):
-    """(HF reference, ours): a Llama-style vocab with <unk>, <s>, </s>, 256 byte tokens."""
-    norm = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+def spm_pair(shim, rng, space_prefix=True):
+    """(HF reference, ours): a Llama-style vocab with <unk>, <s>, </s>, 256 byte tokens.
+    space_prefix=False is Gemma's setting (its tokenizer.json normalizer only replaces " "
+    with "▁"; the GGUF says add_space_prefix = false)."""
+    replace = normalizers.Replace(" ", "▁")
+    norm = normalizers.Sequence([normalizers.Prepend("▁"), replace] if space_prefix else [replace])
     trainer_tok = Tokenizer(models.BPE())
     trainer_tok.normalizer = norm
     trainer_tok.train_from_iterator(corpus(rng), trainers.BpeTrainer(vocab_size=1200, show_progress=False))
@@ -232,16 +235,17 @@ def spm_pair(shim, rng):
     vocab = {t: i for i, t in enumerate(tokens)}
     hf = Tokenizer(models.BPE(vocab=vocab, merges=pairs, byte_fallback=True, unk_token="<unk>", fuse_unk=True))
     hf.normalizer = norm
-    hf.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
-                                    decoders.Strip(" ", 1, 0)])
+    hf.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse()]
+                                   + ([decoders.Strip(" ", 1, 0)] if space_prefix else []))
     hf.add_special_tokens(["<s>", "</s>"])
     ours = Ours(shim, "llama", "default", tokens, scores=scores, types=types, bos=1, eos=2, unk=0,
-                add_bos=True, add_space_prefix=True)
+                add_bos=True, add_space_prefix=space_prefix)
     return hf, ours
 
 
-def test_spm_matches_hf_byte_fallback_bpe(shim, rng):
-    hf, ours = spm_pair(shim, rng)
+@pytest.mark.parametrize("space_prefix", [True, False], ids=["llama", "gemma"])
+def test_spm_matches_hf_byte_fallback_bpe(shim, rng, space_prefix):
+    hf, ours = spm_pair(shim, rng, space_prefix)
     for _ in range(1500):
         s = random_text(rng).replace("\u2581", "")
         if rng.random() < 0.3:
