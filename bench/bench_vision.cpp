@@ -1,8 +1,9 @@
 // Vision encoder benchmark: encode time per image for an mmproj file (e.g. a generated
 // SigLIP-so400m-shaped one: tools/make_tiny_mmproj.py --kind siglip-mlp --image-size 384
 // --patch-size 14 --n-embd 1152 --n-ff 4304 --n-layer 27 --n-head 16 --n-embd-llm 2048)
-// and the GFLOP/s that implies (2 * multiply-adds of the matmuls and attention), as a
-// fraction of this machine's f32 FMA peak measured in the same run.
+// and the GFLOP/s that implies (the brick's own count: MmprojModel::encoder_flops), as a
+// fraction of this machine's f32 FMA peak measured in the same run. Runs the encoder
+// through the runtime's vision brick (ImageEncoder), as the pipeline does.
 // Usage: bench_vision MMPROJ [--threads N] [--reps N]
 #include <algorithm>
 #include <chrono>
@@ -13,28 +14,12 @@
 #include <vector>
 
 #include "bricks/vision/mmproj.h"
-#include "bricks/vision/vision_encoder.h"
 #include "kernels/roofline.h"
+#include "runtime/image_encoder.h"
 
 namespace {
 
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
-
-// Multiply-adds of one encode at the trained size.
-double encode_flops(const nm::VisionHparams& hp) {
-  const double g = hp.grid_side(), n_patch = g * g, T = n_patch + (hp.has_class_token ? 1 : 0);
-  const double E = hp.n_embd, F = hp.n_ff, K = 3.0 * hp.patch_size * hp.patch_size;
-  double fma = n_patch * K * E;                          // patch embedding
-  fma += hp.n_layer_run * (T * (4 * E * E + 2 * E * F)   // q, k, v, out, ffn up/down
-                           + 2 * T * T * E);             // scores and weighted sum
-  const double s = hp.scale_factor;
-  if (hp.projector == nm::ProjectorKind::mlp) {
-    fma += n_patch * (E * hp.n_embd_out + (double)hp.n_embd_out * hp.n_embd_out);
-  } else {
-    fma += n_patch / (s * s) * (E * s * s) * hp.n_embd_out;
-  }
-  return 2 * fma;
-}
 
 }  // namespace
 
@@ -55,7 +40,7 @@ int main(int argc, char** argv) {
   }
   const nm::VisionHparams& hp = m.value()->hparams();
   const double t0 = now_s();
-  auto enc = nm::VisionEncoder::create(*m.value(), {});
+  auto enc = nm::ImageEncoder::create(*m.value(), {});
   if (!enc.ok()) {
     std::fprintf(stderr, "%s\n", enc.status().to_string().c_str());
     return 1;
@@ -70,13 +55,13 @@ int main(int argc, char** argv) {
   double best = 1e30;
   for (int r = 0; r < reps; ++r) {
     const double t = now_s();
-    if (nm::Status s = enc.value()->encode(in, pool, out); !s.ok()) {
+    if (nm::Status s = enc.value()->encoder().encode(in, pool, out); !s.ok()) {
       std::fprintf(stderr, "%s\n", s.to_string().c_str());
       return 1;
     }
     best = std::min(best, now_s() - t);
   }
-  const double flops = encode_flops(hp);
+  const double flops = m.value()->encoder_flops(hp.image_size, hp.image_size);
   const double peak = nm::measure_fma_peak(pool, nm::best_isa());
   std::printf("vision %s+%s %dx%d patch %d width %d layers %d/%d threads %d: build %.2f s, encode %.3f s/image, "
               "%.1f GFLOP, %.1f GFLOP/s = %.0f%% of f32 FMA peak (%.1f GFLOP/s, %s), %zu tokens\n",

@@ -12,25 +12,21 @@
 #include <random>
 #include <string>
 
-#include "bricks/text/text_model.h"
-#include "bricks/vision/mmproj.h"
 #include "core/image.h"
 #include "core/thread_pool.h"
 #include "kernels/roofline.h"
 #include "nanomind/nanomind.h"
-#include "runtime/device_placement.h"
+#include "runtime/pipeline.h"
 #include "runtime/text_session.h"
 
 namespace {
 
 // What a loaded model is; shared by the caller's handle and every session.
 struct LoadedModel {
-  std::unique_ptr<nm::TextModel> text;
-  std::unique_ptr<nm::MmprojModel> mmproj;  // null for text-only models
+  // The bricks and their packed CPU weight copies, shared by every session of this model.
+  std::unique_ptr<nm::PipelineModels> bricks;
   int n_threads = 0;
   double load_ms = 0;
-  // Packed CPU weight copies, shared by every session of this model (made on first use).
-  std::shared_ptr<nm::PackedWeights> packed_text, packed_vision;
 };
 
 }  // namespace
@@ -41,8 +37,7 @@ struct nm_model {
 
 struct nm_session {
   std::shared_ptr<const LoadedModel> model;  // first member: destroyed last, after the session using it
-  std::unique_ptr<nm::DeviceRegistry> devices;  // only when a device was asked for; outlives session
-  std::unique_ptr<nm::TextSession> session;
+  std::unique_ptr<nm::TextSession> session;   // owns the session's pipeline (placement, ring, bricks' runners)
   uint64_t seed = 0;
   std::string chat_template;  // the family in use, "" for none (nm_session_chat_template)
   std::string last_error;
@@ -135,8 +130,8 @@ nm::Status check_session_params(const LoadedModel& model, const nm_session_param
     return invalid("image_width and image_height must both be positive (static shape) or both 0");
   }
   if (w > 0) {
-    if (!model.mmproj) return invalid("image_width / image_height need a vision model (mmproj)");
-    const nm::VisionHparams& hp = model.mmproj->hparams();
+    if (!model.bricks->vision) return invalid("image_width / image_height need a vision model (mmproj)");
+    const nm::VisionHparams& hp = model.bricks->vision->hparams();
     const int step = hp.patch_size * std::max(1, hp.scale_factor);
     const std::string size = std::to_string(w) + "x" + std::to_string(h);
     if (w > NM_MAX_IMAGE_SIDE || h > NM_MAX_IMAGE_SIDE || w % step || h % step) {
@@ -201,24 +196,13 @@ nm_status nm_model_load(const nm_model_params* params, nm_model** out, char* err
   }
   try {
     const auto t0 = std::chrono::steady_clock::now();
-    auto m = nm::TextModel::load(params->model_path);
+    auto m = nm::PipelineModels::load(params->model_path, params->mmproj_path ? params->mmproj_path : "");
     if (!m.ok()) {
-      copy_message("cannot load '" + std::string(params->model_path) + "': " + m.status().to_string(), err, err_size);
+      copy_message(m.status().message(), err, err_size);
       return to_c(m.status().code());
     }
     auto model = std::make_shared<LoadedModel>();
-    model->text = std::move(m).value();
-    if (params->mmproj_path) {
-      auto v = nm::MmprojModel::load(params->mmproj_path);
-      nm::Status st = v.ok() ? v.value()->check_llm_width(model->text->hparams().n_embd) : v.status();
-      if (!st.ok()) {
-        copy_message("cannot use mmproj '" + std::string(params->mmproj_path) + "': " + st.to_string(), err, err_size);
-        return to_c(st.code());
-      }
-      model->mmproj = std::move(v).value();
-    }
-    model->packed_text = nm::PackedWeights::for_file(model->text->file());
-    if (model->mmproj) model->packed_vision = nm::PackedWeights::for_file(model->mmproj->file());
+    model->bricks = std::move(m).value();
     // More threads than CPUs only slow a spinning pool down (decode 200x slower at -t 64 on 2 cores).
     model->n_threads = std::min(params->n_threads, nm::usable_cpu_count());
     model->load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -240,7 +224,7 @@ int32_t nm_tokenize(const nm_model* model, const char* text, int add_special, in
                     int32_t n_max) {
   if (!model || !text || n_max < 0 || (!tokens && n_max > 0)) return NM_BAD_ARGUMENT;
   try {
-    auto r = model->m->text->tokenizer().encode(text, {add_special != 0, parse_special != 0});
+    auto r = model->m->bricks->text->tokenizer().encode(text, {add_special != 0, parse_special != 0});
     if (!r.ok()) return NM_BAD_ARGUMENT;
     const auto& ids = r.value();
     if (ids.size() > (size_t)INT32_MAX) return NM_BAD_ARGUMENT;
@@ -253,11 +237,11 @@ int32_t nm_tokenize(const nm_model* model, const char* text, int add_special, in
 }
 
 int32_t nm_token_to_piece(const nm_model* model, int32_t token, char* buf, int32_t buf_size) {
-  if (!model || token < 0 || token >= model->m->text->hparams().n_vocab || buf_size < 0 || (!buf && buf_size > 0)) {
+  if (!model || token < 0 || token >= model->m->bricks->text->hparams().n_vocab || buf_size < 0 || (!buf && buf_size > 0)) {
     return NM_BAD_ARGUMENT;
   }
   try {
-    const std::string piece = model->m->text->tokenizer().token_to_piece(token);
+    const std::string piece = model->m->bricks->text->tokenizer().token_to_piece(token);
     if ((int64_t)piece.size() > buf_size) return -(int32_t)piece.size();
     if (!piece.empty()) std::memcpy(buf, piece.data(), piece.size());
     return (int32_t)piece.size();
@@ -266,13 +250,13 @@ int32_t nm_token_to_piece(const nm_model* model, int32_t token, char* buf, int32
   }
 }
 
-int32_t nm_model_n_vocab(const nm_model* model) { return model ? model->m->text->hparams().n_vocab : 0; }
+int32_t nm_model_n_vocab(const nm_model* model) { return model ? model->m->bricks->text->hparams().n_vocab : 0; }
 
 nm_status nm_model_get_info(const nm_model* handle, nm_model_info* out) {
   if (!handle || !out) return NM_ERR_INVALID_ARGUMENT;
   const LoadedModel* model = handle->m.get();
   *out = {};
-  const nm::TextHparams& hp = model->text->hparams();
+  const nm::TextHparams& hp = model->bricks->text->hparams();
   copy_message(hp.arch, out->arch, sizeof out->arch);
   out->n_vocab = hp.n_vocab;
   out->n_ctx_train = hp.n_ctx_train;
@@ -281,10 +265,10 @@ nm_status nm_model_get_info(const nm_model* handle, nm_model_info* out) {
   out->n_head = hp.n_head;
   out->n_head_kv = hp.n_head_kv;
   out->n_ff = hp.n_ff;
-  out->n_params = model->text->n_params();
-  out->weight_bytes = model->text->weight_bytes();
-  out->weight_bytes_per_token = model->text->weight_bytes_per_token();
-  copy_message(model->text->weight_type(), out->weight_type, sizeof out->weight_type);
+  out->n_params = model->bricks->text->n_params();
+  out->weight_bytes = model->bricks->text->weight_bytes();
+  out->weight_bytes_per_token = model->bricks->text->weight_bytes_per_token();
+  copy_message(model->bricks->text->weight_type(), out->weight_type, sizeof out->weight_type);
   return NM_OK;
 }
 
@@ -313,38 +297,21 @@ nm_status nm_session_init(nm_model* handle, const nm_session_params* params, nm_
   const nm_status st = guarded(s.get(), [&]() -> nm_status {
     NM_RETURN_IF_ERROR_AS(s.get(), check_session_params(model, *params));
     nm::TextSessionParams p;
-    p.context.n_ctx = params->n_ctx;
-    p.context.pack_weights = params->no_repack == 0;
+    p.pipeline.n_ctx = params->n_ctx;
+    p.pipeline.pack_weights = params->no_repack == 0;
     p.parse_special = params->parse_special != 0;
-    p.context.packed = model.packed_text;
-    p.vision_packed = model.packed_vision;
-    p.context.kv_type = params->kv_type == NM_KV_Q8_0 ? nm::DType::Q8_0
-                        : params->kv_type == NM_KV_F32 ? nm::DType::F32 : nm::DType::F16;
+    p.pipeline.kv_type = params->kv_type == NM_KV_Q8_0 ? nm::DType::Q8_0
+                         : params->kv_type == NM_KV_F32 ? nm::DType::F32 : nm::DType::F16;
     const nm_sampling_params& sp = params->sampling;
     s->seed = effective_seed(sp.seed);
     p.sampling = {sp.temperature, sp.top_k, sp.top_p, sp.min_p, sp.repeat_penalty, sp.repeat_last_n, s->seed};
     NM_RETURN_IF_ERROR_AS(s.get(), nm::check_sampler_params(p.sampling));
     if (params->system_prompt) p.system_prompt = params->system_prompt;
     if (params->chat_template) p.chat_template = params->chat_template;
-    p.n_threads = model.n_threads;
-    p.mmproj = model.mmproj.get();
-    p.image_width = params->image_width;
-    p.image_height = params->image_height;
-    auto placement = nm::parse_device_spec(params->devices ? params->devices : "");
-    if (!placement.ok()) return report(s.get(), placement.status());
-    if (!placement->empty()) {
-      nm::DeviceRegistryOptions ro;  // OpenCL is not probed when only CPU clusters are named
-      auto on_cpu = [](const std::string& n) { return n.empty() || n.rfind("cpu", 0) == 0; };
-      ro.opencl = !on_cpu(placement->text) || !on_cpu(placement->vision);
-      s->devices = std::make_unique<nm::DeviceRegistry>(nm::DeviceRegistry::create(ro));
-      auto text_dev = nm::resolve_device(*s->devices, placement->text);
-      if (!text_dev.ok()) return report(s.get(), text_dev.status());
-      auto vision_dev = nm::resolve_device(*s->devices, placement->vision);
-      if (!vision_dev.ok()) return report(s.get(), vision_dev.status());
-      p.context.device = *text_dev;
-      p.vision_device = *vision_dev;
-    }
-    auto r = nm::TextSession::create(*model.text, p);
+    p.pipeline.n_threads = model.n_threads;
+    p.pipeline.image_sizing = {params->image_width, params->image_height};
+    if (params->devices) p.pipeline.devices = params->devices;
+    auto r = nm::TextSession::create(*model.bricks, p);
     if (!r.ok()) return report(s.get(), r.status());
     s->session = std::move(r).value();
     s->chat_template = s->session->chat_template_name();
@@ -404,18 +371,20 @@ nm_status nm_session_encode_image(nm_session* s, const nm_image* image, float* o
     }
     auto img = decode(*image);
     if (!img.ok()) return report(s, img.status());
-    auto e = s->session->embed_image(img.value());
-    if (!e.ok()) return report(s, e.status());
-    const nm::ImageEmbedding& emb = e.value();
-    *n_tokens = emb.plan.n_tokens;
-    *n_embd = emb.plan.n_tokens > 0 ? (int32_t)(emb.data.size() / (size_t)emb.plan.n_tokens) : 0;
-    if (!out || (int64_t)emb.data.size() > max_floats) {
+    nm::Pipeline& pipe = s->session->pipeline();
+    // The token count is known before encoding: a too-small buffer is refused without work.
+    auto plan = pipe.plan_image(img->width, img->height);
+    if (!plan.ok()) return report(s, plan.status());
+    *n_tokens = plan->n_tokens;
+    *n_embd = pipe.models().vision->hparams().n_embd_out;
+    const int64_t n_floats = (int64_t)*n_tokens * *n_embd;
+    if (!out || n_floats > max_floats) {
       return report(s, nm::error(nm::ErrorCode::out_of_range, "the image has " + std::to_string(*n_tokens) + " x " +
                                                                   std::to_string(*n_embd) + " embedding floats; out holds " +
                                                                   std::to_string(out ? max_floats : 0)));
     }
-    std::memcpy(out, emb.data.data(), emb.data.size() * sizeof(float));
-    return NM_OK;
+    // Written straight into the caller's buffer.
+    return report(s, pipe.encode_image_into(img.value(), plan.value(), std::span<float>(out, (size_t)n_floats)));
   });
 }
 
@@ -453,7 +422,7 @@ nm_status nm_session_sample(nm_session* s, int32_t* token) {
 nm_status nm_session_get_logits(nm_session* s, float* out, int32_t n) {
   return guarded(s, [&]() -> nm_status {
     if (!s->session || !out) return report(s, nm::error(nm::ErrorCode::invalid_argument, "no session or output"));
-    const int32_t n_vocab = s->model->text->hparams().n_vocab;
+    const int32_t n_vocab = s->model->bricks->text->hparams().n_vocab;
     if (n < n_vocab) {
       return report(s, nm::error(nm::ErrorCode::out_of_range, "the vocabulary has " + std::to_string(n_vocab) +
                                                                   " logits; out holds " + std::to_string(n)));
@@ -482,7 +451,7 @@ nm_status nm_session_get_timings(const nm_session* s, nm_timings* out) {
   out->n_generated = t.n_generated;
   out->generate_ms = t.generate_ms;
   std::snprintf(out->text_device, sizeof out->text_device, "%s", s->session->text_device_name().c_str());
-  if (s->model && s->model->mmproj) {
+  if (s->model && s->model->bricks->vision) {
     std::snprintf(out->vision_device, sizeof out->vision_device, "%s", s->session->vision_device_name().c_str());
   }
   out->first_token_ms = t.first_token_ms;

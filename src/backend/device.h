@@ -63,10 +63,11 @@ class Executable {
   virtual ~Executable() = default;
   virtual const Graph& graph() const = 0;
   const Tensor& tensor(NodeId id) const { return graph().node(id).t; }
-  // Points a weight leaf at other host memory (e.g. this step's KV-cache rows) and
-  // re-derives every view and cpy result that aliases it, as CpuExecutor::rebind does.
-  // The new range must lie inside memory the graph already used when it was prepared
-  // (for the text brick: the same cache layer). No allocation.
+  // Points a weight leaf or external node (Graph::set_external) at other host memory
+  // (e.g. this step's KV-cache rows, a token-ring slot) and re-derives every view and cpy
+  // result that aliases it, as CpuExecutor::rebind does. The new range must lie inside
+  // memory the graph already used when it was prepared (for the text brick: the same
+  // cache layer) or inside one of the graph's regions (Graph::add_region). No allocation.
   virtual Status rebind(NodeId weight_leaf, void* data) = 0;
 };
 

@@ -150,7 +150,7 @@ int bench_kernels(const std::string& spec, int reps) {
   }
   DeviceRegistry reg = DeviceRegistry::create();
   std::vector<Device*> seen;
-  for (const std::string& name : {placement->text, placement->vision}) {
+  for (const std::string& name : placement->device_names()) {
     Result<Device*> dev = resolve_device(reg, name);
     if (!dev.ok()) {
       std::fprintf(stderr, "error: %s\n", dev.status().message().c_str());

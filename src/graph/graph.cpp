@@ -131,6 +131,7 @@ NodeId Graph::weight(const Tensor& w, std::string name) {
   Node n;
   n.op = OpKind::weight;
   n.t = w;
+  n.external = true;
   n.name = std::move(name);
   n.storage = (NodeId)nodes_.size();
   nodes_.push_back(std::move(n));
@@ -144,6 +145,19 @@ NodeId Graph::output(NodeId x, std::string name) {
   nodes_[(size_t)id].is_output = true;
   outputs_.push_back(id);
   return id;
+}
+
+Status Graph::set_external(NodeId id, void* data) {
+  if (id < 0 || id >= size()) return error(ErrorCode::internal, "set_external: node " + std::to_string(id) + " does not exist");
+  Node& n = nodes_[(size_t)id];
+  if (op_is_view(n.op) || n.op == OpKind::weight) {
+    return error(ErrorCode::internal, "set_external: " + std::string(op_name(n.op)) + " node " + std::to_string(id) +
+                                          " has no storage of its own");
+  }
+  if (!data) return error(ErrorCode::internal, "set_external: null memory");
+  n.external = true;
+  n.t.data = data;
+  return Status();
 }
 
 // ---- views ----------------------------------------------------------------------------

@@ -86,6 +86,17 @@ struct Node {
   NodeId storage = kInvalidNode;
   size_t storage_offset = 0;
   bool is_output = false;         // kept alive (not reused) until the end of the graph
+  // Storage is caller memory (set_external): not in the arena; t.data is the caller's and
+  // may be re-pointed with the device's rebind(). Weights are always external.
+  bool external = false;
+};
+
+// Host memory that external nodes may be re-pointed into after a device prepared the
+// graph (e.g. the token ring's slots): a device that must import memory at prepare
+// (OpenCL with CL_MEM_USE_HOST_PTR) imports each region whole.
+struct MemoryRegion {
+  void* base = nullptr;
+  size_t bytes = 0;
 };
 
 class Graph {
@@ -139,6 +150,15 @@ class Graph {
   NodeId conv2d(NodeId kernel, NodeId input, const ConvParams& p);  // -> F32 [OW, OH, OC, N]
   NodeId conv1d(NodeId kernel, NodeId input, const ConvParams& p);  // -> F32 [OL, OC, N]
 
+  // ---- caller memory
+  // Makes the storage of `id` (an input, or an op result that is not a view) caller
+  // memory at `data` (its bytes, contiguous): the producer's graph then writes its result
+  // straight into, or the consumer's graph reads its input straight from, e.g. a token-ring
+  // slot. Error for views, weights and unknown ids.
+  Status set_external(NodeId id, void* data);
+  void add_region(MemoryRegion region) { regions_.push_back(region); }
+  const std::vector<MemoryRegion>& regions() const { return regions_; }
+
   // ---- inspection
   const Status& status() const { return status_; }
   int size() const { return (int)nodes_.size(); }
@@ -165,6 +185,7 @@ class Graph {
 
   std::vector<Node> nodes_;
   std::vector<NodeId> outputs_;
+  std::vector<MemoryRegion> regions_;
   Status status_;
 };
 

@@ -30,7 +30,7 @@ Result<MemoryPlan> plan_memory(const Graph& graph, size_t alignment) {
   std::vector<NodeId> arena_nodes;
   for (NodeId i = 0; i < n; ++i) {
     const Node& nd = graph.node(i);
-    if (op_is_view(nd.op) || nd.op == OpKind::weight) continue;
+    if (op_is_view(nd.op) || nd.external) continue;  // weights and caller memory are not in the arena
     arena_nodes.push_back(i);
     plan.first_use[(size_t)i] = nd.op == OpKind::input ? 0 : i;  // caller fills inputs before step 0
     plan.last_use[(size_t)i] = i;
@@ -105,7 +105,7 @@ Status bind(Graph& graph, const MemoryPlan& plan, void* arena_base) {
   auto* base = static_cast<char*>(arena_base);
   for (NodeId i = 0; i < graph.size(); ++i) {
     Node& nd = graph.node(i);
-    if (nd.op == OpKind::weight) continue;
+    if (nd.external) continue;  // weights and caller memory keep their pointers
     if (plan.offset[(size_t)i] != MemoryPlan::kNotInArena) {
       nd.t.data = base + plan.offset[(size_t)i];
     } else {

@@ -3,7 +3,7 @@
 // share bytes. Lifetime of a storage node = [first step it is written, last step any
 // node aliasing it (views, cpy results) is read]; inputs live from step 0, outputs to
 // the end. Placement is greedy best-fit, largest first (TFLite's "greedy by size").
-// Weights are external and never in the arena. After planning, bind() fills t.data of
+// Weights and nodes made external (Graph::set_external) are never in the arena. After planning, bind() fills t.data of
 // every node, so executing allocates nothing.
 // Thread-safety: plain functions on caller-owned data.
 #pragma once

@@ -13,8 +13,24 @@ std::string trim(std::string_view s) {
 }
 
 constexpr const char* kForms = "use --device NAME or --device text=NAME,vision=NAME";
+constexpr BrickKind kBricks[] = {BrickKind::vision, BrickKind::text, BrickKind::audio, BrickKind::asr, BrickKind::tts};
 
 }  // namespace
+
+const std::string& BrickPlacement::device_for(BrickKind brick) const {
+  auto it = per_brick.find(brick);
+  return it != per_brick.end() ? it->second : all;
+}
+
+std::vector<std::string> BrickPlacement::device_names() const {
+  std::vector<std::string> names;
+  auto add = [&](const std::string& n) {
+    if (!n.empty() && std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+  };
+  add(all);
+  for (const auto& [brick, name] : per_brick) add(name);
+  return names;
+}
 
 Result<BrickPlacement> parse_device_spec(std::string_view spec) {
   BrickPlacement p;
@@ -24,7 +40,7 @@ Result<BrickPlacement> parse_device_spec(std::string_view spec) {
     if (all.find(',') != std::string::npos) {
       return error(ErrorCode::invalid_argument, "--device '" + all + "': several devices need brick names (" + kForms + ")");
     }
-    p.text = p.vision = all;
+    p.all = all;
     return p;
   }
   size_t at = 0;
@@ -37,12 +53,16 @@ Result<BrickPlacement> parse_device_spec(std::string_view spec) {
     if (brick.empty() || name.empty()) {
       return error(ErrorCode::invalid_argument, "--device '" + all + "': '" + item + "' is not BRICK=DEVICE (" + kForms + ")");
     }
-    std::string* slot = brick == "text" ? &p.text : brick == "vision" ? &p.vision : nullptr;
-    if (!slot) {
-      return error(ErrorCode::invalid_argument, "--device: unknown brick '" + brick + "' (bricks: text, vision)");
+    const BrickKind* kind = std::find_if(std::begin(kBricks), std::end(kBricks),
+                                         [&](BrickKind k) { return brick == brick_kind_name(k); });
+    if (kind == std::end(kBricks)) {
+      std::string known;
+      for (BrickKind k : kBricks) known += std::string(known.empty() ? "" : ", ") + brick_kind_name(k);
+      return error(ErrorCode::invalid_argument, "--device: unknown brick '" + brick + "' (bricks: " + known + ")");
     }
-    if (!slot->empty()) return error(ErrorCode::invalid_argument, "--device: brick '" + brick + "' is placed twice");
-    *slot = name;
+    if (!p.per_brick.emplace(*kind, name).second) {
+      return error(ErrorCode::invalid_argument, "--device: brick '" + brick + "' is placed twice");
+    }
     at = comma + 1;
   }
   return p;

@@ -86,51 +86,34 @@ Result<std::vector<PromptPart>> tokenize_with_images(const Tokenizer& tok, std::
   return parts;
 }
 
-namespace {
-
-// The embeddings of an image part, checked against the image it names.
-Result<std::span<const float>> part_embeddings(const PromptPart& p, std::span<const std::vector<float>> images, int n_embd) {
-  if (p.image < 0 || (size_t)p.image >= images.size()) {
-    return error(ErrorCode::invalid_argument, "image " + std::to_string(p.image) + " is missing");
-  }
-  const std::vector<float>& img = images[(size_t)p.image];
-  const size_t E = (size_t)n_embd, n_tok = img.size() / E;
-  const size_t count = p.count < 0 ? n_tok - (size_t)p.first : (size_t)p.count;
-  if (p.first < 0 || (size_t)p.first + count > n_tok) {
-    return error(ErrorCode::invalid_argument, "image " + std::to_string(p.image) + " has " + std::to_string(n_tok) +
-                                                  " embeddings; the prompt asks for [" + std::to_string(p.first) + ", " +
-                                                  std::to_string(p.first + count) + ")");
-  }
-  return std::span<const float>(img).subspan((size_t)p.first * E, count * E);
+std::vector<PromptPosition> token_positions(std::span<const TokenId> tokens) {
+  std::vector<PromptPosition> out;
+  out.reserve(tokens.size());
+  for (TokenId t : tokens) out.push_back(PromptPosition::of_token(t));
+  return out;
 }
 
-}  // namespace
-
-int prompt_positions(std::span<const PromptPart> parts, std::span<const std::vector<float>> images, int n_embd) {
-  int n = 0;
+Result<std::vector<PromptPosition>> prompt_positions(std::span<const PromptPart> parts, std::span<const int> image_ids,
+                                                     std::span<const int> image_tokens) {
+  std::vector<PromptPosition> out;
   for (const PromptPart& p : parts) {
     if (p.image < 0) {
-      n += (int)p.tokens.size();
-    } else if (auto e = part_embeddings(p, images, n_embd); e.ok()) {
-      n += (int)(e.value().size() / (size_t)n_embd);
-    }
-  }
-  return n;
-}
-
-Status eval_prompt_parts(TextContext& ctx, std::span<const PromptPart> parts, std::span<const std::vector<float>> images,
-                         ThreadPool& pool) {
-  const int n_embd = ctx.model().hparams().n_embd;
-  for (const PromptPart& p : parts) {
-    if (p.image < 0) {
-      NM_RETURN_IF_ERROR(ctx.eval_tokens(p.tokens, pool));
+      for (TokenId t : p.tokens) out.push_back(PromptPosition::of_token(t));
       continue;
     }
-    // eval_embeddings checks the room left in the context.
-    NM_ASSIGN_OR_RETURN(std::span<const float> e, part_embeddings(p, images, n_embd));
-    NM_RETURN_IF_ERROR(ctx.eval_embeddings(e, pool));
+    if ((size_t)p.image >= image_ids.size() || (size_t)p.image >= image_tokens.size()) {
+      return error(ErrorCode::invalid_argument, "image " + std::to_string(p.image) + " is missing");
+    }
+    const int n_tok = image_tokens[(size_t)p.image];
+    const int count = p.count < 0 ? n_tok - p.first : p.count;
+    if (p.first < 0 || count < 0 || p.first + count > n_tok) {
+      return error(ErrorCode::invalid_argument, "image " + std::to_string(p.image) + " has " + std::to_string(n_tok) +
+                                                    " embeddings; the prompt asks for [" + std::to_string(p.first) + ", " +
+                                                    std::to_string(p.first + count) + ")");
+    }
+    for (int r = p.first; r < p.first + count; ++r) out.push_back({-1, image_ids[(size_t)p.image], r});
   }
-  return Status();
+  return out;
 }
 
 }  // namespace nm

@@ -1,8 +1,9 @@
 // Mixed text + image prompts: split a rendered chat prompt at the chat template's image
-// marker (ChatRenderOptions::image_marker) into token runs and image slots, and feed
-// them to a TextContext — tokens through eval_tokens, each image's projected embeddings
-// (ImageEmbedder output) through eval_embeddings, so images never round-trip through
-// tokens. Stateless functions; the context is the caller's (not thread-safe).
+// marker (ChatRenderOptions::image_marker) into token runs and image parts, and turn them
+// into the positions the text brick's context must hold (PromptPosition: a token, or one
+// row of an image's embeddings), which Pipeline::prefill compares with what the context
+// already holds, so images never round-trip through tokens and a turn evaluates only what
+// is new. Stateless functions.
 #pragma once
 
 #include <span>
@@ -10,10 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "bricks/text/text_context.h"
-#include "bricks/vision/image_embedder.h"
+#include "bricks/vision/image_plan.h"
 #include "core/status.h"
-#include "core/thread_pool.h"
 #include "tokenizer/tokenizer.h"
 
 namespace nm {
@@ -51,12 +50,22 @@ Result<std::vector<PromptPart>> tokenize_with_images(const Tokenizer& tok, std::
                                                      std::span<const ImageLayout> images, bool add_bos,
                                                      const std::vector<TextSpan>& plain = {});
 
-// Positions the parts occupy (image parts by their embedding count).
-int prompt_positions(std::span<const PromptPart> parts, std::span<const std::vector<float>> images, int n_embd);
+// One position of the text brick's context: a token, or row `row` of the embeddings of
+// image `image` (an id the caller chose, stable across turns).
+struct PromptPosition {
+  int32_t token = -1;
+  int32_t image = -1;
+  int32_t row = 0;
+  bool operator==(const PromptPosition&) const = default;
+  static PromptPosition of_token(int32_t t) { return {t, -1, 0}; }
+};
 
-// Appends the parts to ctx in order. images[i] holds n_tokens_i * n_embd floats; its
-// width must match the text model (MmprojModel::check_llm_width at load catches it first).
-Status eval_prompt_parts(TextContext& ctx, std::span<const PromptPart> parts, std::span<const std::vector<float>> images,
-                         ThreadPool& pool);
+std::vector<PromptPosition> token_positions(std::span<const TokenId> tokens);
+
+// The positions `parts` occupy. Image part i of the prompt refers to image image_ids[i],
+// which has image_tokens[i] embeddings. Error when a part names a missing image or rows
+// outside it.
+Result<std::vector<PromptPosition>> prompt_positions(std::span<const PromptPart> parts, std::span<const int> image_ids,
+                                                     std::span<const int> image_tokens);
 
 }  // namespace nm

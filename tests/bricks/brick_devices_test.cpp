@@ -38,10 +38,10 @@
 #include <vector>
 
 #include "backend/device_registry.h"
-#include "bricks/text/text_context.h"
+#include "runtime/text_context.h"
 #include "bricks/text/text_model.h"
 #include "bricks/vision/mmproj.h"
-#include "bricks/vision/vision_encoder.h"
+#include "runtime/vision_encoder.h"
 #include "core/thread_pool.h"
 #ifdef NM_HAVE_OPENCL
 #include "backend/opencl/opencl_device.h"
@@ -123,7 +123,7 @@ void compare_text(const std::string& wtype, DType kv, double frac, const std::st
   cpu_p.n_ctx = 64;
   cpu_p.kv_type = kv;
   TextContextParams cl_p = cpu_p;
-  cl_p.device = cl;
+  cl_p.run.device = cl;
   auto cpu_ctx = TextContext::create(m, cpu_p);
   auto cl_ctx = TextContext::create(m, cl_p);
   ASSERT_TRUE(cpu_ctx.ok()) << cpu_ctx.status().to_string();
@@ -190,7 +190,7 @@ TEST(BrickDevices, UnsupportedOpNamesOpAndDevice) {
   ASSERT_TRUE(model.ok()) << model.status().to_string();
   TextContextParams p;
   p.n_ctx = 32;
-  p.device = cl;
+  p.run.device = cl;
   auto ctx = TextContext::create(**model, p);
   ASSERT_TRUE(ctx.ok()) << ctx.status().to_string();
   ThreadPool pool(1);
@@ -230,7 +230,7 @@ TEST(BrickDevices, TextWeightsAreNotDuplicatedOnUnifiedMemory) {
     ASSERT_TRUE(m.ok());
     TextContextParams p;
     p.n_ctx = 32;
-    p.device = cl;
+    p.run.device = cl;
     auto ctx = TextContext::create(**m, p);
     ASSERT_TRUE(ctx.ok() && (*ctx)->eval_tokens(tokens, pool).ok());
   }
@@ -246,7 +246,7 @@ TEST(BrickDevices, TextWeightsAreNotDuplicatedOnUnifiedMemory) {
   p.n_ctx = 32;
   auto cpu_ctx = TextContext::create(**model, p);
   ASSERT_TRUE(cpu_ctx.ok() && (*cpu_ctx)->eval_tokens(tokens, pool).ok());  // weights resident
-  p.device = cl;
+  p.run.device = cl;
   auto cl_ctx = TextContext::create(**model, p);
   ASSERT_TRUE(cl_ctx.ok());
   const size_t before = resident_bytes();
@@ -275,7 +275,7 @@ void compare_vision(const std::string& kind, const std::string& wtype, double fr
   ASSERT_TRUE(model.ok()) << model.status().to_string();
   VisionEncoderParams cpu_p;
   VisionEncoderParams cl_p;
-  cl_p.device = cl;
+  cl_p.run.device = cl;
   auto cpu_enc = VisionEncoder::create(**model, cpu_p);
   ASSERT_TRUE(cpu_enc.ok()) << cpu_enc.status().to_string();
   auto cl_enc = VisionEncoder::create(**model, cl_p);

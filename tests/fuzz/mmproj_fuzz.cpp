@@ -6,9 +6,11 @@
 #include <cstdint>
 #include <memory>
 
-#include "bricks/vision/image_embedder.h"
+#include <vector>
+
 #include "bricks/vision/mmproj.h"
 #include "core/gguf_reader.h"
+#include "runtime/image_encoder.h"
 
 namespace {
 
@@ -31,7 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const nm::MmprojModel& model = *m.value();
   (void)model.check_llm_width(64);
   if (!small(model.hparams())) return 0;
-  auto e = nm::ImageEmbedder::create(model, {});
+  auto e = nm::ImageEncoder::create(model, {});
   if (!e.ok()) return 0;
   nm::Image img;
   img.width = 37;
@@ -39,7 +41,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   img.rgb.assign((size_t)img.width * img.height * 3, 0);
   for (size_t i = 0; i < img.rgb.size(); ++i) img.rgb[i] = (uint8_t)(i * 31 + (i < size ? data[i] : 0));
   nm::ThreadPool pool(1);
-  nm::ImageEmbedding out;
-  (void)e.value()->embed(img, pool, out);
+  auto plan = e.value()->plan(img.width, img.height);
+  if (!plan.ok()) return 0;
+  // A slot sized from the plan, as the pipeline's ring is.
+  std::vector<float> out((size_t)plan->n_tokens * e.value()->n_embd_out());
+  (void)e.value()->encode(img, plan.value(), pool, out);
+  // Token counts are known before encoding and bounded by the ring's sizing.
+  auto most = nm::max_image_tokens(model, {});
+  if (most.ok() && plan->n_tokens > most.value()) __builtin_trap();
   return 0;
 }

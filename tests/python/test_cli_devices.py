@@ -43,9 +43,9 @@ def test_unknown_device_lists_the_available_ones(model):
 
 
 def test_unknown_brick_is_named(model):
-    r = nm("run", "-m", model, "-p", "Hi", "-n", "4", "--device", "audio=cpu")
+    r = nm("run", "-m", model, "-p", "Hi", "-n", "4", "--device", "speaker=cpu")
     assert r.returncode != 0
-    assert "unknown brick 'audio'" in r.stderr, r.stderr
+    assert "unknown brick 'speaker'" in r.stderr, r.stderr
 
 
 def test_opencl_gives_the_cpu_answer_and_names_the_device(model):

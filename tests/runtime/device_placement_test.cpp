@@ -15,28 +15,34 @@ TEST(DevicePlacement, ParsesAllAndPerBrickForms) {
   EXPECT_TRUE(none->empty());
   auto all = parse_device_spec("opencl");
   ASSERT_TRUE(all.ok());
-  EXPECT_EQ(all->text, "opencl");
-  EXPECT_EQ(all->vision, "opencl");
+  EXPECT_EQ(all->device_for(BrickKind::text), "opencl");
+  EXPECT_EQ(all->device_for(BrickKind::vision), "opencl");
+  EXPECT_EQ(all->device_for(BrickKind::asr), "opencl");
   auto per = parse_device_spec("text=opencl, vision=cpu:big");
   ASSERT_TRUE(per.ok());
-  EXPECT_EQ(per->text, "opencl");
-  EXPECT_EQ(per->vision, "cpu:big");
+  EXPECT_EQ(per->device_for(BrickKind::text), "opencl");
+  EXPECT_EQ(per->device_for(BrickKind::vision), "cpu:big");
+  EXPECT_EQ(per->device_names(), (std::vector<std::string>{"cpu:big", "opencl"}));
   auto one = parse_device_spec("vision=cpu:little");
   ASSERT_TRUE(one.ok());
-  EXPECT_EQ(one->text, "");
-  EXPECT_EQ(one->vision, "cpu:little");
+  EXPECT_EQ(one->device_for(BrickKind::text), "");
+  EXPECT_EQ(one->device_for(BrickKind::vision), "cpu:little");
+  // Every brick kind can be named, also those a pipeline may not have loaded.
+  auto audio = parse_device_spec("audio=cpu:1,asr=cpu:0");
+  ASSERT_TRUE(audio.ok());
+  EXPECT_EQ(audio->device_for(BrickKind::asr), "cpu:0");
 }
 
 TEST(DevicePlacement, RejectsMalformedSpecs) {
-  for (const char* bad : {"audio=opencl", "text=", "=opencl", "text=opencl,text=cpu", "opencl,cpu", "text=opencl,,"}) {
+  for (const char* bad : {"speaker=opencl", "text=", "=opencl", "text=opencl,text=cpu", "opencl,cpu", "text=opencl,,"}) {
     auto r = parse_device_spec(bad);
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {
       EXPECT_EQ(r.status().code(), ErrorCode::invalid_argument) << bad;
     }
   }
-  auto r = parse_device_spec("audio=opencl");
-  EXPECT_NE(r.status().message().find("text, vision"), std::string::npos) << r.status().message();
+  auto r = parse_device_spec("speaker=opencl");
+  EXPECT_NE(r.status().message().find("vision, text, audio, asr, tts"), std::string::npos) << r.status().message();
 }
 
 TEST(DevicePlacement, ResolvesNamesAndListsDevicesOnError) {

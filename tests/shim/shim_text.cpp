@@ -4,7 +4,7 @@
 #include <memory>
 #include <vector>
 
-#include "bricks/text/text_context.h"
+#include "runtime/text_context.h"
 #include "bricks/text/text_model.h"
 #include "tests/shim/shim.h"
 
@@ -25,8 +25,8 @@ int load(const char* path, int n_ctx, int kv, int isa, Loaded& out, bool pack = 
   p.n_ctx = n_ctx;
   p.kv_type = kv_dtype(kv);
   p.n_batch = 64;  // small, so that tests cross prefill chunk boundaries
-  if (isa >= 0) p.isa = static_cast<nm::Isa>(isa);
-  p.pack_weights = pack;
+  if (isa >= 0) p.run.isa = static_cast<nm::Isa>(isa);
+  p.run.pack_weights = pack;
   auto c = nm::TextContext::create(*out.model, p);
   if (!c.ok()) return 2;
   out.ctx = std::move(c).value();
@@ -77,12 +77,12 @@ NM_SHIM int nm_shim_text_shared_packing(const char* path, const int32_t* tokens,
   nm::ThreadPool pool(2);
   nm::TextContextParams p;
   p.n_ctx = 64;
-  p.packed = nm::PackedWeights::for_file(m.value()->file());
+  p.run.packed = nm::PackedWeights::for_file(m.value()->file());
   for (int i = 0; i < 2; ++i) {
     auto c = nm::TextContext::create(*m.value(), p);
     if (!c.ok() || !c.value()->eval_tokens({tokens, (size_t)n}, pool).ok()) return 2;
   }
-  *shared_bytes = (int64_t)p.packed->packed_bytes();
+  *shared_bytes = (int64_t)p.run.packed->packed_bytes();
   nm::TextContextParams lone;
   lone.n_ctx = 64;
   auto c = nm::TextContext::create(*m.value(), lone);

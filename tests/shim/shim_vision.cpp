@@ -6,13 +6,14 @@
 #include <string>
 #include <vector>
 
-#include "bricks/text/text_context.h"
 #include "bricks/text/text_model.h"
+#include "bricks/vision/image_plan.h"
 #include "bricks/vision/mmproj.h"
-#include "bricks/vision/image_embedder.h"
-#include "bricks/vision/vision_encoder.h"
 #include "core/image.h"
+#include "runtime/image_encoder.h"
 #include "runtime/multimodal_prompt.h"
+#include "runtime/pipeline.h"
+#include "runtime/vision_encoder.h"
 #include "tests/shim/shim.h"
 
 namespace {
@@ -24,21 +25,20 @@ void copy_message(const std::string& s, char* msg, int cap) {
   msg[n] = 0;
 }
 
-// An mmproj file's vision brick and an image for it; the model outlives the embedder.
-struct EmbedderCase {
+// An mmproj file's vision brick and an image for it; the model outlives the encoder.
+struct EncoderCase {
   std::unique_ptr<nm::MmprojModel> model;
-  std::unique_ptr<nm::ImageEmbedder> embedder;
+  std::unique_ptr<nm::ImageEncoder> encoder;
   nm::Image image;
 };
 
-nm::Result<EmbedderCase> embedder_case(const char* path, const uint8_t* rgb, int width, int height, int static_w,
-                                       int static_h) {
-  EmbedderCase c;
+nm::Result<EncoderCase> encoder_case(const char* path, const uint8_t* rgb, int width, int height, int static_w,
+                                     int static_h) {
+  EncoderCase c;
   NM_ASSIGN_OR_RETURN(c.model, nm::MmprojModel::load(path));
-  nm::ImageEmbedderParams p;
-  p.static_width = static_w;
-  p.static_height = static_h;
-  NM_ASSIGN_OR_RETURN(c.embedder, nm::ImageEmbedder::create(*c.model, p));
+  nm::ImageEncoderParams p;
+  p.sizing = {static_w, static_h};
+  NM_ASSIGN_OR_RETURN(c.encoder, nm::ImageEncoder::create(*c.model, p));
   NM_ASSIGN_OR_RETURN(c.image, nm::image_from_rgb(rgb, width, height));
   return c;
 }
@@ -76,7 +76,7 @@ NM_SHIM int nm_shim_vision_encode(const char* path, const float* chw, int width,
   }
   nm::VisionEncoderParams p;
   p.static_shape = static_shape != 0;
-  if (isa >= 0) p.isa = static_cast<nm::Isa>(isa);
+  if (isa >= 0) p.run.isa = static_cast<nm::Isa>(isa);
   auto enc = nm::VisionEncoder::create(*m.value(), p);
   if (!enc.ok()) {
     copy_message(enc.status().to_string(), msg, cap);
@@ -140,7 +140,7 @@ NM_SHIM int nm_shim_vision_split(const char* llm_path, const char* text, int n_i
   return n > cap ? 3 : 0;
 }
 
-// The whole vision brick on an RGB image (ImageEmbedder): out gets n_tokens x n_embd
+// The whole vision brick on an RGB image (ImageEncoder): out gets n_tokens x n_embd
 // floats; plan[0..6] = kind (0 single, 1 anyres, 2 split), n_tokens, tile_tokens,
 // n_encodes, tiles_x or cols, tiles_y or rows, 0. static_w/h > 0: static-shape mode.
 NM_SHIM int nm_shim_vision_embed_image(const char* path, const uint8_t* rgb, int width, int height, int static_w,
@@ -150,14 +150,15 @@ NM_SHIM int nm_shim_vision_embed_image(const char* path, const uint8_t* rgb, int
     copy_message(s.to_string(), msg, cap);
     return rc;
   };
-  auto c = embedder_case(path, rgb, width, height, static_w, static_h);
+  auto c = encoder_case(path, rgb, width, height, static_w, static_h);
   if (!c.ok()) return report(c.status(), 2);
   nm::ThreadPool pool(n_threads);
-  nm::ImageEmbedding e;
-  if (nm::Status s = c->embedder->embed(c->image, pool, e); !s.ok()) return report(s, 3);
-  if ((int64_t)e.data.size() > max_out) return report(nm::error(nm::ErrorCode::out_of_range, "output too small"), 4);
-  std::memcpy(out, e.data.data(), e.data.size() * sizeof(float));
-  const nm::ImagePlan& pl = e.plan;
+  auto planned = c->encoder->plan(width, height);
+  if (!planned.ok()) return report(planned.status(), 3);
+  const nm::ImagePlan& pl = planned.value();
+  const int64_t n_floats = (int64_t)pl.n_tokens * c->encoder->n_embd_out();
+  if (n_floats > max_out) return report(nm::error(nm::ErrorCode::out_of_range, "output too small"), 4);
+  if (nm::Status s = c->encoder->encode(c->image, pl, pool, {out, (size_t)n_floats}); !s.ok()) return report(s, 3);
   const bool split = pl.kind == nm::ImagePlan::Kind::split;
   const int v[7] = {(int)pl.kind, pl.n_tokens, pl.tile_tokens, pl.n_encodes, split ? pl.cols : pl.grid.tiles_x,
                     split ? pl.rows : pl.grid.tiles_y, 0};
@@ -166,8 +167,9 @@ NM_SHIM int nm_shim_vision_embed_image(const char* path, const uint8_t* rgb, int
   return 0;
 }
 
-// End to end: prompt tokens with -1 marking where each image (in order) goes, images
-// given as n_images normalised chw planes of width x height; n_gen greedy tokens to out.
+// End to end through the runtime's pipeline: prompt tokens with -1 marking where each image
+// (in order) goes, images given as n_images normalised chw planes of width x height; n_gen
+// greedy tokens to out.
 NM_SHIM int nm_shim_vision_greedy(const char* llm_path, const char* mmproj_path, const int32_t* prompt, int n_prompt,
                                   const float* chw, int n_images, int width, int height, int n_gen, int n_threads,
                                   int32_t* out, char* msg, int cap) {
@@ -175,53 +177,50 @@ NM_SHIM int nm_shim_vision_greedy(const char* llm_path, const char* mmproj_path,
     copy_message(s.to_string(), msg, cap);
     return rc;
   };
-  auto llm = nm::TextModel::load(llm_path);
-  if (!llm.ok()) return report(llm.status(), 1);
-  auto mm = nm::MmprojModel::load(mmproj_path);
-  if (!mm.ok()) return report(mm.status(), 1);
-  if (nm::Status s = mm.value()->check_llm_width(llm.value()->hparams().n_embd); !s.ok()) return report(s, 1);
-  auto enc = nm::VisionEncoder::create(*mm.value(), {});
-  if (!enc.ok()) return report(enc.status(), 2);
-  nm::TextContextParams tp;
-  tp.kv_type = nm::DType::F32;
-  auto ctx = nm::TextContext::create(*llm.value(), tp);
-  if (!ctx.ok()) return report(ctx.status(), 2);
-  nm::ThreadPool pool(n_threads);
+  auto models = nm::PipelineModels::load(llm_path, mmproj_path);
+  if (!models.ok()) return report(models.status(), 1);
+  nm::PipelineParams pp;
+  pp.kv_type = nm::DType::F32;
+  pp.n_threads = n_threads;
+  auto pipe = nm::Pipeline::create(*models.value(), pp);
+  if (!pipe.ok()) return report(pipe.status(), 2);
+  nm::Pipeline& p = *pipe.value();
 
-  std::vector<std::vector<float>> images((size_t)n_images);
+  auto n_img = p.models().vision->encoder_tokens(width, height);
+  if (!n_img.ok()) return report(n_img.status(), 3);
+  std::vector<nm::PromptPosition> positions;
+  int next_image = 0;
+  for (int i = 0; i < n_prompt; ++i) {
+    if (prompt[i] >= 0) {
+      positions.push_back(nm::PromptPosition::of_token(prompt[i]));
+      continue;
+    }
+    for (int r = 0; r < n_img.value(); ++r) positions.push_back({-1, next_image, r});
+    ++next_image;
+  }
+  if (next_image != n_images) return report(nm::error(nm::ErrorCode::invalid_argument, "image markers != images"), 4);
   const size_t plane = (size_t)3 * width * height;
-  for (int i = 0; i < n_images; ++i) {
+  const nm::Pipeline::ImageSource encode = [&](int32_t id) {
     nm::EncoderInput in;
     in.width = width;
     in.height = height;
-    in.chw.assign(chw + plane * i, chw + plane * (i + 1));
-    if (nm::Status s = enc.value()->encode(in, pool, images[(size_t)i]); !s.ok()) return report(s, 3);
-  }
-  std::vector<nm::PromptPart> parts;
-  int next_image = 0;
-  for (int i = 0; i < n_prompt; ++i) {
-    if (prompt[i] < 0) {
-      parts.push_back(nm::PromptPart{{}, next_image++});
-    } else {
-      if (parts.empty() || parts.back().image >= 0) parts.push_back(nm::PromptPart{});
-      parts.back().tokens.push_back(prompt[i]);
-    }
-  }
-  nm::TextContext& c = *ctx.value();
-  if (nm::Status s = nm::eval_prompt_parts(c, parts, images, pool); !s.ok()) return report(s, 4);
-  const int n_vocab = llm.value()->hparams().n_vocab;
+    in.chw.assign(chw + plane * id, chw + plane * (id + 1));
+    return p.encode_planar(in, (uint64_t)id);
+  };
+  if (auto r = p.prefill(positions, encode); !r.ok()) return report(r.status(), 4);
+  const int n_vocab = p.models().text->hparams().n_vocab;
   for (int step = 0; step < n_gen; ++step) {
-    const float* l = c.logits();
+    const float* l = p.text().logits();
     const int32_t best = (int32_t)(std::max_element(l, l + n_vocab) - l);
     out[step] = best;
     if (step + 1 < n_gen) {
-      if (nm::Status s = c.eval_tokens({&best, 1}, pool); !s.ok()) return report(s, 5);
+      if (nm::Status s = p.append({&best, 1}); !s.ok()) return report(s, 5);
     }
   }
   return 0;
 }
 
-// The encoder's input images for an RGB image (ImageEmbedder::tiles_for): n_tiles images
+// The encoder's input images for an RGB image (image_tiles): n_tiles images
 // of tile_w x tile_h packed RGB into out (max_bytes). Returns 1 with msg on error.
 NM_SHIM int nm_shim_vision_tiles(const char* path, const uint8_t* rgb, int width, int height, int static_w, int static_h,
                                  uint8_t* out, int64_t max_bytes, int* n_tiles, int* tile_w, int* tile_h, char* msg,
@@ -230,11 +229,11 @@ NM_SHIM int nm_shim_vision_tiles(const char* path, const uint8_t* rgb, int width
     copy_message(s.to_string(), msg, cap);
     return rc;
   };
-  auto c = embedder_case(path, rgb, width, height, static_w, static_h);
+  auto c = encoder_case(path, rgb, width, height, static_w, static_h);
   if (!c.ok()) return report(c.status(), 1);
-  auto plan = c->embedder->plan(width, height);
+  auto plan = c->encoder->plan(width, height);
   if (!plan.ok()) return report(plan.status(), 1);
-  auto tiles = c->embedder->tiles_for(c->image, plan.value());
+  auto tiles = nm::image_tiles(*c->model, c->image, plan.value());
   if (!tiles.ok()) return report(tiles.status(), 1);
   int64_t at = 0;
   for (const nm::Image& t : tiles.value()) {

@@ -175,8 +175,8 @@ Status CpuExecutor::execute(NodeId id, ThreadPool& pool) {
 }
 
 Status CpuExecutor::rebind(NodeId leaf, void* data) {
-  if (leaf < 0 || leaf >= graph_.size() || graph_.node(leaf).op != OpKind::weight) {
-    return error(ErrorCode::internal, "rebind: node " + std::to_string(leaf) + " is not a weight leaf");
+  if (leaf < 0 || leaf >= graph_.size() || !graph_.node(leaf).external) {
+    return error(ErrorCode::internal, "rebind: node " + std::to_string(leaf) + " is not a weight leaf or external node");
   }
   for (Node& n : graph_.nodes()) {
     if (n.storage == leaf) n.t.data = static_cast<char*>(data) + n.storage_offset;

@@ -38,8 +38,9 @@ class CpuExecutor {
   const MemoryPlan& plan() const { return plan_; }
   size_t scratch_bytes() const { return scratch_size_; }
 
-  // Points a weight leaf at new external memory (e.g. the KV-cache slot of this step)
-  // and re-derives every view and cpy result that aliases it. No allocation.
+  // Points a weight leaf or external node (Graph::set_external) at new memory (e.g. the
+  // KV-cache slot of this step, a token-ring slot) and re-derives every view and cpy
+  // result that aliases it. No allocation.
   Status rebind(NodeId weight_leaf, void* data);
 
   // Executes every node once. Errors (e.g. a token id outside the embedding table)

@@ -181,8 +181,8 @@ Status map_range(cl_command_queue q, ClRange& r) {
 // Re-points the leaf and its aliases, then re-plans only the launches that read or write
 // them (kernels are cached, so this is argument packing only).
 Status ClExecutable::rebind(NodeId leaf, void* data) {
-  if (leaf < 0 || leaf >= graph_.size() || graph_.node(leaf).op != OpKind::weight) {
-    return error(ErrorCode::internal, "rebind: node " + std::to_string(leaf) + " is not a weight leaf");
+  if (leaf < 0 || leaf >= graph_.size() || !graph_.node(leaf).external) {
+    return error(ErrorCode::internal, "rebind: node " + std::to_string(leaf) + " is not a weight leaf or external node");
   }
   if (!covered(data, graph_.node(leaf).t.n_bytes())) {
     return error(ErrorCode::invalid_argument, dev->name() + ": rebind of " + node_label(graph_, leaf) +
@@ -447,14 +447,23 @@ Result<std::unique_ptr<Executable>> OpenClDevice::prepare(Graph graph) {
   NM_RETURN_IF_ERROR(cl_status(err, name_ + ": graph arena of " + std::to_string(arena_bytes) + " bytes"));
   ex->ranges.push_back(arena);
 
-  // Weights: page-aligned ranges around every weight, overlapping ranges merged, each
-  // wrapped once (buffers over overlapping host memory are undefined in OpenCL).
+  // Weights, external nodes and the graph's regions: page-aligned ranges around each,
+  // overlapping ranges merged, each wrapped once (buffers over overlapping host memory are
+  // undefined in OpenCL). Ranges the graph writes or the host fills between runs (cpy
+  // targets, external inputs and results, regions) are mapped back to the host around run().
   std::vector<std::pair<uintptr_t, uintptr_t>> spans;
   std::vector<std::pair<uintptr_t, uintptr_t>> written;
   for (const Node& n : graph.nodes()) {
-    if (n.op != OpKind::weight || n.t.n_bytes() == 0) continue;
+    if (!n.external || n.t.n_bytes() == 0) continue;
     const uintptr_t p = (uintptr_t)n.t.data;
     spans.push_back({page_floor(p), page_ceil(p + n.t.n_bytes())});
+    if (n.op != OpKind::weight) written.push_back({p, p + 1});
+  }
+  for (const MemoryRegion& r : graph.regions()) {
+    if (r.bytes == 0) continue;
+    const uintptr_t p = (uintptr_t)r.base;
+    spans.push_back({page_floor(p), page_ceil(p + r.bytes)});
+    written.push_back({p, p + 1});
   }
   for (const Node& n : graph.nodes()) {
     if (n.op == OpKind::cpy) written.push_back({(uintptr_t)n.t.data, (uintptr_t)n.t.data + 1});

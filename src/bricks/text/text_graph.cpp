@@ -8,22 +8,24 @@ namespace nm {
 namespace {
 
 // The first n rows (tokens) of a cache layer, as [head_dim, n_head_kv, n] with the cache's strides.
-Tensor cache_rows(Tensor layer, int n) {
+Tensor cache_rows(Tensor layer, int n, const std::shared_ptr<const void>& owner) {
   layer.ne[2] = n;
+  if (owner) layer.owner = owner;
   return layer;
 }
 
 }  // namespace
 
-Result<TextGraph> build_text_graph(const TextModel& model, const KvCache& cache, int n_tokens, int n_kv,
-                                   bool all_logits) {
+Result<std::unique_ptr<TextGraph>> build_text_graph(const TextModel& model, const KvCache& cache, int n_tokens,
+                                                    int n_kv, bool all_logits, std::shared_ptr<const void> cache_owner) {
   const TextHparams& hp = model.hparams();
   const TextWeights& w = model.weights();
   if (n_tokens <= 0 || n_kv < n_tokens || n_kv > cache.shape().n_ctx) {
     return error(ErrorCode::internal, "text graph: bad shape n_tokens " + std::to_string(n_tokens) + ", n_kv " +
                                           std::to_string(n_kv));
   }
-  TextGraph tg;
+  auto out = std::make_unique<TextGraph>();
+  TextGraph& tg = *out;
   tg.n_tokens = n_tokens;
   tg.n_kv = n_kv;
   tg.all_logits = all_logits;
@@ -31,7 +33,7 @@ Result<TextGraph> build_text_graph(const TextModel& model, const KvCache& cache,
   const int64_t T = n_tokens, hd = hp.head_dim;
   const int64_t n_q = (int64_t)hp.n_head * hd;
 
-  tg.x = g.input(DType::F32, {hp.n_embd, T, 1, 1}, "x");
+  tg.in = g.input(DType::F32, {hp.n_embd, T, 1, 1}, "x");
   tg.pos = g.input(DType::I32, {T, 1, 1, 1}, "pos");
   tg.mask = g.input(DType::F32, {n_kv, T, 1, 1}, "mask");
   if (hp.n_swa > 0) tg.mask_swa = g.input(DType::F32, {n_kv, T, 1, 1}, "mask_swa");
@@ -40,7 +42,7 @@ Result<TextGraph> build_text_graph(const TextModel& model, const KvCache& cache,
   const RopeParams rope_swa{hp.n_rot, hp.rope_mode, hp.rope_freq_base_swa, hp.rope_freq_scale_swa};
   const float kq_scale = hp.attn_scale > 0.0f ? hp.attn_scale : 1.0f / std::sqrt((float)hd);
 
-  NodeId x = tg.x;
+  NodeId x = tg.in;
   for (int il = 0; il < hp.n_layer; ++il) {
     const TextLayerWeights& L = w.layers[(size_t)il];
     const std::string p = "blk." + std::to_string(il) + ".";
@@ -67,15 +69,15 @@ Result<TextGraph> build_text_graph(const TextModel& model, const KvCache& cache,
 
     // Write this step's K and V into the cache (slots re-pointed per step), then attend
     // over the first n_kv cache rows.
-    const NodeId k_slot = g.weight(cache_rows(cache.k(il), n_tokens), p + "k_slot");
-    const NodeId v_slot = g.weight(cache_rows(cache.v(il), n_tokens), p + "v_slot");
+    const NodeId k_slot = g.weight(cache_rows(cache.k(il), n_tokens, cache_owner), p + "k_slot");
+    const NodeId v_slot = g.weight(cache_rows(cache.v(il), n_tokens, cache_owner), p + "v_slot");
     tg.k_slot.push_back(k_slot);
     tg.v_slot.push_back(v_slot);
     // The writes come before the attention in node order, which is execution order.
     g.cpy(k, k_slot);
     g.cpy(v, v_slot);
-    const NodeId k_all = g.permute(g.weight(cache_rows(cache.k(il), n_kv), p + "k_cache"), {0, 2, 1, 3});
-    const NodeId v_all = g.permute(g.weight(cache_rows(cache.v(il), n_kv), p + "v_cache"), {0, 2, 1, 3});
+    const NodeId k_all = g.permute(g.weight(cache_rows(cache.k(il), n_kv, cache_owner), p + "k_cache"), {0, 2, 1, 3});
+    const NodeId v_all = g.permute(g.weight(cache_rows(cache.v(il), n_kv, cache_owner), p + "v_cache"), {0, 2, 1, 3});
     NodeId a = g.attention(g.permute(q, {0, 2, 1, 3}), k_all, v_all, kq_scale, swa ? tg.mask_swa : tg.mask);
     a = g.reshape(a, {n_q, T, 1, 1});
     NodeId o = g.matmul(g.weight(L.wo, p + "attn_output"), a);
@@ -94,9 +96,9 @@ Result<TextGraph> build_text_graph(const TextModel& model, const KvCache& cache,
     x = g.view(x, {hp.n_embd, 1, 1, 1}, xt.nb, (size_t)(T - 1) * xt.nb[1]);
   }
   x = g.rms_norm(x, hp.rms_eps, g.weight(w.output_norm, "output_norm"));
-  tg.logits = g.output(g.matmul(g.weight(w.output, "output"), x), "logits");
+  tg.out = g.output(g.matmul(g.weight(w.output, "output"), x), "logits");
   if (!g.status().ok()) return g.status();
-  return tg;
+  return out;
 }
 
 void fill_attention_masks(const TextHparams& hp, int n_past, int n_tokens, int n_kv, float* mask, float* mask_swa) {

@@ -1,28 +1,19 @@
 #include "bricks/text/text_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
+
+#include "bricks/text/text_graph.h"
 
 namespace nm {
 namespace {
 
 std::string key(const std::string& arch, const char* suffix) { return arch + "." + suffix; }
 
-Status check_shape(const std::string& name, const Tensor& t, std::array<int64_t, 2> ne) {
-  if (t.ne[0] != ne[0] || t.ne[1] != ne[1] || t.ne[2] != 1 || t.ne[3] != 1) {
-    return error(ErrorCode::invalid_file, "tensor '" + name + "' has shape [" + std::to_string(t.ne[0]) + ", " +
-                                              std::to_string(t.ne[1]) + "], expected [" + std::to_string(ne[0]) +
-                                              ", " + std::to_string(ne[1]) + "]");
-  }
-  return Status();
-}
-
 }  // namespace
 
-Result<std::unique_ptr<TextModel>> TextModel::load(const std::string& path) {
-  NM_ASSIGN_OR_RETURN(GgufFile f, GgufFile::open(path));
-  return from_gguf(std::make_shared<const GgufFile>(std::move(f)));
-}
+Result<std::unique_ptr<TextModel>> TextModel::load(const std::string& path) { return load_brick<TextModel>(path); }
 
 Result<std::unique_ptr<TextModel>> TextModel::from_gguf(std::shared_ptr<const GgufFile> file) {
   std::unique_ptr<TextModel> m(new TextModel());
@@ -187,20 +178,12 @@ Status TextModel::load_weights() {
   const GgufFile& f = *file_;
   const int64_t n_embd = hp_.n_embd, n_q = (int64_t)hp_.n_head * hp_.head_dim,
                 n_kv = (int64_t)hp_.n_head_kv * hp_.head_dim, n_ff = hp_.n_ff, n_vocab = hp_.n_vocab;
-  std::map<std::string, size_t> type_bytes;
+  BrickTensors tensors(f, "the model file");
   auto get = [&](const std::string& name, std::array<int64_t, 2> ne, Tensor& out, bool matrix) -> Status {
-    NM_ASSIGN_OR_RETURN(out, f.tensor(name));
-    NM_RETURN_IF_ERROR(check_shape(name, out, ne));
-    if (!matrix && out.type != DType::F32) {
-      return error(ErrorCode::unsupported, "tensor '" + name + "' is " + std::string(dtype_name(out.type)) +
-                                               "; norms and biases must be f32");
-    }
-    if (matrix) type_bytes[std::string(dtype_name(out.type))] += out.n_bytes();
-    return Status();
+    return tensors.get(name, {ne[0], ne[1], 1, 1}, matrix ? BrickTensors::Role::matrix : BrickTensors::Role::f32, out);
   };
   auto get_optional = [&](const std::string& name, std::array<int64_t, 2> ne, Tensor& out) -> Status {
-    if (!f.find_tensor(name)) return Status();
-    return get(name, ne, out, false);
+    return tensors.get_optional(name, {ne[0], ne[1], 1, 1}, BrickTensors::Role::f32, out);
   };
   NM_RETURN_IF_ERROR(get("token_embd.weight", {n_embd, n_vocab}, w_.token_embd, true));
   NM_RETURN_IF_ERROR(get("output_norm.weight", {n_embd, 1}, w_.output_norm, false));
@@ -243,13 +226,7 @@ Status TextModel::load_weights() {
     NM_RETURN_IF_ERROR(get(p + "ffn_up.weight", {n_embd, n_ff}, L.w_up, true));
     NM_RETURN_IF_ERROR(get(p + "ffn_down.weight", {n_ff, n_embd}, L.w_down, true));
   }
-  size_t best = 0;
-  for (const auto& [name, bytes] : type_bytes) {
-    if (bytes > best) {
-      best = bytes;
-      weight_type_ = name;
-    }
-  }
+  weight_type_ = tensors.main_matrix_type();
   for (const GgufTensorInfo& t : f.tensors()) {
     n_params_ += t.n_elements();
     weight_bytes_ += t.n_bytes;
@@ -257,6 +234,79 @@ Status TextModel::load_weights() {
   bytes_per_token_ = weight_bytes_ - w_.token_embd.n_bytes() + row_size(w_.token_embd.type, n_embd);
   if (hp_.tied_embeddings) bytes_per_token_ += w_.token_embd.n_bytes();
   return Status();
+}
+
+
+// ---- Brick ---------------------------------------------------------------------------
+
+namespace {
+
+constexpr int kCostBatch = 512;  // prefill chunk the costs assume (TextContextParams::n_batch default)
+
+}  // namespace
+
+std::string TextModel::description() const {
+  return hp_.arch + " " + weight_type_ + ", " + std::to_string(hp_.n_layer) + " layers, width " + std::to_string(hp_.n_embd);
+}
+
+size_t TextModel::kv_bytes_per_token(DType kv_type) const {
+  return 2 * (size_t)hp_.n_layer * row_size(kv_type, (int64_t)hp_.n_head_kv * hp_.head_dim);
+}
+
+Result<std::vector<PortSpec>> TextModel::inputs(const BrickInput& in) const {
+  if (in.n_tokens <= 0) return error(ErrorCode::invalid_argument, "the text brick needs at least one token");
+  return std::vector<PortSpec>{{"tokens", PortKind::tokens, DType::I32, in.n_tokens, 1},
+                               {"embeddings", PortKind::embeddings, DType::F32, in.n_tokens, hp_.n_embd}};
+}
+
+Result<std::vector<PortSpec>> TextModel::outputs(const BrickInput& in) const {
+  if (in.n_tokens <= 0) return error(ErrorCode::invalid_argument, "the text brick needs at least one token");
+  return std::vector<PortSpec>{{"logits", PortKind::logits, DType::F32, 1, hp_.n_vocab}};
+}
+
+Result<BrickCost> TextModel::cost(const BrickInput& in) const {
+  if (in.n_tokens <= 0 || in.n_past < 0) return error(ErrorCode::invalid_argument, "the text brick needs at least one token");
+  const double E = hp_.n_embd, F = hp_.n_ff, hd = hp_.head_dim;
+  const double n_q = (double)hp_.n_head * hd, n_kv = (double)hp_.n_head_kv * hd;
+  // Per token and layer: q, k, v, output and the three FFN matrices.
+  const double matmul_per_token = hp_.n_layer * (E * n_q + 2 * E * n_kv + n_q * E + 3 * E * F);
+  BrickCost c;
+  for (int done = 0; done < in.n_tokens;) {
+    const int n = std::min(kCostBatch, in.n_tokens - done);
+    const int past = in.n_past + done;
+    // Attention: token i (0-based in the chunk) sees past + i + 1 keys: scores and weighted sum.
+    const double keys = (double)n * past + (double)n * (n + 1) / 2;
+    c.flops += 2 * (n * matmul_per_token + hp_.n_layer * 2 * hp_.n_head * hd * keys + E * hp_.n_vocab);  // + last row's logits
+    c.weight_bytes_read += bytes_per_token_;
+    c.n_graph_runs++;
+    // The graph arena of the first (largest) chunk shape; later chunks reuse their own.
+    if (done == 0) {
+      GraphShape shape;
+      shape.n_tokens = n;
+      shape.n_kv = past + n;
+      NM_ASSIGN_OR_RETURN(std::unique_ptr<BrickGraph> g, build_graph(shape, nullptr));
+      NM_ASSIGN_OR_RETURN(c.activation_bytes, planned_activation_bytes(*g));
+    }
+    done += n;
+  }
+  c.resident_weight_bytes = weight_bytes_;
+  c.kv_bytes_per_token = kv_bytes_per_token(DType::F16);
+  return c;
+}
+
+Result<std::unique_ptr<BrickGraph>> TextModel::build_graph(const GraphShape& shape, const KvCache* kv) const {
+  if (kv) {
+    NM_ASSIGN_OR_RETURN(std::unique_ptr<TextGraph> g, build_text_graph(*this, *kv, shape.n_tokens, shape.n_kv, shape.all_logits));
+    return std::unique_ptr<BrickGraph>(std::move(g));
+  }
+  // A cache reserved in virtual memory only (no page is touched by building or planning),
+  // kept alive by the graph.
+  if (shape.n_kv <= 0) return error(ErrorCode::invalid_argument, "text graph: n_kv must be positive");
+  NM_ASSIGN_OR_RETURN(KvCache cache, KvCache::create({hp_.n_layer, shape.n_kv, hp_.n_head_kv, hp_.head_dim, DType::F16}));
+  auto owner = std::make_shared<KvCache>(std::move(cache));
+  NM_ASSIGN_OR_RETURN(std::unique_ptr<TextGraph> g,
+                      build_text_graph(*this, *owner, shape.n_tokens, shape.n_kv, shape.all_logits, owner));
+  return std::unique_ptr<BrickGraph>(std::move(g));
 }
 
 }  // namespace nm

@@ -1,7 +1,8 @@
-// TextModel: a LLaMA-family decoder (architectures "llama", "qwen2", "qwen3", "gemma3") loaded from a
-// GGUF file: hyper-parameters, weight views into the mmapped file (never copied), the
-// tokenizer and the chat template text. Read-only after load; shared by every session
-// (TextContext) that runs it, from any thread.
+// TextModel: the text brick — a LLaMA-family decoder (architectures "llama", "qwen2",
+// "qwen3", "gemma3") loaded from a GGUF file: hyper-parameters, weight views into the
+// mmapped file (never copied), the tokenizer and the chat template text. Its ports: token
+// ids or embeddings in, logits out; its graph: text_graph.h. Read-only after load; shared
+// by every session (the runtime's TextContext) that runs it, from any thread.
 #pragma once
 
 #include <memory>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "bricks/brick.h"
 #include "bricks/text/text_hparams.h"
 #include "core/gguf_reader.h"
 #include "core/status.h"
@@ -34,10 +36,25 @@ struct TextWeights {
   std::vector<TextLayerWeights> layers;
 };
 
-class TextModel {
+class TextModel final : public Brick {
  public:
   static Result<std::unique_ptr<TextModel>> load(const std::string& path);
   static Result<std::unique_ptr<TextModel>> from_gguf(std::shared_ptr<const GgufFile> file);
+
+  // ---- Brick
+  BrickKind kind() const override { return BrickKind::text; }
+  std::string description() const override;
+  std::vector<const GgufFile*> files() const override { return {file_.get()}; }
+  size_t weight_bytes() const override { return weight_bytes_; }
+  // Input: n_tokens token ids (or as many embedding rows); output: one logits row.
+  Result<std::vector<PortSpec>> inputs(const BrickInput& in) const override;
+  Result<std::vector<PortSpec>> outputs(const BrickInput& in) const override;
+  // A prefill of in.n_tokens after in.n_past positions (a decode step: n_tokens = 1), in
+  // chunks of at most 512 tokens.
+  Result<BrickCost> cost(const BrickInput& in) const override;
+  Result<std::unique_ptr<BrickGraph>> build_graph(const GraphShape& shape, const KvCache* kv) const override;
+  // KV cache bytes one token adds, for a cache of `kv_type`.
+  size_t kv_bytes_per_token(DType kv_type) const;
 
   const TextHparams& hparams() const { return hp_; }
   const TextWeights& weights() const { return w_; }
@@ -45,7 +62,6 @@ class TextModel {
   const GgufFile& file() const { return *file_; }
 
   int64_t n_params() const { return n_params_; }
-  size_t weight_bytes() const { return weight_bytes_; }
   // Bytes of weights one decode step reads (everything but the embedding table, which
   // is read one row per token — unless it doubles as the output matrix).
   size_t weight_bytes_per_token() const { return bytes_per_token_; }

@@ -2,6 +2,7 @@
 
 #include <cassert>
 #include <cstdint>
+#include <cstring>
 
 namespace nm {
 
@@ -32,37 +33,39 @@ int anyres_n_tokens(PatchMerge merge, const AnyresGrid& g, int width, int height
   return per_tile + b.rows * (b.cols + (has_newline ? 1 : 0));
 }
 
-std::vector<float> merge_anyres(PatchMerge merge, const AnyresGrid& g, int width, int height,
-                                std::span<const std::vector<float>> tiles, std::span<const float> newline, int n_embd) {
+namespace {
+
+// Copies n floats unless they are already there (an encoder call wrote them in place).
+float* put(float* out, const float* src, size_t n) {
+  if (src != out) std::memcpy(out, src, n * sizeof(float));
+  return out + n;
+}
+
+}  // namespace
+
+void merge_anyres(PatchMerge merge, const AnyresGrid& g, int width, int height, std::span<const float* const> tiles,
+                  std::span<const float> newline, int n_embd, float* out) {
   const size_t E = (size_t)n_embd, per_tile = (size_t)g.side * g.side;
   assert(tiles.size() == 1 + (size_t)g.tiles_x * g.tiles_y);
   const bool nl = !newline.empty();
-  std::vector<float> out;
-  out.reserve((size_t)anyres_n_tokens(merge, g, width, height, nl) * E);
-#ifndef NDEBUG
-  for (const std::vector<float>& t : tiles) assert(t.size() == per_tile * E);
-#endif
-  (void)per_tile;
   if (merge == PatchMerge::flat) {
-    for (const std::vector<float>& t : tiles) out.insert(out.end(), t.begin(), t.end());
-    return out;
+    for (const float* t : tiles) out = put(out, t, per_tile * E);
+    return;
   }
-  out.insert(out.end(), tiles[0].begin(), tiles[0].end());  // the overview, then the grid
+  out = put(out, tiles[0], per_tile * E);  // the overview, then the grid
   if (tiles.size() == 1) {
-    if (nl) out.insert(out.end(), newline.begin(), newline.end());
-    return out;
+    if (nl) put(out, newline.data(), E);
+    return;
   }
   const UnpadBox b = unpad_box(width, height, g.tiles_x * g.side, g.tiles_y * g.side);
   for (int r = b.row0; r < b.row0 + b.rows; ++r) {
     const int ty = r / g.side, y = r % g.side;
     for (int c = b.col0; c < b.col0 + b.cols; ++c) {
       const int tx = c / g.side, x = c % g.side;
-      const float* src = tiles[1 + (size_t)ty * g.tiles_x + tx].data() + ((size_t)y * g.side + x) * E;
-      out.insert(out.end(), src, src + E);
+      out = put(out, tiles[1 + (size_t)ty * g.tiles_x + tx] + ((size_t)y * g.side + x) * E, E);
     }
-    if (nl) out.insert(out.end(), newline.begin(), newline.end());
+    if (nl) out = put(out, newline.data(), E);
   }
-  return out;
 }
 
 }  // namespace nm

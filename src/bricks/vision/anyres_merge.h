@@ -31,9 +31,12 @@ struct AnyresGrid {
 // newline still follows it under spatial_unpad).
 int anyres_n_tokens(PatchMerge merge, const AnyresGrid& g, int width, int height, bool has_newline);
 
-// tiles[0] is the overview, then the grid tiles in row-major order, each side*side tokens
-// of n_embd floats (tokens row-major). newline: n_embd floats, or empty for none.
-std::vector<float> merge_anyres(PatchMerge merge, const AnyresGrid& g, int width, int height,
-                                std::span<const std::vector<float>> tiles, std::span<const float> newline, int n_embd);
+// Writes the merged sequence (anyres_n_tokens(...) * n_embd floats) to `out`. tiles[0] is
+// the overview, then the grid tiles in row-major order, each side*side tokens of n_embd
+// floats (tokens row-major); a tile that already lies where the merge puts it (the
+// overview at `out`, flat tiles at their offset) is left in place. newline: n_embd
+// floats, or empty for none.
+void merge_anyres(PatchMerge merge, const AnyresGrid& g, int width, int height, std::span<const float* const> tiles,
+                  std::span<const float> newline, int n_embd, float* out);
 
 }  // namespace nm

@@ -3,17 +3,11 @@
 #include <algorithm>
 #include <cmath>
 
+#include "bricks/vision/image_plan.h"
+#include "bricks/vision/vision_graph.h"
+
 namespace nm {
 namespace {
-
-std::string shape_of(const Tensor& t) {
-  std::string s = "[";
-  for (int i = 0; i < kMaxDims; ++i) {
-    if (i > 0 && t.ne[i] == 1 && (i == kMaxDims - 1 || t.ne[i + 1] == 1)) break;
-    s += (i ? ", " : "") + std::to_string(t.ne[i]);
-  }
-  return s + "]";
-}
 
 // Row i of a 2-D tensor (any type with a scalar dequantiser) as floats.
 void row_to_f32(const Tensor& t, int64_t i, float* dst) {
@@ -22,10 +16,7 @@ void row_to_f32(const Tensor& t, int64_t i, float* dst) {
 
 }  // namespace
 
-Result<std::unique_ptr<MmprojModel>> MmprojModel::load(const std::string& path) {
-  NM_ASSIGN_OR_RETURN(GgufFile f, GgufFile::open(path));
-  return from_gguf(std::make_shared<const GgufFile>(std::move(f)));
-}
+Result<std::unique_ptr<MmprojModel>> MmprojModel::load(const std::string& path) { return load_brick<MmprojModel>(path); }
 
 Result<std::unique_ptr<MmprojModel>> MmprojModel::from_gguf(std::shared_ptr<const GgufFile> file) {
   std::unique_ptr<MmprojModel> m(new MmprojModel());
@@ -139,25 +130,10 @@ Status MmprojModel::load_hparams() {
 Status MmprojModel::load_weights() {
   const GgufFile& f = *file_;
   const int64_t E = hp_.n_embd, F = hp_.n_ff, P = hp_.patch_size;
+  BrickTensors tensors(f, "the mmproj file");
+  const std::string hint = std::string(encoder_name()) + " encoder; is it a complete llama.cpp mmproj file?";
   auto get = [&](const std::string& name, std::array<int64_t, 4> ne, Tensor& out, bool matrix) -> Status {
-    if (!f.find_tensor(name)) {
-      return error(ErrorCode::invalid_file, "the mmproj file has no tensor '" + name + "' (" + encoder_name() +
-                                                " encoder); is it a complete llama.cpp mmproj file?");
-    }
-    NM_ASSIGN_OR_RETURN(out, f.tensor(name));
-    if (out.ne != ne) {
-      Tensor want;
-      want.ne = ne;
-      return error(ErrorCode::invalid_file, "tensor '" + name + "' has shape " + shape_of(out) + ", expected " + shape_of(want));
-    }
-    if (!type_traits(out.type) || !type_traits(out.type)->to_float) {
-      return error(ErrorCode::unsupported, "tensor '" + name + "' has unsupported type " + std::string(dtype_name(out.type)));
-    }
-    if (!matrix && out.type != DType::F32) {
-      return error(ErrorCode::unsupported, "tensor '" + name + "' is " + std::string(dtype_name(out.type)) +
-                                               "; norms and biases must be f32");
-    }
-    return Status();
+    return tensors.get(name, ne, matrix ? BrickTensors::Role::matrix : BrickTensors::Role::f32, out, hint);
   };
   auto vec = [&](const std::string& name, int64_t n, Tensor& out) { return get(name, {n, 1, 1, 1}, out, false); };
   auto has = [&](const std::string& name) { return f.find_tensor(name) != nullptr; };
@@ -221,6 +197,7 @@ Status MmprojModel::load_weights() {
   }
   if (hp_.n_embd_out <= 0) return error(ErrorCode::invalid_file, "the projector has no outputs");
   if (has("model.image_newline")) NM_RETURN_IF_ERROR(vec("model.image_newline", hp_.n_embd_out, w_.image_newline));
+  weight_bytes_ = tensors.bytes();
   return Status();
 }
 
@@ -269,6 +246,82 @@ std::vector<float> MmprojModel::position_embeddings(int gw, int gh) const {
     }
   }
   return out;
+}
+
+// ---- Brick ---------------------------------------------------------------------------
+
+std::string MmprojModel::description() const {
+  return std::string(encoder_name()) + "+" + (hp_.projector == ProjectorKind::mlp ? "mlp" : "idefics3") + " " +
+         std::to_string(hp_.image_size) + "x" + std::to_string(hp_.image_size) + ", " + std::to_string(hp_.n_layer_run) +
+         " layers, width " + std::to_string(hp_.n_embd);
+}
+
+Result<int> MmprojModel::encoder_tokens(int width, int height) const {
+  const int P = hp_.patch_size, s = hp_.scale_factor;
+  if (width < P || height < P || (width / P) % s || (height / P) % s || width > 8192 || height > 8192) {
+    return error(ErrorCode::invalid_argument, "vision input " + std::to_string(width) + "x" + std::to_string(height) +
+                                                  " must be " + std::to_string(P) + " to 8192 pixels per side with a patch grid (side / " +
+                                                  std::to_string(P) + ") divisible by " + std::to_string(s));
+  }
+  return (width / P) * (height / P) / (s * s);
+}
+
+double MmprojModel::encoder_flops(int width, int height) const {
+  const double n_patch = (double)(width / hp_.patch_size) * (height / hp_.patch_size);
+  const double T = n_patch + (hp_.has_class_token ? 1 : 0);
+  const double E = hp_.n_embd, F = hp_.n_ff, K = 3.0 * hp_.patch_size * hp_.patch_size;
+  double fma = n_patch * K * E;                            // patch embedding
+  fma += hp_.n_layer_run * (T * (4 * E * E + 2 * E * F)   // q, k, v, out, ffn up/down
+                            + 2 * T * T * E);             // scores and weighted sum
+  const double s = hp_.scale_factor;
+  if (hp_.projector == ProjectorKind::mlp) {
+    const double hidden = (double)w_.mm0_w.ne[1];
+    fma += n_patch * (E * hidden + hidden * hp_.n_embd_out);
+  } else {
+    fma += n_patch / (s * s) * (E * s * s) * hp_.n_embd_out;
+  }
+  return 2 * fma;
+}
+
+namespace {
+
+// The plan an input describes: a picture of width x height, or the trained single tile.
+Result<ImagePlan> plan_for(const MmprojModel& m, const BrickInput& in) {
+  const int side = m.hparams().image_size;
+  return plan_image(m, in.width > 0 ? in.width : side, in.height > 0 ? in.height : side, {});
+}
+
+}  // namespace
+
+Result<std::vector<PortSpec>> MmprojModel::inputs(const BrickInput& in) const {
+  NM_ASSIGN_OR_RETURN(ImagePlan p, plan_for(*this, in));
+  return std::vector<PortSpec>{{"image", PortKind::image, DType::F32, p.n_encodes, (int64_t)3 * p.tile_width * p.tile_height}};
+}
+
+Result<std::vector<PortSpec>> MmprojModel::outputs(const BrickInput& in) const {
+  NM_ASSIGN_OR_RETURN(ImagePlan p, plan_for(*this, in));
+  return std::vector<PortSpec>{{"embeddings", PortKind::embeddings, DType::F32, p.n_tokens, hp_.n_embd_out}};
+}
+
+Result<BrickCost> MmprojModel::cost(const BrickInput& in) const {
+  NM_ASSIGN_OR_RETURN(ImagePlan p, plan_for(*this, in));
+  BrickCost c;
+  c.n_graph_runs = p.n_encodes;
+  c.flops = p.n_encodes * encoder_flops(p.tile_width, p.tile_height);
+  c.weight_bytes_read = (size_t)p.n_encodes * weight_bytes_;
+  c.resident_weight_bytes = weight_bytes_;
+  GraphShape shape;
+  shape.width = p.tile_width;
+  shape.height = p.tile_height;
+  NM_ASSIGN_OR_RETURN(std::unique_ptr<BrickGraph> g, build_graph(shape, nullptr));
+  NM_ASSIGN_OR_RETURN(c.activation_bytes, planned_activation_bytes(*g));
+  return c;
+}
+
+Result<std::unique_ptr<BrickGraph>> MmprojModel::build_graph(const GraphShape& shape, const KvCache*) const {
+  NM_RETURN_IF_ERROR(encoder_tokens(shape.width, shape.height).status());
+  NM_ASSIGN_OR_RETURN(std::unique_ptr<VisionGraph> g, build_vision_graph(*this, shape.width, shape.height));
+  return std::unique_ptr<BrickGraph>(std::move(g));
 }
 
 }  // namespace nm

@@ -1,14 +1,17 @@
-// MmprojModel: the vision encoder + projector of a llama.cpp "mmproj" GGUF (keys clip.*,
-// tensors v.* and mm.*): hyper-parameters, weight views into the mmapped file, and the
-// preprocessing constants. CLIP (class token, pre-LN) and SigLIP (no class token,
-// post-LN) encoders; "mlp" (LLaVA) and "idefics3" (pixel shuffle + linear) projectors.
-// Read-only after load; shared by every VisionEncoder from any thread.
+// MmprojModel: the vision brick — the vision encoder + projector of a llama.cpp "mmproj"
+// GGUF (keys clip.*, tensors v.* and mm.*): hyper-parameters, weight views into the
+// mmapped file, and the preprocessing constants. CLIP (class token, pre-LN) and SigLIP (no
+// class token, post-LN) encoders; "mlp" (LLaVA) and "idefics3" (pixel shuffle + linear)
+// projectors. Its ports: an image in (cut into encoder tiles, image_plan.h), LLM-space
+// embeddings out; its graph: vision_graph.h. Read-only after load; shared by every
+// session from any thread.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "bricks/brick.h"
 #include "bricks/vision/preprocess.h"
 #include "core/gguf_reader.h"
 #include "core/status.h"
@@ -64,10 +67,29 @@ struct VisionWeights {
   Tensor image_newline;               // [n_embd_out] or absent (LLaVA-NeXT spatial_unpad row end)
 };
 
-class MmprojModel {
+class MmprojModel final : public Brick {
  public:
   static Result<std::unique_ptr<MmprojModel>> load(const std::string& path);
   static Result<std::unique_ptr<MmprojModel>> from_gguf(std::shared_ptr<const GgufFile> file);
+
+  // ---- Brick. in.width x in.height is the picture; in.n_tokens > 0 with width and height
+  // 0 asks for the trained single tile. Static-shape mode is the runtime's (ImageSizing):
+  // these describe the model's own tiling.
+  BrickKind kind() const override { return BrickKind::vision; }
+  std::string description() const override;
+  std::vector<const GgufFile*> files() const override { return {file_.get()}; }
+  size_t weight_bytes() const override { return weight_bytes_; }
+  Result<std::vector<PortSpec>> inputs(const BrickInput& in) const override;
+  Result<std::vector<PortSpec>> outputs(const BrickInput& in) const override;
+  Result<BrickCost> cost(const BrickInput& in) const override;
+  // shape.width x shape.height: one encoder input.
+  Result<std::unique_ptr<BrickGraph>> build_graph(const GraphShape& shape, const KvCache* kv) const override;
+
+  // Embeddings one encoder call on a width x height input gives; invalid_argument when
+  // the encoder cannot take that size (patch grid, projector scale, 8192 pixels a side).
+  Result<int> encoder_tokens(int width, int height) const;
+  // 2 x multiply-adds of one encoder call on a width x height input.
+  double encoder_flops(int width, int height) const;
 
   const VisionHparams& hparams() const { return hp_; }
   const VisionWeights& weights() const { return w_; }
@@ -91,6 +113,7 @@ class MmprojModel {
   std::shared_ptr<const GgufFile> file_;
   VisionHparams hp_;
   VisionWeights w_;
+  size_t weight_bytes_ = 0;
 };
 
 }  // namespace nm

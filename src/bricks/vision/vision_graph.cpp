@@ -6,7 +6,7 @@
 
 namespace nm {
 
-Result<VisionGraph> build_vision_graph(const MmprojModel& model, int width, int height) {
+Result<std::unique_ptr<VisionGraph>> build_vision_graph(const MmprojModel& model, int width, int height) {
   const VisionHparams& hp = model.hparams();
   const VisionWeights& w = model.weights();
   const int P = hp.patch_size;
@@ -14,7 +14,8 @@ Result<VisionGraph> build_vision_graph(const MmprojModel& model, int width, int 
     return error(ErrorCode::invalid_argument, "vision input " + std::to_string(width) + "x" + std::to_string(height) +
                                                   " is smaller than the patch size " + std::to_string(P));
   }
-  VisionGraph vg;
+  auto result = std::make_unique<VisionGraph>();
+  VisionGraph& vg = *result;
   vg.width = width;
   vg.height = height;
   vg.grid_w = width / P;
@@ -28,12 +29,12 @@ Result<VisionGraph> build_vision_graph(const MmprojModel& model, int width, int 
   const int64_t n_cls = hp.has_class_token ? 1 : 0, T = n_patch + n_cls;
   Graph& g = vg.graph;
 
-  vg.pixels = g.input(DType::F32, {width, height, 3, 1}, "pixels");
+  vg.in = g.input(DType::F32, {width, height, 3, 1}, "pixels");
   vg.pos = g.input(DType::F32, {E, T, 1, 1}, "pos_embd");
   const NodeId kernel = g.weight(w.patch_w, "patch_embd");
   ConvParams cp;
   cp.s0 = cp.s1 = P;
-  NodeId cols = g.im2col(kernel, vg.pixels, cp);  // [3*P*P, grid_w, grid_h]
+  NodeId cols = g.im2col(kernel, vg.in, cp);  // [3*P*P, grid_w, grid_h]
   cols = g.reshape(cols, {3 * (int64_t)P * P, n_patch, 1, 1});
   NodeId x = g.matmul(g.reshape(kernel, {3 * (int64_t)P * P, E, 1, 1}), cols);  // [E, n_patch]
   if (hp.has_patch_bias) x = g.add(x, g.weight(w.patch_b, "patch_bias"));
@@ -110,7 +111,7 @@ Result<VisionGraph> build_vision_graph(const MmprojModel& model, int width, int 
   }
   vg.out = g.output(x, "image_embd");
   if (!g.status().ok()) return g.status();
-  return vg;
+  return result;
 }
 
 }  // namespace nm

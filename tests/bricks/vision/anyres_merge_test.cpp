@@ -66,16 +66,30 @@ TEST(AnyresMerge, LayoutOfASmallGrid) {
   const AnyresGrid g{2, 1, 2};
   const std::vector<std::vector<float>> tiles = {{0, 1, 2, 3}, {10, 11, 12, 13}, {20, 21, 22, 23}};
   const std::vector<float> nl = {99};
-  const std::vector<float> out = merge_anyres(PatchMerge::spatial_unpad, g, 4, 1, tiles, nl, 1);
+  std::vector<const float*> ptrs;
+  for (const auto& t : tiles) ptrs.push_back(t.data());
+  auto merge = [&](PatchMerge m, int w, int h) {
+    std::vector<float> out((size_t)anyres_n_tokens(m, g, w, h, true), -1.0f);
+    merge_anyres(m, g, w, h, ptrs, nl, 1, out.data());
+    return out;
+  };
+  const std::vector<float> out = merge(PatchMerge::spatial_unpad, 4, 1);
   const std::vector<float> want = {0, 1, 2, 3, 10, 11, 20, 21, 99, 12, 13, 22, 23, 99};
   EXPECT_EQ(out, want);
   // A 1:1 image keeps 2 of the 4 columns (one cropped on each side).
-  const std::vector<float> sq = merge_anyres(PatchMerge::spatial_unpad, g, 5, 5, tiles, nl, 1);
+  const std::vector<float> sq = merge(PatchMerge::spatial_unpad, 5, 5);
   const std::vector<float> want_sq = {0, 1, 2, 3, 11, 20, 99, 13, 22, 99};
   EXPECT_EQ(sq, want_sq);
-  const std::vector<float> flat = merge_anyres(PatchMerge::flat, g, 5, 5, tiles, nl, 1);
-  EXPECT_EQ(flat.size(), 12u);
-  EXPECT_EQ(flat[4], 10);
+  const std::vector<float> flat = merge(PatchMerge::flat, 5, 5);
+  const std::vector<float> want_flat = {0, 1, 2, 3, 10, 11, 12, 13, 20, 21, 22, 23};
+  EXPECT_EQ(flat, want_flat);
+  // The overview already in place (an encoder call wrote it there) is kept, not re-copied.
+  std::vector<float> in_place((size_t)anyres_n_tokens(PatchMerge::spatial_unpad, g, 4, 1, true), -1.0f);
+  std::copy(tiles[0].begin(), tiles[0].end(), in_place.begin());
+  std::vector<const float*> with_overview_in_place = ptrs;
+  with_overview_in_place[0] = in_place.data();
+  merge_anyres(PatchMerge::spatial_unpad, g, 4, 1, with_overview_in_place, nl, 1, in_place.data());
+  EXPECT_EQ(in_place, want);
 }
 
 }  // namespace

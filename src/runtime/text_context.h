@@ -1,19 +1,23 @@
-// TextContext: one sequence being run through a TextModel — its KV cache, the graphs
-// built for the batch shapes seen so far (one executor per shape bucket, reused), and
-// the logits of the last evaluated position. eval() appends tokens or embeddings to the
-// context (batched prefill, or one token for decode). Not thread-safe: one per session.
+// TextContext: the runtime's side of the text brick for one sequence — its KV cache, the
+// graphs built for the batch shapes seen so far (one prepared graph per shape bucket on
+// the brick's device, reused), and the logits of the last evaluated position. eval_*()
+// appends tokens or embeddings to the context (batched prefill, or one token for decode).
+// Embeddings (an image's, in a token-ring slot) are read in place: the graph's input node
+// is re-pointed at them, nothing is copied (bytes_copied_in() says so). Not thread-safe:
+// one per session.
 #pragma once
 
 #include <memory>
 #include <span>
 #include <vector>
 
-#include "backend/graph_runner.h"
 #include "bricks/kv_cache.h"
 #include "bricks/text/text_graph.h"
+#include "core/virtual_buffer.h"
 #include "bricks/text/text_model.h"
 #include "core/thread_pool.h"
 #include "graph/graph_cache.h"
+#include "runtime/brick_runner.h"
 
 namespace nm {
 
@@ -21,15 +25,12 @@ struct TextContextParams {
   int n_ctx = 0;          // 0 = the model's training context, capped at 4096
   DType kv_type = DType::F16;
   int n_batch = 512;      // longest prefill chunk run as one graph
-  Isa isa = best_isa();
-  Device* device = nullptr;  // where the graphs run; nullptr: the CPU executor on the caller's pool
-  // On a CPU, run quantised matrices whose type has a packed layout (kernels/matmul_packed.h)
-  // from row-interleaved copies made on first use, whose file pages are then released
-  // (backend/cpu/packed_weights.h).
-  bool pack_weights = true;
-  // With pack_weights: copies shared with other contexts of the same model (one per model,
-  // not per session); null: this context makes its own.
-  std::shared_ptr<PackedWeights> packed;
+  // Placement. On a CPU, quantised matrices whose type has a packed layout
+  // (kernels/matmul_packed.h) run from row-interleaved copies (run.pack_weights).
+  // eval_embeddings() reads in place from run.regions (the token ring) also on devices
+  // that import memory when a graph is prepared; elsewhere on such a device embeddings are
+  // copied in.
+  BrickRunParams run;
 };
 
 class TextContext {
@@ -38,8 +39,12 @@ class TextContext {
 
   // Appends tokens. With all_logits, logits() holds every new position's row.
   Status eval_tokens(std::span<const int32_t> tokens, ThreadPool& pool, bool all_logits = false);
-  // Appends n positions given directly as embeddings (n * n_embd floats).
+  // Appends n positions given directly as embeddings (n * n_embd floats), read in place;
+  // they must stay unchanged until the call returns.
   Status eval_embeddings(std::span<const float> embeddings, ThreadPool& pool);
+  // Bytes of embeddings copied into the graph's input so far instead of being read in
+  // place (0 on the CPU and on devices that imported the memory as a region).
+  size_t bytes_copied_in() const { return bytes_copied_in_; }
 
   // Logits of the last eval: n_vocab floats per returned position.
   const float* logits() const { return logits_.data(); }
@@ -58,13 +63,14 @@ class TextContext {
   }
   const TextModel& model() const { return model_; }
   // Bytes of weights running from packed CPU copies so far (0 without packing).
-  size_t packed_bytes() const { return packed_ ? packed_->packed_bytes() : 0; }
-  Device* device() const { return params_.device; }
+  size_t packed_bytes() const { return runner_.packed_bytes(); }
+  Device* device() const { return runner_.device(); }
 
  private:
   struct Step {
-    TextGraph meta;
+    std::unique_ptr<TextGraph> meta;  // node ids (its graph moved into exec)
     std::unique_ptr<GraphRunner> exec;
+    const void* x_bound = nullptr;    // where the input node points now
   };
   TextContext(const TextModel& model, KvCache cache, const TextContextParams& p);
   Status eval_chunk(int n, const int32_t* tokens, const float* embeddings, ThreadPool& pool, bool all_logits);
@@ -73,10 +79,12 @@ class TextContext {
   const TextModel& model_;
   TextContextParams params_;
   KvCache cache_;
-  std::shared_ptr<PackedWeights> packed_;  // null when not packing
+  BrickRunner runner_;
   GraphCache<Step> graphs_{8};
   std::vector<float> logits_;
   int n_logit_rows_ = 0;
+  VirtualBuffer x_staging_;  // n_batch token embeddings, the input of token runs
+  size_t bytes_copied_in_ = 0;
 };
 
 }  // namespace nm

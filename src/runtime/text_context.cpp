@@ -1,4 +1,4 @@
-#include "bricks/text/text_context.h"
+#include "runtime/text_context.h"
 
 #include <algorithm>
 #include <cmath>
@@ -23,21 +23,25 @@ Result<std::unique_ptr<TextContext>> TextContext::create(const TextModel& model,
   if (params.n_batch <= 0) params.n_batch = 512;
   KvCacheShape shape{hp.n_layer, params.n_ctx, hp.n_head_kv, hp.head_dim, params.kv_type};
   NM_ASSIGN_OR_RETURN(KvCache cache, KvCache::create(shape));
-  return std::unique_ptr<TextContext>(new TextContext(model, std::move(cache), params));
+  std::unique_ptr<TextContext> c(new TextContext(model, std::move(cache), params));
+  NM_ASSIGN_OR_RETURN(c->x_staging_, VirtualBuffer::reserve((size_t)params.n_batch * hp.n_embd * sizeof(float)));
+  return c;
 }
 
 TextContext::TextContext(const TextModel& model, KvCache cache, const TextContextParams& p)
-    : model_(model), params_(p), cache_(std::move(cache)) {
-  if (params_.pack_weights) packed_ = params_.packed ? params_.packed : PackedWeights::for_file(model.file());
-}
+    : model_(model), params_(p), cache_(std::move(cache)), runner_(model.file(), p.run) {}
 
 Result<TextContext::Step*> TextContext::step_for(int n_tokens, int n_kv, bool all_logits) {
   const uint64_t key = shape_key(n_tokens, n_kv, all_logits);
   if (Step* s = graphs_.find(key)) return s;
   auto step = std::make_unique<Step>();
   NM_ASSIGN_OR_RETURN(step->meta, build_text_graph(model_, cache_, n_tokens, n_kv, all_logits));
-  NM_ASSIGN_OR_RETURN(step->exec, GraphRunner::create(std::move(step->meta.graph), params_.device, params_.isa,
-                                                           packed_.get()));
+  Graph& g = step->meta->graph;
+  // The input embeddings are caller memory: the staging rows for tokens, or an image's
+  // embeddings where they already lie.
+  NM_RETURN_IF_ERROR(g.set_external(step->meta->in, x_staging_.data()));
+  step->x_bound = x_staging_.data();
+  NM_ASSIGN_OR_RETURN(step->exec, runner_.prepare(std::move(g)));
   return graphs_.insert(key, std::move(step));
 }
 
@@ -49,13 +53,28 @@ Status TextContext::eval_chunk(int n, const int32_t* tokens, const float* embedd
   const int n_kv = std::min((n_past + n + kKvBucket - 1) / kKvBucket * kKvBucket, n_ctx);
   NM_ASSIGN_OR_RETURN(Step * step, step_for(n, n_kv, all_logits));
   GraphRunner& ex = *step->exec;
-  const TextGraph& tg = step->meta;
+  const TextGraph& tg = *step->meta;
 
-  float* x = ex.tensor(tg.x).as<float>();
+  float* x = static_cast<float*>(x_staging_.data());
+  if (embeddings) {
+    // Read in place; a device that cannot reach this memory gets a copy in the staging rows.
+    Status st = step->x_bound == embeddings ? Status() : ex.rebind(tg.in, const_cast<float*>(embeddings));
+    if (st.ok()) {
+      step->x_bound = embeddings;
+    } else if (st.code() == ErrorCode::invalid_argument) {
+      std::memcpy(x, embeddings, (size_t)n * hp.n_embd * sizeof(float));
+      bytes_copied_in_ += (size_t)n * hp.n_embd * sizeof(float);
+      embeddings = nullptr;
+    } else {
+      return st;
+    }
+  }
+  if (!embeddings && step->x_bound != x) {
+    NM_RETURN_IF_ERROR(ex.rebind(tg.in, x));
+    step->x_bound = x;
+  }
   if (tokens) {
     NM_RETURN_IF_ERROR(model_.embed_tokens({tokens, (size_t)n}, x));
-  } else {
-    std::memcpy(x, embeddings, (size_t)n * hp.n_embd * sizeof(float));
   }
   int32_t* pos = ex.tensor(tg.pos).as<int32_t>();
   for (int i = 0; i < n; ++i) pos[i] = n_past + i;
@@ -69,7 +88,7 @@ Status TextContext::eval_chunk(int n, const int32_t* tokens, const float* embedd
   NM_RETURN_IF_ERROR(ex.run(pool));
   cache_.set_n_tokens(n_past + n);
 
-  const Tensor& out = ex.tensor(tg.logits);
+  const Tensor& out = ex.tensor(tg.out);
   const int rows = (int)out.ne[1];
   const size_t row_floats = (size_t)hp.n_vocab;
   const size_t old = all_logits ? logits_.size() : 0;

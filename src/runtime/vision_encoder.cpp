@@ -1,13 +1,12 @@
-#include "bricks/vision/vision_encoder.h"
+#include "runtime/vision_encoder.h"
 
 #include <cstring>
 #include <string>
 
 namespace nm {
 
-VisionEncoder::VisionEncoder(const MmprojModel& model, const VisionEncoderParams& p) : model_(model), params_(p) {
-  if (params_.pack_weights) packed_ = params_.packed ? params_.packed : PackedWeights::for_file(model.file());
-}
+VisionEncoder::VisionEncoder(const MmprojModel& model, const VisionEncoderParams& p)
+    : model_(model), params_(p), runner_(model.file(), p.run) {}
 
 Result<std::unique_ptr<VisionEncoder>> VisionEncoder::create(const MmprojModel& model, const VisionEncoderParams& params) {
   VisionEncoderParams p = params;
@@ -28,26 +27,12 @@ Result<std::unique_ptr<VisionEncoder>> VisionEncoder::create(const MmprojModel& 
 }
 
 Status VisionEncoder::check_size(int width, int height) const {
-  const VisionHparams& hp = model_.hparams();
   if (params_.static_shape && (width != params_.static_width || height != params_.static_height)) {
     return error(ErrorCode::invalid_argument, "static-shape vision encoder takes " + std::to_string(params_.static_width) +
                                                   "x" + std::to_string(params_.static_height) + " inputs, got " + std::to_string(width) +
                                                   "x" + std::to_string(height));
   }
-  const int P = hp.patch_size, s = hp.scale_factor;
-  if (width < P || height < P || (width / P) % s || (height / P) % s || width > 8192 || height > 8192) {
-    return error(ErrorCode::invalid_argument, "vision input " + std::to_string(width) + "x" + std::to_string(height) +
-                                                  " must be " + std::to_string(P) + " to 8192 pixels per side with a patch grid (side / " +
-                                                  std::to_string(P) + ") divisible by " + std::to_string(s));
-  }
-  return Status();
-}
-
-Result<int> VisionEncoder::n_tokens(int width, int height) const {
-  NM_RETURN_IF_ERROR(check_size(width, height));
-  const VisionHparams& hp = model_.hparams();
-  const int gw = width / hp.patch_size, gh = height / hp.patch_size;
-  return gw * gh / (hp.scale_factor * hp.scale_factor);
+  return model_.encoder_tokens(width, height).status();
 }
 
 Result<VisionEncoder::Shape*> VisionEncoder::shape_for(int width, int height) {
@@ -56,30 +41,60 @@ Result<VisionEncoder::Shape*> VisionEncoder::shape_for(int width, int height) {
   if (it != shapes_.end()) return it->second.get();
   auto sh = std::make_unique<Shape>();
   NM_ASSIGN_OR_RETURN(sh->meta, build_vision_graph(model_, width, height));
-  sh->pos = model_.position_embeddings(sh->meta.grid_w, sh->meta.grid_h);
-  NM_ASSIGN_OR_RETURN(sh->exec, GraphRunner::create(std::move(sh->meta.graph), params_.device, params_.isa,
-                                                         packed_.get()));
+  sh->pos = model_.position_embeddings(sh->meta->grid_w, sh->meta->grid_h);
+  Graph& g = sh->meta->graph;
+  // The result is caller memory: encode() points it at its destination.
+  sh->out_storage = g.node(sh->meta->out).storage;
+  sh->fallback.resize((size_t)g.node(sh->out_storage).t.n_elements());
+  NM_RETURN_IF_ERROR(g.set_external(sh->out_storage, sh->fallback.data()));
+  sh->out_bound = sh->fallback.data();
+  NM_ASSIGN_OR_RETURN(sh->exec, runner_.prepare(std::move(g)));
   Shape* raw = sh.get();
   shapes_.emplace(std::make_pair(width, height), std::move(sh));
   return raw;
 }
 
-Status VisionEncoder::encode(const EncoderInput& image, ThreadPool& pool, std::vector<float>& out) {
+Status VisionEncoder::encode(const EncoderInput& image, ThreadPool& pool, std::span<float> out) {
   if (image.chw.size() != (size_t)image.width * image.height * 3) {
     return error(ErrorCode::invalid_argument, "vision input holds " + std::to_string(image.chw.size()) + " floats, expected 3 x " +
                                                   std::to_string(image.width) + " x " + std::to_string(image.height));
   }
   NM_ASSIGN_OR_RETURN(Shape * sh, shape_for(image.width, image.height));
+  if (out.size() != sh->fallback.size()) {
+    return error(ErrorCode::internal, "vision output holds " + std::to_string(out.size()) + " floats, the encoder writes " +
+                                          std::to_string(sh->fallback.size()));
+  }
   GraphRunner& ex = *sh->exec;
-  const VisionGraph& vg = sh->meta;
-  std::memcpy(ex.tensor(vg.pixels).data, image.chw.data(), image.chw.size() * sizeof(float));
+  const VisionGraph& vg = *sh->meta;
+  // Write in place; a device that cannot reach `out` writes its own memory, copied after.
+  bool copy_out = false;
+  if (sh->out_bound != out.data()) {
+    Status st = ex.rebind(sh->out_storage, out.data());
+    if (st.ok()) {
+      sh->out_bound = out.data();
+    } else if (st.code() == ErrorCode::invalid_argument) {
+      copy_out = true;
+      if (sh->out_bound != sh->fallback.data()) NM_RETURN_IF_ERROR(ex.rebind(sh->out_storage, sh->fallback.data()));
+      sh->out_bound = sh->fallback.data();
+    } else {
+      return st;
+    }
+  }
+  std::memcpy(ex.tensor(vg.in).data, image.chw.data(), image.chw.size() * sizeof(float));
   std::memcpy(ex.tensor(vg.pos).data, sh->pos.data(), sh->pos.size() * sizeof(float));
   if (vg.cls != kInvalidNode) std::memcpy(ex.tensor(vg.cls).data, cls_.data(), cls_.size() * sizeof(float));
   NM_RETURN_IF_ERROR(ex.run(pool));
-  const Tensor& r = ex.tensor(vg.out);
-  out.resize((size_t)r.n_elements());
-  std::memcpy(out.data(), r.data, out.size() * sizeof(float));
+  if (copy_out) {
+    std::memcpy(out.data(), sh->fallback.data(), out.size() * sizeof(float));
+    bytes_copied_out_ += out.size() * sizeof(float);
+  }
   return Status();
+}
+
+Status VisionEncoder::encode(const EncoderInput& image, ThreadPool& pool, std::vector<float>& out) {
+  NM_ASSIGN_OR_RETURN(int n_tokens, model_.encoder_tokens(image.width, image.height));
+  out.resize((size_t)n_tokens * n_embd_out());
+  return encode(image, pool, std::span<float>(out));
 }
 
 }  // namespace nm

@@ -1,0 +1,47 @@
+// BrickRunner: where and how one brick's graphs run — the runtime's business, never the
+// brick's. It holds the brick's placement (a device, or the default CPU executor on the
+// caller's pool, with its kernel ISA), the packed CPU copies of its weights (shared per
+// model, or its own), and the memory its graphs may be re-pointed into after they are
+// prepared (the token ring); prepare() turns a brick graph into a GraphRunner there.
+// TextContext and VisionEncoder each own one. Not thread-safe: one per brick per session.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "backend/graph_runner.h"
+#include "core/gguf_reader.h"
+#include "graph/graph.h"
+
+namespace nm {
+
+struct BrickRunParams {
+  Device* device = nullptr;  // where the graphs run; nullptr: the CPU executor on the caller's pool
+  Isa isa = best_isa();      // kernels of the default CPU executor
+  // On a CPU, run Q4_0/Q8_0 matrices from packed (row-interleaved) copies made on first
+  // use, whose file pages are then released (backend/cpu/packed_weights.h).
+  bool pack_weights = true;
+  // With pack_weights: copies shared with other runners of the same model file (one per
+  // model, not per session); null: this runner makes its own.
+  std::shared_ptr<PackedWeights> packed;
+  // Memory external nodes are re-pointed into after prepare (the token ring): devices that
+  // import memory at prepare import these regions whole (Graph::add_region).
+  std::vector<MemoryRegion> regions;
+};
+
+class BrickRunner {
+ public:
+  // `file`: the brick's model file, whose weights may be packed.
+  BrickRunner(const GgufFile& file, const BrickRunParams& params);
+
+  Result<std::unique_ptr<GraphRunner>> prepare(Graph graph) const;
+  Device* device() const { return params_.device; }
+  // Bytes of weights running from packed CPU copies so far (0 without packing).
+  size_t packed_bytes() const { return packed_ ? packed_->packed_bytes() : 0; }
+
+ private:
+  BrickRunParams params_;
+  std::shared_ptr<PackedWeights> packed_;  // null when not packing
+};
+
+}  // namespace nm

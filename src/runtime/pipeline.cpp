@@ -1,0 +1,237 @@
+#include "runtime/pipeline.h"
+
+#include <string>
+#include <vector>
+
+#include "runtime/device_placement.h"
+
+namespace nm {
+
+Result<std::unique_ptr<PipelineModels>> PipelineModels::from_bricks(std::unique_ptr<TextModel> text,
+                                                                    std::unique_ptr<MmprojModel> vision) {
+  if (!text) return error(ErrorCode::invalid_argument, "a pipeline needs a text model");
+  if (vision) NM_RETURN_IF_ERROR(vision->check_llm_width(text->hparams().n_embd));
+  auto m = std::make_unique<PipelineModels>();
+  m->text = std::move(text);
+  m->vision = std::move(vision);
+  m->packed_text = PackedWeights::for_file(m->text->file());
+  if (m->vision) m->packed_vision = PackedWeights::for_file(m->vision->file());
+  return m;
+}
+
+Result<std::unique_ptr<PipelineModels>> PipelineModels::load(const std::string& text_path, const std::string& mmproj_path) {
+  auto text = TextModel::load(text_path);
+  if (!text.ok()) return error(text.status().code(), "cannot load '" + text_path + "': " + text.status().to_string());
+  std::unique_ptr<MmprojModel> vision;
+  if (!mmproj_path.empty()) {
+    auto v = MmprojModel::load(mmproj_path);
+    Status st = v.ok() ? v.value()->check_llm_width(text.value()->hparams().n_embd) : v.status();
+    if (!st.ok()) return error(st.code(), "cannot use mmproj '" + mmproj_path + "': " + st.to_string());
+    vision = std::move(v).value();
+  }
+  return from_bricks(std::move(text).value(), std::move(vision));
+}
+
+std::vector<const Brick*> PipelineModels::bricks() const {
+  std::vector<const Brick*> out;
+  if (vision) out.push_back(vision.get());
+  out.push_back(text.get());
+  return out;
+}
+
+Status Pipeline::place(Device*& text, Device*& vision) {
+  NM_ASSIGN_OR_RETURN(BrickPlacement placement, parse_device_spec(params_.devices));
+  if (placement.empty()) return Status();
+  DeviceRegistryOptions ro;  // OpenCL is not probed when only CPU clusters are named
+  ro.opencl = false;
+  for (const std::string& n : placement.device_names()) ro.opencl |= n.rfind("cpu", 0) != 0;
+  devices_ = std::make_unique<DeviceRegistry>(DeviceRegistry::create(ro));
+  NM_ASSIGN_OR_RETURN(text, resolve_device(*devices_, placement.device_for(BrickKind::text)));
+  NM_ASSIGN_OR_RETURN(vision, resolve_device(*devices_, placement.device_for(BrickKind::vision)));
+  return Status();
+}
+
+Result<std::unique_ptr<Pipeline>> Pipeline::create(const PipelineModels& models, const PipelineParams& params) {
+  if (!models.text) return error(ErrorCode::invalid_argument, "a pipeline needs a text model");
+  if (params.n_ctx < 0) return error(ErrorCode::invalid_argument, "n_ctx must not be negative");
+  const int n_threads = params.n_threads > 0 ? params.n_threads : default_thread_count();
+  std::unique_ptr<Pipeline> p(new Pipeline(models, params, n_threads));
+  NM_RETURN_IF_ERROR(p->place(p->text_device_, p->vision_device_));
+
+  std::vector<MemoryRegion> regions;
+  if (models.vision) {
+    // The ring holds the largest image this model can produce; both bricks' graphs get its
+    // memory as a region, so a device that imports memory at prepare reaches every slot.
+    NM_ASSIGN_OR_RETURN(int max_tokens, max_image_tokens(*models.vision, params.image_sizing));
+    const size_t slot_bytes = (size_t)max_tokens * models.vision->hparams().n_embd_out * sizeof(float);
+    NM_ASSIGN_OR_RETURN(p->ring_, TokenRing::create(params.ring_slots, slot_bytes, params.ring_policy));
+    regions.push_back(p->ring_->region());
+
+    ImageEncoderParams ip;
+    ip.sizing = params.image_sizing;
+    ip.run = {p->vision_device_, params.isa, params.pack_weights, models.packed_vision, regions};
+    NM_ASSIGN_OR_RETURN(p->image_, ImageEncoder::create(*models.vision, ip));
+  }
+  TextContextParams tp;
+  tp.n_ctx = params.n_ctx;
+  tp.kv_type = params.kv_type;
+  tp.n_batch = params.n_batch;
+  tp.run = {p->text_device_, params.isa, params.pack_weights, models.packed_text, regions};
+  NM_ASSIGN_OR_RETURN(p->text_, TextContext::create(*models.text, tp));
+  return p;
+}
+
+Result<ImagePlan> Pipeline::plan_image(int width, int height) const {
+  if (!image_) {
+    return error(ErrorCode::invalid_argument,
+                 "this model has no vision encoder: give the model's mmproj file (--mmproj) to use images");
+  }
+  return image_->plan(width, height);
+}
+
+Result<int> Pipeline::encode_image(const Image& image, uint64_t tag, ImageTimings* timings) {
+  NM_ASSIGN_OR_RETURN(ImagePlan plan, plan_image(image.width, image.height));
+  NM_ASSIGN_OR_RETURN(int slot, ring_->acquire_write(plan.n_tokens, image_->n_embd_out(), tag));
+  Status st = image_->encode(image, plan, pool_, ring_->data(slot), timings);
+  if (!st.ok()) {
+    (void)ring_->abort_write(slot);
+    return st;
+  }
+  NM_RETURN_IF_ERROR(ring_->commit(slot));
+  return slot;
+}
+
+Result<int> Pipeline::encode_planar(const EncoderInput& input, uint64_t tag) {
+  if (!image_) return plan_image(input.width, input.height).status();
+  NM_ASSIGN_OR_RETURN(int n_tokens, models_.vision->encoder_tokens(input.width, input.height));
+  NM_ASSIGN_OR_RETURN(int slot, ring_->acquire_write(n_tokens, image_->n_embd_out(), tag));
+  Status st = image_->encoder().encode(input, pool_, ring_->data(slot));
+  if (!st.ok()) {
+    (void)ring_->abort_write(slot);
+    return st;
+  }
+  NM_RETURN_IF_ERROR(ring_->commit(slot));
+  return slot;
+}
+
+Status Pipeline::encode_image_into(const Image& image, const ImagePlan& plan, std::span<float> out,
+                                   ImageTimings* timings) {
+  if (!image_) return plan_image(image.width, image.height).status();
+  return image_->encode(image, plan, pool_, out, timings);
+}
+
+Result<int> Pipeline::take_image() {
+  if (!ring_) return plan_image(0, 0).status();
+  // Nothing is waiting in a serial pipeline unless encode_image() ran: never block here.
+  return ring_->try_acquire_read(0);
+}
+
+std::span<const float> Pipeline::image_embeddings(int slot) const { return ring_ ? ring_->data(slot) : std::span<const float>(); }
+
+Status Pipeline::release_image(int slot) {
+  if (!ring_) return error(ErrorCode::internal, "release_image without a vision brick");
+  return ring_->release(slot);
+}
+
+void Pipeline::clear() {
+  text_->clear();
+  positions_.clear();
+}
+
+Status Pipeline::append(std::span<const int32_t> tokens, bool all_logits) {
+  NM_RETURN_IF_ERROR(text_->eval_tokens(tokens, pool_, all_logits));
+  for (int32_t t : tokens) positions_.push_back(PromptPosition::of_token(t));
+  return Status();
+}
+
+Result<size_t> Pipeline::prefill(std::span<const PromptPosition> want, const ImageSource& images) {
+  if (want.empty()) return error(ErrorCode::invalid_argument, "the prompt is empty");
+  if ((int64_t)want.size() >= text_->n_ctx()) {
+    return error(ErrorCode::out_of_range, "the prompt is " + std::to_string(want.size()) +
+                                              " positions, but the context holds " + std::to_string(text_->n_ctx()) +
+                                              " (raise -c / n_ctx, or shorten the prompt)");
+  }
+  size_t p = 0;
+  while (p < positions_.size() && p < want.size() && positions_[p] == want[p]) ++p;
+  if (p == want.size()) --p;  // evaluate at least one position: its logits are sampled next
+  text_->truncate((int)p);
+  positions_.resize(p);
+  const size_t first = p;
+
+  // The image whose slot is held (its rows may come in several runs, e.g. split tiles).
+  int32_t held_image = -1;
+  int held_slot = -1;
+  auto drop_held = [&]() -> Status {
+    if (held_slot < 0) return Status();
+    const int slot = held_slot;
+    held_slot = -1;
+    held_image = -1;
+    return release_image(slot);
+  };
+  Status st;
+  while (p < want.size() && st.ok()) {
+    size_t end = p + 1;
+    if (want[p].image < 0) {
+      while (end < want.size() && want[end].image < 0) ++end;
+      std::vector<int32_t> run;
+      run.reserve(end - p);
+      for (size_t i = p; i < end; ++i) run.push_back(want[i].token);
+      st = text_->eval_tokens(run, pool_);
+    } else {
+      const int32_t id = want[p].image;
+      const int32_t row0 = want[p].row;
+      while (end < want.size() && want[end].image == id && want[end].row == row0 + (int32_t)(end - p)) ++end;
+      if (held_image != id) {
+        st = drop_held();
+        if (!st.ok()) break;
+        if (!images) {
+          st = error(ErrorCode::invalid_argument, "the prompt has an image but no image source");
+          break;
+        }
+        auto encoded = images(id);
+        if (!encoded.ok()) {
+          st = encoded.status();
+          break;
+        }
+        auto taken = take_image();
+        if (!taken.ok()) {
+          st = taken.status();
+          break;
+        }
+        held_slot = *taken;
+        held_image = id;
+      }
+      const std::span<const float> e = image_embeddings(held_slot);
+      const size_t E = (size_t)models_.text->hparams().n_embd;
+      if ((size_t)(row0 + (int32_t)(end - p)) * E > e.size()) {
+        st = error(ErrorCode::internal, "image " + std::to_string(id) + " has fewer embeddings than its prompt rows");
+        break;
+      }
+      st = text_->eval_embeddings(e.subspan((size_t)row0 * E, (end - p) * E), pool_);
+    }
+    if (st.ok()) {
+      positions_.insert(positions_.end(), want.begin() + (std::ptrdiff_t)p, want.begin() + (std::ptrdiff_t)end);
+      p = end;
+    }
+  }
+  Status released = drop_held();
+  if (!st.ok()) {
+    // eval_* may have written part of a failed run: keep only what is recorded.
+    text_->truncate((int)positions_.size());
+    return st;
+  }
+  NM_RETURN_IF_ERROR(released);
+  return first;
+}
+
+std::string Pipeline::text_device_name() const { return placement_name(text_device_); }
+std::string Pipeline::vision_device_name() const { return placement_name(vision_device_); }
+
+size_t Pipeline::bytes_copied_between_bricks() const {
+  size_t n = text_->bytes_copied_in();
+  if (image_) n += image_->encoder().bytes_copied_out();
+  if (ring_) n += ring_->stats().bytes_copied;
+  return n;
+}
+
+}  // namespace nm

@@ -1,0 +1,136 @@
+// Pipeline: the bricks of one multimodal model assembled for running — the one place
+// where image -> text is put together (the C API's sessions, the CLI through them, the
+// test shim and the benchmarks all use it). It owns what model code must not know about:
+// the devices each brick is placed on (--device), the thread pool of the default CPU
+// placement, the packed weight copies (shared per model through PipelineModels), the
+// token ring between the vision and text bricks, and the runtime side of each brick
+// (ImageEncoder, TextContext).
+//
+// The flow of an image question:
+//   encode_image(): plan (token count known before running) -> ring slot FREE -> WRITING
+//   -> the vision graph writes its embeddings straight into the slot -> READY;
+//   the text brick takes the slot (READING), its prefill graph reads the embeddings in
+//   place (TextContext::eval_embeddings), and release_image() frees it.
+// On the CPU and on OpenCL (which imports the ring whole) no byte is copied between the
+// bricks: bytes_copied_between_bricks() counts any that were.
+// Thread-safety: not thread-safe; one thread uses a pipeline at a time.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "backend/cpu/packed_weights.h"
+#include "backend/device_registry.h"
+#include "bricks/text/text_model.h"
+#include "bricks/vision/mmproj.h"
+#include "core/image.h"
+#include "core/thread_pool.h"
+#include "runtime/image_encoder.h"
+#include "runtime/multimodal_prompt.h"
+#include "runtime/text_context.h"
+#include "runtime/token_ring.h"
+
+namespace nm {
+
+// The loaded bricks of a model, read-only and shared by every pipeline (session) made from
+// it, with one packed CPU copy of each brick's weights (made on first use).
+struct PipelineModels {
+  std::unique_ptr<TextModel> text;
+  std::unique_ptr<MmprojModel> vision;  // null: text only
+  std::shared_ptr<PackedWeights> packed_text, packed_vision;
+
+  // mmproj_path "" = text only. Errors name the file.
+  static Result<std::unique_ptr<PipelineModels>> load(const std::string& text_path, const std::string& mmproj_path);
+  // Models loaded elsewhere (tests); checks that they fit together.
+  static Result<std::unique_ptr<PipelineModels>> from_bricks(std::unique_ptr<TextModel> text,
+                                                             std::unique_ptr<MmprojModel> vision);
+  // The bricks, in pipeline order (vision first).
+  std::vector<const Brick*> bricks() const;
+};
+
+struct PipelineParams {
+  int n_ctx = 0;                 // 0 = the model's training context, capped at 4096
+  DType kv_type = DType::F16;
+  int n_batch = 512;             // longest prefill chunk run as one graph
+  Isa isa = best_isa();
+  bool pack_weights = true;      // packed CPU copies of Q4_0/Q8_0 matrices (TextContextParams)
+  int n_threads = 0;             // threads of the default CPU placement; 0 = one per core
+  ImageSizing image_sizing;      // static-shape vision input, or the model's own tiling
+  std::string devices;           // --device: "" | NAME | BRICK=NAME,... (runtime/device_placement.h)
+  int ring_slots = 2;            // token-ring slots between vision and text
+  Backpressure ring_policy = Backpressure::block;
+};
+
+class Pipeline {
+ public:
+  static Result<std::unique_ptr<Pipeline>> create(const PipelineModels& models, const PipelineParams& params);
+
+  const PipelineModels& models() const { return models_; }
+  const PipelineParams& params() const { return params_; }
+  bool has_vision() const { return image_ != nullptr; }
+  TextContext& text() { return *text_; }
+  const TextContext& text() const { return *text_; }
+  ImageEncoder* vision() { return image_.get(); }
+  TokenRing* ring() { return ring_.get(); }
+  ThreadPool& pool() { return pool_; }
+
+  // ---- the vision brick
+  // How an image of this size is encoded, and its token count (before running).
+  Result<ImagePlan> plan_image(int width, int height) const;
+  // Encodes `image` into a ring slot and commits it (READY); `tag` labels the slot (e.g.
+  // a frame number). The text brick takes it with take_image(), frees it with release_image().
+  Result<int> encode_image(const Image& image, uint64_t tag = 0, ImageTimings* timings = nullptr);
+  // An image already preprocessed (planar normalised RGB at the encoder's input size: the
+  // reference tests' own preprocessing) into a ring slot, committed.
+  Result<int> encode_planar(const EncoderInput& input, uint64_t tag = 0);
+  // The vision brick alone, into caller memory (plan.n_tokens x n_embd floats).
+  Status encode_image_into(const Image& image, const ImagePlan& plan, std::span<float> out,
+                           ImageTimings* timings = nullptr);
+  // READY -> READING: the oldest encoded image's embeddings, read in place.
+  Result<int> take_image();
+  std::span<const float> image_embeddings(int slot) const;
+  Status release_image(int slot);
+
+  // ---- the text brick's context
+  // Encodes image `id` (a PromptPosition::image) into a ring slot and commits it; prefill
+  // calls it when rows of that image must be evaluated.
+  using ImageSource = std::function<Result<int>(int32_t id)>;
+  // Makes the context hold exactly `positions`: keeps the longest prefix it already holds,
+  // evaluates the rest (token runs in batches, image rows read in place from their ring
+  // slot, each image encoded once per call) and returns the index of the first position
+  // evaluated. At least the last position is evaluated, so there are logits to sample.
+  // On failure the context holds a prefix of `positions`.
+  Result<size_t> prefill(std::span<const PromptPosition> positions, const ImageSource& images);
+  // Appends tokens (decode, or low-level evaluation); all_logits as TextContext.
+  Status append(std::span<const int32_t> tokens, bool all_logits = false);
+  // The positions the context holds, in order.
+  const std::vector<PromptPosition>& positions() const { return positions_; }
+  void clear();
+
+  // ---- placement and accounting
+  std::string text_device_name() const;
+  std::string vision_device_name() const;
+  // Bytes of embeddings moved between the bricks by copying (0 when everything ran in place).
+  size_t bytes_copied_between_bricks() const;
+
+ private:
+  Pipeline(const PipelineModels& models, const PipelineParams& params, int n_threads)
+      : models_(models), params_(params), pool_(n_threads) {}
+  Status place(Device*& text, Device*& vision);
+
+  const PipelineModels& models_;
+  PipelineParams params_;
+  std::unique_ptr<DeviceRegistry> devices_;  // only when a device was named
+  Device* text_device_ = nullptr;            // nullptr: the CPU executor on pool_
+  Device* vision_device_ = nullptr;
+  ThreadPool pool_;
+  std::unique_ptr<TokenRing> ring_;  // before the bricks: their graphs import its memory
+  std::unique_ptr<ImageEncoder> image_;
+  std::unique_ptr<TextContext> text_;
+  std::vector<PromptPosition> positions_;  // what text_'s KV cache holds
+};
+
+}  // namespace nm
