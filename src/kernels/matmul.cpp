@@ -165,7 +165,8 @@ bool select_packed_kernel(Isa isa, DType w_type, PackedKernel* out) {
     case Isa::avx512_vnni: return packed_kernel_avx512(w_type, true, out) || packed_k_kernel_avx512(w_type, true, out);
 #endif
 #if defined(__aarch64__)
-    case Isa::neon_dotprod: return packed_kernel_neon(w_type, true, out);
+    case Isa::neon: return packed_k_kernel_neon(w_type, false, out);
+    case Isa::neon_dotprod: return packed_kernel_neon(w_type, true, out) || packed_k_kernel_neon(w_type, true, out);
 #endif
     default: return false;
   }

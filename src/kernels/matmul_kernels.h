@@ -111,6 +111,7 @@ bool packed_kernel_neon(DType w_type, bool dotprod, PackedKernel* out);
 // The K-quant layouts (matmul_packed_k.h): Q8_K activation rows, `act` unused.
 bool packed_k_kernel_avx2(DType w_type, PackedKernel* out);
 bool packed_k_kernel_avx512(DType w_type, bool vnni, PackedKernel* out);
+bool packed_k_kernel_neon(DType w_type, bool dotprod, PackedKernel* out);
 
 // One weight row . one activation row (f32 or quantised), as a float.
 using RowDotFn = float (*)(int64_t k, const void* w, const void* x);

@@ -10,12 +10,11 @@
 
 #include <immintrin.h>
 
-#include <array>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 
-#include "kernels/matmul_kernels.h"
-#include "kernels/matmul_packed_k.h"
+#include "kernels/matmul_packed_k_run.h"
 
 namespace nm {
 namespace {
@@ -181,46 +180,25 @@ void group_tile(int64_t nsb, const uint8_t* wg, const BlockQ8_K* const (&xr)[NX]
   for (int c = 0; c < NX; ++c) _mm512_storeu_ps(y + c * y_stride, acc[c]);
 }
 
-template <class F, bool kVnni, int NX>
-void run_groups(int64_t k, const void* wp, int64_t n_groups, const void* x, size_t x_row_bytes,
-                const PackedActBlock*, int64_t, float* y, int64_t y_stride) {
-  const int64_t nsb = k / QK_K;
-  const BlockQ8_K* xr[NX];
-  for (int c = 0; c < NX; ++c) xr[c] = reinterpret_cast<const BlockQ8_K*>(static_cast<const char*>(x) + c * x_row_bytes);
-  for (int64_t g = 0; g < n_groups; ++g) {
-    group_tile<F, kVnni, NX>(nsb, static_cast<const uint8_t*>(wp) + g * nsb * F::Layout::bytes, xr,
-                             y + g * kPackRows, y_stride);
-  }
-}
-
-template <class F, bool kVnni>
-void run_packed(int64_t k, const void* wp, int64_t n_groups, const void* x, size_t x_row_bytes,
-                const PackedActBlock* act, int64_t act_stride, int nx, float* y, int64_t y_stride) {
-  using Fn = void (*)(int64_t, const void*, int64_t, const void*, size_t, const PackedActBlock*, int64_t, float*,
-                      int64_t);
-  static constexpr auto table = []<int... I>(std::integer_sequence<int, I...>) {
-    return std::array<Fn, sizeof...(I)>{&run_groups<F, kVnni, I + 1>...};
-  }(std::make_integer_sequence<int, kTileN>{});
-  table[nx - 1](k, wp, n_groups, x, x_row_bytes, act, act_stride, y, y_stride);
-}
-
+// The tile for the layout L (matmul_packed_k_run.h).
 template <bool kVnni>
-bool kernel(DType w_type, PackedKernel* out) {
-  switch (w_type) {
-    case DType::Q4_K: out->run = run_packed<FK4<PackedQ4K>, kVnni>; break;
-    case DType::Q5_K: out->run = run_packed<FK4<PackedQ5K>, kVnni>; break;
-    case DType::Q6_K: out->run = run_packed<FQ6K, kVnni>; break;
-    default: return false;
-  }
-  out->tile_n = kTileN;
-  out->offset = 0;
-  return true;
-}
+struct Tiles {
+  template <class L>
+  struct Tile {
+    using Layout = L;
+    using F = std::conditional_t<std::is_same_v<L, PackedQ6K>, FQ6K, FK4<L>>;
+    template <int NX>
+    static void run(int64_t nsb, const uint8_t* wg, const BlockQ8_K* const (&xr)[NX], float* y, int64_t y_stride) {
+      group_tile<F, kVnni, NX>(nsb, wg, xr, y, y_stride);
+    }
+  };
+};
 
 }  // namespace
 
 bool packed_k_kernel_avx512(DType w_type, bool vnni, PackedKernel* out) {
-  return vnni ? kernel<true>(w_type, out) : kernel<false>(w_type, out);
+  return vnni ? packed_k_kernel<Tiles<true>::Tile, kTileN>(w_type, out)
+              : packed_k_kernel<Tiles<false>::Tile, kTileN>(w_type, out);
 }
 
 }  // namespace nm
