@@ -121,15 +121,25 @@ inline __m512i dot_pairs16(__m512i acc, __m512i a, __m512i b) {
   return _mm512_add_epi32(acc, _mm512_madd_epi16(a, b));
 }
 
-// One sub-block J of every column: the sum of its chunks, times its scale, into isum.
+// Per column, what a super-block has summed so far. VNNI: run, the vpdpbusd sums of every
+// chunk so far (never reset), and fsum, the float sum over finished sub-blocks j of
+// run_j * (scale_j - scale_j+1) -- by Abel summation, sum_j scale_j * dot_j once the last
+// sub-block is in -- which costs two instructions per sub-block and column (cvt, fma) where
+// resetting a per-sub-block sum and vpmulld by its scale cost four, and needs no zeroed
+// register per sub-block. Without VNNI: isum, the exact sum (madd applies the scale).
+template <bool kVnni, int NX>
+struct Sums {
+  __m512i run[NX];  // VNNI: running dot; else: the exact scaled sum
+  __m512 fsum[NX];  // VNNI only
+};
+
+// One sub-block J of every column.
 template <class F, bool kVnni, int NX, int J>
-inline void sub_block(const uint8_t* rec, const Scales& s, const int8_t* const (&xq)[NX], __m512i (&isum)[NX]) {
+inline void sub_block(const uint8_t* rec, const Scales& s, const __m512* scale_steps, const int8_t* const (&xq)[NX],
+                      Sums<kVnni, NX>& sums) {
   constexpr int kChunks = 64 / F::kSubBlocks;
-  __m512i part[NX];
   __m512i scale16 = _mm512_setzero_si512();
-  if constexpr (kVnni) {
-    for (int c = 0; c < NX; ++c) part[c] = _mm512_setzero_si512();
-  } else {
+  if constexpr (!kVnni) {
     scale16 = _mm512_or_si512(_mm512_and_si512(s.sc[J], _mm512_set1_epi32(0xffff)), _mm512_slli_epi32(s.sc[J], 16));
   }
   [&]<int... T>(std::integer_sequence<int, T...>) {
@@ -137,13 +147,12 @@ inline void sub_block(const uint8_t* rec, const Scales& s, const int8_t* const (
       const __m512i w = chunk_values<typename F::Layout, J * kChunks + T>(rec);
       for (int c = 0; c < NX; ++c) {
         const __m512i x = broadcast4(xq[c] + 4 * (J * kChunks + T));
-        if constexpr (kVnni) part[c] = dot_chunk<true>(part[c], w, x, scale16);
-        else isum[c] = dot_chunk<false>(isum[c], w, x, scale16);
+        sums.run[c] = dot_chunk<kVnni>(sums.run[c], w, x, scale16);
       }
     }(), ...);
   }(std::make_integer_sequence<int, kChunks>{});
   if constexpr (kVnni) {
-    for (int c = 0; c < NX; ++c) isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(part[c], s.sc[J]));
+    for (int c = 0; c < NX; ++c) sums.fsum[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums.run[c]), scale_steps[J], sums.fsum[c]);
   }
 }
 
@@ -156,24 +165,33 @@ void group_tile(int64_t nsb, const uint8_t* wg, const BlockQ8_K* const (&xr)[NX]
     const uint8_t* rec = wg + b * F::Layout::bytes;
     Scales s;
     F::scales(rec, s);
+    __m512 scale_steps[F::kSubBlocks];  // VNNI: scale_j - scale_j+1 (0 past the last)
+    if constexpr (kVnni) {
+      for (int j = 0; j < F::kSubBlocks; ++j) {
+        const __m512i next = j + 1 < F::kSubBlocks ? s.sc[j + 1] : _mm512_setzero_si512();
+        scale_steps[j] = _mm512_cvtepi32_ps(_mm512_sub_epi32(s.sc[j], next));
+      }
+    }
     const int8_t* xq[NX];
-    __m512i isum[NX];
+    Sums<kVnni, NX> sums;
     for (int c = 0; c < NX; ++c) {
       xq[c] = xr[c][b].qs;
-      isum[c] = _mm512_setzero_si512();
+      sums.run[c] = _mm512_setzero_si512();
+      sums.fsum[c] = _mm512_setzero_ps();
     }
     [&]<int... J>(std::integer_sequence<int, J...>) {
-      (sub_block<F, kVnni, NX, J>(rec, s, xq, isum), ...);
+      (sub_block<F, kVnni, NX, J>(rec, s, scale_steps, xq, sums), ...);
     }(std::make_integer_sequence<int, F::kSubBlocks>{});
     for (int c = 0; c < NX; ++c) {
       __m512i osum = _mm512_setzero_si512();
       for (int p = 0; p < 8; ++p) osum = dot_pairs16<kVnni>(osum, s.off[p], broadcast4(xr[c][b].bsums + 2 * p));
       const __m512 dx = _mm512_set1_ps(xr[c][b].d);
+      const __m512 sum = kVnni ? sums.fsum[c] : _mm512_cvtepi32_ps(sums.run[c]);
       if constexpr (F::kMin) {
-        acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[c]), _mm512_mul_ps(s.d, dx), acc[c]);
+        acc[c] = _mm512_fmadd_ps(sum, _mm512_mul_ps(s.d, dx), acc[c]);
         acc[c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(osum), _mm512_mul_ps(s.dmin, dx), acc[c]);
       } else {
-        acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(isum[c], osum)), _mm512_mul_ps(s.d, dx), acc[c]);
+        acc[c] = _mm512_fmadd_ps(_mm512_sub_ps(sum, _mm512_cvtepi32_ps(osum)), _mm512_mul_ps(s.d, dx), acc[c]);
       }
     }
   }
