@@ -262,6 +262,12 @@ def test_spm_round_trips_invalid_utf8(shim, rng):
     _, ours = spm_pair(shim, rng)
     for _ in range(500):
         b = rng.integers(0, 256, int(rng.integers(1, 64)), dtype=np.uint8).tobytes() + random_text(rng, 5).encode()
+        # U+2581 is SentencePiece's space: it decodes to " " (as in sentencepiece and llama.cpp), so
+        # an input holding it cannot round-trip byte for byte. Drawn texts contain it often and
+        # random bytes (or the join) can spell it; take it out until none is left (a removal can
+        # bring together the pieces of another).
+        while "\u2581".encode() in b:
+            b = b.replace("\u2581".encode(), b"")
         ids = ours.encode(b, add_special=True)
         assert ours.decode(ids, strip=True) == b
         # streamed (no prefix strip): the same bytes with ill-formed parts as U+FFFD, as Python
