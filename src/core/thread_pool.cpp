@@ -9,8 +9,11 @@
 #include <thread>
 
 #if defined(__linux__)
+#include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #endif
 
 namespace nm {
@@ -28,6 +31,30 @@ inline void cpu_relax() {
 // two ops of a decode step, short enough that an idle pool goes quiet at once.
 constexpr int kPauseSpins = 2000;
 constexpr auto kSpinBudget = std::chrono::microseconds(200);
+
+// Sleeps while word == old, and wakes every sleeper on word: the futex system calls
+// themselves on Linux. std::atomic::wait/notify_all do the same through libstdc++'s
+// process-wide table of waiter counts, which the pool does not need (it counts its own
+// sleepers). A hang with four pools was seen once in the server's load test with
+// atomic::wait; it was not reproduced since (7 load-test runs with atomic::wait, and a
+// stress of 1-8 pools from 1-4 threads), so this is kept as the simpler path, not as a
+// proven fix.
+void sleep_while(const std::atomic<uint32_t>& word, uint32_t old) {
+#if defined(__linux__)
+  static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t));
+  syscall(SYS_futex, reinterpret_cast<const uint32_t*>(&word), FUTEX_WAIT_PRIVATE, old, nullptr, nullptr, 0);
+#else
+  word.wait(old, std::memory_order_seq_cst);
+#endif
+}
+
+void wake_all(std::atomic<uint32_t>& word) {
+#if defined(__linux__)
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr, nullptr, 0);
+#else
+  word.notify_all();
+#endif
+}
 
 // Waits until word != old. Spins, then yields, then sleeps on the futex. `sleepers`
 // counts threads that may be asleep on `word`, so the waker skips the syscall when 0.
@@ -47,14 +74,14 @@ void wait_change(const std::atomic<uint32_t>& word, uint32_t old, std::atomic<in
     // seq_cst increment + seq_cst re-check pairs with the waker's seq_cst store then
     // seq_cst load of `sleepers`: either we see the new value or the waker sees us.
     sleepers.fetch_add(1, std::memory_order_seq_cst);
-    if (word.load(std::memory_order_seq_cst) == old) word.wait(old, std::memory_order_seq_cst);
+    if (word.load(std::memory_order_seq_cst) == old) sleep_while(word, old);
     sleepers.fetch_sub(1, std::memory_order_relaxed);
     if (word.load(std::memory_order_acquire) != old) return;
   }
 }
 
 void wake(std::atomic<uint32_t>& word, std::atomic<int>& sleepers) {
-  if (sleepers.load(std::memory_order_seq_cst) > 0) word.notify_all();
+  if (sleepers.load(std::memory_order_seq_cst) > 0) wake_all(word);
 }
 
 void pin_to_cpu(int cpu) {
@@ -128,7 +155,7 @@ void ThreadPool::stop_workers() {
   Impl& s = *impl_;
   s.stop = true;
   s.generation.fetch_add(1, std::memory_order_seq_cst);
-  s.generation.notify_all();  // unconditional: shutdown is rare, keep it simple
+  wake_all(s.generation);  // unconditional: shutdown is rare, keep it simple
   for (auto& t : s.workers) t.join();
   s.workers.clear();
 }

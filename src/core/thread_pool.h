@@ -7,8 +7,9 @@
 // Built for decode-sized work (tasks of a few microseconds): a run is published by
 // bumping a generation counter and finished by an atomic arrival counter. Waiting
 // threads spin (cpu pause, then sched_yield) for a short budget and then sleep on a
-// futex (std::atomic::wait), so an idle pool uses no CPU. More threads than cores work
-// (the yield/sleep phases hand the core over), just more slowly.
+// futex (the system call on Linux, std::atomic::wait elsewhere), so an idle pool uses
+// no CPU. More threads than cores work (the yield/sleep phases hand the core over),
+// just more slowly.
 // Thread-safety: run() must not be called concurrently on one pool, nor from inside a
 // task. barrier() may only be called from inside a task, by all nth threads.
 // A worker the system cannot start (thread limit, address space) is an error the caller

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -101,6 +102,34 @@ TEST(ThreadPool, DestroyWhileIdleAndAfterSleeping) {
     EXPECT_EQ(count.load(), 6);
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }  // destroyed while asleep
+}
+
+TEST(ThreadPool, SeveralPoolsTakeTurnsAndSleepBetween) {
+  // The server's pattern: one thread drives several pools (one per slot) in turn, and
+  // pauses long enough now and then for their workers to fall asleep on the futex; two
+  // such drivers run at once. Every run must see every worker's write (a lost wake-up
+  // would hang here, and ctest's timeout fails it).
+  auto drive = [](int n_pools, int n_threads, unsigned seed, std::atomic<int>* bad) {
+    std::vector<std::unique_ptr<ThreadPool>> pools;
+    for (int i = 0; i < n_pools; ++i) pools.push_back(std::make_unique<ThreadPool>(n_threads));
+    std::vector<int64_t> slot((size_t)n_threads, 0);
+    unsigned r = seed;
+    for (int64_t round = 1; round <= 150; ++round) {
+      for (auto& pool : pools) {
+        r = r * 1103515245u + 12345u;
+        for (unsigned k = 0; k < 1 + (r >> 16) % 4; ++k) {
+          pool->run([&](int ith, int) { slot[(size_t)ith] = round * 8 + ith; });
+          for (int i = 0; i < n_threads; ++i) *bad += slot[(size_t)i] != round * 8 + i;
+        }
+        if ((r >> 20) % 8 == 0) std::this_thread::sleep_for(std::chrono::microseconds(400));
+      }
+    }
+  };
+  std::atomic<int> bad{0};
+  std::thread other(drive, 2, 3, 7u, &bad);
+  drive(4, 2, 1u, &bad);
+  other.join();
+  EXPECT_EQ(bad.load(), 0);
 }
 
 TEST(ThreadPool, SingleThreadRunsInline) {
