@@ -16,6 +16,7 @@ APT_PACKAGES=(
   g++-aarch64-linux-gnu qemu-user-static googletest         # aarch64 cross build, its tests under qemu
   python3 python3-venv python3-numpy                        # reference tests and model tools
   python3-torch libopenblas0-pthread                        # demo-model trainer (tools/demo_model), CPU torch
+  chromium chromium-driver                                  # the server's chat page in a headless browser (tests)
 )
 
 SUDO=""

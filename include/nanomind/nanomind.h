@@ -154,6 +154,16 @@ typedef struct nm_image {
   int32_t width, height;
 } nm_image;
 
+/* A JPEG/PNG/BMP file's bytes in memory, e.g. from an HTTP request. */
+typedef struct nm_image_bytes {
+  const uint8_t* data;
+  size_t size;
+} nm_image_bytes;
+
+/* Width and height of an encoded JPEG/PNG/BMP image from its header alone (nothing is
+ * decoded), e.g. to refuse one over a pixel limit before decoding it. */
+NM_API nm_status nm_image_probe(const uint8_t* data, size_t size, int32_t* width, int32_t* height);
+
 /* A chat turn with images (the model needs an mmproj): each image is preprocessed, run
  * through the vision encoder and projector, and its embeddings are spliced into the
  * prompt where the chat template puts the image. images may be NULL when n_images is 0. */
@@ -184,6 +194,51 @@ NM_API nm_status nm_session_get_logits(nm_session* session, float* out, int32_t 
 /* Tokens in the context so far (0 for NULL). */
 NM_API int32_t nm_session_n_past(const nm_session* session);
 NM_API int32_t nm_session_n_ctx(const nm_session* session);
+
+/* ---- Step-wise generation, for programs that own the generation loop (a server that
+ * serves several sessions at once, decoding them together). Each answer is independent:
+ * begin_* replaces the session's conversation with the given one and keeps the longest
+ * prefix of it the KV cache already holds (a prompt with images is evaluated from the
+ * start). nm_session_next samples one token; unless the answer finished, that token is
+ * pending until nm_sessions_decode evaluates it. ---- */
+typedef struct nm_chat_message {
+  const char* role;    /* "system", "user" or "assistant" */
+  const char* content; /* UTF-8 text */
+  int32_t n_images;    /* images of this message: the next n_images of the images array, in order */
+} nm_chat_message;
+
+typedef struct nm_generate_params {
+  int32_t n_predict;          /* most tokens to generate */
+  nm_sampling_params sampling;
+  const char* const* stop;    /* stop strings besides the chat template's (not part of the answer) */
+  int32_t n_stop;
+  int32_t ignore_eos;         /* 1: end-of-turn tokens do not end the answer (fixed-length benchmarks) */
+} nm_generate_params;
+
+typedef enum nm_finish {
+  NM_FINISH_NONE = 0,   /* the answer goes on */
+  NM_FINISH_STOP = 1,   /* an end-of-turn token or a stop string */
+  NM_FINISH_LENGTH = 2, /* n_predict tokens, or the context is full */
+} nm_finish;
+
+NM_API nm_generate_params nm_generate_default_params(void);
+/* A chat answer to messages (with images, which need an mmproj; n_images in all). */
+NM_API nm_status nm_session_begin_chat(nm_session* session, const nm_chat_message* messages, int32_t n_messages,
+                                       const nm_image_bytes* images, int32_t n_images,
+                                       const nm_generate_params* params);
+/* A raw completion of prompt (no chat template; BOS added as the model file asks). */
+NM_API nm_status nm_session_begin_completion(nm_session* session, const char* prompt,
+                                             const nm_generate_params* params);
+/* Samples the next token. *piece receives the text that became safe to show (valid UTF-8,
+ * possibly empty; valid until the session's next call), *token the token (-1 if none was
+ * sampled because the answer had finished), *finished whether the answer is over. */
+NM_API nm_status nm_session_next(nm_session* session, const char** piece, int32_t* token, nm_finish* finished);
+/* Evaluates the pending token of each of n sessions (those without one are skipped): in one
+ * forward pass (continuous batching: the weights are read once for all) when the sessions
+ * share the model, device and context shape, else one after the other. */
+NM_API nm_status nm_sessions_decode(nm_session* const* sessions, int32_t n);
+/* Tokens of the prompt and of the answer of the session's current (or last) answer. */
+NM_API void nm_session_usage(const nm_session* session, int32_t* n_prompt, int32_t* n_generated);
 
 typedef struct nm_model_info {
   char arch[32];

@@ -41,6 +41,8 @@ struct nm_session {
   uint64_t seed = 0;
   std::string chat_template;  // the family in use, "" for none (nm_session_chat_template)
   std::string last_error;
+  std::string piece;       // nm_session_next's last piece
+  int32_t n_prompt = 0;    // positions of the current answer's prompt
 };
 
 namespace {
@@ -152,6 +154,27 @@ uint64_t effective_seed(uint64_t seed) {
   if (seed != NM_SEED_RANDOM) return seed;
   std::random_device rd;
   return ((uint64_t)rd() << 32) ^ rd();
+}
+
+nm::SamplerParams to_sampler(const nm_sampling_params& sp) {
+  return {sp.temperature, sp.top_k, sp.top_p, sp.min_p, sp.repeat_penalty, sp.repeat_last_n, sp.seed};
+}
+
+nm::Result<nm::GenerationParams> to_generation(const nm_generate_params* gp) {
+  if (!gp) return nm::error(nm::ErrorCode::invalid_argument, "no generation parameters");
+  if (gp->n_predict < 0) return nm::error(nm::ErrorCode::invalid_argument, "n_predict must not be negative");
+  if (gp->n_stop < 0 || (gp->n_stop > 0 && !gp->stop)) return nm::error(nm::ErrorCode::invalid_argument, "bad stop list");
+  nm::GenerationParams g;
+  g.n_predict = gp->n_predict;
+  g.sampling = to_sampler(gp->sampling);
+  g.sampling.seed = effective_seed(gp->sampling.seed);
+  if (nm::Status st = nm::check_sampler_params(g.sampling); !st.ok()) return st;
+  g.ignore_eos = gp->ignore_eos != 0;
+  for (int32_t i = 0; i < gp->n_stop; ++i) {
+    if (!gp->stop[i]) return nm::error(nm::ErrorCode::invalid_argument, "stop string " + std::to_string(i) + " is NULL");
+    g.stop.emplace_back(gp->stop[i]);
+  }
+  return g;
 }
 
 }  // namespace
@@ -456,6 +479,118 @@ nm_status nm_session_get_timings(const nm_session* s, nm_timings* out) {
   }
   out->first_token_ms = t.first_token_ms;
   return NM_OK;
+}
+
+nm_status nm_image_probe(const uint8_t* data, size_t size, int32_t* width, int32_t* height) {
+  if (!width || !height) return NM_ERR_INVALID_ARGUMENT;
+  *width = *height = 0;
+  int w = 0, h = 0;
+  const nm::Status st = nm::probe_image(data, size, &w, &h);
+  if (!st.ok()) return to_c(st.code());
+  *width = w;
+  *height = h;
+  return NM_OK;
+}
+
+nm_generate_params nm_generate_default_params(void) {
+  nm_generate_params p{};
+  p.n_predict = 128;
+  p.sampling = nm_session_default_params().sampling;
+  p.stop = nullptr;
+  p.n_stop = 0;
+  p.ignore_eos = 0;
+  return p;
+}
+
+nm_status nm_session_begin_chat(nm_session* s, const nm_chat_message* messages, int32_t n_messages,
+                                const nm_image_bytes* images, int32_t n_images, const nm_generate_params* params) {
+  return guarded(s, [&]() -> nm_status {
+    if (!s->session || !messages || n_messages <= 0 || n_images < 0 || (n_images > 0 && !images)) {
+      return report(s, nm::error(nm::ErrorCode::invalid_argument, "no session, messages or images"));
+    }
+    auto gp = to_generation(params);
+    if (!gp.ok()) return report(s, gp.status());
+    std::vector<nm::ChatMessage> msgs;
+    int64_t images_named = 0;
+    for (int32_t i = 0; i < n_messages; ++i) {
+      const nm_chat_message& m = messages[i];
+      if (!m.role || !m.content || m.n_images < 0) {
+        return report(s, nm::error(nm::ErrorCode::invalid_argument, "message " + std::to_string(i) +
+                                                                        " has no role or content, or a negative image count"));
+      }
+      images_named += m.n_images;
+      msgs.push_back({m.role, m.content, m.n_images});
+    }
+    if (images_named != n_images) {
+      return report(s, nm::error(nm::ErrorCode::invalid_argument, "the messages name " + std::to_string(images_named) +
+                                                                      " images, but " + std::to_string(n_images) +
+                                                                      " were given"));
+    }
+    std::vector<nm::Image> decoded;
+    for (int32_t i = 0; i < n_images; ++i) {
+      auto img = nm::decode_image(images[i].data, images[i].data ? images[i].size : 0, "image " + std::to_string(i + 1));
+      if (!img.ok()) return report(s, img.status());
+      decoded.push_back(std::move(img).value());
+    }
+    s->n_prompt = 0;
+    const nm::Status st = s->session->begin_chat(msgs, decoded, gp.value());
+    if (st.ok()) s->n_prompt = s->session->n_past();
+    return report(s, st);
+  });
+}
+
+nm_status nm_session_begin_completion(nm_session* s, const char* prompt, const nm_generate_params* params) {
+  return guarded(s, [&]() -> nm_status {
+    if (!s->session || !prompt) return report(s, nm::error(nm::ErrorCode::invalid_argument, "no session or prompt"));
+    auto gp = to_generation(params);
+    if (!gp.ok()) return report(s, gp.status());
+    s->n_prompt = 0;
+    const nm::Status st = s->session->begin_completion(prompt, gp.value());
+    if (st.ok()) s->n_prompt = s->session->n_past();
+    return report(s, st);
+  });
+}
+
+nm_status nm_session_next(nm_session* s, const char** piece, int32_t* token, nm_finish* finished) {
+  return guarded(s, [&]() -> nm_status {
+    if (!s->session || !piece || !token || !finished) {
+      return report(s, nm::error(nm::ErrorCode::invalid_argument, "no session or outputs"));
+    }
+    *piece = "";
+    *token = -1;
+    *finished = NM_FINISH_STOP;
+    auto r = s->session->next();
+    if (!r.ok()) return report(s, r.status());
+    s->piece = std::move(r.value().piece);
+    *piece = s->piece.c_str();
+    *token = r.value().token;
+    *finished = r.value().finished == nm::FinishReason::none   ? NM_FINISH_NONE
+                : r.value().finished == nm::FinishReason::stop ? NM_FINISH_STOP
+                                                                : NM_FINISH_LENGTH;
+    return NM_OK;
+  });
+}
+
+nm_status nm_sessions_decode(nm_session* const* sessions, int32_t n) {
+  if (n < 0 || (n > 0 && !sessions)) return NM_ERR_INVALID_ARGUMENT;
+  std::vector<nm::TextSession*> list;
+  for (int32_t i = 0; i < n; ++i) {
+    if (!sessions[i] || !sessions[i]->session) return NM_ERR_INVALID_ARGUMENT;
+    list.push_back(sessions[i]->session.get());
+  }
+  if (list.empty()) return NM_OK;
+  // The error is recorded on every session: the caller cannot tell whose token failed.
+  const nm_status st =
+      guarded(sessions[0], [&]() -> nm_status { return report(sessions[0], nm::TextSession::decode_pending(list)); });
+  if (st != NM_OK) {
+    for (int32_t i = 1; i < n; ++i) sessions[i]->last_error = sessions[0]->last_error;
+  }
+  return st;
+}
+
+void nm_session_usage(const nm_session* s, int32_t* n_prompt, int32_t* n_generated) {
+  if (n_prompt) *n_prompt = s ? s->n_prompt : 0;
+  if (n_generated) *n_generated = s && s->session ? s->session->timings().n_generated : 0;
 }
 
 int nm_default_threads(void) { return nm::default_thread_count(); }

@@ -15,6 +15,9 @@ int main(int argc, char** argv) {
   nm::cli::register_inspect(app);
   nm::cli::register_devices(app);
   nm::cli::register_battery(app);
+#ifdef NM_HAVE_SERVER
+  nm::cli::register_serve(app);
+#endif
   // CLI11 reads an unknown first word as a stray positional and says only "A subcommand is
   // required": name the word and the commands instead.
   std::string names;

@@ -133,12 +133,7 @@ nm_model* load_model_or_report(TextOptions& o) {
   return model;
 }
 
-nm_session* open_session_or_report(nm_model* model, const TextOptions& o) {
-  nm_model_info info{};
-  if (nm_model_get_info(model, &info) == NM_OK && o.n_ctx > info.n_ctx_train) {
-    std::fprintf(stderr, "warning: -c %d is more than the %d tokens the model was trained on; past them its answers "
-                 "degrade\n", o.n_ctx, info.n_ctx_train);
-  }
+nm_session_params session_params_from(const TextOptions& o) {
   nm_session_params sp = nm_session_default_params();
   sp.n_ctx = o.n_ctx;
   sp.kv_type = o.kv_type == "q8_0" ? NM_KV_Q8_0 : o.kv_type == "f32" ? NM_KV_F32 : NM_KV_F16;
@@ -150,6 +145,16 @@ nm_session* open_session_or_report(nm_model* model, const TextOptions& o) {
   sp.devices = o.devices.empty() ? nullptr : o.devices.c_str();
   sp.no_repack = o.no_repack ? 1 : 0;
   sp.parse_special = o.parse_special ? 1 : 0;
+  return sp;
+}
+
+nm_session* open_session_or_report(nm_model* model, const TextOptions& o) {
+  nm_model_info info{};
+  if (nm_model_get_info(model, &info) == NM_OK && o.n_ctx > info.n_ctx_train) {
+    std::fprintf(stderr, "warning: -c %d is more than the %d tokens the model was trained on; past them its answers "
+                 "degrade\n", o.n_ctx, info.n_ctx_train);
+  }
+  const nm_session_params sp = session_params_from(o);
   nm_session* session = nullptr;
   char err[512];
   if (nm_session_init(model, &sp, &session, err, sizeof err) != NM_OK) {

@@ -37,6 +37,8 @@ bool resolve_default_model(TextOptions& o);
 // Loads the model (the demo model when none is given); on failure prints the error and
 // returns nullptr.
 nm_model* load_model_or_report(TextOptions& o);
+// The session parameters the options ask for (pointing into o, which must outlive them).
+nm_session_params session_params_from(const TextOptions& o);
 // On failure prints the error and returns nullptr.
 nm_session* open_session_or_report(nm_model* model, const TextOptions& o);
 void print_timings(const nm_session* session);

@@ -53,6 +53,16 @@ uint32_t be32(const uint8_t* p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] <
 
 }  // namespace
 
+Status probe_image(const uint8_t* data, size_t size, int* width, int* height) {
+  if (!data || size == 0) return error(ErrorCode::invalid_file, "image: empty file");
+  if (size > (size_t)INT32_MAX) return error(ErrorCode::invalid_file, "image: file too large");
+  int comp = 0;
+  if (!stbi_info_from_memory(data, (int)size, width, height, &comp)) {
+    return error(ErrorCode::invalid_file, "not a JPEG, PNG or BMP image (" + std::string(stbi_failure_reason()) + ")");
+  }
+  return Status();
+}
+
 Result<Image> decode_image(const uint8_t* data, size_t size, const std::string& what) {
   if (size == 0) return error(ErrorCode::invalid_file, what + ": empty file");
   if (size > (size_t)INT32_MAX) return error(ErrorCode::invalid_file, what + ": file too large");

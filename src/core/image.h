@@ -25,6 +25,9 @@ struct Image {
   uint8_t at(int x, int y, int c) const { return rgb[((size_t)y * (size_t)width + (size_t)x) * 3 + (size_t)c]; }
 };
 
+// Width and height from the header alone (nothing is decoded or allocated), e.g. to refuse
+// an image over a server's pixel limit before decoding it.
+Status probe_image(const uint8_t* data, size_t size, int* width, int* height);
 Result<Image> decode_image(const uint8_t* data, size_t size, const std::string& what = "image");
 // path "-" reads standard input.
 Result<Image> load_image(const std::string& path);

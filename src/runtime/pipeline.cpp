@@ -144,6 +144,29 @@ Status Pipeline::append(std::span<const int32_t> tokens, bool all_logits) {
   return Status();
 }
 
+bool Pipeline::can_batch(std::span<Pipeline* const> pipes) {
+  std::vector<TextContext*> ctxs;
+  for (Pipeline* p : pipes) {
+    // A named device is the pipeline's own (its own registry): only the default CPU
+    // placement is shared between pipelines.
+    if (!p || p->text_device_) return false;
+    ctxs.push_back(p->text_.get());
+  }
+  return TextContext::can_batch(ctxs);
+}
+
+Status Pipeline::append_batch(std::span<Pipeline* const> pipes, std::span<const int32_t> tokens) {
+  if (pipes.size() != tokens.size()) return error(ErrorCode::invalid_argument, "append_batch: one token per pipeline");
+  if (!can_batch(pipes)) {
+    return error(ErrorCode::invalid_argument, "append_batch: the pipelines differ in model, placement or context shape");
+  }
+  std::vector<TextContext*> ctxs;
+  for (Pipeline* p : pipes) ctxs.push_back(p->text_.get());
+  NM_RETURN_IF_ERROR(TextContext::eval_batch(ctxs, tokens, pipes[0]->pool_));
+  for (size_t i = 0; i < pipes.size(); ++i) pipes[i]->positions_.push_back(PromptPosition::of_token(tokens[i]));
+  return Status();
+}
+
 Result<size_t> Pipeline::prefill(std::span<const PromptPosition> want, const ImageSource& images) {
   if (want.empty()) return error(ErrorCode::invalid_argument, "the prompt is empty");
   if ((int64_t)want.size() >= text_->n_ctx()) {

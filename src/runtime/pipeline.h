@@ -106,6 +106,13 @@ class Pipeline {
   Result<size_t> prefill(std::span<const PromptPosition> positions, const ImageSource& images);
   // Appends tokens (decode, or low-level evaluation); all_logits as TextContext.
   Status append(std::span<const int32_t> tokens, bool all_logits = false);
+  // Continuous batching: appends tokens[i] to pipes[i]'s context, all in one forward pass
+  // of the text brick (TextContext::eval_batch; the weights are read once for all), run on
+  // pipes[0]'s threads. Needs can_batch(pipes).
+  static Status append_batch(std::span<Pipeline* const> pipes, std::span<const int32_t> tokens);
+  // True when the pipelines are distinct, run the text brick on the default CPU placement
+  // and share its model and context shape.
+  static bool can_batch(std::span<Pipeline* const> pipes);
   // The positions the context holds, in order.
   const std::vector<PromptPosition>& positions() const { return positions_; }
   void clear();

@@ -98,6 +98,85 @@ Status TextContext::eval_chunk(int n, const int32_t* tokens, const float* embedd
   return Status();
 }
 
+bool TextContext::can_batch(std::span<TextContext* const> ctxs) {
+  if (ctxs.empty()) return false;
+  const TextContext& lead = *ctxs[0];
+  const KvCacheShape& a = lead.cache_.shape();
+  for (size_t i = 0; i < ctxs.size(); ++i) {
+    const TextContext& c = *ctxs[i];
+    const KvCacheShape& b = c.cache_.shape();
+    if (&c.model_ != &lead.model_ || c.runner_.device() != lead.runner_.device() || b.n_ctx != a.n_ctx ||
+        b.type != a.type || b.n_layer != a.n_layer || b.n_head_kv != a.n_head_kv || b.head_dim != a.head_dim) {
+      return false;
+    }
+    for (size_t j = 0; j < i; ++j)
+      if (ctxs[j] == ctxs[i]) return false;  // one cache cannot take two positions in one step
+  }
+  return true;
+}
+
+Result<TextContext::BatchStep*> TextContext::batch_step_for(int n_seq, int n_kv) {
+  const uint64_t key = ((uint64_t)n_seq << 33) | ((uint64_t)n_kv << 1);
+  if (BatchStep* s = batch_graphs_.find(key)) return s;
+  auto step = std::make_unique<BatchStep>();
+  NM_ASSIGN_OR_RETURN(step->meta, build_text_batch_graph(model_, cache_, n_seq, n_kv));
+  NM_ASSIGN_OR_RETURN(step->exec, runner_.prepare(std::move(step->meta.graph)));
+  return batch_graphs_.insert(key, std::move(step));
+}
+
+Status TextContext::eval_batch(std::span<TextContext* const> ctxs, std::span<const int32_t> tokens, ThreadPool& pool) {
+  if (ctxs.empty() || ctxs.size() != tokens.size()) {
+    return error(ErrorCode::invalid_argument, "eval_batch: one token per context");
+  }
+  if (!can_batch(ctxs)) {
+    return error(ErrorCode::invalid_argument, "eval_batch: the contexts differ in model, device or cache shape");
+  }
+  TextContext& lead = *ctxs[0];
+  const TextHparams& hp = lead.model_.hparams();
+  const int n_seq = (int)ctxs.size();
+  const int n_ctx = lead.cache_.shape().n_ctx;
+  int longest = 0;
+  for (TextContext* c : ctxs) {
+    if (c->n_past() + 1 > n_ctx) {
+      return error(ErrorCode::out_of_range, "a context is full (" + std::to_string(n_ctx) + " positions)");
+    }
+    longest = std::max(longest, c->n_past() + 1);
+  }
+  const int n_kv = std::min((longest + kKvBucket - 1) / kKvBucket * kKvBucket, n_ctx);
+  NM_ASSIGN_OR_RETURN(BatchStep * step, lead.batch_step_for(n_seq, n_kv));
+  GraphRunner& ex = *step->exec;
+  const TextBatchGraph& tg = step->meta;
+
+  NM_RETURN_IF_ERROR(lead.model_.embed_tokens(tokens, ex.tensor(tg.x).as<float>()));
+  int32_t* pos = ex.tensor(tg.pos).as<int32_t>();
+  for (int s = 0; s < n_seq; ++s) {
+    TextContext& c = *ctxs[(size_t)s];
+    const int n_past = c.n_past();
+    pos[s] = n_past;
+    fill_attention_masks(hp, n_past, 1, n_kv, ex.tensor(tg.mask[(size_t)s]).as<float>(),
+                         tg.mask_swa.empty() ? nullptr : ex.tensor(tg.mask_swa[(size_t)s]).as<float>());
+    const size_t at = (size_t)n_past * c.cache_.token_bytes();
+    for (int il = 0; il < hp.n_layer; ++il) {
+      char* k = static_cast<char*>(c.cache_.k(il).data);
+      char* v = static_cast<char*>(c.cache_.v(il).data);
+      NM_RETURN_IF_ERROR(ex.rebind(tg.k_slot[(size_t)il][(size_t)s], k + at));
+      NM_RETURN_IF_ERROR(ex.rebind(tg.v_slot[(size_t)il][(size_t)s], v + at));
+      NM_RETURN_IF_ERROR(ex.rebind(tg.k_cache[(size_t)il][(size_t)s], k));
+      NM_RETURN_IF_ERROR(ex.rebind(tg.v_cache[(size_t)il][(size_t)s], v));
+    }
+  }
+  NM_RETURN_IF_ERROR(ex.run(pool));
+  const Tensor& out = ex.tensor(tg.logits);
+  for (int s = 0; s < n_seq; ++s) {
+    TextContext& c = *ctxs[(size_t)s];
+    c.cache_.set_n_tokens(c.n_past() + 1);
+    c.logits_.resize((size_t)hp.n_vocab);
+    std::memcpy(c.logits_.data(), out.row(s), (size_t)hp.n_vocab * sizeof(float));
+    c.n_logit_rows_ = 1;
+  }
+  return Status();
+}
+
 Status TextContext::eval_tokens(std::span<const int32_t> tokens, ThreadPool& pool, bool all_logits) {
   if (tokens.empty()) return error(ErrorCode::invalid_argument, "nothing to evaluate: no tokens");
   const int n_past = cache_.n_tokens();

@@ -46,6 +46,14 @@ class TextContext {
   // place (0 on the CPU and on devices that imported the memory as a region).
   size_t bytes_copied_in() const { return bytes_copied_in_; }
 
+  // Continuous batching: one decode step for several contexts in one forward pass —
+  // tokens[i] is appended to ctxs[i] (each its own KV cache and position), and each then
+  // holds that position's logits. The weights are read once for all of them. Needs
+  // can_batch(ctxs); the graphs are cached in ctxs[0] and run on its device or `pool`.
+  static Status eval_batch(std::span<TextContext* const> ctxs, std::span<const int32_t> tokens, ThreadPool& pool);
+  // True when the contexts are distinct and share the model, device and cache shape.
+  static bool can_batch(std::span<TextContext* const> ctxs);
+
   // Logits of the last eval: n_vocab floats per returned position.
   const float* logits() const { return logits_.data(); }
   int n_logit_rows() const { return n_logit_rows_; }
@@ -73,7 +81,12 @@ class TextContext {
     const void* x_bound = nullptr;    // where the input node points now
   };
   TextContext(const TextModel& model, KvCache cache, const TextContextParams& p);
+  struct BatchStep {
+    TextBatchGraph meta;
+    std::unique_ptr<GraphRunner> exec;
+  };
   Status eval_chunk(int n, const int32_t* tokens, const float* embeddings, ThreadPool& pool, bool all_logits);
+  Result<BatchStep*> batch_step_for(int n_seq, int n_kv);
   Result<Step*> step_for(int n_tokens, int n_kv, bool all_logits);
 
   const TextModel& model_;
@@ -81,6 +94,7 @@ class TextContext {
   KvCache cache_;
   BrickRunner runner_;
   GraphCache<Step> graphs_{8};
+  GraphCache<BatchStep> batch_graphs_{8};  // when this context leads a batch
   std::vector<float> logits_;
   int n_logit_rows_ = 0;
   VirtualBuffer x_staging_;  // n_batch token embeddings, the input of token runs

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include "tokenizer/detokenizer.h"
-
 namespace nm {
 namespace {
 
@@ -11,20 +9,6 @@ using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
-
-// Text that is safe to show: everything except a tail that may still grow into a stop string.
-size_t safe_prefix(const std::string& text, const std::vector<std::string>& stops) {
-  size_t hold = 0;
-  for (const std::string& s : stops) {
-    for (size_t k = std::min(s.size() - 1, text.size()); k > hold; --k) {
-      if (text.compare(text.size() - k, k, s, 0, k) == 0) {
-        hold = k;
-        break;
-      }
-    }
-  }
-  return text.size() - hold;
 }
 
 }  // namespace
@@ -52,6 +36,8 @@ void TextSession::reset() {
   images_.clear();
   sampler_.reset();
   timings_ = {};
+  stream_.reset();
+  pending_ = -1;
 }
 
 Status TextSession::eval(const std::vector<int32_t>& tokens) {
@@ -72,8 +58,7 @@ Result<const float*> TextSession::last_logits() const {
   return ctx.logits() + (size_t)(ctx.n_logit_rows() - 1) * model_.hparams().n_vocab;
 }
 
-Status TextSession::prefill_and_generate(const std::vector<PromptPosition>& positions, int n_predict,
-                                         const PieceCallback& on_piece, std::string* reply) {
+Status TextSession::prefill(const std::vector<PromptPosition>& positions) {
   const auto t0 = Clock::now();
   timings_.n_prompt_tokens = 0;
   timings_.prompt_ms = 0;
@@ -96,35 +81,39 @@ Status TextSession::prefill_and_generate(const std::vector<PromptPosition>& posi
   }
   timings_.n_prompt_tokens = (int)(positions.size() - first);
   timings_.prompt_ms = ms_since(t0);
+  return Status();
+}
+
+Status TextSession::prefill_and_generate(const std::vector<PromptPosition>& positions, int n_predict,
+                                         const PieceCallback& on_piece, std::string* reply) {
+  const auto t0 = Clock::now();
+  NM_RETURN_IF_ERROR(prefill(positions));
   return generate(n_predict, on_piece, reply, t0);
+}
+
+TextStream TextSession::make_stream(int n_predict, const std::vector<std::string>& extra_stops, bool ignore_eos) const {
+  const Tokenizer& tok = model_.tokenizer();
+  std::vector<std::string> stops = template_ ? template_->stop_strings() : std::vector<std::string>{};
+  stops.insert(stops.end(), extra_stops.begin(), extra_stops.end());
+  return TextStream(tok, template_ ? template_->stop_tokens(tok) : tok.eog_tokens(), std::move(stops), n_predict,
+                    ignore_eos);
 }
 
 Status TextSession::generate(int n_predict, const PieceCallback& on_piece, std::string* reply,
                              Clock::time_point t0) {
-  const Tokenizer& tok = model_.tokenizer();
-  const std::vector<TokenId> stop_tokens = template_ ? template_->stop_tokens(tok) : tok.eog_tokens();
-  const std::vector<std::string> stop_strings = template_ ? template_->stop_strings() : std::vector<std::string>{};
-  StreamingDetokenizer detok(tok);
-  std::string text;   // generated so far
-  size_t shown = 0;   // bytes of `text` already passed to on_piece
+  TextStream stream = make_stream(n_predict, {});
   const auto t1 = Clock::now();
   Status status;
-  for (int i = 0; i < n_predict; ++i) {
+  bool cancelled = false;
+  for (int i = 0; stream.finished() == FinishReason::none; ++i) {
     NM_ASSIGN_OR_RETURN(int32_t next, sample());
     if (i == 0) timings_.first_token_ms = ms_since(t0);
-    if (tok.is_eog(next) || std::find(stop_tokens.begin(), stop_tokens.end(), next) != stop_tokens.end()) break;
-    text += detok.push(next);
-    size_t stop_at = std::string::npos;
-    for (const std::string& s : stop_strings) stop_at = std::min(stop_at, text.find(s));
-    if (stop_at != std::string::npos) text.resize(stop_at);
-    const size_t ready = stop_at != std::string::npos ? text.size() : safe_prefix(text, stop_strings);
-    timings_.n_generated++;
-    if (ready > shown) {
-      const bool go_on = on_piece(text.substr(shown, ready - shown), next);
-      shown = ready;
-      if (!go_on) break;
+    const std::string piece = stream.push(next);
+    if (!piece.empty() && !on_piece(piece, next)) {
+      cancelled = true;
+      break;
     }
-    if (stop_at != std::string::npos) break;
+    if (stream.finished() != FinishReason::none) break;
     if (n_past() >= n_ctx()) {
       status = error(ErrorCode::out_of_range, "the context is full (" + std::to_string(n_ctx()) +
                                                   " tokens): start a new conversation or raise -c");
@@ -132,11 +121,128 @@ Status TextSession::generate(int n_predict, const PieceCallback& on_piece, std::
     }
     NM_RETURN_IF_ERROR(eval({next}));
   }
-  text += detok.finish();
-  if (text.size() > shown) on_piece(text.substr(shown), -1);
+  const std::string rest = stream.flush(FinishReason::stop);
+  if (!rest.empty() && !cancelled) on_piece(rest, -1);
+  timings_.n_generated = stream.n_generated();
   timings_.generate_ms = ms_since(t1);
-  if (reply) *reply = text;
+  if (reply) *reply = stream.text();
   return status;
+}
+
+void TextSession::restart_sampler(const SamplerParams& sampling) {
+  sampler_ = Sampler(sampling, model_.hparams().n_vocab);
+  for (const PromptPosition& p : pipeline_->positions()) {
+    if (p.image < 0) sampler_.accept(p.token);
+  }
+}
+
+Status TextSession::begin_chat(const std::vector<ChatMessage>& messages, const std::vector<Image>& images,
+                               const GenerationParams& gp) {
+  stream_.reset();
+  pending_ = -1;
+  if (!template_) return ChatTemplate::select(params_.chat_template, model_.tokenizer()).status();
+  if (!images.empty() && !pipeline_->has_vision()) {
+    return error(ErrorCode::invalid_argument,
+                 "this model has no vision encoder: give the model's mmproj file (--mmproj) to use images");
+  }
+  turn_start_ = Clock::now();
+  timings_ = {};
+  history_.clear();
+  // A picture equal to one the context already holds keeps its id, so the rows it put in
+  // the KV cache match and are reused; the others get new ids.
+  std::vector<ConversationImage> pictures;
+  for (const Image& img : images) {
+    NM_ASSIGN_OR_RETURN(ImagePlan plan, pipeline_->plan_image(img.width, img.height));
+    int32_t id = -1;
+    for (const ConversationImage& c : images_) {
+      const bool taken = std::any_of(pictures.begin(), pictures.end(), [&](const ConversationImage& p) { return p.id == c.id; });
+      if (!taken && c.image.width == img.width && c.image.height == img.height && c.image.rgb == img.rgb) id = c.id;
+      if (id >= 0) break;
+    }
+    pictures.push_back({id >= 0 ? id : next_image_id_++, img, plan});
+  }
+  images_ = std::move(pictures);
+  timings_.n_images = (int)images_.size();
+  auto positions = chat_positions(messages);
+  Status st = positions.ok() ? prefill(positions.value()) : positions.status();
+  if (!st.ok()) {
+    // What the context holds no longer matches any picture list: forget it all.
+    images_.clear();
+    pipeline_->clear();
+    return st;
+  }
+  restart_sampler(gp.sampling);
+  stream_.emplace(make_stream(gp.n_predict, gp.stop, gp.ignore_eos));
+  decode_start_ = Clock::now();
+  return Status();
+}
+
+Status TextSession::begin_completion(const std::string& text, const GenerationParams& gp) {
+  stream_.reset();
+  pending_ = -1;
+  if (text.empty()) return error(ErrorCode::invalid_argument, "the prompt is empty");
+  turn_start_ = Clock::now();
+  timings_ = {};
+  history_.clear();
+  images_.clear();  // positions holding image rows can no longer match: prefill drops them
+  NM_ASSIGN_OR_RETURN(std::vector<int32_t> tokens, model_.tokenizer().encode(text, {true, params_.parse_special}));
+  NM_RETURN_IF_ERROR(prefill(token_positions(tokens)));
+  restart_sampler(gp.sampling);
+  stream_.emplace(make_stream(gp.n_predict, gp.stop, gp.ignore_eos));
+  decode_start_ = Clock::now();
+  return Status();
+}
+
+Result<GenerationStep> TextSession::next() {
+  if (!stream_) return error(ErrorCode::invalid_argument, "no answer is being generated: begin one first");
+  if (pending_ >= 0) return error(ErrorCode::invalid_argument, "the last token was not evaluated yet");
+  GenerationStep step;
+  step.finished = stream_->finished();
+  if (step.finished != FinishReason::none) return step;
+  NM_ASSIGN_OR_RETURN(step.token, sample());
+  if (stream_->n_generated() == 0) timings_.first_token_ms = ms_since(turn_start_);
+  step.piece = stream_->push(step.token);
+  // A token that does not end the answer must be evaluated next: the context needs room.
+  if (stream_->finished() == FinishReason::none && n_past() >= n_ctx()) {
+    step.piece += stream_->flush(FinishReason::length);
+  }
+  step.finished = stream_->finished();
+  timings_.n_generated = stream_->n_generated();
+  if (step.finished == FinishReason::none) {
+    pending_ = step.token;
+  } else {
+    timings_.generate_ms = ms_since(decode_start_);
+  }
+  return step;
+}
+
+Status TextSession::eval_pending() {
+  if (pending_ < 0) return Status();
+  const int32_t t = pending_;
+  pending_ = -1;
+  return eval({t});
+}
+
+Status TextSession::decode_pending(std::span<TextSession* const> sessions) {
+  std::vector<TextSession*> ready;
+  std::vector<Pipeline*> pipes;
+  std::vector<int32_t> tokens;
+  for (TextSession* s : sessions) {
+    if (s->pending_ < 0) continue;
+    ready.push_back(s);
+    pipes.push_back(s->pipeline_.get());
+    tokens.push_back(s->pending_);
+  }
+  if (ready.size() < 2 || !Pipeline::can_batch(pipes)) {
+    for (TextSession* s : ready) NM_RETURN_IF_ERROR(s->eval_pending());
+    return Status();
+  }
+  NM_RETURN_IF_ERROR(Pipeline::append_batch(pipes, tokens));
+  for (size_t i = 0; i < ready.size(); ++i) {
+    ready[i]->sampler_.accept(tokens[i]);
+    ready[i]->pending_ = -1;
+  }
+  return Status();
 }
 
 std::vector<ChatMessage> TextSession::conversation_with(const std::string& user_message, int n_images) const {
@@ -174,13 +280,16 @@ Status TextSession::chat(const std::string& user_message, const std::vector<Imag
   return st;
 }
 
-Status TextSession::chat_with_images(const std::string& user_message, int n_new_images, int n_predict,
-                                     const PieceCallback& on_piece) {
-  timings_.n_images = n_new_images;
-  const std::vector<ChatMessage> messages = conversation_with(user_message, n_new_images);
+Result<std::vector<PromptPosition>> TextSession::chat_positions(const std::vector<ChatMessage>& messages) const {
   const Tokenizer& tok = model_.tokenizer();
   const ChatRenderOptions opts = chat_options_for(tok);
   NM_ASSIGN_OR_RETURN(RenderedPrompt prompt, template_->render_with_spans(messages, opts));
+  // User text stays text (its special-token look-alikes are not parsed) unless the session asks.
+  const std::vector<TextSpan> plain = params_.parse_special ? std::vector<TextSpan>{} : prompt.content;
+  if (images_.empty()) {
+    NM_ASSIGN_OR_RETURN(std::vector<int32_t> tokens, tok.encode(prompt.text, {false, true, plain}));
+    return token_positions(tokens);
+  }
   const ProjectorKind projector = pipeline_->models().vision->hparams().projector;
   std::vector<ImageLayout> layouts;
   std::vector<int> ids, n_tokens;
@@ -190,9 +299,15 @@ Status TextSession::chat_with_images(const std::string& user_message, int n_new_
     n_tokens.push_back(c.plan.n_tokens);
   }
   NM_ASSIGN_OR_RETURN(std::vector<PromptPart> parts,
-                      tokenize_with_images(tok, prompt.text, opts.image_marker, layouts, false,
-                                           params_.parse_special ? std::vector<TextSpan>{} : prompt.content));
-  NM_ASSIGN_OR_RETURN(std::vector<PromptPosition> positions, prompt_positions(parts, ids, n_tokens));
+                      tokenize_with_images(tok, prompt.text, opts.image_marker, layouts, false, plain));
+  return prompt_positions(parts, ids, n_tokens);
+}
+
+Status TextSession::chat_with_images(const std::string& user_message, int n_new_images, int n_predict,
+                                     const PieceCallback& on_piece) {
+  timings_.n_images = n_new_images;
+  NM_ASSIGN_OR_RETURN(std::vector<PromptPosition> positions,
+                      chat_positions(conversation_with(user_message, n_new_images)));
   std::string reply;
   NM_RETURN_IF_ERROR(prefill_and_generate(positions, n_predict, on_piece, &reply));
   history_.push_back({"user", user_message, n_new_images});
@@ -206,13 +321,9 @@ Status TextSession::chat(const std::string& user_message, int n_predict, const P
     return ChatTemplate::select(params_.chat_template, model_.tokenizer()).status();
   }
   timings_ = {};
-  const std::vector<ChatMessage> messages = conversation_with(user_message, 0);
-  NM_ASSIGN_OR_RETURN(RenderedPrompt prompt, template_->render_with_spans(messages, chat_options_for(model_.tokenizer())));
-  NM_ASSIGN_OR_RETURN(std::vector<int32_t> tokens,
-                      model_.tokenizer().encode(prompt.text, {false, true, params_.parse_special ? std::vector<TextSpan>{}
-                                                                                                : prompt.content}));
+  NM_ASSIGN_OR_RETURN(std::vector<PromptPosition> positions, chat_positions(conversation_with(user_message, 0)));
   std::string reply;
-  NM_RETURN_IF_ERROR(prefill_and_generate(token_positions(tokens), n_predict, on_piece, &reply));
+  NM_RETURN_IF_ERROR(prefill_and_generate(positions, n_predict, on_piece, &reply));
   history_.push_back({"user", user_message});
   history_.push_back({"assistant", reply});
   return Status();

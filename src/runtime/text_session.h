@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "runtime/multimodal_prompt.h"
 #include "runtime/pipeline.h"
 #include "runtime/sampler.h"
+#include "runtime/text_stream.h"
 #include "tokenizer/chat_template.h"
 
 namespace nm {
@@ -46,6 +48,22 @@ struct TextTimings {
   double first_token_ms = 0;
 };
 
+// One answer generated step by step (begin_chat / begin_completion, then next()).
+struct GenerationParams {
+  int n_predict = 128;
+  SamplerParams sampling;
+  std::vector<std::string> stop;  // stop strings besides the chat template's
+  bool ignore_eos = false;        // end tokens do not end the answer (fixed-length benchmarks)
+};
+
+// What one next() produced: the text that became safe to show, the sampled token, and
+// whether the answer is over (then no token is pending).
+struct GenerationStep {
+  std::string piece;
+  int32_t token = -1;
+  FinishReason finished = FinishReason::none;
+};
+
 // Receives displayable UTF-8 text as it is produced; return false to stop.
 using PieceCallback = std::function<bool(const std::string& piece, int32_t token)>;
 
@@ -62,6 +80,25 @@ class TextSession {
               const PieceCallback& on_piece);
   // Plain completion of `text` (no template), continuing the current context.
   Status complete(const std::string& text, int n_predict, const PieceCallback& on_piece);
+
+  // Step-wise generation, for a caller that owns the loop (a server batching several
+  // sessions): begin_* makes the context hold the prompt (keeping the longest prefix it
+  // already holds, image rows included: a picture equal to one of the previous request's
+  // keeps its id, so its rows are reused) with the request's own sampling, stop strings
+  // and budget. The conversation is exactly `messages` (the session's own history and
+  // system prompt are not used, and are cleared); messages[i].n_images of `images` belong
+  // to message i, in order. next() samples one token and returns its text; unless the
+  // answer finished, that token is pending until eval_pending() or decode_pending()
+  // evaluates it.
+  Status begin_chat(const std::vector<ChatMessage>& messages, const std::vector<Image>& images,
+                    const GenerationParams& gp);
+  Status begin_completion(const std::string& text, const GenerationParams& gp);
+  Result<GenerationStep> next();
+  int32_t pending_token() const { return pending_; }
+  Status eval_pending();
+  // Evaluates the pending token of every session that has one: in one forward pass
+  // (Pipeline::append_batch) when their pipelines can be batched, else one by one.
+  static Status decode_pending(std::span<TextSession* const> sessions);
 
   // Low level: append tokens; sample the next token from the last position's logits.
   Status eval(const std::vector<int32_t>& tokens);
@@ -94,12 +131,21 @@ class TextSession {
   };
 
   TextSession(const TextModel& model, const TextSessionParams& params);
+  // Makes the context hold exactly `positions` (keeps the longest cached prefix).
+  Status prefill(const std::vector<PromptPosition>& positions);
   // Makes the context hold exactly `positions` (keeps the longest cached prefix), then generates.
   Status prefill_and_generate(const std::vector<PromptPosition>& positions, int n_predict, const PieceCallback& on_piece,
                               std::string* reply);
   // The generation loop after a prefill started at t0.
   Status generate(int n_predict, const PieceCallback& on_piece, std::string* reply,
                   std::chrono::steady_clock::time_point t0);
+  // Stop rules of the chat template (or the vocabulary's end tokens) plus extra stop strings.
+  TextStream make_stream(int n_predict, const std::vector<std::string>& extra_stops, bool ignore_eos = false) const;
+  // Positions of `messages` rendered with the chat template; images_ holds every picture
+  // the messages name, in order.
+  Result<std::vector<PromptPosition>> chat_positions(const std::vector<ChatMessage>& messages) const;
+  // The sampler for a new answer: `sampling`, having seen every token the context holds.
+  void restart_sampler(const SamplerParams& sampling);
   // A chat turn over the conversation's pictures (the new ones already appended).
   Status chat_with_images(const std::string& user_message, int n_new_images, int n_predict,
                           const PieceCallback& on_piece);
@@ -115,6 +161,9 @@ class TextSession {
   std::vector<ConversationImage> images_;  // every picture of the conversation, in order
   int32_t next_image_id_ = 0;
   TextTimings timings_;
+  std::chrono::steady_clock::time_point turn_start_, decode_start_;  // of the step-wise answer
+  std::optional<TextStream> stream_;  // step-wise generation in progress
+  int32_t pending_ = -1;              // sampled by next(), not evaluated yet
 };
 
 }  // namespace nm

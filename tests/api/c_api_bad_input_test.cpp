@@ -285,6 +285,75 @@ TEST(CApiBadInput, RandomSeedByDefaultAndAGivenSeedIsKept) {
   nm_model_free(m);
 }
 
+TEST(CApiBadInput, StepwiseGenerationChecksEveryPointerAndValue) {
+  nm_model* m = load_demo();
+  ASSERT_NE(m, nullptr);
+  nm_session* s = open_greedy(m);
+  ASSERT_NE(s, nullptr);
+  const nm_chat_message msg{"user", "How many shapes?", 0};
+  const nm_chat_message no_role{nullptr, "x", 0};
+  const nm_chat_message one_image{"user", "x", 1};
+  nm_generate_params gp = nm_generate_default_params();
+  gp.n_predict = 4;
+  gp.sampling.temperature = 0;
+  EXPECT_EQ(nm_session_begin_chat(nullptr, &msg, 1, nullptr, 0, &gp), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_begin_chat(s, nullptr, 1, nullptr, 0, &gp), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_begin_chat(s, &msg, 0, nullptr, 0, &gp), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_begin_chat(s, &msg, 1, nullptr, 0, nullptr), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_begin_chat(s, &no_role, 1, nullptr, 0, &gp), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_begin_chat(s, &one_image, 1, nullptr, 0, &gp), NM_ERR_INVALID_ARGUMENT);  // 1 named, 0 given
+  const uint8_t junk[4] = {1, 2, 3, 4};
+  const nm_image_bytes bad{junk, sizeof junk};
+  EXPECT_NE(nm_session_begin_chat(s, &one_image, 1, &bad, 1, &gp), NM_OK);
+  nm_generate_params bad_gp = gp;
+  bad_gp.n_predict = -1;
+  EXPECT_EQ(nm_session_begin_chat(s, &msg, 1, nullptr, 0, &bad_gp), NM_ERR_INVALID_ARGUMENT);
+  bad_gp = gp;
+  bad_gp.n_stop = 1;  // and no list
+  EXPECT_EQ(nm_session_begin_chat(s, &msg, 1, nullptr, 0, &bad_gp), NM_ERR_INVALID_ARGUMENT);
+  bad_gp = gp;
+  bad_gp.sampling.temperature = -1;
+  EXPECT_EQ(nm_session_begin_completion(s, "x", &bad_gp), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_begin_completion(nullptr, "x", &gp), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_begin_completion(s, nullptr, &gp), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_begin_completion(s, "", &gp), NM_ERR_INVALID_ARGUMENT);
+  const char* piece = nullptr;
+  int32_t token = 0;
+  nm_finish fin = NM_FINISH_NONE;
+  EXPECT_EQ(nm_session_next(nullptr, &piece, &token, &fin), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_next(s, nullptr, &token, &fin), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_next(s, &piece, &token, &fin), NM_ERR_INVALID_ARGUMENT);  // nothing begun
+  EXPECT_EQ(nm_sessions_decode(nullptr, 1), NM_ERR_INVALID_ARGUMENT);
+  nm_session* none[1] = {nullptr};
+  EXPECT_EQ(nm_sessions_decode(none, 1), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_sessions_decode(&s, -1), NM_ERR_INVALID_ARGUMENT);
+  int32_t w = 0, h = 0;
+  EXPECT_EQ(nm_image_probe(nullptr, 0, &w, &h), NM_ERR_INVALID_FILE);
+  EXPECT_EQ(nm_image_probe(junk, sizeof junk, nullptr, &h), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_image_probe(junk, sizeof junk, &w, &h), NM_ERR_INVALID_FILE);
+  int32_t n_prompt = -1, n_gen = -1;
+  nm_session_usage(nullptr, &n_prompt, &n_gen);
+  EXPECT_EQ(n_prompt, 0);
+  EXPECT_EQ(n_gen, 0);
+
+  // After all that the session still answers, step by step: 4 tokens, end tokens ignored.
+  gp.ignore_eos = 1;
+  ASSERT_EQ(nm_session_begin_chat(s, &msg, 1, nullptr, 0, &gp), NM_OK) << nm_session_last_error(s);
+  fin = NM_FINISH_NONE;
+  for (int i = 0; i < 8 && fin == NM_FINISH_NONE; ++i) {
+    ASSERT_EQ(nm_session_next(s, &piece, &token, &fin), NM_OK) << nm_session_last_error(s);
+    if (fin == NM_FINISH_NONE) {
+      ASSERT_EQ(nm_sessions_decode(&s, 1), NM_OK) << nm_session_last_error(s);
+    }
+  }
+  EXPECT_EQ(fin, NM_FINISH_LENGTH);
+  nm_session_usage(s, &n_prompt, &n_gen);
+  EXPECT_GT(n_prompt, 0);
+  EXPECT_EQ(n_gen, 4);
+  nm_session_free(s);
+  nm_model_free(m);
+}
+
 TEST(CApiBadInput, EveryFunctionOfTheHeaderIsExercisedHere) {
   auto read = [](const std::string& path) {
     std::ifstream f(path);

@@ -109,3 +109,48 @@ NM_SHIM int nm_shim_text_greedy(const char* path, const int32_t* prompt, int n_p
   }
   return 0;
 }
+
+// Continuous batching: n_seq sequences (tokens concatenated, lens[s] each), each prefilled
+// with all but its last n_steps tokens in its own context; then n_steps decode steps that
+// evaluate every sequence's next token in one batched pass (out_batch), and the same steps
+// in a second set of contexts one sequence at a time (out_single). Each out holds
+// n_steps x n_seq x n_vocab floats, step-major.
+NM_SHIM int nm_shim_text_batch_decode(const char* path, const int32_t* tokens, const int32_t* lens, int n_seq,
+                                      int n_steps, int n_threads, int kv, float* out_batch, float* out_single) {
+  auto m = nm::TextModel::load(path);
+  if (!m.ok()) return 1;
+  const nm::TextModel& model = *m.value();
+  const int n_vocab = model.hparams().n_vocab;
+  nm::ThreadPool pool(n_threads);
+  nm::TextContextParams p;
+  p.n_ctx = 512;
+  p.kv_type = kv_dtype(kv);
+  p.run.packed = nm::PackedWeights::for_file(model.file());
+  std::vector<std::unique_ptr<nm::TextContext>> batched, single;
+  std::vector<const int32_t*> seq;
+  for (int s = 0, at = 0; s < n_seq; at += lens[s], ++s) {
+    if (lens[s] <= n_steps) return 2;
+    seq.push_back(tokens + at);
+    for (auto* set : {&batched, &single}) {
+      auto c = nm::TextContext::create(model, p);
+      if (!c.ok() || !c.value()->eval_tokens({tokens + at, (size_t)(lens[s] - n_steps)}, pool).ok()) return 3;
+      set->push_back(std::move(c).value());
+    }
+  }
+  std::vector<nm::TextContext*> ctxs;
+  for (auto& c : batched) ctxs.push_back(c.get());
+  if (!nm::TextContext::can_batch(ctxs)) return 4;
+  for (int i = 0; i < n_steps; ++i) {
+    std::vector<int32_t> next;
+    for (int s = 0; s < n_seq; ++s) next.push_back(seq[(size_t)s][lens[s] - n_steps + i]);
+    if (!nm::TextContext::eval_batch(ctxs, next, pool).ok()) return 5;
+    for (int s = 0; s < n_seq; ++s) {
+      float* row = out_batch + ((size_t)i * n_seq + s) * n_vocab;
+      std::memcpy(row, batched[(size_t)s]->logits(), (size_t)n_vocab * sizeof(float));
+      if (!single[(size_t)s]->eval_tokens({&next[(size_t)s], 1}, pool).ok()) return 6;
+      std::memcpy(out_single + ((size_t)i * n_seq + s) * n_vocab, single[(size_t)s]->logits(),
+                  (size_t)n_vocab * sizeof(float));
+    }
+  }
+  return 0;
+}

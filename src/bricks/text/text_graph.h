@@ -41,4 +41,26 @@ Result<std::unique_ptr<TextGraph>> build_text_graph(const TextModel& model, cons
                                                     int n_kv, bool all_logits,
                                                     std::shared_ptr<const void> cache_owner = nullptr);
 
+// One decode step of n_seq sequences in one pass (continuous batching): token s belongs to
+// sequence s, which has its own KV cache and position. The matrix products run on all
+// n_seq columns at once (each weight is read once per step, not once per sequence); each
+// sequence attends over the first n_kv rows of its own cache with its own masks. Per
+// sequence the caller points k_slot/v_slot (one row) and k_cache/v_cache (n_kv rows) at
+// that sequence's cache with rebind, so one graph serves any n_seq sequences of the same
+// cache shape. Logits: f32 [n_vocab, n_seq].
+struct TextBatchGraph {
+  Graph graph;
+  int n_seq = 0;
+  int n_kv = 0;
+  NodeId x = kInvalidNode;    // f32 [n_embd, n_seq]
+  NodeId pos = kInvalidNode;  // i32 [n_seq]
+  std::vector<NodeId> mask, mask_swa;  // per sequence: f32 [n_kv, 1] (mask_swa only when hp.n_swa > 0)
+  // [layer][sequence]: the cache row this step writes, and the rows it attends over.
+  std::vector<std::vector<NodeId>> k_slot, v_slot, k_cache, v_cache;
+  NodeId logits = kInvalidNode;
+};
+
+// cache: any cache of the batch's shape (its tensors describe the leaves; rebind picks the memory).
+Result<TextBatchGraph> build_text_batch_graph(const TextModel& model, const KvCache& cache, int n_seq, int n_kv);
+
 }  // namespace nm

@@ -1,0 +1,93 @@
+// `nanomind serve`: the OpenAI-compatible HTTP server (src/server/) with llama-server's
+// flag names where they exist. Loads the model before listening, so a bad model file
+// exits non-zero with the reason and never opens the port.
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "cli/commands.h"
+#include "cli/text_options.h"
+#include "server/http_server.h"
+
+namespace nm::cli {
+namespace {
+
+struct ServeOptions {
+  TextOptions text;
+  server::ServerOptions server;
+  std::string api_key_file;
+};
+
+std::string file_basename(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+int serve(ServeOptions o) {
+  if (!o.api_key_file.empty()) {
+    std::ifstream f(o.api_key_file);
+    if (!f || !std::getline(f, o.server.api_key) || o.server.api_key.empty()) {
+      std::fprintf(stderr, "error: cannot read an API key from the first line of '%s'\n", o.api_key_file.c_str());
+      return 1;
+    }
+  }
+  std::unique_ptr<nm_model, decltype(&nm_model_free)> model(load_model_or_report(o.text), nm_model_free);
+  if (!model) return 1;
+  if (o.server.model_name.empty()) o.server.model_name = file_basename(o.text.model_path);
+  o.server.session = session_params_from(o.text);
+  return server::run_server(model.get(), o.server);
+}
+
+}  // namespace
+
+void register_serve(CLI::App& app) {
+  auto opts = std::make_shared<ServeOptions>();
+  auto* cmd = app.add_subcommand(
+      "serve", "OpenAI-compatible HTTP server (/v1/chat/completions, /v1/completions, /v1/models, /health, /metrics) "
+               "with a chat page at /");
+  add_model_options(*cmd, opts->text);
+  add_device_option(*cmd, opts->text);
+  cmd->add_option("--template", opts->text.chat_template,
+                  "Chat template: llama2, llama3, chatml (default: recognised from the model file)");
+  server::ServerOptions& s = opts->server;
+  server::RequestLimits& l = s.limits;
+  cmd->add_option("--host", s.host, "Address to listen on (default 127.0.0.1: this machine only)");
+  cmd->add_option("--port", s.port, "Port (0: any free port, printed at start)")->check(CLI::Range(0, 65535));
+  cmd->add_option("--parallel", s.n_parallel, "Slots: answers generated at once, each with its own KV cache")
+      ->check(CLI::Range(1, 64));
+  cmd->add_flag("--no-batch{false}", s.batch,
+               "Decode each slot in its own forward pass instead of all busy slots in one (for comparisons)");
+  cmd->add_option("--queue", s.max_queue, "Requests that may wait for a slot; more get 503 with Retry-After")
+      ->check(CLI::Range(0, 4096));
+  auto* key = cmd->add_option("--api-key", s.api_key, "API key clients must send (Authorization: Bearer KEY)");
+  cmd->add_option("--api-key-file", opts->api_key_file, "Read the API key from the first line of this file")
+      ->check(CLI::ExistingFile)
+      ->excludes(key);
+  cmd->add_option("-a,--alias", s.model_name, "Model name in /v1/models and answers (default: the file name)");
+  cmd->add_option("--allow-local-files", l.allow_local_files,
+                  "Folder whose images requests may name as file:// URLs (default: none; data: URIs only)")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--max-body", l.max_body_bytes, "Largest request body in bytes")->check(CLI::Range(1024, 1 << 30));
+  cmd->add_option("--max-tokens", l.max_tokens, "Largest max_tokens a request may ask for")->check(CLI::PositiveNumber);
+  cmd->add_option("-n,--n-predict", l.default_max_tokens, "max_tokens of a request that names none")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-prompt-tokens", s.max_prompt_tokens, "Most prompt tokens per request (0: the context decides)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-images", l.max_images, "Most images per request")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-image-pixels", l.max_image_pixels, "Most pixels (width x height) per image")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--timeout", s.max_request_seconds,
+                  "Seconds a request may take from arrival to its last token (then it ends with finish_reason "
+                  "\"length\")")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--read-timeout", s.read_timeout_seconds,
+                  "Seconds a client may stay silent in the middle of sending a request before it is dropped")
+      ->check(CLI::Range(1, 3600));
+  cmd->add_option("--shutdown-grace", s.shutdown_grace_seconds,
+                  "On SIGINT/SIGTERM, seconds answers in flight may take before they are cut")
+      ->check(CLI::NonNegativeNumber);
+  cmd->callback([opts] { throw CLI::RuntimeError(serve(*opts)); });
+}
+
+}  // namespace nm::cli

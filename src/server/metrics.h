@@ -1,0 +1,39 @@
+// Metrics: counters for GET /metrics in the Prometheus text format — requests by endpoint
+// and status, prompt and generated tokens, answers cancelled, per-brick time and the
+// device each brick ran on — plus gauges (queue depth, busy slots) read at render time.
+// Energy per brick is left for the energy meter: the series is declared, with no samples,
+// until something measures joules. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "server/job.h"
+
+namespace nm::server {
+
+struct SchedulerGauges {
+  int queue_depth = 0;
+  int slots_busy = 0;
+  int slots_total = 0;
+};
+
+class Metrics {
+ public:
+  void count_request(const std::string& endpoint, int http_status);
+  void count_answer(const JobResult& r);
+  void count_cancelled();
+  std::string render(const SchedulerGauges& g) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::pair<std::string, int>, uint64_t> requests_;
+  uint64_t answers_ = 0, cancelled_ = 0, prompt_tokens_ = 0, generated_tokens_ = 0, images_ = 0;
+  // Seconds per (brick, device).
+  std::map<std::pair<std::string, std::string>, double> brick_seconds_;
+};
+
+}  // namespace nm::server
