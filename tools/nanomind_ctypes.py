@@ -6,6 +6,11 @@ session, tokenize, evaluate tokens, read the last position's logits.
     with lib.load("model.gguf", n_threads=2) as model, model.session(n_ctx=512) as s:
         s.eval(model.tokenize("Hello"))
         logits = s.logits()            # numpy float32, n_vocab
+
+A chat turn with a picture (the model loaded with its mmproj file; greedy when temperature=0):
+
+    with lib.load("llm.gguf", mmproj_path="mmproj.gguf") as model, model.session(temperature=0) as s:
+        answer = s.chat("What colour is the star?", images=[rgb_uint8_hwc], n_predict=32)
 """
 import ctypes
 
@@ -31,6 +36,14 @@ class SessionParams(ctypes.Structure):
                 ("chat_template", ctypes.c_char_p), ("sampling", SamplingParams), ("image_width", ctypes.c_int32),
                 ("image_height", ctypes.c_int32), ("devices", ctypes.c_char_p), ("no_repack", ctypes.c_int32),
                 ("parse_special", ctypes.c_int32)]
+
+
+class Image(ctypes.Structure):
+    _fields_ = [("path", ctypes.c_char_p), ("rgb", ctypes.POINTER(ctypes.c_uint8)), ("width", ctypes.c_int32),
+                ("height", ctypes.c_int32)]
+
+
+TOKEN_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_int32, ctypes.c_void_p)
 
 
 class NanoMindError(RuntimeError):
@@ -77,10 +90,14 @@ class NanoMind:
         c.nm_session_get_logits.argtypes = [vp, ctypes.POINTER(ctypes.c_float), i32]
         c.nm_session_reset.argtypes = [vp]
         c.nm_session_n_past.argtypes, c.nm_session_n_past.restype = [vp], i32
+        c.nm_session_chat_images.argtypes = [vp, ctypes.c_char_p, ctypes.POINTER(Image), i32, i32, TOKEN_CALLBACK,
+                                             ctypes.c_void_p]
 
-    def load(self, model_path, n_threads=0):
+    def load(self, model_path, n_threads=0, mmproj_path=None):
         p = self.c.nm_model_default_params()
         p.model_path, p.n_threads = model_path.encode(), n_threads
+        if mmproj_path:
+            p.mmproj_path = mmproj_path.encode()
         handle, err = ctypes.c_void_p(), ctypes.create_string_buffer(512)
         st = self.c.nm_model_load(ctypes.byref(p), ctypes.byref(handle), err, len(err))
         if st != OK:
@@ -106,9 +123,13 @@ class Model(_Handle):
             n = self.c.nm_tokenize(self.handle, data, int(add_special), 1, buf, len(buf))
         return list(buf[:n])
 
-    def session(self, n_ctx=0, kv_type=KV_F16, no_repack=False):
+    def session(self, n_ctx=0, kv_type=KV_F16, no_repack=False, temperature=None, devices=None):
         p = self.c.nm_session_default_params()
         p.n_ctx, p.kv_type, p.no_repack = n_ctx, kv_type, int(no_repack)
+        if temperature is not None:
+            p.sampling.temperature = temperature
+        if devices:
+            p.devices = devices.encode()
         handle, err = ctypes.c_void_p(), ctypes.create_string_buffer(512)
         st = self.c.nm_session_init(self.handle, ctypes.byref(p), ctypes.byref(handle), err, len(err))
         if st != OK:
@@ -138,6 +159,28 @@ class Session(_Handle):
 
     def reset(self):
         self.c.nm_session_reset(self.handle)
+
+    def chat(self, message, images=(), n_predict=64):
+        """One chat turn; images are uint8 [H, W, 3] arrays or file paths. Returns the reply text
+        (its token ids in last_tokens)."""
+        keep, arr = [], (Image * max(len(images), 1))()
+        for i, im in enumerate(images):
+            if isinstance(im, str):
+                arr[i].path = im.encode()
+            else:
+                a = np.ascontiguousarray(im, dtype=np.uint8)
+                keep.append(a)
+                arr[i].rgb = a.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8))
+                arr[i].height, arr[i].width = a.shape[0], a.shape[1]
+        pieces, self.last_tokens = [], []
+
+        def on_piece(text, token, _user):
+            pieces.append(text or b"")
+            self.last_tokens.append(token)
+            return 0
+        cb = TOKEN_CALLBACK(on_piece)
+        self._check(self.c.nm_session_chat_images(self.handle, message.encode(), arr, len(images), n_predict, cb, None))
+        return b"".join(pieces).decode(errors="replace")
 
     @property
     def n_past(self):

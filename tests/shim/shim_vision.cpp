@@ -15,6 +15,7 @@
 #include "runtime/pipeline.h"
 #include "runtime/vision_encoder.h"
 #include "tests/shim/shim.h"
+#include "tokenizer/chat_template.h"
 
 namespace {
 
@@ -246,4 +247,64 @@ NM_SHIM int nm_shim_vision_tiles(const char* path, const uint8_t* rgb, int width
   *tile_h = tiles.value().empty() ? 0 : tiles.value()[0].height;
   copy_message("", msg, cap);
   return 0;
+}
+
+// The token layout TextSession::chat_with_images gives a conversation whose first user
+// message carries one image of `image_tokens` embeddings (mlp projector layout): the file's
+// chat template, rendered and tokenized by the runtime's own functions. Used by the demo
+// model's trainer (tools/demo_model/prompts.py) so that training sees exactly the prompts
+// NanoMind evaluates. n_convs conversations; conversation i has n_msgs[i] messages taken in
+// order from contents, roles alternating user, assistant, ...; gen_prompt adds the
+// assistant header after the last message. out gets each conversation's tokens with -1 for
+// every image row; offsets[i] .. offsets[i + 1] is conversation i (offsets has n_convs + 1
+// entries). Returns 1 with msg on error, 3 when out is too small (offsets[n_convs] = need).
+NM_SHIM int nm_shim_vision_chat_tokens(const char* llm_path, int n_convs, const int* n_msgs, const char** contents,
+                                       int image_tokens, int gen_prompt, int32_t* out, int64_t cap, int64_t* offsets,
+                                       char* msg, int msg_cap) {
+  auto m = nm::TextModel::load(llm_path);
+  if (!m.ok()) {
+    copy_message(m.status().to_string(), msg, msg_cap);
+    return 1;
+  }
+  const nm::Tokenizer& tok = m.value()->tokenizer();
+  auto tmpl = nm::ChatTemplate::select("", tok);
+  if (!tmpl.ok()) {
+    copy_message(tmpl.status().to_string(), msg, msg_cap);
+    return 1;
+  }
+  nm::ChatRenderOptions opts = nm::chat_options_for(tok);
+  opts.add_generation_prompt = gen_prompt != 0;
+  nm::ImagePlan plan;
+  plan.tile_tokens = plan.n_tokens = image_tokens;
+  const std::vector<nm::ImageLayout> layouts(1, nm::image_layout_for(nm::ProjectorKind::mlp, plan));
+  int64_t n = 0, next = 0;
+  for (int c = 0; c < n_convs; ++c) {
+    offsets[c] = n;
+    std::vector<nm::ChatMessage> msgs;
+    for (int i = 0; i < n_msgs[c]; ++i) {
+      msgs.push_back({std::string(i % 2 == 0 ? "user" : "assistant"), std::string(contents[next++]), i == 0 ? 1 : 0});
+    }
+    auto prompt = tmpl->render_with_spans(msgs, opts);
+    if (!prompt.ok()) {
+      copy_message(prompt.status().to_string(), msg, msg_cap);
+      return 1;
+    }
+    auto parts = nm::tokenize_with_images(tok, prompt->text, opts.image_marker, layouts, false, prompt->content);
+    if (!parts.ok()) {
+      copy_message(parts.status().to_string(), msg, msg_cap);
+      return 1;
+    }
+    auto positions = nm::prompt_positions(parts.value(), std::vector<int>{0}, std::vector<int>{image_tokens});
+    if (!positions.ok()) {
+      copy_message(positions.status().to_string(), msg, msg_cap);
+      return 1;
+    }
+    for (const nm::PromptPosition& p : positions.value()) {
+      if (n < cap) out[n] = p.image >= 0 ? -1 : p.token;
+      ++n;
+    }
+  }
+  offsets[n_convs] = n;
+  copy_message("", msg, msg_cap);
+  return n > cap ? 3 : 0;
 }

@@ -63,11 +63,14 @@ def permute_qk(w: torch.Tensor, n_head: int) -> torch.Tensor:
     return w.reshape(n_head, 2, out // n_head // 2, inp).transpose(1, 2).reshape(out, inp)
 
 
-def write_mmproj(path: str, model: DemoVLM) -> None:
+def write_mmproj(path: str, model: DemoVLM, name: str = "NanoMind demo vision tower",
+                 description: str = "SigLIP-style ViT + MLP projector of the NanoMind demo VLM (trained on toy scenes)"
+                 ) -> None:
+    """Also takes any object with .c (Config) and .vision (VisionTower)."""
     c, v = model.c, model.vision
     w = gguf.GGUFWriter(path, "clip")
-    w.add_name("NanoMind demo vision tower")
-    w.add_description("SigLIP-style ViT + MLP projector of the NanoMind demo VLM (trained on toy scenes)")
+    w.add_name(name)
+    w.add_description(description)
     w.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
     w.add_clip_has_vision_encoder(True)
     w.add_bool("clip.has_text_encoder", False)
