@@ -60,8 +60,8 @@ int run(RunOptions o) {
   if (!session) return 1;
   const std::vector<nm_image> images = c_images(o.images.paths);
   if (o.text.demo && images.empty()) {
-    std::fprintf(stderr, "note: the demo model answers questions about a picture of coloured shapes; add one with "
-                 "--image, e.g. --image %s/samples/scene_3.png\n", find_demo_model_dir().c_str());
+    std::fprintf(stderr, "note: to ask about a picture of coloured shapes, add one with --image, e.g. --image "
+                 "%s/samples/scene_3.png\n", o.text.demo_models_dir.c_str());
   }
   if (!o.raw && images.empty() && *nm_session_chat_template(session.get()) == '\0') {
     // A base model (no template in the file, none given): complete the text, as llama.cpp does.

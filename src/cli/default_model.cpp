@@ -33,6 +33,39 @@ std::string find_demo_model_dir() {
   return {};
 }
 
+std::string fetched_models_dir() {
+  if (const char* d = std::getenv("NM_MODELS_DIR"); d && *d) return d;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/nanomind/models";
+  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/nanomind/models";
+  return {};
+}
+
+std::optional<DefaultModel> find_default_model() {
+  namespace fs = std::filesystem;
+  const std::string dir = find_demo_model_dir();
+  if (dir.empty()) return std::nullopt;
+  std::error_code ec;
+  DefaultModel m;
+  m.models_dir = dir;
+  const fs::path mmproj = fs::path(dir) / kDefaultMmprojFile;
+  std::vector<fs::path> llm_dirs = {fs::path(dir)};
+  if (const std::string f = fetched_models_dir(); !f.empty()) llm_dirs.insert(llm_dirs.begin(), f);
+  if (fs::is_regular_file(mmproj, ec)) {
+    for (const fs::path& d : llm_dirs) {
+      if (fs::is_regular_file(d / kDefaultLlmFile, ec)) {
+        m.llm = (d / kDefaultLlmFile).string();
+        m.mmproj = mmproj.string();
+        return m;
+      }
+    }
+    m.missing_llm = (llm_dirs.front() / kDefaultLlmFile).string();
+  }
+  m.toy = true;
+  m.llm = (fs::path(dir) / kDemoLlmFile).string();
+  if (fs::is_regular_file(fs::path(dir) / kDemoMmprojFile, ec)) m.mmproj = (fs::path(dir) / kDemoMmprojFile).string();
+  return m;
+}
+
 std::string demo_model_search_path() {
   std::string out;
   for (const auto& dir : candidate_dirs()) out += (out.empty() ? "" : ", ") + dir.lexically_normal().string();

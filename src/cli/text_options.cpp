@@ -95,20 +95,28 @@ void add_device_option(CLI::App& cmd, TextOptions& o) {
 
 bool resolve_default_model(TextOptions& o) {
   if (!o.model_path.empty()) return true;
-  const std::string dir = find_demo_model_dir();
-  if (dir.empty()) {
-    std::fprintf(stderr, "error: no model given (-m) and the bundled demo model (%s) is in none of: %s\n", kDemoLlmFile,
+  const std::optional<DefaultModel> d = find_default_model();
+  if (!d) {
+    std::fprintf(stderr, "error: no model given (-m) and the bundled models (%s) are in none of: %s\n", kDemoLlmFile,
                  demo_model_search_path().c_str());
     return false;
   }
-  const std::filesystem::path d(dir);
-  o.model_path = (d / kDemoLlmFile).string();
-  if (o.mmproj_path.empty() && std::filesystem::is_regular_file(d / kDemoMmprojFile)) {
-    o.mmproj_path = (d / kDemoMmprojFile).string();
+  o.model_path = d->llm;
+  if (o.mmproj_path.empty()) o.mmproj_path = d->mmproj;
+  if (d->toy) {
+    std::fprintf(stderr, "no -m given: using the bundled demo model in %s. It is a toy: it only knows pictures of "
+                 "coloured shapes (see models/samples); give -m MODEL.gguf for real use\n", d->models_dir.c_str());
+    if (!d->missing_llm.empty()) {
+      std::fprintf(stderr, "note: the default language model (%s) is not fetched yet: scripts/fetch-models.sh "
+                   "'smollm2*' fetches it\n", d->missing_llm.c_str());
+    }
+  } else {
+    std::fprintf(stderr, "no -m given: using the default model, SmolLM2-135M-Instruct (%s) with NanoMind's bundled "
+                 "vision file (%s). Its vision only knows pictures of coloured shapes (see models/samples); "
+                 "give -m MODEL.gguf --mmproj MMPROJ.gguf for other models\n", d->llm.c_str(), d->mmproj.c_str());
   }
-  std::fprintf(stderr, "no -m given: using the bundled demo model in %s. It is a toy: it only knows pictures of "
-               "coloured shapes (see models/samples); give -m MODEL.gguf for real use\n", dir.c_str());
   o.demo = true;
+  o.demo_models_dir = d->models_dir;
   return true;
 }
 

@@ -24,7 +24,8 @@ struct TextOptions {
   bool no_repack = false;  // --no-repack: file weight layout, no packed CPU copies
   std::string devices;  // --device: brick placement (runtime/device_placement.h)
   bool parse_special = false;  // --parse-special: special-token text in the prompt is parsed
-  bool demo = false;  // set by resolve_default_model: the bundled demo model is in use
+  bool demo = false;  // set by resolve_default_model: the default (bundled) model is in use
+  std::string demo_models_dir;  // ... and the bundled models/ folder it came from (samples live there)
 };
 
 void add_model_options(CLI::App& cmd, TextOptions& o);

@@ -78,3 +78,42 @@ def test_run_without_model_uses_the_demo(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "bundled demo model" in r.stderr
     assert r.stdout.strip() == qa["model"]
+
+
+def _run_default(tmp_path, models, fetched, sample, qa):
+    env = dict(os.environ, NANOMIND_MODELS=str(models), NM_MODELS_DIR=str(fetched))
+    return subprocess.run([NANOMIND, "run", "--image", os.path.join(MODELS, "samples", sample["image"]), "-p",
+                           qa["question"], "--temp", "0"], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path, env=env)
+
+
+def test_default_model_resolution(tmp_path):
+    """Which files `run` without -m picks (src/cli/default_model.h): the SmolLM2 pair only when
+    its vision file is shipped in models/ *and* the LLM is fetched; otherwise the toy. The
+    files here are the toy's under the default's names, so the answers stay checkable."""
+    with open(os.path.join(MODELS, "samples", "samples.json")) as f:
+        sample = json.load(f)[0]
+    qa = sample["qa"][0]
+    models, fetched = tmp_path / "models", tmp_path / "fetched"
+    models.mkdir()
+    fetched.mkdir()
+    for name in ("nanomind-demo-llm.gguf", "nanomind-demo-mmproj.gguf"):
+        os.symlink(os.path.join(MODELS, name), models / name)
+    # 1. only the toy is shipped: the toy, whatever is fetched
+    os.symlink(LLM, fetched / "smollm2-135m-instruct-q4_1.gguf")
+    r = _run_default(tmp_path, models, fetched, sample, qa)
+    assert r.returncode == 0 and "bundled demo model" in r.stderr and "not fetched" not in r.stderr, r.stderr
+    assert r.stdout.strip() == qa["model"]
+    # 2. the vision file is shipped but the LLM is not fetched: the toy, and a note on how to fetch
+    os.symlink(MMPROJ, models / "nanomind-smollm2-vision-mmproj.gguf")
+    os.unlink(fetched / "smollm2-135m-instruct-q4_1.gguf")
+    r = _run_default(tmp_path, models, fetched, sample, qa)
+    assert r.returncode == 0 and "bundled demo model" in r.stderr, r.stderr
+    assert "scripts/fetch-models.sh 'smollm2*'" in r.stderr and str(fetched) in r.stderr, r.stderr
+    # 3. both: the default pair, named on stderr, with the once-only note on what it knows
+    os.symlink(LLM, fetched / "smollm2-135m-instruct-q4_1.gguf")
+    r = _run_default(tmp_path, models, fetched, sample, qa)
+    assert r.returncode == 0, r.stderr
+    assert "SmolLM2-135M-Instruct" in r.stderr and str(fetched / "smollm2-135m-instruct-q4_1.gguf") in r.stderr
+    assert r.stderr.count("only knows pictures of coloured shapes") == 1, r.stderr
+    assert r.stdout.strip() == qa["model"]
