@@ -16,7 +16,7 @@ void register_backends(DeviceRegistry& registry, const DeviceRegistryOptions& op
     registry.add(std::make_unique<CpuDevice>(std::move(cluster)));
   }
 #ifdef NM_HAVE_OPENCL
-  if (options.opencl) add_opencl_devices(registry);
+  if (options.opencl) add_opencl_devices(registry, registry.log_sink());
 #endif
 }
 

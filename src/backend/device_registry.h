@@ -36,6 +36,8 @@ class DeviceRegistry {
   // The fastest CPU cluster: the reference device (always present).
   Device& cpu() const;
   void log(const std::string& line) const;
+  // The log function itself, for devices that report later (a copy outlives the registry's moves).
+  const std::function<void(const std::string&)>& log_sink() const { return log_; }
 
  private:
   std::vector<std::unique_ptr<Device>> devices_;

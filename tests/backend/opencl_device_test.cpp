@@ -9,7 +9,10 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <vector>
 
@@ -17,6 +20,7 @@
 #ifdef NM_HAVE_OPENCL
 #include "backend/opencl/opencl_device.h"
 #include "backend/opencl/opencl_kernels.h"
+#include "backend/opencl/opencl_program_cache.h"
 #endif
 
 namespace nm {
@@ -103,6 +107,127 @@ TEST(OpenClDevice, ProgramCacheIsReused) {
     ASSERT_TRUE(dev->kernel("elementwise", "silu_f32", "silu").ok());
     EXPECT_EQ(dev->programs_compiled(), 0);
     EXPECT_EQ(dev->programs_from_cache(), 1);
+  }
+  unsetenv("NM_OPENCL_CACHE_DIR");
+  std::filesystem::remove_all(dir);
+#else
+  GTEST_SKIP() << "built without OpenCL: skipped";
+#endif
+}
+
+#ifdef NM_HAVE_OPENCL
+// Files of a cache directory, for damaging them.
+std::vector<std::filesystem::path> cache_files(const std::string& dir) {
+  std::vector<std::filesystem::path> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) out.push_back(e.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void write_bytes(const std::filesystem::path& p, const std::vector<unsigned char>& bytes) {
+  std::FILE* f = std::fopen(p.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  std::fwrite(bytes.data(), 1, bytes.size(), f);
+  std::fclose(f);
+}
+
+std::vector<unsigned char> read_bytes(const std::filesystem::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+#endif
+
+TEST(OpenClProgramCache, DamagedFilesAreIgnoredAndReplaced) {
+#ifdef NM_HAVE_OPENCL
+  // No device needed: the file format alone. A damaged entry must read as absent (so the
+  // driver never sees it) and be replaced by the next store.
+  const std::string dir = (std::filesystem::temp_directory_path() / ("nm_clcache_" + std::to_string(std::random_device{}()))).string();
+  OpenClProgramCache cache(dir);
+  std::mt19937 rng(7);
+  std::vector<unsigned char> bin(5000);
+  for (auto& b : bin) b = (unsigned char)rng();
+  const uint64_t key = OpenClProgramCache::key("dev", "-opt", "source");
+  EXPECT_FALSE(cache.load(key).has_value());
+  cache.store(key, bin);
+  ASSERT_EQ(cache.load(key), bin);
+  const std::filesystem::path file = cache_files(dir).at(0);
+  const std::vector<unsigned char> good = read_bytes(file);
+  auto damaged = [&](std::vector<unsigned char> bytes) {
+    write_bytes(file, bytes);
+    return !cache.load(key).has_value();
+  };
+  EXPECT_TRUE(damaged({}));                                               // empty
+  EXPECT_TRUE(damaged({good.begin(), good.begin() + 20}));                // inside the header
+  EXPECT_TRUE(damaged({good.begin(), good.end() - 1}));                   // truncated payload
+  for (size_t at : {size_t{0}, size_t{9}, size_t{17}, size_t{30}, good.size() - 1}) {  // magic, size, hash, payload
+    std::vector<unsigned char> flip = good;
+    flip[at] ^= 0x10;
+    EXPECT_TRUE(damaged(flip)) << "bit flip at " << at;
+  }
+  std::vector<unsigned char> longer = good;
+  longer.push_back(0);
+  EXPECT_TRUE(damaged(longer));
+  EXPECT_TRUE(damaged(bin));  // a bare binary as older versions wrote it
+  cache.store(key, bin);      // replaced by the next store
+  EXPECT_EQ(cache.load(key), bin);
+  std::filesystem::remove(file);
+  std::filesystem::create_directory(file);  // a directory where the file should be
+  EXPECT_FALSE(cache.load(key).has_value());
+  cache.store(key, bin);  // cannot replace a directory: no crash, still absent
+  EXPECT_FALSE(cache.load(key).has_value());
+  std::filesystem::remove_all(dir);
+#else
+  GTEST_SKIP() << "built without OpenCL: skipped";
+#endif
+}
+
+TEST(OpenClDevice, FirstCompilationIsAnnouncedOnceAndDamagedEntriesAreRebuilt) {
+#ifdef NM_HAVE_OPENCL
+  const std::string dir = (std::filesystem::temp_directory_path() / ("nm_clcache_" + std::to_string(std::random_device{}()))).string();
+  setenv("NM_OPENCL_CACHE_DIR", dir.c_str(), 1);
+  std::vector<std::string> lines;
+  auto make = [&]() -> std::unique_ptr<OpenClDevice> {
+    OpenClOptions o;
+    o.log = [&lines](const std::string& line) { lines.push_back(line); };
+    auto d = OpenClDevice::create("opencl", o);
+    return d.ok() ? std::move(d).value() : nullptr;
+  };
+  auto two_programs = [](OpenClDevice& dev) {
+    return dev.kernel("elementwise", "silu_f32", "silu").ok() && dev.kernel("norm", "rms_norm_f32", "rms_norm").ok();
+  };
+  {
+    auto dev = make();
+    if (!dev) GTEST_SKIP() << "no OpenCL platform/device on this machine: skipped";
+    ASSERT_TRUE(two_programs(*dev));
+    EXPECT_EQ(dev->programs_compiled(), 2);
+  }
+  ASSERT_EQ(lines.size(), 1u) << "one notice for the first compilation, not one per program";
+  EXPECT_NE(lines[0].find("compiling the OpenCL kernels"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find(dir), std::string::npos) << lines[0];
+  {
+    auto dev = make();
+    ASSERT_TRUE(two_programs(*dev));
+    EXPECT_EQ(dev->programs_from_cache(), 2);
+  }
+  EXPECT_EQ(lines.size(), 1u) << "a run from the cache says nothing";
+  // Damage both entries: one truncated, one with a flipped payload byte.
+  const auto files = cache_files(dir);
+  ASSERT_EQ(files.size(), 2u);
+  std::vector<unsigned char> a = read_bytes(files[0]), b = read_bytes(files[1]);
+  a.resize(a.size() / 2);
+  b[b.size() / 2] ^= 0x55;
+  write_bytes(files[0], a);
+  write_bytes(files[1], b);
+  {
+    auto dev = make();
+    ASSERT_TRUE(two_programs(*dev));  // rebuilt from source, never handed the damaged bytes
+    EXPECT_EQ(dev->programs_compiled(), 2);
+    EXPECT_EQ(dev->programs_from_cache(), 0);
+  }
+  {
+    auto dev = make();
+    ASSERT_TRUE(two_programs(*dev));  // and the entries were rewritten
+    EXPECT_EQ(dev->programs_from_cache(), 2);
   }
   unsetenv("NM_OPENCL_CACHE_DIR");
   std::filesystem::remove_all(dir);

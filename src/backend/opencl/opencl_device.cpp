@@ -282,6 +282,7 @@ Result<std::unique_ptr<OpenClDevice>> OpenClDevice::create(std::string name, Ope
   in.host_unified = unified == CL_TRUE || (pick->type & CL_DEVICE_TYPE_CPU);
   in.has_fp16 = device_string(pick->device, CL_DEVICE_EXTENSIONS).find("cl_khr_fp16") != std::string::npos;
   dev->half_math_ = options.half_math;
+  dev->log_ = options.log;
   if (options.half_math == ClHalfMath::device) {
     const char* e = std::getenv("NM_OPENCL_FP16");
     const bool forced_off = e && (std::strcmp(e, "0") == 0 || lower(e) == "off");
@@ -378,6 +379,12 @@ Result<cl_program> OpenClDevice::build_program(const std::string& program, const
     }
     if (p) clReleaseProgram(p);  // stale entry: rebuild from source below and overwrite it
   }
+  if (!compile_announced_ && log_) {
+    // Seconds on a first run (PoCL: ~2 s for the text brick's programs); later runs load the cache.
+    log_("compiling the OpenCL kernels for " + info_.device_name + " (once: compiled programs are kept in " +
+         (cache_.dir().empty() ? std::string("no cache directory: set NM_OPENCL_CACHE_DIR") : cache_.dir()) + ")");
+  }
+  compile_announced_ = true;
   const char* src = source.c_str();
   const size_t len = source.size();
   cl_program p = clCreateProgramWithSource(context_, 1, &src, &len, &err);
@@ -611,8 +618,10 @@ Result<DeviceSpeed> OpenClDevice::measure_speed() {
   return speed;
 }
 
-void add_opencl_devices(DeviceRegistry& registry) {
-  Result<std::unique_ptr<OpenClDevice>> dev = OpenClDevice::create();
+void add_opencl_devices(DeviceRegistry& registry, const std::function<void(const std::string&)>& log) {
+  OpenClOptions options;
+  options.log = log;
+  Result<std::unique_ptr<OpenClDevice>> dev = OpenClDevice::create("opencl", options);
   if (!dev.ok()) {
     registry.log(dev.status().message());
     return;

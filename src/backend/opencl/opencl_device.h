@@ -13,6 +13,7 @@
 
 #include <CL/cl.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -45,6 +46,9 @@ enum class ClHalfMath {
 
 struct OpenClOptions {
   ClHalfMath half_math = ClHalfMath::device;
+  // Receives notices a user should see once (the first compilation of the kernels, which
+  // takes seconds); none when empty. DeviceRegistry passes its log.
+  std::function<void(const std::string&)> log;
 };
 
 class OpenClDevice final : public Device {
@@ -102,11 +106,13 @@ class OpenClDevice final : public Device {
   std::map<std::string, cl_program> programs_;
   std::map<std::string, cl_kernel> kernels_;
   int n_compiled_ = 0, n_cached_ = 0;
+  std::function<void(const std::string&)> log_;
+  bool compile_announced_ = false;  // the first compilation from source has been announced
 };
 
-// Adds the chosen OpenCL device to the registry, or logs exactly one line saying why
-// there is none (e.g. "no OpenCL platform found: using the CPU").
-void add_opencl_devices(DeviceRegistry& registry);
+// Adds the chosen OpenCL device to the registry (its notices go to `log`), or logs exactly
+// one line saying why there is none (e.g. "no OpenCL platform found: using the CPU").
+void add_opencl_devices(DeviceRegistry& registry, const std::function<void(const std::string&)>& log);
 
 // "CL_OUT_OF_RESOURCES (-5)"
 std::string cl_error_name(cl_int err);

@@ -1,10 +1,12 @@
-// Binary cache files: "<16 hex digits of the key>.bin" holding the program binary.
+// Binary cache files: "<16 hex digits of the key>.bin": a 24-byte header ("NMCLBIN1",
+// payload size, FNV-1a 64 of the payload; little-endian u64s) then the program binary.
 #include "backend/opencl/opencl_program_cache.h"
 
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -18,6 +20,25 @@ uint64_t fnv1a(uint64_t h, std::string_view s) {
     h *= 1099511628211ull;
   }
   return h;
+}
+
+constexpr char kMagic[8] = {'N', 'M', 'C', 'L', 'B', 'I', 'N', '1'};
+constexpr size_t kHeaderBytes = 24;
+// Larger than any program binary (PoCL's largest here: a few MiB); a bigger file is not ours.
+constexpr uint64_t kMaxPayload = uint64_t{1} << 30;
+
+uint64_t payload_hash(const unsigned char* p, size_t n) {
+  return fnv1a(14695981039346656037ull, std::string_view(reinterpret_cast<const char*>(p), n));
+}
+
+void put_u64(unsigned char* at, uint64_t v) {
+  for (int i = 0; i < 8; ++i) at[i] = (unsigned char)(v >> (8 * i));
+}
+
+uint64_t get_u64(const unsigned char* at) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= (uint64_t)at[i] << (8 * i);
+  return v;
 }
 
 std::string default_dir() {
@@ -48,10 +69,23 @@ std::string OpenClProgramCache::path(uint64_t key) const {
 
 std::optional<std::vector<unsigned char>> OpenClProgramCache::load(uint64_t key) const {
   if (dir_.empty()) return std::nullopt;
-  std::ifstream f(path(key), std::ios::binary);
+  const std::string p = path(key);
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(p, ec);  // also fails for a directory or a FIFO
+  if (ec || !std::filesystem::is_regular_file(p, ec) || size < kHeaderBytes || size - kHeaderBytes > kMaxPayload) {
+    return std::nullopt;
+  }
+  std::ifstream f(p, std::ios::binary);
   if (!f) return std::nullopt;
-  std::vector<unsigned char> data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (data.empty()) return std::nullopt;
+  unsigned char header[kHeaderBytes];
+  if (!f.read(reinterpret_cast<char*>(header), kHeaderBytes) || std::memcmp(header, kMagic, sizeof kMagic) != 0) {
+    return std::nullopt;
+  }
+  const uint64_t n = get_u64(header + 8);
+  if (n == 0 || n != size - kHeaderBytes) return std::nullopt;
+  std::vector<unsigned char> data((size_t)n);
+  if (!f.read(reinterpret_cast<char*>(data.data()), (std::streamsize)n)) return std::nullopt;
+  if (payload_hash(data.data(), data.size()) != get_u64(header + 16)) return std::nullopt;
   return data;
 }
 
@@ -64,6 +98,11 @@ void OpenClProgramCache::store(uint64_t key, const std::vector<unsigned char>& b
   {
     std::ofstream f(tmp, std::ios::binary);
     if (!f) return;
+    unsigned char header[kHeaderBytes];
+    std::memcpy(header, kMagic, sizeof kMagic);
+    put_u64(header + 8, binary.size());
+    put_u64(header + 16, payload_hash(binary.data(), binary.size()));
+    f.write(reinterpret_cast<const char*>(header), kHeaderBytes);
     f.write(reinterpret_cast<const char*>(binary.data()), (std::streamsize)binary.size());
     if (!f) {
       std::filesystem::remove(tmp, ec);

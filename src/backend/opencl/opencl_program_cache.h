@@ -2,7 +2,10 @@
 // version, platform version, build options and source. Directory: $NM_OPENCL_CACHE_DIR,
 // else $XDG_CACHE_HOME/nanomind/opencl, else ~/.cache/nanomind/opencl. A missing,
 // stale or unreadable entry just means "compile from source"; writes are atomic
-// (temp file + rename), so concurrent processes are safe.
+// (temp file + rename), so concurrent processes are safe. Each file carries a header
+// (magic, payload size, FNV-1a hash of the payload) checked before the bytes reach the
+// driver: a truncated, bit-flipped or foreign file is treated as absent (and replaced on
+// the next store) instead of being handed to clCreateProgramWithBinary.
 // Thread-safety: stateless apart from the directory path.
 #pragma once
 
