@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/option_checks.h"
 #include "cli/default_model.h"
 #include "core/gguf_reader.h"
 #include "runtime/energy/battery.h"
@@ -151,7 +152,8 @@ void register_battery(CLI::App& app) {
   auto* cmd = app.add_subcommand("battery",
                                  "Estimate battery life per power mode for a duty cycle, from a device profile (arithmetic shown)");
   cmd->add_option("--capacity", o->capacity, "Battery capacity: 2000mAh (with --voltage), 7.4Wh, 26640J")->required();
-  cmd->add_option("--voltage", o->volts, "Nominal battery voltage for mAh capacities")->check(CLI::Range(0.1, 1000.0))
+  cmd->add_option("--voltage", o->volts, "Nominal battery voltage for mAh capacities")
+      ->check(real_in(0.1, 1000, false, "0.1 to 1000 volts"))
       ->capture_default_str();
   cmd->add_option("--duty", o->duty, "Duty cycle: \"camera question every 60s\" or \"text question every 5 min\"")
       ->capture_default_str();
@@ -161,21 +163,24 @@ void register_battery(CLI::App& app) {
   cmd->add_option("-m,--model", o->model_path, "LLM GGUF whose costs the estimate uses (default: the bundled demo model)");
   cmd->add_option("--mmproj", o->mmproj_path, "Vision projector GGUF (camera questions)");
   cmd->add_option("--prompt-tokens", o->prompt_tokens, "Question and chat-template tokens per event")
-      ->check(CLI::Range(1, 1 << 20))->capture_default_str();
-  cmd->add_option("--answer-tokens", o->answer_tokens, "Answer tokens per event")->check(CLI::Range(1, 1 << 20))
+      ->check(int_in(1, 1 << 20, "1 to 1048576 tokens"))->capture_default_str();
+  cmd->add_option("--answer-tokens", o->answer_tokens, "Answer tokens per event")
+      ->check(int_in(1, 1 << 20, "1 to 1048576 tokens"))
       ->capture_default_str();
   cmd->add_option("--image-tokens", o->image_tokens, "Tokens an image adds to the prompt (0: from the mmproj)")
-      ->check(CLI::Range(0, 1 << 20))->capture_default_str();
+      ->check(int_in(0, 1 << 20, "0 (from the mmproj) to 1048576 tokens"))->capture_default_str();
   cmd->add_option("--place", o->place, "Where bricks run on the profile's devices: vision=npu,text=cpu:big "
                                        "(default: vision on the NPU, else GPU, else CPU; text on the first CPU cluster)");
   cmd->add_option("--fps", o->fps, "Camera frames per second in parallel mode, at most as fast as the vision brick runs (0: no camera limit)")
-      ->check(CLI::Range(0.0, 1000.0))->capture_default_str();
-  cmd->add_option("--t-high", o->t_high, "Battery % above which auto mode runs parallel")->check(CLI::Range(0.0, 100.0))
+      ->check(real_in(0, 1000, false, "0 (no camera limit) to 1000 frames per second"))->capture_default_str();
+  cmd->add_option("--t-high", o->t_high, "Battery % above which auto mode runs parallel")
+      ->check(real_in(0, 100, false, "0 to 100 (%)"))
       ->capture_default_str();
-  cmd->add_option("--t-low", o->t_low, "Battery % at or below which auto mode runs on demand")->check(CLI::Range(0.0, 100.0))
+  cmd->add_option("--t-low", o->t_low, "Battery % at or below which auto mode runs on demand")
+      ->check(real_in(0, 100, false, "0 to 100 (%)"))
       ->capture_default_str();
   cmd->add_option("--throttled-alpha", o->throttled_alpha, "Alpha of the throttled row (auto mode integrates it)")
-      ->check(CLI::Range(0.01, 1.0))->capture_default_str();
+      ->check(real_in(0.01, 1, false, "0.01 to 1"))->capture_default_str();
   cmd->callback([o] { throw CLI::RuntimeError(battery(*o)); });
 }
 

@@ -1,5 +1,5 @@
 // libFuzzer target: arbitrary bytes through both tokenizer kinds, every pre-tokenizer,
-// the streaming detokenizer and chat-template recognition. Checks exact byte round
+// the streaming detokenizer, plain-text spans and chat-template recognition. Checks exact byte round
 // trips and that streamed text equals the sanitised decode; traps on any mismatch.
 #include <cstddef>
 #include <cstdint>
@@ -71,6 +71,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(qwen2, text, parse_special, true);
     check(gpt2, text, parse_special, true);
   }
+  // Plain-text spans: text a user typed. A span over everything reads like parse_special
+  // off (these BPE vocabs have no user-defined tokens); any span keeps the round trip.
+  for (const nm::Tokenizer* t : {&llama3, &qwen2}) {
+    auto all_plain = t->encode(text, {false, true, {{0, text.size()}}});
+    auto off = t->encode(text, {false, false});
+    if (!all_plain.ok() || !off.ok() || *all_plain != *off) __builtin_trap();
+    const size_t b = size > 0 ? data[0] % (size + 1) : 0, e = b + (size > 1 ? data[1] % (size - b + 1) : 0);
+    auto some = t->encode(text, {false, true, {{b, e}}});
+    if (!some.ok() || t->decode(*some, {true, true}) != text) __builtin_trap();
+  }
   for (auto kind : {nm::PreTokenizer::gpt2, nm::PreTokenizer::llama3, nm::PreTokenizer::qwen2}) {
     size_t total = 0;
     for (std::string_view w : nm::pre_tokenize(kind, text)) {
@@ -81,8 +91,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   auto tpl = nm::ChatTemplate::from_jinja(text);
   if (tpl.ok()) {
-    auto r = tpl->render({{"user", std::string(text), 1}}, {});
-    (void)r;
+    auto r = tpl->render_with_spans({{"user", std::string(text), 1}}, {});
+    if (r.ok()) {
+      size_t end = 0;
+      for (const nm::TextSpan& sp : r->content) {
+        if (sp.begin < end || sp.end <= sp.begin || sp.end > r->text.size()) __builtin_trap();
+        end = sp.end;
+      }
+    }
   }
   return 0;
 }

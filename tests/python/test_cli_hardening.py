@@ -354,3 +354,21 @@ def test_the_demo_model_says_what_it_knows():
     assert "add one with --image" in r.stderr, r.stderr
     if not r.stdout.strip():
         assert "ended its reply at once" in r.stderr, r.stderr  # never a silent empty line
+
+
+@pytest.mark.parametrize("opt,value", [("--fps", "nan"), ("--throttled-alpha", "nan"), ("--t-high", "nan"),
+                                       ("--voltage", "nan"), ("--answer-tokens", "0"), ("--fps", "-1")])
+def test_battery_options_are_range_checked(opt, value):
+    r = nm("battery", "--capacity", "2000mAh", "--profile", "rk3566", opt, value)
+    assert r.returncode != 0 and value in r.stderr and "out of range" in r.stderr, r.stdout + r.stderr
+
+
+def test_no_cli_option_uses_a_range_check_that_lets_nan_through():
+    # CLI11's Range / PositiveNumber / NonNegativeNumber compare with < and >, so NaN passes
+    # them, and their messages print DBL_MAX: every numeric option uses cli/option_checks.h.
+    cli = os.path.join(os.environ.get("NM_SOURCE_DIR", "."), "src", "cli")
+    for name in sorted(os.listdir(cli)):
+        if name.endswith(".cpp") and name != "option_checks.cpp":
+            text = open(os.path.join(cli, name)).read()
+            for bad in ("CLI::Range", "CLI::PositiveNumber", "CLI::NonNegativeNumber", "CLI::Number"):
+                assert bad not in text, f"src/cli/{name} uses {bad}: use real_in / int_in (cli/option_checks.h)"
