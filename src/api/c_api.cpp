@@ -118,14 +118,29 @@ nm::Status check_n_predict(int32_t n_predict) {
   return nm::Status();
 }
 
+// kv_type as the integer a C caller stored: in C any int fits the field, but loading a value
+// outside the enumerators as the C++ enum type is undefined (UBSan stops on it).
+int64_t kv_type_value(const nm_session_params& p) {
+  static_assert(sizeof(nm_kv_type) == sizeof(int32_t) || sizeof(nm_kv_type) == sizeof(int64_t));
+  if constexpr (sizeof(nm_kv_type) == sizeof(int32_t)) {
+    int32_t v = 0;
+    std::memcpy(&v, &p.kv_type, sizeof v);
+    return v;
+  } else {
+    int64_t v = 0;
+    std::memcpy(&v, &p.kv_type, sizeof v);
+    return v;
+  }
+}
+
 // Range checks of everything in nm_session_params the runtime does not check itself.
 nm::Status check_session_params(const LoadedModel& model, const nm_session_params& p) {
   if (p.n_ctx < 0 || p.n_ctx > NM_MAX_CTX) {
     return invalid("n_ctx " + std::to_string(p.n_ctx) + " is out of range: 0 (the model's) or 1 to " +
                    std::to_string(NM_MAX_CTX));
   }
-  if (p.kv_type != NM_KV_F16 && p.kv_type != NM_KV_Q8_0 && p.kv_type != NM_KV_F32) {
-    return invalid("kv_type " + std::to_string((int)p.kv_type) + " is not one of NM_KV_F16, NM_KV_Q8_0, NM_KV_F32");
+  if (kv_type_value(p) != NM_KV_F16 && kv_type_value(p) != NM_KV_Q8_0 && kv_type_value(p) != NM_KV_F32) {
+    return invalid("kv_type " + std::to_string(kv_type_value(p)) + " is not one of NM_KV_F16, NM_KV_Q8_0, NM_KV_F32");
   }
   const int w = p.image_width, h = p.image_height;
   if (w < 0 || h < 0 || (w > 0) != (h > 0)) {
@@ -323,7 +338,7 @@ nm_status nm_session_init(nm_model* handle, const nm_session_params* params, nm_
     p.pipeline.n_ctx = params->n_ctx;
     p.pipeline.pack_weights = params->no_repack == 0;
     p.parse_special = params->parse_special != 0;
-    p.pipeline.kv_type = params->kv_type == NM_KV_Q8_0 ? nm::DType::Q8_0
+    p.pipeline.kv_type = params->kv_type == NM_KV_Q8_0 ? nm::DType::Q8_0  // checked above: a valid value
                          : params->kv_type == NM_KV_F32 ? nm::DType::F32 : nm::DType::F16;
     const nm_sampling_params& sp = params->sampling;
     s->seed = effective_seed(sp.seed);

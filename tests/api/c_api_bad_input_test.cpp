@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -141,8 +142,10 @@ TEST(CApiBadInput, EverySessionParameterIsRangeChecked) {
     edit(p);
     return p;
   };
-  expect_refused(m, with([](nm_session_params& p) { p.kv_type = (nm_kv_type)99; }), "kv_type");
-  expect_refused(m, with([](nm_session_params& p) { p.kv_type = (nm_kv_type)-1; }), "kv_type");
+  for (int32_t bad : {99, -1}) {
+    // As a C caller stores it (an int); a C++ cast to the enum would itself be undefined.
+    expect_refused(m, with([bad](nm_session_params& p) { std::memcpy(&p.kv_type, &bad, sizeof bad); }), "kv_type");
+  }
   expect_refused(m, with([](nm_session_params& p) { p.n_ctx = -1; }), "n_ctx");
   expect_refused(m, with([](nm_session_params& p) { p.n_ctx = NM_MAX_CTX + 1; }), "n_ctx");
   for (float t : {NAN, INFINITY, -1.0f}) {

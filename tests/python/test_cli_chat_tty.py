@@ -62,20 +62,29 @@ class Terminal:
             time.sleep(0.01)
         return False
 
+    def _drain(self, wait):
+        """Reads what the terminal holds; False when nothing came (or the other side closed)."""
+        ready, _, _ = select.select([self.fd], [], [], wait)
+        if not ready:
+            return False
+        try:
+            data = os.read(self.fd, 65536)
+        except OSError:  # EIO: the process is gone and its output read
+            return False
+        self.out += data
+        return bool(data)
+
     def wait(self, timeout=60):
-        """The exit status (rc, or -signal), reading what is left meanwhile."""
+        """The exit status (rc, or -signal), with everything the process wrote read."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid:
+                while self._drain(0):  # a quick exit leaves its output in the terminal
+                    pass
                 os.close(self.fd)
                 return os.waitstatus_to_exitcode(status)
-            ready, _, _ = select.select([self.fd], [], [], 0.1)
-            if ready:
-                try:
-                    self.out += os.read(self.fd, 65536)
-                except OSError:
-                    pass
+            self._drain(0.1)
         os.kill(self.pid, signal.SIGKILL)
         raise AssertionError(f"the process did not end; the terminal shows:\n{self.text()}")
 
