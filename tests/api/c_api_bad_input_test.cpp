@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -368,11 +367,16 @@ TEST(CApiBadInput, EveryFunctionOfTheHeaderIsExercisedHere) {
   const std::string self = read(std::string(NM_SOURCE_DIR) + "/tests/api/c_api_bad_input_test.cpp");
   ASSERT_FALSE(header.empty());
   ASSERT_FALSE(self.empty());
-  const std::regex decl(R"(NM_API[^;(]*\b(nm_\w+)\s*\()");
+  // Each declaration: "NM_API <type> nm_name(" (std::regex is avoided: GCC 12 warns inside it at -O2).
   std::set<std::string> missing;
   int n = 0;
-  for (auto it = std::sregex_iterator(header.begin(), header.end(), decl); it != std::sregex_iterator(); ++it, ++n) {
-    const std::string name = (*it)[1];
+  for (size_t at = header.find("NM_API "); at != std::string::npos; at = header.find("NM_API ", at + 1)) {
+    const size_t paren = header.find('(', at);
+    const size_t name_at = header.rfind("nm_", paren);
+    if (paren == std::string::npos || name_at == std::string::npos || name_at < at) continue;  // the #define
+    const std::string name = header.substr(name_at, paren - name_at);
+    if (name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_0123456789") != std::string::npos) continue;
+    ++n;
     if (self.find(name + "(") == std::string::npos) missing.insert(name);
   }
   EXPECT_GT(n, 20);

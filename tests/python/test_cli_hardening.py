@@ -85,6 +85,8 @@ def test_threads_above_the_cpu_count_warn_and_are_capped(model):
     assert "warning: -t 800 is more than the" in r.stderr and "using" in r.stderr, r.stderr
 
 
+@pytest.mark.skipif("asan" in os.environ.get("LD_PRELOAD", ""),
+                    reason="ASan maps terabytes of shadow memory: an address-space limit stops ASan itself")
 def test_thread_start_failure_is_an_error_not_an_abort(model):
     # The case: an address-space limit that leaves no room for 800 thread stacks. -t is
     # capped to the CPU count now, so this runs; on a machine with hundreds of CPUs it would
