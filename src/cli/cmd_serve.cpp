@@ -2,12 +2,14 @@
 // flag names where they exist. Loads the model before listening, so a bad model file
 // exits non-zero with the reason and never opens the port.
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/option_checks.h"
 #include "cli/text_options.h"
+#include "core/file_read.h"
+#include "core/image.h"
 #include "server/http_server.h"
 
 namespace nm::cli {
@@ -26,8 +28,16 @@ std::string file_basename(const std::string& path) {
 
 int serve(ServeOptions o) {
   if (!o.api_key_file.empty()) {
-    std::ifstream f(o.api_key_file);
-    if (!f || !std::getline(f, o.server.api_key) || o.server.api_key.empty()) {
+    // A regular file of at most 64 KiB: a FIFO or /dev/zero is refused instead of blocking
+    // or reading a "first line" without end.
+    auto bytes = read_regular_file(o.api_key_file, 64 << 10, "the API key file '" + o.api_key_file + "'");
+    if (!bytes.ok()) {
+      std::fprintf(stderr, "error: %s\n", bytes.status().message().c_str());
+      return 1;
+    }
+    const std::string text(bytes->begin(), bytes->end());
+    o.server.api_key = text.substr(0, text.find_first_of("\r\n"));
+    if (o.server.api_key.empty()) {
       std::fprintf(stderr, "error: cannot read an API key from the first line of '%s'\n", o.api_key_file.c_str());
       return 1;
     }
@@ -53,13 +63,13 @@ void register_serve(CLI::App& app) {
   server::ServerOptions& s = opts->server;
   server::RequestLimits& l = s.limits;
   cmd->add_option("--host", s.host, "Address to listen on (default 127.0.0.1: this machine only)");
-  cmd->add_option("--port", s.port, "Port (0: any free port, printed at start)")->check(CLI::Range(0, 65535));
+  cmd->add_option("--port", s.port, "Port (0: any free port, printed at start)")->check(int_in(0, 65535, "0 (any free port) to 65535"));
   cmd->add_option("--parallel", s.n_parallel, "Slots: answers generated at once, each with its own KV cache")
-      ->check(CLI::Range(1, 64));
+      ->check(int_in(1, 64, "1 to 64 slots"));
   cmd->add_flag("--no-batch{false}", s.batch,
                "Decode each slot in its own forward pass instead of all busy slots in one (for comparisons)");
   cmd->add_option("--queue", s.max_queue, "Requests that may wait for a slot; more get 503 with Retry-After")
-      ->check(CLI::Range(0, 4096));
+      ->check(int_in(0, 4096, "0 to 4096 requests"));
   auto* key = cmd->add_option("--api-key", s.api_key, "API key clients must send (Authorization: Bearer KEY)");
   cmd->add_option("--api-key-file", opts->api_key_file, "Read the API key from the first line of this file")
       ->check(CLI::ExistingFile)
@@ -68,25 +78,26 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--allow-local-files", l.allow_local_files,
                   "Folder whose images requests may name as file:// URLs (default: none; data: URIs only)")
       ->check(CLI::ExistingDirectory);
-  cmd->add_option("--max-body", l.max_body_bytes, "Largest request body in bytes")->check(CLI::Range(1024, 1 << 30));
-  cmd->add_option("--max-tokens", l.max_tokens, "Largest max_tokens a request may ask for")->check(CLI::PositiveNumber);
+  cmd->add_option("--max-body", l.max_body_bytes, "Largest request body in bytes")->check(int_in(1024, 1 << 30, "1024 to 1073741824 bytes"));
+  cmd->add_option("--max-tokens", l.max_tokens, "Largest max_tokens a request may ask for")
+      ->check(int_in(1, NM_MAX_CTX, "1 to " + std::to_string(NM_MAX_CTX) + " tokens"));
   cmd->add_option("-n,--n-predict", l.default_max_tokens, "max_tokens of a request that names none")
-      ->check(CLI::PositiveNumber);
+      ->check(int_in(1, NM_MAX_CTX, "1 to " + std::to_string(NM_MAX_CTX) + " tokens"));
   cmd->add_option("--max-prompt-tokens", s.max_prompt_tokens, "Most prompt tokens per request (0: the context decides)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--max-images", l.max_images, "Most images per request")->check(CLI::NonNegativeNumber);
+      ->check(int_in(0, NM_MAX_CTX, "0 (the context decides) to " + std::to_string(NM_MAX_CTX) + " tokens"));
+  cmd->add_option("--max-images", l.max_images, "Most images per request")->check(int_in(0, 1024, "0 to 1024 images"));
   cmd->add_option("--max-image-pixels", l.max_image_pixels, "Most pixels (width x height) per image")
-      ->check(CLI::PositiveNumber);
+      ->check(int_in(1, kMaxImagePixels, "1 to " + std::to_string(kMaxImagePixels) + " pixels (what images may have)"));
   cmd->add_option("--timeout", s.max_request_seconds,
                   "Seconds a request may take from arrival to its last token (then it ends with finish_reason "
                   "\"length\")")
-      ->check(CLI::PositiveNumber);
+      ->check(real_in(0, 31 * 86400, true, "above 0, at most 2678400 seconds (31 days)"));
   cmd->add_option("--read-timeout", s.read_timeout_seconds,
                   "Seconds a client may stay silent in the middle of sending a request before it is dropped")
-      ->check(CLI::Range(1, 3600));
+      ->check(int_in(1, 3600, "1 to 3600 seconds"));
   cmd->add_option("--shutdown-grace", s.shutdown_grace_seconds,
                   "On SIGINT/SIGTERM, seconds answers in flight may take before they are cut")
-      ->check(CLI::NonNegativeNumber);
+      ->check(real_in(0, 3600, false, "0 to 3600 seconds"));
   cmd->callback([opts] { throw CLI::RuntimeError(serve(*opts)); });
 }
 

@@ -1,15 +1,14 @@
 #include "core/image.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <climits>
 #include <cstring>
 #include <string_view>
 
 #include <stb/stb_image.h>
+
+#include "core/file_read.h"
 
 namespace nm {
 namespace {
@@ -107,57 +106,14 @@ Result<Image> decode_image(const uint8_t* data, size_t size, const std::string& 
   return img;
 }
 
-namespace {
-
-std::string mib(size_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
-
-// Reads fd to its end, refusing more than kMaxImageFileBytes (checked as it goes).
-Status read_capped(int fd, const std::string& what, std::vector<uint8_t>& out) {
-  uint8_t buf[1 << 16];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n == 0) return Status();
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return error(ErrorCode::io_error, "cannot read " + what + ": " + std::strerror(errno));
-    }
-    if (out.size() + (size_t)n > kMaxImageFileBytes) {
-      return error(ErrorCode::invalid_file, what + " is larger than the " + mib(kMaxImageFileBytes) + " image file limit");
-    }
-    out.insert(out.end(), buf, buf + n);
-  }
-}
-
-}  // namespace
-
 Result<Image> load_image(const std::string& path) {
   std::vector<uint8_t> bytes;
   if (path == "-") {
-    NM_RETURN_IF_ERROR(read_capped(STDIN_FILENO, "the image on standard input", bytes));
+    NM_RETURN_IF_ERROR(read_fd_capped(STDIN_FILENO, kMaxImageFileBytes, "the image on standard input", bytes));
     return decode_image(bytes.data(), bytes.size(), "the image on standard input");
   }
-  const std::string what = "image '" + path + "'";
-  // O_NONBLOCK: opening a FIFO without a writer returns at once instead of waiting forever.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return error(ErrorCode::io_error, "cannot open " + what + ": " + std::strerror(errno));
-  struct stat st {};
-  Status status;
-  if (::fstat(fd, &st) != 0) {
-    status = error(ErrorCode::io_error, "cannot stat " + what + ": " + std::strerror(errno));
-  } else if (!S_ISREG(st.st_mode)) {
-    status = error(ErrorCode::invalid_argument, what + " is not a regular file (" +
-                                                    (S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" :
-                                                     S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" : "not a file") +
-                                                    "): give an image file, or - for standard input");
-  } else if ((uint64_t)st.st_size > kMaxImageFileBytes) {
-    status = error(ErrorCode::invalid_file, what + " is " + mib((size_t)st.st_size) + ", larger than the " +
-                                                mib(kMaxImageFileBytes) + " image file limit");
-  } else {
-    bytes.reserve((size_t)st.st_size);
-    status = read_capped(fd, what, bytes);  // the cap holds even if the file grows meanwhile
-  }
-  ::close(fd);
-  NM_RETURN_IF_ERROR(status);
+  NM_ASSIGN_OR_RETURN(bytes, read_regular_file(path, kMaxImageFileBytes, "image '" + path + "'",
+                                               "give an image file, or - for standard input"));
   return decode_image(bytes.data(), bytes.size(), "'" + path + "'");
 }
 

@@ -5,6 +5,7 @@
 // and fails when a function declared there is not exercised in this file.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -313,6 +314,9 @@ TEST(CApiBadInput, StepwiseGenerationChecksEveryPointerAndValue) {
   bad_gp = gp;
   bad_gp.n_stop = 1;  // and no list
   EXPECT_EQ(nm_session_begin_chat(s, &msg, 1, nullptr, 0, &bad_gp), NM_ERR_INVALID_ARGUMENT);
+  const char* null_stop[1] = {nullptr};
+  bad_gp.stop = null_stop;  // a list holding NULL
+  EXPECT_EQ(nm_session_begin_chat(s, &msg, 1, nullptr, 0, &bad_gp), NM_ERR_INVALID_ARGUMENT);
   bad_gp = gp;
   bad_gp.sampling.temperature = -1;
   EXPECT_EQ(nm_session_begin_completion(s, "x", &bad_gp), NM_ERR_INVALID_ARGUMENT);
@@ -356,15 +360,16 @@ TEST(CApiBadInput, StepwiseGenerationChecksEveryPointerAndValue) {
   nm_model_free(m);
 }
 
+std::string read_text(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
 TEST(CApiBadInput, EveryFunctionOfTheHeaderIsExercisedHere) {
-  auto read = [](const std::string& path) {
-    std::ifstream f(path);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-  };
-  const std::string header = read(std::string(NM_SOURCE_DIR) + "/include/nanomind/nanomind.h");
-  const std::string self = read(std::string(NM_SOURCE_DIR) + "/tests/api/c_api_bad_input_test.cpp");
+  const std::string header = read_text(std::string(NM_SOURCE_DIR) + "/include/nanomind/nanomind.h");
+  const std::string self = read_text(std::string(NM_SOURCE_DIR) + "/tests/api/c_api_bad_input_test.cpp");
   ASSERT_FALSE(header.empty());
   ASSERT_FALSE(self.empty());
   // Each declaration: "NM_API <type> nm_name(" (std::regex is avoided: GCC 12 warns inside it at -O2).
@@ -381,6 +386,72 @@ TEST(CApiBadInput, EveryFunctionOfTheHeaderIsExercisedHere) {
   }
   EXPECT_GT(n, 20);
   for (const std::string& name : missing) ADD_FAILURE() << name << " is declared in nanomind.h but not called here";
+}
+
+// The fields of every nm_*_params struct in the header (comments removed).
+std::vector<std::string> params_fields(const std::string& header) {
+  std::string text;
+  for (size_t i = 0; i < header.size();) {  // drop /* ... */ comments
+    if (header.compare(i, 2, "/*") == 0) {
+      const size_t end = header.find("*/", i + 2);
+      i = end == std::string::npos ? header.size() : end + 2;
+    } else {
+      text += header[i++];
+    }
+  }
+  auto ident_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  std::vector<std::string> fields;
+  for (size_t at = text.find("typedef struct nm_"); at != std::string::npos; at = text.find("typedef struct nm_", at + 1)) {
+    const size_t open = text.find('{', at), close = text.find('}', at);
+    if (open == std::string::npos || close == std::string::npos || open > close) continue;
+    const std::string name = text.substr(at + 15, open - at - 15);
+    if (name.find(';') != std::string::npos) continue;  // "typedef struct nm_model nm_model;"
+    if (name.find("_params") == std::string::npos) continue;  // outputs (info, timings) are written, not checked
+    std::stringstream body(text.substr(open + 1, close - open - 1));
+    for (std::string decl; std::getline(body, decl, ';');) {
+      std::stringstream parts(decl);
+      for (std::string part; std::getline(parts, part, ',');) {  // "int32_t image_width, image_height"
+        size_t e = part.size();
+        while (e > 0 && !ident_char(part[e - 1])) --e;
+        size_t b = e;
+        while (b > 0 && ident_char(part[b - 1])) --b;
+        if (b < e) fields.push_back(part.substr(b, e - b));
+      }
+    }
+  }
+  return fields;
+}
+
+// Fields for which every value the type can hold means something: nothing to refuse.
+const std::set<std::string> kAnyValueIsValid = {
+    "seed",            // any 64-bit seed (NM_SEED_RANDOM: draw one)
+    "system_prompt",   // any text, or NULL for none
+    "initial_prompt",  // any text, or NULL for none
+    "no_repack", "parse_special", "ignore_eos", "translate", "timestamps", "no_fallback", "vad",  // C truth values
+    "sampling",        // a struct: its fields are checked one by one
+};
+
+TEST(CApiBadInput, EveryParameterFieldIsTriedHere) {
+  // The class of item 7 in the C API: a field added to an nm_*_params struct must be given
+  // a bad value in this file (touched as .field or ::field) or be listed above.
+  const std::string header = read_text(std::string(NM_SOURCE_DIR) + "/include/nanomind/nanomind.h");
+  const std::string self = read_text(std::string(NM_SOURCE_DIR) + "/tests/api/c_api_bad_input_test.cpp");
+  const std::vector<std::string> fields = params_fields(header);
+  EXPECT_GT(fields.size(), 15u);
+  auto touched = [&](const std::string& f) {
+    for (const std::string& prefix : {std::string("."), std::string("::")}) {
+      for (size_t at = self.find(prefix + f); at != std::string::npos; at = self.find(prefix + f, at + 1)) {
+        const size_t end = at + prefix.size() + f.size();
+        if (end >= self.size() || !(std::isalnum(static_cast<unsigned char>(self[end])) || self[end] == '_')) return true;
+      }
+    }
+    return false;
+  };
+  for (const std::string& f : fields) {
+    if (!kAnyValueIsValid.count(f) && !touched(f)) {
+      ADD_FAILURE() << "nm_*_params field '" << f << "' is never given a bad value here (or listed in kAnyValueIsValid)";
+    }
+  }
 }
 
 }  // namespace
