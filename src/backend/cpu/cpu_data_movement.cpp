@@ -28,6 +28,20 @@ inline void store_float(char* p, DType t, float v) {
   }
 }
 
+// n dense float elements of type st -> dt (both float types).
+void convert_row(const char* s, DType st, char* d, DType dt, int64_t n) {
+  if (st == DType::F32 && dt == DType::F16) {
+    const auto* x = reinterpret_cast<const float*>(s);
+    for (int64_t i = 0; i < n; ++i) {
+      const fp16_t h = fp32_to_fp16(x[i]);
+      std::memcpy(d + 2 * i, &h, 2);
+    }
+    return;
+  }
+  const size_t ss = type_traits(st)->type_size, ds = type_traits(dt)->type_size;
+  for (int64_t i = 0; i < n; ++i) store_float(d + (size_t)i * ds, dt, load_float(s + (size_t)i * ss, st));
+}
+
 // Rows with contiguous elements (nb0 = element/block size).
 bool rows_dense(const Tensor& t) { return t.nb[0] == type_traits(t.type)->type_size; }
 
@@ -102,6 +116,18 @@ Status cpu_copy(const Tensor& src, const Tensor& dst, int ith, int nth) {
     for (int64_t r = begin; r < end; ++r) {
       const int64_t i1 = r % src.ne[1], i2 = (r / src.ne[1]) % src.ne[2], i3 = r / (src.ne[1] * src.ne[2]);
       std::memcpy(dst.row(i1, i2, i3), src.row(i1, i2, i3), row_bytes);
+    }
+    return Status::ok_status();
+  }
+  if (src.ne == dst.ne && rows_dense(src) && rows_dense(dst)) {
+    // Float rows of another float type (a KV cache's f16 rows): converted row by row. The
+    // element path below spends most of its time on index arithmetic: this was 6% of a
+    // SmolLM2-135M prefill on one thread.
+    split(src.n_rows(), ith, nth, begin, end);
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t i1 = r % src.ne[1], i2 = (r / src.ne[1]) % src.ne[2], i3 = r / (src.ne[1] * src.ne[2]);
+      convert_row(static_cast<const char*>(src.row(i1, i2, i3)), src.type, static_cast<char*>(dst.row(i1, i2, i3)),
+                  dst.type, src.ne[0]);
     }
     return Status::ok_status();
   }
