@@ -72,7 +72,7 @@ void matmul_pack_weights(DType w_type, const void* w, size_t w_row_bytes, int64_
   for (int64_t g = 0; g < m / kPackRows; ++g) {
     const char* rows = static_cast<const char*>(w) + g * kPackRows * w_row_bytes;
     for (int64_t b = 0; b < nb; ++b, out += lay.bytes) {
-      uint64_t qh[8] = {};
+      uint8_t qh[kPackRows * 4] = {};
       for (int64_t r = 0; r < kPackRows; ++r) {
         const BlockFields f = block_fields(w_type, rows + r * w_row_bytes, b);
         std::memcpy(out + 2 * r, f.d, 2);
@@ -81,7 +81,7 @@ void matmul_pack_weights(DType w_type, const void* w, size_t w_row_bytes, int64_
           uint32_t h;
           std::memcpy(&h, f.qh, 4);
           for (int j = 0; j < 8; ++j)
-            for (int i = 0; i < 4; ++i) qh[j] |= (uint64_t)((h >> (4 * j + i)) & 1) << (4 * r + i);
+            for (int i = 0; i < 4; ++i) qh[4 * r + i] |= (uint8_t)(((h >> (4 * j + i)) & 1) << j);
         }
         for (int64_t j = 0; j < chunks; ++j) {
           uint8_t* to = out + lay.qs + (j * kPackRows + r) * 4;

@@ -10,9 +10,10 @@
 // Per group of 16 rows and 32-value block b, in this order:
 //   fp16 d[16]                     the 16 rows' block scales (every type)
 //   fp16 m[16]                     the rows' block minimums (Q4_1, Q5_1)
-//   uint64 qh[8]                   5th bits (Q5_0, Q5_1): bit 4r+i of qh[j] is the 5th bit
-//                                  of row r's value 4j+i, i.e. of byte 4r+i of weight
-//                                  register j below, so a register takes its bits as one mask
+//   uint8 qh[16][4]                5th bits (Q5_0, Q5_1): bit j of qh[r][i] is the 5th bit of
+//                                  row r's value 4j+i, i.e. of byte 4r+i of weight register
+//                                  j below: every register's bits sit in the same bytes as
+//                                  its values (a test or a shift and a mask per register)
 //   uint8 qs[4][16][4]             4-bit formats (Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL):
 //                                  qs[j][r][i] = byte 4j+i of row r's block; its low nibble
 //                                  is value 4j+i, its high nibble value 16+4j+i

@@ -10,8 +10,8 @@
 
 #include <cstring>
 
+#include "kernels/matmul_kernels.h"
 #include "kernels/matmul_packed.h"
-#include "kernels/matmul_x86_impl.h"
 
 namespace nm {
 namespace {
@@ -42,17 +42,20 @@ void group_tile(int64_t nb, const uint8_t* wg, const BlockQ8_0* const (&xr)[NX],
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* blk = wg + b * kLayout.bytes;
     const uint8_t* qs = blk + kLayout.qs;
-    [[maybe_unused]] uint64_t qh[8];
-    if constexpr (kLayout.qh >= 0) std::memcpy(qh, blk + kLayout.qh, sizeof(qh));
     __m256i s[NX][2];
     for (int c = 0; c < NX; ++c) s[c][0] = s[c][1] = _mm256_set1_epi32(xa[c][b].offset_sum);
+    [[maybe_unused]] __m256i qh[2];  // rows 0-7, 8-15
+    if constexpr (kLayout.qh >= 0) {
+      for (int h = 0; h < 2; ++h) qh[h] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kLayout.qh + 32 * h));
+    }
     for (int j = 0; j < 4; ++j) {  // low nibbles: values 4j.., high nibbles: 16 + 4j..
       for (int h = 0; h < 2; ++h) {
         const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 64 * j + 32 * h));
         __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
-        if constexpr (kLayout.qh >= 0) {
-          lo = _mm256_or_si256(lo, fifth_bits((uint32_t)(qh[j] >> (32 * h))));
-          hi = _mm256_or_si256(hi, fifth_bits((uint32_t)(qh[j + 4] >> (32 * h))));
+        if constexpr (kLayout.qh >= 0) {  // bit j (low nibbles) and j + 4 (high) of each byte -> 16
+          const __m256i bit4 = _mm256_set1_epi8(16);
+          lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_sll_epi16(qh[h], _mm_cvtsi32_si128(4 - j)), bit4));
+          hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_srl_epi16(qh[h], _mm_cvtsi32_si128(j)), bit4));
         }
         if constexpr (kGrid) {
           lo = _mm256_shuffle_epi8(grid, lo);

@@ -10,7 +10,6 @@
 
 #include "kernels/matmul_kernels.h"
 #include "kernels/matmul_packed.h"
-#include "kernels/neon_bits.h"
 
 namespace nm {
 namespace {
@@ -39,8 +38,10 @@ void group_tile(int64_t nb, const uint8_t* wg, const BlockQ8_0* const (&xr)[NX],
     for (int c = 0; c < NX; ++c)
       for (int q = 0; q < 4; ++q) s[c][q] = vdupq_n_s32(xa[c][b].offset_sum);
     if constexpr (T != DType::Q8_0) {
-      [[maybe_unused]] uint64_t qh[8];
-      if constexpr (kLayout.qh >= 0) std::memcpy(qh, blk + kLayout.qh, sizeof(qh));
+      [[maybe_unused]] uint8x16_t qh[4];  // bit j of each byte: the 5th bit of register j's value
+      if constexpr (kLayout.qh >= 0) {
+        for (int q = 0; q < 4; ++q) qh[q] = vld1q_u8(blk + kLayout.qh + 16 * q);
+      }
       for (int j = 0; j < 4; ++j) {  // low nibbles: values 4j.., high nibbles: 16 + 4j..
         int8x16_t xl[NX], xh[NX];
         for (int c = 0; c < NX; ++c) {
@@ -52,8 +53,9 @@ void group_tile(int64_t nb, const uint8_t* wg, const BlockQ8_0* const (&xr)[NX],
           int8x16_t lo = vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(0x0f)));
           int8x16_t hi = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));
           if constexpr (kLayout.qh >= 0) {
-            lo = vorrq_s8(lo, fifth_bits((uint16_t)(qh[j] >> (16 * q))));
-            hi = vorrq_s8(hi, fifth_bits((uint16_t)(qh[j + 4] >> (16 * q))));
+            const uint8x16_t sixteen = vdupq_n_u8(16);
+            lo = vorrq_s8(lo, vreinterpretq_s8_u8(vandq_u8(vtstq_u8(qh[q], vdupq_n_u8((uint8_t)(1 << j))), sixteen)));
+            hi = vorrq_s8(hi, vreinterpretq_s8_u8(vandq_u8(vtstq_u8(qh[q], vdupq_n_u8((uint8_t)(16 << j))), sixteen)));
           }
           if constexpr (T == DType::IQ4_NL) {
             lo = vqtbl1q_s8(grid, vreinterpretq_u8_s8(lo));

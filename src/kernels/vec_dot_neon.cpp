@@ -8,7 +8,6 @@
 #include <type_traits>
 
 #include "kernels/matmul_kernels.h"
-#include "kernels/neon_bits.h"
 
 namespace nm {
 
@@ -24,6 +23,14 @@ inline int32x4_t dot16(int32x4_t acc, int8x16_t a, int8x16_t b) {
     const int16x8_t hi = vmull_s8(vget_high_s8(a), vget_high_s8(b));
     return vpadalq_s16(vpadalq_s16(acc, lo), hi);
   }
+}
+
+// Byte i of the result is 16 where bit i of `bits` is set, else 0: Q5_0 / Q5_1 5th bits
+// as the value they add.
+inline int8x16_t fifth_bits(uint16_t bits) {
+  const uint8x16_t bytes = vcombine_u8(vdup_n_u8((uint8_t)bits), vdup_n_u8((uint8_t)(bits >> 8)));
+  static constexpr uint8_t kBit[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+  return vreinterpretq_s8_u8(vandq_u8(vtstq_u8(bytes, vld1q_u8(kBit)), vdupq_n_u8(16)));
 }
 
 // Weight block decoders: the block's 32 values as int8 in two registers (elements 0-15,
