@@ -16,5 +16,6 @@ void register_battery(CLI::App& app);
 #ifdef NM_HAVE_SERVER
 void register_serve(CLI::App& app);  // built where cpp-httplib is (not in cross builds)
 #endif
+void register_speak(CLI::App& app);
 
 }  // namespace nm::cli

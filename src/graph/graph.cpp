@@ -10,7 +10,8 @@ constexpr const char* kOpNames[] = {
     "input", "weight", "output", "reshape", "view", "permute", "transpose", "cpy", "cont",
     "get_rows", "concat", "matmul", "rms_norm", "layer_norm", "rope", "softmax", "attention",
     "gelu", "gelu_erf", "gelu_quick", "silu", "swiglu", "add", "mul", "scale", "im2col",
-    "conv2d", "conv1d"};
+    "conv2d", "conv1d", "relu", "tanh", "leaky_relu", "flip", "unfold1d", "conv1d_dw",
+    "col2im1d", "rel_attention", "gate_tanh_sigmoid", "spline_coupling"};
 static_assert(sizeof(kOpNames) / sizeof(kOpNames[0]) == (size_t)OpKind::count_);
 
 bool is_float_type(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
@@ -464,6 +465,101 @@ NodeId Graph::conv1d(NodeId kernel, NodeId input, const ConvParams& p) {
   ConvParams q = p;
   q.is_2d = false;
   return conv(OpKind::conv1d, kernel, input, q);
+}
+
+// ---- speech synthesis (VITS) -------------------------------------------------------------
+
+NodeId Graph::relu(NodeId x) { return unary(OpKind::relu, x); }
+NodeId Graph::tanh(NodeId x) { return unary(OpKind::tanh, x); }
+NodeId Graph::leaky_relu(NodeId x, float slope) { return unary(OpKind::leaky_relu, x, SlopeParams{slope}); }
+NodeId Graph::flip(NodeId x) { return unary(OpKind::flip, x); }
+
+namespace {
+bool conv_rows_params_ok(const Conv1dRowsParams& p) {
+  return p.k >= 1 && p.stride >= 1 && p.pad >= 0 && p.dilation >= 1 && p.k <= 4096 && p.dilation <= 4096 &&
+         p.pad <= 65536 && p.stride <= 4096;
+}
+}  // namespace
+
+NodeId Graph::unfold1d(NodeId x, const Conv1dRowsParams& p) {
+  if (!check_ids(OpKind::unfold1d, {x})) return kInvalidNode;
+  const Tensor& s = nodes_[(size_t)x].t;
+  if (s.type != DType::F32 || s.ne[2] != 1 || s.ne[3] != 1) return fail(OpKind::unfold1d, "x must be f32 [C, T], got " + shape_str(s));
+  if (!conv_rows_params_ok(p)) return fail(OpKind::unfold1d, "k, stride, dilation must be >= 1 and pad >= 0");
+  const int64_t t_out = conv_out(s.ne[1], p.k, p.stride, p.pad, p.dilation);
+  if (t_out < 1) return fail(OpKind::unfold1d, "kernel longer than the padded input " + shape_str(s));
+  return add_node(OpKind::unfold1d, DType::F32, {s.ne[0] * p.k, t_out, 1, 1}, {x}, p);
+}
+
+NodeId Graph::conv1d_dw(NodeId kernel, NodeId x, const Conv1dRowsParams& p) {
+  if (!check_ids(OpKind::conv1d_dw, {kernel, x})) return kInvalidNode;
+  const Tensor& w = nodes_[(size_t)kernel].t;
+  const Tensor& s = nodes_[(size_t)x].t;
+  if (s.type != DType::F32 || w.type != DType::F32 || s.ne[2] != 1 || s.ne[3] != 1 || w.ne[1] != 1 ||
+      w.ne[2] != s.ne[0] || w.ne[3] != 1 || w.ne[0] != p.k) {
+    return fail(OpKind::conv1d_dw, "needs f32 kernel [k, 1, C] and x [C, T], got " + shape_str(w) + ", " + shape_str(s));
+  }
+  if (!conv_rows_params_ok(p)) return fail(OpKind::conv1d_dw, "k, stride, dilation must be >= 1 and pad >= 0");
+  const int64_t t_out = conv_out(s.ne[1], p.k, p.stride, p.pad, p.dilation);
+  if (t_out < 1) return fail(OpKind::conv1d_dw, "kernel longer than the padded input " + shape_str(s));
+  return add_node(OpKind::conv1d_dw, DType::F32, {s.ne[0], t_out, 1, 1}, {kernel, x}, p);
+}
+
+NodeId Graph::col2im1d(NodeId cols, int64_t oc, const Conv1dRowsParams& p) {
+  if (!check_ids(OpKind::col2im1d, {cols})) return kInvalidNode;
+  const Tensor& s = nodes_[(size_t)cols].t;
+  if (s.type != DType::F32 || s.ne[2] != 1 || s.ne[3] != 1 || oc < 1 || s.ne[0] != oc * p.k) {
+    return fail(OpKind::col2im1d, "cols must be f32 [oc*k, T] with oc = " + std::to_string(oc) + ", k = " +
+                                      std::to_string(p.k) + ", got " + shape_str(s));
+  }
+  if (!conv_rows_params_ok(p) || p.dilation != 1) return fail(OpKind::col2im1d, "k, stride must be >= 1, pad >= 0, dilation 1");
+  const int64_t t_out = (s.ne[1] - 1) * p.stride - 2 * (int64_t)p.pad + p.k;
+  if (t_out < 1) return fail(OpKind::col2im1d, "padding removes every output sample of " + shape_str(s));
+  return add_node(OpKind::col2im1d, DType::F32, {oc, t_out, 1, 1}, {cols}, p);
+}
+
+NodeId Graph::rel_attention(NodeId q, NodeId k, NodeId v, NodeId emb, const RelAttentionParams& p) {
+  if (!check_ids(OpKind::rel_attention, {q, k, v, emb})) return kInvalidNode;
+  const Tensor& tq = nodes_[(size_t)q].t;
+  const Tensor& tk = nodes_[(size_t)k].t;
+  const Tensor& tv = nodes_[(size_t)v].t;
+  const Tensor& te = nodes_[(size_t)emb].t;
+  const std::string shapes = "q " + shape_str(tq) + ", k " + shape_str(tk) + ", v " + shape_str(tv) + ", emb " + shape_str(te);
+  if (p.n_heads < 1 || p.window < 0 || p.window > 4096 || tq.ne[0] % p.n_heads != 0) {
+    return fail(OpKind::rel_attention, "n_heads must divide the channels and window be >= 0: " + shapes);
+  }
+  const int64_t d = tq.ne[0] / p.n_heads;
+  for (const Tensor* t : {&tq, &tk, &tv, &te}) {
+    if (t->type != DType::F32) return fail(OpKind::rel_attention, "needs f32 tensors: " + shapes);
+  }
+  if (tq.ne[2] != 1 || tq.ne[3] != 1 || tk.ne != tq.ne || tv.ne != tq.ne || te.ne[0] != d ||
+      te.ne[1] != 2 * (int64_t)p.window + 1 || te.ne[2] != 2 || te.ne[3] != 1) {
+    return fail(OpKind::rel_attention, "q, k, v must be [C, T] and emb [C/n_heads, 2w+1, 2]: " + shapes);
+  }
+  return add_node(OpKind::rel_attention, DType::F32, tq.ne, {q, k, v, emb}, p);
+}
+
+NodeId Graph::gate_tanh_sigmoid(NodeId x) {
+  if (!check_ids(OpKind::gate_tanh_sigmoid, {x})) return kInvalidNode;
+  const Tensor& s = nodes_[(size_t)x].t;
+  if (s.type != DType::F32 || s.ne[0] % 2 != 0 || s.ne[2] != 1 || s.ne[3] != 1) {
+    return fail(OpKind::gate_tanh_sigmoid, "x must be f32 [2H, T], got " + shape_str(s));
+  }
+  return add_node(OpKind::gate_tanh_sigmoid, DType::F32, {s.ne[0] / 2, s.ne[1], 1, 1}, {x});
+}
+
+NodeId Graph::spline_coupling(NodeId z, NodeId h, const SplineParams& p) {
+  if (!check_ids(OpKind::spline_coupling, {z, h})) return kInvalidNode;
+  const Tensor& tz = nodes_[(size_t)z].t;
+  const Tensor& th = nodes_[(size_t)h].t;
+  if (p.n_bins < 1 || p.n_bins > 1024 || !(p.tail_bound > 0.0f) || !(p.scale > 0.0f)) {
+    return fail(OpKind::spline_coupling, "needs n_bins in [1, 1024], tail_bound > 0 and scale > 0");
+  }
+  if (tz.type != DType::F32 || th.type != DType::F32 || tz.ne[0] != 2 || tz.ne[2] != 1 || tz.ne[3] != 1 ||
+      th.ne[0] != 3 * (int64_t)p.n_bins - 1 || th.ne[1] != tz.ne[1] || th.ne[2] != 1 || th.ne[3] != 1) {
+    return fail(OpKind::spline_coupling, "needs z f32 [2, T] and h [3*bins-1, T], got " + shape_str(tz) + ", " + shape_str(th));
+  }
+  return add_node(OpKind::spline_coupling, DType::F32, tz.ne, {z, h}, p);
 }
 
 }  // namespace nm

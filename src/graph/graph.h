@@ -40,6 +40,9 @@ enum class OpKind : uint8_t {
   matmul, rms_norm, layer_norm, rope, softmax, attention,
   gelu, gelu_erf, gelu_quick, silu, swiglu, add, mul, scale,
   im2col, conv2d, conv1d,
+  // speech synthesis (VITS): activations laid out as rows of channels, one row per frame
+  relu, tanh, leaky_relu, flip, unfold1d, conv1d_dw, col2im1d, rel_attention,
+  gate_tanh_sigmoid, spline_coupling,
   count_,
 };
 
@@ -67,10 +70,19 @@ struct ConvParams {  // 1-D uses index 0 only
 };
 struct ViewParams { size_t offset = 0; };          // byte offset into the source
 struct PermuteParams { std::array<int32_t, 4> axes{0, 1, 2, 3}; };  // src dim i -> axes[i]
+struct SlopeParams { float slope = 0.01f; };     // leaky_relu: x < 0 -> slope * x
+// 1-D convolution over rows of channels (unfold1d, conv1d_dw, col2im1d): kernel taps k,
+// stride, zero padding on each side, dilation.
+struct Conv1dRowsParams { int32_t k = 1, stride = 1, pad = 0, dilation = 1; };
+struct RelAttentionParams { int32_t n_heads = 1, window = 0; };
+// Inverse rational-quadratic spline (Durkan et al. 2019): bins, tail bound B (identity
+// outside [-B, B]), and the factor applied to the unnormalised widths and heights.
+struct SplineParams { int32_t n_bins = 10; float tail_bound = 5.0f, scale = 1.0f; };
 
 using OpParams = std::variant<std::monostate, NormParams, RopeParams, SoftmaxParams,
                               AttentionParams, ScaleParams, ConcatParams, ConvParams,
-                              ViewParams, PermuteParams>;
+                              ViewParams, PermuteParams, SlopeParams, Conv1dRowsParams,
+                              RelAttentionParams, SplineParams>;
 
 constexpr int kMaxInputs = 4;
 
@@ -149,6 +161,33 @@ class Graph {
   NodeId im2col(NodeId kernel, NodeId input, const ConvParams& p);
   NodeId conv2d(NodeId kernel, NodeId input, const ConvParams& p);  // -> F32 [OW, OH, OC, N]
   NodeId conv1d(NodeId kernel, NodeId input, const ConvParams& p);  // -> F32 [OL, OC, N]
+
+  // ---- speech synthesis (VITS). Activations are rows of C channels, one row per frame:
+  // ne [C, T] (PyTorch's [C, T] transposed), so 1x1 convolutions are matmuls and k-tap ones
+  // matmuls over unfold1d's columns. Kernels are PyTorch's layouts as GGUF stores them.
+  NodeId relu(NodeId x);
+  NodeId tanh(NodeId x);
+  NodeId leaky_relu(NodeId x, float slope);
+  NodeId flip(NodeId x);  // reverses the order of the elements of every row (channels)
+  // x [C, T] -> [C*k, T_out], row t = (x[t*s - p + j*d][c] for c < C for j < k), element
+  // c*k + j, zeros outside x: times a conv weight [k, C, OC] viewed [C*k, OC], a convolution.
+  NodeId unfold1d(NodeId x, const Conv1dRowsParams& p);
+  // Depthwise convolution: x [C, T], kernel [k, 1, C] (F32) -> [C, T_out] (no bias).
+  NodeId conv1d_dw(NodeId kernel, NodeId x, const Conv1dRowsParams& p);
+  // Overlap-add of a transposed convolution: cols [oc*k, T] (element o*k + j of row t is
+  // x[t] . w[:, o, j]) -> [oc, (T - 1)*s - 2p + k], y[t*s + j - p][o] += cols[t][o*k + j].
+  NodeId col2im1d(NodeId cols, int64_t oc, const Conv1dRowsParams& p);
+  // Multi-head attention with relative positions (Shaw et al. 2018) as VITS's encoder has it:
+  // q, k, v [C, T] (head h: channels [h*d, (h+1)*d)), emb [d, 2w+1, 2] shared by the heads:
+  // emb_k = emb[:, :, 0], emb_v = emb[:, :, 1] (concat the model's two tables along dim 2).
+  // score(i, j) = (q_i.k_j + q_i.emb_k[j-i+w]) / sqrt(d), out_i = sum_j p_ij (v_j + emb_v[j-i+w])
+  // (relative terms only where |j - i| <= w) -> [C, T].
+  NodeId rel_attention(NodeId q, NodeId k, NodeId v, NodeId emb, const RelAttentionParams& p);
+  // WaveNet gate: x [2H, T] -> tanh(x[:H]) * sigmoid(x[H:]), [H, T].
+  NodeId gate_tanh_sigmoid(NodeId x);
+  // VITS's ConvFlow step in reverse: z [2, T], h [3*bins - 1, T] (widths, heights, interior
+  // derivatives) -> [2, T]: channel 0 kept, channel 1 through the inverse spline.
+  NodeId spline_coupling(NodeId z, NodeId h, const SplineParams& p);
 
   // ---- caller memory
   // Makes the storage of `id` (an input, or an op result that is not a view) caller

@@ -131,4 +131,43 @@ struct Conv1dShape {
 Status conv1d(const float* x, const float* weight, const float* bias, const Conv1dShape& s,
               float* y, int ith, int nth);
 
+// ---- speech synthesis (VITS): rows of channels, one row per frame ----
+// speech_activations.cpp: n elements, y may alias x (flip: not in place).
+void relu(const float* x, float* y, int64_t n, int ith, int nth);
+void tanh(const float* x, float* y, int64_t n, int ith, int nth);
+void leaky_relu(const float* x, float* y, int64_t n, float slope, int ith, int nth);
+// y[r][i] = x[r][n - 1 - i] for rows r < n_rows.
+void flip_rows(const float* x, float* y, int64_t n_rows, int64_t n, int ith, int nth);
+// y [n_rows, h] = tanh(x[r][i]) * sigmoid(x[r][h + i]) for x [n_rows, 2h].
+void gate_tanh_sigmoid(const float* x, float* y, int64_t n_rows, int64_t h, int ith, int nth);
+
+// conv1d_rows.cpp. x is [t_in, c] (row per frame).
+struct Conv1dRows {
+  int64_t c = 0, t_in = 0;             // channels, input frames
+  int64_t k = 1, stride = 1, pad = 0, dilation = 1;
+  int64_t t_out() const { return (t_in + 2 * pad - dilation * (k - 1) - 1) / stride + 1; }
+};
+// cols [t_out, c*k]: cols[t][ch*k + j] = x[t*stride - pad + j*dilation][ch], 0 outside x.
+void unfold1d(const float* x, const Conv1dRows& s, float* cols, int ith, int nth);
+// Depthwise: y [t_out, c], y[t][ch] = sum_j w[ch*k + j] x[t*stride - pad + j*dilation][ch].
+void conv1d_depthwise(const float* x, const float* w, const Conv1dRows& s, float* y, int ith, int nth);
+// Overlap-add of a transposed convolution: cols [t_in, oc*k] -> y [t_out, oc] with
+// t_out = (t_in - 1)*stride - 2*pad + k: y[t*stride + j - pad][o] = sum of cols[t][o*k + j].
+// Split over output frames: each output is summed by one thread in a fixed order.
+void col2im1d(const float* cols, int64_t t_in, int64_t oc, int64_t k, int64_t stride, int64_t pad,
+              float* y, int ith, int nth);
+
+// rel_attention.cpp: VITS's relative-position attention (graph.h, Graph::rel_attention).
+// q, k, v, out [t, n_heads*d]; emb_k, emb_v [2*window + 1, d]. Work split over (head, query).
+Status rel_attention(const float* q, const float* k, const float* v, const float* emb_k, const float* emb_v,
+                     float* out, int64_t t, int64_t n_heads, int64_t d, int64_t window, int ith, int nth);
+
+// rq_spline.cpp: VITS's ConvFlow step in reverse. z, y [t, 2]; h [t, 3*bins - 1] holding
+// unnormalised widths (times `scale`), heights (times `scale`) and the bins - 1 interior
+// derivatives. y[r][0] = z[r][0]; y[r][1] = the inverse of the rational-quadratic spline on
+// [-B, B] (min bin width/height/derivative 1e-3, boundary derivatives 1) at z[r][1],
+// identity outside [-B, B]. Computed in double.
+void spline_coupling(const float* z, const float* h, float* y, int64_t t, int64_t n_bins, float tail_bound,
+                     float scale, int ith, int nth);
+
 }  // namespace nm::kernels

@@ -247,6 +247,12 @@ std::vector<OpCase> all_cases() {
   cases.push_back(unary("gelu_quick", [](Graph& g, NodeId a) { return g.gelu_quick(a); },
                         [](double x) { return x / (1 + std::exp(-1.702 * x)); }, 8));
   cases.push_back(unary("scale", [](Graph& g, NodeId a) { return g.scale(a, 0.37f); }, [](double x) { return x * (double)0.37f; }, 1));
+  // speech synthesis (VITS): the graph-level element ops; the rest (unfold1d, col2im1d,
+  // rel_attention, spline_coupling, ...) are checked against numpy (py.test_speech_ops).
+  cases.push_back(unary("relu", [](Graph& g, NodeId a) { return g.relu(a); }, [](double x) { return x > 0 ? x : 0.0; }, 0));
+  cases.push_back(unary("tanh", [](Graph& g, NodeId a) { return g.tanh(a); }, [](double x) { return std::tanh(x); }, 4));
+  cases.push_back(unary("leaky_relu", [](Graph& g, NodeId a) { return g.leaky_relu(a, 0.1f); },
+                        [](double x) { return x >= 0 ? x : x * (double)0.1f; }, 1));
   for (const char* op : {"add", "mul"}) {
     cases.push_back({std::string(op) + "_broadcast", [op](CaseData& c) {
       std::vector<float> a, b;

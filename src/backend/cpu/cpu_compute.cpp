@@ -86,6 +86,10 @@ bool cpu_compute_supported(const Graph& g, const Node& n) {
       const auto& p = std::get<ConvParams>(n.params);
       return all_dense_f32() && p.d0 == 1 && src(g, n, 1).ne[2] == 1;
     }
+    case OpKind::relu: case OpKind::tanh: case OpKind::leaky_relu: case OpKind::flip: case OpKind::unfold1d:
+    case OpKind::conv1d_dw: case OpKind::col2im1d: case OpKind::rel_attention: case OpKind::gate_tanh_sigmoid:
+    case OpKind::spline_coupling:
+      return all_dense_f32();
     default:
       return false;
   }
@@ -177,6 +181,41 @@ Status cpu_compute(const Graph& g, const Node& n, Isa isa, void* scratch, int it
       const auto& p = std::get<ConvParams>(n.params);
       k::Conv1dShape s{in.ne[1], in.ne[0], x.ne[2], x.ne[0], p.s0, p.p0};
       return k::conv1d(f32(in), f32(x), nullptr, s, f32_out(y), ith, nth);
+    }
+    case OpKind::relu: k::relu(f32(x), f32_out(y), x.n_elements(), ith, nth); return Status();
+    case OpKind::tanh: k::tanh(f32(x), f32_out(y), x.n_elements(), ith, nth); return Status();
+    case OpKind::leaky_relu:
+      k::leaky_relu(f32(x), f32_out(y), x.n_elements(), std::get<SlopeParams>(n.params).slope, ith, nth);
+      return Status();
+    case OpKind::flip: k::flip_rows(f32(x), f32_out(y), x.n_rows(), x.ne[0], ith, nth); return Status();
+    case OpKind::gate_tanh_sigmoid: k::gate_tanh_sigmoid(f32(x), f32_out(y), y.n_rows(), y.ne[0], ith, nth); return Status();
+    case OpKind::unfold1d: {
+      const auto& p = std::get<Conv1dRowsParams>(n.params);
+      k::unfold1d(f32(x), k::Conv1dRows{x.ne[0], x.ne[1], p.k, p.stride, p.pad, p.dilation}, f32_out(y), ith, nth);
+      return Status();
+    }
+    case OpKind::conv1d_dw: {
+      const Tensor& in = src(g, n, 1);
+      const auto& p = std::get<Conv1dRowsParams>(n.params);
+      k::conv1d_depthwise(f32(in), f32(x), k::Conv1dRows{in.ne[0], in.ne[1], p.k, p.stride, p.pad, p.dilation},
+                          f32_out(y), ith, nth);
+      return Status();
+    }
+    case OpKind::col2im1d: {
+      const auto& p = std::get<Conv1dRowsParams>(n.params);
+      k::col2im1d(f32(x), x.ne[1], y.ne[0], p.k, p.stride, p.pad, f32_out(y), ith, nth);
+      return Status();
+    }
+    case OpKind::rel_attention: {
+      const auto& p = std::get<RelAttentionParams>(n.params);
+      const Tensor& emb = src(g, n, 3);  // [d, 2w+1, 2]: key table, then value table
+      return k::rel_attention(f32(x), f32(src(g, n, 1)), f32(src(g, n, 2)), f32(emb), f32(emb) + emb.ne[0] * emb.ne[1],
+                              f32_out(y), x.ne[1], p.n_heads, x.ne[0] / p.n_heads, p.window, ith, nth);
+    }
+    case OpKind::spline_coupling: {
+      const auto& p = std::get<SplineParams>(n.params);
+      k::spline_coupling(f32(x), f32(src(g, n, 1)), f32_out(y), x.ne[1], p.n_bins, p.tail_bound, p.scale, ith, nth);
+      return Status();
     }
     default:
       return error(ErrorCode::internal, std::string(op_name(n.op)) + " is not a CPU compute op");

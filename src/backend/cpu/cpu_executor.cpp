@@ -144,7 +144,8 @@ void CpuExecutor::run_node_part(int ith, int nth) {
 bool CpuExecutor::runs_inline(const Node& n) {
   constexpr int64_t kInlineElements = 8192;
   switch (n.op) {
-    case OpKind::attention: case OpKind::im2col: case OpKind::conv2d: case OpKind::conv1d: return false;
+    case OpKind::attention: case OpKind::im2col: case OpKind::conv2d: case OpKind::conv1d:
+    case OpKind::rel_attention: case OpKind::unfold1d: case OpKind::col2im1d: case OpKind::conv1d_dw: return false;
     default: return n.t.n_elements() <= kInlineElements;
   }
 }

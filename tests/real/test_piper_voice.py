@@ -1,0 +1,154 @@
+"""A real Piper voice (en_US-joe-medium, scripts/fetch-models.sh) through NanoMind against
+Piper's own tools: phoneme ids against piper-phonemize for a set of sentences, and the
+waveform against the ONNX voice on onnxruntime with the noise scales at 0 (deterministic).
+
+Runs in the real-weight tier (NM_REAL=1 or NM_REAL_REQUIRED=1) and needs a Python with
+onnx, onnxruntime and piper-phonemize named by NM_TTS_PYTHON (tools/requirements-tts.txt);
+it skips without them. The voice is converted to GGUF by tools/piper_to_gguf.py first.
+
+Tolerance: the C++ graph and onnxruntime both compute in f32 and sum in different orders;
+the numpy float64 reference agrees with onnxruntime to ~2e-5 of full scale. We allow
+5e-4 of full scale per sample (-66 dB, 16 steps of 16-bit audio), and the durations must
+be equal.
+"""
+import ctypes as C
+import json
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+I64 = C.c_int64
+
+SENTENCES = [
+    "Hello world.",
+    "The quick brown fox jumps over the lazy dog.",
+    "How are you today? I am fine, thank you!",
+    "NanoMind runs multimodal models on small, battery-powered boards.",
+    "She sells seashells by the seashore; the shells she sells are surely seashells.",
+    "It is 3:45 in the afternoon, and the temperature is 21 degrees.",
+    "Please take the red triangle and put it next to the blue square.",
+    "What colour is the circle at the top left?",
+    "I can't believe it's already December.",
+    "Dr. Smith lives at 42 Baker Street.",
+]
+
+
+@pytest.fixture(scope="module")
+def shim():
+    path = os.environ.get("NM_SHIM")
+    if not path:
+        pytest.fail("NM_SHIM is not set: run this test through ctest")
+    return C.CDLL(path)
+
+
+def voice_onnx():
+    cache = os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache"))
+    for p in (os.environ.get("NM_PIPER_ONNX", ""), os.path.join(cache, "nanomind", "models", "en_US-joe-medium.onnx")):
+        if p and os.path.isfile(p) and os.path.isfile(p + ".json"):
+            return p
+    return None
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    if os.environ.get("NM_REAL") != "1" and os.environ.get("NM_REAL_REQUIRED") != "1":
+        pytest.skip("the real-weight tier runs with NM_REAL=1 (or NM_REAL_REQUIRED=1)")
+    onnx = voice_onnx()
+    if onnx is None:
+        if os.environ.get("NM_REAL_REQUIRED") == "1":
+            pytest.fail("en_US-joe-medium.onnx is not in the model cache: run scripts/fetch-models.sh")
+        pytest.skip("en_US-joe-medium.onnx not in the model cache")
+    py = os.environ.get("NM_TTS_PYTHON")
+    if not py or subprocess.run([py, "-c", "import onnx, onnxruntime, piper_phonemize"]).returncode != 0:
+        pytest.skip("NM_TTS_PYTHON (a Python with tools/requirements-tts.txt) is not set or lacks the packages")
+    tmp = tmp_path_factory.mktemp("piper")
+    gguf = str(tmp / "joe.gguf")
+    subprocess.run([py, os.path.join(ROOT, "tools", "piper_to_gguf.py"), onnx, "-o", gguf], check=True)
+    return {"py": py, "onnx": onnx, "gguf": gguf, "tmp": tmp}
+
+
+def open_voice(shim, path, nth=1):
+    shim.nm_shim_tts_open.restype = C.c_void_p
+    shim.nm_shim_tts_open.argtypes = [C.c_char_p, C.c_float, C.c_float, C.c_float, C.c_int]
+    shim.nm_shim_tts_free.argtypes = [C.c_void_p]
+    shim.nm_shim_tts_synthesize.argtypes = [C.c_void_p, C.c_void_p, I64, C.c_void_p, I64, C.c_void_p]
+    shim.nm_shim_tts_synthesize.restype = I64
+    shim.nm_shim_tts_text_ids.argtypes = [C.c_void_p, C.c_char_p, C.c_void_p, I64]
+    shim.nm_shim_tts_text_ids.restype = I64
+    shim.nm_shim_tts_last_error.restype = C.c_char_p
+    h = shim.nm_shim_tts_open(path.encode(), 0.0, 1.0, 0.0, nth)
+    assert h, shim.nm_shim_tts_last_error().decode()
+    return h
+
+
+def our_ids(shim, h, text):
+    buf = np.zeros(1 << 16, np.int32)
+    n = shim.nm_shim_tts_text_ids(h, text.encode(), buf.ctypes.data, len(buf))
+    assert n >= 0, shim.nm_shim_tts_last_error().decode()
+    out, cur = [], []
+    for v in buf[:n]:
+        if v == -1:
+            out.append(cur)
+            cur = []
+        else:
+            cur.append(int(v))
+    out.append(cur)
+    return out
+
+
+def test_phoneme_ids_match_piper(shim, setup):
+    sj = setup["tmp"] / "sentences.json"
+    pj = setup["tmp"] / "piper.json"
+    sj.write_text(json.dumps(SENTENCES))
+    subprocess.run([setup["py"], os.path.join(HERE, "piper_reference.py"), "phonemize", str(sj), str(pj)], check=True)
+    piper = json.loads(pj.read_text(encoding="utf-8"))
+    h = open_voice(shim, setup["gguf"])
+    try:
+        same = 0
+        for p in piper:
+            ours = our_ids(shim, h, p["text"])
+            if ours == p["ids"]:
+                same += 1
+            else:
+                print(f"differs: {p['text']!r}\n  piper: {p['ids']}\n  ours:  {ours}")
+        print(f"{same}/{len(piper)} sentences give Piper's ids")
+        assert same == len(piper)
+    finally:
+        shim.nm_shim_tts_free(h)
+
+
+def test_waveform_matches_onnxruntime(shim, setup):
+    pj = setup["tmp"] / "piper.json"
+    if not pj.exists():
+        pytest.skip("runs after test_phoneme_ids_match_piper")
+    utts = [ids for p in json.loads(pj.read_text(encoding="utf-8")) for ids in p["ids"]][:6]
+    ij = setup["tmp"] / "ids.json"
+    ij.write_text(json.dumps(utts))
+    out = setup["tmp"] / "ort.npz"
+    subprocess.run([setup["py"], os.path.join(HERE, "piper_reference.py"), "synthesize", setup["onnx"], str(ij),
+                    str(out)], check=True)
+    ort = np.load(out)
+    h = open_voice(shim, setup["gguf"], nth=2)
+    try:
+        worst = 0.0
+        for i, ids in enumerate(utts):
+            want = ort[f"audio{i}"].astype(np.float64)
+            ids32 = np.ascontiguousarray(ids, dtype=np.int32)
+            audio = np.zeros(len(want) + 4096, np.float32)
+            dur = np.zeros(len(ids), np.int32)
+            n = shim.nm_shim_tts_synthesize(h, ids32.ctypes.data, len(ids), audio.ctypes.data, len(audio),
+                                            dur.ctypes.data)
+            assert n >= 0, shim.nm_shim_tts_last_error().decode()
+            assert n == len(want), f"utterance {i}: {n} samples, onnxruntime {len(want)} (durations differ)"
+            err = np.abs(audio[:n] - want).max()
+            snr = 10 * np.log10(np.sum(want ** 2) / max(np.sum((audio[:n] - want) ** 2), 1e-30))
+            print(f"utterance {i}: {n} samples, max |err| {err:.3g}, SNR {snr:.1f} dB")
+            worst = max(worst, err)
+            assert err <= 5e-4, f"utterance {i}: max |err| {err:.3g} > 5e-4"
+        print(f"worst max |err| {worst:.3g}")
+    finally:
+        shim.nm_shim_tts_free(h)
