@@ -4,7 +4,9 @@ holds, used by tools/piper_to_gguf.py (real voices from ONNX), tools/make_tiny_v
 
 Tensors are named as the PyTorch modules of VITS / Piper (enc_p.encoder.attn_layers.0.conv_q.weight,
 dec.ups.0.weight, ...) and stored F32 in the module's own layout (a Conv1d weight [out, in, k]
-is GGUF ne [k, in, out]). The hyper-parameters the graph does not show by shape are keys:
+is GGUF ne [k, in, out]), except k-tap (k > 1, not depthwise) Conv1d weights, stored tap-major
+[out, k, in] (GGUF ne [in, k, out]): NanoMind's unfold1d then copies whole frames per tap
+(tap_major() says which; read_vits_gguf() turns them back). The hyper-parameters the graph does not show by shape are keys:
   vits.*      architecture (dilations, upsampling, spline bins, slopes, ...)
   tts.*       the voice's config: sample rate, noise/length scales, espeak voice and the
               phoneme_id_map as two parallel arrays (tts.phonemes: UTF-8 strings, one phoneme
@@ -25,6 +27,13 @@ INT_KEYS = ("vocab_size", "hidden_channels", "inter_channels", "filter_channels"
 INT_LIST_KEYS = ("dp.flow_ids", "dec.upsample_rates", "dec.upsample_kernel_sizes",
                  "dec.resblock_kernel_sizes", "dec.resblock_dilations")
 FLOAT_KEYS = ("layer_norm_epsilon", "dp.tail_bound", "dec.lrelu_slope", "dec.final_lrelu_slope")
+
+
+def tap_major(name, shape):
+    """Whether a weight of PyTorch shape `shape` is stored tap-major: Conv1d weights with
+    k > 1 taps and more than one input channel (depthwise ones stay), not ConvTranspose1d."""
+    return (name.endswith(".weight") and len(shape) == 3 and shape[2] > 1 and shape[1] > 1
+            and not name.startswith("dec.ups."))
 
 
 def write_vits_gguf(path, tensors, hp, cfg, name="voice"):
@@ -53,7 +62,10 @@ def write_vits_gguf(path, tensors, hp, cfg, name="voice"):
     w.add_array("tts.phonemes", phonemes)
     w.add_array("tts.phoneme_ids", ids)
     for n, t in tensors.items():
-        w.add_tensor(n, np.ascontiguousarray(t, dtype=np.float32))
+        t = np.asarray(t, dtype=np.float32)
+        if tap_major(n, t.shape):
+            t = t.transpose(0, 2, 1)
+        w.add_tensor(n, np.ascontiguousarray(t))
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
@@ -77,7 +89,10 @@ def read_vits_gguf(path):
     tensors = {}
     for t in r.tensors:
         shape = tuple(int(d) for d in reversed(t.shape.tolist()))
-        tensors[t.name] = np.asarray(t.data, dtype=np.float64).reshape(shape)
+        a = np.asarray(t.data, dtype=np.float64).reshape(shape)
+        if len(shape) == 3 and tap_major(t.name, (shape[0], shape[2], shape[1])):
+            a = a.transpose(0, 2, 1)
+        tensors[t.name] = a
     hp = {k: _field(r, f"{ARCH}.{k}") for k in INT_KEYS + INT_LIST_KEYS + FLOAT_KEYS}
     cfg = {k: _field(r, f"tts.{k}") for k in ("sample_rate", "noise_scale", "length_scale",
                                                "noise_w", "espeak_voice")}

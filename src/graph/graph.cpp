@@ -1,6 +1,7 @@
 // Graph builder: shape inference and validation for every op kind.
 #include "graph/graph.h"
 
+#include <cmath>
 #include <utility>
 
 namespace nm {
@@ -477,7 +478,7 @@ NodeId Graph::flip(NodeId x) { return unary(OpKind::flip, x); }
 namespace {
 bool conv_rows_params_ok(const Conv1dRowsParams& p) {
   return p.k >= 1 && p.stride >= 1 && p.pad >= 0 && p.dilation >= 1 && p.k <= 4096 && p.dilation <= 4096 &&
-         p.pad <= 65536 && p.stride <= 4096;
+         p.pad <= 65536 && p.stride <= 4096 && std::isfinite(p.slope);
 }
 }  // namespace
 

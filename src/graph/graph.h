@@ -72,8 +72,12 @@ struct ViewParams { size_t offset = 0; };          // byte offset into the sourc
 struct PermuteParams { std::array<int32_t, 4> axes{0, 1, 2, 3}; };  // src dim i -> axes[i]
 struct SlopeParams { float slope = 0.01f; };     // leaky_relu: x < 0 -> slope * x
 // 1-D convolution over rows of channels (unfold1d, conv1d_dw, col2im1d): kernel taps k,
-// stride, zero padding on each side, dilation.
-struct Conv1dRowsParams { int32_t k = 1, stride = 1, pad = 0, dilation = 1; };
+// stride, zero padding on each side, dilation; unfold1d also applies a leaky ReLU of this
+// slope to x on the way (1: none; HiFi-GAN puts one before every convolution).
+struct Conv1dRowsParams {
+  int32_t k = 1, stride = 1, pad = 0, dilation = 1;
+  float slope = 1.0f;
+};
 struct RelAttentionParams { int32_t n_heads = 1, window = 0; };
 // Inverse rational-quadratic spline (Durkan et al. 2019): bins, tail bound B (identity
 // outside [-B, B]), and the factor applied to the unnormalised widths and heights.
@@ -169,8 +173,9 @@ class Graph {
   NodeId tanh(NodeId x);
   NodeId leaky_relu(NodeId x, float slope);
   NodeId flip(NodeId x);  // reverses the order of the elements of every row (channels)
-  // x [C, T] -> [C*k, T_out], row t = (x[t*s - p + j*d][c] for c < C for j < k), element
-  // c*k + j, zeros outside x: times a conv weight [k, C, OC] viewed [C*k, OC], a convolution.
+  // x [C, T] -> [C*k, T_out], row t = (x[t*s - p + j*d] for j < k), element j*C + c, zeros
+  // outside x (tap-major): times a conv weight stored [C, k, OC] (tools/vits_gguf.py) viewed
+  // [C*k, OC], a convolution. p.slope != 1 applies leaky_relu(x, slope) first.
   NodeId unfold1d(NodeId x, const Conv1dRowsParams& p);
   // Depthwise convolution: x [C, T], kernel [k, 1, C] (F32) -> [C, T_out] (no bias).
   NodeId conv1d_dw(NodeId kernel, NodeId x, const Conv1dRowsParams& p);

@@ -9,18 +9,21 @@
 
 namespace nm::kernels {
 
-void unfold1d(const float* x, const Conv1dRows& s, float* cols, int ith, int nth) {
+void unfold1d(const float* x, const Conv1dRows& s, float slope, float* cols, int ith, int nth) {
   const int64_t t_out = s.t_out(), ck = s.c * s.k;
   const RowRange r = split_rows(t_out, ith, nth);
   for (int64_t t = r.begin; t < r.end; ++t) {
     float* row = cols + t * ck;
     for (int64_t j = 0; j < s.k; ++j) {
       const int64_t src = t * s.stride - s.pad + j * s.dilation;
+      float* dst = row + j * s.c;
       if (src < 0 || src >= s.t_in) {
-        for (int64_t c = 0; c < s.c; ++c) row[c * s.k + j] = 0.0f;
+        std::memset(dst, 0, (size_t)s.c * sizeof(float));
+      } else if (slope == 1.0f) {
+        std::memcpy(dst, x + src * s.c, (size_t)s.c * sizeof(float));
       } else {
         const float* xr = x + src * s.c;
-        for (int64_t c = 0; c < s.c; ++c) row[c * s.k + j] = xr[c];
+        for (int64_t c = 0; c < s.c; ++c) dst[c] = xr[c] >= 0.0f ? xr[c] : xr[c] * slope;
       }
     }
   }

@@ -147,8 +147,9 @@ struct Conv1dRows {
   int64_t k = 1, stride = 1, pad = 0, dilation = 1;
   int64_t t_out() const { return (t_in + 2 * pad - dilation * (k - 1) - 1) / stride + 1; }
 };
-// cols [t_out, c*k]: cols[t][ch*k + j] = x[t*stride - pad + j*dilation][ch], 0 outside x.
-void unfold1d(const float* x, const Conv1dRows& s, float* cols, int ith, int nth);
+// cols [t_out, k*c] (tap-major): cols[t][j*c + ch] = f(x[t*stride - pad + j*dilation][ch]),
+// 0 outside x, where f is the leaky ReLU of `slope` (slope 1: the identity).
+void unfold1d(const float* x, const Conv1dRows& s, float slope, float* cols, int ith, int nth);
 // Depthwise: y [t_out, c], y[t][ch] = sum_j w[ch*k + j] x[t*stride - pad + j*dilation][ch].
 void conv1d_depthwise(const float* x, const float* w, const Conv1dRows& s, float* y, int ith, int nth);
 // Overlap-add of a transposed convolution: cols [t_in, oc*k] -> y [t_out, oc] with

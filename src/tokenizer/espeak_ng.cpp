@@ -50,7 +50,7 @@ Status set_voice_locked(const std::string& voice) {
 }
 
 // The punctuation that ended a clause: the last non-space, non-closing character of the
-// text espeak consumed for it ('.', '?', '!', ',', ':', ';', or 0 for none). Before the end
+// text espeak consumed for it ('.', '?', '!', ',', ':', ';', or 0 for none, as after '...'). Before the end
 // of the text espeak has read one character of the next clause too (`lookahead`): it is
 // skipped first.
 char clause_terminator(const char* begin, const char* end, bool lookahead) {
@@ -64,6 +64,7 @@ char clause_terminator(const char* begin, const char* end, bool lookahead) {
       --end;
       continue;
     }
+    if (c == '.' && end - begin >= 2 && end[-2] == '.') return 0;  // an ellipsis pauses, it ends nothing
     return (c == '.' || c == '?' || c == '!' || c == ',' || c == ':' || c == ';') ? c : 0;
   }
   return 0;

@@ -56,19 +56,24 @@ CONVS = [  # c, t, k, stride, pad, dilation
 
 
 @pytest.mark.parametrize("c,t,k,stride,pad,dil", CONVS)
-def test_unfold1d_is_conv1d(shim, rng, c, t, k, stride, pad, dil):
-    """unfold1d's columns times the weight viewed [C*k, OC] is the convolution."""
+@pytest.mark.parametrize("slope", [1.0, 0.1])
+def test_unfold1d_is_conv1d(shim, rng, c, t, k, stride, pad, dil, slope):
+    """unfold1d's columns (tap-major) times the weight stored [out, k, in], viewed [k*C, OC],
+    is the convolution of leaky_relu(x, slope)."""
     x = f32(rng.standard_normal((t, c)))
     oc = 1 + c % 5
     w = rng.standard_normal((oc, c, k))
     t_out = (t + 2 * pad - dil * (k - 1) - 1) // stride + 1
     cols = np.full((t_out, c * k), np.nan, np.float32)
     dims = (I64 * 6)(c, t, k, stride, pad, dil)
-    assert shim.nm_shim_conv1d_rows(0, ptr(x), None, dims, ptr(cols), 1 + t % 3) == 0
-    # The columns are exact copies: check them through the product in float64.
-    got = cols.astype(np.float64) @ w.reshape(oc, c * k).T  # [t_out, oc]
-    want = ref.conv1d(x.T.astype(np.float64), w, stride=stride, pad=pad, dilation=dil).T
-    check(got, want, 1e-12, 1e-12, "unfold1d")
+    assert shim.nm_shim_conv1d_rows(0, ptr(x), None, dims, F(slope), ptr(cols), 1 + t % 3) == 0
+    # The columns are copies (times a float slope: one rounding): check them through the
+    # product in float64.
+    got = cols.astype(np.float64) @ w.transpose(0, 2, 1).reshape(oc, k * c).T  # [t_out, oc]
+    xa = ref.leaky_relu(x.astype(np.float64), float(np.float32(slope)))
+    want = ref.conv1d(xa.T, w, stride=stride, pad=pad, dilation=dil).T
+    bound = ref.conv1d(np.abs(xa.T), np.abs(w), stride=stride, pad=pad, dilation=dil).T
+    check(got, want, EPS * bound + 1e-12, 1e-12, "unfold1d")
 
 
 @pytest.mark.parametrize("c,t,k,stride,pad,dil", CONVS)
@@ -78,7 +83,7 @@ def test_conv1d_depthwise(shim, rng, c, t, k, stride, pad, dil):
     t_out = (t + 2 * pad - dil * (k - 1) - 1) // stride + 1
     y = np.full((t_out, c), np.nan, np.float32)
     dims = (I64 * 6)(c, t, k, stride, pad, dil)
-    assert shim.nm_shim_conv1d_rows(1, ptr(x), ptr(w), dims, ptr(y), 1 + c % 3) == 0
+    assert shim.nm_shim_conv1d_rows(1, ptr(x), ptr(w), dims, F(1.0), ptr(y), 1 + c % 3) == 0
     want = ref.conv1d(x.T.astype(np.float64), w.astype(np.float64), dilation=dil, pad=pad, stride=stride, groups=c).T
     # each output sums k products: bound k * EPS * sum|terms|
     terms = ref.conv1d(np.abs(x.T.astype(np.float64)), np.abs(w.astype(np.float64)), dilation=dil, pad=pad,

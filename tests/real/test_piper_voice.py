@@ -34,7 +34,37 @@ SENTENCES = [
     "What colour is the circle at the top left?",
     "I can't believe it's already December.",
     "Dr. Smith lives at 42 Baker Street.",
+    "Good morning! It's a beautiful day, isn't it?",
+    "The meeting is at 10:30 a.m. on Monday, March 3rd.",
+    "Please call me at 555-1234.",
+    "I read the book yesterday; today I will read another one.",
+    "Wait... what did you say?",
+    "Turn left, then right, and go straight for 200 metres.",
+    "The price is $19.99, or about 18 euros.",
+    "\"Hello,\" she said, \"how are you?\"",
+    "Mr. and Mrs. Jones arrived at 8 o'clock.",
+    "Can you see the green circle in the bottom right corner?",
+    "There are three red squares and two blue triangles.",
+    "Hmm, let me think about that for a moment.",
+    "Yes! We won the game 3-2.",
+    "The temperature dropped to minus 5 degrees overnight.",
+    "Don't forget to bring your umbrella (it might rain).",
+    "Artificial intelligence runs on small devices now.",
+    "e.g. apples, oranges, and bananas.",
+    "What time is it? It's half past nine.",
+    "The year 2024 was a leap year.",
+    "I'd like a cup of tea, please.",
+    "OK.",
+    "Look out!",
+    "He said: go home.",
+    "This sentence has no final punctuation",
 ]
+# Debian's libespeak-ng 1.51 and piper-phonemize's bundled espeak-ng fork (1.52-dev) differ
+# in a few dictionary entries; sentences known to differ only by that: Piper's phoneme, ours
+# (the first occurrence differs; the rest must be equal).
+KNOWN_ESPEAK_VERSION_DIFFERENCES = {
+    "One, two, three, four, five.": ("ˌ", "ˈ"),  # 'one': secondary stress in 1.52-dev, primary in 1.51
+}
 
 
 @pytest.fixture(scope="module")
@@ -103,20 +133,36 @@ def our_ids(shim, h, text):
 def test_phoneme_ids_match_piper(shim, setup):
     sj = setup["tmp"] / "sentences.json"
     pj = setup["tmp"] / "piper.json"
-    sj.write_text(json.dumps(SENTENCES))
+    sj.write_text(json.dumps(SENTENCES + list(KNOWN_ESPEAK_VERSION_DIFFERENCES)))
     subprocess.run([setup["py"], os.path.join(HERE, "piper_reference.py"), "phonemize", str(sj), str(pj)], check=True)
     piper = json.loads(pj.read_text(encoding="utf-8"))
     h = open_voice(shim, setup["gguf"])
     try:
         same = 0
+        known = {p["text"]: p for p in piper[len(SENTENCES):]}
+        piper = piper[:len(SENTENCES)]
         for p in piper:
+            # Piper gives a sentence of no phonemes (BOS, pad, EOS) for text after the last
+            # terminator that says nothing (a closing quote); NanoMind speaks nothing for it.
+            want = [ids for ids, ph in zip(p["ids"], p["phonemes"]) if ph]
             ours = our_ids(shim, h, p["text"])
-            if ours == p["ids"]:
+            if ours == want:
                 same += 1
             else:
-                print(f"differs: {p['text']!r}\n  piper: {p['ids']}\n  ours:  {ours}")
+                print(f"differs: {p['text']!r}\n  piper: {want}\n  ours:  {ours}")
         print(f"{same}/{len(piper)} sentences give Piper's ids")
         assert same == len(piper)
+        id_map = {}  # phoneme -> id as Piper's ids show it: BOS, pad, then phoneme, pad, ...
+        for p in piper:
+            for ph, ids in zip(p["phonemes"], p["ids"]):
+                id_map.update(zip(ph, ids[2::2]))
+        for text, (theirs, mine) in KNOWN_ESPEAK_VERSION_DIFFERENCES.items():
+            p = known[text]
+            i = p["phonemes"][0].index(theirs)
+            want = list(p["ids"][0])
+            want[2 + 2 * i] = id_map[mine]
+            assert our_ids(shim, h, text) == [want], text
+            print(f"known espeak-ng version difference in {text!r}: {theirs} -> {mine} once, the rest equal")
     finally:
         shim.nm_shim_tts_free(h)
 

@@ -31,11 +31,12 @@ NM_SHIM int nm_shim_speech_unary(int op, const float* x, float* y, int64_t rows,
   });
 }
 
-// dims: c, t_in, k, stride, pad, dilation. op 0: unfold1d (w unused), 1: depthwise conv.
-NM_SHIM int nm_shim_conv1d_rows(int op, const float* x, const float* w, const int64_t* dims, float* y, int nth) {
+// dims: c, t_in, k, stride, pad, dilation. op 0: unfold1d (w unused; leaky slope), 1: depthwise conv.
+NM_SHIM int nm_shim_conv1d_rows(int op, const float* x, const float* w, const int64_t* dims, float slope, float* y,
+                                int nth) {
   k::Conv1dRows s{dims[0], dims[1], dims[2], dims[3], dims[4], dims[5]};
   return run_threads(nth, [&](int i, int t) {
-    if (op == 0) k::unfold1d(x, s, y, i, t);
+    if (op == 0) k::unfold1d(x, s, slope, y, i, t);
     else k::conv1d_depthwise(x, w, s, y, i, t);
     return true;
   });

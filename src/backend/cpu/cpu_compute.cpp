@@ -191,7 +191,7 @@ Status cpu_compute(const Graph& g, const Node& n, Isa isa, void* scratch, int it
     case OpKind::gate_tanh_sigmoid: k::gate_tanh_sigmoid(f32(x), f32_out(y), y.n_rows(), y.ne[0], ith, nth); return Status();
     case OpKind::unfold1d: {
       const auto& p = std::get<Conv1dRowsParams>(n.params);
-      k::unfold1d(f32(x), k::Conv1dRows{x.ne[0], x.ne[1], p.k, p.stride, p.pad, p.dilation}, f32_out(y), ith, nth);
+      k::unfold1d(f32(x), k::Conv1dRows{x.ne[0], x.ne[1], p.k, p.stride, p.pad, p.dilation}, p.slope, f32_out(y), ith, nth);
       return Status();
     }
     case OpKind::conv1d_dw: {

@@ -26,12 +26,13 @@ class Builder {
     return bias ? g_.add(y, w(mod + ".bias")) : y;
   }
 
-  // k-tap convolution with "same" padding: unfold1d, then a matmul with [in*k, out].
-  NodeId conv(NodeId x, const std::string& mod, int dilation = 1, bool bias = true) {
+  // Convolution with "same" padding of leaky_relu(x, slope) (slope 1: of x). k taps: unfold1d
+  // (which applies the activation), then a matmul with the tap-major weight [in*k, out].
+  NodeId conv(NodeId x, const std::string& mod, int dilation = 1, bool bias = true, float slope = 1.0f) {
     const Tensor& wt = m_.w(mod + ".weight");
-    const int k = (int)wt.ne[0];
-    if (k == 1 && dilation == 1) return conv1x1(x, mod, bias);
-    Conv1dRowsParams p{k, 1, dilation * (k - 1) / 2, dilation};
+    const int k = (int)wt.ne[1];  // [in, k, out]; 1x1 convs are [1, in, out]
+    if (wt.ne[0] == 1 || k == 1) return conv1x1(slope == 1.0f ? x : g_.leaky_relu(x, slope), mod, bias);
+    Conv1dRowsParams p{k, 1, dilation * (k - 1) / 2, dilation, slope};
     NodeId cols = g_.unfold1d(x, p);
     NodeId y = g_.matmul(g_.reshape(w(mod + ".weight"), {wt.ne[0] * wt.ne[1], wt.ne[2], 1, 1}), cols);
     return bias ? g_.add(y, w(mod + ".bias")) : y;
@@ -183,13 +184,13 @@ Result<std::unique_ptr<BrickGraph>> build_vits_decoder_graph(const VitsModel& mo
       NodeId r = x;
       for (size_t c = 0; c < h.res_dilations[j].size(); ++c) {
         const std::string mod = "dec.resblocks." + std::to_string(i * nk + j) + ".convs." + std::to_string(c);
-        r = g.add(b.conv(g.leaky_relu(r, h.lrelu_slope), mod, h.res_dilations[j][c]), r);
+        r = g.add(b.conv(r, mod, h.res_dilations[j][c], true, h.lrelu_slope), r);
       }
       sum = sum == kInvalidNode ? r : g.add(sum, r);
     }
     x = g.scale(sum, 1.0f / (float)nk);
   }
-  x = b.conv(g.leaky_relu(x, h.final_lrelu_slope), "dec.conv_post", 1, false);
+  x = b.conv(x, "dec.conv_post", 1, false, h.final_lrelu_slope);
   out->out = g.output(g.tanh(x), "audio");
   NM_RETURN_IF_ERROR(g.status());
   return std::unique_ptr<BrickGraph>(std::move(out));

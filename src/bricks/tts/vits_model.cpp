@@ -136,9 +136,11 @@ Status VitsModel::load_weights() {
     w_[name] = t;
     return Status::ok_status();
   };
-  // A convolution's weight [k, in, out] (PyTorch's [out, in, k]) and bias [out].
+  // A convolution's weight and bias [out]: PyTorch's [out, in, k] is GGUF ne [k, in, out],
+  // stored tap-major [in, k, out] for k > 1 taps over more than one channel (tools/vits_gguf.py).
   auto conv = [&](const std::string& m, int in, int out, int k, bool bias = true) -> Status {
-    NM_RETURN_IF_ERROR(get(m + ".weight", {k, in, out, 1}));
+    NM_RETURN_IF_ERROR(get(m + ".weight", k > 1 && in > 1 ? std::array<int64_t, 4>{in, k, out, 1}
+                                                         : std::array<int64_t, 4>{k, in, out, 1}));
     return bias ? get(m + ".bias", {out, 1, 1, 1}) : Status::ok_status();
   };
   auto norm = [&](const std::string& m, int c) -> Status {
