@@ -1,8 +1,11 @@
 // `nanomind run`: one prompt in, the answer streamed out. The prompt comes from -p, or
-// from standard input when -p is absent or "-".
+// from standard input when -p is absent or "-". With --say FILE.wav the answer is also
+// spoken, sentence by sentence while it is generated (runtime/speech_stream.h), by --voice
+// (a voice GGUF from tools/piper_to_gguf.py, or espeak).
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <iterator>
@@ -14,7 +17,10 @@
 #include "cli/default_model.h"
 #include "cli/image_options.h"
 #include "cli/option_checks.h"
+#include "cli/text_escape.h"
 #include "cli/text_options.h"
+#include "core/wav_writer.h"
+#include "runtime/speech_stream.h"
 
 namespace nm::cli {
 namespace {
@@ -25,14 +31,62 @@ struct RunOptions {
   ImageOptions images;
   int n_predict = 256;
   bool raw = false;
+  std::string voice, say;  // speak the answer: voice GGUF or "espeak", WAV file
 };
 
-// Streams each piece to stdout; *user_data (a bool) records that something was shown.
-int stream_piece(const char* piece, int32_t, void* shown) {
+struct Shown {
+  bool any = false;
+  SpeechStream* speech = nullptr;
+};
+
+// Streams each piece to stdout (and to the speech stream); *user_data (Shown) records that
+// something was shown.
+int stream_piece(const char* piece, int32_t, void* user) {
+  auto* shown = static_cast<Shown*>(user);
   std::fputs(piece, stdout);
   std::fflush(stdout);
-  if (*piece) *static_cast<bool*>(shown) = true;
+  if (*piece) shown->any = true;
+  if (shown->speech) shown->speech->push(piece);
   return 0;
+}
+
+// The answer's speech: a stream whose sink writes the WAV file (opened at the first sentence,
+// when the voice's rate is known).
+struct Speech {
+  std::unique_ptr<VitsModel> voice;
+  WavWriter wav;
+  bool wav_open = false;
+  std::unique_ptr<SpeechStream> stream;
+};
+
+std::unique_ptr<Speech> open_speech(const RunOptions& o, int n_threads) {
+  auto sp = std::make_unique<Speech>();
+  SpeechStreamParams p;
+  if (o.voice != "espeak") {
+    auto v = VitsModel::load(o.voice);
+    if (!v.ok()) {
+      std::fprintf(stderr, "error: %s\n", terminal_safe(v.status().to_string()).c_str());
+      return nullptr;
+    }
+    sp->voice = std::move(*v);
+    p.voice = sp->voice.get();
+  }
+  p.n_threads = n_threads;
+  Speech* raw = sp.get();
+  const std::string path = o.say;
+  auto s = SpeechStream::create(p, [raw, path](std::span<const float> pcm, int rate) -> Status {
+    if (raw->wav.samples_written() == 0 && !raw->wav_open) {
+      NM_RETURN_IF_ERROR(raw->wav.open(path, rate));
+      raw->wav_open = true;
+    }
+    return raw->wav.write(pcm);
+  });
+  if (!s.ok()) {
+    std::fprintf(stderr, "error: %s\n", terminal_safe(s.status().to_string()).c_str());
+    return nullptr;
+  }
+  sp->stream = std::move(*s);
+  return sp;
 }
 
 int run(RunOptions o) {
@@ -58,6 +112,15 @@ int run(RunOptions o) {
   std::unique_ptr<nm_session, decltype(&nm_session_free)> session(open_session_or_report(model.get(), o.text),
                                                                  nm_session_free);
   if (!session) return 1;
+  if (!o.say.empty() && o.voice.empty()) {
+    std::fprintf(stderr, "error: --say needs --voice VOICE.gguf (tools/piper_to_gguf.py) or --voice espeak\n");
+    return 1;
+  }
+  std::unique_ptr<Speech> speech;
+  if (!o.say.empty()) {
+    speech = open_speech(o, o.text.n_threads > 0 ? o.text.n_threads : usable_cpu_count());
+    if (!speech) return 1;
+  }
   const std::vector<nm_image> images = c_images(o.images.paths);
   if (o.text.demo && images.empty()) {
     std::fprintf(stderr, "note: to ask about a picture of coloured shapes, add one with --image, e.g. --image "
@@ -70,7 +133,8 @@ int run(RunOptions o) {
     o.raw = true;
   }
   nm_status st;
-  bool shown = false;
+  Shown shown;
+  shown.speech = speech ? speech->stream.get() : nullptr;
   if (!images.empty()) {
     if (o.raw) {
       std::fprintf(stderr, "error: --image needs the chat template (drop --raw)\n");
@@ -82,12 +146,26 @@ int run(RunOptions o) {
     st = o.raw ? nm_session_complete(session.get(), prompt.c_str(), o.n_predict, stream_piece, &shown)
                : nm_session_chat(session.get(), prompt.c_str(), o.n_predict, stream_piece, &shown);
   }
-  if (shown) std::fputs("\n", stdout);
+  if (shown.any) std::fputs("\n", stdout);
+  if (speech) {
+    const auto t_end = std::chrono::steady_clock::now();
+    Status ss = speech->stream->finish();
+    if (ss.ok() && speech->wav_open) ss = speech->wav.close();
+    if (!ss.ok()) {
+      std::fprintf(stderr, "error: speaking the answer: %s\n", terminal_safe(ss.to_string()).c_str());
+      return 1;
+    }
+    const double after_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_end).count();
+    std::fprintf(stderr, "spoke %d sentence%s into %s: first audio %.0f ms after the voice was ready; the last "
+                 "%.0f ms after the answer ended\n", speech->stream->sentences_spoken(),
+                 speech->stream->sentences_spoken() == 1 ? "" : "s", o.say.c_str(), speech->stream->first_audio_ms(),
+                 after_ms);
+  }
   if (st != NM_OK) {
     std::fprintf(stderr, "error: %s\n", nm_session_last_error(session.get()));
     return 1;
   }
-  if (!shown) std::fprintf(stderr, "note: the model ended its reply at once, without any text\n");
+  if (!shown.any) std::fprintf(stderr, "note: the model ended its reply at once, without any text\n");
   if (o.text.verbose) print_timings(session.get());
   return 0;
 }
@@ -107,6 +185,8 @@ void register_run(CLI::App& app) {
   cmd->add_flag("--raw", opts->raw,
                 "Complete the prompt as plain text, without the chat template (what happens anyway, with a note, "
                 "for a model that has none)");
+  cmd->add_option("--voice", opts->voice, "Voice for --say: a voice GGUF (tools/piper_to_gguf.py) or 'espeak'");
+  cmd->add_option("--say", opts->say, "Also speak the answer into this WAV file, sentence by sentence as it is generated");
   cmd->callback([opts] { throw CLI::RuntimeError(run(*opts)); });
 }
 

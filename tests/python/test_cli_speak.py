@@ -121,3 +121,19 @@ def test_bad_voice_files(voice, tmp_path):
     assert r.returncode == 1 and "--voice espeak" in r.stderr
     r = nm("speak", "-m", voice, "hi", "-o", str(tmp_path / "no-such-dir" / "x.wav"))
     assert r.returncode == 1 and "cannot create" in r.stderr
+
+
+@pytest.mark.parametrize("which", ["vits", "espeak"])
+def test_run_speaks_the_answer_while_generating(voice, tmp_path, which):
+    """`nanomind run --voice V --say out.wav`: the demo model's answer, printed and spoken
+    sentence by sentence (runtime/speech_stream.h) into a WAV file."""
+    out = str(tmp_path / "answer.wav")
+    v = voice if which == "vits" else "espeak"
+    r = nm("run", "-p", "How many shapes are there?", "-n", "24", "--voice", v, "--say", out)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip(), "no answer printed"
+    assert "spoke " in r.stderr and "first audio" in r.stderr, r.stderr
+    rate, pcm = read_wav(out)
+    assert rate == (16000 if which == "vits" else 22050) and len(pcm) > 0
+    r = nm("run", "-p", "hi", "-n", "4", "--say", out)
+    assert r.returncode == 1 and "--say needs --voice" in r.stderr
