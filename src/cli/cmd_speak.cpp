@@ -5,9 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
-#include <iostream>
-#include <iterator>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +14,7 @@
 #include "cli/commands.h"
 #include "cli/option_checks.h"
 #include "cli/text_escape.h"
+#include "core/file_read.h"
 #include "core/thread_pool.h"
 #include "core/wav_writer.h"
 #include "runtime/speech_synth.h"
@@ -29,7 +28,7 @@ struct SpeakOptions {
   int n_threads = 0;
   double speed = 1.0, sentence_pause = 0.2;
   double noise_scale = -1, noise_w = -1;
-  uint64_t seed = 0;
+  int64_t seed = 0;
   bool verbose = false;
 };
 
@@ -58,11 +57,14 @@ int speak_espeak(const SpeakOptions& o, const std::string& text) {
 int speak(const SpeakOptions& o) {
   std::string text = o.text;
   if (!o.text_file.empty()) {
-    std::ifstream f(o.text_file, std::ios::binary);
-    if (!f) return fail(error(ErrorCode::io_error, "cannot read " + o.text_file));
-    text.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+    // A regular file only (a FIFO without a writer would block forever), 1 MiB at most.
+    auto bytes = read_regular_file(o.text_file, 1 << 20, "text file '" + o.text_file + "'");
+    if (!bytes.ok()) return fail(bytes.status());
+    text.assign(bytes->begin(), bytes->end());
   } else if (text.empty() || text == "-") {
-    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    std::vector<uint8_t> bytes;
+    if (Status s = read_fd_capped(0, 1 << 20, "the text on standard input", bytes); !s.ok()) return fail(s);
+    text.assign(bytes.begin(), bytes.end());
   }
   if (o.voice == "espeak") return speak_espeak(o, text);
   if (o.model.empty()) return fail(error(ErrorCode::invalid_argument, "give a voice with -m VOICE.gguf (tools/piper_to_gguf.py converts Piper voices) or --voice espeak"));
@@ -78,7 +80,7 @@ int speak(const SpeakOptions& o) {
   sp.length_scale = (float)(m.voice().length_scale / o.speed);
   sp.noise_scale = (float)o.noise_scale;
   sp.noise_w = (float)o.noise_w;
-  sp.seed = o.seed;
+  sp.seed = (uint64_t)o.seed;
   auto synth = SpeechSynth::create(m, sp);
   if (!synth.ok()) return fail(synth.status());
   const int n_threads = o.n_threads > 0 ? std::min(o.n_threads, usable_cpu_count()) : usable_cpu_count();
@@ -143,7 +145,8 @@ void register_speak(CLI::App& app) {
       ->check(real_in(0.0, 5.0, false, "0 to 5"));
   cmd->add_option("--sentence-pause", opts->sentence_pause, "Seconds of silence between sentences (default 0.2)")
       ->check(real_in(0.0, 10.0, false, "0 to 10"));
-  cmd->add_option("--seed", opts->seed, "Seed of the noise (default 0)");
+  cmd->add_option("--seed", opts->seed, "Seed of the noise (default 0)")
+      ->check(int_in(0, INT64_MAX, "0 to " + std::to_string(INT64_MAX)));
   cmd->add_option("-t,--threads", opts->n_threads, "Threads (default 0: one per core)")->check(int_in(0, 256, "0 to 256"));
   cmd->add_flag("-v,--verbose", opts->verbose, "Print each sentence's size and timings");
   cmd->callback([opts] { throw CLI::RuntimeError(speak(*opts)); });
