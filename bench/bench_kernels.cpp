@@ -130,7 +130,7 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < x.size(); ++i) x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
   const nm::DType types[] = {nm::DType::Q4_0, nm::DType::Q8_0,   nm::DType::Q4_K, nm::DType::Q5_K,
                              nm::DType::Q6_K, nm::DType::F16,    nm::DType::Q4_1, nm::DType::Q5_0,
-                             nm::DType::Q5_1, nm::DType::IQ4_NL};
+                             nm::DType::Q5_1, nm::DType::IQ4_NL, nm::DType::Q2_K, nm::DType::Q3_K};
   // Matrix-vector runs cycle through copies of W totalling >= 512 MiB, so that every
   // call streams its weights from memory rather than from the last-level cache.
   constexpr size_t kStreamBytes = size_t{512} << 20;

@@ -38,11 +38,11 @@ from gguf import GGMLQuantizationType as QT
 TYPES = {
     "f32": QT.F32, "f16": QT.F16, "bf16": QT.BF16, "q8_0": QT.Q8_0, "q4_0": QT.Q4_0,
     "q4_1": QT.Q4_1, "q5_0": QT.Q5_0, "q5_1": QT.Q5_1, "q4_k": QT.Q4_K, "q5_k": QT.Q5_K,
-    "q6_k": QT.Q6_K, "iq4_nl": QT.IQ4_NL,
+    "q6_k": QT.Q6_K, "iq4_nl": QT.IQ4_NL, "q2_k": QT.Q2_K, "q3_k": QT.Q3_K,
 }
 # Types gguf-py 0.x cannot quantise: we write random *valid* blocks instead (random
 # quant bits and scales, super-block scale d/dmin rescaled to the requested std).
-RANDOM_BLOCK_TYPES = {QT.Q4_K, QT.Q5_K, QT.Q6_K, QT.IQ4_NL}
+RANDOM_BLOCK_TYPES = {QT.Q2_K, QT.Q3_K, QT.Q4_K, QT.Q5_K, QT.Q6_K, QT.IQ4_NL}
 
 PRESETS = {
     "tinyllama": dict(arch="llama", tokenizer="llama", n_embd=2048, n_layer=22, n_ff=5632,
@@ -281,21 +281,28 @@ def random_k_blocks(rng, qtype: QT, shape: tuple[int, int], std: float) -> np.nd
     nb = rows * cols // block_elems
     raw = rng.integers(0, 256, size=(nb, block_bytes), dtype=np.uint8)
     one = _f16_bytes(1.0)
-    # layout: Q4_K/Q5_K start with d, dmin (f16); Q6_K ends with d (f16); IQ4_NL starts with d
-    if qtype == QT.Q6_K:
+    # layout: Q4_K/Q5_K start with d, dmin (f16); Q3_K/Q6_K end with d (f16), Q2_K with d, dmin;
+    # IQ4_NL starts with d
+    if qtype in (QT.Q3_K, QT.Q6_K):
         raw[:, -2:] = one
+    elif qtype == QT.Q2_K:
+        raw[:, -4:-2] = one
+        raw[:, -2:] = _f16_bytes(0.0)
     elif qtype == QT.IQ4_NL:
         raw[:, 0:2] = one
     else:
         raw[:, 0:2] = one
         raw[:, 2:4] = _f16_bytes(0.0)  # dmin=0 first: measure d's part
     w = gguf.quants.dequantize(raw, qtype).astype(np.float64)
-    if qtype in (QT.Q4_K, QT.Q5_K):
+    if qtype in (QT.Q2_K, QT.Q4_K, QT.Q5_K):
         w = w - w.mean()
     s = std / max(float(w.std()), 1e-30)
     d = _f16_bytes(s)
-    if qtype == QT.Q6_K:
+    if qtype in (QT.Q3_K, QT.Q6_K):
         raw[:, -2:] = d
+    elif qtype == QT.Q2_K:
+        raw[:, -4:-2] = d
+        raw[:, -2:] = _f16_bytes(s * 1.5)  # mean level 1.5: the mins roughly centre the values
     elif qtype == QT.IQ4_NL:
         raw[:, 0:2] = d
     else:
@@ -362,7 +369,7 @@ def write_model(out: str, arch: str = "llama", wtype: str = "f32", tokenizer: st
     w = gguf.GGUFWriter(out, arch)
     w.add_name(name)
     ftype = {QT.F32: 0, QT.F16: 1, QT.Q4_0: 2, QT.Q4_1: 3, QT.Q8_0: 7, QT.Q5_0: 8,
-             QT.Q5_1: 9, QT.Q4_K: 15, QT.Q5_K: 17, QT.Q6_K: 18, QT.IQ4_NL: 25, QT.BF16: 32}[qtype]
+             QT.Q5_1: 9, QT.Q2_K: 10, QT.Q3_K: 12, QT.Q4_K: 15, QT.Q5_K: 17, QT.Q6_K: 18, QT.IQ4_NL: 25, QT.BF16: 32}[qtype]
     w.add_file_type(ftype)
     w.add_context_length(ctx)
     w.add_embedding_length(n_embd)

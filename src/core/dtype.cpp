@@ -36,8 +36,9 @@ const TypeTraits kQ5_0{"q5_0", QK5_0, sizeof(BlockQ5_0), true, dequantize_row_q5
 const TypeTraits kQ5_1{"q5_1", QK5_1, sizeof(BlockQ5_1), true, dequantize_row_q5_1, quantize_row_q5_1};
 const TypeTraits kQ8_0{"q8_0", QK8_0, sizeof(BlockQ8_0), true, dequantize_row_q8_0, quantize_row_q8_0};
 const TypeTraits kQ8_1{"q8_1", QK8_1, sizeof(BlockQ8_1), true, dequantize_row_q8_1, quantize_row_q8_1};
-const TypeTraits kQ2_K{"q2_k", QK_K, 84, true, nullptr, nullptr};
-const TypeTraits kQ3_K{"q3_k", QK_K, 110, true, nullptr, nullptr};
+// Q2_K / Q3_K: no reference quantiser yet (files are read, not written).
+const TypeTraits kQ2_K{"q2_k", QK_K, sizeof(BlockQ2_K), true, dequantize_row_q2_k, nullptr};
+const TypeTraits kQ3_K{"q3_k", QK_K, sizeof(BlockQ3_K), true, dequantize_row_q3_k, nullptr};
 const TypeTraits kQ4_K{"q4_k", QK_K, sizeof(BlockQ4_K), true, dequantize_row_q4_k, quantize_row_q4_k};
 const TypeTraits kQ5_K{"q5_k", QK_K, sizeof(BlockQ5_K), true, dequantize_row_q5_k, quantize_row_q5_k};
 const TypeTraits kQ6_K{"q6_k", QK_K, sizeof(BlockQ6_K), true, dequantize_row_q6_k, quantize_row_q6_k};

@@ -56,6 +56,13 @@ struct BlockQ5_1 { fp16_t d; fp16_t m; uint8_t qh[4]; uint8_t qs[QK5_1 / 2]; };
 struct BlockQ8_0 { fp16_t d; int8_t qs[QK8_0]; };
 // activation side of Q4_1/Q5_1 dots: s = d * sum(qs)
 struct BlockQ8_1 { fp16_t d; fp16_t s; int8_t qs[QK8_1]; };
+// super-block of 16 sub-blocks of 16: x = d * (scales[s] & 15) * q - dmin * (scales[s] >> 4),
+// q 2 bits: value 128n + 32j + l is bits 2j, 2j+1 of qs[32n + l].
+struct BlockQ2_K { uint8_t scales[QK_K / 16]; uint8_t qs[QK_K / 4]; fp16_t d; fp16_t dmin; };
+// 16 sub-blocks of 16: x = d * (scale - 32) * (q - 4), q = 2 bits as Q2_K's qs plus bit b of
+// hmask[l] for value 32b + l as bit 2; 16 6-bit scales packed in 12 bytes (low 4 bits: scales[s]
+// for s < 8, scales[s - 8] >> 4 after; high 2 bits: scales[8 + s % 4] >> 2 * (s / 4)).
+struct BlockQ3_K { uint8_t hmask[QK_K / 8]; uint8_t qs[QK_K / 4]; uint8_t scales[12]; fp16_t d; };
 // super-block of 8 sub-blocks of 32; 6-bit scales and mins packed in `scales`.
 struct BlockQ4_K { fp16_t d; fp16_t dmin; uint8_t scales[K_SCALE_SIZE]; uint8_t qs[QK_K / 2]; };
 struct BlockQ5_K { fp16_t d; fp16_t dmin; uint8_t scales[K_SCALE_SIZE]; uint8_t qh[QK_K / 8]; uint8_t qs[QK_K / 2]; };
@@ -75,6 +82,8 @@ static_assert(sizeof(BlockQ5_0) == 22);
 static_assert(sizeof(BlockQ5_1) == 24);
 static_assert(sizeof(BlockQ8_0) == 34);
 static_assert(sizeof(BlockQ8_1) == 36);
+static_assert(sizeof(BlockQ2_K) == 84);
+static_assert(sizeof(BlockQ3_K) == 110);
 static_assert(sizeof(BlockQ4_K) == 144);
 static_assert(sizeof(BlockQ5_K) == 176);
 static_assert(sizeof(BlockQ6_K) == 210);

@@ -1,4 +1,5 @@
-// K-quant super-block formats (256 elements): Q4_K, Q5_K, Q6_K, Q8_K (scalar reference).
+// K-quant super-block formats (256 elements): Q2_K, Q3_K (dequantisation only), Q4_K, Q5_K,
+// Q6_K, Q8_K (scalar reference).
 // Quantisation follows ggml's reference scheme: per sub-block a weighted least-squares
 // scale/min search (make_qkx2_quants) for Q4_K/Q5_K and a scale search (make_qx_quants,
 // weights x^2) for Q6_K; sub-block scales are then quantised to 6 (resp. 8) bits.
@@ -315,6 +316,28 @@ void quantize_row_q6_k(const float* src, void* dst, int64_t n) {
         ql[l + 32] = (uint8_t)((q2 & 0x0F) | ((q4 & 0x0F) << 4));
         qh[l] = (uint8_t)((q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6));
       }
+    }
+  }
+}
+
+void dequantize_row_q2_k(const void* src, float* dst, int64_t n) {
+  const auto* x = static_cast<const BlockQ2_K*>(src);
+  for (int64_t i = 0; i < n / QK_K; ++i) {
+    const float d = fp16_to_fp32(x[i].d), dmin = fp16_to_fp32(x[i].dmin);
+    for (int v = 0; v < QK_K; ++v) {
+      const int sc = x[i].scales[v / 16];
+      dst[i * QK_K + v] = d * (float)(sc & 15) * (float)q2_bits(x[i].qs, v) - dmin * (float)(sc >> 4);
+    }
+  }
+}
+
+void dequantize_row_q3_k(const void* src, float* dst, int64_t n) {
+  const auto* x = static_cast<const BlockQ3_K*>(src);
+  for (int64_t i = 0; i < n / QK_K; ++i) {
+    const float d = fp16_to_fp32(x[i].d);
+    for (int v = 0; v < QK_K; ++v) {
+      const int q = q2_bits(x[i].qs, v) + 4 * ((x[i].hmask[v % 32] >> (v / 32)) & 1) - 4;
+      dst[i * QK_K + v] = d * (float)q3_scale(x[i].scales, v / 16) * (float)q;
     }
   }
 }

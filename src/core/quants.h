@@ -1,5 +1,5 @@
 // Scalar reference quantise/dequantise for the ggml block formats (Q4_0..Q8_1, Q4_K..Q8_K,
-// IQ4_NL).
+// IQ4_NL; Q2_K and Q3_K dequantise only).
 // Algorithms follow ggml's reference (ggml-quants.c "_ref") so bytes match llama.cpp's.
 // All functions are pure and thread-safe; n is the element count, a multiple of the block size.
 #pragma once
@@ -19,6 +19,8 @@ void dequantize_row_q5_0(const void* src, float* dst, int64_t n);
 void dequantize_row_q5_1(const void* src, float* dst, int64_t n);
 void dequantize_row_q8_0(const void* src, float* dst, int64_t n);
 void dequantize_row_q8_1(const void* src, float* dst, int64_t n);
+void dequantize_row_q2_k(const void* src, float* dst, int64_t n);
+void dequantize_row_q3_k(const void* src, float* dst, int64_t n);
 void dequantize_row_q4_k(const void* src, float* dst, int64_t n);
 void dequantize_row_q5_k(const void* src, float* dst, int64_t n);
 void dequantize_row_q6_k(const void* src, float* dst, int64_t n);
@@ -46,6 +48,15 @@ Status quantize_rows(DType type, const float* src, void* dst, int64_t n_rows, in
 Status dequantize_rows(DType type, const void* src, float* dst, int64_t n_rows, int64_t n_per_row);
 
 // ggml's nearest_int: round half to even via the 1.5*2^23 trick; valid for |x| < 2^22.
+// Q2_K / Q3_K: the 2 low bits of value v (0..255) of a super-block's qs.
+inline int q2_bits(const uint8_t* qs, int v) { return (qs[32 * (v / 128) + v % 32] >> (2 * (v % 128 / 32))) & 3; }
+// Q3_K: the 6-bit scale of sub-block s (0..15) minus 32.
+inline int q3_scale(const uint8_t* scales, int s) {
+  const int lo = (s < 8 ? scales[s] : scales[s - 8] >> 4) & 15;
+  const int hi = (scales[8 + s % 4] >> (2 * (s / 4))) & 3;
+  return (lo | hi << 4) - 32;
+}
+
 inline int quant_nearest_int(float x) {
   float v = x + 12582912.f;
   int32_t i = static_cast<int32_t>(float_to_bits(v));

@@ -5,6 +5,8 @@
 
 namespace nm {
 
+static_assert(PackedQ2K::bytes == kPackRows * sizeof(BlockQ2_K));
+static_assert(PackedQ3K::bytes == kPackRows * sizeof(BlockQ3_K));
 static_assert(PackedQ4K::bytes == kPackRows * sizeof(BlockQ4_K));
 static_assert(PackedQ5K::bytes == kPackRows * sizeof(BlockQ5_K));
 static_assert(PackedQ6K::bytes == kPackRows * sizeof(BlockQ6_K));
@@ -52,6 +54,22 @@ void interleave_field(uint8_t* dst, const Block* const (&rows)[kPackRows], T (Bl
 
 void pack_kquant_weights(DType w_type, const void* w, size_t w_row_bytes, int64_t m, int64_t k, void* dst) {
   switch (w_type) {
+    case DType::Q2_K:
+      for_each_record<BlockQ2_K>(w, w_row_bytes, m, k, PackedQ2K::bytes, dst, [](const auto& rows, uint8_t* o) {
+        gather_f16(o + PackedQ2K::d, rows, &BlockQ2_K::d);
+        gather_f16(o + PackedQ2K::dmin, rows, &BlockQ2_K::dmin);
+        interleave_field(o + PackedQ2K::scales, rows, &BlockQ2_K::scales, 2);
+        interleave_field(o + PackedQ2K::qs, rows, &BlockQ2_K::qs, 4);
+      });
+      break;
+    case DType::Q3_K:
+      for_each_record<BlockQ3_K>(w, w_row_bytes, m, k, PackedQ3K::bytes, dst, [](const auto& rows, uint8_t* o) {
+        gather_f16(o + PackedQ3K::d, rows, &BlockQ3_K::d);
+        interleave_field(o + PackedQ3K::scales, rows, &BlockQ3_K::scales, 1);
+        interleave_field(o + PackedQ3K::hmask, rows, &BlockQ3_K::hmask, 4);
+        interleave_field(o + PackedQ3K::qs, rows, &BlockQ3_K::qs, 4);
+      });
+      break;
     case DType::Q4_K:
       for_each_record<BlockQ4_K>(w, w_row_bytes, m, k, PackedQ4K::bytes, dst, [](const auto& rows, uint8_t* o) {
         gather_f16(o + PackedQ4K::d, rows, &BlockQ4_K::d);

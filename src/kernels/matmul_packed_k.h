@@ -8,6 +8,10 @@
 // rows, and a sub-block's scales for the 16 rows are one register too.
 //
 // Notation: [a][b] is an array of a x b; "r" is the row in the group.
+// Q2_K, 1344 bytes: fp16 d[16], fp16 dmin[16], uint8 scales[8][16][2] (row r's scale bytes 2p
+//   and 2p+1: scale | min << 4), uint8 qs[16][16][4] (chunk c of row r's qs).
+// Q3_K, 1760 bytes: fp16 d[16], uint8 scales[12][16] (byte b of row r's 12), uint8
+//   hmask[8][16][4] (chunk c of row r's hmask), uint8 qs[16][16][4] (chunk c of row r's qs).
 // Q4_K, 2304 bytes: fp16 d[16], fp16 dmin[16], uint8 scales[12][16] (byte b of row r's 12
 //   packed 6-bit scales and mins), uint8 qs[32][16][4] (chunk c of row r's qs: bytes 4c..4c+3;
 //   the low nibbles of chunk 8p + t are values 64p + 4t.., the high ones 64p + 32 + 4t..).
@@ -27,15 +31,33 @@
 namespace nm {
 
 // Byte offsets of the fields in one packed group x super-block record, and where the kernels
-// find value chunk ci (values 4ci..4ci+3 of the 16 rows): its low 4 bits are bits
-// lo_shift(ci).. of the 64 bytes at lo_chunk(ci); formats with more bits (hi_mask != 0) have
-// the rest at bit hi_shift(ci) of the 64 bytes at hi_chunk(ci), to go where hi_mask says.
+// find value chunk ci (values 4ci..4ci+3 of the 16 rows): its low bits are bits lo_shift(ci)..
+// (lo_mask wide) of the 64 bytes at lo_chunk(ci); formats with more bits (hi_mask != 0) have
+// the rest at bit hi_shift(ci) of the 64 bytes at hi_chunk(ci), to go to bit hi_pos.
+struct PackedQ2K {
+  static constexpr int64_t d = 0, dmin = 32, scales = 64, qs = 320, bytes = 1344;
+  // value 4ci = 128n + 32j + 4t: bits 2j of qs chunk 8n + t
+  static constexpr int64_t lo_chunk(int ci) { return qs + (8 * (ci / 32) + ci % 8) * 64; }
+  static constexpr int lo_shift(int ci) { return ci % 32 / 8 * 2; }
+  static constexpr int lo_mask = 0x03, hi_mask = 0, hi_pos = 0;
+  static constexpr int64_t hi_chunk(int) { return 0; }
+  static constexpr int hi_shift(int) { return 0; }
+};
+struct PackedQ3K {
+  static constexpr int64_t d = 0, scales = 32, hmask = 224, qs = 736, bytes = 1760;
+  static constexpr int64_t lo_chunk(int ci) { return qs + (8 * (ci / 32) + ci % 8) * 64; }
+  static constexpr int lo_shift(int ci) { return ci % 32 / 8 * 2; }
+  // the third bit: bit ci / 8 of hmask chunk ci % 8
+  static constexpr int lo_mask = 0x03, hi_mask = 0x04, hi_pos = 2;
+  static constexpr int64_t hi_chunk(int ci) { return hmask + ci % 8 * 64; }
+  static constexpr int hi_shift(int ci) { return ci / 8; }
+};
 struct PackedQ4K {
   static constexpr int64_t d = 0, dmin = 32, scales = 64, qs = 256, bytes = 2304;
   // sub-block ci / 8 (32 values) is nibble (ci / 8) % 2 of qs chunk 8 * (ci / 16) + ci % 8
   static constexpr int64_t lo_chunk(int ci) { return qs + (8 * (ci / 16) + ci % 8) * 64; }
   static constexpr int lo_shift(int ci) { return ci / 8 % 2 * 4; }
-  static constexpr int hi_mask = 0;
+  static constexpr int lo_mask = 0x0f, hi_mask = 0, hi_pos = 4;
   static constexpr int64_t hi_chunk(int) { return 0; }
   static constexpr int hi_shift(int) { return 0; }
 };
@@ -44,7 +66,7 @@ struct PackedQ5K {
   static constexpr int64_t lo_chunk(int ci) { return qs + (8 * (ci / 16) + ci % 8) * 64; }
   static constexpr int lo_shift(int ci) { return ci / 8 % 2 * 4; }
   // the 5th bit: bit ci / 8 of qh chunk ci % 8
-  static constexpr int hi_mask = 0x10;
+  static constexpr int lo_mask = 0x0f, hi_mask = 0x10, hi_pos = 4;
   static constexpr int64_t hi_chunk(int ci) { return qh + ci % 8 * 64; }
   static constexpr int hi_shift(int ci) { return ci / 8; }
 };
@@ -54,13 +76,16 @@ struct PackedQ6K {
   // 2q + 1 of qh chunk 8h + t (the top two of the six)
   static constexpr int64_t lo_chunk(int ci) { return ql + (16 * (ci / 32) + 8 * (ci / 8 % 2) + ci % 8) * 64; }
   static constexpr int lo_shift(int ci) { return ci / 16 % 2 * 4; }
-  static constexpr int hi_mask = 0x30;
+  static constexpr int lo_mask = 0x0f, hi_mask = 0x30, hi_pos = 4;
   static constexpr int64_t hi_chunk(int ci) { return qh + (8 * (ci / 32) + ci % 8) * 64; }
   static constexpr int hi_shift(int ci) { return ci / 8 % 4 * 2; }
 };
 
 inline bool kquant_has_packed_layout(DType w_type) {
-  return w_type == DType::Q4_K || w_type == DType::Q5_K || w_type == DType::Q6_K;
+  switch (w_type) {
+    case DType::Q2_K: case DType::Q3_K: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: return true;
+    default: return false;
+  }
 }
 
 // Writes the m rows (m a multiple of 16) of a K-quant matrix to dst in the packed layout.

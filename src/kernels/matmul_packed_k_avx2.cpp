@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "kernels/matmul_packed_k_run.h"
+#include "kernels/matmul_packed_k_x86.h"
 
 namespace nm {
 namespace {
@@ -23,7 +24,6 @@ inline __m256i broadcast4(const void* p) {
   std::memcpy(&v, p, 4);
   return _mm256_set1_epi32(v);
 }
-inline __m128i load16(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
 inline __m256i load32(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 inline __m256 load_f16x8(const uint8_t* p) { return _mm256_cvtph_ps(load16(p)); }
 inline __m256i bytes(int v) { return _mm256_set1_epi8((char)v); }
@@ -47,23 +47,12 @@ struct Scales {
 };
 
 inline void scales_k4(const uint8_t* s, Scales& out) {
-  __m128i b[12];
-  for (int i = 0; i < 12; ++i) b[i] = load16(s + 16 * i);
-  const __m128i m6 = _mm_set1_epi8(63), m4 = _mm_set1_epi8(15), hi2 = _mm_set1_epi8(0x30);
-  for (int j = 0; j < 4; ++j) {
-    const __m128i v[4] = {
-        _mm_and_si128(b[j], m6),  // scale j
-        _mm_or_si128(_mm_and_si128(b[j + 8], m4), _mm_and_si128(_mm_srli_epi16(b[j], 2), hi2)),  // scale j+4
-        _mm_and_si128(b[j + 4], m6),  // min j
-        _mm_or_si128(_mm_and_si128(_mm_srli_epi16(b[j + 8], 4), m4), _mm_and_si128(_mm_srli_epi16(b[j + 4], 2), hi2)),
-    };
-    for (int h = 0; h < 2; ++h) {
-      __m256i x[4];  // rows 8h..8h+7
-      for (int i = 0; i < 4; ++i) x[i] = _mm256_cvtepu8_epi32(h ? _mm_unpackhi_epi64(v[i], v[i]) : v[i]);
-      out.sc16[j][h] = dup16(x[0]);
-      out.sc16[j + 4][h] = dup16(x[1]);
-      out.off[j][h] = dup16(x[2]);  // min j against bsums 2j, 2j+1
-      out.off[j + 4][h] = dup16(x[3]);
+  __m128i sc[8], mn[8];
+  k4_scale_bytes(s, sc, mn);
+  for (int j = 0; j < 8; ++j) {
+    for (int h = 0; h < 2; ++h) {  // rows 8h..8h+7
+      out.sc16[j][h] = dup16(_mm256_cvtepu8_epi32(h ? _mm_unpackhi_epi64(sc[j], sc[j]) : sc[j]));
+      out.off[j][h] = dup16(_mm256_cvtepu8_epi32(h ? _mm_unpackhi_epi64(mn[j], mn[j]) : mn[j]));  // min j against bsums 2j, 2j+1
     }
   }
 }
@@ -71,9 +60,9 @@ inline void scales_k4(const uint8_t* s, Scales& out) {
 // The 16 rows' values of chunk CI of a record of layout P (matmul_packed_k.h), half h.
 template <class P, int CI>
 inline __m256i chunk_values(const uint8_t* rec, int h) {
-  const __m256i lo = _mm256_and_si256(shift_bits<-P::lo_shift(CI)>(load32(rec + P::lo_chunk(CI) + 32 * h)), bytes(0x0f));
+  const __m256i lo = _mm256_and_si256(shift_bits<-P::lo_shift(CI)>(load32(rec + P::lo_chunk(CI) + 32 * h)), bytes(P::lo_mask));
   if constexpr (P::hi_mask == 0) return lo;
-  else return and_or(shift_bits<4 - P::hi_shift(CI)>(load32(rec + P::hi_chunk(CI) + 32 * h)), bytes(P::hi_mask), lo);
+  else return and_or(shift_bits<P::hi_pos - P::hi_shift(CI)>(load32(rec + P::hi_chunk(CI) + 32 * h)), bytes(P::hi_mask), lo);
 }
 
 // Formats as in matmul_packed_k_avx512.cpp.
@@ -108,6 +97,57 @@ struct FQ6K {
     for (int h = 0; h < 2; ++h) s.d[h] = load_f16x8(rec + PackedQ6K::d + 16 * h);
   }
 };
+
+struct FQ2K {
+  using Layout = PackedQ2K;
+  static constexpr int kSubBlocks = 16;
+  static constexpr bool kMin = true;
+  static void scales(const uint8_t* rec, Scales& s) {
+    for (int p = 0; p < 8; ++p) {
+      for (int h = 0; h < 2; ++h) {
+        const __m256i v = _mm256_cvtepu8_epi16(load16(rec + PackedQ2K::scales + 32 * p + 16 * h));  // pairs
+        const __m256i sc = _mm256_and_si256(v, _mm256_set1_epi16(15));
+        s.sc16[2 * p][h] = dup16(_mm256_and_si256(sc, _mm256_set1_epi32(0xffff)));
+        s.sc16[2 * p + 1][h] = dup16(_mm256_srli_epi32(sc, 16));
+        s.off[p][h] = _mm256_srli_epi16(v, 4);  // the mins
+      }
+    }
+    for (int h = 0; h < 2; ++h) {
+      s.d[h] = load_f16x8(rec + PackedQ2K::d + 16 * h);
+      s.dmin[h] = load_f16x8(rec + PackedQ2K::dmin + 16 * h);
+    }
+  }
+};
+
+struct FQ3K {
+  using Layout = PackedQ3K;
+  static constexpr int kSubBlocks = 16;
+  static constexpr bool kMin = false;
+  static void scales(const uint8_t* rec, Scales& s) {
+    __m128i u[16];
+    q3_scale_bytes(rec + PackedQ3K::scales, u);
+    __m256i sc[16][2];
+    for (int i = 0; i < 16; ++i) {
+      for (int h = 0; h < 2; ++h) {
+        sc[i][h] = _mm256_sub_epi32(_mm256_cvtepu8_epi32(h ? _mm_unpackhi_epi64(u[i], u[i]) : u[i]), _mm256_set1_epi32(32));
+        s.sc16[i][h] = dup16(sc[i][h]);
+      }
+    }
+    for (int p = 0; p < 8; ++p) {
+      for (int h = 0; h < 2; ++h) {
+        const __m256i pair = _mm256_or_si256(_mm256_and_si256(sc[2 * p][h], _mm256_set1_epi32(0xffff)),
+                                             _mm256_slli_epi32(sc[2 * p + 1][h], 16));
+        s.off[p][h] = _mm256_slli_epi16(pair, 2);  // q is stored + 4
+      }
+    }
+    for (int h = 0; h < 2; ++h) s.d[h] = load_f16x8(rec + PackedQ3K::d + 16 * h);
+  }
+};
+
+template <class L> struct FormatOf { using type = FK4<L>; };  // Q4_K, Q5_K
+template <> struct FormatOf<PackedQ2K> { using type = FQ2K; };
+template <> struct FormatOf<PackedQ3K> { using type = FQ3K; };
+template <> struct FormatOf<PackedQ6K> { using type = FQ6K; };
 
 template <class F, int NX, int J>
 inline void sub_block(const uint8_t* rec, const Scales& s, const int8_t* const (&xq)[NX], __m256i (&isum)[NX][2]) {
@@ -170,7 +210,7 @@ void group_tile(int64_t nsb, const uint8_t* wg, const BlockQ8_K* const (&xr)[NX]
 template <class L>
 struct Tile {
   using Layout = L;
-  using F = std::conditional_t<std::is_same_v<L, PackedQ6K>, FQ6K, FK4<L>>;
+  using F = typename FormatOf<L>::type;
   template <int NX>
   static void run(int64_t nsb, const uint8_t* wg, const BlockQ8_K* const (&xr)[NX], float* y, int64_t y_stride) {
     group_tile<F, NX>(nsb, wg, xr, y, y_stride);

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "kernels/matmul_packed_k_run.h"
+#include "kernels/matmul_packed_k_x86.h"
 
 namespace nm {
 namespace {
@@ -26,7 +27,6 @@ inline __m512i broadcast4(const void* p) {
   std::memcpy(&v, p, 4);
   return _mm512_set1_epi32(v);
 }
-inline __m128i load16(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
 inline __m512i load64(const uint8_t* p) { return _mm512_loadu_si512(p); }
 inline __m512 load_f16x16(const uint8_t* p) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
@@ -52,28 +52,21 @@ struct Scales {
 
 // Q4_K / Q5_K 6-bit scales and mins of 8 sub-blocks, one byte per row (16 rows).
 inline void scales_k4(const uint8_t* s, Scales& out) {
-  __m128i b[12];
-  for (int i = 0; i < 12; ++i) b[i] = load16(s + 16 * i);
-  const __m128i m6 = _mm_set1_epi8(63), m4 = _mm_set1_epi8(15), hi2 = _mm_set1_epi8(0x30);
-  for (int j = 0; j < 4; ++j) {
-    const __m128i sc_lo = _mm_and_si128(b[j], m6), mn_lo = _mm_and_si128(b[j + 4], m6);
-    const __m128i sc_hi = _mm_or_si128(_mm_and_si128(b[j + 8], m4), _mm_and_si128(_mm_srli_epi16(b[j], 2), hi2));
-    const __m128i mn_hi = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(b[j + 8], 4), m4),
-                                       _mm_and_si128(_mm_srli_epi16(b[j + 4], 2), hi2));
-    out.sc[j] = _mm512_cvtepu8_epi32(sc_lo);
-    out.sc[j + 4] = _mm512_cvtepu8_epi32(sc_hi);
-    const __m512i m_lo = _mm512_cvtepu8_epi32(mn_lo), m_hi = _mm512_cvtepu8_epi32(mn_hi);
-    out.off[j] = _mm512_or_si512(m_lo, _mm512_slli_epi32(m_lo, 16));  // min j against bsums 2j, 2j+1
-    out.off[j + 4] = _mm512_or_si512(m_hi, _mm512_slli_epi32(m_hi, 16));
+  __m128i sc[8], mn[8];
+  k4_scale_bytes(s, sc, mn);
+  for (int j = 0; j < 8; ++j) {
+    out.sc[j] = _mm512_cvtepu8_epi32(sc[j]);
+    const __m512i m = _mm512_cvtepu8_epi32(mn[j]);
+    out.off[j] = _mm512_or_si512(m, _mm512_slli_epi32(m, 16));  // min j against bsums 2j, 2j+1
   }
 }
 
 // The 16 rows' values of chunk CI of a record of layout P (matmul_packed_k.h).
 template <class P, int CI>
 inline __m512i chunk_values(const uint8_t* rec) {
-  const __m512i lo = _mm512_and_si512(shift_bits<-P::lo_shift(CI)>(load64(rec + P::lo_chunk(CI))), bytes(0x0f));
+  const __m512i lo = _mm512_and_si512(shift_bits<-P::lo_shift(CI)>(load64(rec + P::lo_chunk(CI))), bytes(P::lo_mask));
   if constexpr (P::hi_mask == 0) return lo;
-  else return and_or(shift_bits<4 - P::hi_shift(CI)>(load64(rec + P::hi_chunk(CI))), bytes(P::hi_mask), lo);
+  else return and_or(shift_bits<P::hi_pos - P::hi_shift(CI)>(load64(rec + P::hi_chunk(CI))), bytes(P::hi_mask), lo);
 }
 
 // Formats: the record Layout, kSubBlocks sub-blocks per super-block (chunks of 4 values:
@@ -105,6 +98,43 @@ struct FQ6K {
       s.off[p] = _mm512_slli_epi16(v, 5);  // q is stored + 32
     }
     s.d = load_f16x16(rec + PackedQ6K::d);
+  }
+};
+
+// Q2_K: 16 sub-blocks of 16, a 4-bit scale and min per sub-block.
+struct FQ2K {
+  using Layout = PackedQ2K;
+  static constexpr int kSubBlocks = 16;
+  static constexpr bool kMin = true;
+  static void scales(const uint8_t* rec, Scales& s) {
+    for (int p = 0; p < 8; ++p) {
+      // int16 pairs (byte 2p, byte 2p+1) per row: scale | min << 4
+      const __m512i v = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rec + PackedQ2K::scales + 32 * p)));
+      const __m512i sc = _mm512_and_si512(v, _mm512_set1_epi16(15));
+      s.sc[2 * p] = _mm512_and_si512(sc, _mm512_set1_epi32(0xffff));
+      s.sc[2 * p + 1] = _mm512_srli_epi32(sc, 16);
+      s.off[p] = _mm512_srli_epi16(v, 4);  // the mins, against bsums 2p, 2p+1
+    }
+    s.d = load_f16x16(rec + PackedQ2K::d);
+    s.dmin = load_f16x16(rec + PackedQ2K::dmin);
+  }
+};
+
+// Q3_K: 16 sub-blocks of 16, 6-bit scales (stored + 32), values stored + 4.
+struct FQ3K {
+  using Layout = PackedQ3K;
+  static constexpr int kSubBlocks = 16;
+  static constexpr bool kMin = false;
+  static void scales(const uint8_t* rec, Scales& s) {
+    __m128i u[16];
+    q3_scale_bytes(rec + PackedQ3K::scales, u);
+    for (int i = 0; i < 16; ++i) s.sc[i] = _mm512_sub_epi32(_mm512_cvtepu8_epi32(u[i]), _mm512_set1_epi32(32));
+    for (int p = 0; p < 8; ++p) {
+      const __m512i pair = _mm512_or_si512(_mm512_and_si512(s.sc[2 * p], _mm512_set1_epi32(0xffff)),
+                                           _mm512_slli_epi32(s.sc[2 * p + 1], 16));
+      s.off[p] = _mm512_slli_epi16(pair, 2);  // q is stored + 4
+    }
+    s.d = load_f16x16(rec + PackedQ3K::d);
   }
 };
 
@@ -198,13 +228,18 @@ void group_tile(int64_t nsb, const uint8_t* wg, const BlockQ8_K* const (&xr)[NX]
   for (int c = 0; c < NX; ++c) _mm512_storeu_ps(y + c * y_stride, acc[c]);
 }
 
+template <class L> struct FormatOf { using type = FK4<L>; };  // Q4_K, Q5_K
+template <> struct FormatOf<PackedQ2K> { using type = FQ2K; };
+template <> struct FormatOf<PackedQ3K> { using type = FQ3K; };
+template <> struct FormatOf<PackedQ6K> { using type = FQ6K; };
+
 // The tile for the layout L (matmul_packed_k_run.h).
 template <bool kVnni>
 struct Tiles {
   template <class L>
   struct Tile {
     using Layout = L;
-    using F = std::conditional_t<std::is_same_v<L, PackedQ6K>, FQ6K, FK4<L>>;
+    using F = typename FormatOf<L>::type;
     template <int NX>
     static void run(int64_t nsb, const uint8_t* wg, const BlockQ8_K* const (&xr)[NX], float* y, int64_t y_stride) {
       group_tile<F, kVnni, NX>(nsb, wg, xr, y, y_stride);

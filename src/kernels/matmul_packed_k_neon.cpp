@@ -41,7 +41,7 @@ inline int32x4_t dot4(int32x4_t acc, int8x16_t a, int8x16_t b) {
 // One super-block's scales for 8 rows (half h of a group): two registers of 4 rows each.
 struct Scales {
   int32x4_t sc[16][2];  // sub-block scale per row
-  int16x8_t mn[8];      // Q4_K/Q5_K: min per row (8 rows), against bsums 2j + 2j+1
+  int16x8_t mn[16];     // kMins: min per row (8 rows) of each sub-block
   float32x4_t d[2], dmin[2];
 };
 
@@ -57,6 +57,7 @@ struct FK4 {
   using Layout = L;
   static constexpr int kSubBlocks = 8;
   static constexpr int kSignedOffset = 0;
+  static constexpr bool kMins = true;  // min j against bsums 2j + 2j+1
   static void scales(const uint8_t* rec, int h, Scales& s) {
     uint8x8_t b[12];
     for (int i = 0; i < 12; ++i) b[i] = vld1_u8(rec + L::scales + 16 * i + 8 * h);
@@ -83,6 +84,7 @@ struct FQ6K {
   using Layout = PackedQ6K;
   static constexpr int kSubBlocks = 16;
   static constexpr int kSignedOffset = 32;
+  static constexpr bool kMins = false;
   static void scales(const uint8_t* rec, int h, Scales& s) {
     for (int p = 0; p < 8; ++p) {
       const int8x16_t v = vld1q_s8(reinterpret_cast<const int8_t*>(rec + PackedQ6K::scales + 32 * p + 16 * h));
@@ -97,21 +99,68 @@ struct FQ6K {
   }
 };
 
+// Q2_K: 16 sub-blocks of 16, a 4-bit scale and min per sub-block (min s against bsum s).
+struct FQ2K {
+  using Layout = PackedQ2K;
+  static constexpr int kSubBlocks = 16;
+  static constexpr int kSignedOffset = 0;
+  static constexpr bool kMins = true;
+  static void scales(const uint8_t* rec, int h, Scales& s) {
+    for (int p = 0; p < 8; ++p) {
+      const uint8x16_t v = vld1q_u8(rec + PackedQ2K::scales + 32 * p + 16 * h);  // (2p, 2p+1) per row
+      const uint8x8_t even = vget_low_u8(vuzp1q_u8(v, v)), odd = vget_low_u8(vuzp2q_u8(v, v));
+      const uint8x8_t m4 = vdup_n_u8(15);
+      s.sc[2 * p][0] = widen_lo(vand_u8(even, m4));
+      s.sc[2 * p][1] = widen_hi(vand_u8(even, m4));
+      s.sc[2 * p + 1][0] = widen_lo(vand_u8(odd, m4));
+      s.sc[2 * p + 1][1] = widen_hi(vand_u8(odd, m4));
+      s.mn[2 * p] = vreinterpretq_s16_u16(vmovl_u8(vshr_n_u8(even, 4)));
+      s.mn[2 * p + 1] = vreinterpretq_s16_u16(vmovl_u8(vshr_n_u8(odd, 4)));
+    }
+    for (int q = 0; q < 2; ++q) {
+      s.d[q] = load_f16x4(rec + PackedQ2K::d + 16 * h + 8 * q);
+      s.dmin[q] = load_f16x4(rec + PackedQ2K::dmin + 16 * h + 8 * q);
+    }
+  }
+};
+
+// Q3_K: 16 sub-blocks of 16, 6-bit scales (stored + 32), values stored + 4.
+struct FQ3K {
+  using Layout = PackedQ3K;
+  static constexpr int kSubBlocks = 16;
+  static constexpr int kSignedOffset = 4;
+  static constexpr bool kMins = false;
+  static void scales(const uint8_t* rec, int h, Scales& s) {
+    uint8x8_t b[12];
+    for (int i = 0; i < 12; ++i) b[i] = vld1_u8(rec + PackedQ3K::scales + 16 * i + 8 * h);
+    const int32x4_t k32 = vdupq_n_s32(32);
+    for (int i = 0; i < 16; ++i) {
+      const uint8x8_t lo = vand_u8(i < 8 ? b[i] : vshr_n_u8(b[i - 8], 4), vdup_n_u8(15));
+      const uint8x8_t hi = vand_u8(vshl_u8(b[8 + i % 4], vdup_n_s8((int8_t)(-2 * (i / 4)))), vdup_n_u8(3));
+      const uint8x8_t u = vorr_u8(lo, vshl_n_u8(hi, 4));
+      s.sc[i][0] = vsubq_s32(widen_lo(u), k32);
+      s.sc[i][1] = vsubq_s32(widen_hi(u), k32);
+    }
+    for (int q = 0; q < 2; ++q) s.d[q] = load_f16x4(rec + PackedQ3K::d + 16 * h + 8 * q);
+  }
+};
+
 // Rows 8h + 4q.. of value chunk CI of a record of layout P, as signed bytes (minus the
 // format's offset).
 template <class F, int CI>
 inline int8x16_t chunk_values(const uint8_t* rec, int h, int q) {
   using P = typename F::Layout;
   const uint8x16_t l = vld1q_u8(rec + P::lo_chunk(CI) + 32 * h + 16 * q);
-  uint8x16_t w;
-  if constexpr (P::lo_shift(CI) == 4) w = vshrq_n_u8(l, 4);
-  else if constexpr (P::hi_mask == 0) w = vandq_u8(l, vdupq_n_u8(0x0f));
-  else w = l;  // vsli below keeps only its low 4 bits
+  uint8x16_t w = l;
+  if constexpr (P::lo_shift(CI) != 0) w = vshrq_n_u8(l, P::lo_shift(CI));
+  // the value's top bits come from hi below (vsli keeps only w's low hi_pos bits), or are
+  // already zero when the low bits end the byte
+  if constexpr (P::hi_mask == 0 && ((P::lo_mask << P::lo_shift(CI)) & 0x80) == 0) w = vandq_u8(w, vdupq_n_u8(P::lo_mask));
   if constexpr (P::hi_mask != 0) {
     const uint8x16_t hb = vld1q_u8(rec + P::hi_chunk(CI) + 32 * h + 16 * q);
     uint8x16_t top = hb;  // the high bits, moved down to bit 0
     if constexpr (P::hi_shift(CI) != 0) top = vshrq_n_u8(hb, P::hi_shift(CI));
-    w = vsliq_n_u8(w, vandq_u8(top, vdupq_n_u8(P::hi_mask >> 4)), 4);
+    w = vsliq_n_u8(w, vandq_u8(top, vdupq_n_u8(P::hi_mask >> P::hi_pos)), P::hi_pos);
   }
   int8x16_t v = vreinterpretq_s8_u8(w);
   if constexpr (F::kSignedOffset != 0) v = vsubq_s8(v, vdupq_n_s8(F::kSignedOffset));
@@ -158,10 +207,11 @@ void group_tile(int64_t nsb, const uint8_t* wg, const BlockQ8_K* const (&xr)[NX]
       }(std::make_integer_sequence<int, F::kSubBlocks>{});
       for (int c = 0; c < NX; ++c) {
         const float dx = xr[c][b].d;
-        if constexpr (F::kSubBlocks == 8) {  // mins: sum over sub-blocks of min x (bsum 2j + bsum 2j+1)
+        if constexpr (F::kMins) {  // sum over sub-blocks of min x (the sub-block's block sums)
           int32x4_t osum[2] = {vdupq_n_s32(0), vdupq_n_s32(0)};
-          for (int j = 0; j < 8; ++j) {
-            const int16_t bs = (int16_t)(xr[c][b].bsums[2 * j] + xr[c][b].bsums[2 * j + 1]);
+          for (int j = 0; j < F::kSubBlocks; ++j) {
+            const int16_t bs = F::kSubBlocks == 8 ? (int16_t)(xr[c][b].bsums[2 * j] + xr[c][b].bsums[2 * j + 1])
+                                                 : xr[c][b].bsums[j];
             osum[0] = vmlal_n_s16(osum[0], vget_low_s16(s.mn[j]), bs);
             osum[1] = vmlal_n_s16(osum[1], vget_high_s16(s.mn[j]), bs);
           }
@@ -182,13 +232,18 @@ void group_tile(int64_t nsb, const uint8_t* wg, const BlockQ8_K* const (&xr)[NX]
     for (int q = 0; q < 4; ++q) vst1q_f32(y + c * y_stride + 4 * q, acc[c][q]);
 }
 
+template <class L> struct FormatOf { using type = FK4<L>; };  // Q4_K, Q5_K
+template <> struct FormatOf<PackedQ2K> { using type = FQ2K; };
+template <> struct FormatOf<PackedQ3K> { using type = FQ3K; };
+template <> struct FormatOf<PackedQ6K> { using type = FQ6K; };
+
 // The tile for the layout L (matmul_packed_k_run.h).
 template <bool kDot>
 struct Tiles {
   template <class L>
   struct Tile {
     using Layout = L;
-    using F = std::conditional_t<std::is_same_v<L, PackedQ6K>, FQ6K, FK4<L>>;
+    using F = typename FormatOf<L>::type;
     template <int NX>
     static void run(int64_t nsb, const uint8_t* wg, const BlockQ8_K* const (&xr)[NX], float* y, int64_t y_stride) {
       group_tile<F, kDot, NX>(nsb, wg, xr, y, y_stride);

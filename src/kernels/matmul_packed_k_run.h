@@ -42,6 +42,8 @@ void packed_k_run(int64_t k, const void* wp, int64_t n_groups, const void* x, si
 template <template <class> class Tile, int kTileN>
 bool packed_k_kernel(DType w_type, PackedKernel* out) {
   switch (w_type) {
+    case DType::Q2_K: out->run = packed_k_run<Tile<PackedQ2K>, kTileN>; break;
+    case DType::Q3_K: out->run = packed_k_run<Tile<PackedQ3K>, kTileN>; break;
     case DType::Q4_K: out->run = packed_k_run<Tile<PackedQ4K>, kTileN>; break;
     case DType::Q5_K: out->run = packed_k_run<Tile<PackedQ5K>, kTileN>; break;
     case DType::Q6_K: out->run = packed_k_run<Tile<PackedQ6K>, kTileN>; break;

@@ -1,6 +1,7 @@
 // Scalar reference kernels for matmul(): one dot product per weight type, written to
 // read like the format definitions (dequantise-in-integers, then scale). These stay as
 // the reference every SIMD path is tested against.
+#include "core/quants.h"
 #include "kernels/matmul_kernels.h"
 
 namespace nm {
@@ -158,6 +159,45 @@ float dot_qk_45(int64_t k, const void* w, const void* x) {
   return s;
 }
 
+// Q2_K: x = d*(sc&15)*q - dmin*(sc>>4) per sub-block of 16, q 2 bits.
+float dot_q2_k(int64_t k, const void* w, const void* x) {
+  const auto* a = static_cast<const BlockQ2_K*>(w);
+  const auto* b = static_cast<const BlockQ8_K*>(x);
+  float s = 0.0f;
+  for (int64_t i = 0; i < k / QK_K; ++i) {
+    int sum_q = 0, sum_m = 0;
+    for (int sb = 0; sb < 16; ++sb) {
+      int dot = 0;
+      for (int l = 0; l < 16; ++l) dot += q2_bits(a[i].qs, 16 * sb + l) * b[i].qs[16 * sb + l];
+      sum_q += (a[i].scales[sb] & 15) * dot;
+      sum_m += (a[i].scales[sb] >> 4) * b[i].bsums[sb];
+    }
+    s += b[i].d * (h2f(a[i].d) * (float)sum_q - h2f(a[i].dmin) * (float)sum_m);
+  }
+  return s;
+}
+
+// Q3_K: x = d*(sc-32)*(q-4) per sub-block of 16, q = 2 bits + a high bit from hmask.
+float dot_q3_k(int64_t k, const void* w, const void* x) {
+  const auto* a = static_cast<const BlockQ3_K*>(w);
+  const auto* b = static_cast<const BlockQ8_K*>(x);
+  float s = 0.0f;
+  for (int64_t i = 0; i < k / QK_K; ++i) {
+    int sum = 0;
+    for (int sb = 0; sb < 16; ++sb) {
+      int dot = 0;
+      for (int l = 0; l < 16; ++l) {
+        const int v = 16 * sb + l;
+        const int q = q2_bits(a[i].qs, v) + 4 * ((a[i].hmask[v % 32] >> (v / 32)) & 1) - 4;
+        dot += q * b[i].qs[v];
+      }
+      sum += q3_scale(a[i].scales, sb) * dot;
+    }
+    s += b[i].d * h2f(a[i].d) * (float)sum;
+  }
+  return s;
+}
+
 // Q6_K: x = d*sc*(q-32), 16 sub-blocks of 16; q = 4 bits of ql + 2 bits of qh.
 float dot_q6_k(int64_t k, const void* w, const void* x) {
   const auto* a = static_cast<const BlockQ6_K*>(w);
@@ -194,7 +234,7 @@ DType matmul_act_type(DType w_type) {
     case DType::F32: case DType::F16: case DType::BF16: return DType::F32;
     case DType::Q4_0: case DType::Q5_0: case DType::Q8_0: case DType::IQ4_NL: return DType::Q8_0;
     case DType::Q4_1: case DType::Q5_1: return DType::Q8_1;
-    case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: return DType::Q8_K;
+    case DType::Q2_K: case DType::Q3_K: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: return DType::Q8_K;
     default: return DType::F64;
   }
 }
@@ -211,6 +251,8 @@ bool matmul_kernel_scalar(DType w_type, MatmulKernel* out) {
     case DType::Q5_1: tile = tile_by_rows<dot_q5_1>; break;
     case DType::IQ4_NL: tile = tile_by_rows<dot_iq4_nl>; break;
     case DType::Q8_0: tile = tile_by_rows<dot_q8_0>; break;
+    case DType::Q2_K: tile = tile_by_rows<dot_q2_k>; break;
+    case DType::Q3_K: tile = tile_by_rows<dot_q3_k>; break;
     case DType::Q4_K: tile = tile_by_rows<dot_qk_45<BlockQ4_K, false>>; break;
     case DType::Q5_K: tile = tile_by_rows<dot_qk_45<BlockQ5_K, true>>; break;
     case DType::Q6_K: tile = tile_by_rows<dot_q6_k>; break;

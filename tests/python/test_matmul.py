@@ -17,7 +17,7 @@ from gguf import GGMLQuantizationType as T
 from conftest import ptr
 from matmul import ACT, BLOCKS, dequant_weights, quantize_act, random_blocks
 
-TYPES = [T.F32, T.F16, T.BF16, T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.IQ4_NL, T.Q4_K, T.Q5_K, T.Q6_K]
+TYPES = [T.F32, T.F16, T.BF16, T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.IQ4_NL, T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K]
 # (m, blocks of k, n); m not a multiple of any tile, odd n, one and several blocks;
 # matrix-vector rows with odd and even block counts, and one longer than the 16384 the
 # AVX-512 matrix-vector kernel prepares on its stack.
@@ -104,7 +104,7 @@ PACKED_SHAPES = [(16, 1, 1), (32, 9, 1), (48, 16, 1), (16, 520, 1), (64, 4, 5), 
 PACKED_SHAPES_K = [(16, 1, 1), (32, 3, 1), (48, 35, 1), (64, 2, 5), (80, 2, 17), (16, 1, 16), (128, 1, 70)]
 
 
-PACKED_TYPES = [T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.IQ4_NL, T.Q8_0, T.Q4_K, T.Q5_K, T.Q6_K]
+PACKED_TYPES = [T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.IQ4_NL, T.Q8_0, T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K]
 
 
 @pytest.mark.parametrize("wtype", PACKED_TYPES, ids=lambda t: t.name)

@@ -10,11 +10,13 @@ import quants as ref
 from conftest import ptr
 
 ALL = [ref.Q4_0, ref.Q4_1, ref.Q5_0, ref.Q5_1, ref.Q8_0, ref.Q8_1, ref.Q4_K, ref.Q5_K, ref.Q6_K, ref.Q8_K, ref.IQ4_NL]
+DEQUANT_ONLY = [ref.Q2_K, ref.Q3_K]  # no quantiser (files are read, not written)
 SIMPLE = [ref.Q4_0, ref.Q4_1, ref.Q5_0, ref.Q5_1, ref.Q8_0, ref.Q8_1, ref.Q8_K, ref.IQ4_NL]
 KQ = [ref.Q4_K, ref.Q5_K, ref.Q6_K]
 # f16 scale fields (byte offsets) per type; Q8_K has an f32 scale at 0.
 F16_FIELDS = {ref.Q4_0: [0], ref.Q4_1: [0, 2], ref.Q5_0: [0], ref.Q5_1: [0, 2], ref.Q8_0: [0],
-              ref.Q8_1: [0, 2], ref.Q4_K: [0, 2], ref.Q5_K: [0, 2], ref.Q6_K: [208], ref.IQ4_NL: [0]}
+              ref.Q8_1: [0, 2], ref.Q4_K: [0, 2], ref.Q5_K: [0, 2], ref.Q6_K: [208], ref.IQ4_NL: [0],
+              ref.Q2_K: [80, 82], ref.Q3_K: [108]}
 
 
 def _ids(t):
@@ -68,7 +70,7 @@ def _bits(a):
     return np.ascontiguousarray(a, np.float32).view(np.uint32)
 
 
-@pytest.mark.parametrize("t", ALL, ids=_ids)
+@pytest.mark.parametrize("t", ALL + DEQUANT_ONLY, ids=_ids)
 def test_dequantize_random_blocks_bit_exact(shim, rng, t):
     blocks = _random_blocks(rng, t, 512)
     ours = _ours_dequantize(shim, t, blocks, n_rows=4)

@@ -132,7 +132,7 @@ def test_greedy_tokens_identical_over_32_steps(shim, rng, tmp_path, preset, wtyp
 # Q4_1 / Q5_1 are left out: their file layout takes the activation sums as Q8_1's fp16 s and
 # the packed kernels in float, which moves logits by up to 4e-2*|L| (15 seeds); the packed
 # path is what test_logits_match_reference runs against the float64 reference (~1e-7*|L|).
-@pytest.mark.parametrize("wtype", ["q4_0", "q8_0", "q5_0", "iq4_nl", "q4_k", "q5_k", "q6_k"])
+@pytest.mark.parametrize("wtype", ["q4_0", "q8_0", "q5_0", "iq4_nl", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k"])
 def test_packed_weights_agree_with_the_file_layout(shim, rng, tmp_path, wtype):
     # The packed copies change only the order of float sums (same activation quantiser), but
     # a changed sum can move a later 8-bit activation across a rounding midpoint, one step of

@@ -19,15 +19,17 @@ import numpy as np
 
 # type id -> (block size, type size); ids are ggml_type values.
 Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q4_K, Q5_K, Q6_K, Q8_K, IQ4_NL = 2, 3, 6, 7, 8, 9, 12, 13, 14, 15, 20
+Q2_K, Q3_K = 10, 11
 LAYOUT = {
     Q4_0: (32, 2 + 16), Q4_1: (32, 4 + 16), Q5_0: (32, 2 + 4 + 16), Q5_1: (32, 4 + 4 + 16),
     Q8_0: (32, 2 + 32), Q8_1: (32, 4 + 32),
     Q4_K: (256, 4 + 12 + 128), Q5_K: (256, 4 + 12 + 32 + 128), Q6_K: (256, 128 + 64 + 16 + 2),
     Q8_K: (256, 4 + 256 + 32), IQ4_NL: (32, 2 + 16),
+    Q2_K: (256, 16 + 64 + 4), Q3_K: (256, 32 + 64 + 12 + 2),
 }
 NAMES = {Q4_0: "Q4_0", Q4_1: "Q4_1", Q5_0: "Q5_0", Q5_1: "Q5_1", Q8_0: "Q8_0", Q8_1: "Q8_1",
          Q4_K: "Q4_K", Q5_K: "Q5_K", Q6_K: "Q6_K", Q8_K: "Q8_K",
-         IQ4_NL: "IQ4_NL"}
+         IQ4_NL: "IQ4_NL", Q2_K: "Q2_K", Q3_K: "Q3_K"}
 # The IQ4_NL grid (ggml-common.h kvalues_iq4nl).
 IQ4_NL_VALUES = np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], np.int64)
 
@@ -76,6 +78,28 @@ def _k_levels(qs, qh=None):
     return q
 
 
+def _q2_levels(qs):
+    """Q2_K/Q3_K low 2 bits: value 128h + 32j + l is bits 2j, 2j+1 of qs[32h + l]."""
+    q = np.empty((qs.shape[0], 256), np.int64)
+    for h in range(2):
+        b = qs[:, 32 * h:32 * h + 32].astype(np.int64)
+        for j in range(4):
+            q[:, 128 * h + 32 * j:128 * h + 32 * j + 32] = (b >> (2 * j)) & 3
+    return q
+
+
+def _q3_scales(sc):
+    """Q3_K: 12 bytes -> 16 signed scales: low 4 bits in bytes 0..7 (low nibble for scale s < 8,
+    high nibble of byte s - 8 after), high 2 bits in bytes 8..11 (byte 8 + s % 4, bits 2 (s / 4))."""
+    sc = sc.astype(np.int64)
+    out = np.empty((sc.shape[0], 16), np.int64)
+    for s in range(16):
+        lo = (sc[:, s] if s < 8 else sc[:, s - 8] >> 4) & 15
+        hi = (sc[:, 8 + s % 4] >> (2 * (s // 4))) & 3
+        out[:, s] = (lo | (hi << 4)) - 32
+    return out
+
+
 def dequantize(blocks, qtype):
     """uint8 (n_blocks, type_size) -> float32 (n_blocks * block_size,)."""
     b = np.ascontiguousarray(blocks, dtype=np.uint8)
@@ -101,6 +125,15 @@ def dequantize(blocks, qtype):
             q = _k_levels(b[:, 48:176], b[:, 16:48])
         sub = np.arange(256) // 32
         y = (d * sc[:, sub]) * q - dmin * mn[:, sub]
+    elif qtype == Q2_K:  # scales[16] (scale | min << 4), qs[64], d, dmin
+        sc = b[:, 0:16].astype(np.int64)
+        sub = np.arange(256) // 16
+        y = _f16(b, 80) * (sc & 15)[:, sub] * _q2_levels(b[:, 16:80]) - _f16(b, 82) * (sc >> 4)[:, sub]
+    elif qtype == Q3_K:  # hmask[32], qs[64], scales[12], d
+        hm = b[:, 0:32].astype(np.int64)
+        hbit = np.stack([(hm >> j) & 1 for j in range(8)], axis=1).reshape(n, 256)  # value 32j + l
+        q = _q2_levels(b[:, 32:96]) + 4 * hbit - 4
+        y = _f16(b, 108) * _q3_scales(b[:, 96:108])[:, np.arange(256) // 16] * q
     elif qtype == Q6_K:
         ql, qh = b[:, 0:128].astype(np.int64), b[:, 128:192].astype(np.int64)
         sc = b[:, 192:208].view(np.int8).astype(np.float64)
