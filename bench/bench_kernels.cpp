@@ -2,7 +2,8 @@
 // kernels against them (matrix-vector vs bandwidth, batched vs FMA peak). One line per
 // measurement; types marked "p" use the packed (row-interleaved) layout CPU graphs use.
 // Flags: --threads N (default 2), --isa NAME (default best), --quick, --types q4_0,q5_1,...
-// (default: all the weight types listed below).
+// (default: all the weight types listed below), --peaks-only (the three machine limits and
+// nothing else: what bench/compare_llama_cpp.py divides both engines' speeds by).
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -98,13 +99,14 @@ bool listed(const char* list, std::string_view name) {
 
 int main(int argc, char** argv) {
   int threads = 2;
-  bool quick = false;
+  bool quick = false, peaks_only = false;
   const char* only_types = nullptr;  // comma-separated type names; nullptr: all
   nm::Isa isa = nm::best_isa();
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--threads" && i + 1 < argc) threads = std::max(1, std::atoi(argv[++i]));
     else if (a == "--quick") quick = true;
+    else if (a == "--peaks-only") peaks_only = true;
     else if (a == "--types" && i + 1 < argc) only_types = argv[++i];
     else if (a == "--isa" && i + 1 < argc) {
       const std::string name = argv[++i];
@@ -112,7 +114,7 @@ int main(int argc, char** argv) {
       for (nm::Isa u : nm::usable_isas()) if (name == nm::isa_name(u)) { isa = u; found = true; }
       if (!found) { std::fprintf(stderr, "isa %s is not usable here\n", name.c_str()); return 2; }
     } else {
-      std::fprintf(stderr, "usage: bench_kernels [--threads N] [--isa NAME] [--quick] [--types q4_0,q8_0,...]\n");
+      std::fprintf(stderr, "usage: bench_kernels [--threads N] [--isa NAME] [--quick] [--types q4_0,q8_0,...] [--peaks-only]\n");
       return 2;
     }
   }
@@ -124,6 +126,7 @@ int main(int argc, char** argv) {
   const double ipeak = int8_peak(pool, isa);
   std::printf("fma_peak threads=%d width=%d %.1f GFLOP/s\n", threads, vector_bits(isa), peak);
   if (ipeak > 0) std::printf("int8_dot_peak threads=%d vpdpbusd %.1f GOP/s\n", threads, ipeak);
+  if (peaks_only) return 0;
 
   const int64_t m = 11008, k = 4096;
   std::vector<float> x((size_t)512 * k);

@@ -18,10 +18,19 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import nanomind_ctypes as nmc  # noqa: E402
 
 
-def main(paths):
-    models = os.environ.get("NM_MODELS_DIR") or os.path.join(
+def models_dir():
+    """Where scripts/fetch-models.sh puts the real files."""
+    return os.environ.get("NM_MODELS_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "nanomind", "models")
-    lib = nmc.NanoMind(os.environ.get("NM_LIB", "build/lib/libnanomind.so"))
+
+
+def load_library():
+    return nmc.NanoMind(os.environ.get("NM_LIB", "build/lib/libnanomind.so"))
+
+
+def main(paths):
+    models = models_dir()
+    lib = load_library()
     for path in paths:
         g = json.load(open(path, encoding="utf-8"))
         worst = 0.0

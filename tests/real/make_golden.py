@@ -16,6 +16,9 @@ template writes it); raw prompts get the BOS the file asks for. llama.cpp runs o
 with an f16 KV cache and its extra CPU buffer types off: this build's AMX matrix
 multiplication (the CPU here has AMX) crashes on batches of these files (SIGSEGV in
 ggml_backend_amx_mul_mat), so the plain CPU kernels made the goldens.
+
+A rewritten golden has no float64 references at its noise ties: run
+tests/real/reference_ties.py on it afterwards (see test_real_models.py).
 """
 from __future__ import annotations
 

@@ -17,14 +17,25 @@ matmul input to 8 bits and sum in different orders, so a value near a rounding m
 lands one step apart and the difference grows through the layers. Measured with
 tests/real/engine_distance.py (first generated position of every prompt), NanoMind's logits
 differ from llama.cpp's by up to 0.37 (SmolLM2 Q4_1, logits ~30), 0.16 (Qwen2.5-Coder 0.5B),
-0.19 (1.5B) and 0.92 (Gemma 3 270M, whose 301-fold output norm weights magnify it); against
-the numpy float64 reference with the same 8-bit rounding NanoMind is as close as llama.cpp
-or closer (SmolLM2 'french-math': NanoMind 0.004 from it, llama.cpp 0.36; Gemma
-'arithmetic': 0.12 and 0.48). So a different token is also accepted as a noise tie when
-each engine rates the other's token within NOISE_TIE (twice that measured distance) of its
-own top; the test prints which kind of tie ended each comparison, so the 0.1 rule's outcome
-stays visible. Every other difference fails: a wrong kernel, layout or norm moves logits by
-whole units at the first step.
+0.19 (1.5B) and 0.92 (Gemma 3 270M, whose 301-fold output norm weights magnify it).
+So a different token past the 0.1 rule is accepted as a noise tie only where both hold:
+- each engine rates the other's token within NOISE_TIE (twice that measured distance) of
+  its own top, and
+- at that very step NanoMind's logit gap between the two tokens is within NOISE_TIE of the
+  gap of a float64 arbiter stored in the golden (prompt["reference"], made by
+  tests/real/reference_ties.py: the published equations in numpy float64 on the exactly
+  dequantised weights, no activation rounding), so NanoMind's own error there, measured
+  against an independent reference rather than against llama.cpp, is rounding noise.
+A difference at a step with no stored reference fails (run reference_ties.py to judge it),
+as does every other difference: a wrong kernel, layout or norm moves logits by whole units
+at the first step. The test prints which kind of tie ended each comparison, and at a noise
+tie the three gaps, so the 0.1 rule's own outcome stays visible. With the committed
+goldens (llama.cpp of 2026-12-06) 48 of the 53 prompts end equal or at a 0.1 near-tie; the
+other 5 are noise ties, and the arbiter does not side with either engine there: NanoMind's
+gap is the closer one at 3 (SmolLM2 'multilingual', Gemma 'french-math' and 'multi-turn'),
+llama.cpp's at 2 (SmolLM2 'chinese': NanoMind 0.37 from the float64 gap, llama.cpp 0.001;
+'spanish-system': 0.24 and 0.05). The 8-bit activation rounding alone moves these logits
+by 0.2-0.4 (float64 with and without it, tests/reference/llama_ref.py act_quant).
 
 The tier takes minutes (15 on the shared 2-core VM), so a plain `ctest` skips it: it runs
 where NM_REAL=1 (`NM_REAL=1 ctest -L real`) or NM_REAL_REQUIRED=1 (scripts/test.sh sets the
@@ -138,8 +149,20 @@ def test_greedy_tokens_match_llama_cpp(engine, prompt):
                 return
             noise = NOISE_TIE.get(GOLDEN["model"], TIE)
             if ours in near and near[ours] >= top - noise and logits[theirs] >= logits[ours] - noise:
-                print(what + f" (noise tie: within {noise}, not within {TIE})")
-                return
+                ref = prompt.get("reference")
+                if not ref or ref["step"] != i:
+                    pytest.fail(what + f": within the noise tie {noise} but beyond {TIE}, and the golden has no float64 "
+                                "reference for this step (run tests/real/reference_ties.py)")
+                exact = dict((t, v) for t, v in ref["top"])
+                gap_ref, gap_nm, gap_ll = exact[theirs] - exact[ours], logits[theirs] - logits[ours], top - near[ours]
+                judged = (f"gap between the two tokens: float64 reference {gap_ref:.3f}, NanoMind {gap_nm:.3f}, "
+                          f"llama.cpp {gap_ll:.3f}")
+                if abs(gap_nm - gap_ref) <= noise:
+                    closer = "NanoMind" if abs(gap_nm - gap_ref) <= abs(gap_ll - gap_ref) else "llama.cpp"
+                    print(what + f" (noise tie: within {noise}, not within {TIE}; {judged}; {closer} closer)")
+                    return
+                pytest.fail(what + f": within the noise tie {noise} but beyond {TIE}, and {judged}: NanoMind is more "
+                            f"than {noise} from the float64 reference")
             if ours not in near and step.get("cut"):
                 pytest.fail(what + ": llama.cpp's logit of NanoMind's token was not stored (regenerate the "
                             "golden with a larger MAX_STORED)")

@@ -21,6 +21,8 @@ stored value as for every other architecture.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 import gguf
@@ -48,10 +50,29 @@ def tensor_f64(t) -> np.ndarray:
         .reshape(shape)
 
 
-class LlamaRef:
-    """Loads all weights into float64 at construction. Not thread-safe (plain object)."""
+class LazyTensors(Mapping):
+    """name -> float64 array, dequantised on every access and not kept: a forward pass over
+    all tokens at once reads each matrix once, and a 1.5B-parameter file then needs one
+    matrix in float64 at a time instead of 12 GB."""
 
-    def __init__(self, path: str, act_quant: bool = False):
+    def __init__(self, reader: gguf.GGUFReader):
+        self._t = {t.name: t for t in reader.tensors}
+
+    def __getitem__(self, name):
+        return tensor_f64(self._t[name])
+
+    def __iter__(self):
+        return iter(self._t)
+
+    def __len__(self):
+        return len(self._t)
+
+
+class LlamaRef:
+    """Loads all weights into float64 at construction (lazy=True: on use, see LazyTensors).
+    Not thread-safe (plain object)."""
+
+    def __init__(self, path: str, act_quant: bool = False, lazy: bool = False):
         """act_quant: round the input of every quantised-weight product to the 8-bit
         activation blocks GGML pairs with that weight type (Q8_0 / Q8_1 / Q8_K), as CPU
         engines do, so that only float rounding separates an engine from this reference."""
@@ -74,9 +95,9 @@ class LlamaRef:
         self.rope_base_swa = float(_field(r, f"{a}.rope.freq_base_swa", 10000.0))
         self.ctx = int(_field(r, f"{a}.context_length"))
         self.neox = a in NEOX_ARCHS
-        self.w = {t.name: tensor_f64(t) for t in r.tensors}
+        self.w = LazyTensors(r) if lazy else {t.name: tensor_f64(t) for t in r.tensors}
         self.tied = "output.weight" not in self.w
-        self.vocab = self.w["token_embd.weight"].shape[0]
+        self.vocab = int(next(t.shape[1] for t in r.tensors if t.name == "token_embd.weight"))
         self.bos = _field(r, "tokenizer.ggml.bos_token_id")
         self.eos = _field(r, "tokenizer.ggml.eos_token_id")
 
