@@ -107,6 +107,12 @@ struct ThreadPool::Impl {
   alignas(64) std::atomic<uint32_t> barrier_arrived{0};
   alignas(64) std::atomic<uint32_t> barrier_gen{0};
   alignas(64) std::atomic<int> barrier_sleepers{0};
+  // Who takes part in the current run: its generation in the high 32 bits, kClosed, and
+  // the number of workers that joined it. A worker joins (CAS) before it reads fn; a
+  // run_stealable() caller closes the run once its own fn returns and then waits only
+  // for the workers that had joined, so a late worker skips the run.
+  alignas(64) std::atomic<uint64_t> entry{0};
+  static constexpr uint64_t kClosed = uint64_t{1} << 31, kJoinedMask = kClosed - 1;
   const std::function<void(int, int)>* fn = nullptr;  // written before generation bump
   bool stop = false;
   std::vector<std::thread> workers;
@@ -126,11 +132,19 @@ ThreadPool::ThreadPool(int n_threads, std::vector<int> cpu_ids)
           wait_change(s.generation, seen, s.gen_sleepers);
           seen = s.generation.load(std::memory_order_acquire);
           if (s.stop) return;
+          uint64_t e = s.entry.load(std::memory_order_acquire);
+          bool joined = false;
+          while ((uint32_t)(e >> 32) == seen && !(e & Impl::kClosed)) {
+            if (s.entry.compare_exchange_weak(e, e + 1, std::memory_order_acq_rel)) {
+              joined = true;
+              break;
+            }
+          }
+          if (!joined) continue;  // closed without us, or already followed by a newer run
           (*s.fn)(i, n_threads_);
           // release: the caller sees everything this task wrote once it sees the count.
-          if (s.n_done.fetch_add(1, std::memory_order_acq_rel) + 1 == (uint32_t)n_threads_ - 1) {
-            wake(s.n_done, s.done_sleepers);
-          }
+          s.n_done.fetch_add(1, std::memory_order_acq_rel);
+          wake(s.n_done, s.done_sleepers);
         }
       });
     } catch (const std::system_error& e) {
@@ -162,7 +176,11 @@ void ThreadPool::stop_workers() {
 
 ThreadPool::~ThreadPool() { stop_workers(); }
 
-void ThreadPool::run(const std::function<void(int ith, int nth)>& fn) {
+void ThreadPool::run(const std::function<void(int ith, int nth)>& fn) { run_task(fn, false); }
+
+void ThreadPool::run_stealable(const std::function<void(int ith, int nth)>& fn) { run_task(fn, true); }
+
+void ThreadPool::run_task(const std::function<void(int ith, int nth)>& fn, bool stealable) {
   if (n_threads_ == 1) {
     fn(0, 1);
     return;
@@ -170,10 +188,14 @@ void ThreadPool::run(const std::function<void(int ith, int nth)>& fn) {
   Impl& s = *impl_;
   s.fn = &fn;
   s.n_done.store(0, std::memory_order_relaxed);
-  s.generation.fetch_add(1, std::memory_order_seq_cst);  // publishes fn and n_done
+  const uint32_t gen = s.generation.load(std::memory_order_relaxed) + 1;
+  s.entry.store((uint64_t)gen << 32, std::memory_order_relaxed);  // open, nobody joined yet
+  s.generation.fetch_add(1, std::memory_order_seq_cst);  // publishes fn, n_done and entry
   wake(s.generation, s.gen_sleepers);
   fn(0, n_threads_);
-  const uint32_t want = (uint32_t)n_threads_ - 1;
+  const uint32_t want = stealable
+      ? (uint32_t)(s.entry.fetch_or(Impl::kClosed, std::memory_order_acq_rel) & Impl::kJoinedMask)
+      : (uint32_t)n_threads_ - 1;  // every worker joins a run that is never closed
   for (uint32_t done = s.n_done.load(std::memory_order_acquire); done != want;
        done = s.n_done.load(std::memory_order_acquire)) {
     wait_change(s.n_done, done, s.done_sleepers);

@@ -51,6 +51,14 @@ class ThreadPool {
   // then stores it inline and run() allocates nothing.
   void run(const std::function<void(int ith, int nth)>& fn);
 
+  // run() for a task whose parts any thread may do: fn takes its work from shared
+  // counters, so that fn(0, nth) alone finishes everything the workers have not taken.
+  // The caller then waits only for the workers that had started by the time its own
+  // fn(0, nth) returned; a worker that starts later (asleep, or descheduled on a loaded
+  // machine) skips the run. A 2-thread decode on a busy 2-core machine otherwise waits
+  // at every matmul for a worker the scheduler has not run yet. No barrier() inside.
+  void run_stealable(const std::function<void(int ith, int nth)>& fn);
+
   // Inside a run() task only: returns once all nth threads have called it, so a kernel
   // can do phase 1 (e.g. quantise the activations, split by ith), barrier(), then
   // phase 2 that reads everything phase 1 wrote. Every thread must call it the same
@@ -61,6 +69,7 @@ class ThreadPool {
  private:
   // Stops and joins every started worker (destructor, or a failed constructor).
   void stop_workers();
+  void run_task(const std::function<void(int ith, int nth)>& fn, bool stealable);
 
   struct Impl;
   int n_threads_;

@@ -65,8 +65,10 @@ size_t act_offset(size_t x_bytes) { return (x_bytes + 63) / 64 * 64; }
 // one stream and the hardware prefetcher keeps running from chunk to chunk; chunks dealt
 // round-robin from one counter made every thread jump after each chunk, and decode ran
 // ~15% slower (TinyLlama Q4_0 tg128 43-50 -> 51-63 tok/s on the 2-core VM). A thread done
-// with its share takes chunks from the others' (a preempted thread still delays one chunk
-// only). Chunks are fixed by shape, so results do not depend on the thread count.
+// with its share takes chunks from the others', and a worker that has not started when the
+// caller is done is not waited for (ThreadPool::run_stealable: on a loaded machine the
+// scheduler may not run it for milliseconds). Chunks are fixed by shape, so results do not
+// depend on the thread count or on who computed which chunk.
 constexpr int kMaxStreams = 64;
 template <class F>
 void for_each_chunk_streamed(ThreadPool& pool, int64_t n_chunks, F&& fn) {
@@ -80,7 +82,7 @@ void for_each_chunk_streamed(ThreadPool& pool, int64_t n_chunks, F&& fn) {
     shares[t].next.store(n_chunks * t / nth, std::memory_order_relaxed);
     shares[t].end = n_chunks * (t + 1) / nth;
   }
-  pool.run([&](int ith, int) {
+  pool.run_stealable([&](int ith, int) {
     for (int s = 0; s < nth; ++s) {
       Share& sh = shares[(ith + s) % nth];
       for (int64_t c = sh.next.fetch_add(1, std::memory_order_relaxed); c < sh.end;
@@ -130,7 +132,7 @@ Status matmul_packed(Isa isa, const MatmulArgs& a, const MatmulKernel& quant, vo
   }
   const int64_t row_chunks = ceil_div(n_groups, kGroupsPerChunk), col_chunks = ceil_div(a.n, kColsPerChunk);
   std::atomic<int64_t> next_chunk{0};
-  pool.run([&](int, int) {
+  pool.run_stealable([&](int, int) {  // chunks from one counter: any thread may take any
     for (int64_t c = next_chunk.fetch_add(1, std::memory_order_relaxed); c < row_chunks * col_chunks;
          c = next_chunk.fetch_add(1, std::memory_order_relaxed)) {
       const int64_t g0 = c / col_chunks * kGroupsPerChunk, g1 = std::min(n_groups, g0 + kGroupsPerChunk);
@@ -269,7 +271,7 @@ Status matmul(Isa isa, const MatmulArgs& a, void* scratch, ThreadPool& pool) {
   }
   if (n_chunks >= pool.size() || n_tm >= n_tn) {
     // Chunks of kRowBlock weight rows (a block of W stays in L2 while every activation tile uses it).
-    pool.run([&](int, int) {
+    pool.run_stealable([&](int, int) {
       for (int64_t c = next_chunk.fetch_add(1, std::memory_order_relaxed); c < n_chunks;
            c = next_chunk.fetch_add(1, std::memory_order_relaxed)) {
         run_block(c * kRowBlock, std::min(a.m, (c + 1) * kRowBlock), 0, a.n);

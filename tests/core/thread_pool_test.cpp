@@ -132,6 +132,38 @@ TEST(ThreadPool, SeveralPoolsTakeTurnsAndSleepBetween) {
   EXPECT_EQ(bad.load(), 0);
 }
 
+// run_stealable: items taken from a shared counter are each done exactly once whoever
+// takes them, a worker joins a run at most once (late workers skip it), and run() right
+// after (every worker must take part) is not disturbed by workers that skipped. Pauses
+// let workers fall asleep so that some join late and some not at all.
+TEST(ThreadPool, StealableRunsDoEveryItemOnceAndMixWithRun) {
+  for (int n : {2, 3, 4}) {
+    ThreadPool pool(n);
+    constexpr int kItems = 257;
+    std::vector<std::atomic<int>> done(kItems);
+    std::atomic<int> bad{0};
+    std::vector<std::atomic<int>> calls((size_t)n);
+    for (int r = 0; r < 600; ++r) {
+      for (auto& d : done) d.store(0, std::memory_order_relaxed);
+      for (auto& c : calls) c.store(0, std::memory_order_relaxed);
+      std::atomic<int> next{0};
+      pool.run_stealable([&](int ith, int nth) {
+        if (nth != n) bad++;
+        calls[(size_t)ith]++;
+        for (int i = next.fetch_add(1); i < kItems; i = next.fetch_add(1)) done[(size_t)i]++;
+      });
+      for (int i = 0; i < kItems; ++i) if (done[(size_t)i].load() != 1) bad++;
+      if (calls[0].load() != 1) bad++;
+      for (int t = 1; t < n; ++t) if (calls[(size_t)t].load() > 1) bad++;
+      std::vector<int> seen((size_t)n, 0);
+      pool.run([&](int ith, int) { seen[(size_t)ith]++; });
+      for (int t = 0; t < n; ++t) if (seen[(size_t)t] != 1) bad++;
+      if (r % 100 == 99) std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    }
+    EXPECT_EQ(bad.load(), 0) << "threads " << n;
+  }
+}
+
 TEST(ThreadPool, SingleThreadRunsInline) {
   ThreadPool pool(1);
   int calls = 0;
