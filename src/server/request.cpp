@@ -1,10 +1,14 @@
 #include "server/request.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <iterator>
 
 #include <nlohmann/json.hpp>
@@ -74,14 +78,23 @@ Expected<std::vector<uint8_t>> read_local_image(const std::string& path, const R
       (d != "/" && f[d.size()] != '/')) {
     return bad_request("the image file is not inside the folder given with --allow-local-files, or does not exist", param);
   }
-  std::ifstream in(f, std::ios::binary);
-  if (!in) return bad_request("cannot read the image file", param);
+  // Opened without blocking and checked to be a regular file: a FIFO in the folder would
+  // otherwise hold this request's thread forever (and a device read without end).
+  const int fd = ::open(f.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return bad_request("cannot read the image file", param);
+  struct stat st {};
   std::vector<uint8_t> bytes;
-  char buf[65536];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    bytes.insert(bytes.end(), buf, buf + in.gcount());
-    if (bytes.size() > limits.max_image_bytes) return bad_request("the image file is too large", param);
+  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size <= limits.max_image_bytes;
+  for (uint8_t buf[65536]; ok;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n == 0) break;
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0 && bytes.size() + (size_t)n <= limits.max_image_bytes;
+    if (ok) bytes.insert(bytes.end(), buf, buf + n);
   }
+  ::close(fd);
+  if (!ok) return bad_request("the image file is not a regular file of at most " +
+                              std::to_string(limits.max_image_bytes) + " bytes", param);
   return bytes;
 }
 

@@ -213,6 +213,29 @@ def test_special_files_as_api_key_files_are_refused(path, fifo):
     assert r.returncode != 0 and "not a regular file" in r.stderr, r.stderr
 
 
+def test_server_local_images_must_be_regular_files(tmp_path):
+    # Before: a FIFO inside --allow-local-files held the request's thread forever (std::ifstream).
+    import urllib.error
+    import urllib.request
+    from server_helpers import Server
+    folder = tmp_path / "images"
+    folder.mkdir()
+    os.mkfifo(folder / "fifo.png")
+    s = Server([*DEMO, "--allow-local-files", str(folder)], tmp_path / "server.log")
+    try:
+        body = {"max_tokens": 2, "messages": [{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": "file://" + str(folder / "fifo.png")}},
+            {"type": "text", "text": "?"}]}]}
+        req = urllib.request.Request(s.url + "/v1/chat/completions", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=SPECIAL_TIMEOUT)
+        assert e.value.code == 400 and "not a regular file" in e.value.read().decode()
+        assert s.get("/health")[0] == 200
+    finally:
+        s.stop()
+
+
 def test_chat_image_command_refuses_special_files(fifo):
     r = nm("chat", *DEMO, "-n", "2", stdin=f"/image /dev/zero\n/image {fifo}\n/exit\n", timeout=SPECIAL_TIMEOUT)
     assert r.returncode == 0
