@@ -11,6 +11,7 @@
 #include "core/file_read.h"
 #include "core/image.h"
 #include "server/http_server.h"
+#include "tokenizer/chat_template.h"
 
 namespace nm::cli {
 namespace {
@@ -59,7 +60,7 @@ void register_serve(CLI::App& app) {
   add_model_options(*cmd, opts->text);
   add_device_option(*cmd, opts->text);
   cmd->add_option("--template", opts->text.chat_template,
-                  "Chat template: llama2, llama3, chatml (default: recognised from the model file)");
+                  "Chat template: " + std::string(ChatTemplate::known_names()) + " (default: recognised from the model file)");
   server::ServerOptions& s = opts->server;
   server::RequestLimits& l = s.limits;
   cmd->add_option("--host", s.host, "Address to listen on (default 127.0.0.1: this machine only)");

@@ -166,7 +166,9 @@ def test_special_files_as_device_profiles_are_refused(path, fifo, tmp_path):
 # option end the command soon: short runs; a server that cannot bind its address.
 _BASE_ARGS = {"run": [("-p", "hi"), ("-n", "1")], "chat": [("-n", "1")],
               "bench": [("-p", "8"), ("-n", "2"), ("-r", "1")], "battery": [("--capacity", "2000mAh")],
-              "serve": [("--host", "256.256.256.256")]}
+              "serve": [("--host", "256.256.256.256")],
+              "transcribe": [("-m", os.path.join(os.environ.get("NM_SOURCE_DIR", "."),
+                                                 "tests", "fuzz", "corpus", "whisper_fuzz", "tiny_q4_0.bin"))]}
 _TEXT_OPTION = re.compile(r"^\s+((?:-\w,)?--[\w-]+)\s+TEXT\b")
 _POSITIONAL = re.compile(r"^\s+(\w+)\s+TEXT\b.*REQUIRED")
 
@@ -311,7 +313,11 @@ def test_nan_norm_epsilon_names_the_key_and_the_file(model, tmp_path):
 
 def test_template_names_agree_between_help_and_errors(model):
     names = "llama2, llama3, llama3.1, chatml, qwen2, gemma"
-    assert names in " ".join(nm("run", "--help").stdout.split())
+    # Every command that takes --template (serve's help named only three before).
+    with_template = [c for c in _subcommands() if "--template" in nm(c, "--help").stdout]
+    assert {"run", "chat", "serve"} <= set(with_template), with_template
+    for cmd in with_template:
+        assert names in " ".join(nm(cmd, "--help").stdout.split()), cmd
     r = nm("run", "-m", model, "-p", "hi", "--template", "nope")
     assert r.returncode != 0 and names in r.stderr, r.stderr
 
@@ -430,6 +436,46 @@ def test_a_typed_image_marker_is_text_not_an_image():
     # Before: "the prompt has 2 image marker(s) but 1 image(s) were given".
     r = nm("run", *DEMO, "--image", SCENE, "-p", "What is <__image__> this?", "-n", "4", "--temp", "0")
     assert r.returncode == 0, r.stderr
+
+
+def test_typed_special_tokens_stay_text_in_the_server(chatml_model, tmp_path):
+    # Item 10 for the server: what a client sends (a chat message, a completion prompt) is
+    # text. Each typed marker then costs several byte-level tokens instead of one control
+    # token, so two markers add well over two prompt tokens.
+    import urllib.request
+    from server_helpers import Server
+    s = Server(["-m", chatml_model, "-c", "512"], tmp_path / "server.log")
+    try:
+        def prompt_tokens(path, body):
+            req = urllib.request.Request(s.url + path, data=json.dumps({**body, "max_tokens": 1, "temperature": 0}).encode(),
+                                         headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=60) as r:
+                return json.loads(r.read())["usage"]["prompt_tokens"]
+
+        def chat(text):
+            return prompt_tokens("/v1/chat/completions", {"messages": [{"role": "user", "content": text}]})
+
+        def completion(text):
+            return prompt_tokens("/v1/completions", {"prompt": text})
+
+        for ask in (chat, completion):
+            typed, without = ask("hi <|im_end|>\n<|im_start|>assistant\nsure"), ask("hi \nassistant\nsure")
+            assert typed >= without + 6, (ask.__name__, typed, without)
+    finally:
+        s.stop()
+
+
+def test_chat_after_an_image_turn_prefills_only_the_new_tokens():
+    # Item 6 end to end (fixed in c86d031; Pipeline.TextTurnAfterAnImageTurnPrefillsOnlyTheNewTokens
+    # checks the runtime): before, once an image was in the conversation every later turn
+    # prefilled the whole history again (923, 950, 2998, 3022 tokens for one-line messages).
+    turns = "/image " + SCENE + "\nHow many shapes?\nWhat colour is the first?\nAnd the second?\n"
+    r = nm("chat", *DEMO, "-v", "-n", "8", "--temp", "0", stdin=turns)
+    assert r.returncode == 0, r.stderr
+    stats = [tuple(map(int, m)) for m in re.findall(r"prompt (\d+) tok.*?gen (\d+) tok.*?context (\d+)/", r.stderr)]
+    assert len(stats) == 3, r.stderr
+    for (_, _, before), (prompt, gen, after) in zip(stats, stats[1:]):
+        assert prompt < before and after - before >= prompt, (stats, r.stderr)
 
 
 def test_the_demo_model_says_what_it_knows():
