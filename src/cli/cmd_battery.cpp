@@ -161,7 +161,7 @@ void register_battery(CLI::App& app) {
                   "Device profile: a shipped board (rk3566, rk3588, jetson-orin-nano, rpi5) or a .json file "
                   "(default: the board this machine is)");
   cmd->add_option("-m,--model", o->model_path, "LLM GGUF whose costs the estimate uses (default: the bundled demo model)");
-  cmd->add_option("--mmproj", o->mmproj_path, "Vision projector GGUF (camera questions)");
+  cmd->add_option("--mmproj", o->mmproj_path, "Vision projector GGUF (camera questions; default: the demo's with the default -m, else none)");
   cmd->add_option("--prompt-tokens", o->prompt_tokens, "Question and chat-template tokens per event")
       ->check(int_in(1, 1 << 20, "1 to 1048576 tokens"))->capture_default_str();
   cmd->add_option("--answer-tokens", o->answer_tokens, "Answer tokens per event")

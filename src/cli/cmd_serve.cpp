@@ -64,41 +64,53 @@ void register_serve(CLI::App& app) {
   server::ServerOptions& s = opts->server;
   server::RequestLimits& l = s.limits;
   cmd->add_option("--host", s.host, "Address to listen on (default 127.0.0.1: this machine only)");
-  cmd->add_option("--port", s.port, "Port (0: any free port, printed at start)")->check(int_in(0, 65535, "0 (any free port) to 65535"));
+  cmd->add_option("--port", s.port, "Port (0: any free port, printed at start)")->check(int_in(0, 65535, "0 (any free port) to 65535"))
+      ->capture_default_str();
   cmd->add_option("--parallel", s.n_parallel, "Slots: answers generated at once, each with its own KV cache")
-      ->check(int_in(1, 64, "1 to 64 slots"));
+      ->check(int_in(1, 64, "1 to 64 slots"))
+      ->capture_default_str();
   cmd->add_flag("--no-batch{false}", s.batch,
                "Decode each slot in its own forward pass instead of all busy slots in one (for comparisons)");
   cmd->add_option("--queue", s.max_queue, "Requests that may wait for a slot; more get 503 with Retry-After")
-      ->check(int_in(0, 4096, "0 to 4096 requests"));
-  auto* key = cmd->add_option("--api-key", s.api_key, "API key clients must send (Authorization: Bearer KEY)");
-  cmd->add_option("--api-key-file", opts->api_key_file, "Read the API key from the first line of this file")
+      ->check(int_in(0, 4096, "0 to 4096 requests"))
+      ->capture_default_str();
+  auto* key = cmd->add_option("--api-key", s.api_key, "API key clients must send (Authorization: Bearer KEY; default: none, every client is answered)");
+  cmd->add_option("--api-key-file", opts->api_key_file, "Read the API key from the first line of this file (default: none)")
       ->check(CLI::ExistingFile)
       ->excludes(key);
   cmd->add_option("-a,--alias", s.model_name, "Model name in /v1/models and answers (default: the file name)");
   cmd->add_option("--allow-local-files", l.allow_local_files,
                   "Folder whose images requests may name as file:// URLs (default: none; data: URIs only)")
       ->check(CLI::ExistingDirectory);
-  cmd->add_option("--max-body", l.max_body_bytes, "Largest request body in bytes")->check(int_in(1024, 1 << 30, "1024 to 1073741824 bytes"));
+  cmd->add_option("--max-body", l.max_body_bytes, "Largest request body in bytes")->check(int_in(1024, 1 << 30, "1024 to 1073741824 bytes"))
+      ->capture_default_str();
   cmd->add_option("--max-tokens", l.max_tokens, "Largest max_tokens a request may ask for")
-      ->check(int_in(1, NM_MAX_CTX, "1 to " + std::to_string(NM_MAX_CTX) + " tokens"));
+      ->check(int_in(1, NM_MAX_CTX, "1 to " + std::to_string(NM_MAX_CTX) + " tokens"))
+      ->capture_default_str();
   cmd->add_option("-n,--n-predict", l.default_max_tokens, "max_tokens of a request that names none")
-      ->check(int_in(1, NM_MAX_CTX, "1 to " + std::to_string(NM_MAX_CTX) + " tokens"));
+      ->check(int_in(1, NM_MAX_CTX, "1 to " + std::to_string(NM_MAX_CTX) + " tokens"))
+      ->capture_default_str();
   cmd->add_option("--max-prompt-tokens", s.max_prompt_tokens, "Most prompt tokens per request (0: the context decides)")
-      ->check(int_in(0, NM_MAX_CTX, "0 (the context decides) to " + std::to_string(NM_MAX_CTX) + " tokens"));
-  cmd->add_option("--max-images", l.max_images, "Most images per request")->check(int_in(0, 1024, "0 to 1024 images"));
+      ->check(int_in(0, NM_MAX_CTX, "0 (the context decides) to " + std::to_string(NM_MAX_CTX) + " tokens"))
+      ->capture_default_str();
+  cmd->add_option("--max-images", l.max_images, "Most images per request")->check(int_in(0, 1024, "0 to 1024 images"))
+      ->capture_default_str();
   cmd->add_option("--max-image-pixels", l.max_image_pixels, "Most pixels (width x height) per image")
-      ->check(int_in(1, kMaxImagePixels, "1 to " + std::to_string(kMaxImagePixels) + " pixels (what images may have)"));
+      ->check(int_in(1, kMaxImagePixels, "1 to " + std::to_string(kMaxImagePixels) + " pixels (what images may have)"))
+      ->capture_default_str();
   cmd->add_option("--timeout", s.max_request_seconds,
                   "Seconds a request may take from arrival to its last token (then it ends with finish_reason "
                   "\"length\")")
-      ->check(real_in(0, 31 * 86400, true, "above 0, at most 2678400 seconds (31 days)"));
+      ->check(real_in(0, 31 * 86400, true, "above 0, at most 2678400 seconds (31 days)"))
+      ->capture_default_str();
   cmd->add_option("--read-timeout", s.read_timeout_seconds,
                   "Seconds a client may stay silent in the middle of sending a request before it is dropped")
-      ->check(int_in(1, 3600, "1 to 3600 seconds"));
+      ->check(int_in(1, 3600, "1 to 3600 seconds"))
+      ->capture_default_str();
   cmd->add_option("--shutdown-grace", s.shutdown_grace_seconds,
                   "On SIGINT/SIGTERM, seconds answers in flight may take before they are cut")
-      ->check(real_in(0, 3600, false, "0 to 3600 seconds"));
+      ->check(real_in(0, 3600, false, "0 to 3600 seconds"))
+      ->capture_default_str();
   cmd->callback([opts] { throw CLI::RuntimeError(serve(*opts)); });
 }
 

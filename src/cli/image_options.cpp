@@ -27,7 +27,7 @@ void add_image_options(CLI::App& cmd, ImageOptions& o) {
       "FILE");
   cmd.add_option("--image", o.paths,
                  "Image file (JPEG, PNG, BMP; at most 256 MiB) to ask about, or - for standard input; repeatable; "
-                 "needs the model's --mmproj (the bundled demo model brings its own)")
+                 "needs the model's --mmproj (the bundled demo model brings its own); default: none, a text question")
       ->check(image_file);
   const CLI::Validator size_check(
       [](std::string& s) -> std::string {

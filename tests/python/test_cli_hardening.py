@@ -494,6 +494,31 @@ def test_battery_options_are_range_checked(opt, value):
     assert r.returncode != 0 and value in r.stderr and "out of range" in r.stderr, r.stdout + r.stderr
 
 
+def _help_entries(cmd):
+    """(option line's names and type, whole text) of each option in `nanomind CMD --help`."""
+    entries = []
+    for line in nm(cmd, "--help").stdout.splitlines():
+        if re.match(r"^  \S", line):
+            entries.append(line)
+        elif entries and re.match(r"^\s{4,}\S", line):
+            entries[-1] += " " + line.strip()
+    return entries
+
+
+def test_every_option_of_every_command_shows_its_default():
+    # Item 14's class: every option that takes a value says what happens without it, either
+    # as CLI11's TYPE=VALUE or in words ("default ...", including "default: none").
+    missing = []
+    for cmd in _subcommands():
+        for entry in _help_entries(cmd):
+            m = re.match(r"^\s+((?:-\w,)?--?[\w-]+|\w+)\s+(\S+)", entry)
+            if not m or not re.match(r"(TEXT|INT|UINT|FLOAT)", m.group(2)) or "REQUIRED" in entry:
+                continue  # a flag (no value), or an argument that must be given
+            if "=" not in m.group(2) and "default" not in entry:
+                missing.append(f"{cmd} {m.group(1)}")
+    assert not missing, "no default shown for: " + ", ".join(missing)
+
+
 # --- the class, not the examples: every numeric option of every command ------------------------
 
 def _subcommands():
