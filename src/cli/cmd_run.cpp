@@ -185,8 +185,8 @@ void register_run(CLI::App& app) {
   cmd->add_flag("--raw", opts->raw,
                 "Complete the prompt as plain text, without the chat template (what happens anyway, with a note, "
                 "for a model that has none)");
-  cmd->add_option("--voice", opts->voice, "Voice for --say: a voice GGUF (tools/piper_to_gguf.py) or 'espeak'");
-  cmd->add_option("--say", opts->say, "Also speak the answer into this WAV file, sentence by sentence as it is generated");
+  cmd->add_option("--voice", opts->voice, "Voice for --say: a voice GGUF (tools/piper_to_gguf.py) or 'espeak' (default: none; --say needs one)");
+  cmd->add_option("--say", opts->say, "Also speak the answer into this WAV file, sentence by sentence as it is generated (default: none, text only)");
   cmd->callback([opts] { throw CLI::RuntimeError(run(*opts)); });
 }
 

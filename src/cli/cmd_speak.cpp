@@ -130,14 +130,14 @@ void register_speak(CLI::App& app) {
   auto* cmd = app.add_subcommand("speak", "Speak text into a WAV file with a Piper voice (GGUF from tools/piper_to_gguf.py) "
                                           "or espeak-ng's own voice (--voice espeak)");
   cmd->add_option("text", opts->text, "Text to speak (default or '-': read standard input)");
-  cmd->add_option("-m,--model", opts->model, "Voice GGUF (a Piper voice converted by tools/piper_to_gguf.py)")
+  cmd->add_option("-m,--model", opts->model, "Voice GGUF (a Piper voice converted by tools/piper_to_gguf.py; default: none, then --voice espeak is needed)")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--voice", opts->voice, "'espeak': espeak-ng's own voice instead of a model (no file needed)")
+  cmd->add_option("--voice", opts->voice, "'espeak': espeak-ng's own voice instead of a model (no file needed; default: none, the -m voice)")
       ->check(CLI::IsMember({"espeak"}));
-  cmd->add_option("-f,--file", opts->text_file, "Read the text from this file")->check(CLI::ExistingFile);
+  cmd->add_option("-f,--file", opts->text_file, "Read the text from this file (default: none, the text argument or standard input)")->check(CLI::ExistingFile);
   cmd->add_option("-o,--output", opts->out, "WAV file to write, 16-bit mono ('-': standard output; default speech.wav)");
   cmd->add_option("--espeak-voice", opts->espeak_voice, "espeak-ng voice for phonemes (default: the voice file's, e.g. en-us)");
-  cmd->add_option("--speed", opts->speed, "Speaking rate: 2 is twice as fast (divides the voice's length scale)")
+  cmd->add_option("--speed", opts->speed, "Speaking rate: 2 is twice as fast (divides the voice's length scale; default 1)")
       ->check(real_in(0.1, 10.0, false, "0.1 to 10"));
   cmd->add_option("--noise-scale", opts->noise_scale, "Variation of the voice (default: the voice's, e.g. 0.667; 0: deterministic)")
       ->check(real_in(0.0, 5.0, false, "0 to 5"));
