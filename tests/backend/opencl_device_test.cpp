@@ -127,7 +127,7 @@ std::vector<std::filesystem::path> cache_files(const std::string& dir) {
 void write_bytes(const std::filesystem::path& p, const std::vector<unsigned char>& bytes) {
   std::FILE* f = std::fopen(p.c_str(), "wb");
   ASSERT_NE(f, nullptr);
-  std::fwrite(bytes.data(), 1, bytes.size(), f);
+  if (!bytes.empty()) std::fwrite(bytes.data(), 1, bytes.size(), f);  // an empty vector's data() may be NULL (UBSan)
   std::fclose(f);
 }
 
