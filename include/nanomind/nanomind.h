@@ -177,6 +177,58 @@ NM_API nm_status nm_session_chat_images(nm_session* session, const char* user_me
 NM_API nm_status nm_session_encode_image(nm_session* session, const nm_image* image, float* out, int64_t max_floats,
                                          int32_t* n_tokens, int32_t* n_embd);
 
+/* ---- Streams of pictures (a camera, a folder of frames, the application's frames).
+ * Each asked frame (every `every`-th) gets a fresh conversation: the picture and the
+ * question. Pipelined (the default), the vision brick encodes frame N+1 on its own worker
+ * while the text brick answers frame N; placing the bricks on different devices
+ * ("vision=cpu:0,text=cpu:1", NM_CPU_CLUSTERS=0|1 on a machine with alike cores) lets them
+ * run at the same time. Answers arrive in frame order, one per asked frame. */
+typedef struct nm_stream_params {
+  const char* question;  /* asked about each frame (required) */
+  int32_t every;         /* ask about every K-th frame (0 or 1: every frame) */
+  int32_t n_predict;     /* answer length limit (0: 64) */
+  int32_t sequential;    /* 1: encode and answer each frame in turn on one thread (the reference) */
+  int32_t drop_frames;   /* 1: when frames arrive faster than they are answered, drop the oldest
+                            frame no one has started on (a live camera); 0: wait for a free slot */
+  int32_t max_frames;    /* stop after this many frames (0: all) */
+} nm_stream_params;
+
+typedef struct nm_frame_answer {
+  int64_t frame;          /* the frame's number in the stream, from 0 */
+  const char* name;       /* file name, "video0 frame 12", or the label given to nm_stream_push */
+  nm_status status;       /* NM_OK: text is the answer; else text is why there is none */
+  const char* text;
+  int32_t dropped;        /* 1: dropped unanswered (drop_frames) */
+  int32_t n_generated;
+  double vision_ms, prefill_ms, decode_ms;
+  double done_ms;         /* since the stream began */
+} nm_frame_answer;
+/* Called once per asked frame, on the thread that runs the stream; the strings are valid
+ * during the call. */
+typedef void (*nm_answer_callback)(const nm_frame_answer* answer, void* user_data);
+
+typedef struct nm_stream_stats {
+  int32_t asked, answered, failed, dropped;
+  double first_answer_ms, total_ms;
+  uint64_t bytes_copied_between_bricks; /* 0: every picture reached the text brick in place */
+} nm_stream_stats;
+
+NM_API nm_stream_params nm_stream_default_params(void);
+/* Answers the frames of `source`: a folder of JPEG/PNG/BMP files (in name order; an
+ * unreadable file gives a failed answer, the others go on) or a V4L2 video device
+ * (/dev/videoN). Returns when the source ends; stats may be NULL. Needs an mmproj. */
+NM_API nm_status nm_session_run_stream(nm_session* session, const char* source, const nm_stream_params* params,
+                                       nm_answer_callback cb, void* user_data, nm_stream_stats* stats);
+
+/* Frames from the application: begin, push any number of frames (the pixels are copied;
+ * push returns at once), end (waits for every answer, then frees the stream). Answers are
+ * delivered on the stream's own thread. The session must not be used otherwise until end. */
+typedef struct nm_stream nm_stream;
+NM_API nm_status nm_stream_begin(nm_session* session, const nm_stream_params* params, nm_answer_callback cb,
+                                 void* user_data, nm_stream** out);
+NM_API nm_status nm_stream_push(nm_stream* stream, const nm_image* image, const char* name);
+NM_API nm_status nm_stream_end(nm_stream* stream, nm_stream_stats* stats);
+
 /* Raw completion of text with no chat template. */
 NM_API nm_status nm_session_complete(nm_session* session, const char* text, int32_t n_predict,
                                      nm_token_callback cb, void* user_data);

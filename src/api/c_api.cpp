@@ -11,11 +11,13 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "core/image.h"
 #include "core/thread_pool.h"
 #include "kernels/roofline.h"
 #include "nanomind/nanomind.h"
+#include "runtime/frame_stream.h"
 #include "runtime/pipeline.h"
 #include "runtime/text_session.h"
 
@@ -43,6 +45,17 @@ struct nm_session {
   std::string last_error;
   std::string piece;       // nm_session_next's last piece
   int32_t n_prompt = 0;    // positions of the current answer's prompt
+};
+
+// A stream of pushed frames: run_frame_stream on its own thread over a PushSource.
+struct nm_stream {
+  nm_session* session = nullptr;
+  nm::PushSource source;
+  nm::FrameStreamParams params;
+  nm_answer_callback cb = nullptr;
+  void* user = nullptr;
+  std::thread runner;
+  nm::Result<nm::FrameStreamStats> result = nm::error(nm::ErrorCode::internal, "the stream has not run");
 };
 
 namespace {
@@ -618,6 +631,144 @@ double nm_measure_read_bandwidth(int n_threads) {
   } catch (...) {
     return 0;
   }
+}
+
+// ---- streams -------------------------------------------------------------------------
+
+nm_stream_params nm_stream_default_params(void) {
+  nm_stream_params p{};
+  p.question = nullptr;
+  p.every = 1;
+  p.n_predict = 64;
+  p.sequential = 0;
+  p.drop_frames = 0;
+  p.max_frames = 0;
+  return p;
+}
+
+}  // extern "C"
+
+namespace {
+
+nm::Result<nm::FrameStreamParams> stream_params(nm_session* s, const nm_stream_params* params) {
+  if (!s->session) return nm::error(nm::ErrorCode::invalid_argument, "no session");
+  if (!params || !params->question || !*params->question) {
+    return nm::error(nm::ErrorCode::invalid_argument, "a stream needs a question (nm_stream_params.question)");
+  }
+  if (params->every < 0 || params->n_predict < 0 || params->max_frames < 0) {
+    return nm::error(nm::ErrorCode::invalid_argument, "every, n_predict and max_frames must not be negative");
+  }
+  nm::FrameStreamParams p;
+  p.question = params->question;
+  p.every = params->every > 0 ? params->every : 1;
+  p.n_predict = params->n_predict > 0 ? params->n_predict : 64;
+  p.pipelined = params->sequential == 0;
+  if (nm::TokenRing* ring = s->session->pipeline().ring()) {
+    ring->set_policy(params->drop_frames ? nm::Backpressure::drop_oldest : nm::Backpressure::block);
+  }
+  return p;
+}
+
+void deliver(nm_answer_callback cb, void* user, const nm::FrameAnswer& a) {
+  if (!cb) return;
+  const std::string text = a.status.ok() ? a.text : a.status.to_string();
+  nm_frame_answer c{};
+  c.frame = (int64_t)a.frame;
+  c.name = a.name.c_str();
+  c.status = to_c(a.status.code());
+  c.text = text.c_str();
+  c.dropped = a.dropped ? 1 : 0;
+  c.n_generated = a.n_generated;
+  c.vision_ms = a.vision_ms;
+  c.prefill_ms = a.prefill_ms;
+  c.decode_ms = a.decode_ms;
+  c.done_ms = a.done_ms;
+  cb(&c, user);
+}
+
+void fill_stats(nm_session* s, const nm::FrameStreamStats& st, nm_stream_stats* out) {
+  if (!out) return;
+  *out = {};
+  out->asked = st.asked;
+  out->answered = st.answered;
+  out->failed = st.failed;
+  out->dropped = st.dropped;
+  out->first_answer_ms = st.first_answer_ms;
+  out->total_ms = st.total_ms;
+  out->bytes_copied_between_bricks = s->session->pipeline().bytes_copied_between_bricks();
+}
+
+}  // namespace
+
+extern "C" {
+
+nm_status nm_session_run_stream(nm_session* s, const char* source, const nm_stream_params* params, nm_answer_callback cb,
+                                void* user_data, nm_stream_stats* stats) {
+  return guarded(s, [&]() -> nm_status {
+    auto p = stream_params(s, params);
+    if (!p.ok()) return report(s, p.status());
+    if (!source) return report(s, nm::error(nm::ErrorCode::invalid_argument, "no stream source (a folder or /dev/videoN)"));
+    auto src = nm::open_frame_source(source, params->max_frames);
+    if (!src.ok()) return report(s, src.status());
+    auto r = nm::run_frame_stream(*s->session, *src.value(), p.value(),
+                                  [&](const nm::FrameAnswer& a) { deliver(cb, user_data, a); });
+    if (!r.ok()) return report(s, r.status());
+    fill_stats(s, r.value(), stats);
+    return NM_OK;
+  });
+}
+
+nm_status nm_stream_begin(nm_session* s, const nm_stream_params* params, nm_answer_callback cb, void* user_data,
+                          nm_stream** out) {
+  if (!out) return NM_ERR_INVALID_ARGUMENT;
+  *out = nullptr;
+  return guarded(s, [&]() -> nm_status {
+    auto p = stream_params(s, params);
+    if (!p.ok()) return report(s, p.status());
+    if (!s->session->pipeline().has_vision()) return report(s, s->session->pipeline().plan_image(1, 1).status());
+    auto st = std::make_unique<nm_stream>();
+    st->session = s;
+    st->params = p.value();
+    st->cb = cb;
+    st->user = user_data;
+    nm_stream* raw = st.get();
+    raw->runner = std::thread([raw] {
+      try {
+        raw->result = nm::run_frame_stream(*raw->session->session, raw->source, raw->params,
+                                           [raw](const nm::FrameAnswer& a) { deliver(raw->cb, raw->user, a); });
+      } catch (const std::exception& e) {
+        raw->result = nm::error(nm::ErrorCode::internal, std::string("internal error: ") + e.what());
+      }
+    });
+    *out = st.release();
+    return NM_OK;
+  });
+}
+
+nm_status nm_stream_push(nm_stream* stream, const nm_image* image, const char* name) {
+  if (!stream || !image) return NM_ERR_INVALID_ARGUMENT;
+  try {
+    stream->source.push(name ? name : "", decode(*image));
+    return NM_OK;
+  } catch (const std::bad_alloc&) {
+    return NM_ERR_OUT_OF_MEMORY;
+  } catch (...) {
+    return NM_ERR_INTERNAL;
+  }
+}
+
+nm_status nm_stream_end(nm_stream* stream, nm_stream_stats* stats) {
+  if (!stream) return NM_ERR_INVALID_ARGUMENT;
+  std::unique_ptr<nm_stream> owned(stream);
+  owned->source.close();
+  if (owned->runner.joinable()) owned->runner.join();
+  nm_session* s = owned->session;
+  if (!owned->result.ok()) {
+    s->last_error = owned->result.status().to_string();
+    return to_c(owned->result.status().code());
+  }
+  fill_stats(s, owned->result.value(), stats);
+  return NM_OK;
 }
 
 }  // extern "C"

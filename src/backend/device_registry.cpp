@@ -12,9 +12,18 @@
 namespace nm {
 
 void register_backends(DeviceRegistry& registry, const DeviceRegistryOptions& options) {
-  for (CpuCluster& cluster : detect_cpu_clusters(options.sysfs_root)) {
-    registry.add(std::make_unique<CpuDevice>(std::move(cluster)));
+  std::vector<CpuCluster> clusters = detect_cpu_clusters(options.sysfs_root);
+  if (!options.cpu_clusters.empty()) {
+    Result<std::vector<CpuCoreInfo>> cores = read_cpu_cores(options.sysfs_root);
+    Result<std::vector<CpuCluster>> declared =
+        cores.ok() ? declared_cpu_clusters(options.cpu_clusters, cores.value()) : Result<std::vector<CpuCluster>>(cores.status());
+    if (declared.ok()) {
+      clusters = std::move(declared).value();
+    } else {
+      registry.log(declared.status().message() + "; using the detected CPU clusters");
+    }
   }
+  for (CpuCluster& cluster : clusters) registry.add(std::make_unique<CpuDevice>(std::move(cluster)));
 #ifdef NM_HAVE_OPENCL
   if (options.opencl) add_opencl_devices(registry, registry.log_sink());
 #endif

@@ -1,6 +1,7 @@
 // DeviceRegistry: every device this machine offers, found once at start-up. All
 // backends are registered explicitly in register_backends() (device_registry.cpp):
-// CPU clusters first (fastest cluster first), then OpenCL when built with it.
+// CPU clusters first (fastest cluster first, or as NM_CPU_CLUSTERS declares them), then
+// OpenCL when built with it.
 // Thread-safety: build on one thread; afterwards read-only (devices are thread-safe
 // as documented in device.h).
 #pragma once
@@ -11,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "backend/cpu/cpu_topology.h"
 #include "backend/device.h"
 
 namespace nm {
@@ -18,6 +20,9 @@ namespace nm {
 struct DeviceRegistryOptions {
   std::string sysfs_root = "/";  // where cpu_topology reads sysfs/procfs (tests: a fake tree)
   bool opencl = true;            // look for OpenCL platforms (if built with OpenCL)
+  // CPU clusters declared by hand instead of detected ("0|1": devices cpu:0 and cpu:1;
+  // backend/cpu/cpu_topology.h). Default: the NM_CPU_CLUSTERS environment variable.
+  std::string cpu_clusters = cpu_clusters_from_env();
   // Receives one line per noteworthy event (e.g. "no OpenCL platform: using the CPU").
   // Default: printed to stderr as "nanomind: <line>".
   std::function<void(const std::string&)> log;

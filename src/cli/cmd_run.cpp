@@ -1,12 +1,15 @@
 // `nanomind run`: one prompt in, the answer streamed out. The prompt comes from -p, or
 // from standard input when -p is absent or "-". With --say FILE.wav the answer is also
 // spoken, sentence by sentence while it is generated (runtime/speech_stream.h), by --voice
-// (a voice GGUF from tools/piper_to_gguf.py, or espeak).
+// (a voice GGUF from tools/piper_to_gguf.py, or espeak). With --camera (a folder of images
+// or a V4L2 device), the prompt is asked about every K-th frame and one answer line is
+// printed per frame as it is ready (nm_session_run_stream).
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <iterator>
 #include <memory>
@@ -32,6 +35,11 @@ struct RunOptions {
   int n_predict = 256;
   bool raw = false;
   std::string voice, say;  // speak the answer: voice GGUF or "espeak", WAV file
+  std::string camera;  // a folder of frames or /dev/videoN
+  int every = 1;
+  int max_frames = 0;
+  bool sequential = false;
+  bool drop_frames = false;
 };
 
 struct Shown {
@@ -89,8 +97,45 @@ std::unique_ptr<Speech> open_speech(const RunOptions& o, int n_threads) {
   return sp;
 }
 
+void print_answer(const nm_frame_answer* a, void*) {
+  if (a->status == NM_OK) {
+    std::printf("frame %lld (%s): %s\n", (long long)a->frame, a->name, a->text);
+  } else {
+    std::printf("frame %lld (%s): %s: %s\n", (long long)a->frame, a->name, a->dropped ? "dropped" : "error", a->text);
+  }
+  std::fflush(stdout);
+}
+
+int run_camera(const RunOptions& o, const std::string& prompt, nm_session* session) {
+  nm_stream_params sp = nm_stream_default_params();
+  sp.question = prompt.c_str();
+  sp.every = o.every;
+  sp.n_predict = o.n_predict;
+  sp.sequential = o.sequential ? 1 : 0;
+  sp.max_frames = o.max_frames;
+  // A live camera drops frames it cannot keep up with; a folder waits (every frame answered).
+  sp.drop_frames = o.drop_frames || std::filesystem::is_character_file(o.camera) ? 1 : 0;
+  nm_stream_stats stats{};
+  if (nm_session_run_stream(session, o.camera.c_str(), &sp, print_answer, nullptr, &stats) != NM_OK) {
+    std::fprintf(stderr, "error: %s\n", nm_session_last_error(session));
+    return 1;
+  }
+  if (o.text.verbose) {
+    std::fprintf(stderr, "[stream: %d asked, %d answered, %d failed, %d dropped | first answer %.1f ms | %.1f answers/min | "
+                 "%llu bytes copied between bricks]\n",
+                 stats.asked, stats.answered, stats.failed, stats.dropped, stats.first_answer_ms,
+                 stats.total_ms > 0 ? stats.answered * 60000.0 / stats.total_ms : 0.0,
+                 (unsigned long long)stats.bytes_copied_between_bricks);
+  }
+  return stats.asked > 0 && stats.answered == 0 ? 1 : 0;
+}
+
 int run(RunOptions o) {
   std::string prompt = o.prompt;
+  if (!o.camera.empty() && (prompt.empty() || prompt == "-")) {
+    std::fprintf(stderr, "error: --camera needs the question to ask about each frame: give it with -p TEXT\n");
+    return 1;
+  }
   if (prompt.empty() || prompt == "-") {
     if (std::find(o.images.paths.begin(), o.images.paths.end(), "-") != o.images.paths.end()) {
       std::fprintf(stderr, "error: --image - reads the image from standard input, so the prompt must come from -p TEXT\n");
@@ -112,6 +157,14 @@ int run(RunOptions o) {
   std::unique_ptr<nm_session, decltype(&nm_session_free)> session(open_session_or_report(model.get(), o.text),
                                                                  nm_session_free);
   if (!session) return 1;
+  if (!o.camera.empty()) {
+    if (o.raw || !o.images.paths.empty() || !o.say.empty()) {
+      std::fprintf(stderr, "error: --camera takes its pictures from the stream and prints its answers (drop --image, "
+                   "--raw and --say)\n");
+      return 1;
+    }
+    return run_camera(o, prompt, session.get());
+  }
   if (!o.say.empty() && o.voice.empty()) {
     std::fprintf(stderr, "error: --say needs --voice VOICE.gguf (tools/piper_to_gguf.py) or --voice espeak\n");
     return 1;
@@ -187,6 +240,19 @@ void register_run(CLI::App& app) {
                 "for a model that has none)");
   cmd->add_option("--voice", opts->voice, "Voice for --say: a voice GGUF (tools/piper_to_gguf.py) or 'espeak' (default: none; --say needs one)");
   cmd->add_option("--say", opts->say, "Also speak the answer into this WAV file, sentence by sentence as it is generated (default: none, text only)");
+  cmd->add_option("--camera", opts->camera,
+                  "Ask the prompt about a stream of pictures: a folder of images (name order) or a V4L2 "
+                  "device such as /dev/video0; prints one answer line per frame (default: none)");
+  cmd->add_option("--every", opts->every, "With --camera: ask about every K-th frame (default 1)")
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--max-frames", opts->max_frames, "With --camera: stop after this many frames (default: all)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--sequential", opts->sequential,
+                "With --camera: encode and answer each frame in turn (default: the vision brick encodes the "
+                "next frame while the text brick answers)");
+  cmd->add_flag("--drop-frames", opts->drop_frames,
+                "With --camera: drop the oldest waiting frame when frames come faster than answers "
+                "(default for a video device; a folder waits)");
   cmd->callback([opts] { throw CLI::RuntimeError(run(*opts)); });
 }
 

@@ -44,6 +44,7 @@ Status Pipeline::place(Device*& text, Device*& vision) {
   if (placement.empty()) return Status();
   DeviceRegistryOptions ro;  // OpenCL is not probed when only CPU clusters are named
   ro.opencl = false;
+  ro.cpu_clusters = params_.cpu_clusters;
   for (const std::string& n : placement.device_names()) ro.opencl |= n.rfind("cpu", 0) != 0;
   devices_ = std::make_unique<DeviceRegistry>(DeviceRegistry::create(ro));
   NM_ASSIGN_OR_RETURN(text, resolve_device(*devices_, placement.device_for(BrickKind::text)));
@@ -89,15 +90,28 @@ Result<ImagePlan> Pipeline::plan_image(int width, int height) const {
   return image_->plan(width, height);
 }
 
-Result<int> Pipeline::encode_image(const Image& image, uint64_t tag, ImageTimings* timings) {
+namespace {
+
+// Locks the default placement's pool for a brick placed there.
+std::unique_lock<std::recursive_mutex> pool_lock(std::recursive_mutex& mu, const Device* device) {
+  return device ? std::unique_lock<std::recursive_mutex>() : std::unique_lock<std::recursive_mutex>(mu);
+}
+
+}  // namespace
+
+Result<int> Pipeline::encode_image(const Image& image, uint64_t tag, ImageTimings* timings, bool commit) {
   NM_ASSIGN_OR_RETURN(ImagePlan plan, plan_image(image.width, image.height));
   NM_ASSIGN_OR_RETURN(int slot, ring_->acquire_write(plan.n_tokens, image_->n_embd_out(), tag));
-  Status st = image_->encode(image, plan, pool_, ring_->data(slot), timings);
+  Status st;
+  {
+    auto lock = pool_lock(pool_mu_, vision_device_);
+    st = image_->encode(image, plan, pool_, ring_->data(slot), timings);
+  }
   if (!st.ok()) {
     (void)ring_->abort_write(slot);
     return st;
   }
-  NM_RETURN_IF_ERROR(ring_->commit(slot));
+  if (commit) NM_RETURN_IF_ERROR(ring_->commit(slot));
   return slot;
 }
 
@@ -105,7 +119,11 @@ Result<int> Pipeline::encode_planar(const EncoderInput& input, uint64_t tag) {
   if (!image_) return plan_image(input.width, input.height).status();
   NM_ASSIGN_OR_RETURN(int n_tokens, models_.vision->encoder_tokens(input.width, input.height));
   NM_ASSIGN_OR_RETURN(int slot, ring_->acquire_write(n_tokens, image_->n_embd_out(), tag));
-  Status st = image_->encoder().encode(input, pool_, ring_->data(slot));
+  Status st;
+  {
+    auto lock = pool_lock(pool_mu_, vision_device_);
+    st = image_->encoder().encode(input, pool_, ring_->data(slot));
+  }
   if (!st.ok()) {
     (void)ring_->abort_write(slot);
     return st;
@@ -117,6 +135,7 @@ Result<int> Pipeline::encode_planar(const EncoderInput& input, uint64_t tag) {
 Status Pipeline::encode_image_into(const Image& image, const ImagePlan& plan, std::span<float> out,
                                    ImageTimings* timings) {
   if (!image_) return plan_image(image.width, image.height).status();
+  auto lock = pool_lock(pool_mu_, vision_device_);
   return image_->encode(image, plan, pool_, out, timings);
 }
 
@@ -134,11 +153,13 @@ Status Pipeline::release_image(int slot) {
 }
 
 void Pipeline::clear() {
+  auto lock = pool_lock(pool_mu_, text_device_);
   text_->clear();
   positions_.clear();
 }
 
 Status Pipeline::append(std::span<const int32_t> tokens, bool all_logits) {
+  auto lock = pool_lock(pool_mu_, text_device_);
   NM_RETURN_IF_ERROR(text_->eval_tokens(tokens, pool_, all_logits));
   for (int32_t t : tokens) positions_.push_back(PromptPosition::of_token(t));
   return Status();
@@ -174,6 +195,7 @@ Result<size_t> Pipeline::prefill(std::span<const PromptPosition> want, const Ima
                                               " positions, but the context holds " + std::to_string(text_->n_ctx()) +
                                               " (raise -c / n_ctx, or shorten the prompt)");
   }
+  auto lock = pool_lock(pool_mu_, text_device_);
   size_t p = 0;
   while (p < positions_.size() && p < want.size() && positions_[p] == want[p]) ++p;
   if (p == want.size()) --p;  // evaluate at least one position: its logits are sampled next
@@ -211,12 +233,7 @@ Result<size_t> Pipeline::prefill(std::span<const PromptPosition> want, const Ima
           st = error(ErrorCode::invalid_argument, "the prompt has an image but no image source");
           break;
         }
-        auto encoded = images(id);
-        if (!encoded.ok()) {
-          st = encoded.status();
-          break;
-        }
-        auto taken = take_image();
+        auto taken = images(id);
         if (!taken.ok()) {
           st = taken.status();
           break;

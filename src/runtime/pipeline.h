@@ -13,16 +13,20 @@
 //   place (TextContext::eval_embeddings), and release_image() frees it.
 // On the CPU and on OpenCL (which imports the ring whole) no byte is copied between the
 // bricks: bytes_copied_between_bricks() counts any that were.
-// Thread-safety: not thread-safe; one thread uses a pipeline at a time.
+// Thread-safety: one thread uses the text brick (prefill, append, clear) and one the vision
+// brick (plan/encode_*) at a time; the two may be different threads (a stream's workers).
+// Bricks on the default placement share pool(), so their runs are serialised.
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "backend/cpu/packed_weights.h"
+#include "backend/cpu/cpu_topology.h"
 #include "backend/device_registry.h"
 #include "bricks/text/text_model.h"
 #include "bricks/vision/mmproj.h"
@@ -60,6 +64,7 @@ struct PipelineParams {
   int n_threads = 0;             // threads of the default CPU placement; 0 = one per core
   ImageSizing image_sizing;      // static-shape vision input, or the model's own tiling
   std::string devices;           // --device: "" | NAME | BRICK=NAME,... (runtime/device_placement.h)
+  std::string cpu_clusters = cpu_clusters_from_env();  // "0|1": CPU devices cpu:0, cpu:1 (NM_CPU_CLUSTERS)
   int ring_slots = 2;            // token-ring slots between vision and text
   Backpressure ring_policy = Backpressure::block;
 };
@@ -82,7 +87,8 @@ class Pipeline {
   Result<ImagePlan> plan_image(int width, int height) const;
   // Encodes `image` into a ring slot and commits it (READY); `tag` labels the slot (e.g.
   // a frame number). The text brick takes it with take_image(), frees it with release_image().
-  Result<int> encode_image(const Image& image, uint64_t tag = 0, ImageTimings* timings = nullptr);
+  // commit = false leaves the slot WRITING for the caller to commit (ring()->commit()).
+  Result<int> encode_image(const Image& image, uint64_t tag = 0, ImageTimings* timings = nullptr, bool commit = true);
   // An image already preprocessed (planar normalised RGB at the encoder's input size: the
   // reference tests' own preprocessing) into a ring slot, committed.
   Result<int> encode_planar(const EncoderInput& input, uint64_t tag = 0);
@@ -95,8 +101,9 @@ class Pipeline {
   Status release_image(int slot);
 
   // ---- the text brick's context
-  // Encodes image `id` (a PromptPosition::image) into a ring slot and commits it; prefill
-  // calls it when rows of that image must be evaluated.
+  // Hands prefill the ring slot holding image `id`'s embeddings (a PromptPosition::image),
+  // taken for reading (READING): encode_image() + take_image() in a serial pipeline, the
+  // slot another thread encoded in a stream. prefill releases it.
   using ImageSource = std::function<Result<int>(int32_t id)>;
   // Makes the context hold exactly `positions`: keeps the longest prefix it already holds,
   // evaluates the rest (token runs in batches, image rows read in place from their ring
@@ -120,6 +127,9 @@ class Pipeline {
   // ---- placement and accounting
   std::string text_device_name() const;
   std::string vision_device_name() const;
+  // The devices the bricks run on (nullptr: the default CPU executor on pool()).
+  Device* text_device() const { return text_device_; }
+  Device* vision_device() const { return vision_device_; }
   // Bytes of embeddings moved between the bricks by copying (0 when everything ran in place).
   size_t bytes_copied_between_bricks() const;
 
@@ -134,6 +144,8 @@ class Pipeline {
   Device* text_device_ = nullptr;            // nullptr: the CPU executor on pool_
   Device* vision_device_ = nullptr;
   ThreadPool pool_;
+  // Held while a brick on the default placement uses pool_ (recursive: prefill may encode).
+  std::recursive_mutex pool_mu_;
   std::unique_ptr<TokenRing> ring_;  // before the bricks: their graphs import its memory
   std::unique_ptr<ImageEncoder> image_;
   std::unique_ptr<TextContext> text_;

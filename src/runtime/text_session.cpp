@@ -58,7 +58,7 @@ Result<const float*> TextSession::last_logits() const {
   return ctx.logits() + (size_t)(ctx.n_logit_rows() - 1) * model_.hparams().n_vocab;
 }
 
-Status TextSession::prefill(const std::vector<PromptPosition>& positions) {
+Status TextSession::prefill(const std::vector<PromptPosition>& positions, const Pipeline::ImageSource* slots) {
   const auto t0 = Clock::now();
   timings_.n_prompt_tokens = 0;
   timings_.prompt_ms = 0;
@@ -68,14 +68,14 @@ Status TextSession::prefill(const std::vector<PromptPosition>& positions) {
     for (const ConversationImage& c : images_) {
       if (c.id != id) continue;
       ImageTimings t;
-      NM_ASSIGN_OR_RETURN(int slot, pipeline_->encode_image(c.image, (uint64_t)id, &t));
+      NM_RETURN_IF_ERROR(pipeline_->encode_image(c.image, (uint64_t)id, &t).status());
       timings_.preprocess_ms += t.preprocess_ms;
       timings_.vision_ms += t.encode_ms;
-      return slot;
+      return pipeline_->take_image();
     }
     return error(ErrorCode::internal, "image " + std::to_string(id) + " is not part of the conversation");
   };
-  NM_ASSIGN_OR_RETURN(size_t first, pipeline_->prefill(positions, encode));
+  NM_ASSIGN_OR_RETURN(size_t first, pipeline_->prefill(positions, slots ? *slots : encode));
   for (size_t i = first; i < positions.size(); ++i) {
     if (positions[i].image < 0) sampler_.accept(positions[i].token);
   }
@@ -85,9 +85,10 @@ Status TextSession::prefill(const std::vector<PromptPosition>& positions) {
 }
 
 Status TextSession::prefill_and_generate(const std::vector<PromptPosition>& positions, int n_predict,
-                                         const PieceCallback& on_piece, std::string* reply) {
+                                         const PieceCallback& on_piece, std::string* reply,
+                                         const Pipeline::ImageSource* slots) {
   const auto t0 = Clock::now();
-  NM_RETURN_IF_ERROR(prefill(positions));
+  NM_RETURN_IF_ERROR(prefill(positions, slots));
   return generate(n_predict, on_piece, reply, t0);
 }
 
@@ -304,15 +305,28 @@ Result<std::vector<PromptPosition>> TextSession::chat_positions(const std::vecto
 }
 
 Status TextSession::chat_with_images(const std::string& user_message, int n_new_images, int n_predict,
-                                     const PieceCallback& on_piece) {
+                                     const PieceCallback& on_piece, const Pipeline::ImageSource* slots) {
   timings_.n_images = n_new_images;
   NM_ASSIGN_OR_RETURN(std::vector<PromptPosition> positions,
                       chat_positions(conversation_with(user_message, n_new_images)));
   std::string reply;
-  NM_RETURN_IF_ERROR(prefill_and_generate(positions, n_predict, on_piece, &reply));
+  NM_RETURN_IF_ERROR(prefill_and_generate(positions, n_predict, on_piece, &reply, slots));
   history_.push_back({"user", user_message, n_new_images});
   history_.push_back({"assistant", reply});
   return Status();
+}
+
+Status TextSession::ask(const std::string& question, const ImagePlan& plan, const Pipeline::ImageSource& slots,
+                        int n_predict, const PieceCallback& on_piece) {
+  if (!pipeline_->has_vision()) return pipeline_->plan_image(plan.image_width, plan.image_height).status();
+  if (!template_) {
+    return ChatTemplate::select(params_.chat_template, model_.tokenizer()).status();
+  }
+  history_.clear();
+  images_.clear();
+  timings_ = {};
+  images_.push_back({next_image_id_++, Image{}, plan});
+  return chat_with_images(question, 1, n_predict, on_piece, &slots);
 }
 
 Status TextSession::chat(const std::string& user_message, int n_predict, const PieceCallback& on_piece) {

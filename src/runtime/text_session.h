@@ -78,6 +78,12 @@ class TextSession {
   // The images are encoded by the vision brick and their embeddings spliced into the prompt.
   Status chat(const std::string& user_message, const std::vector<Image>& images, int n_predict,
               const PieceCallback& on_piece);
+  // A question about one picture in a fresh conversation (the history is dropped; the KV
+  // cache keeps what still matches, e.g. the system prompt), whose embeddings another
+  // thread encodes: `slots` hands over the picture's ring slot when its rows are
+  // evaluated (a stream, runtime/frame_stream.h). `plan` describes the picture.
+  Status ask(const std::string& question, const ImagePlan& plan, const Pipeline::ImageSource& slots, int n_predict,
+             const PieceCallback& on_piece);
   // Plain completion of `text` (no template), continuing the current context.
   Status complete(const std::string& text, int n_predict, const PieceCallback& on_piece);
 
@@ -126,16 +132,18 @@ class TextSession {
   // must re-evaluate the image's rows).
   struct ConversationImage {
     int32_t id = 0;  // PromptPosition::image
-    Image image;
+    Image image;     // empty for a stream's picture (encoded by another thread)
     ImagePlan plan;
   };
 
   TextSession(const TextModel& model, const TextSessionParams& params);
-  // Makes the context hold exactly `positions` (keeps the longest cached prefix).
-  Status prefill(const std::vector<PromptPosition>& positions);
+  // Makes the context hold exactly `positions` (keeps the longest cached prefix). Pictures'
+  // rows come from `slots` when given (taken for reading), else they are encoded here.
+  Status prefill(const std::vector<PromptPosition>& positions, const Pipeline::ImageSource* slots = nullptr);
   // Makes the context hold exactly `positions` (keeps the longest cached prefix), then generates.
+  // Pictures' rows come from `slots` when given, else they are encoded here.
   Status prefill_and_generate(const std::vector<PromptPosition>& positions, int n_predict, const PieceCallback& on_piece,
-                              std::string* reply);
+                              std::string* reply, const Pipeline::ImageSource* slots = nullptr);
   // The generation loop after a prefill started at t0.
   Status generate(int n_predict, const PieceCallback& on_piece, std::string* reply,
                   std::chrono::steady_clock::time_point t0);
@@ -148,7 +156,7 @@ class TextSession {
   void restart_sampler(const SamplerParams& sampling);
   // A chat turn over the conversation's pictures (the new ones already appended).
   Status chat_with_images(const std::string& user_message, int n_new_images, int n_predict,
-                          const PieceCallback& on_piece);
+                          const PieceCallback& on_piece, const Pipeline::ImageSource* slots = nullptr);
   // System prompt (if any) + history + the new user turn, for the chat template.
   std::vector<ChatMessage> conversation_with(const std::string& user_message, int n_images) const;
 

@@ -33,6 +33,16 @@ Result<std::unique_ptr<TokenRing>> TokenRing::create(int n_slots, size_t slot_by
   return r;
 }
 
+Backpressure TokenRing::policy() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return policy_;
+}
+
+void TokenRing::set_policy(Backpressure policy) {
+  std::lock_guard<std::mutex> lock(mu_);
+  policy_ = policy;
+}
+
 void TokenRing::set_drop_callback(DropCallback cb) {
   std::lock_guard<std::mutex> lock(mu_);
   on_drop_ = std::move(cb);
@@ -169,6 +179,17 @@ void TokenRing::close() {
     closed_ = true;
   }
   changed_.notify_all();
+}
+
+void TokenRing::reopen() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int slot : ready_) {
+    if (on_drop_) on_drop_(slot, slots_[(size_t)slot].tag);
+    slots_[(size_t)slot] = Slot{};
+    stats_.drops++;
+  }
+  ready_.clear();
+  closed_ = false;
 }
 
 void TokenRing::count_copy(size_t bytes) {

@@ -58,7 +58,8 @@ class TokenRing {
 
   int n_slots() const { return (int)slots_.size(); }
   size_t slot_bytes() const { return slot_bytes_; }
-  Backpressure policy() const { return policy_; }
+  Backpressure policy() const;
+  void set_policy(Backpressure policy);
   MemoryRegion region() const { return {buffer_.data(), buffer_.size()}; }
   void set_drop_callback(DropCallback cb);
 
@@ -83,6 +84,9 @@ class TokenRing {
 
   // Wakes every waiter; later acquires fail. Slots held stay valid until released.
   void close();
+  // Makes a closed ring usable again (a stream ends by closing it; the next reuses it).
+  // Slots left READY are dropped (counted as drops).
+  void reopen();
   void count_copy(size_t bytes);
   RingStats stats() const;
 
@@ -99,7 +103,7 @@ class TokenRing {
 
   VirtualBuffer buffer_;
   size_t slot_bytes_ = 0;
-  Backpressure policy_ = Backpressure::block;
+  Backpressure policy_ = Backpressure::block;  // under mu_
   mutable std::mutex mu_;
   std::condition_variable changed_;
   std::vector<Slot> slots_;

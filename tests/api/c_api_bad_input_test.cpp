@@ -237,6 +237,24 @@ TEST(CApiBadInput, SessionCallsCheckEveryPointer) {
   EXPECT_EQ(nm_measure_read_bandwidth(-1), 0.0);
   EXPECT_EQ(nm_measure_read_bandwidth(NM_MAX_THREADS + 1), 0.0);
   EXPECT_GE(nm_default_threads(), 1);
+  nm_stream_params sp = nm_stream_default_params();
+  EXPECT_EQ(sp.question, nullptr);
+  EXPECT_EQ(nm_session_run_stream(s, kModels.c_str(), &sp, nullptr, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  sp.question = "How many shapes?";
+  EXPECT_EQ(nm_session_run_stream(nullptr, kModels.c_str(), &sp, nullptr, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_run_stream(s, nullptr, &sp, nullptr, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_run_stream(s, kModels.c_str(), nullptr, nullptr, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  nm_stream* stream = nullptr;
+  EXPECT_EQ(nm_stream_begin(nullptr, &sp, nullptr, nullptr, &stream), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_stream_begin(s, &sp, nullptr, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_stream_push(nullptr, &img, "x"), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_stream_end(nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  ASSERT_EQ(nm_stream_begin(s, &sp, nullptr, nullptr, &stream), NM_OK);  // no callback: answers are dropped
+  EXPECT_EQ(nm_stream_push(stream, nullptr, "x"), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_stream_push(stream, &img, nullptr), NM_OK);
+  nm_stream_stats stats{};
+  EXPECT_EQ(nm_stream_end(stream, &stats), NM_OK);
+  EXPECT_EQ(stats.answered, 1);
 
   // After all that the session still works; a NULL callback generates silently.
   EXPECT_EQ(nm_session_chat(s, "How many shapes?", 3, nullptr, nullptr), NM_OK) << nm_session_last_error(s);

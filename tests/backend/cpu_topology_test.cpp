@@ -176,5 +176,37 @@ TEST(CpuTopology, RegistryMakesOneDevicePerCluster) {
   EXPECT_TRUE(little->memory().unified);
 }
 
+TEST(CpuTopology, DeclaredClustersSplitAlikeCores) {
+  FakeSysfs fs;
+  fs.write("sys/devices/system/cpu/online", "0-3");
+  for (int i = 0; i < 4; ++i) fs.cpu(i, 1024, 2400000, 0);
+  DeviceRegistryOptions opt;
+  opt.sysfs_root = fs.root();
+  opt.opencl = false;
+  opt.cpu_clusters = "0|1-3";
+  DeviceRegistry reg = DeviceRegistry::create(opt);
+  ASSERT_EQ(reg.devices().size(), 2u);
+  auto* c0 = static_cast<CpuDevice*>(reg.find("cpu:0"));
+  auto* c1 = static_cast<CpuDevice*>(reg.find("cpu:1"));
+  ASSERT_NE(c0, nullptr);
+  ASSERT_NE(c1, nullptr);
+  EXPECT_EQ(c0->cluster().cpus, (std::vector<int>{0}));
+  EXPECT_EQ(c1->cluster().cpus, (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(c1->n_threads(), 3);
+  EXPECT_EQ(reg.find("cpu"), c0);  // "cpu" picks the first declared cluster
+
+  // A bad declaration is reported once and the detected clusters are used.
+  for (const char* bad : {"0|0", "0|9", "0||1", "a|b", "0-1|"}) {
+    std::vector<std::string> lines;
+    opt.cpu_clusters = bad;
+    opt.log = [&](const std::string& l) { lines.push_back(l); };
+    DeviceRegistry r = DeviceRegistry::create(opt);
+    ASSERT_EQ(r.devices().size(), 1u) << bad;
+    EXPECT_EQ(r.devices()[0]->name(), "cpu") << bad;
+    ASSERT_EQ(lines.size(), 1u) << bad;
+    EXPECT_NE(lines[0].find("NM_CPU_CLUSTERS"), std::string::npos) << lines[0];
+  }
+}
+
 }  // namespace
 }  // namespace nm

@@ -14,21 +14,14 @@
 
 #include "core/image.h"
 #include "runtime/pipeline.h"
+#include "demo_models.h"
 #include "runtime/text_session.h"
 
 namespace nm {
 namespace {
 
-const std::string kModels = std::string(NM_SOURCE_DIR) + "/models/";
-
-const PipelineModels& demo() {
-  static const std::unique_ptr<PipelineModels> m = [] {
-    auto r = PipelineModels::load(kModels + "nanomind-demo-llm.gguf", kModels + "nanomind-demo-mmproj.gguf");
-    EXPECT_TRUE(r.ok()) << r.status().to_string();
-    return r.ok() ? std::move(r).value() : nullptr;
-  }();
-  return *m;
-}
+using test::kModels;
+const PipelineModels& demo() { return test::demo_models(); }
 
 Image sample_image() {
   auto img = load_image(kModels + "samples/scene_7.png");
@@ -116,7 +109,10 @@ TEST(Pipeline, TextTurnAfterAnImageTurnPrefillsOnlyTheNewTokens) {
   ASSERT_TRUE(fresh.ok());
   Pipeline& p = *fresh.value();
   const Image img = sample_image();
-  auto first_row = p.prefill(second.prompt, [&](int32_t) { return p.encode_image(img); });
+  auto first_row = p.prefill(second.prompt, [&](int32_t) -> Result<int> {
+    NM_RETURN_IF_ERROR(p.encode_image(img).status());
+    return p.take_image();
+  });
   ASSERT_TRUE(first_row.ok()) << first_row.status().to_string();
   EXPECT_EQ(first_row.value(), 0u);
   const int n_vocab = demo().text->hparams().n_vocab;

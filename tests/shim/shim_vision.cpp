@@ -201,12 +201,13 @@ NM_SHIM int nm_shim_vision_greedy(const char* llm_path, const char* mmproj_path,
   }
   if (next_image != n_images) return report(nm::error(nm::ErrorCode::invalid_argument, "image markers != images"), 4);
   const size_t plane = (size_t)3 * width * height;
-  const nm::Pipeline::ImageSource encode = [&](int32_t id) {
+  const nm::Pipeline::ImageSource encode = [&](int32_t id) -> nm::Result<int> {
     nm::EncoderInput in;
     in.width = width;
     in.height = height;
     in.chw.assign(chw + plane * id, chw + plane * (id + 1));
-    return p.encode_planar(in, (uint64_t)id);
+    NM_RETURN_IF_ERROR(p.encode_planar(in, (uint64_t)id).status());
+    return p.take_image();
   };
   if (auto r = p.prefill(positions, encode); !r.ok()) return report(r.status(), 4);
   const int n_vocab = p.models().text->hparams().n_vocab;

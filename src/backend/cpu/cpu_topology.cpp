@@ -4,6 +4,7 @@
 #include "backend/cpu/cpu_topology.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -215,6 +216,55 @@ std::vector<CpuCluster> detect_cpu_clusters(const std::string& root) {
   for (int i = 0; i < n; ++i) all.cpus.push_back(i);
   all.physical = all.cpus;
   return {all};
+}
+
+Result<std::vector<CpuCluster>> declared_cpu_clusters(const std::string& spec, const std::vector<CpuCoreInfo>& cores) {
+  std::map<int, const CpuCoreInfo*> by_cpu;
+  for (const CpuCoreInfo& c : cores) by_cpu[c.cpu] = &c;
+  std::vector<CpuCluster> clusters;
+  std::set<int> taken;
+  size_t at = 0;
+  while (at <= spec.size()) {
+    const size_t bar = std::min(spec.find('|', at), spec.size());
+    const std::string part = spec.substr(at, bar - at);
+    const bool well_formed = !part.empty() && part.find_first_not_of("0123456789-, ") == std::string::npos;
+    const std::vector<int> cpus = well_formed ? parse_cpu_list(part) : std::vector<int>{};
+    if (cpus.empty()) {
+      return error(ErrorCode::invalid_argument, "NM_CPU_CLUSTERS='" + spec + "': '" + part +
+                                                    "' is not a cpu list (use e.g. 0|1 or 0-3|4-7)");
+    }
+    CpuCluster cl;
+    cl.name = "cpu:" + std::to_string(clusters.size());
+    std::set<std::pair<int, int>> seen_cores;
+    for (int c : cpus) {
+      auto it = by_cpu.find(c);
+      if (it == by_cpu.end()) {
+        return error(ErrorCode::invalid_argument, "NM_CPU_CLUSTERS='" + spec + "': cpu " + std::to_string(c) +
+                                                      " is not online here");
+      }
+      if (!taken.insert(c).second) {
+        return error(ErrorCode::invalid_argument, "NM_CPU_CLUSTERS='" + spec + "': cpu " + std::to_string(c) +
+                                                      " is in two clusters");
+      }
+      const CpuCoreInfo& info = *it->second;
+      if (cl.cpus.empty()) cl.part = info.part;
+      cl.cpus.push_back(c);
+      if (info.core_id < 0 || seen_cores.insert({info.package_id, info.core_id}).second) cl.physical.push_back(c);
+      cl.capacity = std::max(cl.capacity, info.capacity);
+      cl.max_freq_khz = std::max(cl.max_freq_khz, info.max_freq_khz);
+      if (info.part != cl.part) cl.part.clear();
+    }
+    std::sort(cl.cpus.begin(), cl.cpus.end());
+    std::sort(cl.physical.begin(), cl.physical.end());
+    clusters.push_back(std::move(cl));
+    at = bar + 1;
+  }
+  return clusters;
+}
+
+std::string cpu_clusters_from_env() {
+  const char* e = std::getenv("NM_CPU_CLUSTERS");
+  return e ? std::string(e) : std::string();
 }
 
 }  // namespace nm

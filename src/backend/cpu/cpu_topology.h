@@ -48,6 +48,15 @@ std::vector<CpuCluster> group_cpu_clusters(const std::vector<CpuCoreInfo>& cores
 // std::thread::hardware_concurrency() cores.
 std::vector<CpuCluster> detect_cpu_clusters(const std::string& root = "/");
 
+// Clusters declared by hand (NM_CPU_CLUSTERS): "LIST|LIST|..." of sysfs cpu lists, e.g.
+// "0|1" or "0-3|4-7", becomes devices cpu:0, cpu:1, ... of those cores, so that on a
+// machine whose cores are all alike a pipeline can be placed, tested and measured as on a
+// big.LITTLE board. Errors (invalid_argument) for a malformed spec, a core that is not
+// among `cores`, or a core named twice.
+Result<std::vector<CpuCluster>> declared_cpu_clusters(const std::string& spec, const std::vector<CpuCoreInfo>& cores);
+// The NM_CPU_CLUSTERS environment variable ("" when unset).
+std::string cpu_clusters_from_env();
+
 // Parses a sysfs cpu list ("0-3,8,10-11"); malformed parts are skipped.
 std::vector<int> parse_cpu_list(const std::string& text);
 

@@ -1,0 +1,209 @@
+#include "runtime/frame_stream.h"
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "runtime/worker_affinity.h"
+
+namespace nm {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
+
+// One asked frame, from the vision worker's point of view. Its fate is final once the
+// worker moves on to the next frame: encoded into a ring slot tagged `seq`, or failed.
+struct Job {
+  uint64_t frame = 0;
+  std::string name;
+  Status status;
+  ImagePlan plan;
+  double vision_ms = 0;
+};
+
+class Stream {
+ public:
+  Stream(TextSession& s, FrameSource& src, const FrameStreamParams& p, const AnswerCallback& on_answer,
+         const StreamPieceCallback& on_piece)
+      : session_(s), pipe_(s.pipeline()), ring_(*s.pipeline().ring()), source_(src), params_(p),
+        on_answer_(on_answer), on_piece_(on_piece), t0_(Clock::now()) {}
+
+  // Vision side: the next asked frame, planned and encoded into a committed slot (or
+  // failed). False at the end of the source.
+  bool produce_one() {
+    for (;;) {
+      std::optional<Frame> f = source_.next();
+      if (!f) return false;
+      if (f->index % (uint64_t)params_.every != 0) continue;
+      Job job;
+      job.frame = f->index;
+      job.name = f->name;
+      const uint64_t seq = n_jobs_;
+      if (!f->image.ok()) {
+        job.status = f->image.status();
+      } else if (auto plan = pipe_.plan_image(f->image->width, f->image->height); !plan.ok()) {
+        job.status = plan.status();
+      } else {
+        job.plan = plan.value();
+        const auto t = Clock::now();
+        auto slot = pipe_.encode_image(f->image.value(), seq, nullptr, /*commit=*/false);
+        job.vision_ms = ms_between(t, Clock::now());
+        if (slot.ok()) {
+          // Final before its slot can be read: the text worker may answer and forget the
+          // job as soon as the slot is committed.
+          publish(seq, job);
+          job.status = ring_.commit(slot.value());
+          if (job.status.ok()) {
+            ++n_jobs_;
+            return true;
+          }
+        } else {
+          job.status = slot.status();
+        }
+      }
+      publish(seq, job);
+      ++n_jobs_;
+      return true;
+    }
+  }
+
+  // Text side: answers the oldest encoded frame; false once the ring is closed and empty.
+  bool consume_one(int timeout_ms) {
+    auto r = timeout_ms < 0 ? ring_.acquire_read() : ring_.try_acquire_read(timeout_ms);
+    if (!r.ok()) return false;
+    const int slot = r.value();
+    const uint64_t seq = ring_.tag(slot);
+    flush_before(seq);
+    Job job = job_of(seq);
+    FrameAnswer a = start_answer(job);
+    const Pipeline::ImageSource taken = [slot](int32_t) -> Result<int> { return slot; };
+    a.status = session_.ask(params_.question, job.plan, taken, params_.n_predict, [&](const std::string& piece, int32_t) {
+      a.text += piece;
+      if (on_piece_ && !piece.empty()) on_piece_(job.frame, piece);
+      return true;
+    });
+    if (ring_.state(slot) == SlotState::reading) (void)ring_.release(slot);  // prefill failed before reading it
+    const TextTimings& t = session_.timings();
+    a.prefill_ms = t.prompt_ms;
+    a.decode_ms = t.generate_ms;
+    a.n_generated = t.n_generated;
+    emit(seq, std::move(a));
+    return true;
+  }
+
+  // Every frame not answered yet, in order: failed, or dropped by the ring.
+  void flush_all() { flush_before(UINT64_MAX); }
+
+  const FrameStreamStats& stats() const { return stats_; }
+
+ private:
+  void publish(uint64_t seq, const Job& job) {
+    std::lock_guard<std::mutex> lock(mu_);
+    jobs_[seq] = job;
+  }
+  Job job_of(uint64_t seq) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return jobs_[seq];
+  }
+  FrameAnswer start_answer(const Job& job) const {
+    FrameAnswer a;
+    a.frame = job.frame;
+    a.name = job.name;
+    a.vision_ms = job.vision_ms;
+    return a;
+  }
+  void flush_before(uint64_t seq) {
+    for (;;) {
+      Job job;
+      uint64_t at;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (jobs_.empty() || jobs_.begin()->first >= seq) return;
+        at = jobs_.begin()->first;
+        job = jobs_.begin()->second;
+      }
+      FrameAnswer a = start_answer(job);
+      if (job.status.ok()) {
+        a.dropped = true;
+        a.status = error(ErrorCode::out_of_range, "frame dropped: the next frames arrived before it was answered");
+      } else {
+        a.status = job.status;
+      }
+      emit(at, std::move(a));
+    }
+  }
+  void emit(uint64_t seq, FrameAnswer a) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      jobs_.erase(seq);
+    }
+    a.done_ms = ms_between(t0_, Clock::now());
+    stats_.asked++;
+    if (a.dropped) {
+      stats_.dropped++;
+    } else if (a.status.ok()) {
+      stats_.answered++;
+    } else {
+      stats_.failed++;
+    }
+    if (stats_.asked == 1) stats_.first_answer_ms = a.done_ms;
+    if (on_answer_) on_answer_(a);
+  }
+
+  TextSession& session_;
+  Pipeline& pipe_;
+  TokenRing& ring_;
+  FrameSource& source_;
+  const FrameStreamParams& params_;
+  const AnswerCallback& on_answer_;
+  const StreamPieceCallback& on_piece_;
+  Clock::time_point t0_;
+  uint64_t n_jobs_ = 0;        // vision side only
+  std::mutex mu_;
+  std::map<uint64_t, Job> jobs_;  // asked, not answered yet
+  FrameStreamStats stats_;        // text side only
+};
+
+}  // namespace
+
+Result<FrameStreamStats> run_frame_stream(TextSession& session, FrameSource& source, const FrameStreamParams& params,
+                                          const AnswerCallback& on_answer, const StreamPieceCallback& on_piece) {
+  Pipeline& pipe = session.pipeline();
+  if (!pipe.has_vision()) return pipe.plan_image(1, 1).status();
+  if (params.every < 1) return error(ErrorCode::invalid_argument, "--every must be at least 1");
+  if (params.n_predict < 1) return error(ErrorCode::invalid_argument, "the answer length must be at least 1 token");
+  if (params.question.empty()) return error(ErrorCode::invalid_argument, "the question is empty");
+  TokenRing& ring = *pipe.ring();
+  Stream stream(session, source, params, on_answer, on_piece);
+  const auto t0 = Clock::now();
+  if (!params.pipelined) {
+    while (stream.produce_one()) {
+      while (stream.consume_one(0)) {
+      }
+    }
+  } else {
+    // The vision worker runs ahead through the ring; this thread is the text worker.
+    std::thread vision([&] {
+      const PinnedThread pin(pipe.vision_device());
+      while (stream.produce_one()) {
+      }
+      ring.close();  // wakes the text worker once the last slot is taken
+    });
+    {
+      const PinnedThread pin(pipe.text_device());
+      while (stream.consume_one(-1)) {
+      }
+    }
+    vision.join();
+    ring.reopen();
+  }
+  stream.flush_all();
+  FrameStreamStats stats = stream.stats();
+  stats.total_ms = ms_between(t0, Clock::now());
+  return stats;
+}
+
+}  // namespace nm

@@ -1,0 +1,75 @@
+"""`nanomind run --camera DIR` on the bundled demo model: one answer line per asked frame,
+in frame order, as the pipeline produces them; --every K; an unreadable file is reported
+and the other frames are still answered; the same answers with --sequential, and with the
+bricks on declared CPU clusters (NM_CPU_CLUSTERS=0|1 and --device vision=cpu:0,text=cpu:1);
+and the answer for a frame is the answer `run --image` gives for that picture alone."""
+import os
+import re
+import shutil
+import subprocess
+
+NANOMIND = os.path.join(os.environ.get("NM_BIN", "."), "nanomind")
+MODELS = os.path.join(os.environ.get("NM_SOURCE_DIR", "."), "models")
+ENV = dict(os.environ, NANOMIND_MODELS=MODELS)
+QUESTION = "How many shapes are there?"
+LINE = re.compile(r"^frame (\d+) \(([^)]*)\): (.*)$")
+
+
+def nm(*args, env=ENV):
+    return subprocess.run([NANOMIND, *args], capture_output=True, text=True, timeout=300, env=env)
+
+
+def frames(tmp_path):
+    d = tmp_path / "frames"
+    d.mkdir()
+    for i, s in enumerate(["scene_3", "scene_7", "scene_11", "scene_21"]):
+        shutil.copy(os.path.join(MODELS, "samples", s + ".png"), d / f"f{i}.png")
+    (d / "f1b.png").write_text("not a picture")
+    return d
+
+
+def answers(stdout):
+    out = []
+    for line in stdout.splitlines():
+        m = LINE.match(line)
+        assert m, f"unexpected output line: {line!r}"
+        out.append((int(m.group(1)), m.group(2), m.group(3)))
+    return out
+
+
+def test_one_answer_per_frame_in_order_with_the_broken_frame_reported(tmp_path):
+    d = frames(tmp_path)
+    r = nm("run", "--camera", str(d), "-p", QUESTION, "-n", "12", "--temp", "0", "-v")
+    assert r.returncode == 0, r.stderr
+    a = answers(r.stdout)
+    assert [x[0] for x in a] == [0, 1, 2, 3, 4]
+    assert [x[1] for x in a] == ["f0.png", "f1.png", "f1b.png", "f2.png", "f3.png"]
+    assert a[2][2].startswith("error:") and "f1b.png" in a[2][2]
+    assert all(not x[2].startswith("error:") and x[2] for i, x in enumerate(a) if i != 2)
+    assert "0 bytes copied between bricks" in r.stderr and "4 answered, 1 failed" in r.stderr, r.stderr
+
+    # The same answers one frame after the other, and with the bricks on their own clusters.
+    seq = nm("run", "--camera", str(d), "-p", QUESTION, "-n", "12", "--temp", "0", "--sequential")
+    assert seq.returncode == 0 and answers(seq.stdout) == a, seq.stderr
+    if os.cpu_count() and os.cpu_count() >= 2:
+        env = dict(ENV, NM_CPU_CLUSTERS="0|1")
+        split = nm("run", "--camera", str(d), "-p", QUESTION, "-n", "12", "--temp", "0", "--device",
+                   "vision=cpu:0,text=cpu:1", env=env)
+        assert split.returncode == 0, split.stderr
+        assert [x[2] for x in answers(split.stdout)] == [x[2] for x in a]
+
+    # A frame's answer is the answer for that picture asked on its own.
+    alone = nm("run", "--image", str(d / "f2.png"), "-p", QUESTION, "-n", "12", "--temp", "0")
+    assert alone.returncode == 0, alone.stderr
+    assert alone.stdout.strip() == a[3][2]
+
+
+def test_every_kth_frame_and_bad_options(tmp_path):
+    d = frames(tmp_path)
+    r = nm("run", "--camera", str(d), "-p", QUESTION, "-n", "4", "--every", "2", "--max-frames", "4")
+    assert r.returncode == 0, r.stderr
+    assert [x[0] for x in answers(r.stdout)] == [0, 2]
+    assert nm("run", "--camera", str(d), "-n", "4").returncode != 0  # no question
+    bad = nm("run", "--camera", str(tmp_path / "nope"), "-p", QUESTION)
+    assert bad.returncode != 0 and "nope" in bad.stderr
+    assert nm("run", "--camera", str(d), "-p", QUESTION, "--every", "0").returncode != 0
