@@ -89,7 +89,14 @@ typedef struct nm_session_params {
                                   plain text: a typed "<|im_end|>" or image marker stays text and cannot end
                                   a turn or add an image (the chat template's own markers are control
                                   tokens either way); 1 = special-token text in them is parsed too */
+  int32_t residency;           /* NM_RESIDENCY_KEEP (0, default): each brick's weights stay mapped (and
+                                  packed) from first use to the session's end; NM_RESIDENCY_ON_DEMAND (1):
+                                  a brick's weights, packed copies, graphs (and the text brick's KV cache)
+                                  are given back after each run and mapped again before the next, so the
+                                  bricks are never all resident at once (less memory, slower turns) */
 } nm_session_params;
+#define NM_RESIDENCY_KEEP 0
+#define NM_RESIDENCY_ON_DEMAND 1
 
 /* Called with each piece of generated text (valid UTF-8, possibly empty for tokens
  * that complete no character yet). Return non-zero to stop generating. A NULL callback
@@ -191,6 +198,9 @@ typedef struct nm_stream_params {
   int32_t drop_frames;   /* 1: when frames arrive faster than they are answered, drop the oldest
                             frame no one has started on (a live camera); 0: wait for a free slot */
   int32_t max_frames;    /* stop after this many frames (0: all) */
+  int32_t copy_embeddings; /* ablation (bench): 1 = the vision brick writes into its own buffer and the
+                              embeddings are copied to the text brick, as without a shared ring
+                              (counted in bytes_copied_between_bricks); 0 = read in place */
 } nm_stream_params;
 
 typedef struct nm_frame_answer {
@@ -228,6 +238,14 @@ NM_API nm_status nm_stream_begin(nm_session* session, const nm_stream_params* pa
                                  void* user_data, nm_stream** out);
 NM_API nm_status nm_stream_push(nm_stream* stream, const nm_image* image, const char* name);
 NM_API nm_status nm_stream_end(nm_stream* stream, nm_stream_stats* stats);
+
+/* Tracing: from nm_session_trace_start on, every brick run (vision encode, prefill,
+ * decode, a stream's answers) and every token-ring hand-off of the session is recorded;
+ * nm_session_trace_write writes what was recorded so far as Chrome trace events (JSON;
+ * opens in Perfetto and chrome://tracing): a process track per device, a thread track
+ * per brick, ring hand-offs as flow arrows. Starting again discards the earlier events. */
+NM_API nm_status nm_session_trace_start(nm_session* session);
+NM_API nm_status nm_session_trace_write(nm_session* session, const char* path);
 
 /* Raw completion of text with no chat template. */
 NM_API nm_status nm_session_complete(nm_session* session, const char* text, int32_t n_predict,

@@ -20,6 +20,7 @@
 #include "runtime/frame_stream.h"
 #include "runtime/pipeline.h"
 #include "runtime/text_session.h"
+#include "runtime/trace.h"
 
 namespace {
 
@@ -39,6 +40,7 @@ struct nm_model {
 
 struct nm_session {
   std::shared_ptr<const LoadedModel> model;  // first member: destroyed last, after the session using it
+  std::unique_ptr<nm::Trace> trace;           // recording since nm_session_trace_start (outlives session)
   std::unique_ptr<nm::TextSession> session;   // owns the session's pipeline (placement, ring, bricks' runners)
   uint64_t seed = 0;
   std::string chat_template;  // the family in use, "" for none (nm_session_chat_template)
@@ -151,6 +153,9 @@ nm::Status check_session_params(const LoadedModel& model, const nm_session_param
   if (p.n_ctx < 0 || p.n_ctx > NM_MAX_CTX) {
     return invalid("n_ctx " + std::to_string(p.n_ctx) + " is out of range: 0 (the model's) or 1 to " +
                    std::to_string(NM_MAX_CTX));
+  }
+  if (p.residency != NM_RESIDENCY_KEEP && p.residency != NM_RESIDENCY_ON_DEMAND) {
+    return invalid("residency " + std::to_string(p.residency) + " is not NM_RESIDENCY_KEEP (0) or NM_RESIDENCY_ON_DEMAND (1)");
   }
   if (kv_type_value(p) != NM_KV_F16 && kv_type_value(p) != NM_KV_Q8_0 && kv_type_value(p) != NM_KV_F32) {
     return invalid("kv_type " + std::to_string(kv_type_value(p)) + " is not one of NM_KV_F16, NM_KV_Q8_0, NM_KV_F32");
@@ -362,6 +367,7 @@ nm_status nm_session_init(nm_model* handle, const nm_session_params* params, nm_
     p.pipeline.n_threads = model.n_threads;
     p.pipeline.image_sizing = {params->image_width, params->image_height};
     if (params->devices) p.pipeline.devices = params->devices;
+    p.pipeline.residency = params->residency == NM_RESIDENCY_ON_DEMAND ? nm::Residency::on_demand : nm::Residency::keep;
     auto r = nm::TextSession::create(*model.bricks, p);
     if (!r.ok()) return report(s.get(), r.status());
     s->session = std::move(r).value();
@@ -378,6 +384,26 @@ nm_status nm_session_init(nm_model* handle, const nm_session_params* params, nm_
 }
 
 void nm_session_free(nm_session* session) { delete session; }
+
+nm_status nm_session_trace_start(nm_session* s) {
+  return guarded(s, [&]() -> nm_status {
+    if (!s->session) return report(s, nm::error(nm::ErrorCode::invalid_argument, "no session"));
+    s->trace = std::make_unique<nm::Trace>();
+    s->session->pipeline().set_trace(s->trace.get());
+    return NM_OK;
+  });
+}
+
+nm_status nm_session_trace_write(nm_session* s, const char* path) {
+  return guarded(s, [&]() -> nm_status {
+    if (!path || !*path) return report(s, nm::error(nm::ErrorCode::invalid_argument, "no trace file path"));
+    if (!s->trace) {
+      return report(s, nm::error(nm::ErrorCode::invalid_argument, "nothing is traced: call nm_session_trace_start first"));
+    }
+    nm::Status st = s->trace->write(path);
+    return st.ok() ? NM_OK : report(s, st);
+  });
+}
 
 const char* nm_session_last_error(const nm_session* session) { return session ? session->last_error.c_str() : ""; }
 
@@ -643,6 +669,7 @@ nm_stream_params nm_stream_default_params(void) {
   p.sequential = 0;
   p.drop_frames = 0;
   p.max_frames = 0;
+  p.copy_embeddings = 0;
   return p;
 }
 
@@ -663,6 +690,7 @@ nm::Result<nm::FrameStreamParams> stream_params(nm_session* s, const nm_stream_p
   p.every = params->every > 0 ? params->every : 1;
   p.n_predict = params->n_predict > 0 ? params->n_predict : 64;
   p.pipelined = params->sequential == 0;
+  p.copy_embeddings = params->copy_embeddings != 0;
   if (nm::TokenRing* ring = s->session->pipeline().ring()) {
     ring->set_policy(params->drop_frames ? nm::Backpressure::drop_oldest : nm::Backpressure::block);
   }

@@ -22,6 +22,7 @@
 
 #include "backend/device_bench.h"
 #include "backend/device_registry.h"
+#include "cli/bench_camera.h"
 #include "cli/commands.h"
 #include "cli/option_checks.h"
 #include "cli/text_options.h"
@@ -36,6 +37,8 @@ struct BenchOptions {
   int n_gen = 128;
   int repetitions = 5;
   bool prompt_given = false, gen_given = false;  // -p / -n on the command line (else defaults)
+  std::string workload;  // --workload camera:N (cli/bench_camera.h)
+  bool json = false;     // --json (with --workload)
 };
 
 // "1.10 B", "12.3 M", "840 K" parameters.
@@ -172,6 +175,18 @@ int bench_kernels(const std::string& spec, int reps) {
 }
 
 int bench(BenchOptions o) {
+  if (!o.workload.empty()) {
+    auto n_frames = parse_camera_workload(o.workload);
+    if (!n_frames.ok()) {
+      std::fprintf(stderr, "error: %s\n", n_frames.status().message().c_str());
+      return 1;
+    }
+    return bench_camera(o.text, n_frames.value(), o.gen_given ? o.n_gen : 16, o.json);
+  }
+  if (o.json) {
+    std::fprintf(stderr, "error: --json goes with --workload camera:N\n");
+    return 1;
+  }
   if (!o.text.devices.empty() && bench_kernels(o.text.devices, o.repetitions) != 0) return 1;
   TextOptions text = o.text;
   std::unique_ptr<nm_model, decltype(&nm_model_free)> model(load_model_or_report(text), nm_model_free);
@@ -184,6 +199,7 @@ int bench(BenchOptions o) {
   std::unique_ptr<nm_session, decltype(&nm_session_free)> session(open_session_or_report(model.get(), text),
                                                                  nm_session_free);
   if (!session) return 1;
+  const TraceWriter trace(session.get(), text);
 
   std::mt19937 rng(42);
   auto random_tokens = [&](int n) {
@@ -272,6 +288,12 @@ void register_bench(CLI::App& app) {
       ->check(int_in(0, NM_MAX_CTX, tokens));
   cmd->add_option("-r,--repetitions", opts->repetitions, "Runs per test (default 5)")
       ->check(int_in(1, 1000, "1 to 1000 runs"));
+  cmd->add_option("--workload", opts->workload,
+                  "camera:N — N camera frames with a question each, run two ways in one invocation: monolithic "
+                  "(one device, every brick resident, one after the other, embeddings copied) and nanomind "
+                  "(bricks on their own devices — vision=cpu:0,text=cpu:1 under NM_CPU_CLUSTERS=0|1 —, pipelined, "
+                  "zero-copy ring, on-demand residency); -n is the answer length (default 16)");
+  cmd->add_flag("--json", opts->json, "With --workload: print the figures as JSON");
   cmd->callback([opts, cmd] {
     opts->prompt_given = cmd->count("-p") > 0;
     opts->gen_given = cmd->count("-n") > 0;

@@ -58,6 +58,7 @@ int chat(ChatOptions o) {
   std::unique_ptr<nm_session, decltype(&nm_session_free)> session(open_session_or_report(model.get(), o.text),
                                                                  nm_session_free);
   if (!session) return 1;
+  const TraceWriter trace(session.get(), o.text);
   if (*nm_session_chat_template(session.get()) == '\0') {
     // A base model: every turn would fail. Say so before the first message, with the ways out.
     std::fprintf(stderr,

@@ -157,6 +157,7 @@ int run(RunOptions o) {
   std::unique_ptr<nm_session, decltype(&nm_session_free)> session(open_session_or_report(model.get(), o.text),
                                                                  nm_session_free);
   if (!session) return 1;
+  const TraceWriter trace(session.get(), o.text);
   if (!o.camera.empty()) {
     if (o.raw || !o.images.paths.empty() || !o.say.empty()) {
       std::fprintf(stderr, "error: --camera takes its pictures from the stream and prints its answers (drop --image, "

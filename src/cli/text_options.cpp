@@ -91,6 +91,21 @@ void add_device_option(CLI::App& cmd, TextOptions& o) {
   cmd.add_option("--device", o.devices,
                  "Where the bricks run: a device for all (opencl, cpu, cpu:big) or per brick, "
                  "text=opencl,vision=cpu:big (default: cpu; list: nanomind devices)");
+  cmd.add_option("--residency", o.residency,
+                 "keep: each brick's weights stay in memory from first use (default); on-demand: a brick's "
+                 "weights, packed copies and graphs (and the text brick's KV cache) are given back after each "
+                 "run and mapped again before the next, so the bricks are never all resident at once")
+      ->check(CLI::IsMember({"keep", "on-demand"}));
+  cmd.add_option("--trace", o.trace_path,
+                 "Write Chrome trace events of the bricks' runs to this JSON file (Perfetto, chrome://tracing): "
+                 "a track per device, a slice per brick run, ring hand-offs as arrows");
+}
+
+TraceWriter::~TraceWriter() {
+  if (path_.empty() || !session_) return;
+  if (nm_session_trace_write(session_, path_.c_str()) != NM_OK) {
+    std::fprintf(stderr, "error: %s\n", nm_session_last_error(session_));
+  }
 }
 
 bool resolve_default_model(TextOptions& o) {
@@ -153,6 +168,7 @@ nm_session_params session_params_from(const TextOptions& o) {
   sp.devices = o.devices.empty() ? nullptr : o.devices.c_str();
   sp.no_repack = o.no_repack ? 1 : 0;
   sp.parse_special = o.parse_special ? 1 : 0;
+  sp.residency = o.residency == "on-demand" ? NM_RESIDENCY_ON_DEMAND : NM_RESIDENCY_KEEP;
   return sp;
 }
 
@@ -167,6 +183,11 @@ nm_session* open_session_or_report(nm_model* model, const TextOptions& o) {
   char err[512];
   if (nm_session_init(model, &sp, &session, err, sizeof err) != NM_OK) {
     std::fprintf(stderr, "error: %s\n", err);
+    return nullptr;
+  }
+  if (!o.trace_path.empty() && nm_session_trace_start(session) != NM_OK) {
+    std::fprintf(stderr, "error: %s\n", nm_session_last_error(session));
+    nm_session_free(session);
     return nullptr;
   }
   if (o.verbose && o.sampling.temperature > 0) {

@@ -23,6 +23,8 @@ struct TextOptions {
   bool verbose = false;
   bool no_repack = false;  // --no-repack: file weight layout, no packed CPU copies
   std::string devices;  // --device: brick placement (runtime/device_placement.h)
+  std::string residency = "keep";  // --residency keep|on-demand
+  std::string trace_path;          // --trace FILE.json: Chrome trace events of the bricks' runs
   bool parse_special = false;  // --parse-special: special-token text in the prompt is parsed
   bool demo = false;  // set by resolve_default_model: the default (bundled) model is in use
   std::string demo_models_dir;  // ... and the bundled models/ folder it came from (samples live there)
@@ -30,7 +32,7 @@ struct TextOptions {
 
 void add_model_options(CLI::App& cmd, TextOptions& o);
 void add_sampling_options(CLI::App& cmd, TextOptions& o);
-// --device NAME | text=NAME,vision=NAME (run, chat, bench).
+// --device NAME | text=NAME,vision=NAME, --residency and --trace (run, chat, bench).
 void add_device_option(CLI::App& cmd, TextOptions& o);
 // Without -m, points model_path (and mmproj_path, unless given) at the bundled demo
 // model; false with a message when it cannot be found.
@@ -43,5 +45,19 @@ nm_session_params session_params_from(const TextOptions& o);
 // On failure prints the error and returns nullptr.
 nm_session* open_session_or_report(nm_model* model, const TextOptions& o);
 void print_timings(const nm_session* session);
+
+// Writes the session's trace to --trace's file when it goes out of scope (declare it after
+// the session it traces); the error, if any, is printed.
+class TraceWriter {
+ public:
+  TraceWriter(nm_session* session, const TextOptions& o) : session_(session), path_(o.trace_path) {}
+  ~TraceWriter();
+  TraceWriter(const TraceWriter&) = delete;
+  TraceWriter& operator=(const TraceWriter&) = delete;
+
+ private:
+  nm_session* session_;
+  std::string path_;
+};
 
 }  // namespace nm::cli

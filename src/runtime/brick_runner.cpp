@@ -1,14 +1,27 @@
 #include "runtime/brick_runner.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 namespace nm {
 
-BrickRunner::BrickRunner(const GgufFile& file, const BrickRunParams& params) : params_(params) {
+BrickRunner::BrickRunner(const GgufFile& file, const BrickRunParams& params) : file_(file), params_(params) {
   if (params_.pack_weights) packed_ = params_.packed ? params_.packed : PackedWeights::for_file(file);
 }
 
 Result<std::unique_ptr<GraphRunner>> BrickRunner::prepare(Graph graph) const {
   for (const MemoryRegion& r : params_.regions) graph.add_region(r);
   return GraphRunner::create(std::move(graph), params_.device, params_.isa, packed_.get());
+}
+
+void BrickRunner::release() {
+  if (params_.pack_weights && !params_.packed) packed_ = PackedWeights::for_file(file_);
+  if (file_.path().empty() || !file_.data()) return;  // parsed from memory: nothing mapped
+  // Whole pages inside the mapping (it starts on a page boundary; its tail page is partial).
+  const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  const uintptr_t lo = ((uintptr_t)file_.data() + page - 1) / page * page;
+  const uintptr_t hi = ((uintptr_t)file_.data() + file_.file_size()) / page * page;
+  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
 }
 
 }  // namespace nm

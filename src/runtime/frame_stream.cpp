@@ -1,9 +1,11 @@
 #include "runtime/frame_stream.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "runtime/worker_affinity.h"
 
@@ -49,7 +51,8 @@ class Stream {
       } else {
         job.plan = plan.value();
         const auto t = Clock::now();
-        auto slot = pipe_.encode_image(f->image.value(), seq, nullptr, /*commit=*/false);
+        auto slot = params_.copy_embeddings ? encode_and_copy(f->image.value(), job.plan, seq)
+                                            : pipe_.encode_image(f->image.value(), seq, nullptr, /*commit=*/false);
         job.vision_ms = ms_between(t, Clock::now());
         if (slot.ok()) {
           // Final before its slot can be read: the text worker may answer and forget the
@@ -80,6 +83,7 @@ class Stream {
     Job job = job_of(seq);
     FrameAnswer a = start_answer(job);
     const Pipeline::ImageSource taken = [slot](int32_t) -> Result<int> { return slot; };
+    TraceScope trace(pipe_.trace(), pipe_.text_device_name(), "text", "answer frame " + std::to_string(job.frame));
     a.status = session_.ask(params_.question, job.plan, taken, params_.n_predict, [&](const std::string& piece, int32_t) {
       a.text += piece;
       if (on_piece_ && !piece.empty()) on_piece_(job.frame, piece);
@@ -100,6 +104,18 @@ class Stream {
   const FrameStreamStats& stats() const { return stats_; }
 
  private:
+  // The copying path of the ablation: encode into own memory, copy into a WRITING slot.
+  Result<int> encode_and_copy(const Image& image, const ImagePlan& plan, uint64_t seq) {
+    const size_t n = (size_t)plan.n_tokens * (size_t)pipe_.vision()->n_embd_out();
+    copy_buffer_.resize(n);
+    NM_RETURN_IF_ERROR(pipe_.encode_image_into(image, plan, copy_buffer_));
+    NM_ASSIGN_OR_RETURN(int slot, ring_.acquire_write(plan.n_tokens, pipe_.vision()->n_embd_out(), seq));
+    std::span<float> dst = ring_.data(slot);
+    std::copy(copy_buffer_.begin(), copy_buffer_.end(), dst.begin());
+    ring_.count_copy(n * sizeof(float));
+    return slot;
+  }
+
   void publish(uint64_t seq, const Job& job) {
     std::lock_guard<std::mutex> lock(mu_);
     jobs_[seq] = job;
@@ -162,6 +178,7 @@ class Stream {
   const StreamPieceCallback& on_piece_;
   Clock::time_point t0_;
   uint64_t n_jobs_ = 0;        // vision side only
+  std::vector<float> copy_buffer_;  // vision side only (copy_embeddings)
   std::mutex mu_;
   std::map<uint64_t, Job> jobs_;  // asked, not answered yet
   FrameStreamStats stats_;        // text side only

@@ -7,6 +7,14 @@
 
 namespace nm {
 
+const char* residency_name(Residency r) { return r == Residency::keep ? "keep" : "on-demand"; }
+
+Result<Residency> parse_residency(const std::string& text) {
+  if (text == "keep") return Residency::keep;
+  if (text == "on-demand" || text == "on_demand") return Residency::on_demand;
+  return error(ErrorCode::invalid_argument, "residency '" + text + "': use keep or on-demand");
+}
+
 Result<std::unique_ptr<PipelineModels>> PipelineModels::from_bricks(std::unique_ptr<TextModel> text,
                                                                     std::unique_ptr<MmprojModel> vision) {
   if (!text) return error(ErrorCode::invalid_argument, "a pipeline needs a text model");
@@ -66,18 +74,23 @@ Result<std::unique_ptr<Pipeline>> Pipeline::create(const PipelineModels& models,
     NM_ASSIGN_OR_RETURN(int max_tokens, max_image_tokens(*models.vision, params.image_sizing));
     const size_t slot_bytes = (size_t)max_tokens * models.vision->hparams().n_embd_out * sizeof(float);
     NM_ASSIGN_OR_RETURN(p->ring_, TokenRing::create(params.ring_slots, slot_bytes, params.ring_policy));
+    p->slot_flow_.assign((size_t)p->ring_->n_slots(), 0);
     regions.push_back(p->ring_->region());
 
     ImageEncoderParams ip;
     ip.sizing = params.image_sizing;
-    ip.run = {p->vision_device_, params.isa, params.pack_weights, models.packed_vision, regions};
+    // On demand, a brick owns its packed copies so that releasing them leaves other
+    // sessions of the model alone.
+    const bool own = params.residency == Residency::on_demand;
+    ip.run = {p->vision_device_, params.isa, params.pack_weights, own ? nullptr : models.packed_vision, regions};
     NM_ASSIGN_OR_RETURN(p->image_, ImageEncoder::create(*models.vision, ip));
   }
   TextContextParams tp;
   tp.n_ctx = params.n_ctx;
   tp.kv_type = params.kv_type;
   tp.n_batch = params.n_batch;
-  tp.run = {p->text_device_, params.isa, params.pack_weights, models.packed_text, regions};
+  tp.run = {p->text_device_, params.isa, params.pack_weights,
+            params.residency == Residency::on_demand ? nullptr : models.packed_text, regions};
   NM_ASSIGN_OR_RETURN(p->text_, TextContext::create(*models.text, tp));
   return p;
 }
@@ -105,7 +118,15 @@ Result<int> Pipeline::encode_image(const Image& image, uint64_t tag, ImageTiming
   Status st;
   {
     auto lock = pool_lock(pool_mu_, vision_device_);
+    TraceScope ts(trace_, vision_device_name(), "vision", "encode");
+    ts.arg("tag", (double)tag);
+    ts.arg("tokens", plan.n_tokens);
     st = image_->encode(image, plan, pool_, ring_->data(slot), timings);
+    if (trace_ && st.ok()) {
+      slot_flow_[(size_t)slot] = trace_->next_flow_id();
+      trace_->flow_start(slot_flow_[(size_t)slot], vision_device_name(), "vision", Trace::Clock::now());
+    }
+    if (params_.residency == Residency::on_demand) image_->encoder().release();
   }
   if (!st.ok()) {
     (void)ring_->abort_write(slot);
@@ -123,6 +144,7 @@ Result<int> Pipeline::encode_planar(const EncoderInput& input, uint64_t tag) {
   {
     auto lock = pool_lock(pool_mu_, vision_device_);
     st = image_->encoder().encode(input, pool_, ring_->data(slot));
+    if (params_.residency == Residency::on_demand) image_->encoder().release();
   }
   if (!st.ok()) {
     (void)ring_->abort_write(slot);
@@ -136,7 +158,9 @@ Status Pipeline::encode_image_into(const Image& image, const ImagePlan& plan, st
                                    ImageTimings* timings) {
   if (!image_) return plan_image(image.width, image.height).status();
   auto lock = pool_lock(pool_mu_, vision_device_);
-  return image_->encode(image, plan, pool_, out, timings);
+  Status st = image_->encode(image, plan, pool_, out, timings);
+  if (params_.residency == Residency::on_demand) image_->encoder().release();
+  return st;
 }
 
 Result<int> Pipeline::take_image() {
@@ -150,6 +174,18 @@ std::span<const float> Pipeline::image_embeddings(int slot) const { return ring_
 Status Pipeline::release_image(int slot) {
   if (!ring_) return error(ErrorCode::internal, "release_image without a vision brick");
   return ring_->release(slot);
+}
+
+void Pipeline::release_vision() {
+  if (!image_) return;
+  auto lock = pool_lock(pool_mu_, vision_device_);
+  image_->encoder().release();
+}
+
+void Pipeline::release_text() {
+  auto lock = pool_lock(pool_mu_, text_device_);
+  text_->release();
+  positions_.clear();
 }
 
 void Pipeline::clear() {
@@ -196,6 +232,7 @@ Result<size_t> Pipeline::prefill(std::span<const PromptPosition> want, const Ima
                                               " (raise -c / n_ctx, or shorten the prompt)");
   }
   auto lock = pool_lock(pool_mu_, text_device_);
+  TraceScope ts(trace_, text_device_name(), "text", "prefill");
   size_t p = 0;
   while (p < positions_.size() && p < want.size() && positions_[p] == want[p]) ++p;
   if (p == want.size()) --p;  // evaluate at least one position: its logits are sampled next
@@ -240,6 +277,9 @@ Result<size_t> Pipeline::prefill(std::span<const PromptPosition> want, const Ima
         }
         held_slot = *taken;
         held_image = id;
+        if (trace_ && slot_flow_[(size_t)held_slot] != 0) {
+          trace_->flow_end(slot_flow_[(size_t)held_slot], text_device_name(), "text", Trace::Clock::now());
+        }
       }
       const std::span<const float> e = image_embeddings(held_slot);
       const size_t E = (size_t)models_.text->hparams().n_embd;
@@ -255,6 +295,8 @@ Result<size_t> Pipeline::prefill(std::span<const PromptPosition> want, const Ima
     }
   }
   Status released = drop_held();
+  ts.arg("positions", (double)(want.size() - first));
+  ts.arg("reused", (double)first);
   if (!st.ok()) {
     // eval_* may have written part of a failed run: keep only what is recorded.
     text_->truncate((int)positions_.size());

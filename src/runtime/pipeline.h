@@ -36,8 +36,18 @@
 #include "runtime/multimodal_prompt.h"
 #include "runtime/text_context.h"
 #include "runtime/token_ring.h"
+#include "runtime/trace.h"
 
 namespace nm {
+
+// How long a brick's weights stay in memory. keep: loaded (mapped, packed) on first use and
+// held until the pipeline ends. on_demand: mapped and packed when the brick is about to
+// run and given back after (Pipeline::release_vision / release_text), so two bricks are
+// never both at their peak: less memory, at the price of re-reading (and re-packing) the
+// weights and re-evaluating the prompt on every run.
+enum class Residency : uint8_t { keep, on_demand };
+const char* residency_name(Residency r);  // "keep", "on-demand"
+Result<Residency> parse_residency(const std::string& text);
 
 // The loaded bricks of a model, read-only and shared by every pipeline (session) made from
 // it, with one packed CPU copy of each brick's weights (made on first use).
@@ -67,6 +77,7 @@ struct PipelineParams {
   std::string cpu_clusters = cpu_clusters_from_env();  // "0|1": CPU devices cpu:0, cpu:1 (NM_CPU_CLUSTERS)
   int ring_slots = 2;            // token-ring slots between vision and text
   Backpressure ring_policy = Backpressure::block;
+  Residency residency = Residency::keep;
 };
 
 class Pipeline {
@@ -124,6 +135,17 @@ class Pipeline {
   const std::vector<PromptPosition>& positions() const { return positions_; }
   void clear();
 
+  // ---- residency
+  // Give back what a brick holds (weights, packed copies, prepared graphs; the text brick
+  // also its KV cache, so the next prefill starts from nothing). on_demand calls them
+  // after each run; callers may call them any time the brick is idle.
+  void release_vision();
+  void release_text();
+
+  // ---- tracing: brick runs and ring hand-offs are recorded into `trace` (null: none).
+  void set_trace(Trace* trace) { trace_ = trace; }
+  Trace* trace() const { return trace_; }
+
   // ---- placement and accounting
   std::string text_device_name() const;
   std::string vision_device_name() const;
@@ -150,6 +172,10 @@ class Pipeline {
   std::unique_ptr<ImageEncoder> image_;
   std::unique_ptr<TextContext> text_;
   std::vector<PromptPosition> positions_;  // what text_'s KV cache holds
+  Trace* trace_ = nullptr;
+  // The hand-off arrow of each ring slot's current contents (written by the producer
+  // before commit, read by the consumer after taking the slot: the ring orders them).
+  std::vector<uint64_t> slot_flow_;
 };
 
 }  // namespace nm

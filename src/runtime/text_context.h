@@ -64,6 +64,15 @@ class TextContext {
     cache_.clear();
     n_logit_rows_ = 0;
   }
+  // Gives back everything the brick holds while it runs (on-demand residency): the KV
+  // cache's pages (the context becomes empty), the prepared graphs and their arenas, and
+  // the weights (BrickRunner::release). The next eval prepares and maps them again.
+  void release() {
+    clear();
+    graphs_.clear();
+    x_staging_.release_from(0);
+    runner_.release();
+  }
   // Forgets positions from n on (e.g. to redo a turn).
   void truncate(int n) {
     if (n < n_past()) n_logit_rows_ = 0;

@@ -89,7 +89,11 @@ Status TextSession::prefill_and_generate(const std::vector<PromptPosition>& posi
                                          const Pipeline::ImageSource* slots) {
   const auto t0 = Clock::now();
   NM_RETURN_IF_ERROR(prefill(positions, slots));
-  return generate(n_predict, on_piece, reply, t0);
+  Status st = generate(n_predict, on_piece, reply, t0);
+  // On demand, the text brick gives its weights, graphs and KV cache back after each
+  // answer; the next turn maps them again and prefills the whole conversation.
+  if (pipeline_->params().residency == Residency::on_demand) pipeline_->release_text();
+  return st;
 }
 
 TextStream TextSession::make_stream(int n_predict, const std::vector<std::string>& extra_stops, bool ignore_eos) const {
@@ -104,6 +108,7 @@ Status TextSession::generate(int n_predict, const PieceCallback& on_piece, std::
                              Clock::time_point t0) {
   TextStream stream = make_stream(n_predict, {});
   const auto t1 = Clock::now();
+  TraceScope trace(pipeline_->trace(), pipeline_->text_device_name(), "text", "decode");
   Status status;
   bool cancelled = false;
   for (int i = 0; stream.finished() == FinishReason::none; ++i) {
@@ -126,6 +131,7 @@ Status TextSession::generate(int n_predict, const PieceCallback& on_piece, std::
   if (!rest.empty() && !cancelled) on_piece(rest, -1);
   timings_.n_generated = stream.n_generated();
   timings_.generate_ms = ms_since(t1);
+  trace.arg("tokens", timings_.n_generated);
   if (reply) *reply = stream.text();
   return status;
 }
@@ -213,6 +219,7 @@ Result<GenerationStep> TextSession::next() {
     pending_ = step.token;
   } else {
     timings_.generate_ms = ms_since(decode_start_);
+    if (pipeline_->params().residency == Residency::on_demand) pipeline_->release_text();
   }
   return step;
 }

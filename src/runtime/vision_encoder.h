@@ -47,6 +47,12 @@ class VisionEncoder {
   // The same into a vector sized to fit.
   Status encode(const EncoderInput& image, ThreadPool& pool, std::vector<float>& out);
 
+  // Gives back the prepared graphs (their arenas, resampled position embeddings) and the
+  // weights (BrickRunner::release), for on-demand residency; the next encode prepares them again.
+  void release() {
+    shapes_.clear();
+    runner_.release();
+  }
   // Bytes of results copied out of the graph instead of written in place.
   size_t bytes_copied_out() const { return bytes_copied_out_; }
   const MmprojModel& model() const { return model_; }

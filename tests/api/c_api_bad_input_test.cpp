@@ -168,6 +168,8 @@ TEST(CApiBadInput, EverySessionParameterIsRangeChecked) {
                  "multiple of 32");
   expect_refused(m, with([](nm_session_params& p) { p.chat_template = "no-such-template"; }), "no-such-template");
   expect_refused(m, with([](nm_session_params& p) { p.devices = "text=nowhere"; }), "nowhere");
+  expect_refused(m, with([](nm_session_params& p) { p.residency = 2; }), "residency");
+  expect_refused(m, with([](nm_session_params& p) { p.residency = -1; }), "residency");
   // The edges of every range are accepted.
   for (auto edit : std::vector<void (*)(nm_session_params&)>{
            [](nm_session_params& p) { p.sampling.temperature = 0; },
@@ -175,7 +177,8 @@ TEST(CApiBadInput, EverySessionParameterIsRangeChecked) {
            [](nm_session_params& p) { p.sampling.top_p = 1, p.sampling.min_p = 0, p.sampling.top_k = 0; },
            [](nm_session_params& p) { p.sampling.repeat_last_n = 0, p.sampling.repeat_penalty = 1e-3f; },
            [](nm_session_params& p) { p.image_width = 32, p.image_height = 512; },
-           [](nm_session_params& p) { p.n_ctx = 1; }}) {
+           [](nm_session_params& p) { p.n_ctx = 1; },
+           [](nm_session_params& p) { p.residency = NM_RESIDENCY_ON_DEMAND; }}) {
     nm_session* s = open(m, with(edit));
     EXPECT_NE(s, nullptr);
     nm_session_free(s);
@@ -255,6 +258,14 @@ TEST(CApiBadInput, SessionCallsCheckEveryPointer) {
   nm_stream_stats stats{};
   EXPECT_EQ(nm_stream_end(stream, &stats), NM_OK);
   EXPECT_EQ(stats.answered, 1);
+  EXPECT_EQ(nm_session_trace_start(nullptr), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_trace_write(nullptr, "t.json"), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_trace_write(s, "t.json"), NM_ERR_INVALID_ARGUMENT);  // not started
+  EXPECT_NE(std::string(nm_session_last_error(s)).find("nm_session_trace_start"), std::string::npos);
+  ASSERT_EQ(nm_session_trace_start(s), NM_OK);
+  EXPECT_EQ(nm_session_trace_write(s, nullptr), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_trace_write(s, ""), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_trace_write(s, "/no/such/dir/t.json"), NM_ERR_IO);
 
   // After all that the session still works; a NULL callback generates silently.
   EXPECT_EQ(nm_session_chat(s, "How many shapes?", 3, nullptr, nullptr), NM_OK) << nm_session_last_error(s);

@@ -73,3 +73,58 @@ def test_every_kth_frame_and_bad_options(tmp_path):
     bad = nm("run", "--camera", str(tmp_path / "nope"), "-p", QUESTION)
     assert bad.returncode != 0 and "nope" in bad.stderr
     assert nm("run", "--camera", str(d), "-p", QUESTION, "--every", "0").returncode != 0
+
+
+def test_trace_of_a_pipelined_run(tmp_path):
+    """--trace writes Chrome trace events: a track per device, vision and text slices, and
+    one ring hand-off arrow per answered frame from the vision track to the text track."""
+    import json
+    d = frames(tmp_path)
+    trace = tmp_path / "t.json"
+    r = nm("run", "--camera", str(d), "-p", QUESTION, "-n", "6", "--temp", "0", "--trace", str(trace))
+    assert r.returncode == 0, r.stderr
+    events = json.loads(trace.read_text())["traceEvents"]
+    names = {e["name"] for e in events if e["ph"] == "X"}
+    assert "encode" in names and "prefill" in names and "decode" in names, names
+    assert sum(1 for e in events if e["ph"] == "X" and e["name"].startswith("answer frame")) == 4
+    starts = {e["id"] for e in events if e["ph"] == "s"}
+    ends = {e["id"] for e in events if e["ph"] == "f"}
+    assert len(starts) == 4 and starts == ends
+    bad = nm("run", "--camera", str(d), "-p", QUESTION, "-n", "2", "--trace", str(tmp_path / "no" / "t.json"))
+    assert bad.returncode != 0 or "cannot write the trace" in bad.stderr
+
+
+def test_on_demand_residency_gives_the_same_answers(tmp_path):
+    d = frames(tmp_path)
+    keep = nm("run", "--camera", str(d), "-p", QUESTION, "-n", "8", "--temp", "0")
+    lazy = nm("run", "--camera", str(d), "-p", QUESTION, "-n", "8", "--temp", "0", "--residency", "on-demand")
+    assert keep.returncode == 0 and lazy.returncode == 0, keep.stderr + lazy.stderr
+    assert answers(lazy.stdout) == answers(keep.stdout)
+    assert nm("run", "--camera", str(d), "-p", QUESTION, "--residency", "never").returncode != 0
+
+
+def test_bench_camera_workload_json(tmp_path):
+    """Both modes in one invocation, as JSON: every frame answered in each, the monolithic
+    mode copies embeddings between the bricks and the nanomind mode copies none."""
+    import json
+    env = dict(ENV, NM_CPU_CLUSTERS="0|1") if (os.cpu_count() or 1) >= 2 else ENV
+    r = nm("bench", "--workload", "camera:3", "-n", "4", "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    j = json.loads(r.stdout)
+    assert j["workload"] == "camera:3"
+    mono, nano = j["modes"]
+    assert mono["mode"] == "monolithic" and nano["mode"] == "nanomind"
+    for m in (mono, nano):
+        assert m["frames"] == 3 and m["answered"] == 3, m
+        assert m["peak_rss_mib"] > 0 and m["answers_per_min"] > 0 and m["first_answer_ms"] > 0
+    assert mono["bytes_copied_between_bricks"] > 0 and mono["embeddings"] == "copied"
+    assert nano["bytes_copied_between_bricks"] == 0 and nano["residency"] == "on-demand" and nano["pipelined"]
+    if env is not ENV:
+        assert nano["devices"] == "vision=cpu:0,text=cpu:1"
+    assert set(j["ratios_b_over_a"]) == {"first_answer_ms", "answers_per_min", "peak_rss_mib"}
+    table = nm("bench", "--workload", "camera:2", "-n", "2", env=env)
+    assert table.returncode == 0 and "nanomind / monolithic" in table.stdout, table.stderr
+    for bad in ("camera:0", "camera:x", "video:3"):
+        b = nm("bench", "--workload", bad)
+        assert b.returncode != 0 and "workload" in b.stderr, b.stderr
+    assert nm("bench", "--json").returncode != 0
