@@ -245,9 +245,9 @@ void register_run(CLI::App& app) {
                   "Ask the prompt about a stream of pictures: a folder of images (name order) or a V4L2 "
                   "device such as /dev/video0; prints one answer line per frame (default: none)");
   cmd->add_option("--every", opts->every, "With --camera: ask about every K-th frame (default 1)")
-      ->check(CLI::Range(1, 1 << 20));
-  cmd->add_option("--max-frames", opts->max_frames, "With --camera: stop after this many frames (default: all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(int_in(1, 1 << 20, "1 to 1048576"));
+  cmd->add_option("--max-frames", opts->max_frames, "With --camera: stop after this many frames (default 0: all)")
+      ->check(int_in(0, 1 << 30, "0 (all) to 1073741824"));
   cmd->add_flag("--sequential", opts->sequential,
                 "With --camera: encode and answer each frame in turn (default: the vision brick encodes the "
                 "next frame while the text brick answers)");

@@ -1,8 +1,11 @@
 #include "runtime/trace.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 namespace nm {
@@ -74,11 +77,26 @@ std::string Trace::json() const {
 }
 
 Status Trace::write(const std::string& path) const {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) return error(ErrorCode::io_error, "cannot write the trace to '" + path + "': " + std::strerror(errno));
-  out << json() << '\n';
-  out.close();
-  if (!out) return error(ErrorCode::io_error, "cannot write the trace to '" + path + "': " + std::strerror(errno));
+  // Opened without blocking and checked by kind: a FIFO with no reader would block the
+  // open forever, a device would swallow the trace.
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0644);
+  if (fd < 0) return error(ErrorCode::io_error, "cannot write the trace to '" + path + "': " + std::strerror(errno));
+  struct stat st{};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return error(ErrorCode::invalid_argument, "cannot write the trace to '" + path + "': not a regular file");
+  }
+  const std::string text = json() + "\n";
+  bool ok = ::ftruncate(fd, 0) == 0;
+  for (size_t at = 0; ok && at < text.size();) {
+    const ssize_t n = ::write(fd, text.data() + at, text.size() - at);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) at += (size_t)n;
+  }
+  const int saved = errno;
+  if (::close(fd) != 0) ok = false;
+  if (!ok) return error(ErrorCode::io_error, "cannot write the trace to '" + path + "': " + std::strerror(saved));
   return Status();
 }
 

@@ -252,6 +252,16 @@ TEST(CApiBadInput, SessionCallsCheckEveryPointer) {
   EXPECT_EQ(nm_stream_begin(s, &sp, nullptr, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(nm_stream_push(nullptr, &img, "x"), NM_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(nm_stream_end(nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  for (void (*bad)(nm_stream_params&) : {+[](nm_stream_params& p) { p.every = -1; },
+                                          +[](nm_stream_params& p) { p.n_predict = -1; },
+                                          +[](nm_stream_params& p) { p.max_frames = -2; }}) {
+    nm_stream_params b = sp;
+    bad(b);
+    nm_stream* none = nullptr;
+    EXPECT_EQ(nm_stream_begin(s, &b, nullptr, nullptr, &none), NM_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(none, nullptr);
+    EXPECT_NE(std::string(nm_session_last_error(s)).find("must not be negative"), std::string::npos);
+  }
   ASSERT_EQ(nm_stream_begin(s, &sp, nullptr, nullptr, &stream), NM_OK);  // no callback: answers are dropped
   EXPECT_EQ(nm_stream_push(stream, nullptr, "x"), NM_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(nm_stream_push(stream, &img, nullptr), NM_OK);
@@ -457,6 +467,7 @@ const std::set<std::string> kAnyValueIsValid = {
     "system_prompt",   // any text, or NULL for none
     "initial_prompt",  // any text, or NULL for none
     "no_repack", "parse_special", "ignore_eos", "translate", "timestamps", "no_fallback", "vad",  // C truth values
+    "sequential", "drop_frames", "copy_embeddings",                                                // C truth values
     "sampling",        // a struct: its fields are checked one by one
 };
 

@@ -6,6 +6,7 @@
 #include "runtime/trace.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -67,6 +68,11 @@ TEST(Trace, WritesChromeTraceEvents) {
   EXPECT_FALSE(json::parse(in, nullptr, false).is_discarded());
   std::filesystem::remove(path);
   EXPECT_FALSE(t.write("/no/such/dir/t.json").ok());
+  // A FIFO nobody reads is refused at once instead of blocking the open.
+  const std::string fifo = testing::TempDir() + "nm_trace_fifo_" + std::to_string(::getpid());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_FALSE(t.write(fifo).ok());
+  std::filesystem::remove(fifo);
 }
 
 TEST(Trace, APipelinedStreamOnTwoClustersOverlapsTheBricks) {
