@@ -4,7 +4,7 @@
 # sanitizer (ASan + UBSan) flavours, runs every test in both (the release build also with
 # the real-weight tier, `ctest -L real`, and with the kernels capped at AVX2 and at AVX-512
 # without VNNI where the CPU has more),
-# runs each fuzz target briefly, then cross-builds for aarch64 and runs the C++ tests under
+# runs the runtime's threaded tests under ThreadSanitizer, runs each fuzz target briefly, then cross-builds for aarch64 and runs the C++ tests under
 # qemu-user (NEON kernels against the scalar path). CI runs exactly this (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +34,14 @@ scripts/build.sh asan
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
    LSAN_OPTIONS=suppressions="$PWD/../tests/lsan.supp" ctest --output-on-failure -j "$jobs" -E '^py\.test_.*_slow' \
    -LE real)
+
+# The runtime's threads (token ring, stream workers, the C API's streams, traces) under
+# ThreadSanitizer: only the test program is built and only those tests run, to keep CI's
+# time proportionate.
+echo "== ThreadSanitizer build (runtime tests)"
+scripts/build.sh tsan nanomind_tests
+(cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -j "$jobs" \
+   -R '^(TokenRing|FrameStream|CApiStream|Trace|Residency|Pipeline)\.')
 
 echo "== fuzz targets (short runs)"
 scripts/build.sh fuzz
