@@ -3,6 +3,9 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
+
+#include <unistd.h>
 
 namespace nm::cli {
 
@@ -30,6 +33,22 @@ CLI::Validator int_in(int64_t lo, int64_t hi, std::string range) {
         return {};
       },
       "INT");
+}
+
+CLI::Validator writable_file() {
+  return CLI::Validator(
+      [](std::string& s) -> std::string {
+        namespace fs = std::filesystem;
+        std::error_code ec;
+        const fs::path p(s);
+        if (s.empty()) return "an empty path cannot be written";
+        if (fs::is_directory(p, ec)) return "'" + s + "' is a folder, not a file";
+        const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+        if (!fs::is_directory(dir, ec)) return "'" + dir.string() + "' is not an existing folder";
+        if (::access(dir.c_str(), W_OK) != 0) return "'" + dir.string() + "' is not writable";
+        return {};
+      },
+      "FILE");
 }
 
 }  // namespace nm::cli

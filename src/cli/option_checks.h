@@ -18,4 +18,9 @@ CLI::Validator real_in(double lo, double hi, bool lo_open, std::string range);
 // An integer in [lo, hi].
 CLI::Validator int_in(int64_t lo, int64_t hi, std::string range);
 
+// A path a file can be written to later (e.g. a trace written when the run ends): its folder
+// exists and is writable, and the path is not a folder. Checked up front so that a long run
+// does not end with an error about its output.
+CLI::Validator writable_file();
+
 }  // namespace nm::cli

@@ -98,7 +98,8 @@ void add_device_option(CLI::App& cmd, TextOptions& o) {
       ->check(CLI::IsMember({"keep", "on-demand"}));
   cmd.add_option("--trace", o.trace_path,
                  "Write Chrome trace events of the bricks' runs to this JSON file (Perfetto, chrome://tracing): "
-                 "a track per device, a slice per brick run, ring hand-offs as arrows");
+                 "a track per device, a slice per brick run, ring hand-offs as arrows (default: none, no trace)")
+      ->check(writable_file());
 }
 
 TraceWriter::~TraceWriter() {

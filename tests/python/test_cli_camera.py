@@ -91,7 +91,11 @@ def test_trace_of_a_pipelined_run(tmp_path):
     ends = {e["id"] for e in events if e["ph"] == "f"}
     assert len(starts) == 4 and starts == ends
     bad = nm("run", "--camera", str(d), "-p", QUESTION, "-n", "2", "--trace", str(tmp_path / "no" / "t.json"))
-    assert bad.returncode != 0 or "cannot write the trace" in bad.stderr
+    # An unwritable trace path is refused before the run, not reported after it.
+    assert bad.returncode != 0 and "--trace" in bad.stderr and "not an existing folder" in bad.stderr, bad.stderr
+    assert bad.stdout == ""
+    folder = nm("run", "--camera", str(d), "-p", QUESTION, "-n", "2", "--trace", str(tmp_path))
+    assert folder.returncode != 0 and "is a folder" in folder.stderr, folder.stderr
 
 
 def test_on_demand_residency_gives_the_same_answers(tmp_path):
