@@ -12,6 +12,7 @@ APT_PACKAGES=(
   libedit-dev                                               # line editing in `nanomind chat` (BSD)
   libstb-dev                                                # image decoding (stb_image)
   libsndfile1-dev libsamplerate0-dev libespeak-ng-dev espeak-ng  # audio in, resampling, TTS
+  libasound2-dev                                            # microphone capture (ALSA)
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo  # OpenCL (PoCL runs it on the CPU in tests)
   g++-aarch64-linux-gnu qemu-user-static googletest         # aarch64 cross build, its tests under qemu
   python3 python3-venv python3-numpy                        # reference tests and model tools

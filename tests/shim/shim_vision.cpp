@@ -19,13 +19,6 @@
 
 namespace {
 
-void copy_message(const std::string& s, char* msg, int cap) {
-  if (!msg || cap <= 0) return;
-  const size_t n = std::min(s.size(), (size_t)cap - 1);
-  std::memcpy(msg, s.data(), n);
-  msg[n] = 0;
-}
-
 // An mmproj file's vision brick and an image for it; the model outlives the encoder.
 struct EncoderCase {
   std::unique_ptr<nm::MmprojModel> model;

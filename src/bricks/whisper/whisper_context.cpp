@@ -1,0 +1,163 @@
+#include "bricks/whisper/whisper_context.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <string>
+
+namespace nm {
+namespace {
+
+constexpr int kKvBucket = 32;  // n_kv rounds up to this, so decode steps share graphs
+
+uint64_t step_key(int n_tokens, int n_beams, int n_kv, bool all_logits) {
+  return ((uint64_t)n_tokens << 40) | ((uint64_t)n_beams << 24) | ((uint64_t)n_kv << 1) | (all_logits ? 1u : 0u);
+}
+
+}  // namespace
+
+// ---- encoder ------------------------------------------------------------------------
+
+Result<std::unique_ptr<WhisperEncoder>> WhisperEncoder::create(std::shared_ptr<const WhisperModel> model,
+                                                               const WhisperRunParams& p) {
+  std::unique_ptr<WhisperEncoder> e(new WhisperEncoder());
+  e->model_ = std::move(model);
+  NM_ASSIGN_OR_RETURN(e->meta_, build_whisper_encoder_graph(*e->model_));
+  NM_ASSIGN_OR_RETURN(e->exec_, GraphRunner::create(std::move(e->meta_.graph), p.device, p.isa, p.packed));
+  return e;
+}
+
+Status WhisperEncoder::encode(const float* mel, ThreadPool& pool, std::vector<float>& states) {
+  const WhisperHparams& hp = model_->hparams();
+  std::memcpy(exec_->tensor(meta_.mel).data, mel, (size_t)hp.n_mels * 2 * hp.n_audio_ctx * sizeof(float));
+  NM_RETURN_IF_ERROR(exec_->run(pool));
+  const Tensor& out = exec_->tensor(meta_.out);
+  states.resize((size_t)out.n_elements());
+  std::memcpy(states.data(), out.data, states.size() * sizeof(float));
+  return Status();
+}
+
+// ---- decoder ------------------------------------------------------------------------
+
+Result<std::unique_ptr<WhisperDecoder>> WhisperDecoder::create(std::shared_ptr<const WhisperModel> model,
+                                                               const WhisperDecoderParams& p) {
+  if (p.n_beams < 1 || p.n_beams > 16) {
+    return error(ErrorCode::invalid_argument, "Whisper decoder: " + std::to_string(p.n_beams) + " sequences (1 to 16)");
+  }
+  for (DType t : {p.kv_type, p.cross_type}) {
+    if (t != DType::F16 && t != DType::F32) return error(ErrorCode::invalid_argument, "Whisper decoder: K/V buffers are F16 or F32");
+  }
+  std::unique_ptr<WhisperDecoder> d(new WhisperDecoder());
+  const WhisperHparams& hp = model->hparams();
+  d->model_ = std::move(model);
+  d->params_ = p;
+  d->kv_ = WhisperKvLayout{hp.n_text_layer, hp.n_text_ctx, p.n_beams, hp.n_text_state, hp.n_text_head, hp.n_audio_ctx, p.kv_type, p.cross_type};
+  d->n_vocab_ = hp.n_vocab;
+  NM_ASSIGN_OR_RETURN(d->self_k_, VirtualBuffer::reserve(d->kv_.self_layer_bytes() * (size_t)hp.n_text_layer));
+  NM_ASSIGN_OR_RETURN(d->self_v_, VirtualBuffer::reserve(d->kv_.self_layer_bytes() * (size_t)hp.n_text_layer));
+  NM_ASSIGN_OR_RETURN(d->cross_k_, VirtualBuffer::reserve(d->kv_.cross_layer_bytes() * (size_t)hp.n_text_layer));
+  NM_ASSIGN_OR_RETURN(d->cross_v_, VirtualBuffer::reserve(d->kv_.cross_layer_bytes() * (size_t)hp.n_text_layer));
+  NM_ASSIGN_OR_RETURN(d->cross_meta_, build_whisper_cross_graph(*d->model_, d->kv_));
+  NM_ASSIGN_OR_RETURN(d->cross_exec_, GraphRunner::create(std::move(d->cross_meta_.graph), p.run.device, p.run.isa, p.run.packed));
+  for (int il = 0; il < hp.n_text_layer; ++il) {
+    const size_t at = (size_t)il * d->kv_.cross_layer_bytes();
+    NM_RETURN_IF_ERROR(d->cross_exec_->rebind(d->cross_meta_.k_dst[(size_t)il], static_cast<char*>(d->cross_k_.data()) + at));
+    NM_RETURN_IF_ERROR(d->cross_exec_->rebind(d->cross_meta_.v_dst[(size_t)il], static_cast<char*>(d->cross_v_.data()) + at));
+  }
+  return d;
+}
+
+Status WhisperDecoder::set_window(std::span<const float> states, ThreadPool& pool) {
+  const WhisperHparams& hp = model_->hparams();
+  const size_t want = (size_t)hp.n_audio_ctx * hp.n_text_state;
+  if (states.size() != want) {
+    return error(ErrorCode::invalid_argument, "encoder states hold " + std::to_string(states.size()) + " floats, expected " +
+                                                  std::to_string(want));
+  }
+  std::memcpy(cross_exec_->tensor(cross_meta_.states).data, states.data(), want * sizeof(float));
+  n_past_ = 0;
+  return cross_exec_->run(pool);
+}
+
+Result<WhisperDecoder::Step*> WhisperDecoder::step_for(int n_tokens, int n_beams, int n_kv, bool all_logits) {
+  const uint64_t key = step_key(n_tokens, n_beams, n_kv, all_logits);
+  if (Step* s = steps_.find(key)) return s;
+  auto step = std::make_unique<Step>();
+  NM_ASSIGN_OR_RETURN(step->meta, build_whisper_decoder_graph(*model_, kv_, n_tokens, n_beams, n_kv, all_logits));
+  NM_ASSIGN_OR_RETURN(step->exec, GraphRunner::create(std::move(step->meta.graph), params_.run.device, params_.run.isa,
+                                                           params_.run.packed));
+  const WhisperDecoderGraph& m = step->meta;
+  for (int il = 0; il < kv_.n_layer; ++il) {
+    const size_t cross_at = (size_t)il * kv_.cross_layer_bytes();
+    NM_RETURN_IF_ERROR(step->exec->rebind(m.k_cache[(size_t)il], self_k(il)));
+    NM_RETURN_IF_ERROR(step->exec->rebind(m.v_cache[(size_t)il], self_v(il)));
+    NM_RETURN_IF_ERROR(step->exec->rebind(m.k_cross[(size_t)il], static_cast<char*>(cross_k_.data()) + cross_at));
+    NM_RETURN_IF_ERROR(step->exec->rebind(m.v_cross[(size_t)il], static_cast<char*>(cross_v_.data()) + cross_at));
+  }
+  return steps_.insert(key, std::move(step));
+}
+
+Status WhisperDecoder::run(std::span<const int32_t> tokens, int n_tokens, int n_beams, bool all_logits, ThreadPool& pool) {
+  if (n_past_ + n_tokens > kv_.n_ctx) {
+    return error(ErrorCode::out_of_range, "Whisper decoder context is full (" + std::to_string(kv_.n_ctx) + " positions)");
+  }
+  for (int32_t t : tokens) {
+    if (t < 0 || t >= n_vocab_) {
+      return error(ErrorCode::invalid_argument, "token id " + std::to_string(t) + " is outside the vocabulary (0.." +
+                                                    std::to_string(n_vocab_ - 1) + ")");
+    }
+  }
+  const int n_kv = std::min((n_past_ + n_tokens + kKvBucket - 1) / kKvBucket * kKvBucket, kv_.n_ctx);
+  NM_ASSIGN_OR_RETURN(Step * st, step_for(n_tokens, n_beams, n_kv, all_logits));
+  GraphRunner& ex = *st->exec;
+  const WhisperDecoderGraph& m = st->meta;
+  std::memcpy(ex.tensor(m.tokens).data, tokens.data(), tokens.size() * sizeof(int32_t));
+  int32_t* pos = ex.tensor(m.pos).as<int32_t>();
+  for (int b = 0; b < n_beams; ++b) {
+    for (int i = 0; i < n_tokens; ++i) pos[b * n_tokens + i] = n_past_ + i;
+  }
+  float* mask = ex.tensor(m.mask).as<float>();
+  const float hidden = -std::numeric_limits<float>::infinity();
+  for (int i = 0; i < n_tokens; ++i) {
+    for (int j = 0; j < n_kv; ++j) mask[(size_t)i * n_kv + j] = j <= n_past_ + i ? 0.0f : hidden;
+  }
+  const size_t at = (size_t)n_past_ * kv_.n_state * kv_.elt();
+  for (int il = 0; il < kv_.n_layer; ++il) {
+    NM_RETURN_IF_ERROR(ex.rebind(m.k_slot[(size_t)il], self_k(il) + at));
+    NM_RETURN_IF_ERROR(ex.rebind(m.v_slot[(size_t)il], self_v(il) + at));
+  }
+  NM_RETURN_IF_ERROR(ex.run(pool));
+  n_past_ += n_tokens;
+  const Tensor& out = ex.tensor(m.logits);
+  n_rows_ = (int)out.ne[1];
+  logits_.resize((size_t)n_rows_ * n_vocab_);
+  for (int r = 0; r < n_rows_; ++r) std::memcpy(&logits_[(size_t)r * n_vocab_], out.row(r), (size_t)n_vocab_ * sizeof(float));
+  return Status();
+}
+
+Status WhisperDecoder::prefill(std::span<const int32_t> tokens, ThreadPool& pool, bool all_logits) {
+  if (tokens.empty()) return error(ErrorCode::invalid_argument, "nothing to evaluate: no tokens");
+  return run(tokens, (int)tokens.size(), 1, all_logits, pool);
+}
+
+Status WhisperDecoder::step(std::span<const int32_t> tokens, ThreadPool& pool) {
+  if (tokens.empty() || (int)tokens.size() > kv_.n_beams) {
+    return error(ErrorCode::invalid_argument, "one token per sequence: " + std::to_string(tokens.size()) + " given, " +
+                                                  std::to_string(kv_.n_beams) + " sequences");
+  }
+  return run(tokens, 1, (int)tokens.size(), false, pool);
+}
+
+void WhisperDecoder::reorder(std::span<const int> order) {
+  const size_t rows = (size_t)n_past_ * kv_.n_state * kv_.elt(), beam = kv_.self_beam_bytes();
+  const size_t n = std::min(order.size(), (size_t)kv_.n_beams);
+  scratch_.resize(rows * n);
+  for (int il = 0; il < kv_.n_layer; ++il) {
+    for (char* base : {self_k(il), self_v(il)}) {
+      for (size_t i = 0; i < n; ++i) std::memcpy(scratch_.data() + i * rows, base + (size_t)order[i] * beam, rows);
+      for (size_t i = 0; i < n; ++i) std::memcpy(base + i * beam, scratch_.data() + i * rows, rows);
+    }
+  }
+}
+
+}  // namespace nm

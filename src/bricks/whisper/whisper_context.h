@@ -1,0 +1,100 @@
+// Running a WhisperModel: WhisperEncoder turns a 30 s log-mel window into encoder states;
+// WhisperDecoder holds one window's cross-attention K/V and the self-attention KV cache of
+// up to n_beams sequences, and evaluates tokens to logits. Graphs are built once per shape
+// (the encoder has one; the decoder one per tokens x beams x KV-length bucket) and reused.
+// Not thread-safe: one encoder and one decoder per transcription stream; the model is shared.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "backend/graph_runner.h"
+#include "bricks/whisper/whisper_graph.h"
+#include "core/thread_pool.h"
+#include "core/virtual_buffer.h"
+#include "graph/graph_cache.h"
+
+namespace nm {
+
+struct WhisperRunParams {
+  Isa isa = best_isa();
+  Device* device = nullptr;  // nullptr: the CPU executor on the caller's pool
+  PackedWeights* packed = nullptr;  // packed CPU copies of quantised matrices, or null
+};
+
+class WhisperEncoder {
+ public:
+  static Result<std::unique_ptr<WhisperEncoder>> create(std::shared_ptr<const WhisperModel> model, const WhisperRunParams& p);
+  // mel: [n_mels][3000] (time innermost). states: resized to 1500 x n_audio_state floats (position-major).
+  Status encode(const float* mel, ThreadPool& pool, std::vector<float>& states);
+  const WhisperModel& model() const { return *model_; }
+
+ private:
+  WhisperEncoder() = default;
+  std::shared_ptr<const WhisperModel> model_;
+  WhisperEncoderGraph meta_;
+  std::unique_ptr<GraphRunner> exec_;
+};
+
+struct WhisperDecoderParams {
+  WhisperRunParams run;
+  int n_beams = 1;             // sequences decoded side by side (beam search, best-of)
+  DType kv_type = DType::F16;  // self-attention cache: F16 (default) or F32
+  // Cross-attention K/V of the window: F32 (default: every decode step reads all 1500
+  // rows, and F16 rows would be converted again each time) or F16 (half the memory).
+  DType cross_type = DType::F32;
+};
+
+class WhisperDecoder {
+ public:
+  static Result<std::unique_ptr<WhisperDecoder>> create(std::shared_ptr<const WhisperModel> model,
+                                                        const WhisperDecoderParams& p);
+  // Computes the window's cross-attention K/V from encoder states (1500 x n_text_state).
+  Status set_window(std::span<const float> states, ThreadPool& pool);
+
+  // Appends tokens to sequence 0 (the others are empty until copy_sequence()). With
+  // all_logits, logits() holds a row per token; else one row (the last token's).
+  Status prefill(std::span<const int32_t> tokens, ThreadPool& pool, bool all_logits = false);
+  // Appends one token to each of the first tokens.size() sequences (all at position
+  // n_past()); logits() then holds one row per sequence.
+  Status step(std::span<const int32_t> tokens, ThreadPool& pool);
+  // Sequence dst takes the cache rows of sequence src (beam search reordering): order[i]
+  // is the source of sequence i, for i < order.size().
+  void reorder(std::span<const int> order);
+  // Forgets every position (a new window or prompt).
+  void clear() { n_past_ = 0; }
+  // Keeps only the first n positions (shared by all sequences).
+  void truncate(int n) { n_past_ = std::min(n_past_, n); }
+
+  const float* logits(int row) const { return logits_.data() + (size_t)row * n_vocab_; }
+  int n_logit_rows() const { return n_rows_; }
+  int n_past() const { return n_past_; }
+  int n_ctx() const { return kv_.n_ctx; }
+  int n_beams() const { return kv_.n_beams; }
+  const WhisperModel& model() const { return *model_; }
+
+ private:
+  struct Step {
+    WhisperDecoderGraph meta;
+    std::unique_ptr<GraphRunner> exec;
+  };
+  WhisperDecoder() = default;
+  Result<Step*> step_for(int n_tokens, int n_beams, int n_kv, bool all_logits);
+  Status run(std::span<const int32_t> tokens, int n_tokens, int n_beams, bool all_logits, ThreadPool& pool);
+  char* self_k(int layer) const { return static_cast<char*>(self_k_.data()) + (size_t)layer * kv_.self_layer_bytes(); }
+  char* self_v(int layer) const { return static_cast<char*>(self_v_.data()) + (size_t)layer * kv_.self_layer_bytes(); }
+
+  std::shared_ptr<const WhisperModel> model_;
+  WhisperDecoderParams params_;
+  WhisperKvLayout kv_;
+  VirtualBuffer self_k_, self_v_, cross_k_, cross_v_;
+  WhisperCrossGraph cross_meta_;
+  std::unique_ptr<GraphRunner> cross_exec_;
+  GraphCache<Step> steps_{12};
+  std::vector<float> logits_;
+  std::vector<char> scratch_;
+  int n_vocab_ = 0, n_rows_ = 0, n_past_ = 0;
+};
+
+}  // namespace nm
