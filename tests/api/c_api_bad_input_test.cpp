@@ -399,6 +399,101 @@ TEST(CApiBadInput, StepwiseGenerationChecksEveryPointerAndValue) {
   nm_model_free(m);
 }
 
+// Speech recognition (nm_asr_*): a tiny random-weight Whisper file from the fuzz corpus.
+TEST(CApiBadInput, AsrCallsCheckEveryPointerAndValue) {
+  const std::string whisper = std::string(NM_SOURCE_DIR) + "/tests/fuzz/corpus/whisper_fuzz/tiny_q4_0.bin";
+  nm_asr_params ap = nm_asr_default_params();
+  nm_asr* asr = nullptr;
+  char err[256];
+  EXPECT_EQ(nm_asr_load(nullptr, &asr, err, sizeof err), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_asr_load(&ap, &asr, err, sizeof err), NM_ERR_INVALID_ARGUMENT);  // no model_path
+  EXPECT_EQ(asr, nullptr);
+  ap.model_path = whisper.c_str();
+  EXPECT_EQ(nm_asr_load(&ap, nullptr, nullptr, 0), NM_ERR_INVALID_ARGUMENT);
+  ap.n_threads = -1;
+  EXPECT_EQ(nm_asr_load(&ap, &asr, err, sizeof err), NM_ERR_INVALID_ARGUMENT);
+  ap.n_threads = 1;
+  ap.max_sequences = 99;
+  EXPECT_EQ(nm_asr_load(&ap, &asr, err, sizeof err), NM_ERR_INVALID_ARGUMENT);
+  ap.max_sequences = 2;
+  ap.model_path = "/nonexistent/ggml-base.bin";
+  EXPECT_EQ(nm_asr_load(&ap, &asr, err, sizeof err), NM_ERR_IO);
+  EXPECT_EQ(asr, nullptr);
+  ap.model_path = whisper.c_str();
+  ASSERT_EQ(nm_asr_load(&ap, &asr, err, sizeof err), NM_OK) << err;
+  EXPECT_NE(std::string(nm_asr_describe(asr)).find("Whisper"), std::string::npos);
+
+  std::vector<float> pcm(1600, 0.0f);
+  nm_transcribe_params tp = nm_transcribe_default_params();
+  tp.beam_size = 1;
+  EXPECT_EQ(nm_asr_transcribe_pcm(nullptr, pcm.data(), 1600, 1, 16000, &tp, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_asr_transcribe_pcm(asr, nullptr, 1600, 1, 16000, &tp, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_asr_transcribe_pcm(asr, pcm.data(), -5, 1, 16000, &tp, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_asr_transcribe_pcm(asr, pcm.data(), 1600, 0, 16000, &tp, nullptr, nullptr), NM_ERR_INVALID_FILE);
+  EXPECT_EQ(nm_asr_transcribe_pcm(asr, pcm.data(), 1600, 1, 0, &tp, nullptr, nullptr), NM_ERR_INVALID_FILE);
+  for (auto bad : {&nm_transcribe_params::entropy_threshold, &nm_transcribe_params::logprob_threshold,
+                   &nm_transcribe_params::no_speech_threshold, &nm_transcribe_params::duration_s}) {
+    nm_transcribe_params b = tp;
+    b.*bad = NAN;
+    EXPECT_EQ(nm_asr_transcribe_pcm(asr, pcm.data(), 1600, 1, 16000, &b, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  }
+  nm_transcribe_params b = tp;
+  b.beam_size = 0;
+  EXPECT_EQ(nm_asr_transcribe_pcm(asr, pcm.data(), 1600, 1, 16000, &b, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  b = tp;
+  b.beam_size = 5;  // more sequences than the handle was loaded for (2)
+  EXPECT_EQ(nm_asr_transcribe_pcm(asr, pcm.data(), 1600, 1, 16000, &b, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  b = tp;
+  b.language = "xx";
+  EXPECT_EQ(nm_asr_transcribe_pcm(asr, pcm.data(), 1600, 1, 16000, &b, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(nm_asr_last_error(asr)).find("unknown language"), std::string::npos);
+  b = tp;
+  b.vad = 1;
+  b.vad_model = "/nonexistent/silero.safetensors";
+  EXPECT_EQ(nm_asr_transcribe_pcm(asr, pcm.data(), 1600, 1, 16000, &b, nullptr, nullptr), NM_ERR_IO);
+  EXPECT_EQ(nm_asr_transcribe_file(asr, nullptr, &tp, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_asr_transcribe_file(nullptr, "x.wav", &tp, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_asr_transcribe_file(asr, "/dev/zero", &tp, nullptr, nullptr), NM_ERR_IO);
+  EXPECT_EQ(nm_asr_transcribe_mic(asr, nullptr, &tp, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_asr_transcribe_mic(nullptr, "default", &tp, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  // Valid input with NULL params and callbacks: defaults (greedy would need beam 1; 2 fits).
+  nm_transcribe_params ok = nm_transcribe_default_params();
+  ok.beam_size = 2;
+  ok.best_of = 2;
+  ASSERT_EQ(nm_asr_transcribe_pcm(asr, pcm.data(), 1600, 1, 16000, &ok, nullptr, nullptr), NM_OK) << nm_asr_last_error(asr);
+  EXPECT_GE(nm_asr_get_text(asr, nullptr, 0), 0);
+  EXPECT_EQ(nm_asr_get_text(nullptr, nullptr, 0), -1);
+  char text[8];
+  EXPECT_GE(nm_asr_get_text(asr, text, sizeof text), 0);
+  EXPECT_EQ(nm_asr_get_segment(asr, -1, nullptr, nullptr, nullptr, 0), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_asr_get_segment(asr, nm_asr_n_segments(asr), nullptr, nullptr, nullptr, 0), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_asr_get_segment(nullptr, 0, nullptr, nullptr, nullptr, 0), NM_ERR_INVALID_ARGUMENT);
+  if (nm_asr_n_segments(asr) > 0) {
+    EXPECT_EQ(nm_asr_get_segment(asr, 0, nullptr, nullptr, nullptr, 0), NM_OK);
+  }
+  EXPECT_EQ(nm_asr_n_segments(nullptr), 0);
+  EXPECT_STRNE(nm_asr_language(asr), "");
+  EXPECT_STREQ(nm_asr_language(nullptr), "");
+  EXPECT_STREQ(nm_asr_describe(nullptr), "");
+  EXPECT_NE(nm_asr_last_error(nullptr), nullptr);
+  nm_asr_timings t;
+  nm_asr_get_timings(asr, &t);
+  EXPECT_EQ(t.n_windows, 1);
+  nm_asr_get_timings(asr, nullptr);
+  nm_asr_get_timings(nullptr, &t);
+  EXPECT_EQ(t.n_windows, 0);
+  // Speech into a session: NULL session / NULL asr are refused before anything runs.
+  EXPECT_EQ(nm_session_chat_audio(nullptr, asr, pcm.data(), 1600, 1, 16000, 8, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  nm_model* m = load_demo(false);
+  nm_session* s = open(m, nm_session_default_params());
+  EXPECT_EQ(nm_session_chat_audio(s, nullptr, pcm.data(), 1600, 1, 16000, 8, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_chat_audio(s, asr, nullptr, 1600, 1, 16000, 8, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  nm_session_free(s);
+  nm_model_free(m);
+  nm_asr_free(asr);
+  nm_asr_free(nullptr);
+}
+
 std::string read_text(const std::string& path) {
   std::ifstream f(path);
   std::stringstream ss;

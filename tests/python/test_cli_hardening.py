@@ -167,8 +167,12 @@ def test_special_files_as_device_profiles_are_refused(path, fifo, tmp_path):
 _BASE_ARGS = {"run": [("-p", "hi"), ("-n", "1")], "chat": [("-n", "1")],
               "bench": [("-p", "8"), ("-n", "2"), ("-r", "1")], "battery": [("--capacity", "2000mAh")],
               "serve": [("--host", "256.256.256.256")],
-              "transcribe": [("-m", os.path.join(os.environ.get("NM_SOURCE_DIR", "."),
-                                                 "tests", "fuzz", "corpus", "whisper_fuzz", "tiny_q4_0.bin"))]}
+              # a tiny random-weight Whisper file and 1 s of speech-free audio from the fuzz corpus
+              "transcribe": [("-m", os.path.join(os.environ.get("NM_SOURCE_DIR", "."), "tests", "fuzz", "corpus",
+                                                 "whisper_fuzz", "tiny_q4_0.bin")),
+                             ("-f", os.path.join(os.environ.get("NM_SOURCE_DIR", "."), "tests", "fuzz", "corpus",
+                                                 "audio_fuzz", "s16_mono_16k.wav")),
+                             ("--beam-size", "1")]}
 _TEXT_OPTION = re.compile(r"^\s+((?:-\w,)?--[\w-]+)\s+TEXT\b")
 _POSITIONAL = re.compile(r"^\s+(\w+)\s+TEXT\b.*REQUIRED")
 

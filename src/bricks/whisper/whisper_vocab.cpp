@@ -188,6 +188,30 @@ std::vector<int32_t> WhisperVocab::encode(std::string_view s) const {
   return out;
 }
 
+std::string sanitize_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = (unsigned char)s[i];
+    const int len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    bool ok = len > 0 && i + (size_t)len <= s.size();
+    for (int k = 1; ok && k < len; ++k) ok = ((unsigned char)s[i + (size_t)k] & 0xC0) == 0x80;
+    if (ok && len > 1) {  // no overlong forms, surrogates or code points past U+10FFFF
+      uint32_t cp = c & (0x7Fu >> len);
+      for (int k = 1; k < len; ++k) cp = (cp << 6) | ((unsigned char)s[i + (size_t)k] & 0x3Fu);
+      ok = cp >= (len == 2 ? 0x80u : len == 3 ? 0x800u : 0x10000u) && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF);
+    }
+    if (ok) {
+      out.append(s.substr(i, (size_t)len));
+      i += (size_t)len;
+    } else {
+      out.append("\xEF\xBF\xBD");
+      ++i;
+    }
+  }
+  return out;
+}
+
 bool byte_level_to_bytes(std::string_view token, std::string& bytes) {
   // GPT-2 bytes_to_unicode: printable Latin-1 bytes map to themselves, the other 68 bytes
   // to U+0100 + their index among them, in byte order.

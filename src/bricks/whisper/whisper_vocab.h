@@ -59,6 +59,10 @@ class WhisperVocab {
   bool multilingual_ = true;
 };
 
+// s with every byte that is not part of a well-formed UTF-8 sequence replaced by U+FFFD
+// (a character whose bytes were split between segments, or a model's stray byte tokens).
+std::string sanitize_utf8(std::string_view s);
+
 // GPT-2's byte-to-unicode mapping reversed: a token string of a byte-level BPE vocabulary
 // (vocabulary.txt, tokenizer.json) to its raw bytes; nullopt-like false on foreign chars.
 bool byte_level_to_bytes(std::string_view token, std::string& bytes);

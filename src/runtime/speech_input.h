@@ -1,0 +1,37 @@
+// Speech in, end to end: Whisper transcription of a recording with optional voice activity
+// detection (only the speech spans are decoded, each with its own times; silence costs
+// the VAD only), and of a live microphone, where the VAD cuts utterances and each is
+// transcribed as soon as it ends, so the assistant stays idle while nobody speaks.
+// Not thread-safe: one stream per call; stop a live stream from on_segment (return false).
+#pragma once
+
+#include <functional>
+#include <span>
+
+#include "bricks/vad/voice_activity.h"
+#include "bricks/whisper/whisper_transcribe.h"
+#include "core/audio_capture.h"
+
+namespace nm {
+
+struct SpeechOptions {
+  WhisperTranscribeOptions whisper;
+  SpeechSegmenterParams segmenter;
+  double merge_gap_s = 1.0;  // recordings: spans closer than this are transcribed together
+  // Live: silence that ends an utterance (pauses inside a sentence are shorter).
+  int utterance_silence_ms = 600;
+  double max_seconds = 0.0;  // live: stop after this much audio (0: until stopped)
+};
+
+// Transcribes 16 kHz audio; with a detector, only its speech spans.
+Result<WhisperTranscript> transcribe_speech(WhisperTranscriber& asr, std::span<const float> samples,
+                                            const SpeechOptions& opt, VoiceActivityDetector* vad, ThreadPool& pool);
+
+// Reads the microphone until on_segment returns false, the source ends or fails; each
+// utterance (a speech span, at most 28 s) is transcribed when it ends. Segment times count
+// from the start of the capture. `done` (optional) receives totals for -v.
+Status transcribe_live(WhisperTranscriber& asr, MicCapture& mic, VoiceActivityDetector& vad, const SpeechOptions& opt,
+                       ThreadPool& pool, const std::function<bool(const WhisperSegment&)>& on_segment,
+                       WhisperTranscript* done = nullptr);
+
+}  // namespace nm
