@@ -106,3 +106,39 @@ def test_whisper_cpp_file_of_the_same_weights(spoken, tmp_path):
     rate = wer(SENTENCES[:4], transcribe(q8, files))
     print(f"base Q8_0: WER {rate:.3f}")
     assert rate < 0.15
+
+
+def test_spoken_question_about_a_picture(tmp_path):
+    """`run --audio q.wav --image scene.png` on the demo model: the transcript is the question,
+    and the answer is the one the typed question gets."""
+    base = model("whisper-base-ct2")
+    question = "What shape is the red one?"
+    wav = wh.speak(question, tmp_path / "q.wav")
+    if wav is None:
+        pytest.skip("espeak-ng is not installed")
+    image = os.path.join(wh.SRC, "models", "samples", "scene_11.png")
+    common = ["--image", image, "--temp", "0", "-n", "8", "-t", "2"]
+    spoken = subprocess.run([NANOMIND, "run", "--audio", wav, "--whisper", base, "-v", *common],
+                            capture_output=True, text=True, timeout=600)
+    typed = subprocess.run([NANOMIND, "run", "-p", question, *common], capture_output=True, text=True, timeout=600)
+    assert spoken.returncode == 0, spoken.stderr
+    assert typed.returncode == 0, typed.stderr
+    assert f'heard "{question}"' in spoken.stderr
+    assert spoken.stdout == typed.stdout and spoken.stdout.strip()
+
+
+@pytest.mark.parametrize("voice,text,code", [("de", "Guten Morgen, wie geht es dir heute?", "de"),
+                                             ("fr", "Bonjour, je voudrais un café s'il vous plaît.", "fr")])
+def test_language_detection(tmp_path, voice, text, code):
+    base = model("whisper-base-ct2")
+    wav = wh.speak(text, tmp_path / "l.wav", voice=voice)
+    if wav is None:
+        pytest.skip("espeak-ng is not installed")
+    out = str(tmp_path / "out")
+    r = subprocess.run([NANOMIND, "transcribe", "-m", base, wav, "--no-prints", "-t", "2", "--output-json",
+                        "--output-file", out], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    import json
+    j = json.load(open(out + ".json"))
+    assert j["language"] == code, j
+    assert wer(text, j["text"]) < 0.5, j["text"]
