@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "bricks/whisper/whisper_context.h"
+#include "runtime/whisper_context.h"
 #include "kernels/roofline.h"
 
 namespace {
@@ -30,7 +30,7 @@ double encoder_flops(const nm::WhisperHparams& hp, int64_t n_ff) {
 }
 
 // Bytes of weights one decode step reads: every decoder matrix, the embedding table as the
-// output projection, and the cross-attention K/V of the window (F32).
+// output projection, and the cross-attention K/V of the window (F16).
 double decode_bytes(const nm::WhisperModel& m) {
   const nm::WhisperWeights& w = m.weights();
   double b = (double)w.tok_emb.n_bytes();
@@ -39,7 +39,7 @@ double decode_bytes(const nm::WhisperModel& m) {
                                 &L.mlp0_w, &L.mlp2_w}) {
       b += (double)t->n_bytes();
     }
-    b += 2.0 * m.hparams().n_audio_ctx * m.hparams().n_text_state * 4;
+    b += 2.0 * m.hparams().n_audio_ctx * m.hparams().n_text_state * 2;  // F16 cross K/V
   }
   return b;
 }

@@ -7,6 +7,7 @@ tools/whisper_convert.py).
     python3 -m venv --system-site-packages /work/venv-whisper
     /work/venv-whisper/bin/pip install faster-whisper==1.2.1 numpy
     /work/venv-whisper/bin/pip install --no-binary pywhispercpp pywhispercpp==1.5.1   # compiles whisper.cpp
+                                                  # (1.8.5, GGML_NATIVE: AVX-512, VNNI, AMX, OpenMP, repacking)
     flock /tmp/nm-bench.lock /work/venv-whisper/bin/python bench/compare_whisper.py \\
         --model whisper-base-ct2 -t 1 2 -r 3
 
@@ -98,10 +99,26 @@ def run_faster_whisper(model, audio, threads, compute_type):
 
 def run_whisper_cpp(model, audio, threads):
     from pywhispercpp.model import Model
-    m = Model(model, n_threads=threads, print_progress=False, print_realtime=False, redirect_whispercpp_logs_to=None)
+    m = Model(model, params_sampling_strategy=1, n_threads=threads, print_progress=False, print_realtime=False,
+              redirect_whispercpp_logs_to=None, beam_search={"beam_size": 5, "patience": -1.0})
     t0 = time.perf_counter()
-    segs = m.transcribe(audio, language="en", beam_search={"beam_size": 5, "patience": -1.0})
+    segs = m.transcribe(audio, language="en")
     return time.perf_counter() - t0, "".join(s.text for s in segs)
+
+
+def child_env():
+    """pywhispercpp's wheel puts libwhisper/libggml next to its module without an rpath; whisper.cpp's
+    OpenMP workers wait passively (they would spin on the cores the next engine needs)."""
+    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
+    try:
+        import importlib.util
+        spec = importlib.util.find_spec("pywhispercpp")
+        if spec and spec.origin:
+            site = os.path.dirname(os.path.dirname(spec.origin))
+            env["LD_LIBRARY_PATH"] = site + os.pathsep + env.get("LD_LIBRARY_PATH", "")
+    except ImportError:
+        pass
+    return env
 
 
 def child(args):
@@ -159,7 +176,7 @@ def main():
                 for e in args.engines:
                     cmd = [sys.executable, __file__, "--child", "--engine", e, "--audio", audio, "-t", str(threads),
                            "--lib", args.lib] + jobs[e]
-                    r = subprocess.run(cmd, capture_output=True, text=True)
+                    r = subprocess.run(cmd, capture_output=True, text=True, env=child_env())
                     if r.returncode != 0:
                         print(f"{e} failed: {r.stderr[-2000:]}", file=sys.stderr)
                         continue

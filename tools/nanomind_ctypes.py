@@ -191,7 +191,8 @@ class Session(_Handle):
 # ---- speech recognition (nm_asr_*) -----------------------------------------------------
 
 class AsrParams(ctypes.Structure):
-    _fields_ = [("model_path", ctypes.c_char_p), ("n_threads", ctypes.c_int), ("max_sequences", ctypes.c_int32)]
+    _fields_ = [("model_path", ctypes.c_char_p), ("n_threads", ctypes.c_int), ("max_sequences", ctypes.c_int32),
+                ("devices", ctypes.c_char_p)]
 
 
 class TranscribeParams(ctypes.Structure):
@@ -231,14 +232,15 @@ def _bind_asr(c):
                                      ctypes.c_char_p, i32]
 
 
-def load_asr(lib, model_path, n_threads=0, max_sequences=0):
-    """A Whisper model (ggml file or CTranslate2 directory) through the C API."""
+def load_asr(lib, model_path, n_threads=0, max_sequences=0, devices=None):
+    """A Whisper model (ggml file or CTranslate2 directory) through the C API; devices as --device."""
     c = lib.c
     if not hasattr(c, "_asr_bound"):
         _bind_asr(c)
         c._asr_bound = True
     p = c.nm_asr_default_params()
     p.model_path, p.n_threads, p.max_sequences = model_path.encode(), n_threads, max_sequences
+    p.devices = devices.encode() if devices else None
     handle, err = ctypes.c_void_p(), ctypes.create_string_buffer(1024)
     st = c.nm_asr_load(ctypes.byref(p), ctypes.byref(handle), err, len(err))
     if st != OK:

@@ -354,6 +354,8 @@ typedef struct nm_asr_params {
   const char* model_path; /* ggml-*.bin file or CTranslate2 directory (required) */
   int n_threads;          /* 0 = one per core */
   int32_t max_sequences;  /* most sequences decoded side by side (beam size, best-of); 0 = 5 */
+  const char* devices;    /* NULL or "" = the CPU; "opencl" = both bricks there; or per brick,
+                             "audio=opencl,asr=cpu" (the encoder is the brick worth a GPU/NPU) */
 } nm_asr_params;
 
 typedef struct nm_transcribe_params {

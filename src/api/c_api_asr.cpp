@@ -11,7 +11,7 @@
 #include <string>
 
 #include "bricks/vad/voice_activity.h"
-#include "bricks/whisper/whisper_transcribe.h"
+#include "runtime/whisper_transcribe.h"
 #include "core/audio.h"
 #include "core/audio_capture.h"
 #include "core/thread_pool.h"
@@ -194,7 +194,9 @@ nm_status nm_asr_load(const nm_asr_params* params, nm_asr** out, char* err, size
       return status_code(m.status().code());
     }
     a->model = std::move(m).value();
-    auto t = nm::WhisperTranscriber::create(a->model, {}, params->max_sequences > 0 ? params->max_sequences : 5);
+    nm::WhisperPlacement where;
+    if (params->devices) where.devices = params->devices;
+    auto t = nm::WhisperTranscriber::create(a->model, where, params->max_sequences > 0 ? params->max_sequences : 5);
     if (!t.ok()) {
       write_message(t.status().to_string(), err, err_size);
       return status_code(t.status().code());
@@ -202,6 +204,9 @@ nm_status nm_asr_load(const nm_asr_params* params, nm_asr** out, char* err, size
     a->transcriber = std::move(t).value();
     a->pool = std::make_unique<nm::ThreadPool>(params->n_threads > 0 ? params->n_threads : nm::default_thread_count());
     a->description = a->model->describe();
+    if (!where.devices.empty()) {
+      a->description += "; encoder on " + a->transcriber->audio_device_name() + ", decoder on " + a->transcriber->asr_device_name();
+    }
     a->timings.load_ms = ms_since(t0);
     *out = a.release();
     return NM_OK;

@@ -54,6 +54,7 @@ std::string transcribe_question(const RunOptions& o) {
   nm_asr_params ap = nm_asr_default_params();
   ap.model_path = o.whisper.c_str();
   ap.n_threads = o.text.n_threads;
+  ap.devices = o.text.devices.c_str();  // audio=NAME,asr=NAME items place the Whisper bricks
   char err[1024] = "";
   nm_asr* raw = nullptr;
   if (nm_asr_load(&ap, &raw, err, sizeof err) != NM_OK) {

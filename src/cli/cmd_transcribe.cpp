@@ -37,6 +37,7 @@ struct TranscribeOptions {
   uint64_t seed = 0;
   bool vad = false;
   std::string vad_model, mic;
+  std::string devices;
   float duration = 0.0f;
 };
 
@@ -148,6 +149,7 @@ int transcribe(const TranscribeOptions& o) {
   ap.model_path = o.model.c_str();
   ap.n_threads = o.n_threads;
   ap.max_sequences = std::max(o.beam_size, o.best_of);
+  ap.devices = o.devices.c_str();
   char err[1024] = "";
   nm_asr* raw = nullptr;
   if (nm_asr_load(&ap, &raw, err, sizeof err) != NM_OK) {
@@ -229,6 +231,9 @@ void register_transcribe(CLI::App& app) {
   cmd->add_option("--no-speech-thold", o->no_speech_thold, "No-speech probability above which an unlikely window is skipped as silence")->check(real_in(0, 1, false, "0 to 1"))->capture_default_str();
   cmd->add_option("--prompt", o->prompt, "Initial prompt: text that conditions the first window (names, spelling)");
   cmd->add_option("-t,--threads", o->n_threads, "Threads (default: one per core)")->check(CLI::Range(0, 512));
+  cmd->add_option("--device", o->devices,
+                  "Where the bricks run: a device for both (cpu, cpu:big, opencl) or per brick, audio=opencl,asr=cpu "
+                  "(audio: log-mel + encoder; asr: decoder; default: cpu; list: nanomind devices)");
   cmd->add_option("--seed", o->seed, "Seed for sampling at temperature > 0")
       ->check(int_in(0, INT64_MAX, "0 to 9223372036854775807"))->capture_default_str();
   cmd->add_flag("--output-txt", o->out_txt, "Write the text to AUDIO.txt");

@@ -90,7 +90,7 @@ void add_sampling_options(CLI::App& cmd, TextOptions& o) {
 void add_device_option(CLI::App& cmd, TextOptions& o) {
   cmd.add_option("--device", o.devices,
                  "Where the bricks run: a device for all (opencl, cpu, cpu:big) or per brick, "
-                 "text=opencl,vision=cpu:big (default: cpu; list: nanomind devices)");
+                 "text=opencl,vision=cpu:big (with --audio also audio= and asr=; default: cpu; list: nanomind devices)");
   cmd.add_option("--residency", o.residency,
                  "keep: each brick's weights stay in memory from first use (default); on-demand: a brick's "
                  "weights, packed copies and graphs (and the text brick's KV cache) are given back after each "

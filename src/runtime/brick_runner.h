@@ -3,7 +3,8 @@
 // caller's pool, with its kernel ISA), the packed CPU copies of its weights (shared per
 // model, or its own), and the memory its graphs may be re-pointed into after they are
 // prepared (the token ring); prepare() turns a brick graph into a GraphRunner there.
-// TextContext and VisionEncoder each own one. Not thread-safe: one per brick per session.
+// TextContext, VisionEncoder, WhisperEncoder and WhisperDecoder each own one.
+// Not thread-safe: one per brick per session.
 #pragma once
 
 #include <memory>
@@ -33,6 +34,9 @@ class BrickRunner {
  public:
   // `file`: the brick's model file, whose weights may be packed.
   BrickRunner(const GgufFile& file, const BrickRunParams& params);
+  // A brick whose weights are not pages of a mapped model file (Whisper copies its files
+  // into an arena): packed copies only when params.packed is given.
+  explicit BrickRunner(const BrickRunParams& params);
 
   Result<std::unique_ptr<GraphRunner>> prepare(Graph graph) const;
   Device* device() const { return params_.device; }

@@ -9,7 +9,7 @@
 #include <span>
 
 #include "bricks/vad/voice_activity.h"
-#include "bricks/whisper/whisper_transcribe.h"
+#include "runtime/whisper_transcribe.h"
 #include "core/audio_capture.h"
 
 namespace nm {

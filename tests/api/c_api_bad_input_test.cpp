@@ -416,6 +416,13 @@ TEST(CApiBadInput, AsrCallsCheckEveryPointerAndValue) {
   ap.max_sequences = 99;
   EXPECT_EQ(nm_asr_load(&ap, &asr, err, sizeof err), NM_ERR_INVALID_ARGUMENT);
   ap.max_sequences = 2;
+  ap.model_path = whisper.c_str();
+  for (const char* bad : {"speaker=cpu", "asr=no-such-device", "audio=", "audio=cpu,audio=cpu"}) {
+    ap.devices = bad;  // an unknown brick or device, an empty name, a brick named twice
+    EXPECT_NE(nm_asr_load(&ap, &asr, err, sizeof err), NM_OK) << bad;
+    EXPECT_EQ(asr, nullptr);
+  }
+  ap.devices = nullptr;
   ap.model_path = "/nonexistent/ggml-base.bin";
   EXPECT_EQ(nm_asr_load(&ap, &asr, err, sizeof err), NM_ERR_IO);
   EXPECT_EQ(asr, nullptr);

@@ -8,7 +8,7 @@
 #include <random>
 #include <vector>
 
-#include "bricks/whisper/whisper_decoding.h"
+#include "runtime/whisper_decoding.h"
 #include "bricks/whisper/whisper_model.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "bricks/whisper/log_mel.h"
-#include "bricks/whisper/whisper_context.h"
+#include "runtime/whisper_context.h"
 #include "bricks/whisper/whisper_model.h"
 #include "core/audio.h"
 #include "tests/shim/shim.h"

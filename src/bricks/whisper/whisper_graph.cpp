@@ -49,8 +49,8 @@ Result<WhisperEncoderGraph> build_whisper_encoder_graph(const WhisperModel& mode
   const int64_t E = hp.n_audio_state, H = hp.n_audio_head, hd = E / H, T = hp.n_audio_ctx;
   WhisperEncoderGraph eg;
   Graph& g = eg.graph;
-  eg.mel = g.input(DType::F32, {2 * T, hp.n_mels, 1, 1}, "mel");
-  NodeId x = conv(g, w.conv1_w, w.conv1_b, eg.mel, 1, "encoder.conv1");               // [E, 3000]
+  eg.in = g.input(DType::F32, {2 * T, hp.n_mels, 1, 1}, "mel");
+  NodeId x = conv(g, w.conv1_w, w.conv1_b, eg.in, 1, "encoder.conv1");               // [E, 3000]
   x = g.cont(g.transpose(x));                                                          // [3000, E]
   x = conv(g, w.conv2_w, w.conv2_b, x, 2, "encoder.conv2");                            // [E, 1500]
   x = g.add(x, g.weight(w.enc_pos, "encoder.positional_embedding"));
@@ -82,7 +82,7 @@ Result<WhisperCrossGraph> build_whisper_cross_graph(const WhisperModel& model, c
   WhisperCrossGraph cg;
   Graph& g = cg.graph;
   const int64_t E = hp.n_text_state, T = hp.n_audio_ctx;
-  cg.states = g.input(DType::F32, {E, T, 1, 1}, "encoder_states");
+  cg.in = g.input(DType::F32, {E, T, 1, 1}, "encoder_states");
   // Placeholder memory for the destination leaves; rebind() points them at the buffers.
   static constexpr uint8_t kNone[1] = {0};
   for (int il = 0; il < hp.n_text_layer; ++il) {
@@ -92,8 +92,8 @@ Result<WhisperCrossGraph> build_whisper_cross_graph(const WhisperModel& model, c
     const NodeId kd = g.weight(dst, p + "k_buffer"), vd = g.weight(dst, p + "v_buffer");
     cg.k_dst.push_back(kd);
     cg.v_dst.push_back(vd);
-    g.cpy(linear(g, L.cross.k_w, L.cross.k_b, cg.states, p + "key"), kd);
-    g.cpy(linear(g, L.cross.v_w, L.cross.v_b, cg.states, p + "value"), vd);
+    g.cpy(linear(g, L.cross.k_w, L.cross.k_b, cg.in, p + "key"), kd);
+    g.cpy(linear(g, L.cross.v_w, L.cross.v_b, cg.in, p + "value"), vd);
   }
   if (!g.status().ok()) return g.status();
   return cg;
@@ -115,10 +115,10 @@ Result<WhisperDecoderGraph> build_whisper_decoder_graph(const WhisperModel& mode
   dg.n_beams = n_beams;
   dg.n_kv = n_kv;
   Graph& g = dg.graph;
-  dg.tokens = g.input(DType::I32, {T * B, 1, 1, 1}, "tokens");
+  dg.in = g.input(DType::I32, {T * B, 1, 1, 1}, "tokens");
   dg.pos = g.input(DType::I32, {T * B, 1, 1, 1}, "positions");
   dg.mask = g.input(DType::F32, {n_kv, T, 1, 1}, "mask");
-  NodeId x = g.add(g.get_rows(g.weight(w.tok_emb, "decoder.token_embedding"), dg.tokens),
+  NodeId x = g.add(g.get_rows(g.weight(w.tok_emb, "decoder.token_embedding"), dg.in),
                    g.get_rows(g.weight(w.dec_pos, "decoder.positional_embedding"), dg.pos));  // [E, T*B]
   const float scale = 1.0f / std::sqrt((float)hd);
   static constexpr uint8_t kNone[1] = {0};
@@ -178,7 +178,7 @@ Result<WhisperDecoderGraph> build_whisper_decoder_graph(const WhisperModel& mode
     x = g.view(x, {E, 1, 1, 1}, xt.nb, (size_t)(T - 1) * xt.nb[1]);
   }
   x = norm(g, x, w.dec_ln_w, w.dec_ln_b);
-  dg.logits = g.output(g.matmul(g.weight(w.tok_emb, "decoder.token_embedding"), x), "logits");
+  dg.out = g.output(g.matmul(g.weight(w.tok_emb, "decoder.token_embedding"), x), "logits");
   if (!g.status().ok()) return g.status();
   return dg;
 }

@@ -16,16 +16,14 @@
 
 #include <vector>
 
+#include "bricks/brick.h"
 #include "bricks/whisper/whisper_model.h"
 #include "graph/graph.h"
 
 namespace nm {
 
-struct WhisperEncoderGraph {
-  Graph graph;
-  NodeId mel = kInvalidNode;  // input F32 [3000, n_mels]
-  NodeId out = kInvalidNode;  // F32 [n_audio_state, 1500]
-};
+// in: the mel input F32 [3000, n_mels]; out: the states F32 [n_audio_state, 1500].
+struct WhisperEncoderGraph : BrickGraph {};
 Result<WhisperEncoderGraph> build_whisper_encoder_graph(const WhisperModel& model);
 
 // Memory the decoder reads and writes between steps, laid out as the graphs expect:
@@ -34,28 +32,25 @@ Result<WhisperEncoderGraph> build_whisper_encoder_graph(const WhisperModel& mode
 struct WhisperKvLayout {
   int n_layer = 0, n_ctx = 0, n_beams = 0, n_state = 0, n_head = 0, n_audio_ctx = 0;
   DType type = DType::F16;
-  DType cross_type = DType::F32;
+  DType cross_type = DType::F16;
   size_t elt() const { return type == DType::F32 ? 4 : 2; }
   size_t self_beam_bytes() const { return (size_t)n_ctx * n_state * elt(); }
   size_t self_layer_bytes() const { return self_beam_bytes() * (size_t)n_beams; }
   size_t cross_layer_bytes() const { return (size_t)n_audio_ctx * n_state * (cross_type == DType::F32 ? 4 : 2); }
 };
 
-struct WhisperCrossGraph {
-  Graph graph;
-  NodeId states = kInvalidNode;        // input F32 [n_audio_state, 1500]
+// in: the encoder states F32 [n_audio_state, 1500]; the results go into the buffers.
+struct WhisperCrossGraph : BrickGraph {
   std::vector<NodeId> k_dst, v_dst;    // weight leaves per layer: the cross K/V buffers
 };
 Result<WhisperCrossGraph> build_whisper_cross_graph(const WhisperModel& model, const WhisperKvLayout& kv);
 
-struct WhisperDecoderGraph {
-  Graph graph;
+// in: token ids I32 [n_tokens * n_beams], beam-major; out: logits F32 [n_vocab, n_beams]
+// (the last token of each beam) or [n_vocab, n_tokens] with all_logits (n_beams == 1).
+struct WhisperDecoderGraph : BrickGraph {
   int n_tokens = 0, n_beams = 0, n_kv = 0;
-  NodeId tokens = kInvalidNode;   // input I32 [n_tokens * n_beams], beam-major
   NodeId pos = kInvalidNode;      // input I32 [n_tokens * n_beams]: positions
   NodeId mask = kInvalidNode;     // input F32 [n_kv, n_tokens]: 0 or -inf, shared by beams
-  NodeId logits = kInvalidNode;   // F32 [n_vocab, n_beams] (last token of each beam) or
-                                  // [n_vocab, n_tokens] with all_logits (n_beams == 1)
   std::vector<NodeId> k_slot, v_slot;    // per layer: where this step's K/V rows go (rebind to row n_past)
   std::vector<NodeId> k_cache, v_cache;  // per layer: the whole self-attention cache (fixed)
   std::vector<NodeId> k_cross, v_cross;  // per layer: the cross-attention buffers (fixed)

@@ -1,4 +1,6 @@
-#include "bricks/whisper/whisper_context.h"
+#include "runtime/whisper_context.h"
+
+#include "bricks/whisper/whisper_bricks.h"
 
 #include <algorithm>
 #include <cstring>
@@ -19,17 +21,20 @@ uint64_t step_key(int n_tokens, int n_beams, int n_kv, bool all_logits) {
 // ---- encoder ------------------------------------------------------------------------
 
 Result<std::unique_ptr<WhisperEncoder>> WhisperEncoder::create(std::shared_ptr<const WhisperModel> model,
-                                                               const WhisperRunParams& p) {
+                                                               const BrickRunParams& p) {
   std::unique_ptr<WhisperEncoder> e(new WhisperEncoder());
   e->model_ = std::move(model);
-  NM_ASSIGN_OR_RETURN(e->meta_, build_whisper_encoder_graph(*e->model_));
-  NM_ASSIGN_OR_RETURN(e->exec_, GraphRunner::create(std::move(e->meta_.graph), p.device, p.isa, p.packed));
+  e->runner_ = std::make_unique<BrickRunner>(p);
+  // The audio brick's one graph (a 30 s window).
+  NM_ASSIGN_OR_RETURN(std::unique_ptr<BrickGraph> g, WhisperAudioBrick(e->model_).build_graph({}, nullptr));
+  e->meta_ = std::move(static_cast<WhisperEncoderGraph&>(*g));
+  NM_ASSIGN_OR_RETURN(e->exec_, e->runner_->prepare(std::move(e->meta_.graph)));
   return e;
 }
 
 Status WhisperEncoder::encode(const float* mel, ThreadPool& pool, std::vector<float>& states) {
   const WhisperHparams& hp = model_->hparams();
-  std::memcpy(exec_->tensor(meta_.mel).data, mel, (size_t)hp.n_mels * 2 * hp.n_audio_ctx * sizeof(float));
+  std::memcpy(exec_->tensor(meta_.in).data, mel, (size_t)hp.n_mels * 2 * hp.n_audio_ctx * sizeof(float));
   NM_RETURN_IF_ERROR(exec_->run(pool));
   const Tensor& out = exec_->tensor(meta_.out);
   states.resize((size_t)out.n_elements());
@@ -57,8 +62,13 @@ Result<std::unique_ptr<WhisperDecoder>> WhisperDecoder::create(std::shared_ptr<c
   NM_ASSIGN_OR_RETURN(d->self_v_, VirtualBuffer::reserve(d->kv_.self_layer_bytes() * (size_t)hp.n_text_layer));
   NM_ASSIGN_OR_RETURN(d->cross_k_, VirtualBuffer::reserve(d->kv_.cross_layer_bytes() * (size_t)hp.n_text_layer));
   NM_ASSIGN_OR_RETURN(d->cross_v_, VirtualBuffer::reserve(d->kv_.cross_layer_bytes() * (size_t)hp.n_text_layer));
+  // The graphs are re-pointed into the caches: a device that imports memory at prepare
+  // imports them whole.
+  BrickRunParams run = p.run;
+  for (const VirtualBuffer* b : {&d->self_k_, &d->self_v_, &d->cross_k_, &d->cross_v_}) run.regions.push_back({b->data(), b->size()});
+  d->runner_ = std::make_unique<BrickRunner>(run);
   NM_ASSIGN_OR_RETURN(d->cross_meta_, build_whisper_cross_graph(*d->model_, d->kv_));
-  NM_ASSIGN_OR_RETURN(d->cross_exec_, GraphRunner::create(std::move(d->cross_meta_.graph), p.run.device, p.run.isa, p.run.packed));
+  NM_ASSIGN_OR_RETURN(d->cross_exec_, d->runner_->prepare(std::move(d->cross_meta_.graph)));
   for (int il = 0; il < hp.n_text_layer; ++il) {
     const size_t at = (size_t)il * d->kv_.cross_layer_bytes();
     NM_RETURN_IF_ERROR(d->cross_exec_->rebind(d->cross_meta_.k_dst[(size_t)il], static_cast<char*>(d->cross_k_.data()) + at));
@@ -74,7 +84,7 @@ Status WhisperDecoder::set_window(std::span<const float> states, ThreadPool& poo
     return error(ErrorCode::invalid_argument, "encoder states hold " + std::to_string(states.size()) + " floats, expected " +
                                                   std::to_string(want));
   }
-  std::memcpy(cross_exec_->tensor(cross_meta_.states).data, states.data(), want * sizeof(float));
+  std::memcpy(cross_exec_->tensor(cross_meta_.in).data, states.data(), want * sizeof(float));
   n_past_ = 0;
   return cross_exec_->run(pool);
 }
@@ -84,8 +94,7 @@ Result<WhisperDecoder::Step*> WhisperDecoder::step_for(int n_tokens, int n_beams
   if (Step* s = steps_.find(key)) return s;
   auto step = std::make_unique<Step>();
   NM_ASSIGN_OR_RETURN(step->meta, build_whisper_decoder_graph(*model_, kv_, n_tokens, n_beams, n_kv, all_logits));
-  NM_ASSIGN_OR_RETURN(step->exec, GraphRunner::create(std::move(step->meta.graph), params_.run.device, params_.run.isa,
-                                                           params_.run.packed));
+  NM_ASSIGN_OR_RETURN(step->exec, runner_->prepare(std::move(step->meta.graph)));
   const WhisperDecoderGraph& m = step->meta;
   for (int il = 0; il < kv_.n_layer; ++il) {
     const size_t cross_at = (size_t)il * kv_.cross_layer_bytes();
@@ -111,7 +120,7 @@ Status WhisperDecoder::run(std::span<const int32_t> tokens, int n_tokens, int n_
   NM_ASSIGN_OR_RETURN(Step * st, step_for(n_tokens, n_beams, n_kv, all_logits));
   GraphRunner& ex = *st->exec;
   const WhisperDecoderGraph& m = st->meta;
-  std::memcpy(ex.tensor(m.tokens).data, tokens.data(), tokens.size() * sizeof(int32_t));
+  std::memcpy(ex.tensor(m.in).data, tokens.data(), tokens.size() * sizeof(int32_t));
   int32_t* pos = ex.tensor(m.pos).as<int32_t>();
   for (int b = 0; b < n_beams; ++b) {
     for (int i = 0; i < n_tokens; ++i) pos[b * n_tokens + i] = n_past_ + i;
@@ -128,7 +137,7 @@ Status WhisperDecoder::run(std::span<const int32_t> tokens, int n_tokens, int n_
   }
   NM_RETURN_IF_ERROR(ex.run(pool));
   n_past_ += n_tokens;
-  const Tensor& out = ex.tensor(m.logits);
+  const Tensor& out = ex.tensor(m.out);
   n_rows_ = (int)out.ne[1];
   logits_.resize((size_t)n_rows_ * n_vocab_);
   for (int r = 0; r < n_rows_; ++r) std::memcpy(&logits_[(size_t)r * n_vocab_], out.row(r), (size_t)n_vocab_ * sizeof(float));

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "bricks/whisper/whisper_context.h"
+#include "runtime/whisper_context.h"
 
 namespace nm {
 

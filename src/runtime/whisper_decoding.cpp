@@ -1,4 +1,4 @@
-#include "bricks/whisper/whisper_decoding.h"
+#include "runtime/whisper_decoding.h"
 
 #include <algorithm>
 #include <cmath>

@@ -16,7 +16,9 @@
 #include <string>
 #include <vector>
 
-#include "bricks/whisper/whisper_decoding.h"
+#include "backend/device_registry.h"
+#include "bricks/whisper/whisper_bricks.h"
+#include "runtime/whisper_decoding.h"
 
 namespace nm {
 
@@ -63,19 +65,40 @@ struct WhisperTranscript {
 // beam and best-of sizes 1..16, temperatures in [0, 2], thresholds finite.
 Status whisper_check_options(const WhisperModel& model, const WhisperTranscribeOptions& o);
 
+// Where the transcriber's two bricks run.
+struct WhisperPlacement {
+  // The --device text (runtime/device_placement.h): "" (both on the CPU executor on the
+  // caller's pool), "NAME" (both there) or "audio=NAME,asr=NAME" (the encoder is the brick
+  // worth an accelerator; the decoder's small steps stay on the CPU best).
+  std::string devices;
+  Isa isa = best_isa();  // kernels of the CPU executor
+};
+
 class WhisperTranscriber {
  public:
   // max_sequences: the most sequences decoded side by side (max of beam_size and best_of).
   static Result<std::unique_ptr<WhisperTranscriber>> create(std::shared_ptr<const WhisperModel> model,
-                                                            const WhisperRunParams& run, int max_sequences = 5);
+                                                            const WhisperPlacement& placement = {},
+                                                            int max_sequences = 5);
   // samples: 16 kHz mono.
   Result<WhisperTranscript> transcribe(std::span<const float> samples, const WhisperTranscribeOptions& opt,
                                        ThreadPool& pool);
   const WhisperModel& model() const { return *model_; }
+  // The two bricks this transcriber runs (for placement, costs and traces).
+  const WhisperAudioBrick& audio_brick() const { return *audio_; }
+  const WhisperAsrBrick& asr_brick() const { return *asr_; }
+  // "cpu", or the device a brick was placed on.
+  std::string audio_device_name() const { return placement_name(audio_device_); }
+  std::string asr_device_name() const { return placement_name(asr_device_); }
 
  private:
   WhisperTranscriber() = default;
   std::shared_ptr<const WhisperModel> model_;
+  std::unique_ptr<WhisperAudioBrick> audio_;
+  std::unique_ptr<WhisperAsrBrick> asr_;
+  std::unique_ptr<DeviceRegistry> devices_;  // only when a device was named
+  Device* audio_device_ = nullptr;           // nullptr: the CPU executor on the caller's pool
+  Device* asr_device_ = nullptr;
   std::unique_ptr<WhisperEncoder> encoder_;
   std::unique_ptr<WhisperDecoder> decoder_;
 };

@@ -1,4 +1,6 @@
-#include "bricks/whisper/whisper_transcribe.h"
+#include "runtime/whisper_transcribe.h"
+
+#include "runtime/device_placement.h"
 
 #include <algorithm>
 #include <chrono>
@@ -91,11 +93,26 @@ Status whisper_check_options(const WhisperModel& model, const WhisperTranscribeO
 }
 
 Result<std::unique_ptr<WhisperTranscriber>> WhisperTranscriber::create(std::shared_ptr<const WhisperModel> model,
-                                                                       const WhisperRunParams& run, int max_sequences) {
+                                                                       const WhisperPlacement& placement, int max_sequences) {
   std::unique_ptr<WhisperTranscriber> t(new WhisperTranscriber());
   t->model_ = model;
+  t->audio_ = std::make_unique<WhisperAudioBrick>(model);
+  t->asr_ = std::make_unique<WhisperAsrBrick>(model);
+  NM_ASSIGN_OR_RETURN(BrickPlacement where, parse_device_spec(placement.devices));
+  if (!where.empty()) {
+    DeviceRegistryOptions ro;  // OpenCL is probed only when a name other than a CPU cluster asks for it
+    ro.opencl = false;
+    for (const std::string& n : where.device_names()) ro.opencl |= n.rfind("cpu", 0) != 0;
+    t->devices_ = std::make_unique<DeviceRegistry>(DeviceRegistry::create(ro));
+    NM_ASSIGN_OR_RETURN(t->audio_device_, resolve_device(*t->devices_, where.device_for(BrickKind::audio)));
+    NM_ASSIGN_OR_RETURN(t->asr_device_, resolve_device(*t->devices_, where.device_for(BrickKind::asr)));
+  }
+  BrickRunParams run;
+  run.isa = placement.isa;
+  run.device = t->audio_device_;
   NM_ASSIGN_OR_RETURN(t->encoder_, WhisperEncoder::create(model, run));
   WhisperDecoderParams dp;
+  run.device = t->asr_device_;
   dp.run = run;
   dp.n_beams = std::max(1, max_sequences);
   NM_ASSIGN_OR_RETURN(t->decoder_, WhisperDecoder::create(model, dp));
