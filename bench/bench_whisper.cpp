@@ -4,7 +4,7 @@
 // peak and the decode step's weight bytes per second as a fraction of its read bandwidth,
 // both measured in the same run. The window is 30 s of noise (the speed does not depend on
 // what is said).
-// Usage: bench_whisper MODEL [--threads N] [--reps N]
+// Usage: bench_whisper MODEL [--threads N] [--reps N] [--cross f16|f32]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -30,8 +30,8 @@ double encoder_flops(const nm::WhisperHparams& hp, int64_t n_ff) {
 }
 
 // Bytes of weights one decode step reads: every decoder matrix, the embedding table as the
-// output projection, and the cross-attention K/V of the window (F16).
-double decode_bytes(const nm::WhisperModel& m) {
+// output projection, and the cross-attention K/V of the window (F16 or F32).
+double decode_bytes(const nm::WhisperModel& m, nm::DType cross) {
   const nm::WhisperWeights& w = m.weights();
   double b = (double)w.tok_emb.n_bytes();
   for (const nm::WhisperBlock& L : w.dec) {
@@ -39,7 +39,7 @@ double decode_bytes(const nm::WhisperModel& m) {
                                 &L.mlp0_w, &L.mlp2_w}) {
       b += (double)t->n_bytes();
     }
-    b += 2.0 * m.hparams().n_audio_ctx * m.hparams().n_text_state * 2;  // F16 cross K/V
+    b += 2.0 * m.hparams().n_audio_ctx * m.hparams().n_text_state * (cross == nm::DType::F32 ? 4 : 2);
   }
   return b;
 }
@@ -59,13 +59,15 @@ double best_of(int reps, F&& f) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s MODEL [--threads N] [--reps N]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s MODEL [--threads N] [--reps N] [--cross f16|f32]\n", argv[0]);
     return 2;
   }
   int threads = 2, reps = 3;
+  nm::DType cross = nm::DType::F16;  // the cross-attention K/V buffer (WhisperDecoderParams::cross_type)
   for (int i = 2; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--reps")) reps = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--cross")) cross = std::strcmp(argv[i + 1], "f32") ? nm::DType::F16 : nm::DType::F32;
   }
   const double t_load0 = now_s();
   auto m = nm::WhisperModel::load(argv[1]);
@@ -104,6 +106,7 @@ int main(int argc, char** argv) {
 
   nm::WhisperDecoderParams dp;
   dp.n_beams = 5;
+  dp.cross_type = cross;
   auto dec = nm::WhisperDecoder::create(m.value(), dp);
   if (!dec.ok()) return report(dec.status()) ? 0 : 1;
   nm::WhisperDecoder& d = *dec.value();
@@ -135,7 +138,7 @@ int main(int argc, char** argv) {
   const double flops = encoder_flops(hp, model.weights().enc[0].mlp0_w.ne[1]);
   const double peak = nm::measure_fma_peak(pool, nm::best_isa());
   const double bw = nm::measure_read_bandwidth(pool, (size_t)512 << 20);
-  const double bytes = decode_bytes(model);
+  const double bytes = decode_bytes(model, cross);
   std::printf("%s, threads %d (%s)\n", model.describe().c_str(), threads, nm::isa_name(nm::best_isa()));
   std::printf("  load %.0f ms, graph build %.0f ms\n", t_load * 1e3, t_build * 1e3);
   std::printf("  log-mel (30 s)   %8.1f ms\n", t_mel * 1e3);

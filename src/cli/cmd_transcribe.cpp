@@ -1,13 +1,15 @@
 // `nanomind transcribe`: speech to text with a Whisper model (whisper.cpp's ggml-*.bin or a
 // faster-whisper CTranslate2 directory), with whisper.cpp's flag names where it has them.
 // Segments are printed as they are decoded; --output-txt/srt/vtt/json also write files
-// named after the audio (or --output-file). Uses only the C API.
+// named after the audio (or --output-file). whisper.cpp's multi-letter short flags (-otxt,
+// -bs 5, -np, ...) are accepted too (expand_whisper_cpp_flags). Uses only the C API.
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -213,6 +215,26 @@ int transcribe(const TranscribeOptions& o) {
 }
 
 }  // namespace
+
+std::vector<std::string> expand_whisper_cpp_flags(std::vector<std::string> args) {
+  static const std::pair<const char*, const char*> kFlags[] = {
+      {"-otxt", "--output-txt"},     {"-osrt", "--output-srt"},   {"-ovtt", "--output-vtt"},
+      {"-oj", "--output-json"},      {"-of", "--output-file"},    {"-np", "--no-prints"},
+      {"-nt", "--no-timestamps"},    {"-tr", "--translate"},      {"-bs", "--beam-size"},
+      {"-bo", "--best-of"},          {"-nf", "--no-fallback"},    {"-et", "--entropy-thold"},
+      {"-lpt", "--logprob-thold"},   {"-nth", "--no-speech-thold"}, {"-vm", "--vad-model"}};
+  if (args.size() < 2 || args[1] != "transcribe") return args;
+  for (size_t i = 2; i < args.size(); ++i) {
+    if (args[i] == "--") break;  // what follows is positional
+    for (const auto& [short_name, long_name] : kFlags) {
+      if (args[i] == short_name) {
+        args[i] = long_name;
+        break;
+      }
+    }
+  }
+  return args;
+}
 
 void register_transcribe(CLI::App& app) {
   auto o = std::make_shared<TranscribeOptions>();

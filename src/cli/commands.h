@@ -2,6 +2,9 @@
 // The CLI uses only the public API and the library's user-facing entry points.
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include <CLI/CLI.hpp>
 
 namespace nm::cli {
@@ -18,5 +21,10 @@ void register_serve(CLI::App& app);  // built where cpp-httplib is (not in cross
 #endif
 void register_speak(CLI::App& app);
 void register_transcribe(CLI::App& app);
+
+// whisper.cpp's multi-letter short flags (-otxt, -osrt, -oj, -of, -np, -nt, -tr, -bs, -bo,
+// -nf, -et, -lpt, -nth, -vm) after `transcribe`, as the long names they stand for (CLI11's
+// short names are one letter). Other arguments are returned unchanged.
+std::vector<std::string> expand_whisper_cpp_flags(std::vector<std::string> args);
 
 }  // namespace nm::cli

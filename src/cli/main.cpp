@@ -1,6 +1,7 @@
 // nanomind: command-line entry point. Subcommands are registered explicitly here.
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "cli/commands.h"
 
@@ -34,7 +35,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    app.parse(argc, argv);
+    const std::vector<std::string> args = nm::cli::expand_whisper_cpp_flags(std::vector<std::string>(argv, argv + argc));
+    std::vector<const char*> expanded;
+    for (const std::string& a : args) expanded.push_back(a.c_str());
+    app.parse((int)expanded.size(), expanded.data());
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }

@@ -42,10 +42,15 @@ def test_both_formats_transcribe_alike_and_outputs_are_written(models, speech, t
     base = str(tmp_path / "out")
     a = nm("transcribe", "-m", ct2, speech, "--beam-size", "2", "--timestamps", "--output-json", "--output-srt",
            "--output-vtt", "--output-txt", "--output-file", base, "-v")
-    b = nm("transcribe", "-m", ggml, "-f", speech, "--beam-size", "2", "--timestamps")
+    # whisper.cpp's short flags for the same options (-bs, -otxt, -oj, -of, -np)
+    base_b = str(tmp_path / "out_b")
+    b = nm("transcribe", "-m", ggml, "-f", speech, "-bs", "2", "--timestamps", "-otxt", "-oj", "-of", base_b, "-np")
     assert a.returncode == 0, a.stderr
     assert b.returncode == 0, b.stderr
     assert a.stdout == b.stdout
+    assert b.stderr == ""  # -np: nothing but the transcript
+    assert open(base + ".txt").read() == open(base_b + ".txt").read()
+    assert json.load(open(base + ".json"))["segments"] == json.load(open(base_b + ".json"))["segments"]
     assert "CTranslate2" in a.stderr and "real-time factor" in a.stderr
     for line in a.stdout.splitlines():
         assert re.match(r"^\[\d\d:\d\d:\d\d\.\d\d\d --> \d\d:\d\d:\d\d\.\d\d\d\]  ", line), line
