@@ -5,7 +5,7 @@
 
 namespace nm {
 
-BrickRunner::BrickRunner(const GgufFile& file, const BrickRunParams& params) : file_(file), params_(params) {
+BrickRunner::BrickRunner(const GgufFile& file, const BrickRunParams& params) : file_(&file), params_(params) {
   if (params_.pack_weights) packed_ = params_.packed ? params_.packed : PackedWeights::for_file(file);
 }
 
@@ -19,12 +19,16 @@ Result<std::unique_ptr<GraphRunner>> BrickRunner::prepare(Graph graph) const {
 }
 
 void BrickRunner::release() {
-  if (params_.pack_weights && !params_.packed) packed_ = PackedWeights::for_file(file_);
-  if (file_.path().empty() || !file_.data()) return;  // parsed from memory: nothing mapped
+  if (!file_) {
+    if (!params_.packed) packed_.reset();
+    return;
+  }
+  if (params_.pack_weights && !params_.packed) packed_ = PackedWeights::for_file(*file_);
+  if (file_->path().empty() || !file_->data()) return;  // parsed from memory: nothing mapped
   // Whole pages inside the mapping (it starts on a page boundary; its tail page is partial).
   const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-  const uintptr_t lo = ((uintptr_t)file_.data() + page - 1) / page * page;
-  const uintptr_t hi = ((uintptr_t)file_.data() + file_.file_size()) / page * page;
+  const uintptr_t lo = ((uintptr_t)file_->data() + page - 1) / page * page;
+  const uintptr_t hi = ((uintptr_t)file_->data() + file_->file_size()) / page * page;
   if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
 }
 

@@ -43,14 +43,14 @@ class BrickRunner {
   // Gives the brick's weights back (on-demand residency): the packed copies this runner
   // owns are freed (shared ones are left to their other users) and the pages of the model
   // file mapped into this process are advised away (MADV_DONTNEED: they are re-read from
-  // the page cache when next touched). The graphs prepared from this runner must be
+  // the page cache when next touched); a runner without a file frees its own copies only. The graphs prepared from this runner must be
   // dropped first: they point into the packed copies.
   void release();
   // Bytes of weights running from packed CPU copies so far (0 without packing).
   size_t packed_bytes() const { return packed_ ? packed_->packed_bytes() : 0; }
 
  private:
-  const GgufFile& file_;
+  const GgufFile* file_ = nullptr;  // null: weights not mapped from a GGUF (nothing to advise away)
   BrickRunParams params_;
   std::shared_ptr<PackedWeights> packed_;  // null when not packing
 };
