@@ -152,7 +152,8 @@ EnergySpan EnergyMonitor::begin() {
   for (const auto& m : meters_)
     if (m->healthy()) span.marks_[m->name()] = {m->total_joules(), m->epoch()};
   ++open_spans_;
-  if (options_.sample_period_s > 0 && !sampler_.joinable()) sampler_ = std::thread([this] { sampler_main(); });
+  if (options_.sample_period_s > 0 && !sampler_.joinable() && needs_sampling_locked())
+    sampler_ = std::thread([this] { sampler_main(); });
   lock.unlock();
   cv_.notify_all();
   return span;
@@ -228,11 +229,19 @@ std::vector<MeterInfo> EnergyMonitor::meters() const {
   return out;
 }
 
+bool EnergyMonitor::needs_sampling_locked() const {
+  // Power sensors are integrated between samples; counters only need one sample per wrap
+  // period and the estimate none at all, so without a power sensor nothing wakes up.
+  return std::any_of(meters_.begin(), meters_.end(), [](const auto& m) {
+    return m->kind() == EnergySourceKind::power || m->kind() == EnergySourceKind::gauge;
+  });
+}
+
 void EnergyMonitor::sampler_main() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
-    if (open_spans_ == 0) {
-      cv_.wait(lock, [&] { return stopping_ || open_spans_ > 0; });  // idle: no wake-ups at all
+    if (open_spans_ == 0 || !needs_sampling_locked()) {
+      cv_.wait(lock, [&] { return stopping_ || (open_spans_ > 0 && needs_sampling_locked()); });  // idle: no wake-ups
       continue;
     }
     cv_.wait_for(lock, std::chrono::duration<double>(options_.sample_period_s), [&] { return stopping_; });

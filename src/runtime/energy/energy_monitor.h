@@ -2,9 +2,9 @@
 // API the runtime, the CLI and the server use to ask "how many joules did this take?".
 // A span is opened before the work and finished after it; the answer names its source
 // and says whether it was measured or estimated. While a span is open a sampler thread
-// reads the meters every `sample_period_s` (power sensors are integrated between samples,
-// counters cannot wrap twice unseen); with no span open it sleeps on a condition
-// variable, so an idle process stays idle. If the best meter fails during a span (a
+// reads the power sensors every `sample_period_s` (they are integrated between samples);
+// with no span open, or no power sensor at all (counters and the estimate need no
+// sampling), it sleeps on a condition variable, so an idle process stays idle. If the best meter fails during a span (a
 // sensor vanished, the charger was plugged in) the span is answered by the next meter
 // that covered it, with one log line; sensors that appear later are picked up by a
 // rescan at the next span.
@@ -121,6 +121,7 @@ class EnergyMonitor {
   void close_span();
   Result<EnergyReading> read_span(const EnergySpan& span);
   void sampler_main();
+  bool needs_sampling_locked() const;
   double now() const;
   void log(const std::string& line) const;
 

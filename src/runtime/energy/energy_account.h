@@ -1,0 +1,60 @@
+// EnergyAccount: the joules of one request (an answer), split by phase — vision (image
+// encode), prefill and decode — as `run -v`, `bench` and the server's /metrics report
+// them. Each phase is a span on the process's EnergyMonitor: measured when a sensor
+// exists (the whole machine's energy during the phase), otherwise the estimate, which is
+// charged here with the time the phase kept its device busy. The report names its
+// source and says which it was.
+// Concurrent requests on one machine overlap in time: a measured phase then includes the
+// other requests' work, an estimated one does not.
+// Thread-safety: one request at a time per account (one account per session).
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "runtime/energy/energy_monitor.h"
+
+namespace nm::energy {
+
+enum class EnergyPhase { vision, prefill, decode };
+inline constexpr int kEnergyPhases = 3;
+const char* energy_phase_name(EnergyPhase phase);  // "vision", "prefill", "decode"
+
+struct PhaseEnergy {
+  double joules = 0;
+  double seconds = 0;
+  int tokens = 0;  // prefill: prompt tokens; decode: generated tokens; vision: image tokens
+  double joules_per_token() const { return tokens > 0 ? joules / tokens : 0.0; }
+};
+
+struct EnergyReport {
+  bool valid = false;        // false: no meter (nothing to report)
+  double joules = 0;         // the whole request
+  double seconds = 0;
+  bool measured = false;
+  std::string source;        // the meter's description ("estimated from profile ...")
+  PhaseEnergy phases[kEnergyPhases];
+  const PhaseEnergy& phase(EnergyPhase p) const { return phases[static_cast<int>(p)]; }
+  double mean_watts() const { return seconds > 0 ? joules / seconds : 0.0; }
+};
+
+class EnergyAccount {
+ public:
+  explicit EnergyAccount(EnergyMonitor* monitor) : monitor_(monitor) {}
+
+  void begin_request();
+  void begin_phase(EnergyPhase phase);
+  // The phase ran on `device` with `threads` threads and handled `tokens` tokens.
+  void end_phase(EnergyPhase phase, const std::string& device, int threads, int tokens);
+  // Closes the request; the report stays readable until the next begin_request().
+  const EnergyReport& end_request();
+  const EnergyReport& last() const { return report_; }
+
+ private:
+  EnergyMonitor* monitor_;
+  EnergySpan request_, phase_;
+  std::chrono::steady_clock::time_point phase_start_;
+  EnergyReport pending_, report_;
+};
+
+}  // namespace nm::energy
