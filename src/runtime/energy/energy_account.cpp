@@ -1,6 +1,8 @@
 // Per-request energy accounting (see energy_account.h).
 #include "runtime/energy/energy_account.h"
 
+#include <algorithm>
+
 namespace nm::energy {
 
 const char* energy_phase_name(EnergyPhase p) {
@@ -14,24 +16,35 @@ const char* energy_phase_name(EnergyPhase p) {
 
 void EnergyAccount::begin_request() {
   pending_ = EnergyReport{};
+  open_.clear();
   if (monitor_) request_ = monitor_->begin();
 }
 
-void EnergyAccount::begin_phase(EnergyPhase) {
-  phase_start_ = std::chrono::steady_clock::now();
-  if (monitor_) phase_ = monitor_->begin();
+void EnergyAccount::begin_phase(EnergyPhase p) {
+  OpenPhase o{p, {}, std::chrono::steady_clock::now()};
+  if (monitor_) o.span = monitor_->begin();
+  open_.push_back(std::move(o));
 }
 
 void EnergyAccount::end_phase(EnergyPhase p, const std::string& device, int threads, int tokens) {
-  const double busy = std::chrono::duration<double>(std::chrono::steady_clock::now() - phase_start_).count();
+  if (open_.empty() || open_.back().phase != p) return;  // unbalanced: a caller's bug, nothing to charge
+  OpenPhase o = std::move(open_.back());
+  open_.pop_back();
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - o.start).count();
   PhaseEnergy& e = pending_.phases[static_cast<int>(p)];
   e.tokens += tokens;
-  if (!monitor_ || !phase_.open()) return;
-  monitor_->note_busy(device, busy, threads);  // before the span closes, so the estimate includes it
-  Result<EnergyReading> r = phase_.finish();
+  if (!monitor_ || !o.span.open()) return;
+  // Before the span closes, so that the estimate includes it; nested phases charged their own.
+  monitor_->note_busy(device, elapsed - o.inner_busy_s, threads);
+  Result<EnergyReading> r = o.span.finish();
   if (!r.ok()) return;
-  e.joules += r->joules;
-  e.seconds += r->seconds;
+  e.joules += std::max(0.0, r->joules - o.inner_j);
+  e.seconds += std::max(0.0, r->seconds - o.inner_s);
+  if (!open_.empty()) {
+    open_.back().inner_j += r->joules;
+    open_.back().inner_s += r->seconds;
+    open_.back().inner_busy_s += elapsed;
+  }
 }
 
 const EnergyReport& EnergyAccount::end_request() {

@@ -3,7 +3,8 @@
 // them. Each phase is a span on the process's EnergyMonitor: measured when a sensor
 // exists (the whole machine's energy during the phase), otherwise the estimate, which is
 // charged here with the time the phase kept its device busy. The report names its
-// source and says which it was.
+// source and says which it was. Phases may nest (images encoded while a prefill runs):
+// an outer phase is charged only what its inner phases did not use.
 // Concurrent requests on one machine overlap in time: a measured phase then includes the
 // other requests' work, an estimated one does not.
 // Thread-safety: one request at a time per account (one account per session).
@@ -11,6 +12,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "runtime/energy/energy_monitor.h"
 
@@ -44,16 +46,23 @@ class EnergyAccount {
 
   void begin_request();
   void begin_phase(EnergyPhase phase);
-  // The phase ran on `device` with `threads` threads and handled `tokens` tokens.
+  // The innermost open phase (which must be `phase`) ran on `device` with `threads`
+  // threads and handled `tokens` tokens.
   void end_phase(EnergyPhase phase, const std::string& device, int threads, int tokens);
   // Closes the request; the report stays readable until the next begin_request().
   const EnergyReport& end_request();
   const EnergyReport& last() const { return report_; }
 
  private:
+  struct OpenPhase {
+    EnergyPhase phase;
+    EnergySpan span;
+    std::chrono::steady_clock::time_point start;
+    double inner_j = 0, inner_s = 0, inner_busy_s = 0;  // what nested phases used
+  };
   EnergyMonitor* monitor_;
-  EnergySpan request_, phase_;
-  std::chrono::steady_clock::time_point phase_start_;
+  EnergySpan request_;
+  std::vector<OpenPhase> open_;
   EnergyReport pending_, report_;
 };
 

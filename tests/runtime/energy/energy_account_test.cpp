@@ -80,3 +80,40 @@ TEST(EnergyAccount, NoMonitorNoReport) {
 
 }  // namespace
 }  // namespace nm::energy
+
+namespace nm::energy {
+namespace {
+
+TEST(EnergyAccount, NestedPhasesChargeTheOuterOnlyItsOwnPart) {
+  testing::FakeSysfs fs;
+  fs.write("sys/class/hwmon/hwmon0/name", "ina226");
+  fs.write("sys/class/hwmon/hwmon0/power1_input", 2'000'000);  // 2 W
+  EnergyMonitorOptions o;
+  o.sysfs_root = fs.root();
+  o.log = [](const std::string&) {};
+  auto mon = EnergyMonitor::create(o);
+  EnergyAccount acc(mon.get());
+  acc.begin_request();
+  acc.begin_phase(EnergyPhase::prefill);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  acc.begin_phase(EnergyPhase::vision);  // an image encoded during the prefill
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  acc.end_phase(EnergyPhase::vision, "cpu", 2, 9);
+  acc.end_phase(EnergyPhase::decode, "cpu", 2, 1);  // not the innermost: ignored
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  acc.end_phase(EnergyPhase::prefill, "cpu", 2, 30);
+  const EnergyReport& r = acc.end_request();
+  const PhaseEnergy& v = r.phase(EnergyPhase::vision);
+  const PhaseEnergy& p = r.phase(EnergyPhase::prefill);
+  EXPECT_GE(v.seconds, 0.03);
+  EXPECT_GE(p.seconds, 0.04);
+  EXPECT_LT(p.seconds, r.seconds);
+  EXPECT_NEAR(v.joules, 2.0 * v.seconds, 1e-9);
+  EXPECT_NEAR(p.joules, 2.0 * p.seconds, 1e-9);
+  EXPECT_NEAR(v.joules + p.joules, 2.0 * (v.seconds + p.seconds), 1e-9);
+  EXPECT_EQ(r.phase(EnergyPhase::decode).tokens, 0);
+  EXPECT_EQ(p.tokens, 30);
+}
+
+}  // namespace
+}  // namespace nm::energy
