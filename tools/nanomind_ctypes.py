@@ -23,7 +23,16 @@ BAD_ARGUMENT = -2**31  # NM_BAD_ARGUMENT
 
 
 class ModelParams(ctypes.Structure):
-    _fields_ = [("model_path", ctypes.c_char_p), ("mmproj_path", ctypes.c_char_p), ("n_threads", ctypes.c_int)]
+    _fields_ = [("model_path", ctypes.c_char_p), ("mmproj_path", ctypes.c_char_p), ("n_threads", ctypes.c_int),
+                ("power_profile", ctypes.c_char_p)]
+
+
+class Energy(ctypes.Structure):
+    """nm_energy: joules of the last turn; measured = 1 from a power sensor, 0 estimated."""
+    _fields_ = [("valid", ctypes.c_int32), ("measured", ctypes.c_int32), ("joules", ctypes.c_double),
+                ("seconds", ctypes.c_double), ("vision_joules", ctypes.c_double), ("prefill_joules", ctypes.c_double),
+                ("decode_joules", ctypes.c_double), ("prefill_joules_per_token", ctypes.c_double),
+                ("decode_joules_per_token", ctypes.c_double), ("source", ctypes.c_char * 192)]
 
 
 class SamplingParams(ctypes.Structure):
@@ -93,12 +102,15 @@ class NanoMind:
         c.nm_session_n_past.argtypes, c.nm_session_n_past.restype = [vp], i32
         c.nm_session_chat_images.argtypes = [vp, ctypes.c_char_p, ctypes.POINTER(Image), i32, i32, TOKEN_CALLBACK,
                                              ctypes.c_void_p]
+        c.nm_session_get_energy.argtypes = [vp, ctypes.POINTER(Energy)]
 
-    def load(self, model_path, n_threads=0, mmproj_path=None):
+    def load(self, model_path, n_threads=0, mmproj_path=None, power_profile=None):
         p = self.c.nm_model_default_params()
         p.model_path, p.n_threads = model_path.encode(), n_threads
         if mmproj_path:
             p.mmproj_path = mmproj_path.encode()
+        if power_profile is not None:
+            p.power_profile = power_profile.encode()
         handle, err = ctypes.c_void_p(), ctypes.create_string_buffer(512)
         st = self.c.nm_model_load(ctypes.byref(p), ctypes.byref(handle), err, len(err))
         if st != OK:
@@ -182,6 +194,12 @@ class Session(_Handle):
         cb = TOKEN_CALLBACK(on_piece)
         self._check(self.c.nm_session_chat_images(self.handle, message.encode(), arr, len(images), n_predict, cb, None))
         return b"".join(pieces).decode(errors="replace")
+
+    def energy(self):
+        """The last turn's energy (an Energy struct; .valid is 0 when none was counted)."""
+        e = Energy()
+        self._check(self.c.nm_session_get_energy(self.handle, ctypes.byref(e)))
+        return e
 
     @property
     def n_past(self):

@@ -43,6 +43,12 @@ typedef struct nm_model_params {
   int n_threads;           /* 0 = one per core of the chosen device; more than the CPUs this process
                               may use are capped to that count (more only slows decoding); < 0 or
                               > NM_MAX_THREADS is NM_ERR_INVALID_ARGUMENT */
+  const char* power_profile; /* device profile for the energy estimate where this machine has no
+                              power sensor: a shipped board ("rk3566", "rk3588", "jetson-orin-nano",
+                              "rpi5", "x86-server-vcpu"), a profile .json file, or "none"; NULL: the
+                              NM_POWER_PROFILE environment variable, else this machine's board, else
+                              x86-server-vcpu on x86-64 (docs/PROFILES.md). An unusable profile is
+                              NM_ERR_INVALID_ARGUMENT at nm_model_load */
 } nm_model_params;
 
 #define NM_MAX_THREADS 1024
@@ -336,6 +342,26 @@ typedef struct nm_timings {
 } nm_timings;
 /* NM_ERR_INVALID_ARGUMENT when session or out is NULL. */
 NM_API nm_status nm_session_get_timings(const nm_session* session, nm_timings* out);
+
+/* Energy of the last turn, from the machine's power sensor where it has one (RAPL, an hwmon
+ * power rail, the battery's fuel gauge: measured = 1), otherwise estimated from a device
+ * profile (measured = 0; see nm_model_params.power_profile). `source` names which. A
+ * measured figure is the whole machine's energy while the turn ran: turns of other sessions
+ * running at the same time are included; an estimated one counts only this turn's work. */
+typedef struct nm_energy {
+  int32_t valid;             /* 0: no sensor and no profile, or no turn yet: the rest is zero */
+  int32_t measured;          /* 1: from a power sensor; 0: estimated from a device profile */
+  double joules;             /* the whole turn */
+  double seconds;
+  double vision_joules;      /* images: vision encoder + projector (and their preprocessing) */
+  double prefill_joules;
+  double decode_joules;
+  double prefill_joules_per_token;  /* per prompt position evaluated (0 when none) */
+  double decode_joules_per_token;   /* per generated token (0 when none) */
+  char source[192];          /* "RAPL package-0 (powercap)", "estimated from profile rk3566: ..." */
+} nm_energy;
+/* NM_ERR_INVALID_ARGUMENT when session or out is NULL. */
+NM_API nm_status nm_session_get_energy(const nm_session* session, nm_energy* out);
 
 /* Threads used when n_threads is 0: one per core of the fastest CPU cluster. */
 NM_API int nm_default_threads(void);

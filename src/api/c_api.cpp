@@ -19,6 +19,7 @@
 #include "nanomind/nanomind.h"
 #include "runtime/frame_stream.h"
 #include "runtime/pipeline.h"
+#include "runtime/energy/machine_energy.h"
 #include "runtime/text_session.h"
 #include "runtime/trace.h"
 
@@ -30,6 +31,8 @@ struct LoadedModel {
   std::unique_ptr<nm::PipelineModels> bricks;
   int n_threads = 0;
   double load_ms = 0;
+  // The machine's energy meters (and the profile estimate), shared by the model's sessions.
+  std::unique_ptr<nm::energy::EnergyMonitor> energy;
 };
 
 }  // namespace
@@ -219,6 +222,7 @@ nm_model_params nm_model_default_params(void) {
   p.model_path = nullptr;
   p.mmproj_path = nullptr;
   p.n_threads = 0;
+  p.power_profile = nullptr;
   return p;
 }
 
@@ -257,8 +261,14 @@ nm_status nm_model_load(const nm_model_params* params, nm_model** out, char* err
       copy_message(m.status().message(), err, err_size);
       return to_c(m.status().code());
     }
+    auto energy = nm::energy::open_machine_energy(params->power_profile ? params->power_profile : "");
+    if (!energy.ok()) {
+      copy_message("power profile: " + energy.status().message(), err, err_size);
+      return NM_ERR_INVALID_ARGUMENT;
+    }
     auto model = std::make_shared<LoadedModel>();
     model->bricks = std::move(m).value();
+    model->energy = std::move(energy).value();
     // More threads than CPUs only slow a spinning pool down (decode 200x slower at -t 64 on 2 cores).
     model->n_threads = std::min(params->n_threads, nm::usable_cpu_count());
     model->load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -365,6 +375,7 @@ nm_status nm_session_init(nm_model* handle, const nm_session_params* params, nm_
     if (params->system_prompt) p.system_prompt = params->system_prompt;
     if (params->chat_template) p.chat_template = params->chat_template;
     p.pipeline.n_threads = model.n_threads;
+    p.energy = model.energy.get();
     p.pipeline.image_sizing = {params->image_width, params->image_height};
     if (params->devices) p.pipeline.devices = params->devices;
     p.pipeline.residency = params->residency == NM_RESIDENCY_ON_DEMAND ? nm::Residency::on_demand : nm::Residency::keep;
@@ -645,6 +656,26 @@ nm_status nm_sessions_decode(nm_session* const* sessions, int32_t n) {
 void nm_session_usage(const nm_session* s, int32_t* n_prompt, int32_t* n_generated) {
   if (n_prompt) *n_prompt = s ? s->n_prompt : 0;
   if (n_generated) *n_generated = s && s->session ? s->session->timings().n_generated : 0;
+}
+
+nm_status nm_session_get_energy(const nm_session* s, nm_energy* out) {
+  if (!s || !out) return NM_ERR_INVALID_ARGUMENT;
+  *out = {};
+  if (!s->session) return NM_OK;
+  const nm::energy::EnergyReport& r = s->session->energy();
+  if (!r.valid) return NM_OK;
+  using nm::energy::EnergyPhase;
+  out->valid = 1;
+  out->measured = r.measured ? 1 : 0;
+  out->joules = r.joules;
+  out->seconds = r.seconds;
+  out->vision_joules = r.phase(EnergyPhase::vision).joules;
+  out->prefill_joules = r.phase(EnergyPhase::prefill).joules;
+  out->decode_joules = r.phase(EnergyPhase::decode).joules;
+  out->prefill_joules_per_token = r.phase(EnergyPhase::prefill).joules_per_token();
+  out->decode_joules_per_token = r.phase(EnergyPhase::decode).joules_per_token();
+  std::snprintf(out->source, sizeof out->source, "%s", r.source.c_str());
+  return NM_OK;
 }
 
 int nm_default_threads(void) { return nm::default_thread_count(); }

@@ -9,6 +9,13 @@
 // held against the mean of the two measurements around it: on a shared machine the
 // bandwidth moves by tens of percent within seconds (one measurement at the end made the
 // same decode speed read anywhere from 55% to 85% of "the" roofline on the 2-core VM).
+//
+// Energy: each run is also a span on the machine's energy monitor (J/token and mean W
+// columns), measured where a power sensor exists, else estimated from the device profile
+// (--power-profile) with the run's time on the text device; the line under the table
+// says which. (With a power sensor a span can end up to a scheduling quantum late when
+// the sensor's sampler thread was preempted holding the monitor: noise on runs of a few
+// milliseconds only.)
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -27,6 +34,8 @@
 #include "cli/option_checks.h"
 #include "cli/text_options.h"
 #include "runtime/device_placement.h"
+#include "runtime/energy/energy_account.h"
+#include "runtime/energy/machine_energy.h"
 
 namespace nm::cli {
 namespace {
@@ -85,12 +94,75 @@ Stats stats_of(const std::vector<double>& v) {
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-// Returns tokens/s of one prefill of `tokens`, or a negative value on error.
-double run_prefill(nm_session* s, const std::vector<int32_t>& tokens, double* ttft_s) {
+// Joules of each bench run on the text device, from the machine's energy monitor.
+class BenchEnergy {
+ public:
+  BenchEnergy(const TextOptions& text) {
+    Result<std::unique_ptr<energy::EnergyMonitor>> m = energy::open_machine_energy(text.power_profile);
+    if (!m.ok()) {
+      std::fprintf(stderr, "warning: no energy figures: %s\n", m.status().message().c_str());
+      return;
+    }
+    monitor_ = std::move(m).value();
+    account_ = std::make_unique<energy::EnergyAccount>(monitor_.get());
+    threads_ = text.n_threads > 0 ? text.n_threads : nm_default_threads();
+    Result<BrickPlacement> place = parse_device_spec(text.devices);
+    device_ = place.ok() && !place->device_for(BrickKind::text).empty() ? place->device_for(BrickKind::text) : "cpu";
+    if (device_.rfind("cpu", 0) != 0) {  // PoCL is an OpenCL device of kind cpu: ask the registry
+      DeviceRegistry reg = DeviceRegistry::create();
+      if (Device* d = reg.find(device_)) kind_ = device_kind_name(d->kind());
+    }
+  }
+  void begin(energy::EnergyPhase phase) {
+    if (!account_) return;
+    account_->begin_request();
+    account_->begin_phase(phase);
+  }
+  // Joules per token and mean watts of the run just ended; false without a reading.
+  bool end(energy::EnergyPhase phase, int tokens, double* j_per_token, double* watts) {
+    if (!account_) return false;
+    account_->end_phase(phase, device_, threads_, tokens, kind_);
+    const energy::EnergyReport& r = account_->end_request();
+    if (!r.valid || tokens <= 0) return false;
+    *j_per_token = r.phase(phase).joules / tokens;
+    *watts = r.phase(phase).seconds > 0 ? r.phase(phase).joules / r.phase(phase).seconds : 0;
+    source_ = (r.measured ? "measured by " : "ESTIMATED (no power sensor): ") + r.source;
+    return true;
+  }
+  const std::string& source() const { return source_; }
+
+ private:
+  std::unique_ptr<energy::EnergyMonitor> monitor_;
+  std::unique_ptr<energy::EnergyAccount> account_;
+  std::string device_ = "cpu", kind_ = "cpu", source_;
+  int threads_ = 1;
+};
+
+// "12.3 ± 0.4" for a column; "-" when nothing was measured.
+std::string pm_cell(const std::vector<double>& v, const char* fmt) {
+  if (v.empty()) return "-";
+  double mean = 0, var = 0;
+  for (double x : v) mean += x;
+  mean /= (double)v.size();
+  for (double x : v) var += (x - mean) * (x - mean);
+  const double sd = v.size() > 1 ? std::sqrt(var / (double)(v.size() - 1)) : 0.0;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, fmt, mean, sd);
+  return buf;
+}
+
+// Returns tokens/s of one prefill of `tokens`, or a negative value on error. The energy
+// span (when `energy` is given) covers exactly the timed evaluation.
+double run_prefill(nm_session* s, const std::vector<int32_t>& tokens, double* ttft_s, BenchEnergy* energy = nullptr,
+                   std::vector<double>* j_per_token = nullptr, std::vector<double>* watts = nullptr) {
   nm_session_reset(s);
+  if (energy) energy->begin(energy::EnergyPhase::prefill);
   const auto t0 = Clock::now();
   if (nm_session_eval(s, tokens.data(), (int32_t)tokens.size()) != NM_OK) return -1;
   const double t = seconds_since(t0);
+  double j = 0, w = 0;
+  if (energy && energy->end(energy::EnergyPhase::prefill, (int)tokens.size(), &j, &w))
+    j_per_token->push_back(j), watts->push_back(w);
   int32_t next = 0;
   if (nm_session_sample(s, &next) != NM_OK) return -1;
   if (ttft_s) *ttft_s = seconds_since(t0);
@@ -134,13 +206,19 @@ double measure_bandwidth(int n_threads, PeakRss& rss) {
   return bw;
 }
 
-double run_decode(nm_session* s, const std::vector<int32_t>& tokens) {
+double run_decode(nm_session* s, const std::vector<int32_t>& tokens, BenchEnergy* energy = nullptr,
+                  std::vector<double>* j_per_token = nullptr, std::vector<double>* watts = nullptr) {
   nm_session_reset(s);
+  if (energy) energy->begin(energy::EnergyPhase::decode);
   const auto t0 = Clock::now();
   for (int32_t tok : tokens) {
     if (nm_session_eval(s, &tok, 1) != NM_OK) return -1;
   }
-  return (double)tokens.size() / seconds_since(t0);
+  const double t = seconds_since(t0);
+  double j = 0, w = 0;
+  if (energy && energy->end(energy::EnergyPhase::decode, (int)tokens.size(), &j, &w))
+    j_per_token->push_back(j), watts->push_back(w);
+  return (double)tokens.size() / t;
 }
 
 // --device: each named device's kernel table first (what the numbers run on is in
@@ -211,8 +289,11 @@ int bench(BenchOptions o) {
   std::printf("model: %s %s, %s params, %.1f MiB, %d threads\n", info.arch, info.weight_type,
               params_text(info.n_params).c_str(), (double)info.weight_bytes / (1 << 20),
               text.n_threads > 0 ? text.n_threads : nm_default_threads());
-  std::printf("| test   |          t/s | runs |\n|--------|--------------|------|\n");
+  std::printf("| test   |          t/s |           J/token |              W | runs |\n"
+              "|--------|--------------|-------------------|----------------|------|\n");
   std::vector<double> pp, tg, ttft, bw;  // bw[r], bw[r + 1]: around tg run r
+  std::vector<double> pp_j, pp_w, tg_j, tg_w;
+  BenchEnergy energy(text);
   PeakRss rss;
   if (o.n_prompt > 0) {
     const auto prompt = random_tokens(o.n_prompt);
@@ -220,27 +301,31 @@ int bench(BenchOptions o) {
     if (run_prefill(session.get(), prompt, &t) < 0) goto fail;  // warm-up
     for (int r = 0; r < o.repetitions; ++r) {
       double first = 0;
-      const double v = run_prefill(session.get(), prompt, &first);
+      const double v = run_prefill(session.get(), prompt, &first, &energy, &pp_j, &pp_w);
       if (v < 0) goto fail;
       pp.push_back(v);
       ttft.push_back(first * 1000.0);
     }
     const Stats s = stats_of(pp);
-    std::printf("| pp%-4d | %7.2f ± %4.2f | %4d |\n", o.n_prompt, s.mean, s.stddev, o.repetitions);
+    std::printf("| pp%-4d | %7.2f ± %4.2f | %17s | %14s | %4d |\n", o.n_prompt, s.mean, s.stddev,
+                pm_cell(pp_j, "%.4g ± %.2g").c_str(), pm_cell(pp_w, "%.3g ± %.1g").c_str(), o.repetitions);
   }
   if (o.n_gen > 0) {
     const auto gen = random_tokens(o.n_gen);
     if (run_decode(session.get(), random_tokens(std::min(kWarmupTokens, text.n_ctx))) < 0) goto fail;  // warm-up
     if (rss.can_reset()) bw.push_back(measure_bandwidth(text.n_threads, rss));
     for (int r = 0; r < o.repetitions; ++r) {
-      const double v = run_decode(session.get(), gen);
+      const double v = run_decode(session.get(), gen, &energy, &tg_j, &tg_w);
       if (v < 0) goto fail;
       tg.push_back(v);
       if (rss.can_reset()) bw.push_back(measure_bandwidth(text.n_threads, rss));
     }
     const Stats s = stats_of(tg);
-    std::printf("| tg%-4d | %7.2f ± %4.2f | %4d |\n", o.n_gen, s.mean, s.stddev, o.repetitions);
+    std::printf("| tg%-4d | %7.2f ± %4.2f | %17s | %14s | %4d |\n", o.n_gen, s.mean, s.stddev,
+                pm_cell(tg_j, "%.4g ± %.2g").c_str(), pm_cell(tg_w, "%.3g ± %.1g").c_str(), o.repetitions);
   }
+  std::printf("energy: %s\n", energy.source().empty() ? "not reported (no power sensor and no device profile)"
+                                                       : energy.source().c_str());
   {
     if (!ttft.empty()) {
       const Stats s = stats_of(ttft);

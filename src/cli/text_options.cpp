@@ -32,7 +32,11 @@ void add_model_options(CLI::App& cmd, TextOptions& o) {
                  "context works, with a warning)")
       ->check(int_in(0, NM_MAX_CTX, "0 (the model's) or 1 to " + std::to_string(NM_MAX_CTX) + " tokens"));
   cmd.add_option("--kv-type", o.kv_type, "KV cache type (default f16)")->check(CLI::IsMember({"f16", "q8_0", "f32"}));
-  cmd.add_flag("-v,--verbose", o.verbose, "Print timings and model details to stderr");
+  cmd.add_flag("-v,--verbose", o.verbose, "Print timings, energy and model details to stderr");
+  cmd.add_option("--power-profile", o.power_profile,
+                 "Device profile for the energy estimate where no power sensor exists: rk3566, rk3588, "
+                 "jetson-orin-nano, rpi5, x86-server-vcpu, a .json file, or none (default: NM_POWER_PROFILE, else "
+                 "this machine's board, else x86-server-vcpu on x86-64)");
   cmd.add_flag("--no-repack", o.no_repack,
                "Run quantised matrices in the file's layout (default: a row-interleaved CPU copy where the "
                "type has one, faster; the file's pages are released so memory stays one copy)");
@@ -148,6 +152,7 @@ nm_model* load_model_or_report(TextOptions& o) {
   mp.model_path = o.model_path.c_str();
   mp.mmproj_path = o.mmproj_path.empty() ? nullptr : o.mmproj_path.c_str();
   mp.n_threads = o.n_threads;
+  mp.power_profile = o.power_profile.empty() ? nullptr : o.power_profile.c_str();
   nm_model* model = nullptr;
   char err[512];
   if (nm_model_load(&mp, &model, err, sizeof err) != NM_OK) {
@@ -217,6 +222,16 @@ void print_timings(const nm_session* session) {
                t.load_ms, t.n_prompt_tokens, t.prompt_ms, rate(t.n_prompt_tokens, t.prompt_ms), t.n_generated,
                t.generate_ms, rate(t.n_generated, t.generate_ms), t.first_token_ms, nm_session_n_past(session),
                nm_session_n_ctx(session));
+  nm_energy e;
+  if (nm_session_get_energy(session, &e) == NM_OK && e.valid) {
+    std::fprintf(stderr, "[energy %s: %.4g J in %.4g s (%.4g W) | ", e.measured ? "measured" : "ESTIMATED", e.joules,
+                 e.seconds, e.seconds > 0 ? e.joules / e.seconds : 0.0);
+    if (t.n_images > 0) std::fprintf(stderr, "vision %.4g J | ", e.vision_joules);
+    std::fprintf(stderr, "prefill %.4g J (%.4g J/tok) | decode %.4g J (%.4g J/tok) | source: %s]\n", e.prefill_joules,
+                 e.prefill_joules_per_token, e.decode_joules, e.decode_joules_per_token, e.source);
+  } else {
+    std::fprintf(stderr, "[energy: not reported (no power sensor and no device profile; see --power-profile)]\n");
+  }
 }
 
 }  // namespace nm::cli

@@ -25,6 +25,7 @@ struct TextOptions {
   std::string devices;  // --device: brick placement (runtime/device_placement.h)
   std::string residency = "keep";  // --residency keep|on-demand
   std::string trace_path;          // --trace FILE.json: Chrome trace events of the bricks' runs
+  std::string power_profile;  // --power-profile: the energy estimate's device profile ("" = this machine's)
   bool parse_special = false;  // --parse-special: special-token text in the prompt is parsed
   bool demo = false;  // set by resolve_default_model: the default (bundled) model is in use
   std::string demo_models_dir;  // ... and the bundled models/ folder it came from (samples live there)

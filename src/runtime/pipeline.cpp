@@ -308,6 +308,10 @@ Result<size_t> Pipeline::prefill(std::span<const PromptPosition> want, const Ima
 
 std::string Pipeline::text_device_name() const { return placement_name(text_device_); }
 std::string Pipeline::vision_device_name() const { return placement_name(vision_device_); }
+std::string Pipeline::text_device_kind() const { return text_device_ ? device_kind_name(text_device_->kind()) : "cpu"; }
+std::string Pipeline::vision_device_kind() const {
+  return vision_device_ ? device_kind_name(vision_device_->kind()) : "cpu";
+}
 
 size_t Pipeline::bytes_copied_between_bricks() const {
   size_t n = text_->bytes_copied_in();

@@ -152,6 +152,9 @@ class Pipeline {
   // The devices the bricks run on (nullptr: the default CPU executor on pool()).
   Device* text_device() const { return text_device_; }
   Device* vision_device() const { return vision_device_; }
+  // "cpu" / "gpu" / "npu" of each brick's device, for the energy estimate (PoCL: "cpu").
+  std::string text_device_kind() const;
+  std::string vision_device_kind() const;
   // Bytes of embeddings moved between the bricks by copying (0 when everything ran in place).
   size_t bytes_copied_between_bricks() const;
 

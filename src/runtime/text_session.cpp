@@ -14,7 +14,7 @@ double ms_since(Clock::time_point t0) {
 }  // namespace
 
 TextSession::TextSession(const TextModel& model, const TextSessionParams& params)
-    : model_(model), params_(params), sampler_(params.sampling, model.hparams().n_vocab) {}
+    : model_(model), params_(params), sampler_(params.sampling, model.hparams().n_vocab), energy_(params.energy) {}
 
 Result<std::unique_ptr<TextSession>> TextSession::create(const PipelineModels& models, const TextSessionParams& params) {
   if (!models.text) return error(ErrorCode::invalid_argument, "a session needs a text model");
@@ -62,13 +62,18 @@ Status TextSession::prefill(const std::vector<PromptPosition>& positions, const 
   const auto t0 = Clock::now();
   timings_.n_prompt_tokens = 0;
   timings_.prompt_ms = 0;
+  energy_.begin_request();
+  energy_.begin_phase(energy::EnergyPhase::prefill);  // images encoded inside it are their own phase
   // Pictures are encoded only when their rows must be evaluated (a new picture, or an old
   // one whose rows fell out of the reused prefix).
   const Pipeline::ImageSource encode = [this](int32_t id) -> Result<int> {
     for (const ConversationImage& c : images_) {
       if (c.id != id) continue;
       ImageTimings t;
+      energy_.begin_phase(energy::EnergyPhase::vision);
       NM_RETURN_IF_ERROR(pipeline_->encode_image(c.image, (uint64_t)id, &t).status());
+      energy_.end_phase(energy::EnergyPhase::vision, vision_device_name(), pipeline_->pool().size(), 0,
+                        pipeline_->vision_device_kind());
       timings_.preprocess_ms += t.preprocess_ms;
       timings_.vision_ms += t.encode_ms;
       return pipeline_->take_image();
@@ -80,6 +85,8 @@ Status TextSession::prefill(const std::vector<PromptPosition>& positions, const 
     if (positions[i].image < 0) sampler_.accept(positions[i].token);
   }
   timings_.n_prompt_tokens = (int)(positions.size() - first);
+  energy_.end_phase(energy::EnergyPhase::prefill, text_device_name(), pipeline_->pool().size(),
+                    timings_.n_prompt_tokens, pipeline_->text_device_kind());
   timings_.prompt_ms = ms_since(t0);
   return Status();
 }
@@ -109,6 +116,7 @@ Status TextSession::generate(int n_predict, const PieceCallback& on_piece, std::
   TextStream stream = make_stream(n_predict, {});
   const auto t1 = Clock::now();
   TraceScope trace(pipeline_->trace(), pipeline_->text_device_name(), "text", "decode");
+  energy_.begin_phase(energy::EnergyPhase::decode);
   Status status;
   bool cancelled = false;
   for (int i = 0; stream.finished() == FinishReason::none; ++i) {
@@ -132,6 +140,9 @@ Status TextSession::generate(int n_predict, const PieceCallback& on_piece, std::
   timings_.n_generated = stream.n_generated();
   timings_.generate_ms = ms_since(t1);
   trace.arg("tokens", timings_.n_generated);
+  energy_.end_phase(energy::EnergyPhase::decode, text_device_name(), pipeline_->pool().size(), timings_.n_generated,
+                    pipeline_->text_device_kind());
+  energy_.end_request();
   if (reply) *reply = stream.text();
   return status;
 }

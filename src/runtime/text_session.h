@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/image.h"
+#include "runtime/energy/energy_account.h"
 #include "runtime/multimodal_prompt.h"
 #include "runtime/pipeline.h"
 #include "runtime/sampler.h"
@@ -35,6 +36,8 @@ struct TextSessionParams {
   // an image marker) is plain text unless this is set; the chat template's own markers are
   // control tokens either way.
   bool parse_special = false;
+  // Joules per turn, split into vision / prefill / decode (energy()); nullptr: not counted.
+  energy::EnergyMonitor* energy = nullptr;
 };
 
 struct TextTimings {
@@ -117,6 +120,8 @@ class TextSession {
   int n_past() const { return pipeline_->text().n_past(); }
   int n_ctx() const { return pipeline_->text().n_ctx(); }
   const TextTimings& timings() const { return timings_; }
+  // The energy of the last turn (valid == false without an energy monitor).
+  const energy::EnergyReport& energy() const { return energy_.last(); }
   // Device each brick runs on, for timings ("cpu", "cpu:big", "opencl").
   std::string text_device_name() const { return pipeline_->text_device_name(); }
   std::string vision_device_name() const { return pipeline_->vision_device_name(); }
@@ -172,6 +177,7 @@ class TextSession {
   std::chrono::steady_clock::time_point turn_start_, decode_start_;  // of the step-wise answer
   std::optional<TextStream> stream_;  // step-wise generation in progress
   int32_t pending_ = -1;              // sampled by next(), not evaluated yet
+  energy::EnergyAccount energy_{nullptr};
 };
 
 }  // namespace nm

@@ -77,6 +77,11 @@ TEST(CApiBadInput, ModelLoadChecksEveryPointer) {
     EXPECT_NE(std::string(err).find("n_threads"), std::string::npos) << err;
     EXPECT_EQ(m, nullptr);
   }
+  mp.n_threads = 0;
+  mp.power_profile = "rk9999";  // neither a shipped profile nor a file
+  EXPECT_EQ(nm_model_load(&mp, &m, err, sizeof err), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(err).find("rk9999"), std::string::npos) << err;
+  EXPECT_EQ(m, nullptr);
   nm_model_free(nullptr);
 }
 
@@ -281,6 +286,15 @@ TEST(CApiBadInput, SessionCallsCheckEveryPointer) {
   EXPECT_EQ(nm_session_chat(s, "How many shapes?", 3, nullptr, nullptr), NM_OK) << nm_session_last_error(s);
   EXPECT_EQ(nm_session_get_timings(s, &t), NM_OK);
   EXPECT_GT(t.n_prompt_tokens, 0);
+  nm_energy e;
+  EXPECT_EQ(nm_session_get_energy(nullptr, &e), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_get_energy(s, nullptr), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_get_energy(s, &e), NM_OK);
+  if (e.valid) {  // a sensor, or a profile for this machine: the turn's energy, never negative
+    EXPECT_GE(e.joules, e.prefill_joules + e.decode_joules - 1e-9);
+    EXPECT_GE(e.prefill_joules, 0.0);
+    EXPECT_NE(std::string(e.source), "");
+  }
   nm_session_free(s);
   nm_model_free(m);
 }

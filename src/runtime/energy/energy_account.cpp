@@ -26,7 +26,8 @@ void EnergyAccount::begin_phase(EnergyPhase p) {
   open_.push_back(std::move(o));
 }
 
-void EnergyAccount::end_phase(EnergyPhase p, const std::string& device, int threads, int tokens) {
+void EnergyAccount::end_phase(EnergyPhase p, const std::string& device, int threads, int tokens,
+                              const std::string& kind) {
   if (open_.empty() || open_.back().phase != p) return;  // unbalanced: a caller's bug, nothing to charge
   OpenPhase o = std::move(open_.back());
   open_.pop_back();
@@ -35,7 +36,7 @@ void EnergyAccount::end_phase(EnergyPhase p, const std::string& device, int thre
   e.tokens += tokens;
   if (!monitor_ || !o.span.open()) return;
   // Before the span closes, so that the estimate includes it; nested phases charged their own.
-  monitor_->note_busy(device, elapsed - o.inner_busy_s, threads);
+  monitor_->note_busy(device, elapsed - o.inner_busy_s, threads, kind);
   Result<EnergyReading> r = o.span.finish();
   if (!r.ok()) return;
   e.joules += std::max(0.0, r->joules - o.inner_j);

@@ -46,9 +46,9 @@ class EnergyAccount {
 
   void begin_request();
   void begin_phase(EnergyPhase phase);
-  // The innermost open phase (which must be `phase`) ran on `device` with `threads`
-  // threads and handled `tokens` tokens.
-  void end_phase(EnergyPhase phase, const std::string& device, int threads, int tokens);
+  // The innermost open phase (which must be `phase`) ran on `device` (of `kind` "cpu",
+  // "gpu", "npu" when known) with `threads` threads and handled `tokens` tokens.
+  void end_phase(EnergyPhase phase, const std::string& device, int threads, int tokens, const std::string& kind = {});
   // Closes the request; the report stays readable until the next begin_request().
   const EnergyReport& end_request();
   const EnergyReport& last() const { return report_; }

@@ -195,10 +195,10 @@ Result<EnergyReading> EnergyMonitor::read_span(const EnergySpan& span) {
   return error(ErrorCode::unsupported, "no energy meter covered the whole interval" + (why.empty() ? "" : ": " + why));
 }
 
-void EnergyMonitor::note_busy(const std::string& runtime_device, double seconds, int threads) {
+void EnergyMonitor::note_busy(const std::string& runtime_device, double seconds, int threads, const std::string& kind) {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& m : meters_)
-    if (auto* e = dynamic_cast<EstimatedEnergyMeter*>(m.get())) e->add_busy(runtime_device, seconds, threads);
+    if (auto* e = dynamic_cast<EstimatedEnergyMeter*>(m.get())) e->add_busy(runtime_device, seconds, threads, kind);
 }
 
 static MeterInfo info_of(const EnergyMeter& m) {

@@ -94,9 +94,9 @@ class EnergyMonitor {
 
   EnergySpan begin();
 
-  // A brick kept `runtime_device` busy for `seconds` with `threads` threads: feeds the
-  // estimate (measured meters see it by themselves).
-  void note_busy(const std::string& runtime_device, double seconds, int threads = 0);
+  // A brick kept `runtime_device` (of `kind` "cpu"/"gpu"/"npu" when known) busy for
+  // `seconds` with `threads` threads: feeds the estimate (measured meters see it anyway).
+  void note_busy(const std::string& runtime_device, double seconds, int threads = 0, const std::string& kind = {});
 
   // The meter a span started now would use first (nullptr-like empty name if none).
   MeterInfo primary() const;

@@ -28,9 +28,10 @@ EstimatedEnergyMeter::EstimatedEnergyMeter(PowerModel model)
   set_rank(kRankEstimate);
 }
 
-void EstimatedEnergyMeter::add_busy(const std::string& runtime_device, double seconds, int threads) {
+void EstimatedEnergyMeter::add_busy(const std::string& runtime_device, double seconds, int threads,
+                                    const std::string& kind) {
   if (!(seconds > 0)) return;
-  pending_busy_j_ += model_.busy_watts(runtime_device, threads) * seconds;
+  pending_busy_j_ += model_.busy_watts(runtime_device, threads, kind) * seconds;
 }
 
 Result<std::optional<double>> EstimatedEnergyMeter::read_joules(double /*now_s*/, double dt_s) {

@@ -16,8 +16,9 @@ class EstimatedEnergyMeter final : public EnergyMeter {
  public:
   explicit EstimatedEnergyMeter(PowerModel model);
 
-  // A brick ran `seconds` on `runtime_device` with `threads` threads (0: all its cores).
-  void add_busy(const std::string& runtime_device, double seconds, int threads = 0);
+  // A brick ran `seconds` on `runtime_device` (of `kind` "cpu"/"gpu"/"npu" when known)
+  // with `threads` threads (0: all its cores).
+  void add_busy(const std::string& runtime_device, double seconds, int threads = 0, const std::string& kind = {});
   const PowerModel& model() const { return model_; }
 
  protected:

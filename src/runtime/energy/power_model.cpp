@@ -16,17 +16,17 @@ std::string kind_of_runtime_device(const std::string& name) {
 
 }  // namespace
 
-const DevicePower* PowerModel::match(const std::string& runtime_device) const {
+const DevicePower* PowerModel::match(const std::string& runtime_device, const std::string& kind_hint) const {
   for (const DevicePower& d : devices)
     if (d.name == runtime_device) return &d;
-  const std::string kind = kind_of_runtime_device(runtime_device);
+  const std::string kind = kind_hint.empty() ? kind_of_runtime_device(runtime_device) : kind_hint;
   for (const DevicePower& d : devices)
     if (d.kind == kind) return &d;
   return nullptr;
 }
 
-double PowerModel::busy_watts(const std::string& runtime_device, int threads) const {
-  const DevicePower* d = match(runtime_device);
+double PowerModel::busy_watts(const std::string& runtime_device, int threads, const std::string& kind) const {
+  const DevicePower* d = match(runtime_device, kind);
   if (!d) return 0;
   if (d->kind != "cpu" || d->cores <= 0 || threads <= 0) return d->active_w;
   // Active CPU power grows roughly with the number of busy cores (same frequency).

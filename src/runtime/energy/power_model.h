@@ -24,13 +24,14 @@ struct PowerModel {
   std::vector<DevicePower> devices;
 
   // The profile device that a runtime device ("cpu", "cpu:big", "cpu:0", "opencl:0",
-  // "npu") stands for: the same name, else the first device of the same kind (OpenCL
-  // devices are GPUs). nullptr when the profile has none of that kind.
-  const DevicePower* match(const std::string& runtime_device) const;
+  // "npu") stands for: the same name, else the first device of its kind — `kind` when
+  // the caller knows it ("cpu" for PoCL, which runs OpenCL on the CPU), else guessed from
+  // the name (OpenCL devices are GPUs). nullptr when the profile has none of that kind.
+  const DevicePower* match(const std::string& runtime_device, const std::string& kind = {}) const;
 
   // Watts a brick adds while it runs on `runtime_device` with `threads` threads (0: all
   // cores); 0 when the device is unknown to the profile.
-  double busy_watts(const std::string& runtime_device, int threads = 0) const;
+  double busy_watts(const std::string& runtime_device, int threads = 0, const std::string& kind = {}) const;
 };
 
 }  // namespace nm::energy
