@@ -1,6 +1,7 @@
 // The kernel bench list and its timing loop.
 #include "backend/device_bench.h"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -74,6 +75,23 @@ std::vector<Bench> all_benches() {
 
 }  // namespace
 
+Result<double> time_executable(Device& device, Executable& exe, int min_reps, double budget_s, int max_reps,
+                               const std::function<double()>& clock) {
+  auto now = [&clock] {
+    return clock ? clock() : std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  };
+  NM_RETURN_IF_ERROR(device.run(exe));  // warm-up: compiles, faults pages in
+  const double start = now();
+  double best = 1e30;
+  for (int i = 0; i < std::max(max_reps, 1); ++i) {
+    if (i >= std::max(min_reps, 1) && now() - start >= budget_s) break;
+    const double t0 = now();
+    NM_RETURN_IF_ERROR(device.run(exe));
+    best = std::min(best, now() - t0);
+  }
+  return best;
+}
+
 std::string device_bench_label(const Device& device) {
   if (device.description().find("PoCL") != std::string::npos && device.kind() == DeviceKind::cpu) {
     return "PoCL (runs on the CPU)";
@@ -100,16 +118,12 @@ std::vector<KernelBenchResult> bench_device_kernels(Device& device, int reps, st
       for (const Node& n : (*exe)->graph().nodes()) {  // zeroed inputs (row ids 0) are valid
         if (n.op == OpKind::input) std::memset(n.t.data, 0, n.t.n_bytes());
       }
-      r.status = device.run(**exe);  // warm-up: compiles, faults pages in
-      double best = 1e30;
-      for (int i = 0; i < reps && r.status.ok(); ++i) {
-        const auto t0 = std::chrono::steady_clock::now();
-        r.status = device.run(**exe);
-        best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-      }
-      if (r.status.ok()) {
-        r.ms = best * 1e3;
-        r.throughput = b.work / best / 1e9;
+      Result<double> best = time_executable(device, **exe, reps, 0.0, reps);
+      if (best.ok()) {
+        r.ms = *best * 1e3;
+        r.throughput = b.work / *best / 1e9;
+      } else {
+        r.status = best.status();
       }
     }
     if (on_result) on_result(r);

@@ -26,6 +26,13 @@ struct KernelBenchResult {
 // emulated on the host: CPU numbers, not GPU numbers), else the device kind ("gpu", "cpu").
 std::string device_bench_label(const Device& device);
 
+// Times prepared work on `device`: one warm-up run (compiles, faults pages in), then runs
+// until at least `min_reps` were timed and `budget_s` seconds have passed, or `max_reps`
+// were timed. Returns the best run's seconds. `clock` gives monotonic seconds (default:
+// steady_clock; tests pass a simulated one).
+Result<double> time_executable(Device& device, Executable& exe, int min_reps, double budget_s, int max_reps,
+                               const std::function<double()>& clock = {});
+
 // Runs every kernel bench whose name contains `only` (all when empty); `on_result` is
 // called after each one (for streaming output).
 std::vector<KernelBenchResult> bench_device_kernels(Device& device, int reps, std::string_view only = {},

@@ -111,8 +111,8 @@ int battery(const BatteryOptions& o) {
   std::printf("duty cycle: %s every %.0f s\n", duty->event.c_str(), duty->period_s);
   std::printf("model: %s%s%s\n", llm.c_str(), camera ? " + " : "", camera ? mm.c_str() : "");
   for (const std::string& n : notes) std::printf("  %s\n", n.c_str());
-  std::printf("placement: vision -> %s, text -> %s (--place to change); compute at %.0f%% of peak on CPUs, %.0f%% on "
-              "accelerators (assumed)\n",
+  std::printf("placement: vision -> %s, text -> %s (--place to change); compute at the profile's measured matmul rate "
+              "where it has one for the weight type, else %.0f%% of peak on CPUs, %.0f%% on accelerators (assumed)\n",
               camera ? place.vision_device.c_str() : "-", place.text_device.c_str(), energy::kCpuComputeEfficiency * 100,
               energy::kAcceleratorComputeEfficiency * 100);
   std::printf("work per event:\n");

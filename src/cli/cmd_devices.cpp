@@ -1,11 +1,15 @@
 // `nanomind devices`: every device this machine offers (CPU clusters, OpenCL), with
 // kind, memory, whether it shares memory with the host, and a quick measured read
-// bandwidth and f32 FMA throughput.
+// bandwidth and f32 FMA throughput; whether a calibrated profile exists and how old it is;
+// the energy source.
 #include <cstdio>
+#include <ctime>
+#include <vector>
 
 #include "backend/device_registry.h"
 #include "cli/commands.h"
 #include "runtime/energy/machine_energy.h"
+#include "runtime/profile/calibration_store.h"
 
 namespace nm::cli {
 
@@ -32,6 +36,23 @@ void register_devices(CLI::App& app) {
       }
       std::printf("%-12s %-4s %10s %-8s %9s %10s  %s\n", d->name().c_str(), device_kind_name(d->kind()), mem,
                   m.unified ? "yes" : "no", bw, fl, d->description().c_str());
+    }
+    // Calibration: whether this machine has a calibrated profile, and how old it is.
+    std::vector<Device*> all;
+    for (const auto& d : reg.devices()) all.push_back(d.get());
+    const StoredCalibration cal = find_calibration(machine_key(machine_description(all)), build_description(),
+                                                   static_cast<int64_t>(std::time(nullptr)));
+    if (cal.path.empty()) {
+      std::printf("\ncalibration: no cache directory (set XDG_CACHE_HOME or HOME)\n");
+    } else if (!cal.exists) {
+      std::printf("\ncalibration: none for this machine (run nanomind calibrate; it would write %s)\n", cal.path.c_str());
+    } else if (!cal.status.ok()) {
+      std::printf("\ncalibration: %s is unusable: %s (run nanomind calibrate again)\n", cal.path.c_str(),
+                  cal.status.message().c_str());
+    } else {
+      std::printf("\ncalibration: %s, measured %s ago in %.0f s by %s%s\n", cal.path.c_str(), format_age(cal.age_s).c_str(),
+                  cal.profile.calibration.seconds, cal.profile.calibration.build.c_str(),
+                  cal.same_build ? "" : " (another build: run nanomind calibrate again)");
     }
     // Energy: the meters found at start-up, in the order they are used.
     Result<std::unique_ptr<energy::EnergyMonitor>> mon = energy::open_machine_energy("", [](const std::string& l) {

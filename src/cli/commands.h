@@ -19,6 +19,7 @@ void register_battery(CLI::App& app);
 #ifdef NM_HAVE_SERVER
 void register_serve(CLI::App& app);  // built where cpp-httplib is (not in cross builds)
 #endif
+void register_calibrate(CLI::App& app);
 void register_speak(CLI::App& app);
 void register_transcribe(CLI::App& app);
 

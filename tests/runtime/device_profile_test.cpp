@@ -80,6 +80,15 @@ std::string minimal(const std::string& device_extra = "", const std::string& boa
                "active_w": {"value": 2, "source": "s"})" + device_extra + "}]}";
 }
 
+// Passes when `text` is refused with a message containing `needle`.
+::testing::AssertionResult refused(const std::string& text, const std::string& needle) {
+  Result<DeviceProfile> p = parse_device_profile(text, "x");
+  if (p.ok()) return ::testing::AssertionFailure() << "accepted: " << text.substr(0, 300);
+  if (p.status().message().find(needle) == std::string::npos)
+    return ::testing::AssertionFailure() << p.status().message() << " (wanted '" << needle << "')";
+  return ::testing::AssertionSuccess();
+}
+
 TEST(DeviceProfile, MinimalIsValid) {
   Result<DeviceProfile> p = parse_device_profile(minimal(), "t");
   ASSERT_TRUE(p.ok()) << p.status().to_string();
@@ -120,13 +129,6 @@ TEST(DeviceProfile, HostileProfilesAreRefusedWithTheField) {
 }
 
 TEST(DeviceProfile, StructuralMistakesAreRefused) {
-  auto refused = [](const std::string& text, const std::string& needle) {
-    Result<DeviceProfile> p = parse_device_profile(text, "x");
-    if (p.ok()) return ::testing::AssertionFailure() << "accepted: " << text.substr(0, 160);
-    if (p.status().message().find(needle) == std::string::npos)
-      return ::testing::AssertionFailure() << p.status().message() << " (wanted '" << needle << "')";
-    return ::testing::AssertionSuccess();
-  };
   std::string t = minimal();
   EXPECT_TRUE(refused(std::string(t).replace(t.find("device-profile/1"), 16, "device-profile/9"), "is not nanomind"));
   EXPECT_TRUE(refused(std::string(t).replace(t.find("\"name\": \"t\""), 11, "\"name\": \"T T\""), "name"));
@@ -148,12 +150,95 @@ TEST(DeviceProfile, StructuralMistakesAreRefused) {
   EXPECT_TRUE(refused(std::string(t).replace(t.find("\"kind\": \"cpu\", \"cores\": 4"), 25, "\"kind\": \"npu\""), "int8_gops"));
 }
 
-TEST(DeviceProfile, CalibratedProfilesMayUseMeasured) {
-  std::string t = minimal(", \"int8_gops\": {\"value\": 99, \"source\": \"measured\"}");
+std::string calibrated(const std::string& device_extra = "", const std::string& top_extra = "") {
+  std::string t = minimal(device_extra, "", top_extra.empty() ? R"("calibration": {"machine": "m x2", "build": "b",
+    "created": 1700000000, "seconds": 42.5},)" : top_extra);
   t.replace(t.find("\"origin\": \"published\""), 21, "\"origin\": \"calibrated\"");
-  Result<DeviceProfile> p = parse_device_profile(t, "cal");
+  return t;
+}
+
+TEST(DeviceProfile, CalibratedProfilesMayUseMeasured) {
+  Result<DeviceProfile> p = parse_device_profile(calibrated(", \"int8_gops\": {\"value\": 99, \"source\": \"measured\"}"), "cal");
   ASSERT_TRUE(p.ok()) << p.status().to_string();
   EXPECT_EQ(p->devices[0].int8_gops.source, "measured");
+  EXPECT_EQ(p->calibration.machine, "m x2");
+  EXPECT_EQ(p->calibration.created, 1700000000);
+  EXPECT_EQ(p->calibration.seconds, 42.5);
+}
+
+// What calibration measures: matmul rates per weight type and batch, attention, launch and
+// map costs; they parse, round-trip through the writer, and the nearest batch is found.
+TEST(DeviceProfile, MeasuredRatesParseAndRoundTrip) {
+  const std::string rates = R"(, "launch_us": {"value": 7.5, "source": "measured"},
+    "map_us": {"value": 0, "source": "measured"}, "elementwise_gbps": {"value": 20, "source": "measured"},
+    "matmul": [{"weight": "q4_0", "tokens": 1, "gflops": {"value": 60, "source": "measured"}},
+               {"weight": "q4_0", "tokens": 128, "gflops": {"value": 90, "source": "measured"}},
+               {"weight": "f16", "tokens": 128, "gflops": {"value": 30, "source": "measured"}}],
+    "attention": [{"tokens": 1, "kv": 256, "gflops": {"value": 4, "source": "measured"}}])";
+  Result<DeviceProfile> p = parse_device_profile(calibrated(rates), "cal");
+  ASSERT_TRUE(p.ok()) << p.status().to_string();
+  const ProfileDevice& d = p->devices[0];
+  ASSERT_EQ(d.matmul.size(), 3u);
+  EXPECT_EQ(d.matmul_for("q4_0", 1)->gflops.value, 60);
+  EXPECT_EQ(d.matmul_for("q4_0", 3)->gflops.value, 60);    // nearer 1 than 128 in ratio
+  EXPECT_EQ(d.matmul_for("q4_0", 512)->gflops.value, 90);
+  EXPECT_EQ(d.matmul_for("f16", 1)->gflops.value, 30);     // the only f16 entry
+  EXPECT_EQ(d.matmul_for("q8_0", 1), nullptr);
+  EXPECT_EQ(d.launch_us.value, 7.5);
+  EXPECT_EQ(d.map_us.value, 0);
+  ASSERT_EQ(d.attention.size(), 1u);
+  EXPECT_EQ(d.attention[0].kv, 256);
+  Result<DeviceProfile> back = parse_device_profile(device_profile_to_json(*p), "round trip");
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  const ProfileDevice& b = back->devices[0];
+  ASSERT_EQ(b.matmul.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(b.matmul[i].weight, d.matmul[i].weight);
+    EXPECT_EQ(b.matmul[i].tokens, d.matmul[i].tokens);
+    expect_same(b.matmul[i].gflops, d.matmul[i].gflops, "matmul " + std::to_string(i));
+  }
+  expect_same(b.launch_us, d.launch_us, "launch");
+  expect_same(b.map_us, d.map_us, "map");
+  expect_same(b.elementwise_gbps, d.elementwise_gbps, "elementwise");
+  expect_same(b.attention[0].gflops, d.attention[0].gflops, "attention");
+  EXPECT_EQ(back->calibration.build, "b");
+  EXPECT_EQ(back->calibration.created, 1700000000);
+}
+
+TEST(DeviceProfile, BadRatesAndCalibrationBlocksAreRefused) {
+  auto mm = [](const std::string& entry) { return ", \"matmul\": [" + entry + "]"; };
+  const std::string g = R"("gflops": {"value": 5, "source": "measured"})";
+  EXPECT_TRUE(refused(calibrated(mm(R"({"weight": "q9_9", "tokens": 1, )" + g + "}")), "'q9_9' is not a weight type"));
+  EXPECT_TRUE(refused(calibrated(mm(R"({"weight": "q4_0", "tokens": 0, )" + g + "}")), "matmul[0].tokens"));
+  EXPECT_TRUE(refused(calibrated(mm(R"({"weight": "q4_0", "tokens": 1.5, )" + g + "}")), "tokens"));
+  EXPECT_TRUE(refused(calibrated(mm(R"({"weight": "q4_0", "tokens": 1})")), "missing 'gflops'"));
+  EXPECT_TRUE(refused(calibrated(mm(R"({"weight": "q4_0", "tokens": 1, )" + g + R"(, "speed": 1})")), "unknown key 'speed'"));
+  EXPECT_TRUE(refused(calibrated(mm(R"({"weight": "q4_0", "tokens": 1, )" + g + R"(}, {"weight": "q4_0", "tokens": 1, )" + g + "}")),
+                      "a second entry for q4_0 x 1"));
+  EXPECT_TRUE(refused(calibrated(", \"matmul\": {}"), "matmul: expected an array"));
+  EXPECT_TRUE(refused(calibrated(R"(, "attention": [{"tokens": 1, )" + g + "}]"), "missing 'kv'"));
+  EXPECT_TRUE(refused(calibrated(R"(, "launch_us": {"value": -1, "source": "measured"})"), "launch_us: value -1"));
+  // The calibration block: required in calibrated profiles, refused in published ones.
+  std::string no_block = minimal();
+  no_block.replace(no_block.find("\"origin\": \"published\""), 21, "\"origin\": \"calibrated\"");
+  EXPECT_TRUE(refused(no_block, "needs 'calibration'"));
+  EXPECT_TRUE(refused(minimal("", "", R"("calibration": {"machine": "m", "build": "b", "created": 1},)"), "only calibrated profiles"));
+  EXPECT_TRUE(refused(calibrated("", R"("calibration": {"machine": "m", "build": "b", "created": 0},)"), "calibration.created"));
+  EXPECT_TRUE(refused(calibrated("", R"("calibration": {"machine": "", "build": "b", "created": 5},)"), "calibration.machine"));
+  EXPECT_TRUE(refused(calibrated("", R"("calibration": {"machine": "m", "build": "b", "created": 5, "seconds": -1},)"),
+                      "calibration.seconds"));
+  // A calibrated profile may lack power figures (no sensor, no stand-in); a published one may not.
+  std::string t = calibrated();
+  const std::string active = "\"active_w\": {\"value\": 2, \"source\": \"s\"}";
+  const std::string clock = "\"max_ghz\": {\"value\": 2, \"source\": \"s\"}";
+  t.replace(t.find(active), active.size(), clock);
+  Result<DeviceProfile> p = parse_device_profile(t, "x");
+  ASSERT_TRUE(p.ok()) << p.status().to_string();
+  EXPECT_FALSE(p->devices[0].active_w.known());
+  EXPECT_TRUE(p->power_model().devices.empty());  // the estimate does not invent a figure
+  std::string published = minimal();
+  published.replace(published.find(active), active.size(), clock);
+  EXPECT_TRUE(refused(published, "missing 'active_w'"));
 }
 
 TEST(DeviceProfile, RandomDamageNeverCrashes) {

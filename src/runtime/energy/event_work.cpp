@@ -2,6 +2,7 @@
 #include "runtime/energy/event_work.h"
 
 #include <cstdio>
+#include <map>
 
 namespace nm::energy {
 
@@ -12,6 +13,7 @@ struct MatrixTotals {
   double bytes = 0;      // bytes of those matrices
   double all_bytes = 0;  // every tensor (what loading the brick reads)
   bool quantized = false;
+  std::string main_type;  // the type holding most matrix bytes ("q4_0")
 };
 
 // Sums the matrices of `file` whose names start with one of `prefixes` ("" = all).
@@ -21,15 +23,20 @@ MatrixTotals matrices(const GgufFile& file, const std::string& lookup_only) {
   MatrixTotals t;
   const bool tied = !lookup_only.empty() && !file.find_tensor("output.weight");
   double quant_bytes = 0;
+  std::map<DType, double> by_type;
   for (const GgufTensorInfo& ti : file.tensors()) {
     t.all_bytes += static_cast<double>(ti.n_bytes);
     if (ti.n_dims < 2) continue;
     if (ti.name == lookup_only && !tied) continue;
     t.elements += static_cast<double>(ti.n_elements());
     t.bytes += static_cast<double>(ti.n_bytes);
+    by_type[ti.type] += static_cast<double>(ti.n_bytes);
     if (ti.type != DType::F32 && ti.type != DType::F16 && ti.type != DType::BF16) quant_bytes += static_cast<double>(ti.n_bytes);
   }
   t.quantized = quant_bytes * 2 > t.bytes;
+  double most = 0;
+  for (const auto& [type, bytes] : by_type)
+    if (bytes > most) most = bytes, t.main_type = std::string(dtype_name(type));
   return t;
 }
 
@@ -92,6 +99,8 @@ Result<std::vector<BrickWork>> question_work(const GgufFile& llm, const GgufFile
     v.flops = 2 * m.elements * patches + 4 * patches * patches * static_cast<double>(width * layers);
     v.bytes_read = m.bytes;
     v.quantized = m.quantized;
+    v.weight_type = m.main_type;
+    v.batch_tokens = static_cast<int>(patches);
     v.resident_bytes = m.all_bytes;
     v.per_frame = true;
     out.push_back(v);
@@ -119,6 +128,8 @@ Result<std::vector<BrickWork>> question_work(const GgufFile& llm, const GgufFile
   pre.flops = 2 * t.elements * n_prefill + 2 * n_prefill * n_prefill * static_cast<double>(n_embd * n_layer);  // causal
   pre.bytes_read = t.bytes;
   pre.quantized = t.quantized;
+  pre.weight_type = t.main_type;
+  pre.batch_tokens = static_cast<int>(n_prefill);
   pre.resident_bytes = t.all_bytes;
   out.push_back(pre);
 
@@ -129,6 +140,8 @@ Result<std::vector<BrickWork>> question_work(const GgufFile& llm, const GgufFile
   dec.flops = 2 * t.elements + 4 * ctx * static_cast<double>(n_embd * n_layer);
   dec.bytes_read = t.bytes + ctx * kv_bytes_per_pos;
   dec.quantized = t.quantized;
+  dec.weight_type = t.main_type;
+  dec.batch_tokens = 1;
   dec.runs = shape.answer_tokens;
   out.push_back(dec);
   if (notes) {

@@ -36,36 +36,46 @@ Result<WorkTime> estimate_work(const DeviceProfile& profile, const BrickWork& w)
     for (const ProfileDevice& x : profile.devices) names += (names.empty() ? "" : ", ") + x.name;
     return error(ErrorCode::invalid_argument, "profile " + profile.name + " has no device '" + w.device + "' (" + names + ")");
   }
+  if (!d->active_w.known())
+    return error(ErrorCode::invalid_argument, "profile " + profile.name + ": device " + d->name + " states no active power");
   const bool accel = d->kind != "cpu";
   const ProfileFigure* rate = nullptr;
-  const char* rate_name = "";
-  if (w.quantized && d->int8_gops.known()) rate = &d->int8_gops, rate_name = "int8";
+  std::string rate_name;
+  double eff = accel ? kAcceleratorComputeEfficiency : kCpuComputeEfficiency;
+  const ProfileMatmul* mm = w.weight_type.empty() ? nullptr : d->matmul_for(w.weight_type, w.batch_tokens);
+  if (mm) rate = &mm->gflops, rate_name = w.weight_type + " x " + std::to_string(mm->tokens) + " matmul", eff = 1.0;
+  else if (w.quantized && d->int8_gops.known()) rate = &d->int8_gops, rate_name = "int8";
   else if (accel && d->f16_gflops.known()) rate = &d->f16_gflops, rate_name = "f16";
   else if (d->f32_gflops.known()) rate = &d->f32_gflops, rate_name = "f32";
   else if (d->int8_gops.known()) rate = &d->int8_gops, rate_name = "int8";
   if (!rate) return error(ErrorCode::invalid_argument, "profile " + profile.name + ": device " + d->name + " states no throughput");
-  const double eff = accel ? kAcceleratorComputeEfficiency : kCpuComputeEfficiency;
   const double ops_per_s = rate->value * 1e9 * eff;
   const double gbps = d->read_gbps.known() ? d->read_gbps.value : profile.read_gbps.value;
   const double t_compute = w.flops / ops_per_s;
   const double t_memory = w.bytes_read / (gbps * 1e9);
+  const double t_launch = d->launch_us.known() ? d->launch_us.value * 1e-6 : 0.0;
   WorkTime t;
   t.rate = ops_per_s;
+  t.measured_rate = mm != nullptr;
   t.memory_bound = t_memory > t_compute;
   const int runs = std::max(1, w.runs);
-  t.seconds = std::max(t_compute, t_memory) * runs;
+  t.seconds = (std::max(t_compute, t_memory) + t_launch) * runs;
   t.joules = t.seconds * d->active_w.value;
   t.line = fmt("%-13s on %-10s %s%.4g GFLOP at %.0f%% of %.4g G%s/s = %.4g s, %.4g MB at %.4g GB/s = %.4g s -> %s-bound: "
                "%.4g s x %.3g W = %.4g J",
                w.name.c_str(), d->name.c_str(), runs > 1 ? fmt("%d x ", runs).c_str() : "", w.flops / 1e9, eff * 100,
-               rate->value, rate_name, t_compute, w.bytes_read / 1e6, gbps, t_memory, t.memory_bound ? "memory" : "compute",
-               t.seconds, d->active_w.value, t.joules);
+               rate->value, mm ? "FLOP" : rate_name.c_str(), t_compute, w.bytes_read / 1e6, gbps, t_memory,
+               t.memory_bound ? "memory" : "compute", t.seconds, d->active_w.value, t.joules);
+  if (t_launch > 0) t.line += fmt(" (incl. %.3g ms launch per run)", t_launch * 1e3);
+  if (mm) t.line += " [measured " + rate_name + " rate]";
   return t;
 }
 
 Result<ModeCosts> estimate_mode_costs(const DeviceProfile& profile, const std::vector<BrickWork>& event,
                                       const CameraStream& camera) {
   if (event.empty()) return error(ErrorCode::invalid_argument, "an event needs at least one brick's work");
+  if (!profile.idle_w.known())
+    return error(ErrorCode::invalid_argument, "profile " + profile.name + " states no idle power (calibrated without a power sensor or stand-in profile)");
   ModeCosts c;
   double frame_s = 0, frame_j = 0, question_s = 0, question_j = 0, load_s = 0, load_bytes = 0;
   for (const BrickWork& w : event) {

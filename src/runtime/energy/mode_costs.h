@@ -1,7 +1,9 @@
 // What each power mode costs on a board, predicted from a device profile: how long each
 // brick's work takes on the device it is placed on (a roofline: the slower of its
-// arithmetic at an assumed fraction of the device's peak and its memory traffic at the
-// profile's bandwidth), the joules that time costs at the device's active power, and how
+// arithmetic and its memory traffic at the profile's bandwidth, plus the device's launch
+// cost per run where the profile states it). The arithmetic runs at the profile's measured
+// matmul rate for the brick's weight type and batch where it has one (a calibrated
+// profile), else at an assumed fraction of the device's peak. Then the joules that time costs at the device's active power, and how
 // the three modes combine them:
 //   parallel   the board stays awake with every brick resident; the camera stream is
 //              encoded continuously at full rate; a question costs its text work.
@@ -31,6 +33,8 @@ struct BrickWork {
   double resident_bytes = 0;   // weight bytes loaded from storage in on-demand mode
   int runs = 1;                // runs per event (decode: one per answer token)
   bool per_frame = false;      // part of every camera frame's work (the vision brick)
+  std::string weight_type;     // the matrices' main type ("q4_0"), for measured matmul rates
+  int batch_tokens = 1;        // tokens (or patches) one run multiplies at once
 };
 
 // Fractions of a device's peak rate that real kernels reach, by kind. The CPU figure is
@@ -43,6 +47,7 @@ struct WorkTime {
   double seconds = 0;       // all runs
   double joules = 0;        // seconds x the device's active power
   double rate = 0;          // ops/s used for the arithmetic
+  bool measured_rate = false;  // from the profile's matmul rates, not a fraction of peak
   bool memory_bound = false;
   std::string line;         // "vision on npu: 612 GFLOP at 240 GOP/s ... = 2.55 s x 0.40 W = 1.02 J"
 };

@@ -3,12 +3,14 @@
 #include "runtime/profile/device_profile.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
+#include "core/dtype.h"
 #include "core/file_read.h"
 #include "runtime/energy/sysfs_reader.h"
 
@@ -32,6 +34,7 @@ struct Range {
 constexpr Range kWatts{0, 10000, true};
 constexpr Range kPositive{0, 1e9, false};
 constexpr Range kGhz{0, 10, false};
+constexpr Range kMicroseconds{0, 1e9, true};
 
 // The nesting depth of a JSON text, outside strings: refused before parsing when deep.
 int max_depth(std::string_view s) {
@@ -149,9 +152,72 @@ bool valid_name(const std::string& s) {
   });
 }
 
-Status parse_device(const ProfileReader& r, const json& d, const std::string& path, ProfileDevice* out) {
+Status integer(const ProfileReader& r, const json& obj, const char* key, const std::string& path, int64_t lo, int64_t hi,
+               int64_t* out) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return r.fail(path, std::string("missing '") + key + "'");
+  if (!it->is_number_integer() || it->get<int64_t>() < lo || it->get<int64_t>() > hi)
+    return r.fail(join(path, key), "expected an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
+  *out = it->get<int64_t>();
+  return Status::ok_status();
+}
+
+bool known_weight_type(const std::string& name) {
+  for (uint32_t t = 0; t <= 64; ++t)
+    if (dtype_name(static_cast<DType>(t)) == name && name != "?") return true;
+  return false;
+}
+
+// Calls `entry(item, path)` for each element of the array `key` of `d` (absent: none).
+template <class F>
+Status each_entry(const ProfileReader& r, const json& d, const char* key, const std::string& path, F entry) {
+  auto it = d.find(key);
+  if (it == d.end()) return Status::ok_status();
+  const std::string at = join(path, key);
+  if (!it->is_array() || it->size() > kMaxItems) return r.fail(at, "expected an array of at most 64 entries");
+  for (size_t i = 0; i < it->size(); ++i) NM_RETURN_IF_ERROR(entry((*it)[i], at + "[" + std::to_string(i) + "]"));
+  return Status::ok_status();
+}
+
+// "matmul": [{"weight", "tokens", "gflops"}], "attention": [{"tokens", "kv", "gflops"}].
+Status parse_rates(const ProfileReader& r, const json& d, const std::string& path, ProfileDevice* out) {
+  NM_RETURN_IF_ERROR(each_entry(r, d, "matmul", path, [&](const json& m, const std::string& p) -> Status {
+    NM_RETURN_IF_ERROR(r.keys(m, p, {"weight", "tokens", "gflops"}));
+    ProfileMatmul e;
+    NM_RETURN_IF_ERROR(r.string(m, "weight", p, true, &e.weight));
+    if (!known_weight_type(e.weight)) {
+      std::string msg = "'";  // appended piecewise: GCC 12's -Wrestrict misfires on "'" + s + "..."
+      msg += e.weight.substr(0, 64);
+      msg += "' is not a weight type";
+      return r.fail(p + ".weight", msg);
+    }
+    int64_t tokens = 0;
+    NM_RETURN_IF_ERROR(integer(r, m, "tokens", p, 1, 65536, &tokens));
+    e.tokens = static_cast<int>(tokens);
+    NM_RETURN_IF_ERROR(r.figure(m, "gflops", p, true, kPositive, &e.gflops));
+    for (const ProfileMatmul& o : out->matmul)
+      if (o.weight == e.weight && o.tokens == e.tokens) return r.fail(p, "a second entry for " + e.weight + " x " + std::to_string(tokens));
+    out->matmul.push_back(std::move(e));
+    return Status::ok_status();
+  }));
+  return each_entry(r, d, "attention", path, [&](const json& a, const std::string& p) -> Status {
+    NM_RETURN_IF_ERROR(r.keys(a, p, {"tokens", "kv", "gflops"}));
+    ProfileAttention e;
+    int64_t v = 0;
+    NM_RETURN_IF_ERROR(integer(r, a, "tokens", p, 1, 65536, &v));
+    e.tokens = static_cast<int>(v);
+    NM_RETURN_IF_ERROR(integer(r, a, "kv", p, 1, 1 << 24, &v));
+    e.kv = static_cast<int>(v);
+    NM_RETURN_IF_ERROR(r.figure(a, "gflops", p, true, kPositive, &e.gflops));
+    out->attention.push_back(std::move(e));
+    return Status::ok_status();
+  });
+}
+
+Status parse_device(const ProfileReader& r, const json& d, const std::string& path, bool calibrated, ProfileDevice* out) {
   NM_RETURN_IF_ERROR(r.keys(d, path, {"name", "kind", "api", "core", "cores", "max_ghz", "f32_gflops", "f16_gflops",
-                                      "int8_gops", "read_gbps", "active_w"}));
+                                      "int8_gops", "read_gbps", "active_w", "matmul", "attention", "elementwise_gbps",
+                                      "launch_us", "map_us"}));
   NM_RETURN_IF_ERROR(r.string(d, "name", path, true, &out->name));
   if (!valid_name(out->name)) return r.fail(path + ".name", "use lower-case letters, digits and - _ : . (at most 64)");
   NM_RETURN_IF_ERROR(r.string(d, "kind", path, true, &out->kind));
@@ -170,13 +236,40 @@ Status parse_device(const ProfileReader& r, const json& d, const std::string& pa
   NM_RETURN_IF_ERROR(r.figure(d, "f16_gflops", path, false, kPositive, &out->f16_gflops));
   NM_RETURN_IF_ERROR(r.figure(d, "int8_gops", path, out->kind == "npu", kPositive, &out->int8_gops));
   NM_RETURN_IF_ERROR(r.figure(d, "read_gbps", path, false, kPositive, &out->read_gbps));
-  NM_RETURN_IF_ERROR(r.figure(d, "active_w", path, true, kWatts, &out->active_w));
+  // Published profiles must say what a device draws; a calibrated one may not know (no
+  // sensor and no stand-in profile).
+  NM_RETURN_IF_ERROR(r.figure(d, "active_w", path, !calibrated, kWatts, &out->active_w));
+  NM_RETURN_IF_ERROR(r.figure(d, "elementwise_gbps", path, false, kPositive, &out->elementwise_gbps));
+  NM_RETURN_IF_ERROR(r.figure(d, "launch_us", path, false, kMicroseconds, &out->launch_us));
+  NM_RETURN_IF_ERROR(r.figure(d, "map_us", path, false, kMicroseconds, &out->map_us));
+  return parse_rates(r, d, path, out);
+}
+
+// "calibration": {"machine", "build", "created", "seconds"}: required in calibrated
+// profiles, refused in published ones.
+Status parse_calibration(const ProfileReader& r, const json& j, DeviceProfile* p) {
+  auto c = j.find("calibration");
+  if (c == j.end()) {
+    return p->origin == "calibrated" ? r.fail("", "a calibrated profile needs 'calibration' (machine, build, created)")
+                                     : Status::ok_status();
+  }
+  if (p->origin != "calibrated") return r.fail("calibration", "only calibrated profiles have it");
+  NM_RETURN_IF_ERROR(r.keys(*c, "calibration", {"machine", "build", "created", "seconds"}));
+  NM_RETURN_IF_ERROR(r.string(*c, "machine", "calibration", true, &p->calibration.machine));
+  NM_RETURN_IF_ERROR(r.string(*c, "build", "calibration", true, &p->calibration.build));
+  NM_RETURN_IF_ERROR(integer(r, *c, "created", "calibration", 1, int64_t{1} << 40, &p->calibration.created));
+  if (auto s = c->find("seconds"); s != c->end()) {
+    if (!s->is_number() || !std::isfinite(s->get<double>()) || s->get<double>() < 0 || s->get<double>() > 1e6)
+      return r.fail("calibration.seconds", "expected a number of seconds from 0 to 1e6");
+    p->calibration.seconds = s->get<double>();
+  }
   return Status::ok_status();
 }
 
 Result<DeviceProfile> parse_json(const json& j, const ProfileReader& r) {
   DeviceProfile p;
-  NM_RETURN_IF_ERROR(r.keys(j, "", {"schema", "name", "title", "origin", "match", "notes", "sources", "board", "devices"}));
+  NM_RETURN_IF_ERROR(r.keys(j, "", {"schema", "name", "title", "origin", "match", "notes", "sources", "board", "devices",
+                                      "calibration"}));
   std::string schema;
   NM_RETURN_IF_ERROR(r.string(j, "schema", "", true, &schema));
   if (schema != kDeviceProfileSchema) {
@@ -195,6 +288,7 @@ Result<DeviceProfile> parse_json(const json& j, const ProfileReader& r) {
   if (p.origin != "published" && p.origin != "calibrated") return r.fail("origin", "expected \"published\" or \"calibrated\"");
   NM_RETURN_IF_ERROR(r.strings(j, "match", "", &p.match));
   NM_RETURN_IF_ERROR(r.strings(j, "notes", "", &p.notes));
+  NM_RETURN_IF_ERROR(parse_calibration(r, j, &p));
 
   if (auto s = j.find("sources"); s != j.end()) {
     if (!s->is_object() || s->size() > kMaxItems) return r.fail("sources", "expected an object of at most 64 sources");
@@ -213,7 +307,7 @@ Result<DeviceProfile> parse_json(const json& j, const ProfileReader& r) {
   auto b = j.find("board");
   if (b == j.end()) return r.fail("", "missing 'board'");
   NM_RETURN_IF_ERROR(r.keys(*b, "board", {"idle_w", "awake_w", "memory_gib", "read_gbps", "storage_read_gbps"}));
-  NM_RETURN_IF_ERROR(r.figure(*b, "idle_w", "board", true, kWatts, &p.idle_w));
+  NM_RETURN_IF_ERROR(r.figure(*b, "idle_w", "board", p.origin != "calibrated", kWatts, &p.idle_w));
   NM_RETURN_IF_ERROR(r.figure(*b, "awake_w", "board", false, kWatts, &p.awake_w));
   NM_RETURN_IF_ERROR(r.figure(*b, "memory_gib", "board", false, kPositive, &p.memory_gib));
   NM_RETURN_IF_ERROR(r.figure(*b, "read_gbps", "board", true, kPositive, &p.read_gbps));
@@ -225,7 +319,7 @@ Result<DeviceProfile> parse_json(const json& j, const ProfileReader& r) {
   std::set<std::string> names;
   for (size_t i = 0; i < d->size(); ++i) {
     ProfileDevice dev;
-    NM_RETURN_IF_ERROR(parse_device(r, (*d)[i], "devices[" + std::to_string(i) + "]", &dev));
+    NM_RETURN_IF_ERROR(parse_device(r, (*d)[i], "devices[" + std::to_string(i) + "]", p.origin == "calibrated", &dev));
     if (!names.insert(dev.name).second) return r.fail("devices[" + std::to_string(i) + "]", "duplicate name '" + dev.name + "'");
     p.devices.push_back(std::move(dev));
   }
@@ -250,6 +344,17 @@ const ProfileDevice* DeviceProfile::device(std::string_view n) const {
   return nullptr;
 }
 
+const ProfileMatmul* ProfileDevice::matmul_for(std::string_view weight, int tokens) const {
+  const ProfileMatmul* best = nullptr;
+  double best_gap = 0;
+  for (const ProfileMatmul& m : matmul) {
+    if (m.weight != weight) continue;
+    const double gap = std::abs(std::log((double)m.tokens / std::max(tokens, 1)));
+    if (!best || gap < best_gap) best = &m, best_gap = gap;
+  }
+  return best;
+}
+
 const ProfileSource* DeviceProfile::source(std::string_view id) const {
   for (const ProfileSource& s : sources)
     if (s.id == id) return &s;
@@ -259,8 +364,9 @@ const ProfileSource* DeviceProfile::source(std::string_view id) const {
 energy::PowerModel DeviceProfile::power_model() const {
   energy::PowerModel m;
   m.profile = name;
-  m.idle_w = idle_w.value;
-  for (const ProfileDevice& d : devices) m.devices.push_back({d.name, d.kind, d.active_w.value, d.cores});
+  m.idle_w = idle_w.known() ? idle_w.value : 0.0;  // unknown only in a calibrated profile
+  for (const ProfileDevice& d : devices)
+    if (d.active_w.known()) m.devices.push_back({d.name, d.kind, d.active_w.value, d.cores});
   return m;
 }
 
@@ -273,8 +379,13 @@ std::string DeviceProfile::summary() const {
   };
   for (const ProfileFigure* f : {&idle_w, &awake_w, &memory_gib, &read_gbps, &storage_read_gbps}) count(*f);
   for (const ProfileDevice& d : devices)
-    for (const ProfileFigure* f : {&d.max_ghz, &d.f32_gflops, &d.f16_gflops, &d.int8_gops, &d.read_gbps, &d.active_w})
+  {
+    for (const ProfileFigure* f : {&d.max_ghz, &d.f32_gflops, &d.f16_gflops, &d.int8_gops, &d.read_gbps, &d.active_w,
+                                   &d.elementwise_gbps, &d.launch_us, &d.map_us})
       count(*f);
+    for (const ProfileMatmul& m : d.matmul) count(m.gflops);
+    for (const ProfileAttention& a : d.attention) count(a.gflops);
+  }
   return name + " (" + title + "; " + origin + " profile, " + std::to_string(figures) + " figures of which " +
          std::to_string(estimates) + " estimated)";
 }
@@ -305,6 +416,10 @@ std::string device_profile_to_json(const DeviceProfile& p) {
   o["origin"] = p.origin;
   if (!p.match.empty()) o["match"] = p.match;
   if (!p.notes.empty()) o["notes"] = p.notes;
+  if (p.calibration.present()) {
+    o["calibration"] = {{"machine", p.calibration.machine}, {"build", p.calibration.build},
+                        {"created", p.calibration.created}, {"seconds", p.calibration.seconds}};
+  }
   ojson sources = ojson::object();
   for (const ProfileSource& s : p.sources) sources[s.id] = {{"title", s.title}, {"url", s.url}};
   if (!p.sources.empty()) o["sources"] = sources;
@@ -332,6 +447,22 @@ std::string device_profile_to_json(const DeviceProfile& p) {
     put(dj, "int8_gops", d.int8_gops);
     put(dj, "read_gbps", d.read_gbps);
     put(dj, "active_w", d.active_w);
+    put(dj, "elementwise_gbps", d.elementwise_gbps);
+    put(dj, "launch_us", d.launch_us);
+    put(dj, "map_us", d.map_us);
+    // Rate lists: each entry's shape keys, then its "gflops" figure.
+    auto rates = [&](const char* key, const auto& list, auto shape) {
+      if (list.empty()) return;
+      ojson arr = ojson::array();
+      for (const auto& e : list) {
+        ojson x = shape(e);
+        put(x, "gflops", e.gflops);
+        arr.push_back(x);
+      }
+      dj[key] = arr;
+    };
+    rates("matmul", d.matmul, [](const ProfileMatmul& e) { return ojson{{"weight", e.weight}, {"tokens", e.tokens}}; });
+    rates("attention", d.attention, [](const ProfileAttention& e) { return ojson{{"tokens", e.tokens}, {"kv", e.kv}}; });
     devs.push_back(dj);
   }
   o["devices"] = devs;

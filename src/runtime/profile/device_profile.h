@@ -32,6 +32,30 @@ struct ProfileFigure {
   bool known() const { return std::isfinite(value); }
 };
 
+// The rate of one matrix product shape on a device: weights of type `weight` times
+// `tokens` activation rows (1 = the decode shape; more = a prefill batch). Calibration
+// measures them; the cost model reads the entry nearest a brick's batch.
+struct ProfileMatmul {
+  std::string weight;  // "q4_0", "f16", ... (dtype_name)
+  int tokens = 0;      // 1 .. 65536
+  ProfileFigure gflops;
+};
+
+// Attention (scores, softmax, weighted sum) of `tokens` queries over `kv` cached positions.
+struct ProfileAttention {
+  int tokens = 0, kv = 0;
+  ProfileFigure gflops;
+};
+
+// Where a calibrated profile came from: which machine and build measured it, when.
+struct ProfileCalibration {
+  std::string machine;  // "Intel Xeon ... 2 CPUs; PoCL pthread ..." (machine_key hashes it)
+  std::string build;    // "nanomind 0.1.0 (avx512_vnni)"
+  int64_t created = 0;  // Unix time of the measurement
+  double seconds = 0;   // how long calibration took
+  bool present() const { return created > 0; }
+};
+
 struct ProfileSource {
   std::string id, title, url;
 };
@@ -48,6 +72,15 @@ struct ProfileDevice {
   ProfileFigure int8_gops;   // optional: peak int8 dot-product throughput
   ProfileFigure read_gbps;   // optional: memory read bandwidth this device sees (else the board's)
   ProfileFigure active_w;    // added to the board's idle power while the device is fully busy
+  // Optional, as calibration measures them (published profiles may give them too):
+  std::vector<ProfileMatmul> matmul;
+  std::vector<ProfileAttention> attention;
+  ProfileFigure elementwise_gbps;  // bytes read + written by element-wise ops
+  ProfileFigure launch_us;         // fixed cost of one graph run (submission, thread wake-up)
+  ProfileFigure map_us;            // making a 16 MiB host buffer usable by the device
+
+  // The matmul entry for `weight` whose batch is nearest `tokens` (in ratio), or null.
+  const ProfileMatmul* matmul_for(std::string_view weight, int tokens) const;
 };
 
 struct DeviceProfile {
@@ -63,6 +96,7 @@ struct DeviceProfile {
   ProfileFigure read_gbps;           // DRAM read bandwidth
   ProfileFigure storage_read_gbps;   // optional: model-file read speed (on-demand loads)
   std::vector<ProfileDevice> devices;
+  ProfileCalibration calibration;    // calibrated profiles only
 
   const ProfileDevice* device(std::string_view name) const;
   const ProfileSource* source(std::string_view id) const;

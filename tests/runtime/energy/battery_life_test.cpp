@@ -70,13 +70,14 @@ TEST(BatteryLife, AutomaticModeMatchesTheClosedForm) {
   EXPECT_NE(b->arithmetic.find("on-demand"), std::string::npos);
 }
 
+ProfileFigure fig(double v) {
+  ProfileFigure f;
+  f.value = v;
+  f.source = "s";
+  return f;
+}
+
 DeviceProfile hand_profile() {
-  auto fig = [](double v) {
-    ProfileFigure f;
-    f.value = v;
-    f.source = "s";
-    return f;
-  };
   DeviceProfile p;
   p.name = "hand";
   p.idle_w = fig(1.0);
@@ -94,9 +95,9 @@ DeviceProfile hand_profile() {
 
 TEST(ModeCosts, RooflineAndModesByHand) {
   std::vector<BrickWork> ev = {
-      {"vision", "npu", 150e9, 0.4e9, true, 0.4e9, 1, true},
-      {"text prefill", "cpu", 100e9, 0.5e9, true, 0.5e9, 1, false},
-      {"text decode", "cpu", 1e9, 0.5e9, true, 0, 10, false},
+      {"vision", "npu", 150e9, 0.4e9, true, 0.4e9, 1, true, "", 1},
+      {"text prefill", "cpu", 100e9, 0.5e9, true, 0.5e9, 1, false, "", 1},
+      {"text decode", "cpu", 1e9, 0.5e9, true, 0, 10, false, "", 1},
   };
   const DeviceProfile p = hand_profile();
   // vision: 150 GFLOP at 30% of 1000 GOP/s = 0.5 s (memory 0.04 s) x 1 W = 0.5 J
@@ -133,4 +134,48 @@ TEST(ModeCosts, RooflineAndModesByHand) {
 }
 
 }  // namespace
+// A calibrated profile's matmul rate for the brick's weight type replaces the fraction of
+// peak, and its launch cost is added per run.
+TEST(ModeCosts, MeasuredMatmulRatesAndLaunchCost) {
+  DeviceProfile p = hand_profile();
+  ProfileDevice& cpu = p.devices[0];
+  cpu.matmul = {{"q4_0", 1, fig(20)}, {"q4_0", 128, fig(80)}};
+  cpu.launch_us = fig(100);
+  BrickWork pre{"text prefill", "cpu", 160e9, 0.5e9, true, 0.5e9, 1, false, "q4_0", 100};  // nearer 128 than 1
+  // 160 GFLOP at the measured 80 GFLOP/s = 2 s (memory 0.05 s) + 0.1 ms launch, x 4 W
+  Result<WorkTime> t = estimate_work(p, pre);
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+  EXPECT_TRUE(t->measured_rate);
+  EXPECT_NEAR(t->seconds, 2.0 + 1e-4, 1e-12);
+  EXPECT_NEAR(t->joules, (2.0 + 1e-4) * 4, 1e-12);
+  EXPECT_NE(t->line.find("[measured q4_0 x 128 matmul rate]"), std::string::npos) << t->line;
+  // decode: 10 x (max(1 GFLOP at 20 GFLOP/s = 0.05 s, 0.5 GB at 10 GB/s = 0.05 s) + 0.1 ms)
+  BrickWork dec{"text decode", "cpu", 1e9, 0.4e9, true, 0, 10, false, "q4_0", 1};
+  Result<WorkTime> d = estimate_work(p, dec);
+  ASSERT_TRUE(d.ok());
+  EXPECT_NEAR(d->seconds, 10 * (0.05 + 1e-4), 1e-12);
+  EXPECT_FALSE(d->memory_bound);  // 0.04 s of memory < 0.05 s of arithmetic
+  // A type the profile has no rate for falls back to the peak guess (int8 at 50%).
+  dec.weight_type = "q6_k";
+  Result<WorkTime> f = estimate_work(p, dec);
+  ASSERT_TRUE(f.ok());
+  EXPECT_FALSE(f->measured_rate);
+  EXPECT_NEAR(f->seconds, 10 * (std::max(1e9 / 200e9, 0.04) + 1e-4), 1e-12);
+}
+
+// A calibrated profile without power figures cannot give joules: a clear error.
+TEST(ModeCosts, NoPowerFiguresIsAClearError) {
+  DeviceProfile p = hand_profile();
+  p.devices[0].active_w = ProfileFigure{};
+  BrickWork w{"text decode", "cpu", 1e9, 0.4e9, true, 0, 10, false, "", 1};
+  Result<WorkTime> t = estimate_work(p, w);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("states no active power"), std::string::npos);
+  p = hand_profile();
+  p.idle_w = ProfileFigure{};
+  Result<ModeCosts> c = estimate_mode_costs(p, {w}, CameraStream{});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("states no idle power"), std::string::npos);
+}
+
 }  // namespace nm::energy

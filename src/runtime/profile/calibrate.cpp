@@ -1,0 +1,415 @@
+// Calibration measurements (see calibrate.h).
+#include "runtime/profile/calibrate.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <thread>
+
+#include "backend/cpu/cpu_device.h"
+#include "backend/cpu/packed_weights.h"
+#include "backend/device_bench.h"
+#include "runtime/energy/machine_energy.h"
+
+namespace nm {
+namespace {
+
+constexpr int64_t kK = 2048, kN = 2048;  // matmul weight: kN rows of kK (a 0.5B model's width)
+constexpr int64_t kHeadDim = 64, kHeads = 32, kKvHeads = 8, kKv = 256, kAttnPrefill = 32;
+constexpr size_t kMapBytes = size_t{16} << 20;
+
+std::string fmt(const char* f, double a) {
+  char b[64];
+  std::snprintf(b, sizeof b, f, a);
+  return b;
+}
+
+// A weight matrix in a temporary file mapped read-only, as a model file's weights are:
+// the CPU packs it through PackedWeights exactly as it packs a brick's (pread from the
+// file), other devices import the mapping. Bytes 0x11 are valid blocks of every type.
+class TempWeights {
+ public:
+  static Result<std::unique_ptr<TempWeights>> make(size_t bytes) {
+    const char* dir = std::getenv("TMPDIR");
+    std::string path = std::string(dir && *dir ? dir : "/tmp") + "/nanomind-calibrate-XXXXXX";
+    std::vector<char> name(path.begin(), path.end());
+    name.push_back('\0');
+    const int fd = ::mkstemp(name.data());
+    if (fd < 0) return error(ErrorCode::io_error, path + ": cannot create a temporary weight file");
+    auto w = std::unique_ptr<TempWeights>(new TempWeights(name.data(), bytes));
+    std::vector<unsigned char> chunk(size_t{1} << 20, 0x11);
+    size_t done = 0;
+    while (done < bytes) {
+      const size_t n = std::min(chunk.size(), bytes - done);
+      const ssize_t k = ::write(fd, chunk.data(), n);
+      if (k <= 0) {
+        ::close(fd);
+        return error(ErrorCode::io_error, w->path_ + ": cannot write the temporary weight file");
+      }
+      done += static_cast<size_t>(k);
+    }
+    void* p = ::mmap(nullptr, bytes, PROT_READ, MAP_PRIVATE, fd, 0);
+    ::close(fd);
+    if (p == MAP_FAILED) return error(ErrorCode::io_error, w->path_ + ": cannot map the temporary weight file");
+    w->map_ = p;
+    return w;
+  }
+  ~TempWeights() {
+    packed_.reset();
+    if (map_) ::munmap(map_, bytes_);
+    ::unlink(path_.c_str());
+  }
+  void* data() const { return map_; }
+  PackedWeights* packed() {
+    if (!packed_) packed_ = std::make_unique<PackedWeights>(path_, map_, bytes_);
+    return packed_.get();
+  }
+
+ private:
+  TempWeights(std::string path, size_t bytes) : path_(std::move(path)), bytes_(bytes) {}
+  std::string path_;
+  size_t bytes_;
+  void* map_ = nullptr;
+  std::unique_ptr<PackedWeights> packed_;
+};
+
+class Calibrator {
+ public:
+  explicit Calibrator(const CalibrationOptions& o) : o_(o), start_(now()) {}
+
+  // False (with one line for `what`) once the whole calibration's deadline has passed.
+  bool in_time(const std::string& what) {
+    if (now() - start_ <= o_.max_total_s) return true;
+    say(what + ": not measured (past the " + fmt("%.0f s", o_.max_total_s) + " calibration budget)");
+    ++skipped_;
+    return false;
+  }
+  int skipped() const { return skipped_; }
+
+  double now() const {
+    return o_.clock ? o_.clock()
+                    : std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  }
+  void say(const std::string& line) const {
+    if (o_.progress) o_.progress(line);
+  }
+
+  // Prepares `g` on `dev` (packed on a CPU cluster), zeroes its inputs and times it.
+  Result<double> time_graph(Device& dev, Graph g, TempWeights* weights, int min_reps, double budget) const {
+    std::unique_ptr<Executable> exe;
+    if (auto* cpu = dynamic_cast<CpuDevice*>(&dev); cpu && weights) {
+      NM_ASSIGN_OR_RETURN(exe, cpu->prepare(std::move(g), weights->packed()));
+    } else {
+      NM_ASSIGN_OR_RETURN(exe, dev.prepare(std::move(g)));
+    }
+    for (const Node& n : exe->graph().nodes())
+      if (n.op == OpKind::input) std::memset(n.t.data, 0, n.t.n_bytes());
+    return time_executable(dev, *exe, min_reps, budget, 1 << 20, o_.clock);
+  }
+
+  ProfileFigure measured(double v, const std::string& note = {}) const {
+    ProfileFigure f;
+    f.value = v;
+    f.source = "measured";
+    f.note = note;
+    return f;
+  }
+
+  Status matmuls(Device& dev, ProfileDevice* out) {
+    for (DType t : o_.weight_types) {
+      const size_t bytes = row_size(t, kK) * static_cast<size_t>(kN);
+      std::unique_ptr<TempWeights> w;
+      for (int tokens : {1, o_.prefill_tokens}) {
+        const std::string what = dev.name() + ": matmul " + std::string(dtype_name(t)) + " " + std::to_string(kN) +
+                                 "x" + std::to_string(kK) + " x " + std::to_string(tokens) + " tokens";
+        if (!in_time(what)) continue;
+        if (!w) {
+          NM_ASSIGN_OR_RETURN(w, TempWeights::make(bytes));
+        }
+        Graph g;
+        const NodeId wn = g.weight(Tensor::make(t, {kK, kN, 1, 1}, w->data()));
+        g.output(g.matmul(wn, g.input(DType::F32, {kK, tokens, 1, 1})));
+        Result<double> s = time_graph(dev, std::move(g), w.get(), 1, o_.budget_s);
+        if (!s.ok()) {
+          say(what + ": not measured (" + (s.status().code() == ErrorCode::unsupported ? std::string("not supported here")
+                                                                                       : s.status().message()) + ")");
+          continue;
+        }
+        const double gflops = 2.0 * kK * kN * tokens / *s / 1e9;
+        say(what + ": " + fmt("%.1f GFLOP/s", gflops));
+        out->matmul.push_back({std::string(dtype_name(t)), tokens, measured(gflops)});
+        ++ran_;
+      }
+    }
+    return Status::ok_status();
+  }
+
+  void attention(Device& dev, ProfileDevice* out) {
+    for (int64_t tokens : {int64_t{1}, kAttnPrefill}) {
+      const std::string what = dev.name() + ": attention " + std::to_string(tokens) + " x " + std::to_string(kKv) + " kv";
+      if (!in_time(what)) continue;
+      // As the text brick lays them out: rows of heads ([tokens][heads][dim]), viewed
+      // heads-major for the op.
+      Graph g;
+      auto heads_major = [&g](DType t, int64_t heads, int64_t rows) {
+        return g.permute(g.input(t, {kHeadDim, heads, rows, 1}), {0, 2, 1, 3});
+      };
+      g.output(g.attention(heads_major(DType::F32, kHeads, tokens), heads_major(DType::F16, kKvHeads, kKv),
+                           heads_major(DType::F16, kKvHeads, kKv), 0.125f));
+      Result<double> s = time_graph(dev, std::move(g), nullptr, 1, o_.budget_s);
+      if (!s.ok()) {
+        say(what + ": not measured (" + s.status().message() + ")");
+        continue;
+      }
+      const double gflops = 4.0 * kHeadDim * kKv * kHeads * tokens / *s / 1e9;
+      say(what + ": " + fmt("%.2f GFLOP/s", gflops));
+      out->attention.push_back({static_cast<int>(tokens), static_cast<int>(kKv), measured(gflops)});
+      ++ran_;
+    }
+  }
+
+  void elementwise(Device& dev, ProfileDevice* out) {
+    if (!in_time(dev.name() + ": element-wise add")) return;
+    const int64_t n = kK * 128;
+    Graph g;
+    g.output(g.add(g.input(DType::F32, {kK, 128, 1, 1}), g.input(DType::F32, {kK, 128, 1, 1})));
+    Result<double> s = time_graph(dev, std::move(g), nullptr, 1, o_.budget_s);
+    if (!s.ok()) return say(dev.name() + ": element-wise add: not measured (" + s.status().message() + ")");
+    const double gbps = 3.0 * 4 * n / *s / 1e9;
+    say(dev.name() + ": element-wise add: " + fmt("%.1f GB/s", gbps));
+    out->elementwise_gbps = measured(gbps, "add of two 2048x128 f32 tensors, bytes read + written");
+    ++ran_;
+  }
+
+  void launch(Device& dev, ProfileDevice* out) {
+    if (!in_time(dev.name() + ": launch")) return;
+    Graph g;
+    g.output(g.scale(g.input(DType::F32, {16, 1, 1, 1}), 0.5f));
+    Result<double> s = time_graph(dev, std::move(g), nullptr, 20, std::min(o_.budget_s, 0.05));
+    if (!s.ok()) return say(dev.name() + ": launch: not measured (" + s.status().message() + ")");
+    say(dev.name() + ": one graph run (launch overhead): " + fmt("%.1f us", *s * 1e6));
+    out->launch_us = measured(*s * 1e6, "best run of a one-node graph on 16 floats");
+    ++ran_;
+  }
+
+  void map(Device& dev, ProfileDevice* out) {
+    if (!in_time(dev.name() + ": map")) return;
+    void* p = nullptr;
+    if (::posix_memalign(&p, 4096, kMapBytes) != 0) return say(dev.name() + ": map: no memory");
+    std::unique_ptr<void, decltype(&std::free)> keep(p, &std::free);
+    std::memset(p, 0, kMapBytes);
+    double best = 1e30;
+    bool zero_copy = false;
+    for (int i = 0; i < 3; ++i) {
+      const double t0 = now();
+      Result<std::unique_ptr<DeviceBuffer>> b = dev.import_host(p, kMapBytes);
+      if (!b.ok()) return say(dev.name() + ": map: not measured (" + b.status().message() + ")");
+      zero_copy = (*b)->zero_copy();
+      b->reset();
+      best = std::min(best, now() - t0);
+    }
+    say(dev.name() + ": map 16 MiB of host memory: " + fmt("%.1f us", best * 1e6) + (zero_copy ? " (zero-copy)" : " (copied)"));
+    out->map_us = measured(best * 1e6, zero_copy ? "import of 16 MiB of host memory, zero-copy"
+                                                  : "import of 16 MiB of host memory, copied");
+  }
+
+  void speed(Device& dev, ProfileDevice* out) {
+    if (!in_time(dev.name() + ": bandwidth and FMA")) return;
+    Result<DeviceSpeed> s = dev.measure_speed();
+    if (!s.ok()) return say(dev.name() + ": bandwidth and FMA: not measured (" + s.status().message() + ")");
+    say(dev.name() + ": read " + fmt("%.1f GB/s", s->read_gb_per_s) + ", f32 FMA " + fmt("%.1f GFLOP/s", s->gflop_per_s));
+    out->read_gbps = measured(s->read_gb_per_s, "streaming read of 128 MiB, all threads");
+    out->f32_gflops = measured(s->gflop_per_s, "register-resident f32 multiply-adds, all threads");
+    ++ran_;
+  }
+
+  // Watts over `seconds` of `work` (idle when null), from a real sensor.
+  Result<double> watts(double seconds, const std::function<Status()>& work) const {
+    energy::EnergySpan span = o_.monitor->begin();
+    const double t0 = now();
+    while (now() - t0 < seconds) {
+      if (work) {
+        NM_RETURN_IF_ERROR(work());
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+    NM_ASSIGN_OR_RETURN(energy::EnergyReading r, span.finish());
+    if (!r.measured) return error(ErrorCode::unsupported, "the reading was not measured");
+    return r.watts();
+  }
+
+  int ran() const { return ran_; }
+  void reset_ran() { ran_ = 0; }
+
+ private:
+  const CalibrationOptions& o_;
+  double start_;
+  int ran_ = 0, skipped_ = 0;
+};
+
+// The power figures no sensor measured, copied from `fallback` and marked as estimates.
+void stand_in_power(const DeviceProfile& fallback, DeviceProfile* p) {
+  auto copy_source = [&](const std::string& id) {
+    const ProfileSource* s = fallback.source(id);
+    if (s && !p->source(id)) p->sources.push_back(*s);
+  };
+  auto stand_in = [&](const ProfileFigure& f, double value, const std::string& how) {
+    ProfileFigure g = f;
+    g.value = value;
+    g.estimate = true;
+    g.note = "not measured (no power sensor): " + how + (f.note.empty() ? "" : "; there: " + f.note);
+    copy_source(f.source);
+    return g;
+  };
+  if (!p->idle_w.known() && fallback.idle_w.known())
+    p->idle_w = stand_in(fallback.idle_w, fallback.idle_w.value, "profile " + fallback.name + "'s board idle power");
+  for (ProfileDevice& d : p->devices) {
+    if (d.active_w.known()) continue;
+    const ProfileDevice* f = fallback.device(d.name);
+    if (!f) {
+      for (const ProfileDevice& c : fallback.devices)
+        if (c.kind == d.kind) {
+          f = &c;
+          break;
+        }
+    }
+    if (!f || !f->active_w.known()) continue;
+    if (f->cores > 0 && d.cores > 0) {
+      const double per_core = f->active_w.value / f->cores;
+      d.active_w = stand_in(f->active_w, per_core * d.cores,
+                            "profile " + fallback.name + "'s " + fmt("%.3g W", per_core) + " per busy core x " +
+                                std::to_string(d.cores) + " cores");
+    } else {
+      d.active_w = stand_in(f->active_w, f->active_w.value, "profile " + fallback.name + "'s " + f->name);
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<DType> default_calibration_types() {
+  // The most used first (a deadline cuts the tail): Q4_0/Q8_0 text and mmproj weights,
+  // the K-quants of Q4_K_M files, then float and the rest.
+  return {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::F16, DType::F32,
+          DType::Q5_K, DType::Q5_0, DType::Q4_1, DType::Q5_1, DType::IQ4_NL};
+}
+
+Result<DeviceProfile> calibrate_devices(const std::vector<Device*>& devices, const CalibrationOptions& options_in) {
+  CalibrationOptions o = options_in;
+  if (o.weight_types.empty()) o.weight_types = default_calibration_types();
+  if (o.prefill_tokens < 2 || o.prefill_tokens > 4096)
+    return error(ErrorCode::invalid_argument, "calibration: prefill_tokens must be 2 to 4096");
+  if (devices.empty()) return error(ErrorCode::invalid_argument, "calibration: no device to measure");
+  Calibrator c(o);
+  const double t_start = c.now();
+
+  DeviceProfile p;
+  p.name = o.name;
+  p.origin = "calibrated";
+  p.title = "This machine, as nanomind calibrate measured it";
+  p.calibration.machine = o.machine.empty() ? "unknown machine" : o.machine;
+  p.calibration.build = o.build.empty() ? "unknown build" : o.build;
+  p.calibration.created = o.created > 0 ? o.created : 1;
+  p.notes.push_back("matmul figures: weights of 2048x2048 (cache-resident), decode = 1 token, prefill = " +
+                    std::to_string(o.prefill_tokens) + " tokens; the cost model bounds them by read bandwidth");
+
+  const bool sensor = o.monitor && o.monitor->measuring();
+  double idle_w = NAN;
+  if (sensor) {
+    Result<double> w = c.watts(1.0, nullptr);
+    if (w.ok()) {
+      idle_w = *w;
+      c.say("board idle: " + fmt("%.2f W", idle_w) + " (" + o.monitor->primary().description + ")");
+      p.idle_w = c.measured(idle_w, "1 s idle, " + o.monitor->primary().description);
+    } else {
+      c.say("board idle power: not measured (" + w.status().message() + ")");
+    }
+  }
+
+  for (Device* dev : devices) {
+    ProfileDevice d;
+    d.name = dev->name();
+    d.kind = device_kind_name(dev->kind());
+    d.api = dynamic_cast<CpuDevice*>(dev) ? "cpu" : "opencl";
+    d.core = dev->description().substr(0, 200);
+    if (auto* cpu = dynamic_cast<CpuDevice*>(dev)) d.cores = cpu->n_threads();
+    else if (d.kind == "cpu") d.cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    c.say("measuring " + d.name + " (" + dev->description() + ")");
+    c.reset_ran();
+    c.speed(*dev, &d);
+    c.launch(*dev, &d);
+    c.map(*dev, &d);
+    NM_RETURN_IF_ERROR(c.matmuls(*dev, &d));
+    c.attention(*dev, &d);
+    c.elementwise(*dev, &d);
+    if (c.ran() == 0 && c.skipped() == 0) return error(ErrorCode::unsupported, "calibration: no measurement ran on " + d.name);
+    if (sensor && std::isfinite(idle_w)) {
+      // Busy power: the device runs q4_0 prefill products (or whatever type it runs) for 1 s.
+      Result<double> w = error(ErrorCode::unsupported, "no matmul ran");
+      for (const ProfileMatmul& m : d.matmul) {
+        if (m.tokens == 1) continue;
+        const DType t = [&] {
+          for (DType x : o.weight_types)
+            if (dtype_name(x) == m.weight) return x;
+          return DType::F32;
+        }();
+        auto tw = TempWeights::make(row_size(t, kK) * static_cast<size_t>(kN));
+        if (!tw.ok()) break;
+        Graph g;
+        g.output(g.matmul(g.weight(Tensor::make(t, {kK, kN, 1, 1}, (*tw)->data())),
+                          g.input(DType::F32, {kK, o.prefill_tokens, 1, 1})));
+        auto cpu = dynamic_cast<CpuDevice*>(dev);
+        auto exe = cpu ? cpu->prepare(std::move(g), (*tw)->packed()) : dev->prepare(std::move(g));
+        if (!exe.ok()) break;
+        for (const Node& n : (*exe)->graph().nodes())
+          if (n.op == OpKind::input) std::memset(n.t.data, 0, n.t.n_bytes());
+        w = c.watts(1.0, [&] { return dev->run(**exe); });
+        break;
+      }
+      if (w.ok()) {
+        d.active_w = c.measured(std::max(0.0, *w - idle_w), "1 s of matmuls on every thread, minus board idle");
+        c.say(d.name + ": busy " + fmt("%.2f W", *w) + " = idle + " + fmt("%.2f W", d.active_w.value));
+      } else {
+        c.say(d.name + ": busy power: not measured (" + w.status().message() + ")");
+      }
+    }
+    if (!d.f32_gflops.known()) {  // the schema needs a device's peak rate
+      c.say(d.name + ": left out of the profile (its FMA rate was not measured)");
+      continue;
+    }
+    p.devices.push_back(std::move(d));
+  }
+  if (p.devices.empty()) return error(ErrorCode::unsupported, "calibration: no device could be measured in time");
+
+  // Board: the first CPU cluster's bandwidth; power from the stand-in profile where no
+  // sensor measured it.
+  for (const ProfileDevice& d : p.devices)  // a CPU cluster's, else the first measured
+    if (d.read_gbps.known() && (d.kind == "cpu" || !p.read_gbps.known())) {
+      p.read_gbps = d.read_gbps;
+      if (d.kind == "cpu") break;
+    }
+  if (!p.read_gbps.known()) return error(ErrorCode::unsupported, "calibration: no device measured a read bandwidth");
+  std::string fallback_name = o.power_profile.empty() ? energy::estimate_profile_for_machine() : o.power_profile;
+  if (fallback_name != "none" && !fallback_name.empty()) {
+    Result<DeviceProfile> fb = load_device_profile(fallback_name);
+    if (!fb.ok()) return fb.status();
+    stand_in_power(*fb, &p);
+    c.say(std::string(sensor ? "power figures not measured" : "no power sensor") + ": power figures from profile " +
+          fb->name + ", marked as estimates");
+  } else if (!sensor) {
+    c.say("no power sensor and no stand-in profile: the profile has no power figures");
+  }
+  p.calibration.seconds = c.now() - t_start;
+  return p;
+}
+
+}  // namespace nm

@@ -1,0 +1,70 @@
+"""`nanomind calibrate`: writes a calibrated device profile (docs/PROFILES.md) to the user's
+cache directory, keyed by the machine; `nanomind devices` then says it exists and how old it
+is. Quick mode on the CPU only (a few seconds); the measurements themselves are checked
+against a fake device in tests/runtime/calibrate_test.cpp."""
+import json
+import os
+import re
+import subprocess
+
+NANOMIND = os.path.join(os.environ.get("NM_BIN", "."), "nanomind")
+
+
+def nm(*args, cache):
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache))
+    return subprocess.run([NANOMIND, *args], capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_calibrate_writes_the_profile_and_devices_reports_it(tmp_path):
+    r = nm("devices", "--no-measure", cache=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "calibration: none for this machine (run nanomind calibrate" in r.stdout, r.stdout
+
+    r = nm("calibrate", "--quick", "--devices", "cpu", cache=tmp_path)
+    assert r.returncode == 0, r.stderr
+    m = re.search(r"-> (\S+calibrated-[0-9a-f]{16}\.json)", r.stdout)
+    assert m, r.stdout
+    path = m.group(1)
+    assert path.startswith(str(tmp_path / "nanomind")), path
+    assert "[" in r.stderr and "cpu: matmul q4_0" in r.stderr, r.stderr  # progress lines
+    assert "no power sensor" in r.stdout or "measured" in r.stdout
+
+    with open(path) as f:
+        p = json.load(f)
+    assert p["schema"] == "nanomind.device-profile/1"
+    assert p["origin"] == "calibrated"
+    assert p["calibration"]["created"] > 1.7e9 and p["calibration"]["build"].startswith("nanomind ")
+    cpu = p["devices"][0]
+    assert cpu["name"] == "cpu"
+    shapes = {(e["weight"], e["tokens"]) for e in cpu["matmul"]}
+    assert shapes == {("q4_0", 1), ("q4_0", 32), ("q8_0", 1), ("q8_0", 32)}, shapes
+    for e in cpu["matmul"]:
+        assert e["gflops"]["value"] > 0 and e["gflops"]["source"] == "measured"
+    if "active_w" in cpu and cpu["active_w"]["source"] != "measured":  # stand-in power is labelled
+        assert cpu["active_w"]["estimate"] is True
+        assert cpu["active_w"]["note"].startswith("not measured (no power sensor)")
+
+    r = nm("devices", "--no-measure", cache=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"calibration: " + re.escape(path) + r", measured \d+ s ago in [\d.]+ s by nanomind ", r.stdout), r.stdout
+    assert "another build" not in r.stdout
+
+    # A damaged profile is reported, never used or crashed on.
+    with open(path, "w") as f:
+        f.write('{"schema": ')
+    r = nm("devices", "--no-measure", cache=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "is unusable" in r.stdout and "calibrate again" in r.stdout, r.stdout
+
+
+def test_out_and_bad_arguments(tmp_path):
+    out = tmp_path / "p.json"
+    r = nm("calibrate", "--quick", "--devices", "cpu", "--types", "q4_0", "--out", str(out), cache=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert {e["weight"] for e in json.load(open(out))["devices"][0]["matmul"]} == {"q4_0"}
+    r = nm("calibrate", "--devices", "tpu", cache=tmp_path)
+    assert r.returncode != 0 and "no device 'tpu'" in r.stderr, r.stderr
+    r = nm("calibrate", "--types", "q9_9", cache=tmp_path)
+    assert r.returncode != 0 and "'q9_9' is not a weight type" in r.stderr, r.stderr
+    r = nm("calibrate", "--quick", "--devices", "cpu", "--power-profile", "rk9999", cache=tmp_path)
+    assert r.returncode != 0 and "no device profile named 'rk9999'" in r.stderr, r.stderr
