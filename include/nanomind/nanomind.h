@@ -347,7 +347,10 @@ NM_API nm_status nm_session_get_timings(const nm_session* session, nm_timings* o
  * power rail, the battery's fuel gauge: measured = 1), otherwise estimated from a device
  * profile (measured = 0; see nm_model_params.power_profile). `source` names which. A
  * measured figure is the whole machine's energy while the turn ran: turns of other sessions
- * running at the same time are included; an estimated one counts only this turn's work. */
+ * running at the same time are included; an estimated one counts only this turn's work.
+ * An answer generated step by step (nm_session_begin_chat / _next / nm_sessions_decode) is
+ * charged per decode step, each batched step's joules split equally among the sessions it
+ * advanced; its figures are ready once nm_session_next reports the end of the answer. */
 typedef struct nm_energy {
   int32_t valid;             /* 0: no sensor and no profile, or no turn yet: the rest is zero */
   int32_t measured;          /* 1: from a power sensor; 0: estimated from a device profile */

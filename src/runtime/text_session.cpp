@@ -58,11 +58,12 @@ Result<const float*> TextSession::last_logits() const {
   return ctx.logits() + (size_t)(ctx.n_logit_rows() - 1) * model_.hparams().n_vocab;
 }
 
-Status TextSession::prefill(const std::vector<PromptPosition>& positions, const Pipeline::ImageSource* slots) {
+Status TextSession::prefill(const std::vector<PromptPosition>& positions, const Pipeline::ImageSource* slots,
+                            bool stepwise) {
   const auto t0 = Clock::now();
   timings_.n_prompt_tokens = 0;
   timings_.prompt_ms = 0;
-  energy_.begin_request();
+  energy_.begin_request(stepwise);
   energy_.begin_phase(energy::EnergyPhase::prefill);  // images encoded inside it are their own phase
   // Pictures are encoded only when their rows must be evaluated (a new picture, or an old
   // one whose rows fell out of the reused prefix).
@@ -182,7 +183,7 @@ Status TextSession::begin_chat(const std::vector<ChatMessage>& messages, const s
   images_ = std::move(pictures);
   timings_.n_images = (int)images_.size();
   auto positions = chat_positions(messages);
-  Status st = positions.ok() ? prefill(positions.value()) : positions.status();
+  Status st = positions.ok() ? prefill(positions.value(), nullptr, true) : positions.status();
   if (!st.ok()) {
     // What the context holds no longer matches any picture list: forget it all.
     images_.clear();
@@ -204,7 +205,7 @@ Status TextSession::begin_completion(const std::string& text, const GenerationPa
   history_.clear();
   images_.clear();  // positions holding image rows can no longer match: prefill drops them
   NM_ASSIGN_OR_RETURN(std::vector<int32_t> tokens, model_.tokenizer().encode(text, {true, params_.parse_special}));
-  NM_RETURN_IF_ERROR(prefill(token_positions(tokens)));
+  NM_RETURN_IF_ERROR(prefill(token_positions(tokens), nullptr, true));
   restart_sampler(gp.sampling);
   stream_.emplace(make_stream(gp.n_predict, gp.stop, gp.ignore_eos));
   decode_start_ = Clock::now();
@@ -230,6 +231,8 @@ Result<GenerationStep> TextSession::next() {
     pending_ = step.token;
   } else {
     timings_.generate_ms = ms_since(decode_start_);
+    energy_.set_phase_tokens(energy::EnergyPhase::decode, timings_.n_generated);
+    energy_.end_request();
     if (pipeline_->params().residency == Residency::on_demand) pipeline_->release_text();
   }
   return step;
@@ -253,14 +256,32 @@ Status TextSession::decode_pending(std::span<TextSession* const> sessions) {
     tokens.push_back(s->pending_);
   }
   if (ready.size() < 2 || !Pipeline::can_batch(pipes)) {
-    for (TextSession* s : ready) NM_RETURN_IF_ERROR(s->eval_pending());
+    for (TextSession* s : ready) {
+      TextSession* one[] = {s};
+      NM_RETURN_IF_ERROR(charge_decode_step(one, [s] { return s->eval_pending(); }));
+    }
     return Status();
   }
-  NM_RETURN_IF_ERROR(Pipeline::append_batch(pipes, tokens));
+  NM_RETURN_IF_ERROR(charge_decode_step(ready, [&] { return Pipeline::append_batch(pipes, tokens); }));
   for (size_t i = 0; i < ready.size(); ++i) {
     ready[i]->sampler_.accept(tokens[i]);
     ready[i]->pending_ = -1;
   }
+  return Status();
+}
+
+Status TextSession::charge_decode_step(std::span<TextSession* const> sessions, const std::function<Status()>& step) {
+  energy::EnergyMonitor* monitor = sessions.empty() ? nullptr : sessions[0]->params_.energy;  // one per model
+  if (!monitor) return step();
+  energy::EnergySpan span = monitor->begin();
+  const auto t0 = Clock::now();
+  NM_RETURN_IF_ERROR(step());
+  const TextSession& first = *sessions[0];
+  monitor->note_busy(first.text_device_name(), ms_since(t0) / 1000.0, first.pipeline_->pool().size(),
+                     first.pipeline_->text_device_kind());
+  Result<energy::EnergyReading> r = span.finish();
+  if (!r.ok()) return Status();  // no meter answered: nothing to charge
+  for (TextSession* s : sessions) s->energy_.add_to_phase(energy::EnergyPhase::decode, *r, 1.0 / (double)sessions.size(), 1);
   return Status();
 }
 

@@ -144,7 +144,13 @@ class TextSession {
   TextSession(const TextModel& model, const TextSessionParams& params);
   // Makes the context hold exactly `positions` (keeps the longest cached prefix). Pictures'
   // rows come from `slots` when given (taken for reading), else they are encoded here.
-  Status prefill(const std::vector<PromptPosition>& positions, const Pipeline::ImageSource* slots = nullptr);
+  // `stepwise`: the answer is generated step by step (begin_chat/next), its energy counted
+  // per step (EnergyAccount::begin_request(true)).
+  Status prefill(const std::vector<PromptPosition>& positions, const Pipeline::ImageSource* slots = nullptr,
+                 bool stepwise = false);
+  // Runs `step` (one decode step of `sessions`, batched or not) and charges each session
+  // an equal share of its joules.
+  static Status charge_decode_step(std::span<TextSession* const> sessions, const std::function<Status()>& step);
   // Makes the context hold exactly `positions` (keeps the longest cached prefix), then generates.
   // Pictures' rows come from `slots` when given, else they are encoded here.
   Status prefill_and_generate(const std::vector<PromptPosition>& positions, int n_predict, const PieceCallback& on_piece,

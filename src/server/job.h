@@ -24,6 +24,7 @@ struct JobResult {
   bool time_limit_reached = false;
   int32_t n_prompt = 0, n_generated = 0;
   nm_timings timings{};           // per-brick timings of the answer
+  nm_energy energy{};             // its joules per brick (valid == 0: not counted)
 };
 
 class Job {

@@ -36,6 +36,14 @@ void Metrics::count_answer(const JobResult& r) {
     brick_seconds_[{"vision_preprocess", vdev}] += r.timings.preprocess_ms / 1000.0;
     brick_seconds_[{"vision", vdev}] += r.timings.vision_ms / 1000.0;
   }
+  if (r.energy.valid) {
+    const std::string how = r.energy.measured ? "measured" : "estimated";
+    brick_joules_[{"text_prefill", text_dev, how}] += r.energy.prefill_joules;
+    brick_joules_[{"text_decode", text_dev, how}] += r.energy.decode_joules;
+    if (r.timings.n_images > 0) {
+      brick_joules_[{"vision", r.timings.vision_device[0] ? r.timings.vision_device : "cpu", how}] += r.energy.vision_joules;
+    }
+  }
 }
 
 void Metrics::count_cancelled() {
@@ -72,7 +80,11 @@ std::string Metrics::render(const SchedulerGauges& g) const {
     sample(out, "nanomind_brick_seconds_total{brick=\"" + key.first + "\",device=\"" + key.second + "\"}", s);
   }
   header(out, "nanomind_brick_joules_total", "counter",
-         "Energy each brick used, by device. Not measured in this build (no energy meter yet): no samples.");
+         "Energy each brick used, by device; how=measured (a power sensor) or estimated (a device profile).");
+  for (const auto& [key, j] : brick_joules_) {
+    sample(out, "nanomind_brick_joules_total{brick=\"" + std::get<0>(key) + "\",device=\"" + std::get<1>(key) +
+                    "\",how=\"" + std::get<2>(key) + "\"}", j);
+  }
   return out;
 }
 

@@ -1,14 +1,15 @@
 // Metrics: counters for GET /metrics in the Prometheus text format — requests by endpoint
 // and status, prompt and generated tokens, answers cancelled, per-brick time and the
 // device each brick ran on — plus gauges (queue depth, busy slots) read at render time.
-// Energy per brick is left for the energy meter: the series is declared, with no samples,
-// until something measures joules. Thread-safe.
+// and the joules each brick used (labelled measured or estimated, as nm_session_get_energy
+// says; no samples where neither a sensor nor a device profile exists). Thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <mutex>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "server/job.h"
@@ -34,6 +35,8 @@ class Metrics {
   uint64_t answers_ = 0, cancelled_ = 0, prompt_tokens_ = 0, generated_tokens_ = 0, images_ = 0;
   // Seconds per (brick, device).
   std::map<std::pair<std::string, std::string>, double> brick_seconds_;
+  // Joules per (brick, device, "measured" | "estimated").
+  std::map<std::tuple<std::string, std::string, std::string>, double> brick_joules_;
 };
 
 }  // namespace nm::server

@@ -6,11 +6,15 @@ namespace {
 using json = nlohmann::json;
 
 // count: what the brick produced, in `unit`s (tokens; images for the vision brick).
-json brick(const char* name, const char* device, double ms, int tokens, const char* unit = "tokens") {
+// joules: the brick's share of the answer's energy (e.energy: "measured" from a power
+// sensor, "estimated" from a device profile, or "not measured" without either).
+json brick(const char* name, const char* device, double ms, int tokens, const nm_energy& e, double joules,
+           const char* unit = "tokens") {
   json b = {{"brick", name}, {"device", device[0] ? device : "cpu"}, {"ms", ms}, {"tokens", tokens}, {"unit", unit}};
   b["tokens_per_s"] = ms > 0 && tokens > 0 ? json(tokens * 1000.0 / ms) : json(nullptr);
-  b["joules"] = nullptr;
-  b["energy"] = "not measured";  // no energy meter in this build (issue 16)
+  b["joules"] = e.valid ? json(joules) : json(nullptr);
+  b["joules_per_token"] = e.valid && tokens > 0 && std::string(unit) == "tokens" ? json(joules / tokens) : json(nullptr);
+  b["energy"] = !e.valid ? "not measured" : e.measured ? "measured" : "estimated";
   return b;
 }
 
@@ -31,13 +35,21 @@ json usage_json(const JobResult& r) {
 json bricks_json(const JobResult& r) {
   const nm_timings& t = r.timings;
   json bricks = json::array();
-  if (t.n_images > 0) bricks.push_back(brick("vision", t.vision_device, t.preprocess_ms + t.vision_ms, t.n_images, "images"));
-  bricks.push_back(brick("text prefill", t.text_device, t.prompt_ms, t.n_prompt_tokens));
-  bricks.push_back(brick("text decode", t.text_device, t.generate_ms, t.n_generated));
+  const nm_energy& e = r.energy;
+  if (t.n_images > 0) {
+    bricks.push_back(brick("vision", t.vision_device, t.preprocess_ms + t.vision_ms, t.n_images, e, e.vision_joules,
+                           "images"));
+  }
+  bricks.push_back(brick("text prefill", t.text_device, t.prompt_ms, t.n_prompt_tokens, e, e.prefill_joules));
+  bricks.push_back(brick("text decode", t.text_device, t.generate_ms, t.n_generated, e, e.decode_joules));
   json n = {{"bricks", bricks},
             {"first_token_ms", t.first_token_ms},
             {"prompt_tokens_reused", std::max(0, r.n_prompt - t.n_prompt_tokens)}};
   if (r.time_limit_reached) n["time_limit_reached"] = true;
+  if (e.valid) {
+    n["energy"] = {{"joules", e.joules}, {"seconds", e.seconds}, {"how", e.measured ? "measured" : "estimated"},
+                   {"source", e.source}};
+  }
   return n;
 }
 

@@ -14,11 +14,29 @@ const char* energy_phase_name(EnergyPhase p) {
   return "?";
 }
 
-void EnergyAccount::begin_request() {
+void EnergyAccount::begin_request(bool phases_only) {
   pending_ = EnergyReport{};
   open_.clear();
-  if (monitor_) request_ = monitor_->begin();
+  phases_only_ = phases_only;
+  request_ = EnergySpan{};
+  if (monitor_ && !phases_only) request_ = monitor_->begin();
 }
+
+void EnergyAccount::note_reading(const EnergyReading& r) {
+  pending_.source = r.source;
+  pending_.measured = r.measured;
+  if (phases_only_) pending_.valid = true;
+}
+
+void EnergyAccount::add_to_phase(EnergyPhase p, const EnergyReading& step, double share, int tokens) {
+  PhaseEnergy& e = pending_.phases[static_cast<int>(p)];
+  e.joules += step.joules * share;
+  e.seconds += step.seconds;
+  e.tokens += tokens;
+  note_reading(step);
+}
+
+void EnergyAccount::set_phase_tokens(EnergyPhase p, int tokens) { pending_.phases[static_cast<int>(p)].tokens = tokens; }
 
 void EnergyAccount::begin_phase(EnergyPhase p) {
   OpenPhase o{p, {}, std::chrono::steady_clock::now()};
@@ -41,6 +59,7 @@ void EnergyAccount::end_phase(EnergyPhase p, const std::string& device, int thre
   if (!r.ok()) return;
   e.joules += std::max(0.0, r->joules - o.inner_j);
   e.seconds += std::max(0.0, r->seconds - o.inner_s);
+  note_reading(*r);
   if (!open_.empty()) {
     open_.back().inner_j += r->joules;
     open_.back().inner_s += r->seconds;
@@ -49,7 +68,13 @@ void EnergyAccount::end_phase(EnergyPhase p, const std::string& device, int thre
 }
 
 const EnergyReport& EnergyAccount::end_request() {
-  if (monitor_ && request_.open()) {
+  if (phases_only_) {
+    pending_.joules = pending_.seconds = 0;
+    for (const PhaseEnergy& e : pending_.phases) {
+      pending_.joules += e.joules;
+      pending_.seconds += e.seconds;
+    }
+  } else if (monitor_ && request_.open()) {
     Result<EnergyReading> r = request_.finish();
     if (r.ok()) {
       pending_.valid = true;

@@ -6,7 +6,9 @@
 // source and says which it was. Phases may nest (images encoded while a prefill runs):
 // an outer phase is charged only what its inner phases did not use.
 // Concurrent requests on one machine overlap in time: a measured phase then includes the
-// other requests' work, an estimated one does not.
+// other requests' work. Answers generated step by step together (the server's batched
+// decode) are charged per step instead: each step's joules are split among the answers
+// it advanced (add_to_phase), and the answer's total is the sum of its phases.
 // Thread-safety: one request at a time per account (one account per session).
 #pragma once
 
@@ -44,8 +46,16 @@ class EnergyAccount {
  public:
   explicit EnergyAccount(EnergyMonitor* monitor) : monitor_(monitor) {}
 
-  void begin_request();
+  // `phases_only`: the request's total is the sum of its phases rather than a span over its
+  // whole time — for answers generated step by step among others (the server), whose
+  // wall time includes the other answers' work.
+  void begin_request(bool phases_only = false);
   void begin_phase(EnergyPhase phase);
+  // A share of one step's reading (a batched decode step of `share` = 1/n sessions): adds
+  // share x its joules, its seconds (the time the answer waited for it) and `tokens`.
+  void add_to_phase(EnergyPhase phase, const EnergyReading& step, double share, int tokens);
+  // Replaces a phase's token count (the answer's generated tokens once it ends).
+  void set_phase_tokens(EnergyPhase phase, int tokens);
   // The innermost open phase (which must be `phase`) ran on `device` (of `kind` "cpu",
   // "gpu", "npu" when known) with `threads` threads and handled `tokens` tokens.
   void end_phase(EnergyPhase phase, const std::string& device, int threads, int tokens, const std::string& kind = {});
@@ -61,7 +71,9 @@ class EnergyAccount {
     double inner_j = 0, inner_s = 0, inner_busy_s = 0;  // what nested phases used
   };
   EnergyMonitor* monitor_;
+  void note_reading(const EnergyReading& r);
   EnergySpan request_;
+  bool phases_only_ = false;
   std::vector<OpenPhase> open_;
   EnergyReport pending_, report_;
 };
