@@ -10,6 +10,7 @@
 
 #include "backend/device_registry.h"
 #include "cli/commands.h"
+#include "cli/option_checks.h"
 #include "runtime/energy/machine_energy.h"
 #include "runtime/profile/calibrate.h"
 #include "runtime/profile/calibration_store.h"
@@ -122,7 +123,7 @@ void register_calibrate(CLI::App& app) {
   cmd->add_option("--devices", o->devices, "Devices to measure, comma-separated (default: all; list: nanomind devices)");
   cmd->add_option("--types", o->types, "Weight types to measure, comma-separated (default: f32,f16,q8_0,q4_0,q4_1,q5_0,q5_1,iq4_nl,q4_k,q5_k,q6_k)");
   cmd->add_option("--budget", o->budget_s, "Seconds of timed runs per measurement, after a warm-up run")
-      ->check(CLI::Range(0.0, 10.0))->capture_default_str();
+      ->check(real_in(0, 10, false, "0 to 10 seconds"))->capture_default_str();
   cmd->add_option("--power-profile", o->power_profile,
                   "Profile whose power figures stand in where no sensor measures (default: this machine's estimate profile; none)");
   cmd->add_flag("--quick", o->quick, "A few seconds: q4_0 and q8_0 only, tiny budgets (for tests; numbers are rough)");
