@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <ctime>
 #include <chrono>
 #include <string>
 #include <cmath>
@@ -31,11 +32,15 @@
 #include "backend/device_registry.h"
 #include "cli/bench_camera.h"
 #include "cli/commands.h"
+#include "core/gguf_reader.h"
 #include "cli/option_checks.h"
 #include "cli/text_options.h"
 #include "runtime/device_placement.h"
 #include "runtime/energy/energy_account.h"
+#include "runtime/energy/event_work.h"
 #include "runtime/energy/machine_energy.h"
+#include "runtime/energy/mode_costs.h"
+#include "runtime/profile/calibration_store.h"
 
 namespace nm::cli {
 namespace {
@@ -252,6 +257,51 @@ int bench_kernels(const std::string& spec, int reps) {
   return 0;
 }
 
+// Issue 15 item 7: the cost model's prediction from this machine's calibrated profile
+// (nanomind calibrate) beside each measurement, and its error.
+void print_prediction(const TextOptions& text, int n_prompt, const std::vector<double>& pp, int n_gen,
+                      const std::vector<double>& tg) {
+  DeviceRegistryOptions ro;
+  ro.log = [](const std::string&) {};
+  DeviceRegistry reg = DeviceRegistry::create(ro);
+  std::vector<Device*> all;
+  for (const auto& d : reg.devices()) all.push_back(d.get());
+  const StoredCalibration cal = find_calibration(machine_key(machine_description(all)), build_description(),
+                                                 static_cast<int64_t>(std::time(nullptr)));
+  auto none = [](const std::string& why) { std::printf("prediction: none (%s)\n", why.c_str()); };
+  if (!cal.exists) return none("no calibrated profile for this machine: run nanomind calibrate");
+  if (!cal.status.ok()) return none(cal.status.message());
+  // The text brick's device: --device NAME or text=NAME, else the CPU.
+  std::string device = "cpu";
+  if (!text.devices.empty()) {
+    const size_t at = text.devices.find("text=");
+    device = text.devices.find('=') == std::string::npos ? text.devices
+             : at == std::string::npos                  ? "cpu"
+                                                        : text.devices.substr(at + 5, text.devices.find(',', at) - at - 5);
+  }
+  if (!cal.profile.device(device)) return none("the calibrated profile has no device '" + device + "'");
+  Result<GgufFile> file = GgufFile::open(text.model_path);
+  if (!file.ok()) return none(file.status().message());
+  energy::EventShape shape;
+  shape.prompt_tokens = std::max(n_prompt, 1);
+  shape.answer_tokens = std::max(n_gen, 1);
+  Result<std::vector<energy::BrickWork>> work = energy::question_work(*file, nullptr, shape, {"", device}, nullptr);
+  if (!work.ok()) return none(work.status().message());
+  std::printf("prediction from %s (calibrated %s ago%s):", cal.path.c_str(), format_age(cal.age_s).c_str(),
+              cal.same_build ? "" : " by another build");
+  auto show = [&](const char* test, int n, const std::vector<double>& measured, const energy::BrickWork& w) {
+    if (measured.empty()) return;
+    Result<energy::WorkTime> t = energy::estimate_work_time(cal.profile, w);
+    if (!t.ok()) return (void)std::printf(" %s%d: %s", test, n, t.status().message().c_str());
+    const double predicted = n / t->seconds, mean = stats_of(measured).mean;
+    std::printf(" %s%d %.4g t/s (measured %.4g, error %+.0f%%%s)", test, n, predicted, mean,
+                100.0 * (predicted / mean - 1.0), t->measured_rate ? "" : ", no measured rate for its weight type");
+  };
+  show("pp", n_prompt, pp, (*work)[0]);
+  show("tg", n_gen, tg, (*work)[1]);
+  std::printf("\n");
+}
+
 int bench(BenchOptions o) {
   if (!o.workload.empty()) {
     auto n_frames = parse_camera_workload(o.workload);
@@ -326,6 +376,7 @@ int bench(BenchOptions o) {
   }
   std::printf("energy: %s\n", energy.source().empty() ? "not reported (no power sensor and no device profile)"
                                                        : energy.source().c_str());
+  print_prediction(text, o.n_prompt, pp, o.n_gen, tg);
   {
     if (!ttft.empty()) {
       const Stats s = stats_of(ttft);

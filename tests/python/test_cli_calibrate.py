@@ -7,6 +7,8 @@ import os
 import re
 import subprocess
 
+import pytest
+
 NANOMIND = os.path.join(os.environ.get("NM_BIN", "."), "nanomind")
 
 
@@ -68,3 +70,26 @@ def test_out_and_bad_arguments(tmp_path):
     assert r.returncode != 0 and "'q9_9' is not a weight type" in r.stderr, r.stderr
     r = nm("calibrate", "--quick", "--devices", "cpu", "--power-profile", "rk9999", cache=tmp_path)
     assert r.returncode != 0 and "no device profile named 'rk9999'" in r.stderr, r.stderr
+
+
+NUM = r"([\d.]+(?:e[+-]?\d+)?)"
+
+
+def test_bench_prints_the_prediction_beside_the_measurement(tmp_path):
+    bench = ("bench", "-p", "16", "-n", "4", "-r", "1")  # the bundled demo model
+    r = nm(*bench, cache=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "prediction: none (no calibrated profile for this machine: run nanomind calibrate)" in r.stdout, r.stdout
+    r = nm("calibrate", "--quick", "--devices", "cpu", "--types", "f32,f16,q8_0,q4_0", cache=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = nm(*bench, cache=tmp_path)
+    assert r.returncode == 0, r.stderr
+    m = re.search(r"^prediction from \S+calibrated-[0-9a-f]{16}\.json \(calibrated \d+ s ago\): (.*)$", r.stdout, re.M)
+    assert m, r.stdout
+    found = re.findall(r"(pp|tg)(\d+) " + NUM + r" t/s \(measured " + NUM + r", error ([+-]\d+)%", m.group(1))
+    assert [(t, int(n)) for t, n, *_ in found] == [("pp", 16), ("tg", 4)], m.group(1)
+    table = {t: float(v) for t, v in re.findall(r"^\| (pp|tg)\d+\s+\|\s+" + NUM, r.stdout, re.M)}
+    for test, _, predicted, measured, err in found:
+        assert float(predicted) > 0
+        assert float(measured) == pytest.approx(table[test], rel=1e-2)  # the table's mean
+        assert int(err) == pytest.approx(100 * (float(predicted) / float(measured) - 1), abs=1)

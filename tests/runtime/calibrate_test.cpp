@@ -16,6 +16,7 @@
 #include <random>
 
 #include "backend/device_registry.h"
+#include "kernels/cpu_features.h"
 #include "runtime/profile/calibration_store.h"
 
 namespace nm {
@@ -248,6 +249,7 @@ TEST(Calibrate, ThisMachinesCpu) {
   o.weight_types = {DType::Q4_0, DType::F16};
   o.prefill_tokens = 16;
   o.budget_s = 0;
+  o.read_bytes = size_t{32} << 20;  // enough to leave the caches; quick under qemu and ASan
   o.power_profile = "none";
   o.machine = "this";
   o.build = "b";
@@ -261,6 +263,9 @@ TEST(Calibrate, ThisMachinesCpu) {
   for (const ProfileMatmul& m : d.matmul) EXPECT_GT(m.gflops.value, 0.0) << m.weight << " x " << m.tokens;
   EXPECT_EQ(d.attention.size(), 2u);
   EXPECT_TRUE(d.launch_us.known());
+  EXPECT_GT(d.read_gbps.value, 0.0);
+  EXPECT_GT(d.f32_gflops.value, 0.0);
+  EXPECT_NE(d.f32_gflops.note.find(isa_name(best_isa())), std::string::npos) << d.f32_gflops.note;
   EXPECT_TRUE(parse_device_profile(device_profile_to_json(*p), "w").ok());
 }
 

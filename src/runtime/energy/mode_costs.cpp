@@ -29,15 +29,13 @@ double io_watts(const DeviceProfile& p) {
 
 }  // namespace
 
-Result<WorkTime> estimate_work(const DeviceProfile& profile, const BrickWork& w) {
+Result<WorkTime> estimate_work_time(const DeviceProfile& profile, const BrickWork& w) {
   const ProfileDevice* d = profile.device(w.device);
   if (!d) {
     std::string names;
     for (const ProfileDevice& x : profile.devices) names += (names.empty() ? "" : ", ") + x.name;
     return error(ErrorCode::invalid_argument, "profile " + profile.name + " has no device '" + w.device + "' (" + names + ")");
   }
-  if (!d->active_w.known())
-    return error(ErrorCode::invalid_argument, "profile " + profile.name + ": device " + d->name + " states no active power");
   const bool accel = d->kind != "cpu";
   const ProfileFigure* rate = nullptr;
   std::string rate_name;
@@ -60,14 +58,22 @@ Result<WorkTime> estimate_work(const DeviceProfile& profile, const BrickWork& w)
   t.memory_bound = t_memory > t_compute;
   const int runs = std::max(1, w.runs);
   t.seconds = (std::max(t_compute, t_memory) + t_launch) * runs;
-  t.joules = t.seconds * d->active_w.value;
-  t.line = fmt("%-13s on %-10s %s%.4g GFLOP at %.0f%% of %.4g G%s/s = %.4g s, %.4g MB at %.4g GB/s = %.4g s -> %s-bound: "
-               "%.4g s x %.3g W = %.4g J",
+  t.line = fmt("%-13s on %-10s %s%.4g GFLOP at %.0f%% of %.4g G%s/s = %.4g s, %.4g MB at %.4g GB/s = %.4g s -> %s-bound",
                w.name.c_str(), d->name.c_str(), runs > 1 ? fmt("%d x ", runs).c_str() : "", w.flops / 1e9, eff * 100,
                rate->value, mm ? "FLOP" : rate_name.c_str(), t_compute, w.bytes_read / 1e6, gbps, t_memory,
-               t.memory_bound ? "memory" : "compute", t.seconds, d->active_w.value, t.joules);
-  if (t_launch > 0) t.line += fmt(" (incl. %.3g ms launch per run)", t_launch * 1e3);
-  if (mm) t.line += " [measured " + rate_name + " rate]";
+               t.memory_bound ? "memory" : "compute");
+  if (t_launch > 0) t.note += fmt(" (incl. %.3g ms launch per run)", t_launch * 1e3);
+  if (mm) t.note += " [measured " + rate_name + " rate]";
+  return t;
+}
+
+Result<WorkTime> estimate_work(const DeviceProfile& profile, const BrickWork& w) {
+  NM_ASSIGN_OR_RETURN(WorkTime t, estimate_work_time(profile, w));
+  const ProfileDevice* d = profile.device(w.device);
+  if (!d->active_w.known())
+    return error(ErrorCode::invalid_argument, "profile " + profile.name + ": device " + d->name + " states no active power");
+  t.joules = t.seconds * d->active_w.value;
+  t.line += fmt(": %.4g s x %.3g W = %.4g J", t.seconds, d->active_w.value, t.joules) + t.note;
   return t;
 }
 

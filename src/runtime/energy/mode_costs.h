@@ -50,9 +50,13 @@ struct WorkTime {
   bool measured_rate = false;  // from the profile's matmul rates, not a fraction of peak
   bool memory_bound = false;
   std::string line;         // "vision on npu: 612 GFLOP at 240 GOP/s ... = 2.55 s x 0.40 W = 1.02 J"
+  std::string note;         // " (incl. launch ...) [measured q4_0 x 128 matmul rate]" (part of line)
 };
 
 Result<WorkTime> estimate_work(const DeviceProfile& profile, const BrickWork& work);
+// The same without power: seconds only (joules 0), for profiles that state no power
+// (a calibrated one without a sensor) and for predicting times (nanomind bench).
+Result<WorkTime> estimate_work_time(const DeviceProfile& profile, const BrickWork& work);
 
 struct CameraStream {
   double fps = 0;  // frames per second at full rate; 0 = as fast as the vision brick runs

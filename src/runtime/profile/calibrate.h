@@ -33,6 +33,7 @@ struct CalibrationOptions {
   // Weight types measured; empty: every type a GGUF brick commonly holds.
   std::vector<DType> weight_types;
   int prefill_tokens = 128;
+  size_t read_bytes = size_t{512} << 20;  // buffer of a CPU cluster's bandwidth measurement
   double budget_s = 0.15;  // timed runs of one measurement after its warm-up (at least one run)
   // Whole calibration: once past it, the remaining measurements are skipped (each says so)
   // and the profile holds what was measured. Matters on PoCL, whose first run of each
