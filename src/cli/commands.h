@@ -16,6 +16,7 @@ void register_bench(CLI::App& app);
 void register_inspect(CLI::App& app);
 void register_devices(CLI::App& app);
 void register_battery(CLI::App& app);
+void register_plan(CLI::App& app);
 #ifdef NM_HAVE_SERVER
 void register_serve(CLI::App& app);  // built where cpp-httplib is (not in cross builds)
 #endif

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   nm::cli::register_inspect(app);
   nm::cli::register_devices(app);
   nm::cli::register_battery(app);
+  nm::cli::register_plan(app);
 #ifdef NM_HAVE_SERVER
   nm::cli::register_serve(app);
 #endif
