@@ -119,3 +119,62 @@ def test_bad_input_is_a_clear_error(args, words):
     r = nm("plan", *args)
     assert r.returncode == 1, (r.returncode, r.stderr)
     assert words in r.stderr, r.stderr
+
+
+def sim_rows(out):
+    rows = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if line.startswith("  ") and parts and parts[0] in ("monolithic", "planned"):
+            # name first s per-answer s answers/min J J peak unit placement...
+            rows[parts[0]] = dict(first=float(parts[1]), per_answer=float(parts[3]), per_min=float(parts[5]),
+                                  joules=float(parts[6]), placement=" ".join(parts[10:]))
+    return rows
+
+
+@pytest.mark.parametrize("profile", ["rk3588", "rk3566"])
+def test_simulation_is_labelled_and_its_figures_agree(profile):
+    r = nm("plan", "--profile", profile, "--simulate", "camera:6")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert out.startswith("SIMULATION of camera:6 on device profile " + profile) and "not a measurement" in out, out
+    rows = sim_rows(out)
+    assert set(rows) == {"monolithic", "planned"}, out
+    cpu = "cpu:big" if profile == "rk3588" else "cpu"
+    assert rows["monolithic"]["placement"] == f"vision -> {cpu}, text -> {cpu}, keep, sequential"
+    for row in rows.values():
+        assert row["per_min"] == pytest.approx(60 / row["per_answer"], rel=2e-3)
+        assert row["first"] <= 6 * row["per_answer"] * (1 + 1e-3)
+    m, p = rows["monolithic"], rows["planned"]
+    line = [ln for ln in out.splitlines() if ln.startswith("planned vs monolithic")][0]
+    latency = float(line.split("time per answer ")[1].split("%")[0])
+    energy = float(line.split("energy per answer ")[1].split("%")[0])
+    assert latency == pytest.approx(100 * (p["per_answer"] / m["per_answer"] - 1), abs=0.2)
+    assert energy == pytest.approx(100 * (p["joules"] / m["joules"] - 1), abs=0.2)
+    # The planned placement is the one `plan --workload camera:6` prints.
+    j = plan_json("--profile", profile, "--workload", "camera:6")
+    assert p["placement"].startswith(j["best"]["placement"])
+
+
+def test_svg_has_a_lane_per_device_and_says_simulation(tmp_path):
+    svg = tmp_path / "plan.svg"
+    r = nm("plan", "--profile", "rk3588", "--workload", "camera:3", "--svg", str(svg))
+    assert r.returncode == 0, r.stderr
+    text = svg.read_text()
+    assert text.startswith("<svg") and text.rstrip().endswith("</svg>")
+    assert "SIMULATION" in text
+    for lane in ("cpu:big", "cpu:little", "gpu", "npu"):
+        assert f">{lane}</text>" in text
+    assert text.count("<rect") >= 4 + 3 * 3  # lanes, background, a box per brick run
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--simulate", "camera:4", "--allow-split"], "cannot run a layer split"),
+    (["--simulate", "camera:4", "--monolithic", "tpu"], "has no device 'tpu'"),
+    (["--simulate", "camera:4", "--workload", "text"], "--simulate names the workload"),
+    (["--simulate", "movie"], "--simulate"),
+])
+def test_bad_simulation_input_is_a_clear_error(args, words):
+    r = nm("plan", "--profile", "rk3588", *args)
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert words in r.stderr, r.stderr

@@ -68,6 +68,12 @@ double storage_gbps(const DeviceProfile& p) {
   return p.storage_read_gbps.known() ? p.storage_read_gbps.value : 0.1;  // as mode_costs assumes
 }
 
+double storage_read_watts(const DeviceProfile& p) {
+  for (const ProfileDevice& d : p.devices)
+    if (d.kind == "cpu" && d.cores > 0 && d.active_w.known()) return d.active_w.value / d.cores;
+  return 0;
+}
+
 std::string placement_text(const DeviceProfile& p, const std::vector<PlanBrick>& bricks, const Placement& pl) {
   std::string s;
   for (size_t i = 0; i < bricks.size() && i < pl.bricks.size(); ++i) {
@@ -81,13 +87,6 @@ std::string placement_text(const DeviceProfile& p, const std::vector<PlanBrick>&
 }
 
 namespace {
-
-// One CPU core's share of the first CPU cluster's active power: what a storage read keeps busy.
-double io_watts(const DeviceProfile& p) {
-  for (const ProfileDevice& d : p.devices)
-    if (d.kind == "cpu" && d.cores > 0 && d.active_w.known()) return d.active_w.value / d.cores;
-  return 0;
-}
 
 Result<PartCost> part_cost(const DeviceProfile& profile, const PlanBrick& b, int device, int first, int last,
                            Residency residency) {
@@ -112,7 +111,7 @@ Result<PartCost> part_cost(const DeviceProfile& profile, const PlanBrick& b, int
   c.bytes = weights + b.kv_bytes * c.fraction + b.activation_bytes;
   if (residency == Residency::on_demand) {
     c.load_seconds = weights / (storage_gbps(profile) * 1e9);
-    c.load_joules = c.load_seconds * io_watts(profile);
+    c.load_joules = c.load_seconds * storage_read_watts(profile);
   }
   return c;
 }

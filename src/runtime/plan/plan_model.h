@@ -116,5 +116,8 @@ bool brick_in_workload(const PlanBrick& b, const Workload& w);
 
 // Storage read speed the profile states, else the assumption mode_costs makes (GB/s).
 double storage_gbps(const DeviceProfile& p);
+// What reading a model file from storage draws: one core's share of the first CPU cluster's
+// active power (W; 0 where the profile states none).
+double storage_read_watts(const DeviceProfile& p);
 
 }  // namespace nm::plan
