@@ -207,7 +207,24 @@ typedef struct nm_stream_params {
   int32_t copy_embeddings; /* ablation (bench): 1 = the vision brick writes into its own buffer and the
                               embeddings are copied to the text brick, as without a shared ring
                               (counted in bytes_copied_between_bricks); 0 = read in place */
+  /* Battery power modes (README.md, "Energy and battery"). With a battery or a forced mode,
+   * the power policy reads the battery before each frame it would ask about and runs the
+   * stream in its mode: parallel (every frame asked, pipelined, all threads), throttled (one
+   * frame in round(1/alpha) asked, threads scaled by alpha = (level - T_low) / (T_high -
+   * T_low)), on-demand (sequential, each brick loaded, run and given back: nothing of the
+   * model resident between frames); T_high 50%, T_low 20%, 5 points of hysteresis. Mode
+   * changes are logged on stderr ("nanomind: power: ...") and traced. */
+  const char* battery;    /* NULL, "" or "none": no power policy; "sim:2000mAh@3.7V,start=80%": a simulated
+                             battery drained by the session's joules (measured, or estimated from the power
+                             profile); "sysfs" or "sysfs:BAT0": the machine's fuel gauge */
+  const char* power_mode; /* NULL or "auto": chosen from the battery level; "parallel", "throttled" or
+                             "on-demand": forced */
 } nm_stream_params;
+
+#define NM_POWER_NONE (-1)
+#define NM_POWER_PARALLEL 0
+#define NM_POWER_THROTTLED 1
+#define NM_POWER_ON_DEMAND 2
 
 typedef struct nm_frame_answer {
   int64_t frame;          /* the frame's number in the stream, from 0 */
@@ -218,6 +235,9 @@ typedef struct nm_frame_answer {
   int32_t n_generated;
   double vision_ms, prefill_ms, decode_ms;
   double done_ms;         /* since the stream began */
+  int32_t power_mode;     /* NM_POWER_PARALLEL / _THROTTLED / _ON_DEMAND the frame was asked in; NM_POWER_NONE
+                             without a power policy */
+  double battery_level;   /* 0..1, read before the frame was asked; NaN when unknown or without a battery */
 } nm_frame_answer;
 /* Called once per asked frame, on the thread that runs the stream; the strings are valid
  * during the call. */
@@ -227,6 +247,14 @@ typedef struct nm_stream_stats {
   int32_t asked, answered, failed, dropped;
   double first_answer_ms, total_ms;
   uint64_t bytes_copied_between_bricks; /* 0: every picture reached the text brick in place */
+  /* With a power policy (else 0): */
+  int32_t answered_per_mode[3];  /* indexed by NM_POWER_PARALLEL, _THROTTLED, _ON_DEMAND */
+  int32_t skipped;               /* frames a full-rate stream would have asked, skipped by throttling */
+  int32_t mode_changes;
+  int32_t battery_empty;         /* 1: the stream stopped because the battery ran out */
+  double joules_per_mode[3];     /* energy drawn in each mode (energy_measured: from a sensor, else estimated) */
+  double seconds_per_mode[3];
+  int32_t energy_measured;
 } nm_stream_stats;
 
 NM_API nm_stream_params nm_stream_default_params(void);

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -17,9 +18,11 @@
 #include "core/thread_pool.h"
 #include "kernels/roofline.h"
 #include "nanomind/nanomind.h"
+#include "runtime/energy/battery.h"
+#include "runtime/energy/machine_energy.h"
 #include "runtime/frame_stream.h"
 #include "runtime/pipeline.h"
-#include "runtime/energy/machine_energy.h"
+#include "runtime/powered_stream.h"
 #include "runtime/text_session.h"
 #include "runtime/trace.h"
 
@@ -52,15 +55,34 @@ struct nm_session {
   int32_t n_prompt = 0;    // positions of the current answer's prompt
 };
 
-// A stream of pushed frames: run_frame_stream on its own thread over a PushSource.
+namespace {
+
+// A stream's power policy (nm_stream_params.battery / power_mode); off when neither is given.
+struct StreamPower {
+  bool on = false;
+  nm::PowerControllerOptions options;
+  std::unique_ptr<nm::energy::BatterySource> battery;
+};
+
+// What a stream run returns: the stream's counts, and the policy's when it had one.
+struct StreamRun {
+  nm::FrameStreamStats stream;
+  std::optional<nm::PoweredStreamStats> power;
+};
+
+}  // namespace
+
+// A stream of pushed frames: run_frame_stream (or run_powered_stream) on its own thread
+// over a PushSource.
 struct nm_stream {
   nm_session* session = nullptr;
   nm::PushSource source;
   nm::FrameStreamParams params;
+  StreamPower power;
   nm_answer_callback cb = nullptr;
   void* user = nullptr;
   std::thread runner;
-  nm::Result<nm::FrameStreamStats> result = nm::error(nm::ErrorCode::internal, "the stream has not run");
+  nm::Result<StreamRun> result = nm::error(nm::ErrorCode::internal, "the stream has not run");
 };
 
 namespace {
@@ -701,6 +723,8 @@ nm_stream_params nm_stream_default_params(void) {
   p.drop_frames = 0;
   p.max_frames = 0;
   p.copy_embeddings = 0;
+  p.battery = nullptr;
+  p.power_mode = nullptr;
   return p;
 }
 
@@ -728,7 +752,21 @@ nm::Result<nm::FrameStreamParams> stream_params(nm_session* s, const nm_stream_p
   return p;
 }
 
-void deliver(nm_answer_callback cb, void* user, const nm::FrameAnswer& a) {
+nm::Result<StreamPower> stream_power(const nm_stream_params* params) {
+  StreamPower p;
+  if (params->battery && *params->battery) {
+    NM_ASSIGN_OR_RETURN(nm::energy::BatterySpec spec, nm::energy::parse_battery_spec(params->battery));
+    NM_ASSIGN_OR_RETURN(p.battery, nm::energy::open_battery(spec, ""));
+    p.on = p.battery != nullptr;
+  }
+  if (params->power_mode && *params->power_mode) {
+    NM_ASSIGN_OR_RETURN(p.options.policy.choice, nm::energy::parse_power_mode(params->power_mode));
+    p.on = p.on || p.options.policy.choice != nm::energy::PowerModeChoice::automatic;
+  }
+  return p;
+}
+
+void deliver(nm_answer_callback cb, void* user, const nm::FrameAnswer& a, const nm::PowerState* power) {
   if (!cb) return;
   const std::string text = a.status.ok() ? a.text : a.status.to_string();
   nm_frame_answer c{};
@@ -742,12 +780,38 @@ void deliver(nm_answer_callback cb, void* user, const nm::FrameAnswer& a) {
   c.prefill_ms = a.prefill_ms;
   c.decode_ms = a.decode_ms;
   c.done_ms = a.done_ms;
+  c.power_mode = power ? (int32_t)power->mode : NM_POWER_NONE;
+  c.battery_level = power ? power->level : NAN;
   cb(&c, user);
 }
 
-void fill_stats(nm_session* s, const nm::FrameStreamStats& st, nm_stream_stats* out) {
+// The stream over `source`, under the power policy when it has one.
+nm::Result<StreamRun> run_stream(nm_session* s, nm::FrameSource& source, const nm::FrameStreamParams& params,
+                                 StreamPower& power, nm_answer_callback cb, void* user) {
+  StreamRun run;
+  if (!power.on) {
+    NM_ASSIGN_OR_RETURN(run.stream, nm::run_frame_stream(*s->session, source, params, [&](const nm::FrameAnswer& a) {
+      deliver(cb, user, a, nullptr);
+    }));
+    return run;
+  }
+  nm::PoweredStreamParams pp;
+  pp.stream = params;
+  pp.power = power.options;
+  NM_ASSIGN_OR_RETURN(nm::PoweredStreamStats st,
+                      nm::run_powered_stream(*s->session, source, pp, power.battery.get(), s->model->energy.get(),
+                                             [&](const nm::FrameAnswer& a, const nm::PowerState& ps) {
+                                               deliver(cb, user, a, &ps);
+                                             }));
+  run.stream = st.stream;
+  run.power = st;
+  return run;
+}
+
+void fill_stats(nm_session* s, const StreamRun& run, nm_stream_stats* out) {
   if (!out) return;
   *out = {};
+  const nm::FrameStreamStats& st = run.stream;
   out->asked = st.asked;
   out->answered = st.answered;
   out->failed = st.failed;
@@ -755,6 +819,18 @@ void fill_stats(nm_session* s, const nm::FrameStreamStats& st, nm_stream_stats* 
   out->first_answer_ms = st.first_answer_ms;
   out->total_ms = st.total_ms;
   out->bytes_copied_between_bricks = s->session->pipeline().bytes_copied_between_bricks();
+  if (run.power) {
+    const nm::PoweredStreamStats& p = *run.power;
+    for (int m = 0; m < 3; ++m) {
+      out->answered_per_mode[m] = p.answered[m];
+      out->joules_per_mode[m] = p.power.joules[m];
+      out->seconds_per_mode[m] = p.power.seconds[m];
+    }
+    out->skipped = p.skipped;
+    out->mode_changes = p.mode_changes;
+    out->battery_empty = p.battery_empty ? 1 : 0;
+    out->energy_measured = p.power.measured ? 1 : 0;
+  }
 }
 
 }  // namespace
@@ -767,10 +843,11 @@ nm_status nm_session_run_stream(nm_session* s, const char* source, const nm_stre
     auto p = stream_params(s, params);
     if (!p.ok()) return report(s, p.status());
     if (!source) return report(s, nm::error(nm::ErrorCode::invalid_argument, "no stream source (a folder or /dev/videoN)"));
+    auto power = stream_power(params);
+    if (!power.ok()) return report(s, power.status());
     auto src = nm::open_frame_source(source, params->max_frames);
     if (!src.ok()) return report(s, src.status());
-    auto r = nm::run_frame_stream(*s->session, *src.value(), p.value(),
-                                  [&](const nm::FrameAnswer& a) { deliver(cb, user_data, a); });
+    auto r = run_stream(s, *src.value(), p.value(), power.value(), cb, user_data);
     if (!r.ok()) return report(s, r.status());
     fill_stats(s, r.value(), stats);
     return NM_OK;
@@ -785,7 +862,10 @@ nm_status nm_stream_begin(nm_session* s, const nm_stream_params* params, nm_answ
     auto p = stream_params(s, params);
     if (!p.ok()) return report(s, p.status());
     if (!s->session->pipeline().has_vision()) return report(s, s->session->pipeline().plan_image(1, 1).status());
+    auto power = stream_power(params);
+    if (!power.ok()) return report(s, power.status());
     auto st = std::make_unique<nm_stream>();
+    st->power = std::move(power).value();
     st->session = s;
     st->params = p.value();
     st->cb = cb;
@@ -793,8 +873,7 @@ nm_status nm_stream_begin(nm_session* s, const nm_stream_params* params, nm_answ
     nm_stream* raw = st.get();
     raw->runner = std::thread([raw] {
       try {
-        raw->result = nm::run_frame_stream(*raw->session->session, raw->source, raw->params,
-                                           [raw](const nm::FrameAnswer& a) { deliver(raw->cb, raw->user, a); });
+        raw->result = run_stream(raw->session, raw->source, raw->params, raw->power, raw->cb, raw->user);
       } catch (const std::exception& e) {
         raw->result = nm::error(nm::ErrorCode::internal, std::string("internal error: ") + e.what());
       }

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -42,6 +43,7 @@ struct RunOptions {
   int max_frames = 0;
   bool sequential = false;
   bool drop_frames = false;
+  std::string battery, power_mode;  // the power policy (--camera)
   std::string audio, whisper;  // a spoken question and its Whisper model
 };
 
@@ -135,10 +137,18 @@ std::unique_ptr<Speech> open_speech(const RunOptions& o, int n_threads) {
 }
 
 void print_answer(const nm_frame_answer* a, void*) {
+  // Under a power policy, the mode the frame was asked in and the battery reading behind it.
+  char power[64] = "";
+  if (a->power_mode != NM_POWER_NONE) {
+    const char* mode = a->power_mode == NM_POWER_PARALLEL ? "parallel" : a->power_mode == NM_POWER_THROTTLED ? "throttled" : "on-demand";
+    if (std::isfinite(a->battery_level)) std::snprintf(power, sizeof power, " [%s, battery %.1f%%]", mode, a->battery_level * 100);
+    else std::snprintf(power, sizeof power, " [%s]", mode);
+  }
   if (a->status == NM_OK) {
-    std::printf("frame %lld (%s): %s\n", (long long)a->frame, a->name, a->text);
+    std::printf("frame %lld (%s)%s: %s\n", (long long)a->frame, a->name, power, a->text);
   } else {
-    std::printf("frame %lld (%s): %s: %s\n", (long long)a->frame, a->name, a->dropped ? "dropped" : "error", a->text);
+    std::printf("frame %lld (%s)%s: %s: %s\n", (long long)a->frame, a->name, power, a->dropped ? "dropped" : "error",
+                a->text);
   }
   std::fflush(stdout);
 }
@@ -152,6 +162,8 @@ int run_camera(const RunOptions& o, const std::string& prompt, nm_session* sessi
   sp.max_frames = o.max_frames;
   // A live camera drops frames it cannot keep up with; a folder waits (every frame answered).
   sp.drop_frames = o.drop_frames || std::filesystem::is_character_file(o.camera) ? 1 : 0;
+  sp.battery = o.battery.empty() ? nullptr : o.battery.c_str();
+  sp.power_mode = o.power_mode.empty() ? nullptr : o.power_mode.c_str();
   nm_stream_stats stats{};
   if (nm_session_run_stream(session, o.camera.c_str(), &sp, print_answer, nullptr, &stats) != NM_OK) {
     std::fprintf(stderr, "error: %s\n", nm_session_last_error(session));
@@ -163,6 +175,15 @@ int run_camera(const RunOptions& o, const std::string& prompt, nm_session* sessi
                  stats.asked, stats.answered, stats.failed, stats.dropped, stats.first_answer_ms,
                  stats.total_ms > 0 ? stats.answered * 60000.0 / stats.total_ms : 0.0,
                  (unsigned long long)stats.bytes_copied_between_bricks);
+  }
+  if (sp.battery || sp.power_mode) {
+    const char* how = stats.energy_measured ? "measured" : "ESTIMATED";
+    std::fprintf(stderr, "[power: %d mode change%s | parallel %d answers, %.1f J %s in %.1f s | throttled %d answers (%d frames "
+                 "skipped), %.1f J in %.1f s | on-demand %d answers, %.1f J in %.1f s%s]\n",
+                 stats.mode_changes, stats.mode_changes == 1 ? "" : "s", stats.answered_per_mode[0],
+                 stats.joules_per_mode[0], how, stats.seconds_per_mode[0], stats.answered_per_mode[1], stats.skipped,
+                 stats.joules_per_mode[1], stats.seconds_per_mode[1], stats.answered_per_mode[2],
+                 stats.joules_per_mode[2], stats.seconds_per_mode[2], stats.battery_empty ? " | battery empty" : "");
   }
   return stats.asked > 0 && stats.answered == 0 ? 1 : 0;
 }
@@ -196,6 +217,11 @@ int run(RunOptions o) {
     return 1;
   }
   apply_image_size(o.images, o.text);
+  if (!o.camera.empty() && (!o.battery.empty() || !o.power_mode.empty())) {
+    // The power policy decides what stays resident; a session made on demand owns its packed
+    // weight copies, so that on-demand mode can give them back too.
+    o.text.residency = "on-demand";
+  }
   std::unique_ptr<nm_model, decltype(&nm_model_free)> model(load_model_or_report(o.text), nm_model_free);
   if (!model) return 1;
   std::unique_ptr<nm_session, decltype(&nm_session_free)> session(open_session_or_report(model.get(), o.text),
@@ -209,6 +235,10 @@ int run(RunOptions o) {
       return 1;
     }
     return run_camera(o, prompt, session.get());
+  }
+  if (!o.battery.empty() || !o.power_mode.empty()) {
+    std::fprintf(stderr, "error: --battery and --power-mode drive a camera stream: add --camera DIR\n");
+    return 1;
   }
   if (!o.say.empty() && o.voice.empty()) {
     std::fprintf(stderr, "error: --say needs --voice VOICE.gguf (tools/piper_to_gguf.py) or --voice espeak\n");
@@ -298,6 +328,15 @@ void register_run(CLI::App& app) {
   cmd->add_flag("--drop-frames", opts->drop_frames,
                 "With --camera: drop the oldest waiting frame when frames come faster than answers "
                 "(default for a video device; a folder waits)");
+  cmd->add_option("--battery", opts->battery,
+                  "With --camera: run under the battery power policy: sim:2000mAh@3.7V,start=80% (a simulated battery "
+                  "drained by the answers' joules), sysfs or sysfs:BAT0 (the fuel gauge); modes: parallel above 50%, "
+                  "throttled (frame rate and threads scaled by alpha) down to 20%, on-demand below; the policy decides "
+                  "what stays resident (default: none)");
+  cmd->add_option("--power-mode", opts->power_mode,
+                  "With --camera: auto (by the battery level, the default with --battery), parallel, throttled or "
+                  "on-demand (each brick loaded, run and given back per frame, nothing resident between)")
+      ->check(CLI::IsMember({"auto", "parallel", "throttled", "on-demand"}));
   cmd->add_option("--audio", opts->audio, "Spoken question (WAV, FLAC, OGG, MP3): its transcript is the prompt");
   cmd->add_option("--whisper", opts->whisper, "Whisper model for --audio (ggml-*.bin file or faster-whisper directory)");
   cmd->callback([opts] { throw CLI::RuntimeError(run(*opts)); });

@@ -25,10 +25,11 @@ void BrickRunner::release() {
   }
   if (params_.pack_weights && !params_.packed) packed_ = PackedWeights::for_file(*file_);
   if (file_->path().empty() || !file_->data()) return;  // parsed from memory: nothing mapped
-  // Whole pages inside the mapping (it starts on a page boundary; its tail page is partial).
+  // Every page of the mapping: it starts on a page boundary and covers whole pages, the
+  // last one partly past the end of the file (that page holds the last weights too).
   const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
   const uintptr_t lo = ((uintptr_t)file_->data() + page - 1) / page * page;
-  const uintptr_t hi = ((uintptr_t)file_->data() + file_->file_size()) / page * page;
+  const uintptr_t hi = ((uintptr_t)file_->data() + file_->file_size() + page - 1) / page * page;
   if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
 }
 

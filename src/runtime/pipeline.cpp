@@ -1,5 +1,6 @@
 #include "runtime/pipeline.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -121,7 +122,7 @@ Result<int> Pipeline::encode_image(const Image& image, uint64_t tag, ImageTiming
     TraceScope ts(trace_, vision_device_name(), "vision", "encode");
     ts.arg("tag", (double)tag);
     ts.arg("tokens", plan.n_tokens);
-    st = image_->encode(image, plan, pool_, ring_->data(slot), timings);
+    st = image_->encode(image, plan, *pool_, ring_->data(slot), timings);
     if (trace_ && st.ok()) {
       slot_flow_[(size_t)slot] = trace_->next_flow_id();
       trace_->flow_start(slot_flow_[(size_t)slot], vision_device_name(), "vision", Trace::Clock::now());
@@ -143,7 +144,7 @@ Result<int> Pipeline::encode_planar(const EncoderInput& input, uint64_t tag) {
   Status st;
   {
     auto lock = pool_lock(pool_mu_, vision_device_);
-    st = image_->encoder().encode(input, pool_, ring_->data(slot));
+    st = image_->encoder().encode(input, *pool_, ring_->data(slot));
     if (params_.residency == Residency::on_demand) image_->encoder().release();
   }
   if (!st.ok()) {
@@ -158,7 +159,7 @@ Status Pipeline::encode_image_into(const Image& image, const ImagePlan& plan, st
                                    ImageTimings* timings) {
   if (!image_) return plan_image(image.width, image.height).status();
   auto lock = pool_lock(pool_mu_, vision_device_);
-  Status st = image_->encode(image, plan, pool_, out, timings);
+  Status st = image_->encode(image, plan, *pool_, out, timings);
   if (params_.residency == Residency::on_demand) image_->encoder().release();
   return st;
 }
@@ -188,6 +189,28 @@ void Pipeline::release_text() {
   positions_.clear();
 }
 
+Status Pipeline::set_threads(int n_threads) {
+  auto lock = pool_lock(pool_mu_, nullptr);
+  const int n = std::clamp(n_threads, 1, full_pool_.size());
+  if (n == full_pool_.size()) {
+    pool_ = &full_pool_;
+    fewer_pool_.reset();
+  } else if (pool_->size() != n) {
+    NM_ASSIGN_OR_RETURN(std::unique_ptr<ThreadPool> fewer, ThreadPool::create(n));
+    pool_ = fewer.get();
+    fewer_pool_ = std::move(fewer);  // after the switch: the old one is no longer in use
+  }
+  return Status::ok_status();
+}
+
+void Pipeline::set_residency(Residency residency) {
+  params_.residency = residency;
+  if (residency == Residency::on_demand) {
+    release_vision();
+    release_text();
+  }
+}
+
 void Pipeline::clear() {
   auto lock = pool_lock(pool_mu_, text_device_);
   text_->clear();
@@ -196,7 +219,7 @@ void Pipeline::clear() {
 
 Status Pipeline::append(std::span<const int32_t> tokens, bool all_logits) {
   auto lock = pool_lock(pool_mu_, text_device_);
-  NM_RETURN_IF_ERROR(text_->eval_tokens(tokens, pool_, all_logits));
+  NM_RETURN_IF_ERROR(text_->eval_tokens(tokens, *pool_, all_logits));
   for (int32_t t : tokens) positions_.push_back(PromptPosition::of_token(t));
   return Status();
 }
@@ -219,7 +242,7 @@ Status Pipeline::append_batch(std::span<Pipeline* const> pipes, std::span<const 
   }
   std::vector<TextContext*> ctxs;
   for (Pipeline* p : pipes) ctxs.push_back(p->text_.get());
-  NM_RETURN_IF_ERROR(TextContext::eval_batch(ctxs, tokens, pipes[0]->pool_));
+  NM_RETURN_IF_ERROR(TextContext::eval_batch(ctxs, tokens, *pipes[0]->pool_));
   for (size_t i = 0; i < pipes.size(); ++i) pipes[i]->positions_.push_back(PromptPosition::of_token(tokens[i]));
   return Status();
 }
@@ -258,7 +281,7 @@ Result<size_t> Pipeline::prefill(std::span<const PromptPosition> want, const Ima
       std::vector<int32_t> run;
       run.reserve(end - p);
       for (size_t i = p; i < end; ++i) run.push_back(want[i].token);
-      st = text_->eval_tokens(run, pool_);
+      st = text_->eval_tokens(run, *pool_);
     } else {
       const int32_t id = want[p].image;
       const int32_t row0 = want[p].row;
@@ -287,7 +310,7 @@ Result<size_t> Pipeline::prefill(std::span<const PromptPosition> want, const Ima
         st = error(ErrorCode::internal, "image " + std::to_string(id) + " has fewer embeddings than its prompt rows");
         break;
       }
-      st = text_->eval_embeddings(e.subspan((size_t)row0 * E, (end - p) * E), pool_);
+      st = text_->eval_embeddings(e.subspan((size_t)row0 * E, (end - p) * E), *pool_);
     }
     if (st.ok()) {
       positions_.insert(positions_.end(), want.begin() + (std::ptrdiff_t)p, want.begin() + (std::ptrdiff_t)end);

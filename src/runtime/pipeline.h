@@ -91,7 +91,8 @@ class Pipeline {
   const TextContext& text() const { return *text_; }
   ImageEncoder* vision() { return image_.get(); }
   TokenRing* ring() { return ring_.get(); }
-  ThreadPool& pool() { return pool_; }
+  // The pool the default placement's runs use now (set_threads may make it a smaller one).
+  ThreadPool& pool() { return *pool_; }
 
   // ---- the vision brick
   // How an image of this size is encoded, and its token count (before running).
@@ -142,6 +143,18 @@ class Pipeline {
   void release_vision();
   void release_text();
 
+  // ---- power modes (runtime/powered_stream.h): called between runs, never during one.
+  // Runs on the default CPU placement use `n_threads` threads from now on (1 to the
+  // pool's size; kernels give the same bits for any count). Bricks placed on a named
+  // device keep that device's threads.
+  Status set_threads(int n_threads);
+  // From now on each brick is kept or given back after each run; on_demand gives both
+  // back at once. A pipeline created with keep shares the model's packed weight copies
+  // (quantised weights on a CPU) with its other sessions: on_demand then gives back this
+  // pipeline's mappings, graphs and KV cache, and the shared copies stay with the model;
+  // create the pipeline with on_demand to own (and give back) its copies too.
+  void set_residency(Residency residency);
+
   // ---- tracing: brick runs and ring hand-offs are recorded into `trace` (null: none).
   void set_trace(Trace* trace) { trace_ = trace; }
   Trace* trace() const { return trace_; }
@@ -160,7 +173,7 @@ class Pipeline {
 
  private:
   Pipeline(const PipelineModels& models, const PipelineParams& params, int n_threads)
-      : models_(models), params_(params), pool_(n_threads) {}
+      : models_(models), params_(params), full_pool_(n_threads) {}
   Status place(Device*& text, Device*& vision);
 
   const PipelineModels& models_;
@@ -168,7 +181,9 @@ class Pipeline {
   std::unique_ptr<DeviceRegistry> devices_;  // only when a device was named
   Device* text_device_ = nullptr;            // nullptr: the CPU executor on pool_
   Device* vision_device_ = nullptr;
-  ThreadPool pool_;
+  ThreadPool full_pool_;                    // params.n_threads workers
+  std::unique_ptr<ThreadPool> fewer_pool_;  // set_threads below full_pool_'s size
+  ThreadPool* pool_ = &full_pool_;          // what runs use now
   // Held while a brick on the default placement uses pool_ (recursive: prefill may encode).
   std::recursive_mutex pool_mu_;
   std::unique_ptr<TokenRing> ring_;  // before the bricks: their graphs import its memory

@@ -42,6 +42,14 @@ Result<std::unique_ptr<PowerController>> PowerController::create(const PowerCont
   return c;
 }
 
+Result<std::unique_ptr<PowerController>> PowerController::create(const PowerControllerOptions& o,
+                                                                 energy::BatterySource* battery,
+                                                                 energy::EnergyMonitor* monitor, AssistantTarget* target) {
+  NM_ASSIGN_OR_RETURN(std::unique_ptr<PowerController> c, create(o, battery, monitor, static_cast<PowerTarget*>(target)));
+  c->assistant_ = target;
+  return c;
+}
+
 PowerController::~PowerController() = default;
 
 double PowerController::now() const {
@@ -95,12 +103,13 @@ Status PowerController::refresh() {
   NM_RETURN_IF_ERROR(target_->apply(mode, threads));
   char buf[160];
   if (!applied_) {
-    std::snprintf(buf, sizeof buf, "starting in %s mode (%s, %d threads)", energy::power_mode_name(mode),
-                  level_text(level).c_str(), threads);
+    std::snprintf(buf, sizeof buf, "starting in %s mode (%s, %d thread%s)", energy::power_mode_name(mode),
+                  level_text(level).c_str(), threads, threads == 1 ? "" : "s");
     log(buf);
   } else if (mode != before) {
-    std::snprintf(buf, sizeof buf, "%s -> %s (%s, alpha %.2f, %d threads)", energy::power_mode_name(before),
-                  energy::power_mode_name(mode), level_text(level).c_str(), policy_.alpha(), threads);
+    std::snprintf(buf, sizeof buf, "%s -> %s (%s, alpha %.2f, %d thread%s)", energy::power_mode_name(before),
+                  energy::power_mode_name(mode), level_text(level).c_str(), policy_.alpha(), threads,
+                  threads == 1 ? "" : "s");
     log(buf);
   }
   if (options_.trace)
@@ -110,6 +119,7 @@ Status PowerController::refresh() {
 }
 
 Status PowerController::handle(const WakeEvent& e) {
+  if (!assistant_) return error(ErrorCode::invalid_argument, "power controller: this target answers no wake events");
   NM_RETURN_IF_ERROR(refresh());
   const PowerMode mode = policy_.mode();
   switch (e.kind) {
@@ -124,12 +134,12 @@ Status PowerController::handle(const WakeEvent& e) {
       }
       last_frame_t_ = t;
       ++stats_.frames_taken;
-      return target_->frame(e.text);
+      return assistant_->frame(e.text);
     }
     case WakeEvent::Kind::line:
     case WakeEvent::Kind::notify: {
       if (e.text.empty()) return Status::ok_status();
-      NM_RETURN_IF_ERROR(target_->answer(e.text, last_frame_, mode == PowerMode::on_demand));
+      NM_RETURN_IF_ERROR(assistant_->answer(e.text, last_frame_, mode == PowerMode::on_demand));
       ++stats_.answers[mode_index(mode)];
       return account_energy();  // drain the battery by the answer before the next decision
     }

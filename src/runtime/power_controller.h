@@ -23,12 +23,19 @@
 
 namespace nm {
 
+// What the policy drives: the mode and the threads. A camera stream implements only this
+// (runtime/powered_stream.h: it takes its frames from its source).
 class PowerTarget {
  public:
   virtual ~PowerTarget() = default;
   // Enter `mode` with `threads` threads per CPU pool (parallel/throttled: load every brick;
   // on-demand: release everything).
   virtual Status apply(energy::PowerMode mode, int threads) = 0;
+};
+
+// An assistant driven by wake events (handle(), run()): frames and questions arrive apart.
+class AssistantTarget : public PowerTarget {
+ public:
   // A camera frame to encode now (parallel/throttled), so a question finds it ready.
   virtual Status frame(const std::string& path) = 0;
   // Answer `question` about `frame_path` ("" for none). In on-demand mode (`cascade`) each
@@ -61,12 +68,20 @@ class PowerController {
   static Result<std::unique_ptr<PowerController>> create(const PowerControllerOptions& options,
                                                          energy::BatterySource* battery,
                                                          energy::EnergyMonitor* monitor, PowerTarget* target);
+  // The same for an assistant driven by wake events (handle(), run() need one).
+  static Result<std::unique_ptr<PowerController>> create(const PowerControllerOptions& options,
+                                                         energy::BatterySource* battery,
+                                                         energy::EnergyMonitor* monitor, AssistantTarget* target);
   ~PowerController();
 
   // Reads the battery (after draining a simulated one by the energy used since the last
   // refresh), updates the policy and applies a change of mode.
   Status refresh();
-  // One wake event: a file is a camera frame, a line or a notification a question.
+  // Charges the energy used since the last refresh to the current mode (draining a
+  // simulated battery) without deciding anything: at the end of a run, for the stats.
+  Status settle() { return account_energy(); }
+  // One wake event: a file is a camera frame, a line or a notification a question
+  // (an error unless created with an AssistantTarget).
   Status handle(const WakeEvent& event);
   // Waits for events and handles them until `max_events` were handled (<= 0: no limit),
   // the input ends, or the battery is empty.
@@ -88,6 +103,7 @@ class PowerController {
   energy::BatterySource* battery_ = nullptr;
   energy::EnergyMonitor* monitor_ = nullptr;
   PowerTarget* target_ = nullptr;
+  AssistantTarget* assistant_ = nullptr;  // the same target, when it answers events
   energy::EnergySpan span_;
   double span_start_ = 0;
   double level_ = 0;

@@ -267,6 +267,18 @@ TEST(CApiBadInput, SessionCallsCheckEveryPointer) {
     EXPECT_EQ(none, nullptr);
     EXPECT_NE(std::string(nm_session_last_error(s)).find("must not be negative"), std::string::npos);
   }
+  // The power policy's battery spec and mode: a bad one is refused before the stream starts.
+  for (void (*bad)(nm_stream_params&) : {+[](nm_stream_params& p) { p.battery = "sim:-5mAh"; },
+                                          +[](nm_stream_params& p) { p.battery = "sim:2000mAh,start=150%"; },
+                                          +[](nm_stream_params& p) { p.battery = "\x01\xff"; },
+                                          +[](nm_stream_params& p) { p.power_mode = "turbo"; }}) {
+    nm_stream_params b = sp;
+    bad(b);
+    nm_stream* none = nullptr;
+    EXPECT_EQ(nm_stream_begin(s, &b, nullptr, nullptr, &none), NM_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(none, nullptr);
+    EXPECT_EQ(nm_session_run_stream(s, kModels.c_str(), &b, nullptr, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+  }
   ASSERT_EQ(nm_stream_begin(s, &sp, nullptr, nullptr, &stream), NM_OK);  // no callback: answers are dropped
   EXPECT_EQ(nm_stream_push(stream, nullptr, "x"), NM_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(nm_stream_push(stream, &img, nullptr), NM_OK);

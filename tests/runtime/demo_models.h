@@ -7,6 +7,7 @@
 #include <string>
 
 #include "runtime/pipeline.h"
+#include "runtime/text_session.h"
 
 namespace nm::test {
 
@@ -19,6 +20,17 @@ inline const PipelineModels& demo_models() {
     return r.ok() ? std::move(r).value() : nullptr;
   }();
   return *m;
+}
+
+// A greedy session of the demo model on 2 threads with the given residency.
+inline std::unique_ptr<TextSession> demo_session(Residency residency) {
+  TextSessionParams p;
+  p.pipeline.n_threads = 2;
+  p.pipeline.residency = residency;
+  p.sampling.temperature = 0;
+  auto s = TextSession::create(demo_models(), p);
+  EXPECT_TRUE(s.ok()) << s.status().to_string();
+  return s.ok() ? std::move(s).value() : nullptr;
 }
 
 }  // namespace nm::test

@@ -22,7 +22,7 @@ std::string numbered(const char* prefix, int i) {
   return s;
 }
 
-struct FakePipeline : PowerTarget {
+struct FakePipeline : AssistantTarget {
   double* clock = nullptr;
   energy::EnergyMonitor* monitor = nullptr;
   int threads = 0;
@@ -176,7 +176,14 @@ TEST(PowerController, RunStopsWhenTheBatteryIsEmptyOrInputEnds) {
 
 TEST(PowerController, RefusesBadSetups) {
   PowerControllerOptions o;
-  EXPECT_FALSE(PowerController::create(o, nullptr, nullptr, nullptr).ok());
+  EXPECT_FALSE(PowerController::create(o, nullptr, nullptr, static_cast<PowerTarget*>(nullptr)).ok());
+  // A target that only takes modes (a camera stream) answers no wake events.
+  struct ModesOnly : PowerTarget {
+    Status apply(PowerMode, int) override { return Status::ok_status(); }
+  } modes;
+  auto modes_only = PowerController::create(o, nullptr, nullptr, &modes);
+  ASSERT_TRUE(modes_only.ok()) << modes_only.status().to_string();
+  EXPECT_FALSE(modes_only.value()->handle({WakeEvent::Kind::line, "what is this?"}).ok());
   FakePipeline p;
   o.max_threads = 0;
   EXPECT_FALSE(PowerController::create(o, nullptr, nullptr, &p).ok());

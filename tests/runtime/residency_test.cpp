@@ -18,16 +18,6 @@ namespace {
 const std::string kLlm = test::kModels + "nanomind-demo-llm.gguf";
 const std::string kMmproj = test::kModels + "nanomind-demo-mmproj.gguf";
 
-std::unique_ptr<TextSession> session(Residency r) {
-  TextSessionParams p;
-  p.pipeline.n_threads = 2;
-  p.pipeline.residency = r;
-  p.sampling.temperature = 0;
-  auto s = TextSession::create(test::demo_models(), p);
-  EXPECT_TRUE(s.ok()) << s.status().to_string();
-  return s.ok() ? std::move(s).value() : nullptr;
-}
-
 size_t file_rss(const std::string& path) {
   auto r = mapped_file_rss(path);
   EXPECT_TRUE(r.ok()) << r.status().to_string();
@@ -59,7 +49,7 @@ TEST(Residency, ParsesItsNames) {
 }
 
 TEST(Residency, ReleasingABrickDropsItsPagesFromTheResidentSet) {
-  auto s = session(Residency::keep);
+  auto s = test::demo_session(Residency::keep);
   ASSERT_NE(s, nullptr);
   auto img = load_image(test::kModels + "samples/scene_7.png");
   ASSERT_TRUE(img.ok());
@@ -98,8 +88,8 @@ TEST(Residency, ReleasingABrickDropsItsPagesFromTheResidentSet) {
 }
 
 TEST(Residency, OnDemandGivesEachBrickBackAfterItsRunWithTheSameAnswers) {
-  auto keep = session(Residency::keep);
-  auto lazy = session(Residency::on_demand);
+  auto keep = test::demo_session(Residency::keep);
+  auto lazy = test::demo_session(Residency::on_demand);
   ASSERT_NE(keep, nullptr);
   ASSERT_NE(lazy, nullptr);
   for (const char* scene : {"scene_3", "scene_11", "scene_42"}) {
