@@ -454,7 +454,8 @@ NM_API nm_status nm_asr_transcribe_pcm(nm_asr* asr, const float* pcm, int64_t n_
 NM_API nm_status nm_asr_transcribe_file(nm_asr* asr, const char* path, const nm_transcribe_params* params,
                                         nm_segment_callback on_segment, void* user_data);
 
-/* Live speech from an ALSA capture device ("default", "plughw:1,0", ...): a voice activity
+/* Live speech from an ALSA capture device ("default", "plughw:1,0", ...), or from an audio
+ * file played as one (device names an existing file: tests, demos): a voice activity
  * detector (params->vad_model, else the energy detector) cuts utterances, and each is
  * transcribed as soon as it ends (segment times count from the start of the capture).
  * Returns when on_segment returns non-zero, after params->duration_s of audio (if > 0), or

@@ -254,7 +254,7 @@ nm_status nm_asr_transcribe_mic(nm_asr* asr, const char* device, const nm_transc
     NM_ASSIGN_OR_RETURN(so.whisper, options(p));
     so.max_seconds = p.duration_s;
     NM_ASSIGN_OR_RETURN(nm::VoiceActivityDetector * vad, detector(asr, p));
-    NM_ASSIGN_OR_RETURN(std::unique_ptr<nm::MicCapture> mic, nm::MicCapture::open(device, nm::kWhisperSampleRate));
+    NM_ASSIGN_OR_RETURN(std::unique_ptr<nm::AudioSource> mic, nm::open_audio_input(device, nm::kWhisperSampleRate));
     const auto t0 = std::chrono::steady_clock::now();
     bool stopped = false;
     asr->result = {};

@@ -268,7 +268,7 @@ void register_transcribe(CLI::App& app) {
   cmd->add_flag("--vad", o->vad, "Decode only speech: voice activity detection (Silero with --vad-model, else by energy)");
   cmd->add_option("--vad-model", o->vad_model, "Silero VAD v6 weights (silero_vad_16k.safetensors); implies --vad");
   cmd->add_option("--duration", o->duration, "Only the first SECONDS of each file (or of the microphone)")->check(real_in(0, 1e7, false, "0 (all) to 10000000 seconds"));
-  cmd->add_option("--mic", o->mic, "Transcribe live speech from an ALSA capture device (e.g. default, plughw:1,0), one line per utterance");
+  cmd->add_option("--mic", o->mic, "Transcribe live speech from an ALSA capture device (e.g. default, plughw:1,0), or an audio file played as one, one line per utterance");
   cmd->callback([o] { throw CLI::RuntimeError(transcribe(*o)); });
 }
 

@@ -23,6 +23,7 @@ void register_serve(CLI::App& app);  // built where cpp-httplib is (not in cross
 void register_calibrate(CLI::App& app);
 void register_speak(CLI::App& app);
 void register_transcribe(CLI::App& app);
+void register_assist(CLI::App& app);
 
 // whisper.cpp's multi-letter short flags (-otxt, -osrt, -oj, -of, -np, -nt, -tr, -bs, -bo,
 // -nf, -et, -lpt, -nth, -vm) after `transcribe`, as the long names they stand for (CLI11's

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
 #endif
   nm::cli::register_speak(app);
   nm::cli::register_transcribe(app);
+  nm::cli::register_assist(app);
   nm::cli::register_calibrate(app);
   // CLI11 reads an unknown first word as a stray positional and says only "A subcommand is
   // required": name the word and the commands instead.

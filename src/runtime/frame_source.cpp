@@ -31,7 +31,10 @@ class FolderSource final : public FrameSource {
 
 }  // namespace
 
-Result<std::unique_ptr<FrameSource>> open_folder_source(const std::string& dir, int max_frames) {
+namespace {
+
+// The folder's frames: regular files, not hidden, in name order.
+Result<std::vector<fs::path>> folder_frames(const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return error(ErrorCode::io_error, "'" + dir + "' is not a folder");
   std::vector<fs::path> files;
@@ -43,6 +46,13 @@ Result<std::unique_ptr<FrameSource>> open_folder_source(const std::string& dir, 
   if (ec) return error(ErrorCode::io_error, "cannot read the folder '" + dir + "': " + ec.message());
   if (files.empty()) return error(ErrorCode::invalid_argument, "the folder '" + dir + "' holds no image file");
   std::sort(files.begin(), files.end());
+  return files;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<FrameSource>> open_folder_source(const std::string& dir, int max_frames) {
+  NM_ASSIGN_OR_RETURN(std::vector<fs::path> files, folder_frames(dir));
   if (max_frames > 0 && files.size() > (size_t)max_frames) files.resize((size_t)max_frames);
   return std::unique_ptr<FrameSource>(new FolderSource(std::move(files)));
 }
@@ -52,6 +62,29 @@ Result<std::unique_ptr<FrameSource>> open_frame_source(const std::string& path, 
   if (::stat(path.c_str(), &st) != 0) return error(ErrorCode::io_error, "no such folder or video device: '" + path + "'");
   if (S_ISCHR(st.st_mode)) return open_v4l2_source(path, max_frames);
   return open_folder_source(path, max_frames);
+}
+
+Result<Frame> grab_frame(const std::string& camera) {
+  struct stat st {};
+  if (::stat(camera.c_str(), &st) != 0) return error(ErrorCode::io_error, "no such folder or video device: '" + camera + "'");
+  if (S_ISCHR(st.st_mode)) {
+    NM_ASSIGN_OR_RETURN(std::unique_ptr<FrameSource> dev, open_v4l2_source(camera, 1));
+    std::optional<Frame> f = dev->next();
+    if (!f) return error(ErrorCode::io_error, "the camera '" + camera + "' gave no frame");
+    if (!f->image.ok()) return f->image.status();
+    return std::move(*f);
+  }
+  NM_ASSIGN_OR_RETURN(std::vector<fs::path> files, folder_frames(camera));
+  Status first_error;
+  for (size_t i = files.size(); i-- > 0;) {
+    Frame f;
+    f.index = i;
+    f.name = files[i].filename().string();
+    f.image = load_image(files[i].string());
+    if (f.image.ok()) return f;
+    if (first_error.ok()) first_error = f.image.status();
+  }
+  return first_error;
 }
 
 void PushSource::push(std::string name, Result<Image> image) {

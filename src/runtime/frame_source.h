@@ -47,6 +47,12 @@ Result<std::unique_ptr<FrameSource>> open_v4l2_source(const std::string& device,
 // A folder or a device, chosen by what `path` is (a character device: V4L2).
 Result<std::unique_ptr<FrameSource>> open_frame_source(const std::string& path, int max_frames = 0);
 
+// The camera's picture now, for a question asked now (`nanomind assist`): a folder's last
+// image in name order (a camera that writes numbered frames into it; a file that cannot
+// be read yet, e.g. half written, gives way to the one before), or one frame captured from
+// a V4L2 device. Error when there is none.
+Result<Frame> grab_frame(const std::string& camera);
+
 // Frames handed over by the application; next() waits for one until close().
 class PushSource final : public FrameSource {
  public:

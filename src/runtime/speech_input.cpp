@@ -1,10 +1,17 @@
 #include "runtime/speech_input.h"
 
 #include <algorithm>
+#include <chrono>
+#include <string>
 #include <vector>
 
 namespace nm {
 namespace {
+
+std::string trimmed(const std::string& text) {
+  const size_t b = text.find_first_not_of(" \t\n"), e = text.find_last_not_of(" \t\n");
+  return b == std::string::npos ? std::string() : text.substr(b, e - b + 1);
+}
 
 void add_totals(WhisperTranscript& to, const WhisperTranscript& from) {
   if (to.language.empty()) {
@@ -66,7 +73,7 @@ Result<WhisperTranscript> transcribe_speech(WhisperTranscriber& asr, std::span<c
   return out;
 }
 
-Status transcribe_live(WhisperTranscriber& asr, MicCapture& mic, VoiceActivityDetector& vad, const SpeechOptions& opt,
+Status transcribe_live(WhisperTranscriber& asr, AudioSource& mic, VoiceActivityDetector& vad, const SpeechOptions& opt,
                        ThreadPool& pool, const std::function<bool(const WhisperSegment&)>& on_segment,
                        WhisperTranscript* done) {
   if (mic.sample_rate() != VoiceActivityDetector::kSampleRate) {
@@ -86,7 +93,11 @@ Status transcribe_live(WhisperTranscriber& asr, MicCapture& mic, VoiceActivityDe
   std::vector<float> chunk(VoiceActivityDetector::kChunk);
   WhisperTranscript totals;
   bool stop = false;
+  // Detector time and audio since the last utterance (Utterance::vad_ms).
+  double vad_ms = 0;
+  int64_t vad_samples = 0;
   auto run_span = [&](const SpeechSpan& s) -> Status {
+    const auto ended = std::chrono::steady_clock::now();
     const int64_t b = std::max(s.begin, base), e = std::min<int64_t>(s.end, base + (int64_t)buf.size());
     if (e <= b) return Status();
     std::span<const float> all(buf);
@@ -94,6 +105,18 @@ Status transcribe_live(WhisperTranscriber& asr, MicCapture& mic, VoiceActivityDe
     o.on_segment = nullptr;
     NM_ASSIGN_OR_RETURN(WhisperTranscript t, asr.transcribe(all.subspan((size_t)(b - base), (size_t)(e - b)), o, pool));
     const double offset = (double)b / VoiceActivityDetector::kSampleRate;
+    Utterance u;
+    if (opt.on_utterance) {
+      u.t0 = offset;
+      u.t1 = (double)e / VoiceActivityDetector::kSampleRate;
+      u.transcript = t;
+      u.text = trimmed(t.text());
+      u.ended = ended;
+      u.vad_ms = vad_ms;
+      u.vad_audio_s = (double)vad_samples / VoiceActivityDetector::kSampleRate;
+      vad_ms = 0;
+      vad_samples = 0;
+    }
     for (WhisperSegment& x : t.segments) {
       x.t0 += offset;
       x.t1 += offset;
@@ -101,6 +124,7 @@ Status transcribe_live(WhisperTranscriber& asr, MicCapture& mic, VoiceActivityDe
       totals.segments.push_back(std::move(x));
     }
     add_totals(totals, t);
+    if (!stop && opt.on_utterance && !opt.on_utterance(u)) stop = true;
     return Status();
   };
   const int64_t max_samples = opt.max_seconds > 0 ? (int64_t)(opt.max_seconds * VoiceActivityDetector::kSampleRate) : -1;
@@ -111,7 +135,11 @@ Status transcribe_live(WhisperTranscriber& asr, MicCapture& mic, VoiceActivityDe
     std::fill(chunk.begin() + got, chunk.end(), 0.0f);
     buf.insert(buf.end(), chunk.begin(), chunk.end());
     SpeechSpan s;
-    if (seg.push(vad.speech_probability(chunk.data()), &s)) NM_RETURN_IF_ERROR(run_span(s));
+    const auto t_vad = std::chrono::steady_clock::now();
+    const float p = vad.speech_probability(chunk.data());
+    vad_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_vad).count();
+    vad_samples += got;
+    if (seg.push(p, &s)) NM_RETURN_IF_ERROR(run_span(s));
     if (stop) break;
     if (!seg.in_speech()) {
       // Nothing open: keep only the padding a span starting now could reach back to.

@@ -5,14 +5,26 @@
 // Not thread-safe: one stream per call; stop a live stream from on_segment (return false).
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <span>
+#include <string>
 
 #include "bricks/vad/voice_activity.h"
 #include "runtime/whisper_transcribe.h"
 #include "core/audio_capture.h"
 
 namespace nm {
+
+// One utterance of live speech, transcribed as a whole.
+struct Utterance {
+  double t0 = 0, t1 = 0;  // seconds from the start of the capture
+  std::string text;       // the transcript without surrounding blanks ("" when nothing was heard)
+  WhisperTranscript transcript;
+  std::chrono::steady_clock::time_point ended;  // when the detector closed it (before transcription)
+  double vad_ms = 0;       // detector time since the previous utterance
+  double vad_audio_s = 0;  // audio it looked at in that time
+};
 
 struct SpeechOptions {
   WhisperTranscribeOptions whisper;
@@ -21,6 +33,10 @@ struct SpeechOptions {
   // Live: silence that ends an utterance (pauses inside a sentence are shorter).
   int utterance_silence_ms = 600;
   double max_seconds = 0.0;  // live: stop after this much audio (0: until stopped)
+  // Live: each utterance once transcribed (after its segments went to on_segment); false
+  // stops the capture. Runs on the reading thread: audio that arrives meanwhile waits in
+  // the source (a microphone's overruns are recovered).
+  std::function<bool(const Utterance&)> on_utterance;
 };
 
 // Transcribes 16 kHz audio; with a detector, only its speech spans.
@@ -30,7 +46,7 @@ Result<WhisperTranscript> transcribe_speech(WhisperTranscriber& asr, std::span<c
 // Reads the microphone until on_segment returns false, the source ends or fails; each
 // utterance (a speech span, at most 28 s) is transcribed when it ends. Segment times count
 // from the start of the capture. `done` (optional) receives totals for -v.
-Status transcribe_live(WhisperTranscriber& asr, MicCapture& mic, VoiceActivityDetector& vad, const SpeechOptions& opt,
+Status transcribe_live(WhisperTranscriber& asr, AudioSource& mic, VoiceActivityDetector& vad, const SpeechOptions& opt,
                        ThreadPool& pool, const std::function<bool(const WhisperSegment&)>& on_segment,
                        WhisperTranscript* done = nullptr);
 

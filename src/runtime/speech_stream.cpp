@@ -64,18 +64,39 @@ Status SpeechStream::finish() {
   return error_;
 }
 
+Status SpeechStream::drain() {
+  if (!thread_.joinable()) return error_;
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!pending_.empty()) queue_.push_back(std::move(pending_));
+  pending_.clear();
+  cv_.notify_one();
+  idle_cv_.wait(lock, [&] { return queue_.empty() && !busy_; });
+  return error_;
+}
+
+void SpeechStream::begin_turn() {
+  std::lock_guard<std::mutex> lock(mu_);
+  t0_ = std::chrono::steady_clock::now();
+  first_audio_ms_ = -1;
+  turn_spoken_ = 0;
+}
+
 void SpeechStream::worker() {
   ThreadPool pool(std::max(1, p_.n_threads));
   for (;;) {
     std::string text;
     {
       std::unique_lock<std::mutex> lock(mu_);
+      busy_ = false;
+      idle_cv_.notify_all();
       cv_.wait(lock, [&] { return done_ || !queue_.empty(); });
       if (queue_.empty()) return;
       text = std::move(queue_.front());
       queue_.pop_front();
+      busy_ = true;
+      if (!error_.ok()) continue;  // drain the queue after an error
     }
-    if (!error_.ok()) continue;  // drain the queue after an error
+    const auto t_synth = std::chrono::steady_clock::now();
     Status s = Status::ok_status();
     if (synth_) {
       auto sentences = espeak_phonemize(text, p_.espeak_voice);
@@ -84,13 +105,16 @@ void SpeechStream::worker() {
       std::vector<float> pcm;
       for (size_t i = 0; s.ok() && sentences.ok() && i < sentences->size(); ++i) {
         pcm.clear();
-        if (n_spoken_ > 0) pcm.assign((size_t)(p_.sentence_pause_s * rate), 0.0f);
+        if (turn_spoken_ > 0) pcm.assign((size_t)(p_.sentence_pause_s * rate), 0.0f);
         s = synth_->synthesize(phoneme_ids((*sentences)[i], p_.voice->voice().phoneme_ids), pool, pcm);
         if (s.ok()) s = sink_(pcm, rate);
         if (s.ok() && first_audio_ms_ < 0) {
           first_audio_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0_).count();
         }
-        if (s.ok()) ++n_spoken_;
+        if (s.ok()) {
+          ++n_spoken_;
+          ++turn_spoken_;
+        }
       }
     } else {
       auto a = espeak_speak(text, p_.espeak_voice);
@@ -100,9 +124,14 @@ void SpeechStream::worker() {
         if (s.ok() && first_audio_ms_ < 0) {
           first_audio_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0_).count();
         }
-        if (s.ok()) ++n_spoken_;
+        if (s.ok()) {
+          ++n_spoken_;
+          ++turn_spoken_;
+        }
       }
     }
+    std::lock_guard<std::mutex> lock(mu_);
+    synth_ms_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_synth).count();
     if (!s.ok()) error_ = std::move(s);
   }
 }

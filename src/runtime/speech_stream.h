@@ -2,8 +2,11 @@
 // sentence by sentence, so speech starts before the text ends. push() only cuts complete
 // sentences off the text and queues them; a worker thread of its own phonemises, synthesises
 // (a VITS voice through SpeechSynth, or espeak-ng's own voice) and hands each sentence's
-// samples to the sink in order. finish() speaks what is left and waits.
-// Thread-safety: push() and finish() from one thread; the sink is called on the worker.
+// samples to the sink in order. finish() speaks what is left and waits; drain() does the
+// same but keeps the stream open for the next text (one stream for many answers, so the
+// voice's graphs and packed weights are prepared once).
+// Thread-safety: push(), drain(), begin_turn() and finish() from one thread; the sink is
+// called on the worker.
 #pragma once
 
 #include <chrono>
@@ -43,10 +46,18 @@ class SpeechStream {
   void push(std::string_view text);
   // Speaks the rest, waits for the worker; the first error of the stream, if any.
   Status finish();
+  // Speaks the rest and waits until the sink has had it all; the stream stays open.
+  Status drain();
+  // Restarts the clock of first_audio_ms() (a new answer begins).
+  void begin_turn();
 
+  // Call these after drain() or finish().
   int sentences_spoken() const { return n_spoken_; }
-  // Milliseconds from create() to the first samples handed to the sink (< 0: none yet).
+  // Milliseconds from create() (or the last begin_turn()) to the first samples handed to
+  // the sink since then (< 0: none yet).
   double first_audio_ms() const { return first_audio_ms_; }
+  // Time the worker spent phonemising and synthesising, in all.
+  double synth_ms() const { return synth_ms_; }
 
  private:
   explicit SpeechStream(const SpeechStreamParams& p, Sink sink);
@@ -58,13 +69,17 @@ class SpeechStream {
   std::string pending_;  // text after the last complete sentence (push's thread only)
   std::mutex mu_;
   std::condition_variable cv_;
+  std::condition_variable idle_cv_;  // drain() waits on it for the worker to be idle
   std::deque<std::string> queue_;
+  bool busy_ = false;  // the worker holds a sentence
   bool done_ = false;
   Status error_;
   std::thread thread_;
   std::chrono::steady_clock::time_point t0_;
   double first_audio_ms_ = -1;
+  double synth_ms_ = 0;
   int n_spoken_ = 0;
+  int turn_spoken_ = 0;  // since begin_turn(): the first sentence of an answer gets no pause
 };
 
 // Where the text up to the end of its last complete sentence ends: after a '.', '!', '?' or

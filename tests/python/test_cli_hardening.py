@@ -172,7 +172,13 @@ _BASE_ARGS = {"run": [("-p", "hi"), ("-n", "1")], "chat": [("-n", "1")],
                                                  "whisper_fuzz", "tiny_q4_0.bin")),
                              ("-f", os.path.join(os.environ.get("NM_SOURCE_DIR", "."), "tests", "fuzz", "corpus",
                                                  "audio_fuzz", "s16_mono_16k.wav")),
-                             ("--beam-size", "1")]}
+                             ("--beam-size", "1")],
+              # the same Whisper file and audio as the microphone: no speech, so no turn
+              "assist": [("--asr", os.path.join(os.environ.get("NM_SOURCE_DIR", "."), "tests", "fuzz", "corpus",
+                                                "whisper_fuzz", "tiny_q4_0.bin")),
+                         ("--mic", os.path.join(os.environ.get("NM_SOURCE_DIR", "."), "tests", "fuzz", "corpus",
+                                                "audio_fuzz", "s16_mono_16k.wav")),
+                         ("--beam-size", "1")]}
 _TEXT_OPTION = re.compile(r"^\s+((?:-\w,)?--[\w-]+)\s+TEXT\b")
 _POSITIONAL = re.compile(r"^\s+(\w+)\s+TEXT\b.*REQUIRED")
 

@@ -159,3 +159,24 @@ def log_mel(shim, audio, filters):
     assert shim.nm_shim_log_mel(ptr(audio), ctypes.c_int64(len(audio)), ptr(filters), filters.shape[0], ptr(out),
                                 ctypes.c_int64(cap), ctypes.byref(n)) == 0
     return out[:, :n.value]
+
+
+def spoken_questions(questions, directory, silence_s):
+    """A WAV file in which espeak-ng says each question after silence_s of silence (and
+    silence_s more at the end): a recording to play as the microphone. None without espeak-ng."""
+    import wave
+    parts, rate = [], 22050
+    for i, q in enumerate(questions):
+        if speak(q, directory / f"q{i}.wav") is None:
+            return None
+        with wave.open(str(directory / f"q{i}.wav")) as w:
+            rate = w.getframerate()
+            parts += [np.zeros(int(rate * silence_s), "<i2"), np.frombuffer(w.readframes(w.getnframes()), "<i2")]
+    parts.append(np.zeros(int(rate * silence_s), "<i2"))
+    out = directory / "mic.wav"
+    with wave.open(str(out), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(np.concatenate(parts).tobytes())
+    return str(out)

@@ -5,10 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <map>
 
+#include "core/file_read.h"
 #include "core/fp16.h"
 #include "core/mapped_file.h"
 
@@ -181,16 +180,11 @@ Status check_hparams(const WhisperHparams& hp, const std::string& path) {
   return Status();
 }
 
+// A CTranslate2 directory's small text files, read as any user-named file is (core/file_read.h):
+// a FIFO put in the directory would block std::ifstream forever; it is refused by kind.
 Result<std::string> read_text_file(const std::string& path, size_t max_bytes) {
-  struct stat st{};
-  if (stat(path.c_str(), &st) != 0) return error(ErrorCode::io_error, "cannot open '" + path + "'");
-  if (!S_ISREG(st.st_mode)) return error(ErrorCode::io_error, "'" + path + "' is not a regular file");
-  if ((size_t)st.st_size > max_bytes) return error(ErrorCode::invalid_file, "'" + path + "' is implausibly large");
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return error(ErrorCode::io_error, "cannot open '" + path + "'");
-  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (f.bad()) return error(ErrorCode::io_error, "cannot read '" + path + "'");
-  return s;
+  NM_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, read_regular_file(path, max_bytes, "'" + path + "'"));
+  return std::string(bytes.begin(), bytes.end());
 }
 
 }  // namespace
