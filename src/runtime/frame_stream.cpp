@@ -88,7 +88,7 @@ class Stream {
       a.text += piece;
       if (on_piece_ && !piece.empty()) on_piece_(job.frame, piece);
       return true;
-    });
+    }, params_.ignore_eos);
     if (ring_.state(slot) == SlotState::reading) (void)ring_.release(slot);  // prefill failed before reading it
     const TextTimings& t = session_.timings();
     a.prefill_ms = t.prompt_ms;

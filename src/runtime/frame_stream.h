@@ -32,6 +32,7 @@ struct FrameStreamParams {
   int every = 1;          // ask about every K-th frame (frames 0, K, 2K, ...)
   int n_predict = 64;     // answer length limit
   bool pipelined = true;  // vision and text on their own workers
+  bool ignore_eos = false;  // end tokens do not end an answer: n_predict tokens each (tests, benchmarks)
   // Ablation (nanomind bench --workload camera:N, the monolithic mode): the vision brick
   // writes into a buffer of its own and the embeddings are copied into the ring slot the
   // text brick reads, as a runtime without a shared ring does (counted as bytes copied).

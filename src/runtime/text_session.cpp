@@ -94,10 +94,10 @@ Status TextSession::prefill(const std::vector<PromptPosition>& positions, const 
 
 Status TextSession::prefill_and_generate(const std::vector<PromptPosition>& positions, int n_predict,
                                          const PieceCallback& on_piece, std::string* reply,
-                                         const Pipeline::ImageSource* slots) {
+                                         const Pipeline::ImageSource* slots, bool ignore_eos) {
   const auto t0 = Clock::now();
   NM_RETURN_IF_ERROR(prefill(positions, slots));
-  Status st = generate(n_predict, on_piece, reply, t0);
+  Status st = generate(n_predict, on_piece, reply, t0, ignore_eos);
   // On demand, the text brick gives its weights, graphs and KV cache back after each
   // answer; the next turn maps them again and prefills the whole conversation.
   if (pipeline_->params().residency == Residency::on_demand) pipeline_->release_text();
@@ -113,8 +113,8 @@ TextStream TextSession::make_stream(int n_predict, const std::vector<std::string
 }
 
 Status TextSession::generate(int n_predict, const PieceCallback& on_piece, std::string* reply,
-                             Clock::time_point t0) {
-  TextStream stream = make_stream(n_predict, {});
+                             Clock::time_point t0, bool ignore_eos) {
+  TextStream stream = make_stream(n_predict, {}, ignore_eos);
   const auto t1 = Clock::now();
   TraceScope trace(pipeline_->trace(), pipeline_->text_device_name(), "text", "decode");
   energy_.begin_phase(energy::EnergyPhase::decode);
@@ -344,19 +344,20 @@ Result<std::vector<PromptPosition>> TextSession::chat_positions(const std::vecto
 }
 
 Status TextSession::chat_with_images(const std::string& user_message, int n_new_images, int n_predict,
-                                     const PieceCallback& on_piece, const Pipeline::ImageSource* slots) {
+                                     const PieceCallback& on_piece, const Pipeline::ImageSource* slots,
+                                     bool ignore_eos) {
   timings_.n_images = n_new_images;
   NM_ASSIGN_OR_RETURN(std::vector<PromptPosition> positions,
                       chat_positions(conversation_with(user_message, n_new_images)));
   std::string reply;
-  NM_RETURN_IF_ERROR(prefill_and_generate(positions, n_predict, on_piece, &reply, slots));
+  NM_RETURN_IF_ERROR(prefill_and_generate(positions, n_predict, on_piece, &reply, slots, ignore_eos));
   history_.push_back({"user", user_message, n_new_images});
   history_.push_back({"assistant", reply});
   return Status();
 }
 
 Status TextSession::ask(const std::string& question, const ImagePlan& plan, const Pipeline::ImageSource& slots,
-                        int n_predict, const PieceCallback& on_piece) {
+                        int n_predict, const PieceCallback& on_piece, bool ignore_eos) {
   if (!pipeline_->has_vision()) return pipeline_->plan_image(plan.image_width, plan.image_height).status();
   if (!template_) {
     return ChatTemplate::select(params_.chat_template, model_.tokenizer()).status();
@@ -365,7 +366,7 @@ Status TextSession::ask(const std::string& question, const ImagePlan& plan, cons
   images_.clear();
   timings_ = {};
   images_.push_back({next_image_id_++, Image{}, plan});
-  return chat_with_images(question, 1, n_predict, on_piece, &slots);
+  return chat_with_images(question, 1, n_predict, on_piece, &slots, ignore_eos);
 }
 
 Status TextSession::chat(const std::string& user_message, int n_predict, const PieceCallback& on_piece) {

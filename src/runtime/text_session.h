@@ -85,8 +85,9 @@ class TextSession {
   // cache keeps what still matches, e.g. the system prompt), whose embeddings another
   // thread encodes: `slots` hands over the picture's ring slot when its rows are
   // evaluated (a stream, runtime/frame_stream.h). `plan` describes the picture.
+  // ignore_eos: end tokens do not end the answer (fixed-length answers: tests, benchmarks).
   Status ask(const std::string& question, const ImagePlan& plan, const Pipeline::ImageSource& slots, int n_predict,
-             const PieceCallback& on_piece);
+             const PieceCallback& on_piece, bool ignore_eos = false);
   // Plain completion of `text` (no template), continuing the current context.
   Status complete(const std::string& text, int n_predict, const PieceCallback& on_piece);
 
@@ -154,10 +155,11 @@ class TextSession {
   // Makes the context hold exactly `positions` (keeps the longest cached prefix), then generates.
   // Pictures' rows come from `slots` when given, else they are encoded here.
   Status prefill_and_generate(const std::vector<PromptPosition>& positions, int n_predict, const PieceCallback& on_piece,
-                              std::string* reply, const Pipeline::ImageSource* slots = nullptr);
+                              std::string* reply, const Pipeline::ImageSource* slots = nullptr,
+                              bool ignore_eos = false);
   // The generation loop after a prefill started at t0.
   Status generate(int n_predict, const PieceCallback& on_piece, std::string* reply,
-                  std::chrono::steady_clock::time_point t0);
+                  std::chrono::steady_clock::time_point t0, bool ignore_eos = false);
   // Stop rules of the chat template (or the vocabulary's end tokens) plus extra stop strings.
   TextStream make_stream(int n_predict, const std::vector<std::string>& extra_stops, bool ignore_eos = false) const;
   // Positions of `messages` rendered with the chat template; images_ holds every picture
@@ -167,7 +169,8 @@ class TextSession {
   void restart_sampler(const SamplerParams& sampling);
   // A chat turn over the conversation's pictures (the new ones already appended).
   Status chat_with_images(const std::string& user_message, int n_new_images, int n_predict,
-                          const PieceCallback& on_piece, const Pipeline::ImageSource* slots = nullptr);
+                          const PieceCallback& on_piece, const Pipeline::ImageSource* slots = nullptr,
+                          bool ignore_eos = false);
   // System prompt (if any) + history + the new user turn, for the chat template.
   std::vector<ChatMessage> conversation_with(const std::string& user_message, int n_images) const;
 

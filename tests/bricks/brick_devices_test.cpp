@@ -31,13 +31,13 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "backend/device_registry.h"
+#include "../generated_models.h"
 #include "runtime/text_context.h"
 #include "bricks/text/text_model.h"
 #include "bricks/vision/mmproj.h"
@@ -50,15 +50,7 @@
 namespace nm {
 namespace {
 
-uint64_t seed() {
-  static const uint64_t s = [] {
-    const char* e = std::getenv("NM_SEED");
-    const uint64_t v = e ? std::strtoull(e, nullptr, 10) : std::random_device{}() % 1000000007u;
-    std::printf("brick_devices_test seed: %llu (replay with NM_SEED=%llu)\n", (unsigned long long)v, (unsigned long long)v);
-    return v;
-  }();
-  return s;
-}
+uint64_t seed() { return test::run_seed("brick_devices_test"); }
 
 // The OpenCL device of a registry made once for the whole suite (programs compile once).
 Device* opencl_device() {
@@ -77,29 +69,10 @@ Device* opencl_device() {
   Device* cl = opencl_device();                                                      \
   if (!cl) GTEST_SKIP() << "no OpenCL platform (install pocl-opencl-icd to run this)"
 
-std::string tmp_file(const std::string& name) {
-  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("nm_brick_devices_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  return (dir / name).string();
-}
-
-// Runs a generator script from tools/; returns the written path or "" (with a failure).
 std::string make_file(const std::string& tool, const std::string& args, const std::string& out_name) {
-  const std::string out = tmp_file(out_name);
-  const std::string cmd = std::string(NM_PYTHON) + " " + NM_SOURCE_DIR + "/tools/" + tool + " " + args + " --out " + out +
-                          " > " + out + ".log 2>&1";
-  const int rc = std::system(cmd.c_str());
-  EXPECT_EQ(rc, 0) << cmd;
-  std::filesystem::remove(out + ".log");
-  return rc == 0 ? out : "";
+  return test::make_model_file(tool, args, out_name);
 }
-
-// The models are mmapped: the files can go as soon as they are loaded.
-void remove_file(const std::string& path) {
-  std::filesystem::remove(path);
-  std::error_code ec;
-  std::filesystem::remove(std::filesystem::path(path).parent_path(), ec);  // once empty
-}
+void remove_file(const std::string& path) { test::remove_generated_file(path); }
 
 struct TextRun {
   std::vector<std::vector<float>> logits;  // per step: the last position's logits

@@ -9,14 +9,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <future>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bounded_stream.h"
 #include "demo_models.h"
 
 namespace nm {
@@ -24,6 +23,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::kModels;
+using test::run_bounded;
 const PipelineModels& demo() { return test::demo_models(); }
 
 // A folder of the demo's sample scenes and one file that is not an image.
@@ -50,19 +50,6 @@ std::unique_ptr<TextSession> session(const std::string& devices, int n_ctx = 0) 
   auto s = TextSession::create(demo(), p);
   EXPECT_TRUE(s.ok()) << s.status().to_string();
   return s.ok() ? std::move(s).value() : nullptr;
-}
-
-// Runs a stream under a watchdog: a hang fails the test instead of blocking ctest.
-Result<FrameStreamStats> run_bounded(TextSession& s, FrameSource& src, const FrameStreamParams& p,
-                                     std::vector<FrameAnswer>& out) {
-  auto f = std::async(std::launch::async, [&] {
-    return run_frame_stream(s, src, p, [&](const FrameAnswer& a) { out.push_back(a); });
-  });
-  if (f.wait_for(std::chrono::seconds(120)) != std::future_status::ready) {
-    ADD_FAILURE() << "the stream did not finish in 120 s";
-    std::abort();  // a hung worker cannot be joined; stop here rather than hang ctest
-  }
-  return f.get();
 }
 
 TEST(FrameStream, PipelinedAnswersEqualTheSequentialRunOnEveryPlacement) {
