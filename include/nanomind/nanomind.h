@@ -98,8 +98,9 @@ typedef struct nm_session_params {
   int32_t residency;           /* NM_RESIDENCY_KEEP (0, default): each brick's weights stay mapped (and
                                   packed) from first use to the session's end; NM_RESIDENCY_ON_DEMAND (1):
                                   a brick's weights, packed copies, graphs (and the text brick's KV cache)
-                                  are given back after each run and mapped again before the next, so the
-                                  bricks are never all resident at once (less memory, slower turns) */
+                                  are given back after each run and mapped again before the next, so
+                                  bricks that take turns are never all resident at once (less memory,
+                                  slower turns; a pipelined stream overlaps them: use sequential) */
 } nm_session_params;
 #define NM_RESIDENCY_KEEP 0
 #define NM_RESIDENCY_ON_DEMAND 1
@@ -219,6 +220,8 @@ typedef struct nm_stream_params {
                              profile); "sysfs" or "sysfs:BAT0": the machine's fuel gauge */
   const char* power_mode; /* NULL or "auto": chosen from the battery level; "parallel", "throttled" or
                              "on-demand": forced */
+  int32_t ignore_eos;    /* 1: end tokens do not end an answer, every answer is n_predict tokens
+                            (benchmarks: the same work whatever the run) */
 } nm_stream_params;
 
 #define NM_POWER_NONE (-1)

@@ -725,6 +725,7 @@ nm_stream_params nm_stream_default_params(void) {
   p.copy_embeddings = 0;
   p.battery = nullptr;
   p.power_mode = nullptr;
+  p.ignore_eos = 0;
   return p;
 }
 
@@ -746,6 +747,7 @@ nm::Result<nm::FrameStreamParams> stream_params(nm_session* s, const nm_stream_p
   p.n_predict = params->n_predict > 0 ? params->n_predict : 64;
   p.pipelined = params->sequential == 0;
   p.copy_embeddings = params->copy_embeddings != 0;
+  p.ignore_eos = params->ignore_eos != 0;
   if (nm::TokenRing* ring = s->session->pipeline().ring()) {
     ring->set_policy(params->drop_frames ? nm::Backpressure::drop_oldest : nm::Backpressure::block);
   }

@@ -115,12 +115,13 @@ def test_bench_camera_workload_json(tmp_path):
     r = nm("bench", "--workload", "camera:3", "-n", "4", "--json", env=env)
     assert r.returncode == 0, r.stderr
     j = json.loads(r.stdout)
-    assert j["workload"] == "camera:3"
+    assert j["workload"] == "camera:3" and j["answer_tokens"] == 4
     mono, nano = j["modes"]
     assert mono["mode"] == "monolithic" and nano["mode"] == "nanomind"
     for m in (mono, nano):
         assert m["frames"] == 3 and m["answered"] == 3, m
         assert m["peak_rss_mib"] > 0 and m["answers_per_min"] > 0 and m["first_answer_ms"] > 0
+        assert m["mean_answer_tokens"] == 4, m  # end tokens ignored: the same work in both modes
     assert mono["bytes_copied_between_bricks"] > 0 and mono["embeddings"] == "copied"
     assert nano["bytes_copied_between_bricks"] == 0 and nano["residency"] == "on-demand" and nano["pipelined"]
     if env is not ENV:
