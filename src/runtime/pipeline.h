@@ -42,9 +42,10 @@ namespace nm {
 
 // How long a brick's weights stay in memory. keep: loaded (mapped, packed) on first use and
 // held until the pipeline ends. on_demand: mapped and packed when the brick is about to
-// run and given back after (Pipeline::release_vision / release_text), so two bricks are
-// never both at their peak: less memory, at the price of re-reading (and re-packing) the
-// weights and re-evaluating the prompt on every run.
+// run and given back after (Pipeline::release_vision / release_text), so two bricks that
+// take turns (a sequential stream) are never both at their peak: less memory,
+// at the price of re-reading (and re-packing) the weights and re-evaluating the prompt on
+// every run. A pipelined stream overlaps the bricks, and both are resident while it does.
 enum class Residency : uint8_t { keep, on_demand };
 const char* residency_name(Residency r);  // "keep", "on-demand"
 Result<Residency> parse_residency(const std::string& text);
