@@ -16,12 +16,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
 import nanomind_ctypes as nmc  # noqa: E402
+from real_tier import MODELS_DIR  # noqa: E402
 
 
 def models_dir():
     """Where scripts/fetch-models.sh puts the real files."""
-    return os.environ.get("NM_MODELS_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "nanomind", "models")
+    return MODELS_DIR
 
 
 def load_library():

@@ -25,13 +25,12 @@ SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 sys.path.insert(0, os.path.join(SRC, "tools"))
 sys.path.insert(0, os.path.join(SRC, "tools", "demo_model"))
 import nanomind_ctypes as nmc  # noqa: E402
+import real_tier  # noqa: E402
 
 MODELS = os.path.join(SRC, "models")
 MMPROJ = os.path.join(MODELS, "nanomind-smollm2-vision-mmproj.gguf")
 HELDOUT = os.path.join(MODELS, "nanomind-smollm2-vision-heldout.json")
 LLM_NAME = "smollm2-135m-instruct-q4_1.gguf"
-MODELS_DIR = os.environ.get("NM_MODELS_DIR") or os.path.join(
-    os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "nanomind", "models")
 PHOTOS = os.path.join(SRC, "tests", "data", "photos")
 # NanoMind's greedy answers must equal float32 PyTorch's on at least this fraction of the
 # held-out scenes before the vision file ships. (The undertrained stage-2 checkpoint of
@@ -41,19 +40,12 @@ MIN_AGREEMENT = 0.97
 
 
 def _llm():
-    if os.environ.get("NM_REAL") != "1" and os.environ.get("NM_REAL_REQUIRED") != "1":
-        pytest.skip("the real-weight tier runs with NM_REAL=1 (or NM_REAL_REQUIRED=1, as scripts/test.sh sets)")
+    real_tier.require_tier()
     if not os.path.exists(MMPROJ):
         # Shipped only once it measures better than the toy on held-out styles
         # (tools/demo_model/README.md); until then the toy is the default and these checks wait.
         pytest.skip(f"{os.path.basename(MMPROJ)} is not shipped in models/ yet")
-    path = os.path.join(MODELS_DIR, LLM_NAME)
-    if not os.path.exists(path):
-        msg = f"{path} is missing: run scripts/fetch-models.sh"
-        if os.environ.get("NM_REAL_REQUIRED") == "1":
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return path
+    return real_tier.model_file(LLM_NAME)
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +143,7 @@ def test_run_without_a_model_uses_the_default(tmp_path):
     with open(os.path.join(MODELS, "samples", "varied.json")) as f:
         sample = json.load(f)[0]
     qa = sample["qa"][0]
-    env = dict(os.environ, NM_MODELS_DIR=MODELS_DIR)
+    env = dict(os.environ, NM_MODELS_DIR=real_tier.MODELS_DIR)
     env.pop("NANOMIND_MODELS", None)
     r = subprocess.run([os.path.join(os.environ["NM_BIN"], "nanomind"), "run", "--image",
                         os.path.join(MODELS, "samples", sample["image"]), "-p", qa["question"], "--temp", "0"],

@@ -18,6 +18,7 @@ import subprocess
 
 import numpy as np
 import pytest
+import real_tier
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -76,8 +77,7 @@ def shim():
 
 
 def voice_onnx():
-    cache = os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache"))
-    for p in (os.environ.get("NM_PIPER_ONNX", ""), os.path.join(cache, "nanomind", "models", "en_US-joe-medium.onnx")):
+    for p in (os.environ.get("NM_PIPER_ONNX", ""), os.path.join(real_tier.MODELS_DIR, "en_US-joe-medium.onnx")):
         if p and os.path.isfile(p) and os.path.isfile(p + ".json"):
             return p
     return None
@@ -85,13 +85,10 @@ def voice_onnx():
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    if os.environ.get("NM_REAL") != "1" and os.environ.get("NM_REAL_REQUIRED") != "1":
-        pytest.skip("the real-weight tier runs with NM_REAL=1 (or NM_REAL_REQUIRED=1)")
+    real_tier.require_tier()
     onnx = voice_onnx()
     if onnx is None:
-        if os.environ.get("NM_REAL_REQUIRED") == "1":
-            pytest.fail("en_US-joe-medium.onnx is not in the model cache: run scripts/fetch-models.sh")
-        pytest.skip("en_US-joe-medium.onnx not in the model cache")
+        real_tier.missing(os.path.join(real_tier.MODELS_DIR, "en_US-joe-medium.onnx"))
     py = os.environ.get("NM_TTS_PYTHON")
     if not py or subprocess.run([py, "-c", "import onnx, onnxruntime, piper_phonemize"]).returncode != 0:
         pytest.skip("NM_TTS_PYTHON (a Python with tools/requirements-tts.txt) is not set or lacks the packages")

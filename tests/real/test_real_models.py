@@ -52,6 +52,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools"))
 import nanomind_ctypes as nmc  # noqa: E402
+import real_tier  # noqa: E402
 
 TIE = 0.1  # the rule: a different token only where llama.cpp rates it within 0.1 of its top
 # Twice the largest |NanoMind - llama.cpp| logit difference tests/real/engine_distance.py
@@ -61,22 +62,12 @@ NOISE_TIE = {"smollm2-135m-instruct-q4_1.gguf": 0.75, "qwen2.5-coder-0.5b-instru
 
 GOLDEN_PATH = os.environ.get("NM_GOLDEN", "")
 GOLDEN = json.load(open(GOLDEN_PATH, encoding="utf-8")) if GOLDEN_PATH else None
-MODELS_DIR = os.environ.get("NM_MODELS_DIR") or os.path.join(
-    os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "nanomind", "models")
 
 
 def _model_path():
     if GOLDEN is None:
         pytest.fail("NM_GOLDEN is not set: run these tests through ctest (ctest -L real)")
-    if os.environ.get("NM_REAL") != "1" and os.environ.get("NM_REAL_REQUIRED") != "1":
-        pytest.skip("the real-weight tier runs with NM_REAL=1 (or NM_REAL_REQUIRED=1, as scripts/test.sh sets)")
-    path = os.path.join(MODELS_DIR, GOLDEN["model"])
-    if not os.path.exists(path):
-        msg = f"{path} is missing: run scripts/fetch-models.sh"
-        if os.environ.get("NM_REAL_REQUIRED") == "1":
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return path
+    return real_tier.model_file(GOLDEN["model"])
 
 
 @pytest.fixture(scope="module")
