@@ -466,6 +466,17 @@ NM_API nm_status nm_asr_transcribe_file(nm_asr* asr, const char* path, const nm_
 NM_API nm_status nm_asr_transcribe_mic(nm_asr* asr, const char* device, const nm_transcribe_params* params,
                                        nm_segment_callback on_segment, void* user_data);
 
+/* Decodes an audio file held in memory (WAV, FLAC, OGG, MP3, ...: what libsndfile reads) into
+ * mono float PCM at sample_rate (16000 feeds nm_asr_transcribe_pcm without resampling).
+ * Audio longer than max_seconds (0 or above 4 hours: the 4-hour limit) is refused by its
+ * declared length before anything is decoded, else as soon as the samples pass it. On
+ * success *samples (free it with nm_audio_free) holds *n_samples samples. Not audio, damaged,
+ * too long: NM_ERR_INVALID_FILE with the reason in err; NULL pointers or a sample rate out of
+ * 1000..768000: NM_ERR_INVALID_ARGUMENT; a build without libsndfile: NM_ERR_UNSUPPORTED. */
+NM_API nm_status nm_audio_decode(const uint8_t* data, size_t size, int32_t sample_rate, double max_seconds,
+                                 float** samples, int64_t* n_samples, char* err, size_t err_size);
+NM_API void nm_audio_free(float* samples);
+
 /* Results of the last transcription: the whole text, the segments, the language code. */
 NM_API int32_t nm_asr_get_text(const nm_asr* asr, char* buf, int32_t buf_size); /* bytes needed (without NUL) */
 NM_API int32_t nm_asr_n_segments(const nm_asr* asr);

@@ -1,9 +1,11 @@
-// The speech-recognition part of the C API (nm_asr_*, nm_session_chat_audio in
-// include/nanomind/nanomind.h): a Whisper model and its transcription stream. Every entry
-// point checks its pointers and catches exceptions, so none crosses into C.
+// The speech-recognition part of the C API (nm_asr_*, nm_session_chat_audio and
+// nm_audio_decode in include/nanomind/nanomind.h): a Whisper model and its transcription
+// stream, and audio files held in memory decoded for it (as an HTTP request carries them).
+// Every entry point checks its pointers and catches exceptions, so none crosses into C.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -70,6 +72,21 @@ nm_status guarded(nm_asr* a, F&& f) {
     return NM_ERR_OUT_OF_MEMORY;
   } catch (const std::exception& e) {
     a->last_error = std::string("internal error: ") + e.what();
+    return NM_ERR_INTERNAL;
+  }
+}
+
+// Runs f (an entry point without a handle) with exceptions turned into a status and the
+// message written to err.
+template <class F>
+nm_status caught(char* err, size_t err_size, F&& f) {
+  try {
+    return f();
+  } catch (const std::bad_alloc&) {
+    write_message("out of memory", err, err_size);
+    return NM_ERR_OUT_OF_MEMORY;
+  } catch (const std::exception& e) {
+    write_message(std::string("internal error: ") + e.what(), err, err_size);
     return NM_ERR_INTERNAL;
   }
 }
@@ -185,7 +202,7 @@ nm_status nm_asr_load(const nm_asr_params* params, nm_asr** out, char* err, size
     write_message("nm_asr_load: n_threads must be 0..512 and max_sequences 0..16", err, err_size);
     return NM_ERR_INVALID_ARGUMENT;
   }
-  try {
+  return caught(err, err_size, [&]() -> nm_status {
     const auto t0 = std::chrono::steady_clock::now();
     auto a = std::make_unique<nm_asr>();
     auto m = nm::WhisperModel::load(params->model_path);
@@ -210,13 +227,7 @@ nm_status nm_asr_load(const nm_asr_params* params, nm_asr** out, char* err, size
     a->timings.load_ms = ms_since(t0);
     *out = a.release();
     return NM_OK;
-  } catch (const std::bad_alloc&) {
-    write_message("out of memory", err, err_size);
-    return NM_ERR_OUT_OF_MEMORY;
-  } catch (const std::exception& e) {
-    write_message(std::string("internal error: ") + e.what(), err, err_size);
-    return NM_ERR_INTERNAL;
-  }
+  });
 }
 
 void nm_asr_free(nm_asr* asr) { delete asr; }
@@ -304,5 +315,39 @@ nm_status nm_session_chat_audio(nm_session* session, nm_asr* asr, const float* p
   }
   return nm_session_chat(session, text.c_str(), n_predict, on_token, user_data);
 }
+
+nm_status nm_audio_decode(const uint8_t* data, size_t size, int32_t sample_rate, double max_seconds, float** samples,
+                          int64_t* n_samples, char* err, size_t err_size) {
+  if (samples) *samples = nullptr;
+  if (n_samples) *n_samples = 0;
+  write_message("", err, err_size);
+  if (!data || !samples || !n_samples || sample_rate < nm::kMinAudioRate || sample_rate > nm::kMaxAudioRate ||
+      !(max_seconds >= 0)) {
+    write_message("nm_audio_decode: data, samples and n_samples are required, sample_rate must be 1000..768000 "
+                  "and max_seconds >= 0", err, err_size);
+    return NM_ERR_INVALID_ARGUMENT;
+  }
+  return caught(err, err_size, [&]() -> nm_status {
+    auto audio = nm::decode_audio(data, size, sample_rate, "the audio", nullptr,
+                                  max_seconds > 0 ? max_seconds : nm::kMaxAudioSeconds);
+    if (!audio.ok()) {
+      write_message(audio.status().message(), err, err_size);
+      return status_code(audio.status().code());
+    }
+    const std::vector<float>& s = audio->samples;
+    // malloc, so that callers in any language can free it through nm_audio_free.
+    auto* out = static_cast<float*>(std::malloc(s.size() * sizeof(float)));
+    if (!out) {
+      write_message("out of memory", err, err_size);
+      return NM_ERR_OUT_OF_MEMORY;
+    }
+    std::memcpy(out, s.data(), s.size() * sizeof(float));
+    *samples = out;
+    *n_samples = (int64_t)s.size();
+    return NM_OK;
+  });
+}
+
+void nm_audio_free(float* samples) { std::free(samples); }
 
 }  // extern "C"

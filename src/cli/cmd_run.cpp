@@ -53,17 +53,8 @@ std::string transcribe_question(const RunOptions& o) {
     std::fprintf(stderr, "error: --audio needs a Whisper model: --whisper ggml-base.bin (or a faster-whisper directory)\n");
     return "";
   }
-  nm_asr_params ap = nm_asr_default_params();
-  ap.model_path = o.whisper.c_str();
-  ap.n_threads = o.text.n_threads;
-  ap.devices = o.text.devices.c_str();  // audio=NAME,asr=NAME items place the Whisper bricks
-  char err[1024] = "";
-  nm_asr* raw = nullptr;
-  if (nm_asr_load(&ap, &raw, err, sizeof err) != NM_OK) {
-    std::fprintf(stderr, "error: %s\n", err);
-    return "";
-  }
-  std::unique_ptr<nm_asr, decltype(&nm_asr_free)> asr(raw, nm_asr_free);
+  std::unique_ptr<nm_asr, decltype(&nm_asr_free)> asr(load_asr_or_report(o.whisper, o.text), nm_asr_free);
+  if (!asr) return "";
   if (nm_asr_transcribe_file(asr.get(), o.audio.c_str(), nullptr, nullptr, nullptr) != NM_OK) {
     std::fprintf(stderr, "error: %s\n", nm_asr_last_error(asr.get()));
     return "";

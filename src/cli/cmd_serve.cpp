@@ -1,6 +1,9 @@
 // `nanomind serve`: the OpenAI-compatible HTTP server (src/server/) with llama-server's
-// flag names where they exist. Loads the model before listening, so a bad model file
-// exits non-zero with the reason and never opens the port.
+// flag names where they exist. Loads the model (and the --asr Whisper model) before
+// listening, so a bad model file exits non-zero with the reason and never opens the port.
+#include <pthread.h>
+#include <signal.h>
+
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -20,6 +23,7 @@ struct ServeOptions {
   TextOptions text;
   server::ServerOptions server;
   std::string api_key_file;
+  std::string asr_path;  // --asr: Whisper model for input_audio parts
 };
 
 std::string file_basename(const std::string& path) {
@@ -45,9 +49,24 @@ int serve(ServeOptions o) {
   }
   std::unique_ptr<nm_model, decltype(&nm_model_free)> model(load_model_or_report(o.text), nm_model_free);
   if (!model) return 1;
+  std::unique_ptr<nm_asr, decltype(&nm_asr_free)> asr(nullptr, nm_asr_free);
+  if (!o.asr_path.empty()) {
+    // The recogniser starts its thread pool now: those threads must inherit SIGINT/SIGTERM
+    // blocked, as every thread but the server's signal waiter must (else a SIGTERM landing
+    // on one of them kills the process instead of stopping it gracefully).
+    sigset_t stop_signals, before;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, &before);
+    asr.reset(load_asr_or_report(o.asr_path, o.text));
+    pthread_sigmask(SIG_SETMASK, &before, nullptr);
+    if (!asr) return 1;
+    std::fprintf(stderr, "nanomind serve: speech recogniser %s\n", nm_asr_describe(asr.get()));
+  }
   if (o.server.model_name.empty()) o.server.model_name = file_basename(o.text.model_path);
   o.server.session = session_params_from(o.text);
-  return server::run_server(model.get(), o.server);
+  return server::run_server(model.get(), o.server, asr.get());
 }
 
 }  // namespace
@@ -94,6 +113,15 @@ void register_serve(CLI::App& app) {
       ->check(int_in(0, NM_MAX_CTX, "0 (the context decides) to " + std::to_string(NM_MAX_CTX) + " tokens"))
       ->capture_default_str();
   cmd->add_option("--max-images", l.max_images, "Most images per request")->check(int_in(0, 1024, "0 to 1024 images"))
+      ->capture_default_str();
+  cmd->add_option("--asr", opts->asr_path,
+                  "Whisper model (ggml-*.bin file or faster-whisper directory) that transcribes the input_audio parts "
+                  "of chat requests (default: none; audio is refused)");
+  cmd->add_option("--max-audios", l.max_audios, "Most input_audio parts per request (with --asr)")
+      ->check(int_in(1, 64, "1 to 64 audio parts"))
+      ->capture_default_str();
+  cmd->add_option("--max-audio-seconds", l.max_audio_seconds, "Longest audio part in seconds (with --asr)")
+      ->check(real_in(0, 3600, true, "above 0, at most 3600 seconds"))
       ->capture_default_str();
   cmd->add_option("--max-image-pixels", l.max_image_pixels, "Most pixels (width x height) per image")
       ->check(int_in(1, kMaxImagePixels, "1 to " + std::to_string(kMaxImagePixels) + " pixels (what images may have)"))

@@ -163,6 +163,20 @@ nm_model* load_model_or_report(TextOptions& o) {
   return model;
 }
 
+nm_asr* load_asr_or_report(const std::string& path, const TextOptions& o) {
+  nm_asr_params ap = nm_asr_default_params();
+  ap.model_path = path.c_str();
+  ap.n_threads = o.n_threads;
+  ap.devices = o.devices.c_str();
+  char err[1024] = "";
+  nm_asr* asr = nullptr;
+  if (nm_asr_load(&ap, &asr, err, sizeof err) != NM_OK) {
+    std::fprintf(stderr, "error: %s\n", terminal_safe(err).c_str());
+    return nullptr;
+  }
+  return asr;
+}
+
 nm_session_params session_params_from(const TextOptions& o) {
   nm_session_params sp = nm_session_default_params();
   sp.n_ctx = o.n_ctx;

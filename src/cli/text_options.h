@@ -41,6 +41,9 @@ bool resolve_default_model(TextOptions& o);
 // Loads the model (the demo model when none is given); on failure prints the error and
 // returns nullptr.
 nm_model* load_model_or_report(TextOptions& o);
+// Loads a Whisper model (file or directory) with the options' threads and devices (their
+// audio=NAME,asr=NAME items place its bricks). On failure prints the error, returns nullptr.
+nm_asr* load_asr_or_report(const std::string& path, const TextOptions& o);
 // The session parameters the options ask for (pointing into o, which must outlive them).
 nm_session_params session_params_from(const TextOptions& o);
 // On failure prints the error and returns nullptr.

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <utility>
 
@@ -58,10 +59,15 @@ Status downmix(const float* in, int64_t n_frames, int channels, int64_t frame0, 
   return Status();
 }
 
-Status check_length(int64_t frames, int rate, const std::string& what) {
-  if ((double)frames / rate > kMaxAudioSeconds) {
-    return error(ErrorCode::invalid_file, what + ": longer than the " + std::to_string((int)(kMaxAudioSeconds / 3600)) +
-                                              " hour limit (split it first)");
+Status check_length(int64_t frames, int rate, const std::string& what, double max_seconds) {
+  if ((double)frames / rate > max_seconds) {
+    if (max_seconds >= kMaxAudioSeconds) {
+      return error(ErrorCode::invalid_file, what + ": longer than the " + std::to_string((int)(kMaxAudioSeconds / 3600)) +
+                                                " hour limit (split it first)");
+    }
+    char limit[32];
+    std::snprintf(limit, sizeof limit, "%g", max_seconds);
+    return error(ErrorCode::invalid_file, what + ": longer than the limit of " + limit + " seconds");
   }
   return Status();
 }
@@ -69,7 +75,8 @@ Status check_length(int64_t frames, int rate, const std::string& what) {
 // Streams interleaved frames from `read(buf, n)` (returns frames read, 0 at the end)
 // through downmix and resampling.
 template <class ReadFn>
-Result<Audio> convert_stream(ReadFn read, int channels, int rate, int target_rate, const std::string& what) {
+Result<Audio> convert_stream(ReadFn read, int channels, int rate, int target_rate, const std::string& what,
+                             double max_seconds = kMaxAudioSeconds) {
   NM_RETURN_IF_ERROR(check_format(channels, rate, what));
   NM_RETURN_IF_ERROR(check_target(target_rate));
   NM_ASSIGN_OR_RETURN(Resampler rs, Resampler::create(rate, target_rate));
@@ -79,7 +86,7 @@ Result<Audio> convert_stream(ReadFn read, int channels, int rate, int target_rat
   for (;;) {
     NM_ASSIGN_OR_RETURN(int64_t n, read(buf.data(), kChunk));
     if (n <= 0) break;
-    NM_RETURN_IF_ERROR(check_length(done + n, rate, what));
+    NM_RETURN_IF_ERROR(check_length(done + n, rate, what, max_seconds));
     NM_RETURN_IF_ERROR(downmix(buf.data(), n, channels, done, rate, what, mono));
     NM_RETURN_IF_ERROR(rs.push(mono.data(), n));
     done += n;
@@ -127,12 +134,12 @@ std::string format_name(int format) {
 }
 
 Result<Audio> decode_sndfile(SNDFILE* sf, const SF_INFO& info, int target_rate, const std::string& what,
-                             AudioSourceInfo* out_info) {
+                             AudioSourceInfo* out_info, double max_seconds = kMaxAudioSeconds) {
   if (out_info) *out_info = AudioSourceInfo{info.channels, info.samplerate, (int64_t)info.frames, format_name(info.format)};
   const int channels = info.channels;
   // A declared length over the limit fails before anything is decoded.
   if (info.samplerate > 0 && info.frames > 0 && info.frames < SF_COUNT_MAX) {
-    Status s = check_length((int64_t)info.frames, info.samplerate, what);
+    Status s = check_length((int64_t)info.frames, info.samplerate, what, max_seconds);
     if (!s.ok()) {
       sf_close(sf);
       return s;
@@ -146,7 +153,7 @@ Result<Audio> decode_sndfile(SNDFILE* sf, const SF_INFO& info, int target_rate, 
     }
     return (int64_t)got;
   };
-  Result<Audio> r = convert_stream(read, channels, info.samplerate, target_rate, what);
+  Result<Audio> r = convert_stream(read, channels, info.samplerate, target_rate, what, max_seconds);
   sf_close(sf);
   return r;
 }
@@ -162,15 +169,16 @@ Status open_error(const std::string& what) {
 bool audio_files_supported() { return NM_HAVE_SNDFILE != 0; }
 
 Result<Audio> decode_audio(const uint8_t* data, size_t size, int target_rate, const std::string& what,
-                           AudioSourceInfo* info) {
+                           AudioSourceInfo* info, double max_seconds) {
   if (size == 0 || !data) return error(ErrorCode::invalid_file, what + ": empty file");
+  if (!(max_seconds > 0) || max_seconds > kMaxAudioSeconds) max_seconds = kMaxAudioSeconds;
 #if NM_HAVE_SNDFILE
   MemoryIo io{data, (sf_count_t)size};
   SF_VIRTUAL_IO vio{mem_length, mem_seek, mem_read, mem_write, mem_tell};
   SF_INFO sfi{};
   SNDFILE* sf = sf_open_virtual(&vio, SFM_READ, &sfi, &io);
   if (!sf) return open_error(what);
-  return decode_sndfile(sf, sfi, target_rate, what, info);
+  return decode_sndfile(sf, sfi, target_rate, what, info, max_seconds);
 #else
   (void)target_rate;
   (void)info;

@@ -43,9 +43,11 @@ bool audio_files_supported();
 
 // Decodes a file and converts it to mono at `target_rate`.
 Result<Audio> load_audio(const std::string& path, int target_rate, AudioSourceInfo* info = nullptr);
-// Same for a file already in memory (`what` names it in messages).
+// Same for a file already in memory (`what` names it in messages). Audio longer than
+// max_seconds (at most kMaxAudioSeconds) is refused: by its declared length before
+// anything is decoded, else as soon as the decoded samples pass it.
 Result<Audio> decode_audio(const uint8_t* data, size_t size, int target_rate, const std::string& what = "audio",
-                           AudioSourceInfo* info = nullptr);
+                           AudioSourceInfo* info = nullptr, double max_seconds = kMaxAudioSeconds);
 
 // Interleaved PCM from the caller: n_frames frames of `channels` samples at `sample_rate`.
 Result<Audio> audio_from_pcm_f32(const float* pcm, int64_t n_frames, int channels, int sample_rate, int target_rate);

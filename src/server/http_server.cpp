@@ -18,6 +18,7 @@
 #include "server/chat_page.h"  // generated from chat_page.html: kChatPage
 #include "server/openai_format.h"
 #include "server/scheduler.h"
+#include "server/speech.h"
 
 namespace nm::server {
 namespace {
@@ -76,8 +77,8 @@ int64_t text_tokens(const nm_model* model, const InferenceRequest& r) {
 
 class Service {
  public:
-  Service(nm_model* model, const ServerOptions& o, Scheduler& sched, Metrics& metrics)
-      : model_(model), o_(o), sched_(sched), metrics_(metrics),
+  Service(nm_model* model, const ServerOptions& o, Scheduler& sched, Metrics& metrics, SpeechRecogniser* speech)
+      : model_(model), o_(o), sched_(sched), metrics_(metrics), speech_(speech),
         created_(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count()) {}
 
   void install(httplib::Server& svr) {
@@ -148,6 +149,9 @@ class Service {
     auto parsed = parse_request(req.body, kind, o_.limits);
     if (!parsed.ok()) return send_error(res, parsed.error());
     InferenceRequest& r = parsed.value();
+    if (!r.audios.empty()) {  // parse_request refuses audio when there is no recogniser
+      if (auto e = speech_->transcribe(r, o_.limits)) return send_error(res, *e);
+    }
     if (o_.max_prompt_tokens > 0) {
       const int64_t n = text_tokens(model_, r);
       if (n > o_.max_prompt_tokens) {
@@ -255,6 +259,7 @@ class Service {
   const ServerOptions& o_;
   Scheduler& sched_;
   Metrics& metrics_;
+  SpeechRecogniser* speech_;  // null without --asr
   const int64_t created_;
   std::atomic<uint64_t> next_id_{1};
 };
@@ -274,7 +279,7 @@ bool constant_time_equal(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
-int run_server(nm_model* model, const ServerOptions& options) {
+int run_server(nm_model* model, const ServerOptions& options, nm_asr* asr) {
   // SIGINT/SIGTERM are taken by one thread (sigwait), so every other thread, including
   // httplib's workers created below, must block them; a client that left must not kill us.
   sigset_t stop_signals;
@@ -286,6 +291,8 @@ int run_server(nm_model* model, const ServerOptions& options) {
 
   ServerOptions o = options;
   if (o.model_name.empty()) o.model_name = "nanomind";
+  if (!asr) o.limits.max_audios = 0;
+  std::unique_ptr<SpeechRecogniser> speech(asr ? new SpeechRecogniser(asr) : nullptr);
   Metrics metrics;
   SchedulerOptions so;
   so.n_parallel = o.n_parallel;
@@ -307,7 +314,7 @@ int run_server(nm_model* model, const ServerOptions& options) {
   svr.set_read_timeout(o.read_timeout_seconds, 0);
   svr.set_write_timeout(o.read_timeout_seconds, 0);
   svr.set_keep_alive_timeout(5);
-  Service service(model, o, *sched, metrics);
+  Service service(model, o, *sched, metrics, speech.get());
   service.install(svr);
 
   int port = o.port;

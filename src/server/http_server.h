@@ -1,7 +1,8 @@
 // The HTTP side of `nanomind serve`: cpp-httplib routes for the OpenAI-compatible API
 // (/v1/chat/completions, /v1/completions, /v1/models), /health, /metrics and the chat page
 // at /, with the API key (compared in constant time), header and body limits, streaming
-// as server-sent events, and a graceful stop. Requests go to the Scheduler as Jobs.
+// as server-sent events, and a graceful stop. Requests go to the Scheduler as Jobs, after
+// their audio parts (if any) are transcribed (server/speech.h).
 #pragma once
 
 #include <string>
@@ -30,7 +31,8 @@ struct ServerOptions {
 
 // Serves until SIGINT or SIGTERM, then drains (see Scheduler::drain) and returns 0; returns
 // non-zero, with the reason on stderr, when the slots cannot be opened or the port bound.
-int run_server(nm_model* model, const ServerOptions& options);
+// asr (may be null: input_audio parts are refused) transcribes the requests' audio.
+int run_server(nm_model* model, const ServerOptions& options, nm_asr* asr = nullptr);
 
 // True when a and b are equal, in time that depends only on their lengths.
 bool constant_time_equal(const std::string& a, const std::string& b);

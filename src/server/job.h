@@ -25,6 +25,7 @@ struct JobResult {
   int32_t n_prompt = 0, n_generated = 0;
   nm_timings timings{};           // per-brick timings of the answer
   nm_energy energy{};             // its joules per brick (valid == 0: not counted)
+  SpeechIn speech;                // the request's audio parts, transcribed (none: no audio bricks)
 };
 
 class Job {

@@ -36,6 +36,13 @@ void Metrics::count_answer(const JobResult& r) {
     brick_seconds_[{"vision_preprocess", vdev}] += r.timings.preprocess_ms / 1000.0;
     brick_seconds_[{"vision", vdev}] += r.timings.vision_ms / 1000.0;
   }
+  if (!r.speech.transcripts.empty()) {
+    const SpeechIn& sp = r.speech;
+    audio_parts_ += sp.transcripts.size();
+    audio_seconds_ += sp.audio_seconds;
+    brick_seconds_[{"audio", sp.audio_device}] += (sp.decode_audio_ms + sp.mel_ms + sp.encode_ms) / 1000.0;
+    brick_seconds_[{"asr", sp.asr_device}] += sp.asr_ms / 1000.0;
+  }
   if (r.energy.valid) {
     const std::string how = r.energy.measured ? "measured" : "estimated";
     brick_joules_[{"text_prefill", text_dev, how}] += r.energy.prefill_joules;
@@ -69,6 +76,10 @@ std::string Metrics::render(const SchedulerGauges& g) const {
   sample(out, "nanomind_generated_tokens_total", (double)generated_tokens_);
   header(out, "nanomind_images_total", "counter", "Images encoded.");
   sample(out, "nanomind_images_total", (double)images_);
+  header(out, "nanomind_audio_parts_total", "counter", "Audio parts transcribed (--asr) in finished answers.");
+  sample(out, "nanomind_audio_parts_total", (double)audio_parts_);
+  header(out, "nanomind_audio_seconds_total", "counter", "Seconds of audio transcribed in finished answers.");
+  sample(out, "nanomind_audio_seconds_total", audio_seconds_);
   header(out, "nanomind_queue_depth", "gauge", "Requests waiting for a slot.");
   sample(out, "nanomind_queue_depth", g.queue_depth);
   header(out, "nanomind_slots_busy", "gauge", "Slots generating an answer.");

@@ -1,8 +1,9 @@
 // Metrics: counters for GET /metrics in the Prometheus text format — requests by endpoint
 // and status, prompt and generated tokens, answers cancelled, per-brick time and the
-// device each brick ran on — plus gauges (queue depth, busy slots) read at render time.
-// and the joules each brick used (labelled measured or estimated, as nm_session_get_energy
-// says; no samples where neither a sensor nor a device profile exists). Thread-safe.
+// device each brick ran on (the audio and asr bricks' too, with --asr), seconds of audio
+// heard, and the joules each brick used (labelled measured or estimated, as
+// nm_session_get_energy says; no samples where neither a sensor nor a device profile
+// exists) — plus gauges (queue depth, busy slots) read at render time. Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -32,7 +33,8 @@ class Metrics {
  private:
   mutable std::mutex mu_;
   std::map<std::pair<std::string, int>, uint64_t> requests_;
-  uint64_t answers_ = 0, cancelled_ = 0, prompt_tokens_ = 0, generated_tokens_ = 0, images_ = 0;
+  uint64_t answers_ = 0, cancelled_ = 0, prompt_tokens_ = 0, generated_tokens_ = 0, images_ = 0, audio_parts_ = 0;
+  double audio_seconds_ = 0;
   // Seconds per (brick, device).
   std::map<std::pair<std::string, std::string>, double> brick_seconds_;
   // Joules per (brick, device, "measured" | "estimated").

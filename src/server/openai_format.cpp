@@ -8,9 +8,11 @@ using json = nlohmann::json;
 // count: what the brick produced, in `unit`s (tokens; images for the vision brick).
 // joules: the brick's share of the answer's energy (e.energy: "measured" from a power
 // sensor, "estimated" from a device profile, or "not measured" without either).
-json brick(const char* name, const char* device, double ms, int tokens, const nm_energy& e, double joules,
+json brick(const char* name, const char* device, double ms, double tokens, const nm_energy& e, double joules,
            const char* unit = "tokens") {
-  json b = {{"brick", name}, {"device", device[0] ? device : "cpu"}, {"ms", ms}, {"tokens", tokens}, {"unit", unit}};
+  // Counts are whole numbers except seconds of audio.
+  const json count = std::string(unit) == "seconds" ? json(tokens) : json((int64_t)tokens);
+  json b = {{"brick", name}, {"device", device[0] ? device : "cpu"}, {"ms", ms}, {"tokens", count}, {"unit", unit}};
   b["tokens_per_s"] = ms > 0 && tokens > 0 ? json(tokens * 1000.0 / ms) : json(nullptr);
   b["joules"] = e.valid ? json(joules) : json(nullptr);
   b["joules_per_token"] = e.valid && tokens > 0 && std::string(unit) == "tokens" ? json(joules / tokens) : json(nullptr);
@@ -36,6 +38,15 @@ json bricks_json(const JobResult& r) {
   const nm_timings& t = r.timings;
   json bricks = json::array();
   const nm_energy& e = r.energy;
+  const SpeechIn& sp = r.speech;
+  if (!sp.transcripts.empty()) {
+    // Whisper's bricks: `audio` (decoding the file, log-mel, encoder; its rate is seconds of
+    // audio per second) and `asr` (the decoder). No energy meter covers them yet.
+    const nm_energy none{};
+    bricks.push_back(brick("audio", sp.audio_device.c_str(), sp.decode_audio_ms + sp.mel_ms + sp.encode_ms,
+                           sp.audio_seconds, none, 0, "seconds"));
+    bricks.push_back(brick("asr", sp.asr_device.c_str(), sp.asr_ms, sp.n_asr_tokens, none, 0));
+  }
   if (t.n_images > 0) {
     bricks.push_back(brick("vision", t.vision_device, t.preprocess_ms + t.vision_ms, t.n_images, e, e.vision_joules,
                            "images"));
@@ -46,6 +57,7 @@ json bricks_json(const JobResult& r) {
             {"first_token_ms", t.first_token_ms},
             {"prompt_tokens_reused", std::max(0, r.n_prompt - t.n_prompt_tokens)}};
   if (r.time_limit_reached) n["time_limit_reached"] = true;
+  if (!sp.transcripts.empty()) n["transcripts"] = sp.transcripts;
   if (e.valid) {
     n["energy"] = {{"joules", e.joules}, {"seconds", e.seconds}, {"how", e.measured ? "measured" : "estimated"},
                    {"source", e.source}};

@@ -2,7 +2,8 @@
 // completions, the server-sent-event chunks of a streamed answer (role, content pieces,
 // the finish reason, the usage chunk), errors, and the model list. Each answer also
 // carries a "nanomind" object with per-brick device, time, tokens/s and energy (labelled
-// "not measured" until an energy meter exists) for the chat page; OpenAI clients ignore it.
+// "not measured" where no meter or profile covers the brick), and the transcripts of its
+// audio parts, for the chat page; OpenAI clients ignore it.
 #pragma once
 
 #include <cstdint>

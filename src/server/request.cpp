@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <iterator>
 
 #include <nlohmann/json.hpp>
@@ -132,7 +133,60 @@ Expected<std::vector<uint8_t>> read_image_url(const std::string& url, const Requ
   return bytes;
 }
 
-// One chat message: role and content (a string, or an array of text and image_url parts).
+// Text parts joined by "\n" (an empty text before the first non-empty one adds nothing).
+std::string join_parts(const std::vector<std::string>& parts) {
+  std::string text;
+  for (const std::string& p : parts) {
+    if (!text.empty()) text += "\n";
+    text += p;
+  }
+  return text;
+}
+
+// An input_audio part, as OpenAI sends it: {"type": "input_audio", "input_audio":
+// {"data": "<base64>", "format": "wav" | "mp3"}}. The bytes are checked only for size and
+// base64 here; decoding (and the length limit) come with transcription.
+Expected<AudioIn> read_input_audio(const json& part, const std::string& pat, const RequestLimits& limits,
+                                   int n_before) {
+  if (limits.max_audios <= 0) {
+    return bad_request("this server has no speech recogniser: start it with --asr WHISPER to send input_audio", pat);
+  }
+  if (n_before >= limits.max_audios) {
+    return bad_request("at most " + std::to_string(limits.max_audios) + " audio parts per request", pat);
+  }
+  auto ia = part.find("input_audio");
+  if (ia == part.end() || !ia->is_object()) {
+    return bad_request(pat + ".input_audio must be an object with 'data' (base64) and 'format'", pat + ".input_audio");
+  }
+  auto data = ia->find("data");
+  if (data == ia->end() || !data->is_string()) {
+    return bad_request(pat + ".input_audio.data must be a base64 string", pat + ".input_audio.data");
+  }
+  AudioIn a;
+  a.param = pat;
+  if (auto f = ia->find("format"); f != ia->end() && !f->is_null()) {
+    if (!f->is_string()) return bad_request(pat + ".input_audio.format must be a string", pat + ".input_audio.format");
+    a.format = f->get<std::string>();
+    static const char* const kFormats[] = {"wav", "mp3", "flac", "ogg", "opus"};
+    if (std::find(std::begin(kFormats), std::end(kFormats), a.format) == std::end(kFormats)) {
+      return bad_request("audio format '" + a.format.substr(0, 32) + "' is not supported (wav, mp3, flac, ogg, opus)",
+                         pat + ".input_audio.format");
+    }
+  }
+  const std::string& b64 = data->get_ref<const std::string&>();
+  if (b64.size() / 4 * 3 > limits.max_audio_bytes) {
+    return bad_request("the audio is larger than " + std::to_string(limits.max_audio_bytes) + " bytes",
+                       pat + ".input_audio.data");
+  }
+  auto decoded = base64_decode(b64);
+  if (!decoded) return bad_request("the audio data is not valid base64", pat + ".input_audio.data");
+  if (decoded->empty()) return bad_request("the audio data is empty", pat + ".input_audio.data");
+  a.bytes = std::move(*decoded);
+  return a;
+}
+
+// One chat message: role and content (a string, or an array of text, image_url and
+// input_audio parts).
 std::optional<ApiError> read_message(const json& m, size_t index, const RequestLimits& limits, InferenceRequest& req) {
   const std::string at = "messages[" + std::to_string(index) + "]";
   if (!m.is_object()) return bad_request(at + " must be an object", at);
@@ -150,6 +204,7 @@ std::optional<ApiError> read_message(const json& m, size_t index, const RequestL
   } else if (content->is_string()) {
     msg.text = content->get<std::string>();
   } else if (content->is_array()) {
+    bool has_audio = false;
     for (size_t k = 0; k < content->size(); ++k) {
       const json& part = (*content)[k];
       const std::string pat = at + ".content[" + std::to_string(k) + "]";
@@ -161,8 +216,7 @@ std::optional<ApiError> read_message(const json& m, size_t index, const RequestL
       if (t == "text") {
         auto text = part.find("text");
         if (text == part.end() || !text->is_string()) return bad_request(pat + ".text must be a string", pat + ".text");
-        if (!msg.text.empty()) msg.text += "\n";
-        msg.text += text->get<std::string>();
+        msg.parts.push_back(text->get<std::string>());
       } else if (t == "image_url") {
         auto iu = part.find("image_url");
         const json* url = nullptr;
@@ -177,16 +231,24 @@ std::optional<ApiError> read_message(const json& m, size_t index, const RequestL
         req.images.push_back(std::move(bytes.value()));
         msg.n_images++;
       } else if (t == "input_audio") {
-        return bad_request("audio input is not available in this build (it comes with the speech recogniser, --asr)",
-                           pat);
+        auto audio = read_input_audio(part, pat, limits, (int)req.audios.size());
+        if (!audio.ok()) return audio.error();
+        audio.value().message = index;
+        audio.value().part = msg.parts.size();
+        req.audios.push_back(std::move(audio.value()));
+        msg.parts.emplace_back();  // the transcript goes here
+        has_audio = true;
       } else {
         return bad_request(pat + ": content part type '" + t + "' is not supported", pat + ".type");
       }
     }
+    msg.text = join_parts(msg.parts);
+    if (!has_audio) msg.parts.clear();
   } else {
     return bad_request(at + ".content must be a string or an array of parts", at + ".content");
   }
   if (msg.n_images > 0 && msg.role != "user") return bad_request("only user messages may carry images", at);
+  if (!msg.parts.empty() && msg.role != "user") return bad_request("only user messages may carry audio", at);
   req.messages.push_back(std::move(msg));
   return std::nullopt;
 }
@@ -258,6 +320,15 @@ std::optional<ApiError> read_options(const json& body, const RequestLimits& limi
 }
 
 }  // namespace
+
+void join_transcripts(InferenceRequest& request, const std::vector<std::string>& transcripts) {
+  for (size_t i = 0; i < request.audios.size() && i < transcripts.size(); ++i) {
+    const AudioIn& a = request.audios[i];
+    request.messages[a.message].parts[a.part] = transcripts[i];
+  }
+  for (MessageIn& m : request.messages)
+    if (!m.parts.empty()) m.text = join_parts(m.parts);
+}
 
 int json_nesting_depth(std::string_view text) {
   int depth = 0, deepest = 0;

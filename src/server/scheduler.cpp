@@ -160,6 +160,7 @@ void Scheduler::end(Slot& slot, const std::string& finish_reason, bool time_limi
   nm_session_usage(slot.session, &res.n_prompt, &res.n_generated);
   nm_session_get_timings(slot.session, &res.timings);
   nm_session_get_energy(slot.session, &res.energy);
+  res.speech = slot.job->request().speech;
   metrics_.count_answer(res);
   slot.job->finish(res);
   slot.job.reset();

@@ -527,6 +527,60 @@ TEST(CApiBadInput, AsrCallsCheckEveryPointerAndValue) {
   nm_asr_free(nullptr);
 }
 
+// A 16-bit mono WAV file in memory: n samples of a sine at `rate` Hz.
+std::vector<uint8_t> wav_file(int rate, int n, std::vector<int16_t>* pcm_out = nullptr) {
+  std::vector<int16_t> pcm((size_t)n);
+  for (int i = 0; i < n; ++i) pcm[(size_t)i] = (int16_t)std::lround(12000.0 * std::sin(0.05 * i));
+  auto u32 = [](std::vector<uint8_t>& v, uint32_t x) { for (int k = 0; k < 4; ++k) v.push_back((uint8_t)(x >> (8 * k))); };
+  auto u16 = [](std::vector<uint8_t>& v, uint16_t x) { v.push_back((uint8_t)x); v.push_back((uint8_t)(x >> 8)); };
+  std::vector<uint8_t> f = {'R', 'I', 'F', 'F'};
+  u32(f, 36 + 2 * (uint32_t)n);
+  for (char c : std::string("WAVEfmt ")) f.push_back((uint8_t)c);
+  u32(f, 16); u16(f, 1); u16(f, 1); u32(f, (uint32_t)rate); u32(f, 2 * (uint32_t)rate); u16(f, 2); u16(f, 16);
+  for (char c : std::string("data")) f.push_back((uint8_t)c);
+  u32(f, 2 * (uint32_t)n);
+  for (int16_t x : pcm) u16(f, (uint16_t)x);
+  if (pcm_out) *pcm_out = pcm;
+  return f;
+}
+
+// Audio files in memory (nm_audio_decode): pointers, rates and limits checked; a 16 kHz WAV
+// decoded at 16 kHz is its samples / 32768 exactly (no resampling); the length limit holds.
+TEST(CApiBadInput, AudioDecodeChecksEveryPointerAndValue) {
+  std::vector<int16_t> pcm;
+  const std::vector<uint8_t> wav = wav_file(16000, 8000, &pcm);
+  float* out = nullptr;
+  int64_t n = -1;
+  char err[256];
+  EXPECT_EQ(nm_audio_decode(nullptr, 10, 16000, 0, &out, &n, err, sizeof err), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_audio_decode(wav.data(), wav.size(), 16000, 0, nullptr, &n, err, sizeof err), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_audio_decode(wav.data(), wav.size(), 16000, 0, &out, nullptr, err, sizeof err), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_audio_decode(wav.data(), wav.size(), 999, 0, &out, &n, err, sizeof err), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_audio_decode(wav.data(), wav.size(), 768001, 0, &out, &n, nullptr, 0), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_audio_decode(wav.data(), wav.size(), 16000, -1, &out, &n, err, sizeof err), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_audio_decode(wav.data(), wav.size(), 16000, NAN, &out, &n, err, sizeof err), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(out, nullptr);
+  EXPECT_EQ(n, 0);
+  EXPECT_EQ(nm_audio_decode(wav.data(), 0, 16000, 0, &out, &n, err, sizeof err), NM_ERR_INVALID_FILE);
+  const uint8_t junk[] = "this is not an audio file at all, just some text bytes";
+  EXPECT_EQ(nm_audio_decode(junk, sizeof junk, 16000, 0, &out, &n, err, sizeof err), NM_ERR_INVALID_FILE);
+  EXPECT_NE(std::string(err).find("not an audio file"), std::string::npos) << err;
+  EXPECT_EQ(nm_audio_decode(wav.data(), 44, 16000, 0, &out, &n, err, sizeof err), NM_ERR_INVALID_FILE);  // no samples
+  // Half a second of audio against a limit of 0.25 s: refused, from the declared length.
+  EXPECT_EQ(nm_audio_decode(wav.data(), wav.size(), 16000, 0.25, &out, &n, err, sizeof err), NM_ERR_INVALID_FILE);
+  EXPECT_NE(std::string(err).find("limit of 0.25 seconds"), std::string::npos) << err;
+  ASSERT_EQ(nm_audio_decode(wav.data(), wav.size(), 16000, 0.5, &out, &n, err, sizeof err), NM_OK) << err;
+  ASSERT_EQ(n, 8000);
+  for (int64_t i = 0; i < n; ++i) ASSERT_EQ(out[i], (float)pcm[(size_t)i] / 32768.0f) << i;
+  nm_audio_free(out);
+  // Resampled: 8 kHz in, 16 kHz out, twice the samples (within the resampler's edge).
+  const std::vector<uint8_t> low = wav_file(8000, 4000);
+  ASSERT_EQ(nm_audio_decode(low.data(), low.size(), 16000, 0, &out, &n, err, sizeof err), NM_OK) << err;
+  EXPECT_NEAR((double)n, 8000.0, 2.0);
+  nm_audio_free(out);
+  nm_audio_free(nullptr);
+}
+
 std::string read_text(const std::string& path) {
   std::ifstream f(path);
   std::stringstream ss;

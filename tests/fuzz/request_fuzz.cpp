@@ -1,12 +1,14 @@
 // libFuzzer target: arbitrary bytes as the body of POST /v1/chat/completions and
 // /v1/completions, through the server's request parser (JSON -> InferenceRequest: types,
-// ranges, content parts, base64 image data URIs, image headers). Checks that an accepted
-// request respects every limit and that a refusal is a 4xx whose body is valid OpenAI error
+// ranges, content parts, base64 image data URIs, image headers, input_audio parts). Checks
+// that an accepted request respects every limit, that its audio parts' transcripts land in
+// their messages, and that a refusal is a 4xx whose body is valid OpenAI error
 // JSON; also that base64 decodes what it encodes. Traps on any violation.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -49,6 +51,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         size_t named = 0;
         for (const auto& m : q.messages) named += (size_t)m.n_images;
         check(named == q.images.size());
+        // Each audio part names an empty slot of a user message; transcripts fill exactly those.
+        check((int)q.audios.size() <= limits.max_audios);
+        for (const auto& a : q.audios) {
+          check(a.message < q.messages.size() && a.part < q.messages[a.message].parts.size());
+          check(q.messages[a.message].role == "user" && q.messages[a.message].parts[a.part].empty());
+          check(!a.bytes.empty() && a.bytes.size() <= limits.max_audio_bytes);
+        }
+        nm::server::InferenceRequest heard = q;
+        nm::server::join_transcripts(heard, std::vector<std::string>(q.audios.size(), "\x01heard\x01"));
+        size_t found = 0;
+        for (const auto& m : heard.messages)
+          for (size_t at = m.text.find("\x01heard\x01"); at != std::string::npos; at = m.text.find("\x01heard\x01", at + 1))
+            found++;
+        check(found >= q.audios.size());
       } else {
         check(!q.prompt.empty());
       }
