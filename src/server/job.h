@@ -26,6 +26,10 @@ struct JobResult {
   nm_timings timings{};           // per-brick timings of the answer
   nm_energy energy{};             // its joules per brick (valid == 0: not counted)
   SpeechIn speech;                // the request's audio parts, transcribed (none: no audio bricks)
+  // response_format json_object: whether an object started, closed and parses as JSON, and
+  // how many bytes of the model's text were left out around it.
+  bool json_mode = false, json_started = false, json_closed = false, json_valid = false;
+  size_t json_dropped_bytes = 0;
 };
 
 class Job {

@@ -58,6 +58,10 @@ json bricks_json(const JobResult& r) {
             {"prompt_tokens_reused", std::max(0, r.n_prompt - t.n_prompt_tokens)}};
   if (r.time_limit_reached) n["time_limit_reached"] = true;
   if (!sp.transcripts.empty()) n["transcripts"] = sp.transcripts;
+  if (r.json_mode) {
+    n["json_object"] = {{"valid", r.json_valid}, {"started", r.json_started}, {"closed", r.json_closed},
+                        {"dropped_bytes", r.json_dropped_bytes}};
+  }
   if (e.valid) {
     n["energy"] = {{"joules", e.joules}, {"seconds", e.seconds}, {"how", e.measured ? "measured" : "estimated"},
                    {"source", e.source}};

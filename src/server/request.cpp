@@ -16,6 +16,7 @@
 
 #include "nanomind/nanomind.h"
 #include "server/base64.h"
+#include "server/json_mode.h"
 
 namespace nm::server {
 namespace {
@@ -306,9 +307,12 @@ std::optional<ApiError> read_options(const json& body, const RequestLimits& limi
   }
   if (auto rf = body.find("response_format"); rf != body.end() && !rf->is_null()) {
     const json* type = rf->is_object() && rf->contains("type") ? &(*rf)["type"] : nullptr;
-    if (!type || !type->is_string() || type->get<std::string>() != "text") {
-      return bad_request("only response_format {\"type\": \"text\"} is supported", "response_format");
+    const std::string t = type && type->is_string() ? type->get<std::string>() : "";
+    if (t != "text" && t != "json_object") {
+      return bad_request("response_format must be {\"type\": \"text\"} or {\"type\": \"json_object\"} "
+                         "(json_schema is not supported)", "response_format");
     }
+    req.json_object = t == "json_object";
   }
   for (const char* unsupported : {"tools", "functions", "logprobs", "logit_bias"}) {
     auto it = body.find(unsupported);
@@ -317,6 +321,23 @@ std::optional<ApiError> read_options(const json& body, const RequestLimits& limi
     }
   }
   return read_stop(body, limits, req);
+}
+
+// Whether the prompt mentions JSON (any case).
+bool asks_for_json(const InferenceRequest& r) {
+  auto mentions = [](const std::string& text) {
+    for (size_t i = 0; i + 4 <= text.size(); ++i) {
+      if ((text[i] | 0x20) == 'j' && (text[i + 1] | 0x20) == 's' && (text[i + 2] | 0x20) == 'o' &&
+          (text[i + 3] | 0x20) == 'n') {
+        return true;
+      }
+    }
+    return false;
+  };
+  if (r.kind == RequestKind::completion) return mentions(r.prompt);
+  for (const MessageIn& m : r.messages)
+    if (mentions(m.text)) return true;
+  return false;
 }
 
 }  // namespace
@@ -331,21 +352,10 @@ void join_transcripts(InferenceRequest& request, const std::vector<std::string>&
 }
 
 int json_nesting_depth(std::string_view text) {
-  int depth = 0, deepest = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      deepest = std::max(deepest, ++depth);
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
+  JsonScanner scan;
+  int deepest = 0;
+  for (const char c : text)
+    if (scan.step(c) > 0) deepest = std::max(deepest, scan.depth);
   return deepest;
 }
 
@@ -381,6 +391,11 @@ Expected<InferenceRequest> parse_request(std::string_view body, RequestKind kind
     }
   } catch (const json::exception& e) {  // a type mismatch missed above: still the client's error
     return bad_request(std::string("malformed request: ") + e.what());
+  }
+  if (req.json_object && !asks_for_json(req)) {
+    // OpenAI's rule: without a grammar, only the prompt makes the model write JSON.
+    return bad_request("with response_format json_object the messages must ask for JSON (say \"JSON\" in them)",
+                       "response_format");
   }
   return req;
 }

@@ -77,6 +77,7 @@ struct InferenceRequest {
   std::optional<uint64_t> seed;
   std::vector<std::string> stop;
   bool ignore_eos = false;  // llama-server's extension: generate max_tokens whatever the model says
+  bool json_object = false; // response_format {"type": "json_object"}: see server/json_mode.h
 };
 
 Expected<InferenceRequest> parse_request(std::string_view body, RequestKind kind, const RequestLimits& limits);

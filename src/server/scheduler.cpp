@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <nlohmann/json.hpp>
+
 namespace nm::server {
 namespace {
 
@@ -148,6 +150,9 @@ bool Scheduler::begin(Slot& slot, const std::shared_ptr<Job>& job) {
     return false;
   }
   slot.key = prompt_key(r);
+  slot.json.reset();
+  slot.json_text.clear();
+  if (r.json_object) slot.json.emplace();
   slot.job = job;
   job->mark_started();
   return true;
@@ -161,6 +166,13 @@ void Scheduler::end(Slot& slot, const std::string& finish_reason, bool time_limi
   nm_session_get_timings(slot.session, &res.timings);
   nm_session_get_energy(slot.session, &res.energy);
   res.speech = slot.job->request().speech;
+  if (slot.json) {
+    res.json_mode = true;
+    res.json_started = slot.json->started();
+    res.json_closed = slot.json->closed();
+    res.json_dropped_bytes = slot.json->dropped_bytes();
+    res.json_valid = res.json_closed && nlohmann::json::accept(slot.json_text);
+  }
   metrics_.count_answer(res);
   slot.job->finish(res);
   slot.job.reset();
@@ -196,7 +208,14 @@ void Scheduler::step(Slot& slot) {
     busy_--;
     return;
   }
-  job.append(piece);
+  if (slot.json) {
+    const std::string kept = slot.json->feed(piece);
+    slot.json_text += kept;
+    job.append(kept);
+    if (slot.json->closed() && finished == NM_FINISH_NONE) return end(slot, "stop");
+  } else {
+    job.append(piece);
+  }
   // The key grows with the answer: a follow-up request repeats it as an assistant message.
   if (finished == NM_FINISH_STOP) end(slot, "stop");
   if (finished == NM_FINISH_LENGTH) end(slot, "length");

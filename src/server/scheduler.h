@@ -5,7 +5,8 @@
 // pending tokens together (nm_sessions_decode: one forward pass for all of them where
 // the engine batches). Jobs beyond the slots wait in a bounded queue; submit() refuses
 // when it is full (the HTTP layer answers 503 + Retry-After). Cancelled jobs leave at
-// their next token; jobs past their deadline end with finish reason "length".
+// their next token; jobs past their deadline end with finish reason "length". Answers in
+// JSON mode pass through a JsonObjectFilter and end where their object closes.
 // Thread-safe: submit/gauges/drain from any thread.
 #pragma once
 
@@ -13,12 +14,14 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "nanomind/nanomind.h"
 #include "server/job.h"
+#include "server/json_mode.h"
 #include "server/metrics.h"
 
 namespace nm::server {
@@ -50,6 +53,8 @@ class Scheduler {
     std::shared_ptr<Job> job;  // null when free
     std::string key;           // the last prompt's text, for prefix matching
     uint64_t last_used = 0;
+    std::optional<JsonObjectFilter> json;  // response_format json_object: the answer so far, cut
+    std::string json_text;                 // what the filter let through (checked at the end)
   };
   Scheduler(nm_model* model, const SchedulerOptions& options, Metrics& metrics);
   void loop();

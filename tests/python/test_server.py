@@ -263,3 +263,51 @@ def test_a_bad_model_exits_non_zero_before_listening(tmp_path):
     rc, out, err = run_cli("serve", "-m", str(bad), "--port", "0", timeout=60)
     assert rc != 0
     assert "listening" not in err and "error" in err
+
+
+def json_cut(text):
+    """The first JSON object in text, as the server's json_object mode must cut it: from the
+    first '{' to where Python's own JSON decoder says that object ends; None when no valid
+    object starts there."""
+    start = text.find("{")
+    if start < 0:
+        return None
+    try:
+        _, end = json.JSONDecoder().raw_decode(text, start)
+    except json.JSONDecodeError:
+        return None
+    return text[start:end]
+
+
+@pytest.mark.parametrize("question", ["Reply in JSON: what is 2 + 2?", "Give me a json object about robots"])
+def test_json_object_mode_cuts_the_answer_to_its_first_object(tiny, client, question):
+    """Grammar-free json_object mode: the answer is the unconstrained greedy answer cut to its
+    first JSON object (or nothing where it writes none), and the nanomind object says whether
+    that parses. The tiny random model seldom writes '{': test_server_json_real.py has a model
+    that does."""
+    free = cli_answer(tiny, question, 40)
+    r = client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": question}], temperature=0,
+                                       max_tokens=40, response_format={"type": "json_object"})
+    got = r.choices[0].message.content
+    info = r.model_extra["nanomind"]["json_object"]
+    assert info["started"] == ("{" in free)
+    if not info["started"]:
+        assert got == "" and info["dropped_bytes"] == len(free.encode())
+    else:
+        start = free.find("{")
+        assert free[start:].startswith(got)
+        want = json_cut(free)
+        if want is not None and info["closed"]:
+            assert got == want and info["valid"] and r.choices[0].finish_reason == "stop"
+    assert info["valid"] == (info["closed"] and json_cut(got) == got)
+
+
+def test_json_object_mode_needs_json_in_the_messages(client):
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hi"}],
+                                       response_format={"type": "json_object"})
+    assert e.value.body["param"] == "response_format" and "JSON" in e.value.body["message"]
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "json please"}],
+                                       response_format={"type": "json_schema", "json_schema": {"name": "x"}})
+    assert e.value.body["param"] == "response_format"
