@@ -141,7 +141,7 @@ class Service {
     json m = {{"id", o_.model_name}, {"object", "model"}, {"created", created_}, {"owned_by", "nanomind"}};
     m["meta"] = {{"arch", info.arch},          {"n_params", info.n_params}, {"n_ctx_train", info.n_ctx_train},
                  {"n_vocab", info.n_vocab},    {"n_embd", info.n_embd},     {"weight_type", info.weight_type},
-                 {"slots", o_.n_parallel}};
+                 {"slots", o_.n_parallel}, {"asr", speech_ ? json(speech_->describe()) : json(nullptr)}};
     res.set_content(json{{"object", "list"}, {"data", json::array({m})}}.dump(), "application/json");
   }
 

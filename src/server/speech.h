@@ -8,6 +8,7 @@
 #pragma once
 
 #include <mutex>
+#include <string>
 
 #include "nanomind/nanomind.h"
 #include "server/api_error.h"
@@ -24,6 +25,8 @@ class SpeechRecogniser {
   // (request.speech records them with the bricks' times). Audio that cannot be decoded, is
   // longer than limits.max_audio_seconds or holds no speech is a 400 naming the part.
   std::optional<ApiError> transcribe(InferenceRequest& request, const RequestLimits& limits);
+  // The model, in one line (for /v1/models).
+  std::string describe() const { return nm_asr_describe(asr_); }
 
  private:
   nm_asr* asr_;
