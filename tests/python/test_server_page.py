@@ -77,7 +77,8 @@ def test_the_microphone_button_sends_a_spoken_question(tmp_path):
     wav = wh.speak("What shape is the red one?", tmp_path / "q.wav")
     if wav is None:
         pytest.skip("espeak-ng is not installed")
-    whisper = wh.make_tiny(tmp_path, 2, "ct2", "float32")  # random weights: the transcript is gibberish
+    # Random weights (the transcript is gibberish); 64 text positions keep decoding short.
+    whisper = wh.make_tiny(tmp_path, 2, "ct2", "float32", n_text_ctx=64)
     server = Server(["-m", DEMO_LLM, "--asr", whisper, "-n", "16", "-c", "2048", "-t", "2"], tmp_path / "server.log")
     driver = chrome(tmp_path, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
                     f"--use-file-for-fake-audio-capture={wav}%noloop", "--autoplay-policy=no-user-gesture-required")
