@@ -49,7 +49,11 @@ def speak(text, path, voice="en-us", speed=150):
     exe = shutil.which("espeak-ng")
     if not exe:
         return None
-    subprocess.run([exe, "-v", voice, "-s", str(speed), "-w", str(path), text], check=True, capture_output=True)
+    # Under the sanitizer build ctest preloads ASan into Python; espeak-ng must not inherit it
+    # (with the ASan runtime preloaded it hangs, never writing the file).
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS")}
+    subprocess.run([exe, "-v", voice, "-s", str(speed), "-w", str(path), text], check=True, capture_output=True,
+                   env=env, timeout=120)
     return str(path)
 
 
