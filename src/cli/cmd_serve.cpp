@@ -47,13 +47,13 @@ int serve(ServeOptions o) {
       return 1;
     }
   }
-  std::unique_ptr<nm_model, decltype(&nm_model_free)> model(load_model_or_report(o.text), nm_model_free);
-  if (!model) return 1;
   std::unique_ptr<nm_asr, decltype(&nm_asr_free)> asr(nullptr, nm_asr_free);
   if (!o.asr_path.empty()) {
-    // The recogniser starts its thread pool now: those threads must inherit SIGINT/SIGTERM
-    // blocked, as every thread but the server's signal waiter must (else a SIGTERM landing
-    // on one of them kills the process instead of stopping it gracefully).
+    // Loaded first, so that --device is the user's own (the model's loading may fill it in
+    // with a placement for the text and vision bricks). The recogniser starts its thread
+    // pool now: those threads must inherit SIGINT/SIGTERM blocked, as every thread but the
+    // server's signal waiter must (else a SIGTERM landing on one of them kills the process
+    // instead of stopping it gracefully).
     sigset_t stop_signals, before;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
@@ -64,6 +64,8 @@ int serve(ServeOptions o) {
     if (!asr) return 1;
     std::fprintf(stderr, "nanomind serve: speech recogniser %s\n", nm_asr_describe(asr.get()));
   }
+  std::unique_ptr<nm_model, decltype(&nm_model_free)> model(load_model_or_report(o.text), nm_model_free);
+  if (!model) return 1;
   if (o.server.model_name.empty()) o.server.model_name = file_basename(o.text.model_path);
   o.server.session = session_params_from(o.text);
   return server::run_server(model.get(), o.server, asr.get());
