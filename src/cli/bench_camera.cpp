@@ -88,6 +88,7 @@ json run_mode(const Mode& m, const TextOptions& base, int n_frames, int n_answer
   const auto t_load = Clock::now();
   TextOptions o = base;
   o.devices = m.devices;
+  o.automatic_placement = false;  // the ablation's modes place their bricks themselves
   o.residency = m.on_demand ? "on-demand" : "keep";
   std::unique_ptr<nm_model, decltype(&nm_model_free)> model(load_model_or_report(o), nm_model_free);
   if (!model) return {{"error", "cannot load the model"}};

@@ -1,16 +1,23 @@
 #include "cli/text_options.h"
 
+#include <csignal>
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
+#include <memory>
+#include <pthread.h>
 
 #include "cli/default_model.h"
 #include "cli/option_checks.h"
 #include "cli/text_escape.h"
+#include "backend/device_registry.h"
+#include "core/gguf_reader.h"
 #include "core/thread_pool.h"
+#include "runtime/plan/auto_placement.h"
 #include "tokenizer/chat_template.h"
 
 namespace nm::cli {
@@ -94,7 +101,13 @@ void add_sampling_options(CLI::App& cmd, TextOptions& o) {
 void add_device_option(CLI::App& cmd, TextOptions& o) {
   cmd.add_option("--device", o.devices,
                  "Where the bricks run: a device for all (opencl, cpu, cpu:big) or per brick, "
-                 "text=opencl,vision=cpu:big (with --audio also audio= and asr=; default: cpu; list: nanomind devices)");
+                 "text=opencl,vision=cpu:big (with --audio also audio= and asr=; default: where the planner puts them, see "
+                 "--objective; list: nanomind devices)");
+  cmd.add_option("--objective", o.objective,
+                 "Without --device, the bricks go where the planner predicts the least latency, energy or edp "
+                 "(energy x delay), from this machine's calibration (nanomind calibrate) or a built-in estimate")
+      ->check(CLI::IsMember({"latency", "energy", "edp"}))
+      ->capture_default_str();
   cmd.add_option("--residency", o.residency,
                  "keep: each brick's weights stay in memory from first use (default); on-demand: a brick's "
                  "weights, packed copies and graphs (and the text brick's KV cache) are given back after each "
@@ -141,8 +154,59 @@ bool resolve_default_model(TextOptions& o) {
   return true;
 }
 
+namespace {
+
+// Issue 15 item 6: the planner's placement on this machine's devices when none is named.
+// A failure (a model file the planner cannot read) leaves the default placement: loading
+// the model reports it properly.
+void place_automatically(TextOptions& o) {
+  if (!o.devices.empty() || !o.automatic_placement) return;
+  Result<GgufFile> llm = GgufFile::open(o.model_path);
+  if (!llm.ok()) return;
+  std::unique_ptr<GgufFile> mm;
+  if (!o.mmproj_path.empty()) {
+    Result<GgufFile> f = GgufFile::open(o.mmproj_path);
+    if (!f.ok()) return;
+    mm = std::make_unique<GgufFile>(std::move(f).value());
+  }
+  DeviceRegistryOptions ro;
+  ro.log = [](const std::string&) {};  // the session's own registry reports the devices
+  // Probing OpenCL may start the platform's threads (PoCL's workers), which inherit this
+  // thread's signal mask: they must not take SIGINT/SIGTERM, which chat's Ctrl-C and the
+  // server's sigwait expect on their own threads (the server died of SIGTERM otherwise).
+  sigset_t stop_signals, old_mask;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
+  DeviceRegistry reg = DeviceRegistry::create(ro);
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  std::vector<Device*> all;
+  for (const auto& d : reg.devices()) all.push_back(d.get());
+  Result<plan::Objective> parsed = plan::parse_objective(o.objective);  // --objective checked its words
+  const plan::Objective objective = parsed.ok() ? *parsed : plan::Objective::latency;
+  Result<plan::AutoPlacement> a =
+      plan::automatic_placement(*llm, mm.get(), objective, all, static_cast<int64_t>(std::time(nullptr)));
+  if (!a.ok()) {
+    std::fprintf(stderr, "nanomind: automatic placement failed (%s): every brick on the CPU (--device places them)\n",
+                 a.status().message().c_str());
+    return;
+  }
+  if (!a->calibrated) {
+    std::fprintf(stderr, "nanomind: no calibration for this machine: bricks placed from the %s (%s; nanomind calibrate "
+                 "measures this machine, --device overrides)\n", a->source.c_str(), a->placement.c_str());
+  } else if (o.verbose) {
+    std::fprintf(stderr, "nanomind: bricks placed by the planner (%s, profile %s): %s\n", o.objective.c_str(),
+                 a->source.c_str(), a->placement.c_str());
+  }
+  o.devices = a->device_spec;
+}
+
+}  // namespace
+
 nm_model* load_model_or_report(TextOptions& o) {
   if (!resolve_default_model(o)) return nullptr;
+  place_automatically(o);
   const int n_cpus = usable_cpu_count();
   if (o.n_threads > n_cpus) {
     std::fprintf(stderr, "warning: -t %d is more than the %d CPU%s this process may use; using %d (more threads than "

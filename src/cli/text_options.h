@@ -22,7 +22,9 @@ struct TextOptions {
   int image_width = 0, image_height = 0;  // static-shape vision input (--image-size), 0 = off
   bool verbose = false;
   bool no_repack = false;  // --no-repack: file weight layout, no packed CPU copies
-  std::string devices;  // --device: brick placement (runtime/device_placement.h)
+  std::string devices;  // --device: brick placement (runtime/device_placement.h); "" = automatic
+  std::string objective = "latency";  // --objective: what the automatic placement minimises
+  bool automatic_placement = true;    // false: "" means the default CPU placement (bench's ablation)
   std::string residency = "keep";  // --residency keep|on-demand
   std::string trace_path;          // --trace FILE.json: Chrome trace events of the bricks' runs
   std::string power_profile;  // --power-profile: the energy estimate's device profile ("" = this machine's)
@@ -39,7 +41,9 @@ void add_device_option(CLI::App& cmd, TextOptions& o);
 // model; false with a message when it cannot be found.
 bool resolve_default_model(TextOptions& o);
 // Loads the model (the demo model when none is given); on failure prints the error and
-// returns nullptr.
+// returns nullptr. Without --device, first places the bricks from the planner
+// (runtime/plan/auto_placement.h) into o.devices, saying so once when this machine has no
+// calibration (and always with -v).
 nm_model* load_model_or_report(TextOptions& o);
 // Loads a Whisper model (file or directory) with the options' threads and devices (their
 // audio=NAME,asr=NAME items place its bricks). On failure prints the error, returns nullptr.
