@@ -6,51 +6,23 @@
 
 #include <gtest/gtest.h>
 
+#include "plan_fixtures.h"
+
 namespace nm::plan {
 namespace {
 
-ProfileFigure fig(double v) { return ProfileFigure{v, "s", false, ""}; }
+using test::fig;
 
 // Two accelerators of 100/3 GFLOP/s peak: at the cost model's 30% they do 10 GFLOP/s, so
 // a work item of g GFLOP takes g / 10 s. Board idle 1 W, storage 1 GB/s.
 DeviceProfile two_devices() {
-  DeviceProfile p;
-  p.name = "hand";
-  p.idle_w = fig(1);
+  DeviceProfile p = test::board({test::device("a", "gpu", 100.0 / 3.0, 2), test::device("b", "gpu", 100.0 / 3.0, 4)});
   p.read_gbps = fig(1000);
-  p.storage_read_gbps = fig(1);
-  for (const char* n : {"a", "b"}) {
-    ProfileDevice d;
-    d.name = n;
-    d.kind = "gpu";
-    d.f32_gflops = fig(100.0 / 3.0);
-    d.active_w = fig(n[0] == 'a' ? 2 : 4);
-    p.devices.push_back(d);
-  }
   return p;
 }
 
-energy::BrickWork item(const std::string& name, double seconds) {
-  energy::BrickWork w;
-  w.name = name;
-  w.flops = seconds * 10e9;
-  w.quantized = false;
-  return w;
-}
-
 // vision 0.25 s per frame; text prefill 1 s then decode 1 s.
-std::vector<PlanBrick> bricks(double weight_mb = 0) {
-  PlanBrick v;
-  v.name = "vision";
-  v.camera_only = true;
-  v.work = {item("vision", 0.25)};
-  v.weight_bytes = weight_mb * 1e6;
-  PlanBrick t;
-  t.name = "text";
-  t.work = {item("text prefill", 1), item("text decode", 1)};
-  t.weight_bytes = 2 * weight_mb * 1e6;
-  return {v, t};
-}
+std::vector<PlanBrick> bricks(double weight_mb = 0) { return test::vision_and_text(2.5, 10, 10, weight_mb, 2 * weight_mb); }
 
 Placement place(int vision, int text, Residency r = Residency::keep) { return Placement{{{vision, -1, 0}, {text, -1, 0}}, r}; }
 

@@ -15,6 +15,8 @@
 #include <cstdlib>
 #include <random>
 
+#include "plan_fixtures.h"
+
 namespace nm::plan {
 namespace {
 
@@ -26,28 +28,9 @@ uint64_t test_seed() {
   return v;
 }
 
-ProfileFigure fig(double v) { return ProfileFigure{v, "s", false, ""}; }
-
-ProfileDevice device(const std::string& name, const std::string& kind, double gflops, double watts, int cores = 0) {
-  ProfileDevice d;
-  d.name = name;
-  d.kind = kind;
-  d.cores = kind == "cpu" ? std::max(cores, 1) : 0;
-  d.f32_gflops = fig(gflops);
-  d.active_w = fig(watts);
-  return d;
-}
-
-DeviceProfile board(std::vector<ProfileDevice> devs, double idle_w = 1, double storage_gbps = 1) {
-  DeviceProfile p;
-  p.name = "hand";
-  p.origin = "published";
-  p.idle_w = fig(idle_w);
-  p.read_gbps = fig(10);
-  p.storage_read_gbps = fig(storage_gbps);
-  p.devices = std::move(devs);
-  return p;
-}
+using test::board;
+using test::device;
+using test::fig;
 
 // A brick of one run of `gflop` f32 arithmetic and no memory traffic: its time on a device
 // is gflop / (peak x the cost model's efficiency for the device's kind).
