@@ -92,4 +92,8 @@ def test_bench_prints_the_prediction_beside_the_measurement(tmp_path):
     for test, _, predicted, measured, err in found:
         assert float(predicted) > 0
         assert float(measured) == pytest.approx(table[test], rel=1e-2)  # the table's mean
-        assert int(err) == pytest.approx(100 * (float(predicted) / float(measured) - 1), abs=1)
+        # Both figures are printed to 4 significant digits (each off by up to 5e-4 relative), so
+        # the error recomputed from them is off by up to 1e-3 x predicted / measured x 100 points
+        # (4.4 points at +4380%, seen in a landing run), plus the printed error's own rounding.
+        ratio = float(predicted) / float(measured)
+        assert int(err) == pytest.approx(100 * (ratio - 1), abs=1 + 0.1 * ratio)
