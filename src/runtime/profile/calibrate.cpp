@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "backend/cpu/cpu_device.h"
@@ -330,6 +331,15 @@ Result<DeviceProfile> calibrate_devices(const std::vector<Device*>& devices, con
   if (o.prefill_tokens < 2 || o.prefill_tokens > 4096)
     return error(ErrorCode::invalid_argument, "calibration: prefill_tokens must be 2 to 4096");
   if (devices.empty()) return error(ErrorCode::invalid_argument, "calibration: no device to measure");
+  // The stand-in power profile is read before anything is measured, so that a bad name or
+  // file (or a FIFO nobody writes) is refused at once, not after minutes of measuring.
+  const std::string fallback_name = o.power_profile.empty() ? energy::estimate_profile_for_machine() : o.power_profile;
+  std::optional<DeviceProfile> fallback;
+  if (fallback_name != "none" && !fallback_name.empty()) {
+    Result<DeviceProfile> fb = load_device_profile(fallback_name);
+    if (!fb.ok()) return fb.status();
+    fallback = std::move(*fb);
+  }
   Calibrator c(o);
   const double t_start = c.now();
 
@@ -419,13 +429,10 @@ Result<DeviceProfile> calibrate_devices(const std::vector<Device*>& devices, con
       if (d.kind == "cpu") break;
     }
   if (!p.read_gbps.known()) return error(ErrorCode::unsupported, "calibration: no device measured a read bandwidth");
-  std::string fallback_name = o.power_profile.empty() ? energy::estimate_profile_for_machine() : o.power_profile;
-  if (fallback_name != "none" && !fallback_name.empty()) {
-    Result<DeviceProfile> fb = load_device_profile(fallback_name);
-    if (!fb.ok()) return fb.status();
-    stand_in_power(*fb, &p);
+  if (fallback) {
+    stand_in_power(*fallback, &p);
     c.say(std::string(sensor ? "power figures not measured" : "no power sensor") + ": power figures from profile " +
-          fb->name + ", marked as estimates");
+          fallback->name + ", marked as estimates");
   } else if (!sensor) {
     c.say("no power sensor and no stand-in profile: the profile has no power figures");
   }
