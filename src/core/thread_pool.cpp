@@ -114,7 +114,8 @@ struct ThreadPool::Impl {
   alignas(64) std::atomic<uint64_t> entry{0};
   static constexpr uint64_t kClosed = uint64_t{1} << 31, kJoinedMask = kClosed - 1;
   const std::function<void(int, int)>* fn = nullptr;  // written before generation bump
-  bool stop = false;
+  // Atomic: a worker woken for a run reads it while the destructor may be setting it.
+  std::atomic<bool> stop{false};
   std::vector<std::thread> workers;
 };
 
@@ -131,7 +132,7 @@ ThreadPool::ThreadPool(int n_threads, std::vector<int> cpu_ids)
         for (;;) {
           wait_change(s.generation, seen, s.gen_sleepers);
           seen = s.generation.load(std::memory_order_acquire);
-          if (s.stop) return;
+          if (s.stop.load(std::memory_order_acquire)) return;
           uint64_t e = s.entry.load(std::memory_order_acquire);
           bool joined = false;
           while ((uint32_t)(e >> 32) == seen && !(e & Impl::kClosed)) {
@@ -167,7 +168,7 @@ Result<std::unique_ptr<ThreadPool>> ThreadPool::create(int n_threads, std::vecto
 
 void ThreadPool::stop_workers() {
   Impl& s = *impl_;
-  s.stop = true;
+  s.stop.store(true, std::memory_order_release);
   s.generation.fetch_add(1, std::memory_order_seq_cst);
   wake_all(s.generation);  // unconditional: shutdown is rare, keep it simple
   for (auto& t : s.workers) t.join();
