@@ -222,6 +222,12 @@ typedef struct nm_stream_params {
                              "on-demand": forced */
   int32_t ignore_eos;    /* 1: end tokens do not end an answer, every answer is n_predict tokens
                             (benchmarks: the same work whatever the run) */
+  int32_t watch;          /* folder sources: 1 = after the files already there, wait for new ones (written
+                             and closed, or moved in; hidden ".names" skipped) and answer each as it arrives,
+                             asleep in between (inotify: no CPU time while idle); 0 = stop at the last file */
+  int32_t watch_fd;       /* with watch: a descriptor (0: standard input) whose lines each ask about the
+                             latest frame again and whose end of input ends the stream; -1 (the default):
+                             none, the stream then ends only with max_frames */
 } nm_stream_params;
 
 #define NM_POWER_NONE (-1)

@@ -25,6 +25,7 @@
 #include "runtime/powered_stream.h"
 #include "runtime/text_session.h"
 #include "runtime/trace.h"
+#include "runtime/watched_folder_source.h"
 
 namespace {
 
@@ -726,6 +727,8 @@ nm_stream_params nm_stream_default_params(void) {
   p.battery = nullptr;
   p.power_mode = nullptr;
   p.ignore_eos = 0;
+  p.watch = 0;
+  p.watch_fd = -1;
   return p;
 }
 
@@ -847,7 +850,9 @@ nm_status nm_session_run_stream(nm_session* s, const char* source, const nm_stre
     if (!source) return report(s, nm::error(nm::ErrorCode::invalid_argument, "no stream source (a folder or /dev/videoN)"));
     auto power = stream_power(params);
     if (!power.ok()) return report(s, power.status());
-    auto src = nm::open_frame_source(source, params->max_frames);
+    if (params->watch_fd < -1) return report(s, nm::error(nm::ErrorCode::invalid_argument, "watch_fd must be a descriptor or -1"));
+    auto src = params->watch ? nm::open_watched_folder_source(source, params->watch_fd, params->max_frames)
+                             : nm::open_frame_source(source, params->max_frames);
     if (!src.ok()) return report(s, src.status());
     auto r = run_stream(s, *src.value(), p.value(), power.value(), cb, user_data);
     if (!r.ok()) return report(s, r.status());

@@ -15,6 +15,7 @@
 #include "runtime/energy/battery_life.h"
 #include "runtime/energy/event_work.h"
 #include "runtime/energy/mode_costs.h"
+#include "runtime/energy/trace_replay.h"
 #include "runtime/profile/device_profile.h"
 
 namespace nm::cli {
@@ -30,6 +31,7 @@ struct BatteryOptions {
   std::string place;
   double fps = 30;
   double t_high = 50, t_low = 20, throttled_alpha = 0.5;
+  std::string replay;  // a recorded run's trace
 };
 
 int fail(const Status& s) {
@@ -55,6 +57,45 @@ Status apply_place(const std::string& spec, energy::EventPlacement& p) {
   return Status::ok_status();
 }
 
+// Hours per mode from a recorded run's trace: each mode's joules per answer as recorded
+// (everything the process drew in that mode, over its answers), the profile's idle power
+// between events (awake power where it has one for the modes that keep bricks resident).
+int replay(const BatteryOptions& o, double capacity_j, const energy::DutyCycle& duty, const DeviceProfile& profile) {
+  Result<energy::ReplayedRun> run = energy::read_power_trace(o.replay);
+  if (!run.ok()) return fail(run.status());
+  std::printf("REPLAYED from the trace %s: joules per answer as the recorded run drew them (%s); power between "
+              "events from device profile %s (an estimate)\n", o.replay.c_str(),
+              run->measured ? "measured by a power sensor" : "ESTIMATED from a device profile: no power sensor",
+              profile.summary().c_str());
+  std::printf("battery: %s at %.2f V = %.2f Wh = %.0f J\n", o.capacity.c_str(), o.volts, capacity_j / 3600.0, capacity_j);
+  std::printf("duty cycle: %s every %.0f s\n", duty.event.c_str(), duty.period_s);
+  if (!profile.idle_w.known()) return fail(error(ErrorCode::invalid_argument, "profile " + profile.name + " has no idle power"));
+  const double awake_w = profile.awake_w.known() ? profile.awake_w.value : profile.idle_w.value;
+  std::printf("per mode (whole battery in one mode, %d mode change%s in the recording):\n", run->mode_changes,
+              run->mode_changes == 1 ? "" : "s");
+  int shown = 0;
+  for (int m = 0; m < 3; ++m) {
+    const energy::ReplayedMode& r = run->modes[m];
+    const auto mode = static_cast<energy::PowerMode>(m);
+    if (r.answers == 0) {
+      std::printf("  %-10s     --    (no answer was recorded in this mode)\n", energy::power_mode_name(mode));
+      continue;
+    }
+    energy::ModePower mp;
+    mp.mode = mode;
+    mp.base_w = mode == energy::PowerMode::on_demand ? profile.idle_w.value : awake_w;
+    mp.event_j = r.joules / r.answers;
+    Result<energy::BatteryLife> b = energy::battery_life(capacity_j, mp, duty.period_s);
+    if (!b.ok()) return fail(b.status());
+    std::printf("  %-10s %6.2f h  (%d answer%s, %.3f J in %.2f s recorded: %.4f J per answer)  %s\n",
+                energy::power_mode_name(mode), b->hours, r.answers, r.answers == 1 ? "" : "s", r.joules, r.seconds,
+                mp.event_j, b->arithmetic.c_str());
+    ++shown;
+  }
+  if (shown == 0) return fail(error(ErrorCode::invalid_argument, o.replay + ": the recorded run answered nothing"));
+  return 0;
+}
+
 int battery(const BatteryOptions& o) {
   if (o.capacity.empty()) return fail(error(ErrorCode::invalid_argument, "--capacity is required (e.g. 2000mAh or 7.4Wh)"));
   Result<double> capacity_j = energy::parse_battery_capacity(o.capacity, o.volts);
@@ -74,6 +115,7 @@ int battery(const BatteryOptions& o) {
   }
   Result<DeviceProfile> profile = load_device_profile(profile_name);
   if (!profile.ok()) return fail(profile.status());
+  if (!o.replay.empty()) return replay(o, *capacity_j, *duty, *profile);
 
   std::string llm = o.model_path, mm = o.mmproj_path;
   if (llm.empty()) {
@@ -181,6 +223,10 @@ void register_battery(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--throttled-alpha", o->throttled_alpha, "Alpha of the throttled row (auto mode integrates it)")
       ->check(real_in(0.01, 1, false, "0.01 to 1"))->capture_default_str();
+  cmd->add_option("--replay", o->replay,
+                  "Recompute from a recorded run's trace (nanomind run --camera DIR --battery SPEC --trace FILE.json): "
+                  "each mode's joules per answer as recorded, the profile's idle power between events (default: none, "
+                  "estimate from the profile and the model files)");
   cmd->callback([o] { throw CLI::RuntimeError(battery(*o)); });
 }
 

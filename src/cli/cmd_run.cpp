@@ -44,6 +44,7 @@ struct RunOptions {
   bool sequential = false;
   bool drop_frames = false;
   std::string battery, power_mode;  // the power policy (--camera)
+  bool watch = false;               // --camera DIR: wait for new frames and lines on stdin
   std::string audio, whisper;  // a spoken question and its Whisper model
 };
 
@@ -153,6 +154,8 @@ int run_camera(const RunOptions& o, const std::string& prompt, nm_session* sessi
   sp.max_frames = o.max_frames;
   // A live camera drops frames it cannot keep up with; a folder waits (every frame answered).
   sp.drop_frames = o.drop_frames || std::filesystem::is_character_file(o.camera) ? 1 : 0;
+  sp.watch = o.watch ? 1 : 0;
+  sp.watch_fd = o.watch ? STDIN_FILENO : -1;
   sp.battery = o.battery.empty() ? nullptr : o.battery.c_str();
   sp.power_mode = o.power_mode.empty() ? nullptr : o.power_mode.c_str();
   nm_stream_stats stats{};
@@ -226,6 +229,10 @@ int run(RunOptions o) {
       return 1;
     }
     return run_camera(o, prompt, session.get());
+  }
+  if (o.watch) {
+    std::fprintf(stderr, "error: --watch waits for new frames in a camera folder: add --camera DIR\n");
+    return 1;
   }
   if (!o.battery.empty() || !o.power_mode.empty()) {
     std::fprintf(stderr, "error: --battery and --power-mode drive a camera stream: add --camera DIR\n");
@@ -328,6 +335,10 @@ void register_run(CLI::App& app) {
                   "With --camera: auto (by the battery level, the default with --battery), parallel, throttled or "
                   "on-demand (each brick loaded, run and given back per frame, nothing resident between)")
       ->check(CLI::IsMember({"auto", "parallel", "throttled", "on-demand"}));
+  cmd->add_flag("--watch", opts->watch,
+                "With --camera DIR: after the files already there, wait for new frames (written into the folder "
+                "and closed, or moved in) and answer each as it arrives, asleep in between (no CPU time); each "
+                "line on standard input asks about the latest frame again, and its end (Ctrl-D) stops");
   cmd->add_option("--audio", opts->audio, "Spoken question (WAV, FLAC, OGG, MP3): its transcript is the prompt");
   cmd->add_option("--whisper", opts->whisper, "Whisper model for --audio (ggml-*.bin file or faster-whisper directory)");
   cmd->callback([opts] { throw CLI::RuntimeError(run(*opts)); });

@@ -54,6 +54,7 @@ class Stream {
         auto slot = params_.copy_embeddings ? encode_and_copy(f->image.value(), job.plan, seq)
                                             : pipe_.encode_image(f->image.value(), seq, nullptr, /*commit=*/false);
         job.vision_ms = ms_between(t, Clock::now());
+        session_.note_vision_busy(job.vision_ms / 1000.0);
         if (slot.ok()) {
           // Final before its slot can be read: the text worker may answer and forget the
           // job as soon as the slot is committed.

@@ -9,6 +9,10 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/energy/trace_replay.h"
 
 namespace nm {
 
@@ -207,6 +211,19 @@ Result<PoweredStreamStats> run_powered_stream(TextSession& session, FrameSource&
   stats.stream.total_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   stats.mode_changes = changes;
   stats.power = controller->stats();
+  if (Trace* trace = pipe.trace()) {  // what `nanomind battery --replay` reads back
+    std::vector<std::pair<std::string, double>> args;
+    for (int m = 0; m < 3; ++m) {
+      const std::string name = energy::power_mode_name(static_cast<PowerMode>(m));
+      args.emplace_back(name + " answers", stats.answered[m]);
+      args.emplace_back(name + " joules", stats.power.joules[m]);
+      args.emplace_back(name + " seconds", stats.power.seconds[m]);
+    }
+    args.emplace_back("measured", stats.power.measured ? 1 : 0);
+    args.emplace_back("mode changes", changes);
+    const auto now = Trace::Clock::now();
+    trace->slice("power", "policy", energy::kPowerSummarySlice, now, now, args);
+  }
   return stats;
 }
 

@@ -92,6 +92,11 @@ Status TextSession::prefill(const std::vector<PromptPosition>& positions, const 
   return Status();
 }
 
+void TextSession::note_vision_busy(double seconds) {
+  if (params_.energy && seconds > 0)
+    params_.energy->note_busy(vision_device_name(), seconds, pipeline_->pool().size(), pipeline_->vision_device_kind());
+}
+
 Status TextSession::prefill_and_generate(const std::vector<PromptPosition>& positions, int n_predict,
                                          const PieceCallback& on_piece, std::string* reply,
                                          const Pipeline::ImageSource* slots, bool ignore_eos) {

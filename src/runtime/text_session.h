@@ -121,6 +121,10 @@ class TextSession {
   int n_past() const { return pipeline_->text().n_past(); }
   int n_ctx() const { return pipeline_->text().n_ctx(); }
   const TextTimings& timings() const { return timings_; }
+  // Another thread (a stream's vision worker) kept the vision brick busy for `seconds` on
+  // this session's behalf: fed to the energy monitor's estimate, so that what a stream
+  // draws from a battery counts its encodes (a turn's own report counts its own phases).
+  void note_vision_busy(double seconds);
   // The energy of the last turn (valid == false without an energy monitor).
   const energy::EnergyReport& energy() const { return energy_.last(); }
   // Device each brick runs on, for timings ("cpu", "cpu:big", "opencl").

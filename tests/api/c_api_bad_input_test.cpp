@@ -279,6 +279,16 @@ TEST(CApiBadInput, SessionCallsCheckEveryPointer) {
     EXPECT_EQ(none, nullptr);
     EXPECT_EQ(nm_session_run_stream(s, kModels.c_str(), &b, nullptr, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
   }
+  {
+    nm_stream_params b = sp;  // watching: a descriptor below -1, and a source that is no folder
+    b.watch = 1;
+    b.watch_fd = -5;
+    EXPECT_EQ(nm_session_run_stream(s, kModels.c_str(), &b, nullptr, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
+    b.watch_fd = -1;
+    const std::string file = kModels + "nanomind-demo-llm.gguf";
+    EXPECT_NE(nm_session_run_stream(s, file.c_str(), &b, nullptr, nullptr, nullptr), NM_OK);
+    EXPECT_NE(std::string(nm_session_last_error(s)).find("not a folder"), std::string::npos);
+  }
   ASSERT_EQ(nm_stream_begin(s, &sp, nullptr, nullptr, &stream), NM_OK);  // no callback: answers are dropped
   EXPECT_EQ(nm_stream_push(stream, nullptr, "x"), NM_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(nm_stream_push(stream, &img, nullptr), NM_OK);
@@ -649,7 +659,7 @@ const std::set<std::string> kAnyValueIsValid = {
     "system_prompt",   // any text, or NULL for none
     "initial_prompt",  // any text, or NULL for none
     "no_repack", "parse_special", "ignore_eos", "translate", "timestamps", "no_fallback", "vad",  // C truth values
-    "sequential", "drop_frames", "copy_embeddings",                                                // C truth values
+    "sequential", "drop_frames", "copy_embeddings", "watch",                                              // C truth values
     "sampling",        // a struct: its fields are checked one by one
 };
 
