@@ -222,6 +222,9 @@ typedef struct nm_stream_params {
                              "on-demand": forced */
   int32_t ignore_eos;    /* 1: end tokens do not end an answer, every answer is n_predict tokens
                             (benchmarks: the same work whatever the run) */
+  double t_high, t_low;   /* with a power policy, the battery thresholds in %: parallel above t_high, throttled
+                             down to t_low, on-demand at or below it. 0 and 0: the defaults, 50 and 20
+                             (runtime/energy/power_policy.h says why); else 0 <= t_low < t_high <= 95 */
   int32_t watch;          /* folder sources: 1 = after the files already there, wait for new ones (written
                              and closed, or moved in; hidden ".names" skipped) and answer each as it arrives,
                              asleep in between (inotify: no CPU time while idle); 0 = stop at the last file */

@@ -727,6 +727,8 @@ nm_stream_params nm_stream_default_params(void) {
   p.battery = nullptr;
   p.power_mode = nullptr;
   p.ignore_eos = 0;
+  p.t_high = 0;
+  p.t_low = 0;
   p.watch = 0;
   p.watch_fd = -1;
   return p;
@@ -768,6 +770,11 @@ nm::Result<StreamPower> stream_power(const nm_stream_params* params) {
     NM_ASSIGN_OR_RETURN(p.options.policy.choice, nm::energy::parse_power_mode(params->power_mode));
     p.on = p.on || p.options.policy.choice != nm::energy::PowerModeChoice::automatic;
   }
+  if (params->t_high != 0 || params->t_low != 0) {
+    p.options.policy.t_high = params->t_high / 100;
+    p.options.policy.t_low = params->t_low / 100;
+  }
+  NM_RETURN_IF_ERROR(nm::energy::PowerPolicy::create(p.options.policy).status());  // refused before the stream starts
   return p;
 }
 

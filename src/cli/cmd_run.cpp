@@ -44,6 +44,7 @@ struct RunOptions {
   bool sequential = false;
   bool drop_frames = false;
   std::string battery, power_mode;  // the power policy (--camera)
+  double t_high = 50, t_low = 20;   // its thresholds, %
   bool watch = false;               // --camera DIR: wait for new frames and lines on stdin
   std::string audio, whisper;  // a spoken question and its Whisper model
 };
@@ -158,6 +159,8 @@ int run_camera(const RunOptions& o, const std::string& prompt, nm_session* sessi
   sp.watch_fd = o.watch ? STDIN_FILENO : -1;
   sp.battery = o.battery.empty() ? nullptr : o.battery.c_str();
   sp.power_mode = o.power_mode.empty() ? nullptr : o.power_mode.c_str();
+  sp.t_high = o.t_high;
+  sp.t_low = o.t_low;
   nm_stream_stats stats{};
   if (nm_session_run_stream(session, o.camera.c_str(), &sp, print_answer, nullptr, &stats) != NM_OK) {
     std::fprintf(stderr, "error: %s\n", nm_session_last_error(session));
@@ -335,6 +338,11 @@ void register_run(CLI::App& app) {
                   "With --camera: auto (by the battery level, the default with --battery), parallel, throttled or "
                   "on-demand (each brick loaded, run and given back per frame, nothing resident between)")
       ->check(CLI::IsMember({"auto", "parallel", "throttled", "on-demand"}));
+  cmd->add_option("--t-high", opts->t_high, "With --battery: battery % above which the stream runs parallel (default 50)")
+      ->check(real_in(0, 95, false, "0 to 95 (%)"));
+  cmd->add_option("--t-low", opts->t_low,
+                  "With --battery: battery % at or below which the stream runs on demand (default 20; throttled between)")
+      ->check(real_in(0, 95, false, "0 to 95 (%)"));
   cmd->add_flag("--watch", opts->watch,
                 "With --camera DIR: after the files already there, wait for new frames (written into the folder "
                 "and closed, or moved in) and answer each as it arrives, asleep in between (no CPU time); each "

@@ -271,7 +271,11 @@ TEST(CApiBadInput, SessionCallsCheckEveryPointer) {
   for (void (*bad)(nm_stream_params&) : {+[](nm_stream_params& p) { p.battery = "sim:-5mAh"; },
                                           +[](nm_stream_params& p) { p.battery = "sim:2000mAh,start=150%"; },
                                           +[](nm_stream_params& p) { p.battery = "\x01\xff"; },
-                                          +[](nm_stream_params& p) { p.power_mode = "turbo"; }}) {
+                                          +[](nm_stream_params& p) { p.power_mode = "turbo"; },
+                                          +[](nm_stream_params& p) { p.t_high = 30, p.t_low = 40; },
+                                          +[](nm_stream_params& p) { p.t_high = 99; },
+                                          +[](nm_stream_params& p) { p.t_low = -1; },
+                                          +[](nm_stream_params& p) { p.t_high = NAN; }}) {
     nm_stream_params b = sp;
     bad(b);
     nm_stream* none = nullptr;

@@ -144,6 +144,22 @@ TEST(CApiStream, PowerModesDriveTheStream) {
   EXPECT_EQ(pushed[0].battery_level, 0.8);  // read before anything ran
   EXPECT_EQ(stats.answered_per_mode[NM_POWER_PARALLEL], 2);
   EXPECT_EQ(stats.joules_per_mode[NM_POWER_ON_DEMAND], 0.0);  // never in that mode
+
+  // Thresholds of the caller's: at 70% between 60% and 80%, throttled.
+  p.battery = "sim:2000mAh@3.7V,start=70%";
+  p.t_high = 80;
+  p.t_low = 60;
+  std::vector<Answer> between;
+  ASSERT_EQ(nm_session_run_stream(d.session, folder.c_str(), &p, collect, &between, &stats), NM_OK)
+      << nm_session_last_error(d.session);
+  ASSERT_FALSE(between.empty());
+  int32_t ok = 0;  // the folder's samples.json is asked about too, and fails
+  for (const Answer& a : between) {
+    EXPECT_EQ(a.power_mode, NM_POWER_THROTTLED) << a.name;
+    ok += a.status == NM_OK;
+  }
+  EXPECT_EQ(stats.answered_per_mode[NM_POWER_THROTTLED], ok);
+  EXPECT_EQ(stats.answered, ok);
 }
 
 TEST(CApiStream, RefusesBadParameters) {
