@@ -51,10 +51,17 @@ class Stream {
       } else {
         job.plan = plan.value();
         const auto t = Clock::now();
-        auto slot = params_.copy_embeddings ? encode_and_copy(f->image.value(), job.plan, seq)
-                                            : pipe_.encode_image(f->image.value(), seq, nullptr, /*commit=*/false);
+        ImageTimings busy;  // the brick's own work, without the wait for the shared pool
+        auto slot = params_.copy_embeddings ? encode_and_copy(f->image.value(), job.plan, seq, &busy)
+                                            : pipe_.encode_image(f->image.value(), seq, &busy, /*commit=*/false);
         job.vision_ms = ms_between(t, Clock::now());
-        session_.note_vision_busy(job.vision_ms / 1000.0);
+        // The energy estimate charges busy time. Pipelined on the shared default pool, the
+        // text brick's phases (timed by the wall clock) already span the encodes they waited
+        // for: charging those again would count them twice.
+        const bool shared_pool = !pipe_.vision_device() && !pipe_.text_device();
+        if (!(params_.pipelined && shared_pool)) {
+          session_.note_vision_busy((busy.preprocess_ms + busy.encode_ms) / 1000.0);
+        }
         if (slot.ok()) {
           // Final before its slot can be read: the text worker may answer and forget the
           // job as soon as the slot is committed.
@@ -106,10 +113,10 @@ class Stream {
 
  private:
   // The copying path of the ablation: encode into own memory, copy into a WRITING slot.
-  Result<int> encode_and_copy(const Image& image, const ImagePlan& plan, uint64_t seq) {
+  Result<int> encode_and_copy(const Image& image, const ImagePlan& plan, uint64_t seq, ImageTimings* timings) {
     const size_t n = (size_t)plan.n_tokens * (size_t)pipe_.vision()->n_embd_out();
     copy_buffer_.resize(n);
-    NM_RETURN_IF_ERROR(pipe_.encode_image_into(image, plan, copy_buffer_));
+    NM_RETURN_IF_ERROR(pipe_.encode_image_into(image, plan, copy_buffer_, timings));
     NM_ASSIGN_OR_RETURN(int slot, ring_.acquire_write(plan.n_tokens, pipe_.vision()->n_embd_out(), seq));
     std::span<float> dst = ring_.data(slot);
     std::copy(copy_buffer_.begin(), copy_buffer_.end(), dst.begin());
