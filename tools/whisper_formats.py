@@ -244,6 +244,76 @@ def read_ggml(path: str) -> WhisperWeights:
                           multilingual=multi, filters=filters, extra={"types": stored})
 
 
+# ---- GGUF (NanoMind's layout; docs/WHISPER_GGUF.md) --------------------------------------
+
+def write_gguf(path: str, w: WhisperWeights, wtype: str = "f16") -> None:
+    """The same tensors, names and types as write_ggml, in a GGUF file (aligned, mappable)."""
+    import gguf
+    from gguf import quants, GGMLQuantizationType
+    hp = w.hp
+    g = gguf.GGUFWriter(path, "whisper")
+    for k in HPARAM_KEYS:
+        g.add_uint32(f"whisper.{k}", int(hp[k]))
+    g.add_uint32("whisper.n_langs", int(w.n_langs))
+    g.add_bool("whisper.multilingual", bool(w.multilingual))
+    g.add_array("tokenizer.ggml.tokens", list(w.text_tokens))  # raw bytes of ids below end-of-text
+    if w.suppress is not None:
+        g.add_array("whisper.suppress", [int(x) for x in w.suppress])
+    if w.suppress_begin is not None:
+        g.add_array("whisper.suppress_begin", [int(x) for x in w.suppress_begin])
+    filters = w.filters if w.filters is not None else slaney_mel_filters(hp["n_mels"])
+    g.add_tensor("mel_filters", np.ascontiguousarray(filters, dtype=np.float32))
+    for name in tensor_names(hp):
+        arr = np.asarray(w.tensors[name], dtype=np.float32)
+        if name in ("encoder.conv1.bias", "encoder.conv2.bias"):
+            arr = arr.reshape(arr.shape[0], 1)
+        ttype = _ggml_tensor_type(name, arr, wtype)
+        if ttype == "f32":
+            g.add_tensor(name, np.ascontiguousarray(arr))
+        elif ttype == "f16":
+            g.add_tensor(name, np.ascontiguousarray(arr.astype(np.float16)))
+        else:
+            q = GGMLQuantizationType[ttype.upper()]
+            data = quants.quantize(arr.reshape(-1, arr.shape[-1]), q)
+            g.add_tensor(name, data.reshape(arr.shape[:-1] + (data.shape[-1],)), raw_dtype=q)
+    g.write_header_to_file()
+    g.write_kv_data_to_file()
+    g.write_tensors_to_file()
+    g.close()
+
+
+def read_gguf(path: str) -> WhisperWeights:
+    import gguf
+    from gguf import quants
+    r = gguf.GGUFReader(path)
+
+    def field(key):
+        f = r.fields[key]
+        return f.parts[f.data[0]] if len(f.data) == 1 else [f.parts[i] for i in f.data]
+
+    hp = {k: int(field(f"whisper.{k}")[0]) for k in HPARAM_KEYS}
+    toks = [bytes(x) for x in field("tokenizer.ggml.tokens")] if len(r.fields["tokenizer.ggml.tokens"].data) > 1 \
+        else [bytes(field("tokenizer.ggml.tokens"))]
+    w = WhisperWeights(hp=hp, tensors={}, text_tokens=toks, n_langs=int(field("whisper.n_langs")[0]),
+                       multilingual=bool(field("whisper.multilingual")[0]))
+    types = {}
+    for t in r.tensors:
+        shape = tuple(int(x) for x in reversed(t.shape.tolist()))
+        if t.tensor_type.name in ("F32", "F16"):
+            arr = np.array(t.data, dtype=np.float32).reshape(shape)
+        else:
+            arr = quants.dequantize(np.array(t.data), t.tensor_type).reshape(shape)
+        if t.name == "mel_filters":
+            w.filters = arr
+            continue
+        if t.name in ("encoder.conv1.bias", "encoder.conv2.bias"):
+            arr = arr.reshape(-1)
+        w.tensors[t.name] = np.array(arr, dtype=np.float32)
+        types[t.name] = t.tensor_type.name.lower()
+    w.extra["types"] = types
+    return w
+
+
 # ---- CTranslate2 (faster-whisper) -------------------------------------------------------
 
 CT2_DTYPES = {"float32": 0, "int8": 1, "int16": 2, "int32": 3, "float16": 4, "bfloat16": 5}

@@ -110,9 +110,15 @@ def test_cli_errors(models, speech, tmp_path):
     ct2, ggml = models
     r = nm("transcribe", "-m", str(tmp_path / "nope.bin"), speech)
     assert r.returncode == 1 and "no such file" in r.stderr
-    (tmp_path / "bad.bin").write_bytes(b"GGUF" + b"\0" * 100)
+    (tmp_path / "bad.bin").write_bytes(b"GGUF" + b"\0" * 100)  # read as GGUF: a broken one
     r = nm("transcribe", "-m", str(tmp_path / "bad.bin"), speech)
+    assert r.returncode == 1 and "GGUF version" in r.stderr
+    (tmp_path / "text.bin").write_bytes(b"hello" * 100)
+    r = nm("transcribe", "-m", str(tmp_path / "text.bin"), speech)
     assert r.returncode == 1 and "not a whisper.cpp model" in r.stderr
+    llm = [f for f in os.listdir(os.path.join(wh.SRC, "models")) if f.endswith(".gguf")][0]
+    r = nm("transcribe", "-m", os.path.join(wh.SRC, "models", llm), speech)  # an LLM, not Whisper
+    assert r.returncode == 1 and "not a Whisper model" in r.stderr
     r = nm("transcribe", "-m", ggml, str(tmp_path / "missing.wav"))
     assert r.returncode == 1 and "cannot open audio" in r.stderr
     r = nm("transcribe", "-m", ggml, speech, "-l", "klingon")

@@ -1,7 +1,7 @@
 """Hostile and broken Whisper model files: each must be refused with a message that says
-what is wrong — never a crash (this suite also runs under ASan/UBSan) or a hang. Both
-formats: whisper.cpp ggml files and CTranslate2 directories (model.bin, config.json,
-vocabulary.txt)."""
+what is wrong — never a crash (this suite also runs under ASan/UBSan) or a hang. Every
+format: whisper.cpp ggml files, CTranslate2 directories (model.bin, config.json,
+vocabulary.txt) and GGUF files."""
 import os
 import shutil
 import struct
@@ -92,6 +92,41 @@ def test_ggml_wrong_tensor_shape_and_type(shim, tmp_path, ggml):
     assert "shape" in refused(shim, out) or "blocks" in refused(shim, out)
     out = patched(tmp_path, ggml, n_dims_at + 8, "<i", 99, "type.bin")  # unknown ggml type
     assert "type" in refused(shim, out)
+
+
+def _gguf(path, arch="whisper", drop=(), hp_patch=None, tokens=True):
+    import gguf
+    w = wh._tiny_weights(1)
+    hp = dict(w.hp, **(hp_patch or {}))
+    g = gguf.GGUFWriter(str(path), arch)
+    for k in wh.wf.HPARAM_KEYS:
+        if k not in drop:
+            g.add_uint32(f"whisper.{k}", hp[k])
+    if tokens:
+        g.add_array("tokenizer.ggml.tokens", list(w.text_tokens))
+    for name in wh.wf.tensor_names(w.hp)[:3]:
+        g.add_tensor(name, np.ascontiguousarray(np.asarray(w.tensors[name], np.float32)))
+    g.write_header_to_file()
+    g.write_kv_data_to_file()
+    g.write_tensors_to_file()
+    g.close()
+    return path
+
+
+def test_gguf_broken_files(shim, tmp_path, rng):
+    assert "not a Whisper model" in refused(shim, _gguf(tmp_path / "llama.gguf", arch="llama"))
+    assert "n_mels" in refused(shim, _gguf(tmp_path / "nokey.gguf", drop=("n_mels",)))
+    assert "tokenizer.ggml.tokens" in refused(shim, _gguf(tmp_path / "notok.gguf", tokens=False))
+    assert "width" in refused(shim, _gguf(tmp_path / "hp.gguf", hp_patch={"n_audio_state": 100}))
+    msg = refused(shim, _gguf(tmp_path / "few.gguf"))  # most tensors missing
+    assert "missing" in msg or "tensor" in msg, msg
+    good = wh.make_tiny(tmp_path, int(rng.integers(1 << 30)), "gguf", "q8_0")
+    data = open(good, "rb").read()
+    for cut in sorted(set([3, 10, 30] + [int(x) for x in rng.integers(30, len(data) - 1, 20)] + [len(data) - 1])):
+        p = tmp_path / f"cut{cut}.gguf"
+        p.write_bytes(data[:cut])
+        assert refused(shim, p), cut
+        p.unlink()
 
 
 def test_ct2_broken_directories(shim, tmp_path, ct2):

@@ -1,6 +1,6 @@
-"""Whisper encoder and decoder (src/bricks/whisper/) on tiny random-weight models in both file
-formats — whisper.cpp ggml (F32, F16, Q8_0, Q5_0, Q4_0) and CTranslate2 (float32, float16,
-int8) — against numpy float64 written from openai/whisper model.py
+"""Whisper encoder and decoder (src/bricks/whisper/) on tiny random-weight models in every file
+format — whisper.cpp ggml (F32, F16, Q8_0, Q5_0, Q4_0), CTranslate2 (float32, float16,
+int8) and GGUF (F16, Q8_0, Q4_0) — against numpy float64 written from openai/whisper model.py
 (tests/reference/whisper_ref.py), reading the same files through tools/whisper_formats.py
 (quantised blocks dequantised by gguf-py, int8 rows divided by their scales).
 
@@ -19,7 +19,8 @@ import pytest
 import whisper_ref
 import whisper_helpers as wh
 
-CASES = [("ct2", t) for t in wh.CT2_TYPES] + [("ggml", t) for t in wh.GGML_TYPES]
+CASES = [("ct2", t) for t in wh.CT2_TYPES] + [("ggml", t) for t in wh.GGML_TYPES] + \
+    [("gguf", t) for t in ("f16", "q8_0", "q4_0")]
 FLOAT = {"float32", "float16", "f32", "f16"}
 
 
@@ -87,15 +88,18 @@ def test_sequences_side_by_side_match_reference(shim, tmp_path, rng, mel):
 
 
 def test_both_formats_give_the_same_model(shim, tmp_path, rng, mel):
-    """The same float32 weights written as CTranslate2 and as ggml load into identical models."""
+    """The same float32 weights written as CTranslate2, ggml and GGUF load into identical models."""
     seed = int(rng.integers(1 << 30))
     a = wh.make_tiny(tmp_path, seed, "ct2", "float32")
-    b = wh.make_tiny(tmp_path, seed, "ggml", "f32")
-    with wh.Whisper(shim, a) as ma, wh.Whisper(shim, b) as mb:
-        assert ma.hp == mb.hp
-        assert (ma.eot, ma.sot, ma.timestamp_begin) == (mb.eot, mb.sot, mb.timestamp_begin)
-        assert np.array_equal(ma.encode(mel), mb.encode(mel))
-        assert np.array_equal(ma.mel_filters(), mb.mel_filters())
+    for fmt, wtype in [("ggml", "f32"), ("gguf", "f32")]:
+        b = wh.make_tiny(tmp_path, seed, fmt, wtype)
+        with wh.Whisper(shim, a) as ma, wh.Whisper(shim, b) as mb:
+            assert ma.hp == mb.hp
+            assert (ma.eot, ma.sot, ma.timestamp_begin) == (mb.eot, mb.sot, mb.timestamp_begin)
+            assert np.array_equal(ma.encode(mel), mb.encode(mel))
+            assert np.array_equal(ma.mel_filters(), mb.mel_filters())
+            text = " hello world, the end"
+            assert ma.tokenize(text) == mb.tokenize(text)
 
 
 def test_tiny_vocabulary_layout(shim, tmp_path, rng):

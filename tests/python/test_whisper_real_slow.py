@@ -2,7 +2,7 @@
 ten known sentences, `nanomind transcribe` writes them down, and the word error rate must
 stay under 15% for Whisper base (the issue's bar) and under 25% for tiny.en. Both loaders
 run the very same weights: base converted to whisper.cpp's format by tools/whisper_convert.py
-gives the identical transcript, and Q8_0 stays under the same bar.
+gives the identical transcript (and so does its GGUF conversion), and Q8_0 stays under the same bar.
 
 WER = (substitutions + deletions + insertions) / reference words, after lower-casing,
 dropping punctuation and spelling out small numbers (Whisper writes "6" for "six").
@@ -106,8 +106,10 @@ def test_whisper_cpp_file_of_the_same_weights(spoken, tmp_path):
     tool = os.path.join(wh.TOOLS, "whisper_convert.py")
     subprocess.run([sys.executable, tool, base, ggml, "--type", "f16"], check=True, capture_output=True)
     subprocess.run([sys.executable, tool, base, q8, "--type", "q8_0"], check=True, capture_output=True)
+    gguf = str(tmp_path / "whisper-base.gguf")
+    subprocess.run([sys.executable, tool, base, gguf, "--type", "f16"], check=True, capture_output=True)
     files = spoken[:4]
-    assert transcribe(ggml, files) == transcribe(base, files)
+    assert transcribe(ggml, files) == transcribe(base, files) == transcribe(gguf, files)
     rate = wer(SENTENCES[:4], transcribe(q8, files))
     print(f"base Q8_0: WER {rate:.3f}")
     assert rate < 0.15

@@ -22,11 +22,14 @@ CT2_TYPES = ["float32", "float16", "int8"]
 
 
 def make_tiny(tmp_path, seed, fmt, wtype, **kw):
-    """Writes a tiny model; returns its path (a directory for CTranslate2)."""
+    """Writes a tiny model (fmt "ct2", "ggml" or "gguf"); returns its path (a directory for CTranslate2)."""
     w = _tiny_weights(seed, **kw)
     if fmt == "ct2":
         out = str(tmp_path / f"tiny-{seed}-{wtype}")
         wf.write_ct2(out, w, wtype)
+    elif fmt == "gguf":
+        out = str(tmp_path / f"tiny-{seed}-{wtype}.gguf")
+        wf.write_gguf(out, w, wtype)
     else:
         out = str(tmp_path / f"tiny-{seed}-{wtype}.bin")
         wf.write_ggml(out, w, wtype)
@@ -41,7 +44,9 @@ def _tiny_weights(seed, **kw):
 
 def read_weights(path):
     """The weights as stored (quantised blocks dequantised by gguf-py), for the reference."""
-    return wf.read_ct2(path) if os.path.isdir(path) else wf.read_ggml(path)
+    if os.path.isdir(path):
+        return wf.read_ct2(path)
+    return wf.read_gguf(path) if open(path, "rb").read(4) == b"GGUF" else wf.read_ggml(path)
 
 
 def speak(text, path, voice="en-us", speed=150):

@@ -9,6 +9,7 @@
 
 #include "core/file_read.h"
 #include "core/fp16.h"
+#include "core/gguf_reader.h"
 #include "core/mapped_file.h"
 
 namespace nm {
@@ -313,6 +314,14 @@ Result<std::shared_ptr<const WhisperModel>> WhisperModel::load(const std::string
   }
   NM_ASSIGN_OR_RETURN(std::shared_ptr<MappedFile> file, MappedFile::open(path));
   file->advise_sequential();
+  uint32_t magic = 0;
+  if (file->size() >= 4) std::memcpy(&magic, file->data(), 4);
+  if (magic == kGgufMagic) {
+    Result<GgufFile> gguf = GgufFile::from_memory(file->data(), file->size(), file);
+    if (!gguf.ok()) return error(gguf.status().code(), "'" + path + "': " + gguf.status().message());
+    NM_ASSIGN_OR_RETURN(WhisperSource s, parse_whisper_gguf(*gguf, path));
+    return assemble(std::move(s));
+  }
   NM_ASSIGN_OR_RETURN(WhisperSource s, parse_whisper_ggml(file->data(), file->size(), path));
   return assemble(std::move(s));
 }

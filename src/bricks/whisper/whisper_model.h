@@ -1,6 +1,7 @@
-// WhisperModel: the weights, vocabulary and mel filters of a Whisper model, from either
-// file format people have — whisper.cpp's ggml-*.bin (whisper_ggml.cpp) or a
-// faster-whisper / CTranslate2 directory (whisper_ct2.cpp). Both parsers produce a table
+// WhisperModel: the weights, vocabulary and mel filters of a Whisper model, from the file
+// formats people have — whisper.cpp's ggml-*.bin (whisper_ggml.cpp), a faster-whisper /
+// CTranslate2 directory (whisper_ct2.cpp) — or GGUF (whisper_gguf.cpp, written by
+// tools/whisper_convert.py). The parsers produce a table
 // of named source tensors in OpenAI's checkpoint names ("encoder.blocks.0.attn.query.weight");
 // assemble() (here) checks every shape against the hyper-parameters and copies the tensors
 // into one aligned arena: neither format aligns its tensor data, so they cannot be used
@@ -56,7 +57,7 @@ struct WhisperWeights {
   Tensor dec_ln_w, dec_ln_b;
 };
 
-enum class WhisperFormat { ggml, ctranslate2 };
+enum class WhisperFormat { ggml, ctranslate2, gguf };
 
 // A tensor as a parser found it, before assembly. ne in ggml order (innermost first).
 struct WhisperSourceTensor {
@@ -84,7 +85,7 @@ struct WhisperSource {
 class WhisperModel {
  public:
   // A directory is read as CTranslate2 (model.bin + config.json + vocabulary.txt or
-  // vocabulary.json), a file as whisper.cpp's ggml format.
+  // vocabulary.json), a file starting with "GGUF" as GGUF, any other as whisper.cpp's ggml.
   static Result<std::shared_ptr<const WhisperModel>> load(const std::string& path);
   // For parsers and tests: checks and copies a parsed source (its data must stay valid
   // for the duration of the call only).
@@ -95,7 +96,9 @@ class WhisperModel {
   const WhisperVocab& vocab() const { return vocab_; }
   const MelFilters& mel_filters() const { return filters_; }
   WhisperFormat format() const { return format_; }
-  const char* format_name() const { return format_ == WhisperFormat::ggml ? "whisper.cpp ggml" : "CTranslate2"; }
+  const char* format_name() const {
+    return format_ == WhisperFormat::ggml ? "whisper.cpp ggml" : format_ == WhisperFormat::gguf ? "GGUF" : "CTranslate2";
+  }
   const std::string& path() const { return path_; }
   // Type of the large matrices (what a user would call the model's type).
   DType weight_type() const { return weight_type_; }
@@ -121,10 +124,14 @@ class WhisperModel {
   VirtualBuffer arena_;
 };
 
-// Parsers (whisper_ggml.cpp, whisper_ct2.cpp). `bytes` must outlive the returned source.
+class GgufFile;
+
+// Parsers (whisper_ggml.cpp, whisper_ct2.cpp, whisper_gguf.cpp). `bytes` (`f`) must outlive
+// the returned source.
 Result<WhisperSource> parse_whisper_ggml(const uint8_t* bytes, size_t size, const std::string& path);
 Result<WhisperSource> parse_whisper_ct2(const uint8_t* model_bin, size_t size, const std::string& config_json,
                                         const std::string& vocabulary, const std::string& dir);
+Result<WhisperSource> parse_whisper_gguf(const GgufFile& f, const std::string& path);
 
 // Whisper's non-speech token list (tokenizer.py non_speech_tokens) plus its special tokens.
 std::vector<int32_t> whisper_default_suppress(const WhisperVocab& vocab);
