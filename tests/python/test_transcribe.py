@@ -19,7 +19,7 @@ NANOMIND = os.path.join(os.environ.get("NM_BIN", "."), "nanomind")
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     d = tmp_path_factory.mktemp("w")
-    seed = int(np.random.SeedSequence().entropy % (1 << 30))
+    seed = int(os.environ.get("NM_SEED", np.random.SeedSequence().entropy % (1 << 30)))
     print(f"tiny Whisper seed {seed}")
     return wh.make_tiny(d, seed, "ct2", "float32"), wh.make_tiny(d, seed, "ggml", "f32")
 
@@ -52,10 +52,13 @@ def test_both_formats_transcribe_alike_and_outputs_are_written(models, speech, t
     assert open(base + ".txt").read() == open(base_b + ".txt").read()
     assert json.load(open(base + ".json"))["segments"] == json.load(open(base_b + ".json"))["segments"]
     assert "CTranslate2" in a.stderr and "real-time factor" in a.stderr
-    for line in a.stdout.splitlines():
-        assert re.match(r"^\[\d\d:\d\d:\d\d\.\d\d\d --> \d\d:\d\d:\d\d\.\d\d\d\]  ", line), line
     j = json.load(open(base + ".json"))
     assert j["language"] and isinstance(j["segments"], list)
+    # One timestamped line per segment. (A random model's words may hold carriage returns,
+    # which text mode reads as line ends: seed 683930464 - so count stamps, not lines.)
+    stamp = r"^\[\d\d:\d\d:\d\d\.\d\d\d --> \d\d:\d\d:\d\d\.\d\d\d\]  "
+    assert len(re.findall(stamp, a.stdout, re.M)) == len(j["segments"]), a.stdout
+    assert a.stdout == "" or re.match(stamp, a.stdout), a.stdout
     for s in j["segments"]:
         assert 0 <= s["start"] <= s["end"] <= 30.0
     srt = open(base + ".srt").read()
