@@ -19,11 +19,13 @@
 
 #include "core/audio.h"
 
-#if __has_include(<sndfile.h>)
-#include <sndfile.h>
-#define NM_TEST_SNDFILE 1
-#else
+// NM_TEST_SNDFILE: the build links libsndfile (tests/CMakeLists.txt). Not __has_include: the
+// aarch64 cross build sees the host's sndfile.h but has no aarch64 library to link.
+#ifndef NM_TEST_SNDFILE
 #define NM_TEST_SNDFILE 0
+#endif
+#if NM_TEST_SNDFILE
+#include <sndfile.h>
 #endif
 
 namespace nm {
