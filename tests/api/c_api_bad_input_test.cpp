@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/audio.h"
 #include "nanomind/nanomind.h"
 
 namespace {
@@ -575,6 +576,8 @@ TEST(CApiBadInput, AudioDecodeChecksEveryPointerAndValue) {
   EXPECT_EQ(nm_audio_decode(wav.data(), wav.size(), 16000, NAN, &out, &n, err, sizeof err), NM_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(out, nullptr);
   EXPECT_EQ(n, 0);
+  // Without libsndfile (the aarch64 cross build) no bytes decode at all: the rest needs it.
+  if (!nm::audio_files_supported()) GTEST_SKIP() << "this build decodes no audio files (no libsndfile)";
   EXPECT_EQ(nm_audio_decode(wav.data(), 0, 16000, 0, &out, &n, err, sizeof err), NM_ERR_INVALID_FILE);
   const uint8_t junk[] = "this is not an audio file at all, just some text bytes";
   EXPECT_EQ(nm_audio_decode(junk, sizeof junk, 16000, 0, &out, &n, err, sizeof err), NM_ERR_INVALID_FILE);
