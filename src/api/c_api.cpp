@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "api/c_api_status.h"
 #include "core/image.h"
 #include "core/thread_pool.h"
 #include "kernels/roofline.h"
@@ -88,26 +89,8 @@ struct nm_stream {
 
 namespace {
 
-nm_status to_c(nm::ErrorCode c) {
-  switch (c) {
-    case nm::ErrorCode::ok: return NM_OK;
-    case nm::ErrorCode::invalid_argument: return NM_ERR_INVALID_ARGUMENT;
-    case nm::ErrorCode::invalid_file: return NM_ERR_INVALID_FILE;
-    case nm::ErrorCode::unsupported: return NM_ERR_UNSUPPORTED;
-    case nm::ErrorCode::out_of_memory: return NM_ERR_OUT_OF_MEMORY;
-    case nm::ErrorCode::out_of_range: return NM_ERR_OUT_OF_RANGE;
-    case nm::ErrorCode::io_error: return NM_ERR_IO;
-    case nm::ErrorCode::internal: return NM_ERR_INTERNAL;
-  }
-  return NM_ERR_INTERNAL;
-}
-
-void copy_message(const std::string& msg, char* buf, size_t size) {
-  if (!buf || size == 0) return;
-  const size_t n = std::min(msg.size(), size - 1);
-  std::memcpy(buf, msg.data(), n);
-  buf[n] = '\0';
-}
+using nm::capi::copy_message;
+using nm::capi::to_c;
 
 // Records a failed status's message on the session; passes success through.
 nm_status report(nm_session* s, const nm::Status& st) {

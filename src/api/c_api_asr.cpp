@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 
+#include "api/c_api_status.h"
 #include "bricks/vad/voice_activity.h"
 #include "runtime/whisper_transcribe.h"
 #include "core/audio.h"
@@ -33,26 +34,8 @@ struct nm_asr {
 
 namespace {
 
-nm_status status_code(nm::ErrorCode c) {
-  switch (c) {
-    case nm::ErrorCode::ok: return NM_OK;
-    case nm::ErrorCode::invalid_argument: return NM_ERR_INVALID_ARGUMENT;
-    case nm::ErrorCode::invalid_file: return NM_ERR_INVALID_FILE;
-    case nm::ErrorCode::unsupported: return NM_ERR_UNSUPPORTED;
-    case nm::ErrorCode::out_of_memory: return NM_ERR_OUT_OF_MEMORY;
-    case nm::ErrorCode::out_of_range: return NM_ERR_OUT_OF_RANGE;
-    case nm::ErrorCode::io_error: return NM_ERR_IO;
-    case nm::ErrorCode::internal: return NM_ERR_INTERNAL;
-  }
-  return NM_ERR_INTERNAL;
-}
-
-void write_message(const std::string& msg, char* buf, size_t size) {
-  if (!buf || size == 0) return;
-  const size_t n = std::min(msg.size(), size - 1);
-  std::memcpy(buf, msg.data(), n);
-  buf[n] = '\0';
-}
+using nm::capi::copy_message;
+using nm::capi::to_c;
 
 double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -66,7 +49,7 @@ nm_status guarded(nm_asr* a, F&& f) {
   try {
     const nm::Status s = f();
     if (!s.ok()) a->last_error = s.to_string();
-    return status_code(s.code());
+    return to_c(s.code());
   } catch (const std::bad_alloc&) {
     a->last_error = "out of memory";
     return NM_ERR_OUT_OF_MEMORY;
@@ -83,10 +66,10 @@ nm_status caught(char* err, size_t err_size, F&& f) {
   try {
     return f();
   } catch (const std::bad_alloc&) {
-    write_message("out of memory", err, err_size);
+    copy_message("out of memory", err, err_size);
     return NM_ERR_OUT_OF_MEMORY;
   } catch (const std::exception& e) {
-    write_message(std::string("internal error: ") + e.what(), err, err_size);
+    copy_message(std::string("internal error: ") + e.what(), err, err_size);
     return NM_ERR_INTERNAL;
   }
 }
@@ -195,11 +178,11 @@ nm_transcribe_params nm_transcribe_default_params(void) {
 nm_status nm_asr_load(const nm_asr_params* params, nm_asr** out, char* err, size_t err_size) {
   if (out) *out = nullptr;
   if (!params || !out || !params->model_path) {
-    write_message("nm_asr_load: params, out and params->model_path are required", err, err_size);
+    copy_message("nm_asr_load: params, out and params->model_path are required", err, err_size);
     return NM_ERR_INVALID_ARGUMENT;
   }
   if (params->n_threads < 0 || params->n_threads > 512 || params->max_sequences < 0 || params->max_sequences > 16) {
-    write_message("nm_asr_load: n_threads must be 0..512 and max_sequences 0..16", err, err_size);
+    copy_message("nm_asr_load: n_threads must be 0..512 and max_sequences 0..16", err, err_size);
     return NM_ERR_INVALID_ARGUMENT;
   }
   return caught(err, err_size, [&]() -> nm_status {
@@ -207,16 +190,16 @@ nm_status nm_asr_load(const nm_asr_params* params, nm_asr** out, char* err, size
     auto a = std::make_unique<nm_asr>();
     auto m = nm::WhisperModel::load(params->model_path);
     if (!m.ok()) {
-      write_message(m.status().to_string(), err, err_size);
-      return status_code(m.status().code());
+      copy_message(m.status().to_string(), err, err_size);
+      return to_c(m.status().code());
     }
     a->model = std::move(m).value();
     nm::WhisperPlacement where;
     if (params->devices) where.devices = params->devices;
     auto t = nm::WhisperTranscriber::create(a->model, where, params->max_sequences > 0 ? params->max_sequences : 5);
     if (!t.ok()) {
-      write_message(t.status().to_string(), err, err_size);
-      return status_code(t.status().code());
+      copy_message(t.status().to_string(), err, err_size);
+      return to_c(t.status().code());
     }
     a->transcriber = std::move(t).value();
     a->pool = std::make_unique<nm::ThreadPool>(params->n_threads > 0 ? params->n_threads : nm::default_thread_count());
@@ -279,7 +262,7 @@ nm_status nm_asr_transcribe_mic(nm_asr* asr, const char* device, const nm_transc
 
 int32_t nm_asr_get_text(const nm_asr* asr, char* buf, int32_t buf_size) {
   if (!asr) return -1;
-  if (buf && buf_size > 0) write_message(asr->text, buf, (size_t)buf_size);
+  if (buf && buf_size > 0) copy_message(asr->text, buf, (size_t)buf_size);
   return (int32_t)std::min<size_t>(asr->text.size(), INT32_MAX);
 }
 
@@ -290,7 +273,7 @@ nm_status nm_asr_get_segment(const nm_asr* asr, int32_t i, double* t0, double* t
   const nm::WhisperSegment& s = asr->result.segments[(size_t)i];
   if (t0) *t0 = s.t0;
   if (t1) *t1 = s.t1;
-  if (text && text_size > 0) write_message(s.text, text, (size_t)text_size);
+  if (text && text_size > 0) copy_message(s.text, text, (size_t)text_size);
   return NM_OK;
 }
 
@@ -320,10 +303,10 @@ nm_status nm_audio_decode(const uint8_t* data, size_t size, int32_t sample_rate,
                           int64_t* n_samples, char* err, size_t err_size) {
   if (samples) *samples = nullptr;
   if (n_samples) *n_samples = 0;
-  write_message("", err, err_size);
+  copy_message("", err, err_size);
   if (!data || !samples || !n_samples || sample_rate < nm::kMinAudioRate || sample_rate > nm::kMaxAudioRate ||
       !(max_seconds >= 0)) {
-    write_message("nm_audio_decode: data, samples and n_samples are required, sample_rate must be 1000..768000 "
+    copy_message("nm_audio_decode: data, samples and n_samples are required, sample_rate must be 1000..768000 "
                   "and max_seconds >= 0", err, err_size);
     return NM_ERR_INVALID_ARGUMENT;
   }
@@ -331,14 +314,14 @@ nm_status nm_audio_decode(const uint8_t* data, size_t size, int32_t sample_rate,
     auto audio = nm::decode_audio(data, size, sample_rate, "the audio", nullptr,
                                   max_seconds > 0 ? max_seconds : nm::kMaxAudioSeconds);
     if (!audio.ok()) {
-      write_message(audio.status().message(), err, err_size);
-      return status_code(audio.status().code());
+      copy_message(audio.status().message(), err, err_size);
+      return to_c(audio.status().code());
     }
     const std::vector<float>& s = audio->samples;
     // malloc, so that callers in any language can free it through nm_audio_free.
     auto* out = static_cast<float*>(std::malloc(s.size() * sizeof(float)));
     if (!out) {
-      write_message("out of memory", err, err_size);
+      copy_message("out of memory", err, err_size);
       return NM_ERR_OUT_OF_MEMORY;
     }
     std::memcpy(out, s.data(), s.size() * sizeof(float));
