@@ -3,13 +3,18 @@
 // measurement; types marked "p" use the packed (row-interleaved) layout CPU graphs use.
 // Flags: --threads N (default 2), --isa NAME (default best), --quick, --types q4_0,q5_1,...
 // (default: all the weight types listed below), --peaks-only (the three machine limits and
-// nothing else: what bench/compare_llama_cpp.py divides both engines' speeds by).
+// nothing else: what bench/compare_llama_cpp.py divides both engines' speeds by),
+// --in-cache (matrix-vector products of the packed layouts on one thread with W in L2,
+// timed in process CPU time: the kernel's compute ceiling, which neither memory nor other
+// processes on a shared machine move; the decode kernels must exceed the bandwidth share of
+// one core by a margin, or decode is compute-bound).
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -95,11 +100,62 @@ bool listed(const char* list, std::string_view name) {
   }
 }
 
+
+double cpu_now_s() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+// --in-cache: see the file comment. W is ~1 MiB (k = 4096), called until 0.2 s of CPU time
+// have passed, best of 5.
+int in_cache(nm::Isa isa, const char* only_types) {
+  nm::ThreadPool pool(1);
+  const int64_t k = 4096;
+  std::vector<float> x(k);
+  for (int64_t i = 0; i < k; ++i) x[(size_t)i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+  const nm::DType types[] = {nm::DType::Q4_0, nm::DType::Q8_0, nm::DType::Q4_1,   nm::DType::Q5_0,
+                             nm::DType::Q5_1, nm::DType::Q2_K, nm::DType::Q3_K,   nm::DType::Q4_K,
+                             nm::DType::Q5_K, nm::DType::Q6_K, nm::DType::IQ4_NL};
+  for (nm::DType t : types) {
+    if (!nm::matmul_packable(isa, t, 256, k)) continue;
+    if (only_types && !listed(only_types, nm::dtype_name(t))) continue;
+    const size_t rb = nm::row_size(t, k);
+    const int64_t m = std::max<int64_t>(16, (int64_t)((1u << 20) / rb) / 16 * 16);
+    std::vector<uint8_t> file((size_t)m * rb), w((size_t)m * rb);
+    for (size_t i = 0; i < file.size(); ++i) file[i] = (uint8_t)(i * 40503u >> 7);
+    nm::matmul_pack_weights(t, file.data(), rb, m, k, w.data());
+    std::vector<float> y((size_t)m);
+    std::vector<uint8_t> scratch(nm::matmul_scratch_bytes(t, k, 1));
+    nm::MatmulArgs a;
+    a.w_type = t; a.w = w.data(); a.w_row_bytes = rb; a.w_packed = true; a.m = m; a.k = k;
+    a.x = x.data(); a.x_stride = k; a.n = 1; a.y = y.data(); a.y_stride = m;
+    double best = 1e30;
+    for (int rep = 0; rep < 5; ++rep) {
+      long calls = 0;
+      const double t0 = cpu_now_s();
+      double t1 = t0;
+      while (t1 - t0 < 0.2) {
+        for (int i = 0; i < 16; ++i) {
+          if (!nm::matmul(isa, a, scratch.data(), pool).ok()) { std::printf("%s failed\n", std::string(nm::dtype_name(t)).c_str()); return 1; }
+        }
+        calls += 16;
+        t1 = cpu_now_s();
+      }
+      best = std::min(best, (t1 - t0) / (double)calls);
+    }
+    std::printf("in-cache matvec %sp m=%lld k=%lld isa=%s 1 thread %.2f us %.2f GB/s of CPU time\n",
+                std::string(nm::dtype_name(t)).c_str(), (long long)m, (long long)k, nm::isa_name(isa), best * 1e6,
+                (double)w.size() / best / 1e9);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int threads = 2;
-  bool quick = false, peaks_only = false;
+  bool quick = false, peaks_only = false, cache_only = false;
   const char* only_types = nullptr;  // comma-separated type names; nullptr: all
   nm::Isa isa = nm::best_isa();
   for (int i = 1; i < argc; ++i) {
@@ -107,6 +163,7 @@ int main(int argc, char** argv) {
     if (a == "--threads" && i + 1 < argc) threads = std::max(1, std::atoi(argv[++i]));
     else if (a == "--quick") quick = true;
     else if (a == "--peaks-only") peaks_only = true;
+    else if (a == "--in-cache") cache_only = true;
     else if (a == "--types" && i + 1 < argc) only_types = argv[++i];
     else if (a == "--isa" && i + 1 < argc) {
       const std::string name = argv[++i];
@@ -114,10 +171,11 @@ int main(int argc, char** argv) {
       for (nm::Isa u : nm::usable_isas()) if (name == nm::isa_name(u)) { isa = u; found = true; }
       if (!found) { std::fprintf(stderr, "isa %s is not usable here\n", name.c_str()); return 2; }
     } else {
-      std::fprintf(stderr, "usage: bench_kernels [--threads N] [--isa NAME] [--quick] [--types q4_0,q8_0,...] [--peaks-only]\n");
+      std::fprintf(stderr, "usage: bench_kernels [--threads N] [--isa NAME] [--quick] [--types q4_0,q8_0,...] [--peaks-only] [--in-cache]\n");
       return 2;
     }
   }
+  if (cache_only) return in_cache(isa, only_types);
   nm::ThreadPool pool(threads);
   // the same measurement `nanomind bench` divides by
   const double bw = nm::measure_read_bandwidth(pool, quick ? (256u << 20) : (1024u << 20)) / 1e9;

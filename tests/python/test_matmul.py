@@ -99,9 +99,10 @@ PACKED_SHAPES = [(16, 1, 1), (32, 9, 1), (48, 16, 1), (16, 520, 1), (64, 4, 5), 
                  (128, 3, 70)]
 
 
-# K-quants (blocks of 256): the same row and column splits, and a row of 35 super-blocks
-# (Qwen2.5-1.5B's ffn_down).
-PACKED_SHAPES_K = [(16, 1, 1), (32, 3, 1), (48, 35, 1), (64, 2, 5), (80, 2, 17), (16, 1, 16), (128, 1, 70)]
+# K-quants (blocks of 256): the same row and column splits, 2 and 3 columns (the matrix-vector
+# sums split per sub-block), and a row of 35 super-blocks (Qwen2.5-1.5B's ffn_down).
+PACKED_SHAPES_K = [(16, 1, 1), (32, 3, 1), (48, 35, 1), (32, 2, 2), (16, 3, 3), (64, 2, 5), (80, 2, 17), (16, 1, 16),
+                   (128, 1, 70)]
 
 
 PACKED_TYPES = [T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.IQ4_NL, T.Q8_0, T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K]
