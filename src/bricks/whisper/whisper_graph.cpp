@@ -41,6 +41,29 @@ NodeId conv(Graph& g, const Tensor& kernel, const Tensor& bias, NodeId x, int st
   return g.gelu_erf(g.add(y, g.weight(bias, name + ".bias")));
 }
 
+// Cross-attention of n queries [E, n] over a window's K [hd, Ta, H] and transposed V
+// [Ta, hd, H] (the layouts build_whisper_cross_graph writes): per head, the scores are one
+// matrix product with K's rows, the output one with V's. Decoding has a handful of
+// queries: the attention kernel would convert and transpose every K/V row of the window
+// into its tiles at each step, where here the products read the buffers in place.
+NodeId cross_attention(Graph& g, NodeId q, NodeId k, NodeId v, float scale) {
+  const Tensor& qt = g.node(q).t;
+  const Tensor& kt = g.node(k).t;
+  const int64_t hd = kt.ne[0], Ta = kt.ne[1], H = kt.ne[2], n = qt.ne[1];
+  const size_t elt = row_size(kt.type, 1);
+  NodeId out = kInvalidNode;
+  for (int64_t h = 0; h < H; ++h) {
+    const NodeId qh = g.view(q, {hd, n, 1, 1}, {4, qt.nb[1], qt.nb[1] * (size_t)n, qt.nb[1] * (size_t)n},
+                             (size_t)h * hd * 4);
+    const NodeId kh = g.view(k, {hd, Ta, 1, 1}, {elt, hd * elt, Ta * hd * elt, Ta * hd * elt}, (size_t)h * Ta * hd * elt);
+    const NodeId vh = g.view(v, {Ta, hd, 1, 1}, {elt, Ta * elt, Ta * hd * elt, Ta * hd * elt}, (size_t)h * Ta * hd * elt);
+    const NodeId p = g.softmax(g.matmul(kh, qh), scale);                  // [Ta, n]
+    const NodeId oh = g.reshape(g.matmul(vh, p), {hd, 1, n, 1});          // [hd, 1, n]
+    out = out == kInvalidNode ? oh : g.concat(out, oh, 1);                // [hd, h + 1, n]
+  }
+  return g.reshape(out, {hd * H, n, 1, 1});
+}
+
 }  // namespace
 
 Result<WhisperEncoderGraph> build_whisper_encoder_graph(const WhisperModel& model) {
@@ -88,12 +111,17 @@ Result<WhisperCrossGraph> build_whisper_cross_graph(const WhisperModel& model, c
   for (int il = 0; il < hp.n_text_layer; ++il) {
     const WhisperBlock& L = w.dec[(size_t)il];
     const std::string p = "decoder.blocks." + std::to_string(il) + ".cross_attn.";
-    Tensor dst = Tensor::make(kv.cross_type, {E, T, 1, 1}, const_cast<uint8_t*>(kNone));
-    const NodeId kd = g.weight(dst, p + "k_buffer"), vd = g.weight(dst, p + "v_buffer");
+    const int64_t hd = E / hp.n_text_head, H = hp.n_text_head;
+    uint8_t* none = const_cast<uint8_t*>(kNone);
+    const NodeId kd = g.weight(Tensor::make(kv.cross_type, {hd, T, H, 1}, none), p + "k_buffer");
+    const NodeId vd = g.weight(Tensor::make(kv.cross_type, {T, hd, H, 1}, none), p + "v_buffer");
     cg.k_dst.push_back(kd);
     cg.v_dst.push_back(vd);
-    g.cpy(linear(g, L.cross.k_w, L.cross.k_b, cg.in, p + "key"), kd);
-    g.cpy(linear(g, L.cross.v_w, L.cross.v_b, cg.in, p + "value"), vd);
+    // [E, T] = [hd, H, T] -> K per head [hd, T, H], V per head transposed [T, hd, H]
+    const NodeId k = g.reshape(linear(g, L.cross.k_w, L.cross.k_b, cg.in, p + "key"), {hd, H, T, 1});
+    const NodeId v = g.reshape(linear(g, L.cross.v_w, L.cross.v_b, cg.in, p + "value"), {hd, H, T, 1});
+    g.cpy(g.permute(k, {0, 2, 1, 3}), kd);
+    g.cpy(g.permute(v, {1, 2, 0, 3}), vd);
   }
   if (!g.status().ok()) return g.status();
   return cg;
@@ -164,12 +192,11 @@ Result<WhisperDecoderGraph> build_whisper_decoder_graph(const WhisperModel& mode
     // Cross-attention: every beam's queries attend over the same window.
     h = norm(g, x, L.cross_ln_w, L.cross_ln_b);
     const NodeId cq = linear(g, L.cross.q_w, L.cross.q_b, h, p + "cross_attn.query");
-    const Tensor cross = Tensor::make(kv.cross_type, {hd, H, Ta, 1}, none);
-    const NodeId ck = g.weight(cross, p + "k_cross"), cv = g.weight(cross, p + "v_cross");
+    const NodeId ck = g.weight(Tensor::make(kv.cross_type, {hd, Ta, H, 1}, none), p + "k_cross");
+    const NodeId cv = g.weight(Tensor::make(kv.cross_type, {Ta, hd, H, 1}, none), p + "v_cross");
     dg.k_cross.push_back(ck);
     dg.v_cross.push_back(cv);
-    a = g.attention(heads(g, cq, hd, H, T * B), g.permute(ck, {0, 2, 1, 3}), g.permute(cv, {0, 2, 1, 3}), scale);
-    a = g.reshape(a, {E, T * B, 1, 1});
+    a = cross_attention(g, cq, ck, cv, scale);
     x = g.add(x, linear(g, L.cross.o_w, L.cross.o_b, a, p + "cross_attn.out"));
     x = mlp(g, x, L, p);
   }

@@ -5,7 +5,9 @@
 //    + the file's sinusoidal positions, pre-norm transformer blocks (non-causal
 //    attention, GELU MLP), final LayerNorm -> states [n_audio_state, 1500];
 //  - cross K/V: the decoder's per-layer cross-attention keys and values from those states,
-//    computed once per window and written into buffers the decoder graph reads;
+//    computed once per window and written into buffers the decoder graph reads, per head:
+//    K as rows of keys, V transposed, so that a decode step's cross-attention is two
+//    matrix products per head that read them in place;
 //  - decoder step: B sequences (beams) of T new tokens each: token + learned position
 //    embeddings, per layer causal self-attention over a KV cache (one cache row per
 //    position per beam), cross-attention over the window's K/V, GELU MLP; final LayerNorm
@@ -28,7 +30,8 @@ Result<WhisperEncoderGraph> build_whisper_encoder_graph(const WhisperModel& mode
 
 // Memory the decoder reads and writes between steps, laid out as the graphs expect:
 // self-attention K and V per layer [n_beams][n_ctx][n_text_state] of `type` and
-// cross-attention K and V per layer [1500][n_text_state] of `cross_type` (F32 or F16).
+// cross-attention per layer of `cross_type` (F32 or F16): K [n_head][1500][head_dim] and
+// V transposed, [n_head][head_dim][1500].
 struct WhisperKvLayout {
   int n_layer = 0, n_ctx = 0, n_beams = 0, n_state = 0, n_head = 0, n_audio_ctx = 0;
   DType type = DType::F16;
