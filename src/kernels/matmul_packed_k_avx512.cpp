@@ -61,9 +61,16 @@ inline void scales_k4(const uint8_t* s, Scales& out) {
   }
 }
 
-// The 16 rows' values of chunk CI of a record of layout P (matmul_packed_k.h).
-template <class P, int CI>
+// The 16 rows' values of chunk CI of a record of layout P (matmul_packed_k.h). kTimes16:
+// a Q4_K high nibble is left in place (16 x the value: one AND instead of a shift and an
+// AND; zmm shifts and vpdpbusd share port 0, which bounds the matrix-vector kernel), and
+// the caller divides the sub-block's sum by 16, exactly.
+template <class P, int CI, bool kTimes16 = false>
 inline __m512i chunk_values(const uint8_t* rec) {
+  if constexpr (kTimes16) {
+    static_assert(P::lo_shift(CI) == 4 && P::lo_mask == 0x0f && P::hi_mask == 0);
+    return _mm512_and_si512(load64(rec + P::lo_chunk(CI)), bytes(0xf0));
+  }
   const __m512i lo = _mm512_and_si512(shift_bits<-P::lo_shift(CI)>(load64(rec + P::lo_chunk(CI))), bytes(P::lo_mask));
   if constexpr (P::hi_mask == 0) return lo;
   else return and_or(shift_bits<P::hi_pos - P::hi_shift(CI)>(load64(rec + P::hi_chunk(CI))), bytes(P::hi_mask), lo);
@@ -178,17 +185,25 @@ inline void sub_block(const uint8_t* rec, const Scales& s, const __m512* scale_s
   // `bench_kernels --in-cache`); chains of one sub-block each overlap. Same integer sums, so
   // the same bits. From 4 columns on, the columns' chains are enough.
   constexpr bool kSplit = kVnni && NX < 4;
+  // Q4_K's odd sub-blocks are high nibbles: summed at 16 x (chunk_values), every product a
+  // multiple of 16 (at most 4 x 240 x 128 x 8 in a lane), so >> 4 gives the sum exactly.
+  // Without VNNI maddubs would saturate at 16 x.
+  using L = typename F::Layout;
+  constexpr bool kTimes16 = kSplit && std::is_same_v<L, PackedQ4K> && L::lo_shift(J * kChunks) == 4;
   __m512i part[NX];
   for (int c = 0; c < NX; ++c) part[c] = kSplit ? _mm512_setzero_si512() : sums.run[c];
   [&]<int... T>(std::integer_sequence<int, T...>) {
     ([&] {
-      const __m512i w = chunk_values<typename F::Layout, J * kChunks + T>(rec);
+      const __m512i w = chunk_values<L, J * kChunks + T, kTimes16>(rec);
       for (int c = 0; c < NX; ++c) {
         const __m512i x = broadcast4(xq[c] + 4 * (J * kChunks + T));
         part[c] = dot_chunk<kVnni>(part[c], w, x, scale16);
       }
     }(), ...);
   }(std::make_integer_sequence<int, kChunks>{});
+  if constexpr (kTimes16) {
+    for (int c = 0; c < NX; ++c) part[c] = _mm512_srai_epi32(part[c], 4);
+  }
   for (int c = 0; c < NX; ++c) {
     sums.run[c] = kSplit ? _mm512_add_epi32(sums.run[c], part[c]) : part[c];
     if constexpr (kVnni) {
