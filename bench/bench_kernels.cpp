@@ -126,7 +126,7 @@ int in_cache(nm::Isa isa, const char* only_types) {
     for (size_t i = 0; i < file.size(); ++i) file[i] = (uint8_t)(i * 40503u >> 7);
     nm::matmul_pack_weights(t, file.data(), rb, m, k, w.data());
     std::vector<float> y((size_t)m);
-    std::vector<uint8_t> scratch(nm::matmul_scratch_bytes(t, k, 1));
+    std::vector<uint8_t> scratch(nm::matmul_scratch_bytes(t, m, k, 1));
     nm::MatmulArgs a;
     a.w_type = t; a.w = w.data(); a.w_row_bytes = rb; a.w_packed = true; a.m = m; a.k = k;
     a.x = x.data(); a.x_stride = k; a.n = 1; a.y = y.data(); a.y_stride = m;
@@ -218,7 +218,7 @@ int main(int argc, char** argv) {
       const bool k_quant = t == nm::DType::Q4_K || t == nm::DType::Q5_K || t == nm::DType::Q6_K;
       if (n > 1 && !packed && k_quant) continue;
       std::vector<float> y((size_t)n * m);
-      std::vector<uint8_t> scratch(nm::matmul_scratch_bytes(t, k, n));
+      std::vector<uint8_t> scratch(nm::matmul_scratch_bytes(t, m, k, n));
       nm::MatmulArgs a;
       a.w_type = t; a.w_row_bytes = rb; a.w_packed = packed; a.m = m; a.k = k;
       a.x = x.data(); a.x_stride = k; a.n = n; a.y = y.data(); a.y_stride = m;

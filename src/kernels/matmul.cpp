@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/fp16.h"
+#include "kernels/gemm_f32.h"
 #include "kernels/matmul_kernels.h"
 #include "kernels/matmul_packed.h"
 
@@ -176,7 +177,8 @@ bool select_packed_kernel(Isa isa, DType w_type, PackedKernel* out) {
 
 bool matmul_supports(DType w_type) { return matmul_act_type(w_type) != DType::F64; }
 
-size_t matmul_scratch_bytes(DType w_type, int64_t k, int64_t n) {
+size_t matmul_scratch_bytes(DType w_type, int64_t m, int64_t k, int64_t n) {
+  if (gemm_f32_applies(w_type == DType::F32, false, n)) return gemm_f32_scratch_bytes(m, k);
   const DType act = matmul_act_type(w_type);
   if (act == DType::F32 || act == DType::F64 || k % block_size(act) != 0) return 0;
   const size_t x_bytes = row_size(act, k) * (size_t)n;
@@ -209,6 +211,11 @@ Status matmul(Isa isa, const MatmulArgs& a, void* scratch, ThreadPool& pool) {
   if (!isa_compiled(isa) || !isa_supported(isa, detect_cpu_features())) {
     return error(ErrorCode::unsupported, std::string("matmul: ISA ") + isa_name(isa) +
                  " is not available on this machine");
+  }
+  if (gemm_f32_applies(a.w_type == DType::F32, a.w_packed, a.n)) {
+    if (!scratch) return error(ErrorCode::invalid_argument, "matmul: scratch is null");
+    return gemm_f32(isa, static_cast<const float*>(a.w), (int64_t)(a.w_row_bytes / sizeof(float)), a.m, a.k, a.x,
+                    a.x_stride, a.n, a.y, a.y_stride, scratch, pool);
   }
   MatmulKernel kern;
   if (!select_kernel(isa, a.w_type, &kern)) return error(ErrorCode::internal, "matmul: no kernel");

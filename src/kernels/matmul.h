@@ -28,9 +28,11 @@ struct MatmulArgs {
 };
 
 bool matmul_supports(DType w_type);
-// Scratch bytes matmul() needs for these sizes, packed or not (0 for float weight types).
-size_t matmul_scratch_bytes(DType w_type, int64_t k, int64_t n);
-// Runs on every thread of `pool`; results are bit-identical for any pool size.
+// Scratch bytes matmul() needs for an m x k weight and n activation rows, packed or not:
+// quantised activations, or a block of f32 weight panels (kernels/gemm_f32.h).
+size_t matmul_scratch_bytes(DType w_type, int64_t m, int64_t k, int64_t n);
+// Runs on every thread of `pool`; results are bit-identical for any pool size. F32 weights
+// in the file layout with n >= kGemmMinRows take the packed-panel GEMM of gemm_f32.h.
 // `isa` must be usable here (usable_isas()); scratch holds matmul_scratch_bytes() bytes.
 Status matmul(Isa isa, const MatmulArgs& args, void* scratch, ThreadPool& pool);
 

@@ -78,7 +78,7 @@ std::vector<float> product(Isa isa, const Tensor& w, const void* packed, const s
   std::vector<float> y((size_t)(n * a.m));
   a.y = y.data();
   a.y_stride = a.m;
-  std::vector<char> scratch(matmul_scratch_bytes(w.type, a.k, n));
+  std::vector<char> scratch(matmul_scratch_bytes(w.type, a.m, a.k, n));
   ThreadPool pool(2);
   EXPECT_TRUE(matmul(isa, a, scratch.data(), pool).ok());
   return y;

@@ -54,7 +54,7 @@ std::vector<float> run(Isa isa, DType t, const std::vector<uint8_t>& w, int64_t 
   a.x = x.data(); a.x_stride = k; a.n = n;
   std::vector<float> y(n * m, NAN);
   a.y = y.data(); a.y_stride = m;
-  const size_t sb = matmul_scratch_bytes(t, k, n);
+  const size_t sb = matmul_scratch_bytes(t, m, k, n);
   std::vector<uint8_t> scratch(sb + 64, 0xA5);
   ThreadPool pool(threads);
   const Status st = matmul(isa, a, scratch.data(), pool);

@@ -56,6 +56,7 @@ def run(shim, isa, wtype, w, m, k, x, threads=2):
                              ctypes.c_int64(n), ptr(y), ctypes.c_int64(m + 3), threads)
     assert rc == 0
     assert np.all(np.isnan(y[:, m:])), "wrote past m"
+    assert not np.isnan(y[:, :m]).any(), "an output was not written"  # NaN would pass err > tol
     return y[:, :m].astype(np.float64)
 
 
@@ -154,6 +155,30 @@ def test_packed_matmul_same_bits_for_any_thread_count(shim, rng, m, n):
         assert not np.isnan(y).any(), threads
         outs.append(y)
     assert all(np.array_equal(outs[0], o) for o in outs[1:])
+
+
+# f32 weights with n >= 8 activation rows take the packed-panel GEMM (kernels/gemm_f32.h):
+# partial last panels (m % 16), a lone panel beside pairs (AVX-512 takes two at a time), row
+# tails of every micro-kernel height, k of 1, and k so long that W is packed in several
+# blocks of columns (k = 9000: 32 columns per 1 MiB block, m = 70 -> three blocks).
+GEMM_SHAPES = [(16, 1, 8), (9, 7, 13), (40, 33, 50), (48, 192, 97), (70, 9000, 20), (130, 300, 61)]
+
+
+def test_f32_gemm_matches_reference_and_threads_agree(shim, rng):
+    for isa in isas(shim):
+        for m, k, n in GEMM_SHAPES:
+            w_rows = rng.standard_normal((m, k + 2)).astype(np.float32)  # padded rows: w_stride
+            x_rows = rng.standard_normal((n, k + 3)).astype(np.float32)
+            ref, tol = reference(T.F32, w_rows[:, :k].astype(np.float64), None, x_rows[:, :k], k, 1)
+            outs = []
+            for threads in (1, 2, 3):
+                y = run(shim, isa, T.F32, w_rows, m, k, x_rows, threads=threads)
+                err = np.abs(y - ref)
+                bad = err > tol + 1e-30
+                assert not bad.any(), (f"gemm isa {isa} m={m} k={k} n={n} threads={threads}: "
+                                       f"max err {err.max():.3g}, tol there {tol[bad][0]:.3g}")
+                outs.append(y)
+            assert all(np.array_equal(outs[0], o) for o in outs[1:]), f"isa {isa} m={m} k={k} n={n}"
 
 
 def test_matmul_rejects_bad_k(shim):

@@ -20,7 +20,7 @@ int run_matmul(int isa, uint32_t w_type, const void* w, bool packed, int64_t w_r
   a.n = n;
   a.y = y;
   a.y_stride = y_stride;
-  std::vector<char> scratch(nm::matmul_scratch_bytes(a.w_type, k, n) + 1);
+  std::vector<char> scratch(nm::matmul_scratch_bytes(a.w_type, m, k, n) + 1);
   nm::ThreadPool pool(threads);
   return nm::matmul((nm::Isa)isa, a, scratch.data(), pool).ok() ? 0 : 1;
 }

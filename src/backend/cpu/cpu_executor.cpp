@@ -49,7 +49,7 @@ MatmulArgs matmul_args(const Graph& g, const Node& n) {
 size_t node_scratch_bytes(const Graph& g, const Node& n) {
   if (n.op == OpKind::matmul) {
     const Tensor& a = g.node(n.src[0]).t;
-    return matmul_scratch_bytes(a.type, a.ne[0], g.node(n.src[1]).t.n_rows());
+    return matmul_scratch_bytes(a.type, a.ne[1], a.ne[0], g.node(n.src[1]).t.n_rows());
   }
   return cpu_compute_scratch(g, n);
 }
