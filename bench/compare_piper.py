@@ -6,6 +6,8 @@ ONNX file, the same phoneme ids (Piper's own phonemizer), noise scales 0, best o
 Python with tools/requirements-tts.txt (NM_TTS_PYTHON or --py).
 
     flock /tmp/nm-bench.lock bench/compare_piper.py --onnx en_US-joe-medium.onnx --gguf joe.gguf
+
+--baseline OLD/bench_tts adds an older build of NanoMind to each round (A/B of a change).
 """
 import argparse
 import json
@@ -27,6 +29,7 @@ def main():
     ap.add_argument("--gguf", required=True)
     ap.add_argument("--py", default=os.environ.get("NM_TTS_PYTHON", ""))
     ap.add_argument("--bin", default=os.path.join(ROOT, "build", "bin"))
+    ap.add_argument("--baseline", default="", help="another bench_tts (an older build) run alternately as well")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--text", default=TEXT)
@@ -47,14 +50,21 @@ def main():
                                 "--repeat", str(a.reps)], check=True)
                 z = np.load(out)
                 t_ort, n = float(z["time0"]), len(z["audio0"])
-                r = subprocess.run([os.path.join(a.bin, "bench_tts"), a.gguf, ",".join(map(str, ids)), "--threads",
-                                    str(threads), "--reps", str(a.reps)], check=True, capture_output=True, text=True)
-                m = re.search(r"threads \d+: ([\d.]+) ms", r.stdout)
-                t_nm = float(m.group(1)) / 1e3
                 audio = n / 22050
+
+                def nanomind(exe):
+                    r = subprocess.run([exe, a.gguf, ",".join(map(str, ids)), "--threads", str(threads), "--reps",
+                                        str(a.reps)], check=True, capture_output=True, text=True)
+                    return float(re.search(r"threads \d+: ([\d.]+) ms", r.stdout).group(1)) / 1e3, r.stdout.strip()
+
+                t_nm, out = nanomind(os.path.join(a.bin, "bench_tts"))
                 print(f"threads {threads} round {rnd + 1}: onnxruntime {t_ort * 1e3:.1f} ms (RTF {t_ort / audio:.4f}), "
                       f"NanoMind {t_nm * 1e3:.1f} ms (RTF {t_nm / audio:.4f}); NanoMind/onnxruntime time "
-                      f"{t_nm / t_ort:.2f}\n  {r.stdout.strip()}")
+                      f"{t_nm / t_ort:.2f}\n  {out}")
+                if a.baseline:
+                    t_b, out = nanomind(a.baseline)
+                    print(f"  baseline {t_b * 1e3:.1f} ms (RTF {t_b / audio:.4f}); baseline/onnxruntime time "
+                          f"{t_b / t_ort:.2f}, NanoMind speed-up over it x{t_b / t_nm:.2f}\n  {out}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ constexpr const char* kOpNames[] = {
     "get_rows", "concat", "matmul", "rms_norm", "layer_norm", "rope", "softmax", "attention",
     "gelu", "gelu_erf", "gelu_quick", "silu", "swiglu", "add", "mul", "scale", "im2col",
     "conv2d", "conv1d", "relu", "tanh", "leaky_relu", "flip", "unfold1d", "conv1d_dw",
-    "col2im1d", "rel_attention", "gate_tanh_sigmoid", "spline_coupling"};
+    "col2im1d", "rel_attention", "gate_tanh_sigmoid", "spline_coupling", "conv1d_rows"};
 static_assert(sizeof(kOpNames) / sizeof(kOpNames[0]) == (size_t)OpKind::count_);
 
 bool is_float_type(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
@@ -490,6 +490,30 @@ NodeId Graph::unfold1d(NodeId x, const Conv1dRowsParams& p) {
   const int64_t t_out = conv_out(s.ne[1], p.k, p.stride, p.pad, p.dilation);
   if (t_out < 1) return fail(OpKind::unfold1d, "kernel longer than the padded input " + shape_str(s));
   return add_node(OpKind::unfold1d, DType::F32, {s.ne[0] * p.k, t_out, 1, 1}, {x}, p);
+}
+
+NodeId Graph::conv1d_rows(NodeId weight, NodeId x, NodeId bias, const Conv1dRowsParams& p) {
+  if (!check_ids(OpKind::conv1d_rows, {weight, x})) return kInvalidNode;
+  const Tensor& w = nodes_[(size_t)weight].t;
+  const Tensor& s = nodes_[(size_t)x].t;
+  if (s.type != DType::F32 || s.ne[2] != 1 || s.ne[3] != 1) {
+    return fail(OpKind::conv1d_rows, "x must be f32 [C, T], got " + shape_str(s));
+  }
+  if (!conv_rows_params_ok(p)) return fail(OpKind::conv1d_rows, "k, stride, dilation must be >= 1 and pad >= 0");
+  if (w.type != DType::F32 || w.ne[0] != s.ne[0] * p.k || w.ne[2] != 1 || w.ne[3] != 1) {
+    return fail(OpKind::conv1d_rows, "weight must be f32 [C*k, OC] for x " + shape_str(s) + ", got " + shape_str(w));
+  }
+  if (bias != kInvalidNode) {
+    if (!check_ids(OpKind::conv1d_rows, {bias})) return kInvalidNode;
+    const Tensor& b = nodes_[(size_t)bias].t;
+    if (b.type != DType::F32 || b.n_elements() != w.ne[1] || b.ne[0] != w.ne[1]) {
+      return fail(OpKind::conv1d_rows, "bias must be f32 [" + std::to_string(w.ne[1]) + "], got " + shape_str(b));
+    }
+  }
+  const int64_t t_out = conv_out(s.ne[1], p.k, p.stride, p.pad, p.dilation);
+  if (t_out < 1) return fail(OpKind::conv1d_rows, "kernel longer than the padded input " + shape_str(s));
+  if (bias == kInvalidNode) return add_node(OpKind::conv1d_rows, DType::F32, {w.ne[1], t_out, 1, 1}, {weight, x}, p);
+  return add_node(OpKind::conv1d_rows, DType::F32, {w.ne[1], t_out, 1, 1}, {weight, x, bias}, p);
 }
 
 NodeId Graph::conv1d_dw(NodeId kernel, NodeId x, const Conv1dRowsParams& p) {

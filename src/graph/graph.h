@@ -42,7 +42,7 @@ enum class OpKind : uint8_t {
   im2col, conv2d, conv1d,
   // speech synthesis (VITS): activations laid out as rows of channels, one row per frame
   relu, tanh, leaky_relu, flip, unfold1d, conv1d_dw, col2im1d, rel_attention,
-  gate_tanh_sigmoid, spline_coupling,
+  gate_tanh_sigmoid, spline_coupling, conv1d_rows,
   count_,
 };
 
@@ -177,6 +177,11 @@ class Graph {
   // outside x (tap-major): times a conv weight stored [C, k, OC] (tools/vits_gguf.py) viewed
   // [C*k, OC], a convolution. p.slope != 1 applies leaky_relu(x, slope) first.
   NodeId unfold1d(NodeId x, const Conv1dRowsParams& p);
+  // The same convolution in one op: weight [C*k, OC] (F32, contiguous: the conv weight
+  // stored [C, k, OC] viewed so), x [C, T], bias [OC] (F32) or kInvalidNode -> [OC, T_out],
+  // equal to matmul(weight, unfold1d(x, p)) + bias. The CPU reads x in place for every tap
+  // (kernels/conv1d_gemm.h) instead of writing k copies of it.
+  NodeId conv1d_rows(NodeId weight, NodeId x, NodeId bias, const Conv1dRowsParams& p);
   // Depthwise convolution: x [C, T], kernel [k, 1, C] (F32) -> [C, T_out] (no bias).
   NodeId conv1d_dw(NodeId kernel, NodeId x, const Conv1dRowsParams& p);
   // Overlap-add of a transposed convolution: cols [oc*k, T] (element o*k + j of row t is

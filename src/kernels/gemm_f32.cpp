@@ -39,12 +39,8 @@ int64_t block_cols(int64_t m, int64_t k) {
 
 struct GemmJob {
   GemmF32Kernel kern;
-  const float* w;
-  int64_t w_stride, m, k;
-  const float* x;
-  int64_t x_stride, n;
-  float* y;
-  int64_t y_stride;
+  GemmF32Args a;
+  int64_t k_all;  // weights per output: k x taps
   float* panels;
   // The block being worked on.
   int64_t c0 = 0, n_panels = 0, n_groups = 0, n_row_chunks = 0;
@@ -52,35 +48,38 @@ struct GemmJob {
 
   // panel[kk][j] = W[c0 + 16p + j][kk], zero past m.
   void pack_panel(int64_t p) const {
-    float* dst = panels + p * kGemmPanel * k;
+    float* dst = panels + p * kGemmPanel * k_all;
     for (int j = 0; j < kGemmPanel; ++j) {
       const int64_t col = c0 + p * kGemmPanel + j;
-      if (col >= m) {
-        for (int64_t kk = 0; kk < k; ++kk) dst[kk * kGemmPanel + j] = 0.0f;
+      if (col >= a.m) {
+        for (int64_t kk = 0; kk < k_all; ++kk) dst[kk * kGemmPanel + j] = 0.0f;
         continue;
       }
-      const float* src = w + col * w_stride;
-      for (int64_t kk = 0; kk < k; ++kk) dst[kk * kGemmPanel + j] = src[kk];
+      const float* src = a.w + col * a.w_stride;
+      for (int64_t kk = 0; kk < k_all; ++kk) dst[kk * kGemmPanel + j] = src[kk];
     }
   }
 
   void compute_item(int64_t item) const {
     const int64_t g = item % n_groups, rc = item / n_groups;
     const int64_t p0 = g * kern.panels, np = std::min<int64_t>(kern.panels, n_panels - p0);
-    GemmTile t;
-    t.k = k;
-    t.panels = panels + p0 * kGemmPanel * k;
-    t.panel_stride = kGemmPanel * k;
-    t.n_panels = (int)np;
-    t.x_stride = x_stride;
-    t.y_stride = y_stride;
     const int64_t col = c0 + p0 * kGemmPanel;
-    t.cols = (int)std::min<int64_t>(np * kGemmPanel, m - col);
-    const int64_t r_end = std::min(n, (rc + 1) * kChunkCalls * kern.rows);
+    GemmTile t;
+    t.k = a.k;
+    t.taps = a.taps;
+    t.tap_stride = a.tap_stride;
+    t.bias = a.bias ? a.bias + col : nullptr;
+    t.panels = panels + p0 * kGemmPanel * k_all;
+    t.panel_stride = kGemmPanel * k_all;
+    t.n_panels = (int)np;
+    t.x_stride = a.x_stride;
+    t.y_stride = a.y_stride;
+    t.cols = (int)std::min<int64_t>(np * kGemmPanel, a.m - col);
+    const int64_t r_end = std::min(a.n, (rc + 1) * kChunkCalls * kern.rows);
     for (int64_t r = rc * kChunkCalls * kern.rows; r < r_end; r += kern.rows) {
       t.rows = (int)std::min<int64_t>(kern.rows, r_end - r);
-      t.x = x + r * x_stride;
-      t.y = y + r * y_stride + col;
+      t.x = a.x + r * a.x_stride;
+      t.y = a.y + r * a.y_stride + col;
       kern.run(t);
     }
   }
@@ -112,18 +111,19 @@ size_t gemm_f32_scratch_bytes(int64_t m, int64_t k) {
   return sizeof(float) * (size_t)block_cols(m, k) * (size_t)k;
 }
 
-Status gemm_f32(Isa isa, const float* w, int64_t w_stride, int64_t m, int64_t k, const float* x, int64_t x_stride,
-                int64_t n, float* y, int64_t y_stride, void* scratch, ThreadPool& pool) {
-  if (m <= 0 || n <= 0) return Status();
-  if (!w || !x || !y || !scratch || k <= 0 || w_stride < k || x_stride < k || y_stride < m) {
-    return error(ErrorCode::invalid_argument, "gemm_f32: null pointer, empty k or row stride too small");
+Status gemm_f32(Isa isa, const GemmF32Args& a, void* scratch, ThreadPool& pool) {
+  if (a.m <= 0 || a.n <= 0) return Status();
+  const int64_t k_all = a.k * a.taps;
+  if (!a.w || !a.x || !a.y || !scratch || a.k <= 0 || a.taps < 1 || a.tap_stride < 0 || a.w_stride < k_all ||
+      a.x_stride < 0 || (a.taps == 1 && a.x_stride < a.k) || a.y_stride < a.m) {
+    return error(ErrorCode::invalid_argument, "gemm_f32: null pointer, empty k or a stride too small");
   }
-  GemmJob job{gemm_f32_kernel(isa), w, w_stride, m, k, x, x_stride, n, y, y_stride, static_cast<float*>(scratch)};
-  const int64_t cols = block_cols(m, k);
-  for (job.c0 = 0; job.c0 < m; job.c0 += cols) {
-    job.n_panels = ceil_div(std::min(cols, m - job.c0), kGemmPanel);
+  GemmJob job{gemm_f32_kernel(isa), a, k_all, static_cast<float*>(scratch)};
+  const int64_t cols = block_cols(a.m, k_all);
+  for (job.c0 = 0; job.c0 < a.m; job.c0 += cols) {
+    job.n_panels = ceil_div(std::min(cols, a.m - job.c0), kGemmPanel);
     job.n_groups = ceil_div(job.n_panels, job.kern.panels);
-    job.n_row_chunks = ceil_div(n, kChunkCalls * job.kern.rows);
+    job.n_row_chunks = ceil_div(a.n, kChunkCalls * job.kern.rows);
     job.next.store(0, std::memory_order_relaxed);
     pool.run_stealable([&job](int, int) {
       for (int64_t p = job.next.fetch_add(1, std::memory_order_relaxed); p < job.n_panels;

@@ -23,11 +23,16 @@ namespace nm {
 constexpr int kGemmPanel = 16;     // weight rows (outputs) per packed panel
 constexpr int64_t kGemmMinRows = 8;  // fewer activation rows: the plain path's tiles
 
-// One micro-kernel call: Y[r][c] = sum_kk x[r * x_stride + kk] * panel(c / 16)[kk][c % 16]
-// for r < rows (<= GemmF32Kernel::rows) and c < cols (<= 16 * n_panels); panel p starts
-// at panels + p * panel_stride floats, kk-th row of 16 at + kk * 16.
+// One micro-kernel call: Y[r][c] = bias[c] + sum_{j < taps, i < k} x[r * x_stride +
+// j * tap_stride + i] * panel(c / 16)[j * k + i][c % 16] for r < rows (<= GemmF32Kernel::rows)
+// and c < cols (<= 16 * n_panels); panel p starts at panels + p * panel_stride floats, its
+// row kk of 16 at + kk * 16; bias may be null (zero). taps > 1 is a convolution read in
+// place (implicit GEMM): tap j's activations are the rows tap_stride floats further on.
 struct GemmTile {
   int64_t k = 0;
+  int taps = 1;
+  int64_t tap_stride = 0;
+  const float* bias = nullptr;
   const float* panels = nullptr;
   int64_t panel_stride = 0;
   int n_panels = 1;
@@ -58,10 +63,22 @@ bool gemm_f32_applies(bool w_f32, bool w_packed, int64_t n);
 // Scratch floats' bytes for one block of packed panels of an m x k weight.
 size_t gemm_f32_scratch_bytes(int64_t m, int64_t k);
 
-// Y[r * y_stride + c] = sum_kk X[r * x_stride + kk] * W[c * w_stride + kk] (strides in
-// floats), r < n, c < m, on every thread of `pool`. `scratch` holds
-// gemm_f32_scratch_bytes(m, k) bytes (any alignment; 64 bytes is best).
-Status gemm_f32(Isa isa, const float* w, int64_t w_stride, int64_t m, int64_t k, const float* x, int64_t x_stride,
-                int64_t n, float* y, int64_t y_stride, void* scratch, ThreadPool& pool);
+// Y[r * y_stride + c] = bias[c] + sum_{j < taps, i < k} X[r * x_stride + j * tap_stride + i]
+// * W[c * w_stride + j * k + i] (strides in floats; bias optional), r < n, c < m: a plain
+// product with taps = 1, a k-channel convolution with `taps` taps read in place otherwise.
+struct GemmF32Args {
+  const float* w = nullptr;
+  int64_t w_stride = 0, m = 0, k = 0;
+  int taps = 1;
+  int64_t tap_stride = 0;
+  const float* x = nullptr;
+  int64_t x_stride = 0, n = 0;
+  float* y = nullptr;
+  int64_t y_stride = 0;
+  const float* bias = nullptr;
+};
+// Runs on every thread of `pool`; `scratch` holds gemm_f32_scratch_bytes(m, k * taps)
+// bytes (any alignment; 64 bytes is best).
+Status gemm_f32(Isa isa, const GemmF32Args& args, void* scratch, ThreadPool& pool);
 
 }  // namespace nm

@@ -19,22 +19,33 @@ void gemm_micro(const GemmTile& t) {
   constexpr int kV = NP * kGemmPanel / V::kLanes;  // vectors of outputs per row
   constexpr int kPerPanel = kGemmPanel / V::kLanes;
   typename V::Reg acc[NR][kV];
+  if (t.bias) {
+    float b0[NP * kGemmPanel] = {};  // a partial last panel's missing outputs: zero
+    std::memcpy(b0, t.bias, sizeof(float) * (size_t)t.cols);
 #pragma GCC unroll 16
-  for (int r = 0; r < NR; ++r)
+    for (int r = 0; r < NR; ++r)
 #pragma GCC unroll 16
-    for (int j = 0; j < kV; ++j) acc[r][j] = V::zero();
+      for (int j = 0; j < kV; ++j) acc[r][j] = V::load(b0 + j * V::kLanes);
+  } else {
+#pragma GCC unroll 16
+    for (int r = 0; r < NR; ++r)
+#pragma GCC unroll 16
+      for (int j = 0; j < kV; ++j) acc[r][j] = V::zero();
+  }
   const float* b = t.panels;
-  const float* x = t.x;
   const int64_t ps = t.panel_stride, xs = t.x_stride;
-  for (int64_t kk = 0; kk < t.k; ++kk, b += kGemmPanel, ++x) {
-    typename V::Reg bv[kV];
+  for (int tap = 0; tap < t.taps; ++tap) {
+    const float* x = t.x + tap * t.tap_stride;
+    for (int64_t kk = 0; kk < t.k; ++kk, b += kGemmPanel, ++x) {
+      typename V::Reg bv[kV];
 #pragma GCC unroll 16
-    for (int j = 0; j < kV; ++j) bv[j] = V::load(b + (j / kPerPanel) * ps + (j % kPerPanel) * V::kLanes);
+      for (int j = 0; j < kV; ++j) bv[j] = V::load(b + (j / kPerPanel) * ps + (j % kPerPanel) * V::kLanes);
 #pragma GCC unroll 16
-    for (int r = 0; r < NR; ++r) {
-      const typename V::Reg xv = V::set1(x[r * xs]);
+      for (int r = 0; r < NR; ++r) {
+        const typename V::Reg xv = V::set1(x[r * xs]);
 #pragma GCC unroll 16
-      for (int j = 0; j < kV; ++j) acc[r][j] = V::fma(bv[j], xv, acc[r][j]);
+        for (int j = 0; j < kV; ++j) acc[r][j] = V::fma(bv[j], xv, acc[r][j]);
+      }
     }
   }
   if (t.cols == NP * kGemmPanel) {

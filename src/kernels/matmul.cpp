@@ -214,8 +214,10 @@ Status matmul(Isa isa, const MatmulArgs& a, void* scratch, ThreadPool& pool) {
   }
   if (gemm_f32_applies(a.w_type == DType::F32, a.w_packed, a.n)) {
     if (!scratch) return error(ErrorCode::invalid_argument, "matmul: scratch is null");
-    return gemm_f32(isa, static_cast<const float*>(a.w), (int64_t)(a.w_row_bytes / sizeof(float)), a.m, a.k, a.x,
-                    a.x_stride, a.n, a.y, a.y_stride, scratch, pool);
+    const GemmF32Args g{.w = static_cast<const float*>(a.w), .w_stride = (int64_t)(a.w_row_bytes / sizeof(float)),
+                        .m = a.m, .k = a.k, .x = a.x, .x_stride = a.x_stride, .n = a.n, .y = a.y,
+                        .y_stride = a.y_stride};
+    return gemm_f32(isa, g, scratch, pool);
   }
   MatmulKernel kern;
   if (!select_kernel(isa, a.w_type, &kern)) return error(ErrorCode::internal, "matmul: no kernel");

@@ -76,6 +76,41 @@ def test_unfold1d_is_conv1d(shim, rng, c, t, k, stride, pad, dil, slope):
     check(got, want, EPS * bound + 1e-12, 1e-12, "unfold1d")
 
 
+# conv1d_rows (kernels/conv1d_gemm.h, the implicit GEMM): the unfold shapes, and the decoder's
+# own (32..256 channels, 3/7/11 taps, dilations 1/3/5, outputs not a multiple of 16 or 32).
+GEMM_CONVS = CONVS + [(32, 300, 11, 1, 25, 5), (64, 61, 7, 1, 3, 1), (24, 50, 3, 1, 3, 3), (192, 40, 5, 1, 2, 1)]
+
+
+@pytest.mark.parametrize("c,t,k,stride,pad,dil", GEMM_CONVS)
+def test_conv1d_rows_gemm(shim, rng, c, t, k, stride, pad, dil):
+    """The implicit GEMM on every usable ISA, with a leaky ReLU and a bias (and without),
+    against the float64 convolution; 1, 2 and 3 threads give the same bits."""
+    oc = [1, 16, 40, 32, 7, 48][c % 6] if c < 32 else c
+    x = f32(rng.standard_normal((t, c)))
+    w = f32(rng.standard_normal((oc, c, k)))
+    w_rows = np.ascontiguousarray(w.transpose(0, 2, 1).reshape(oc, k * c))  # [oc][j*c + ch]
+    bias = f32(rng.standard_normal(oc))
+    t_out = (t + 2 * pad - dil * (k - 1) - 1) // stride + 1
+    dims = (I64 * 6)(c, t, k, stride, pad, dil)
+    out = C.c_int * 8
+    isas = out()
+    n_isa = shim.nm_shim_usable_isas(isas, 8)
+    for isa in list(isas[:n_isa]):
+        for slope, b in ((1.0, None), (0.1, bias)):
+            xa = ref.leaky_relu(x.astype(np.float64), float(np.float32(slope)))
+            want = ref.conv1d(xa.T, w.astype(np.float64), b, stride=stride, pad=pad, dilation=dil).T
+            bound = ref.conv1d(np.abs(xa.T), np.abs(w.astype(np.float64)), None if b is None else np.abs(b),
+                               stride=stride, pad=pad, dilation=dil).T
+            got = []
+            for nth in (1, 2, 3):
+                y = np.full((t_out, oc), np.nan, np.float32)
+                assert shim.nm_shim_conv1d_gemm(isa, ptr(x), ptr(w_rows), None if b is None else ptr(b), dims,
+                                                I64(oc), F(slope), ptr(y), nth) == 0
+                check(y, want, (c * k + 1) * EPS * bound + 1e-12, 0.0, f"conv1d_rows isa {isa} slope {slope}")
+                got.append(y)
+            assert all(np.array_equal(got[0], g) for g in got[1:]), f"isa {isa}: threads disagree"
+
+
 @pytest.mark.parametrize("c,t,k,stride,pad,dil", CONVS)
 def test_conv1d_depthwise(shim, rng, c, t, k, stride, pad, dil):
     x = f32(rng.standard_normal((t, c)))

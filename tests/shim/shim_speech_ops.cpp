@@ -1,8 +1,10 @@
 // Shim over the speech-synthesis kernels of kernels/ops.h (VITS): each entry runs one op on
 // a ThreadPool of nth threads and returns 0, or 1 when the op reports an error.
 #include <atomic>
+#include <vector>
 
 #include "core/thread_pool.h"
+#include "kernels/conv1d_gemm.h"
 #include "kernels/ops.h"
 #include "tests/shim/shim.h"
 
@@ -40,6 +42,23 @@ NM_SHIM int nm_shim_conv1d_rows(int op, const float* x, const float* w, const in
     else k::conv1d_depthwise(x, w, s, y, i, t);
     return true;
   });
+}
+
+// conv1d_gemm (the conv1d_rows op): w [oc][k*c] tap-major, bias [oc] or null; dims as above.
+// Returns 1 on an error.
+NM_SHIM int nm_shim_conv1d_gemm(int isa, const float* x, const float* w, const float* bias, const int64_t* dims,
+                                int64_t oc, float slope, float* y, int nth) {
+  nm::Conv1dGemmArgs a;
+  a.x = x;
+  a.s = k::Conv1dRows{dims[0], dims[1], dims[2], dims[3], dims[4], dims[5]};
+  a.slope = slope;
+  a.w = w;
+  a.bias = bias;
+  a.oc = oc;
+  a.y = y;
+  std::vector<char> scratch(nm::conv1d_gemm_scratch_bytes(a.s, oc));
+  nm::ThreadPool pool(nth);
+  return nm::conv1d_gemm((nm::Isa)isa, a, scratch.data(), pool).ok() ? 0 : 1;
 }
 
 NM_SHIM int nm_shim_col2im1d(const float* cols, int64_t t_in, int64_t oc, int64_t kk, int64_t stride, int64_t pad,

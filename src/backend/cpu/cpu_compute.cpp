@@ -88,7 +88,7 @@ bool cpu_compute_supported(const Graph& g, const Node& n) {
     }
     case OpKind::relu: case OpKind::tanh: case OpKind::leaky_relu: case OpKind::flip: case OpKind::unfold1d:
     case OpKind::conv1d_dw: case OpKind::col2im1d: case OpKind::rel_attention: case OpKind::gate_tanh_sigmoid:
-    case OpKind::spline_coupling:
+    case OpKind::spline_coupling: case OpKind::conv1d_rows:
       return all_dense_f32();
     default:
       return false;

@@ -7,6 +7,7 @@
 
 #include "backend/cpu/cpu_compute.h"
 #include "backend/cpu/cpu_data_movement.h"
+#include "kernels/conv1d_gemm.h"
 #include "kernels/matmul.h"
 
 namespace nm {
@@ -45,12 +46,19 @@ MatmulArgs matmul_args(const Graph& g, const Node& n) {
   return m;
 }
 
+kernels::Conv1dRows conv1d_rows_shape(const Graph& g, const Node& n) {
+  const Tensor& x = g.node(n.src[1]).t;
+  const auto& p = std::get<Conv1dRowsParams>(n.params);
+  return kernels::Conv1dRows{x.ne[0], x.ne[1], p.k, p.stride, p.pad, p.dilation};
+}
+
 // Per-node scratch the kernels need (activations quantised for a matmul, im2col buffers).
 size_t node_scratch_bytes(const Graph& g, const Node& n) {
   if (n.op == OpKind::matmul) {
     const Tensor& a = g.node(n.src[0]).t;
     return matmul_scratch_bytes(a.type, a.ne[1], a.ne[0], g.node(n.src[1]).t.n_rows());
   }
+  if (n.op == OpKind::conv1d_rows) return conv1d_gemm_scratch_bytes(conv1d_rows_shape(g, n), n.t.ne[0]);
   return cpu_compute_scratch(g, n);
 }
 
@@ -163,6 +171,17 @@ Status CpuExecutor::execute(NodeId id, ThreadPool& pool) {
         args.w_packed = true;
       }
       return matmul(isa_, args, scratch_.get(), pool);
+    }
+    case OpKind::conv1d_rows: {  // runs the pool itself (implicit GEMM), like matmul
+      Conv1dGemmArgs args;
+      args.x = static_cast<const float*>(graph_.node(n.src[1]).t.data);
+      args.s = conv1d_rows_shape(graph_, n);
+      args.slope = std::get<Conv1dRowsParams>(n.params).slope;
+      args.w = static_cast<const float*>(graph_.node(n.src[0]).t.data);
+      args.bias = n.n_src > 2 ? static_cast<const float*>(graph_.node(n.src[2]).t.data) : nullptr;
+      args.oc = n.t.ne[0];
+      args.y = static_cast<float*>(n.t.data);
+      return conv1d_gemm(isa_, args, scratch_.get(), pool);
     }
     default:
       current_ = &n;

@@ -26,16 +26,15 @@ class Builder {
     return bias ? g_.add(y, w(mod + ".bias")) : y;
   }
 
-  // Convolution with "same" padding of leaky_relu(x, slope) (slope 1: of x). k taps: unfold1d
-  // (which applies the activation), then a matmul with the tap-major weight [in*k, out].
+  // Convolution with "same" padding of leaky_relu(x, slope) (slope 1: of x). k taps: one
+  // conv1d_rows (activation and bias inside) with the tap-major weight viewed [in*k, out].
   NodeId conv(NodeId x, const std::string& mod, int dilation = 1, bool bias = true, float slope = 1.0f) {
     const Tensor& wt = m_.w(mod + ".weight");
     const int k = (int)wt.ne[1];  // [in, k, out]; 1x1 convs are [1, in, out]
     if (wt.ne[0] == 1 || k == 1) return conv1x1(slope == 1.0f ? x : g_.leaky_relu(x, slope), mod, bias);
     Conv1dRowsParams p{k, 1, dilation * (k - 1) / 2, dilation, slope};
-    NodeId cols = g_.unfold1d(x, p);
-    NodeId y = g_.matmul(g_.reshape(w(mod + ".weight"), {wt.ne[0] * wt.ne[1], wt.ne[2], 1, 1}), cols);
-    return bias ? g_.add(y, w(mod + ".bias")) : y;
+    return g_.conv1d_rows(g_.reshape(w(mod + ".weight"), {wt.ne[0] * wt.ne[1], wt.ne[2], 1, 1}), x,
+                          bias ? w(mod + ".bias") : kInvalidNode, p);
   }
 
   NodeId norm(NodeId x, const std::string& mod) {
@@ -199,7 +198,7 @@ Result<std::unique_ptr<BrickGraph>> build_vits_decoder_graph(const VitsModel& mo
 double graph_matmul_flops(const Graph& g) {
   double f = 0;
   for (const Node& n : g.nodes()) {
-    if (n.op == OpKind::matmul) {
+    if (n.op == OpKind::matmul || n.op == OpKind::conv1d_rows) {  // weight [k, m] -> [m, T]
       const Tensor& a = g.node(n.src[0]).t;
       f += 2.0 * (double)a.ne[0] * (double)n.t.n_elements();
     } else if (n.op == OpKind::rel_attention) {
