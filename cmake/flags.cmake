@@ -3,6 +3,11 @@ add_compile_options(-Wall -Wextra -Wno-unused-parameter)
 if(NM_WERROR)
   add_compile_options(-Werror)
 endif()
+if(NM_SANITIZE OR NM_TSAN OR NM_FUZZ)
+  # Sanitized builds check the kernels' code with fewer template instances where one file
+  # would otherwise take minutes to compile (src/kernels/matmul_packed_k_avx512.cpp).
+  add_compile_definitions(NM_SANITIZED=1)
+endif()
 if(NM_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)

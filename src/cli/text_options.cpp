@@ -101,7 +101,7 @@ void add_sampling_options(CLI::App& cmd, TextOptions& o) {
 void add_device_option(CLI::App& cmd, TextOptions& o) {
   cmd.add_option("--device", o.devices,
                  "Where the bricks run: a device for all (opencl, cpu, cpu:big) or per brick, "
-                 "text=opencl,vision=cpu:big (with --audio also audio= and asr=; default: where the planner puts them, see "
+                 "text=opencl,vision=cpu:big (run with --audio: also audio= and asr=; default: where the planner puts them, see "
                  "--objective; list: nanomind devices)");
   cmd.add_option("--objective", o.objective,
                  "Without --device, the bricks go where the planner predicts the least latency, energy or edp "
