@@ -4,11 +4,15 @@ faster-whisper (CTranslate2, on the very same CTranslate2 directory) and whisper
 pywhispercpp, built from source for this machine, on the same weights converted to ggml by
 tools/whisper_convert.py).
 
-    python3 -m venv --system-site-packages /work/venv-whisper
-    /work/venv-whisper/bin/pip install faster-whisper==1.2.1 numpy
-    /work/venv-whisper/bin/pip install --no-binary pywhispercpp pywhispercpp==1.5.1   # compiles whisper.cpp
-                                                  # (1.8.5, GGML_NATIVE: AVX-512, VNNI, AMX, OpenMP, repacking)
-    flock /tmp/nm-bench.lock /work/venv-whisper/bin/python bench/compare_whisper.py \\
+    python3 -m venv /work/venv-whisper3
+    /work/venv-whisper3/bin/pip install faster-whisper==1.2.1 numpy==2.4.6
+    # whisper.cpp 1.8.5 from pywhispercpp's PyPI sdist, without AMX: GGML_NATIVE (the sdist's
+    # default) turns on AMX on Sapphire Rapids, whose path crashed on Q8_0 here (as llama.cpp's
+    # did); every variable in the environment reaches whisper.cpp's CMake as -DNAME=VALUE.
+    GGML_NATIVE=OFF GGML_AVX=ON GGML_AVX2=ON GGML_FMA=ON GGML_F16C=ON GGML_BMI2=ON GGML_AVX_VNNI=ON \\
+    GGML_AVX512=ON GGML_AVX512_VBMI=ON GGML_AVX512_VNNI=ON GGML_AVX512_BF16=ON \\
+        /work/venv-whisper3/bin/pip install --no-binary pywhispercpp pywhispercpp==1.5.1
+    flock /tmp/nm-bench.lock nice /work/venv-whisper3/bin/python bench/compare_whisper.py \\
         --model whisper-base-ct2 -t 1 2 -r 3
 
 Weights: "f16" runs NanoMind on the CTranslate2 directory (float16 matrices), whisper.cpp on
@@ -16,7 +20,10 @@ the F16 ggml conversion and faster-whisper with compute_type float32 (CTranslate
 float16 arithmetic on CPUs: it widens the same float16 weights); "q8_0" runs NanoMind and
 whisper.cpp on the Q8_0 ggml conversion and faster-whisper with compute_type int8 (its own
 8-bit per-row quantisation of the same weights). Every engine decodes with beam 5 (whisper.cpp's
-and faster-whisper's default), language fixed to English, temperature fallback on.
+and faster-whisper's default), language fixed to English, temperature fallback on, and runs
+the encoder on whole 30 s windows; "nanomind-fit" is NanoMind with the encoder fitted to each
+window's audio (--audio-ctx -1, whisper.cpp's audio_ctx: not the reference computation; the
+second window of the 30 s clip holds ~5 s).
 
 Each run is its own process (load untimed, one transcription timed), engines alternate
 (NanoMind, faster-whisper, whisper.cpp, NanoMind, ...) so a noisy neighbour hurts all alike;
@@ -78,13 +85,13 @@ def wer(ref, hyp):
 
 # ---- one timed run per process --------------------------------------------------------
 
-def run_nanomind(model, audio, threads, lib):
+def run_nanomind(model, audio, threads, lib, audio_ctx=0):
     sys.path.insert(0, os.path.join(ROOT, "tools"))
     import nanomind_ctypes as nmc
     nm = nmc.NanoMind(lib)
     with nmc.load_asr(nm, model, n_threads=threads, max_sequences=5) as asr:
         t0 = time.perf_counter()
-        text = asr.transcribe_pcm(audio, language="en", beam_size=5, best_of=5)
+        text = asr.transcribe_pcm(audio, language="en", beam_size=5, best_of=5, audio_ctx=audio_ctx)
         return time.perf_counter() - t0, text
 
 
@@ -124,8 +131,8 @@ def child_env():
 def child(args):
     import numpy as np
     audio = np.load(args.audio)
-    if args.engine == "nanomind":
-        dt, text = run_nanomind(args.model, audio, args.threads, args.lib)
+    if args.engine in ("nanomind", "nanomind-fit"):
+        dt, text = run_nanomind(args.model, audio, args.threads, args.lib, -1 if args.engine == "nanomind-fit" else 0)
     elif args.engine == "faster-whisper":
         dt, text = run_faster_whisper(args.model, audio, args.threads, args.compute_type)
     else:
@@ -140,7 +147,8 @@ def main():
     ap.add_argument("-r", "--reps", type=int, default=3)
     ap.add_argument("--types", nargs="+", default=["f16", "q8_0"], choices=["f16", "q8_0"])
     ap.add_argument("--lib", default=os.path.join(ROOT, "build", "lib", "libnanomind.so"))
-    ap.add_argument("--engines", nargs="+", default=["nanomind", "faster-whisper", "whisper.cpp"])
+    ap.add_argument("--engines", nargs="+", default=["nanomind", "faster-whisper", "whisper.cpp"],
+                    choices=["nanomind", "nanomind-fit", "faster-whisper", "whisper.cpp"])
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--engine", help=argparse.SUPPRESS)
     ap.add_argument("--audio", help=argparse.SUPPRESS)
@@ -168,6 +176,7 @@ def main():
     for t in args.types:
         for threads in args.threads:
             jobs = {"nanomind": ["--model", ct2 if t == "f16" else files[t]],
+                    "nanomind-fit": ["--model", ct2 if t == "f16" else files[t]],
                     "faster-whisper": ["--model", ct2, "--compute-type", "float32" if t == "f16" else "int8"],
                     "whisper.cpp": ["--model", files[t]]}
             times = {e: [] for e in args.engines}
@@ -184,11 +193,14 @@ def main():
                     times[e].append(out["seconds"])
                     texts[e] = out["text"]
             nm_med = statistics.median(times["nanomind"]) if times.get("nanomind") else None
+            fit_med = statistics.median(times["nanomind-fit"]) if times.get("nanomind-fit") else None
             for e in args.engines:
                 if not times[e]:
                     continue
                 med = statistics.median(times[e])
-                ratio = f"{med / nm_med:.2f}x" if nm_med and e != "nanomind" else "-"
+                ratio = "-"
+                if nm_med and not e.startswith("nanomind"):
+                    ratio = f"{med / nm_med:.2f}x" + (f" (fit {med / fit_med:.2f}x)" if fit_med else "")
                 spread = f" ({min(times[e]):.2f}-{max(times[e]):.2f})" if len(times[e]) > 1 else ""
                 print(f"| {t} | {threads} | {e} | {med:.2f}{spread} | {med / 30.0:.3f} | {ratio} | {wer(SCRIPT, texts[e]):.3f} |",
                       flush=True)

@@ -218,7 +218,8 @@ class TranscribeParams(ctypes.Structure):
                 ("beam_size", ctypes.c_int32), ("best_of", ctypes.c_int32), ("no_fallback", ctypes.c_int32),
                 ("entropy_threshold", ctypes.c_float), ("logprob_threshold", ctypes.c_float),
                 ("no_speech_threshold", ctypes.c_float), ("initial_prompt", ctypes.c_char_p), ("seed", ctypes.c_uint64),
-                ("vad", ctypes.c_int32), ("vad_model", ctypes.c_char_p), ("duration_s", ctypes.c_float)]
+                ("vad", ctypes.c_int32), ("vad_model", ctypes.c_char_p), ("duration_s", ctypes.c_float),
+                ("audio_ctx", ctypes.c_int32)]
 
 
 class AsrTimings(ctypes.Structure):

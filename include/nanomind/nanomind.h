@@ -442,6 +442,10 @@ typedef struct nm_transcribe_params {
   int32_t vad;            /* 1: decode only the speech spans a voice activity detector finds */
   const char* vad_model;  /* Silero VAD v6 (silero_vad_16k.safetensors); NULL: the energy detector */
   float duration_s;       /* > 0: only the first duration_s seconds (of a file, or of the capture) */
+  int32_t audio_ctx;      /* encoder positions per window (whisper.cpp's audio_ctx): 0 (default) all
+                             1500 of a 30 s window, as Whisper; N: the window's first N x 20 ms;
+                             -1: fitted to each window's audio (faster on short audio; not the
+                             reference computation) */
 } nm_transcribe_params;
 
 /* Called with each segment as soon as it is decoded (text is UTF-8). Return non-zero to stop

@@ -93,6 +93,7 @@ nm::Result<nm::WhisperTranscribeOptions> options(const nm_transcribe_params& p) 
   o.no_speech_threshold = p.no_speech_threshold;
   if (p.initial_prompt) o.initial_prompt = p.initial_prompt;
   o.seed = p.seed;
+  o.audio_ctx = p.audio_ctx;  // checked against the model by whisper_check_options
   return o;
 }
 

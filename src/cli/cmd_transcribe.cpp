@@ -41,6 +41,7 @@ struct TranscribeOptions {
   std::string vad_model, mic;
   std::string devices;
   float duration = 0.0f;
+  int audio_ctx = 0;
 };
 
 // "00:01:02.345" (sep '.') or "00:01:02,345" (SRT).
@@ -173,6 +174,7 @@ int transcribe(const TranscribeOptions& o) {
   tp.initial_prompt = o.prompt.empty() ? nullptr : o.prompt.c_str();
   tp.seed = o.seed;
   tp.duration_s = o.duration;
+  tp.audio_ctx = o.audio_ctx;
   tp.vad = o.vad || !o.vad_model.empty() || !o.mic.empty();  // live audio is always cut by a VAD
   tp.vad_model = o.vad_model.empty() ? nullptr : o.vad_model.c_str();
   if (tp.vad && !o.no_prints) {
@@ -222,7 +224,8 @@ std::vector<std::string> expand_whisper_cpp_flags(std::vector<std::string> args)
       {"-oj", "--output-json"},      {"-of", "--output-file"},    {"-np", "--no-prints"},
       {"-nt", "--no-timestamps"},    {"-tr", "--translate"},      {"-bs", "--beam-size"},
       {"-bo", "--best-of"},          {"-nf", "--no-fallback"},    {"-et", "--entropy-thold"},
-      {"-lpt", "--logprob-thold"},   {"-nth", "--no-speech-thold"}, {"-vm", "--vad-model"}};
+      {"-lpt", "--logprob-thold"},   {"-nth", "--no-speech-thold"}, {"-vm", "--vad-model"},
+      {"-ac", "--audio-ctx"}};
   if (args.size() < 2 || args[1] != "transcribe") return args;
   for (size_t i = 2; i < args.size(); ++i) {
     if (args[i] == "--") break;  // what follows is positional
@@ -248,6 +251,10 @@ void register_transcribe(CLI::App& app) {
   cmd->add_option("--beam-size", o->beam_size, "Beam size at temperature 0 (1 = greedy)")->check(CLI::Range(1, 16))->capture_default_str();
   cmd->add_option("--best-of", o->best_of, "Candidates sampled at temperature > 0")->check(CLI::Range(1, 16))->capture_default_str();
   cmd->add_flag("--no-fallback", o->no_fallback, "Never retry a window at higher temperatures");
+  cmd->add_option("--audio-ctx", o->audio_ctx,
+                  "Encoder positions per window, 20 ms each: 0 = all 1500 (the 30 s window, as Whisper), "
+                  "-1 = fitted to each window's audio (faster on short audio, not the reference computation)")
+      ->check(CLI::Range(-1, 1500))->capture_default_str();
   cmd->add_option("--entropy-thold", o->entropy_thold, "Retry a window whose last 32 tokens have less entropy")->check(real_in(0, 10, false, "0 to 10"))->capture_default_str();
   cmd->add_option("--logprob-thold", o->logprob_thold, "Retry a window with a lower mean log-probability")->check(real_in(-100, 0, false, "-100 to 0"))->capture_default_str();
   cmd->add_option("--no-speech-thold", o->no_speech_thold, "No-speech probability above which an unlikely window is skipped as silence")->check(real_in(0, 1, false, "0 to 1"))->capture_default_str();

@@ -12,8 +12,10 @@ namespace {
 
 constexpr int kKvBucket = 32;  // n_kv rounds up to this, so decode steps share graphs
 
-uint64_t step_key(int n_tokens, int n_beams, int n_kv, bool all_logits) {
-  return ((uint64_t)n_tokens << 40) | ((uint64_t)n_beams << 24) | ((uint64_t)n_kv << 1) | (all_logits ? 1u : 0u);
+// n_tokens, n_kv <= n_text_ctx (448), n_beams <= 16, n_audio_ctx <= 1500 (< 2^12 each)
+uint64_t step_key(int n_tokens, int n_beams, int n_kv, bool all_logits, int n_audio_ctx) {
+  return ((uint64_t)n_audio_ctx << 50) | ((uint64_t)n_tokens << 36) | ((uint64_t)n_beams << 24) |
+         ((uint64_t)n_kv << 1) | (all_logits ? 1u : 0u);
 }
 
 }  // namespace
@@ -25,18 +27,26 @@ Result<std::unique_ptr<WhisperEncoder>> WhisperEncoder::create(std::shared_ptr<c
   std::unique_ptr<WhisperEncoder> e(new WhisperEncoder());
   e->model_ = std::move(model);
   e->runner_ = std::make_unique<BrickRunner>(p);
-  // The audio brick's one graph (a 30 s window).
-  NM_ASSIGN_OR_RETURN(std::unique_ptr<BrickGraph> g, WhisperAudioBrick(e->model_).build_graph({}, nullptr));
-  e->meta_ = std::move(static_cast<WhisperEncoderGraph&>(*g));
-  NM_ASSIGN_OR_RETURN(e->exec_, e->runner_->prepare(std::move(e->meta_.graph)));
+  NM_RETURN_IF_ERROR(e->shape_for(0).status());  // the audio brick's graph of a 30 s window
   return e;
 }
 
-Status WhisperEncoder::encode(const float* mel, ThreadPool& pool, std::vector<float>& states) {
-  const WhisperHparams& hp = model_->hparams();
-  std::memcpy(exec_->tensor(meta_.in).data, mel, (size_t)hp.n_mels * 2 * hp.n_audio_ctx * sizeof(float));
-  NM_RETURN_IF_ERROR(exec_->run(pool));
-  const Tensor& out = exec_->tensor(meta_.out);
+Result<WhisperEncoder::Shape*> WhisperEncoder::shape_for(int n_ctx) {
+  const int n = n_ctx > 0 ? n_ctx : model_->hparams().n_audio_ctx;
+  if (Shape* s = shapes_.find((uint64_t)n)) return s;
+  auto shape = std::make_unique<Shape>();
+  NM_ASSIGN_OR_RETURN(shape->meta, build_whisper_encoder_graph(*model_, n));
+  NM_ASSIGN_OR_RETURN(shape->exec, runner_->prepare(std::move(shape->meta.graph)));
+  return shapes_.insert((uint64_t)n, std::move(shape));
+}
+
+Status WhisperEncoder::encode(const float* mel, ThreadPool& pool, std::vector<float>& states, int n_ctx) {
+  NM_ASSIGN_OR_RETURN(Shape * sh, shape_for(n_ctx));
+  GraphRunner& exec = *sh->exec;
+  const Tensor& in = exec.tensor(sh->meta.in);
+  std::memcpy(in.data, mel, (size_t)in.n_elements() * sizeof(float));
+  NM_RETURN_IF_ERROR(exec.run(pool));
+  const Tensor& out = exec.tensor(sh->meta.out);
   states.resize((size_t)out.n_elements());
   std::memcpy(states.data(), out.data, states.size() * sizeof(float));
   return Status();
@@ -67,37 +77,53 @@ Result<std::unique_ptr<WhisperDecoder>> WhisperDecoder::create(std::shared_ptr<c
   BrickRunParams run = p.run;
   for (const VirtualBuffer* b : {&d->self_k_, &d->self_v_, &d->cross_k_, &d->cross_v_}) run.regions.push_back({b->data(), b->size()});
   d->runner_ = std::make_unique<BrickRunner>(run);
-  NM_ASSIGN_OR_RETURN(d->cross_meta_, build_whisper_cross_graph(*d->model_, d->kv_));
-  NM_ASSIGN_OR_RETURN(d->cross_exec_, d->runner_->prepare(std::move(d->cross_meta_.graph)));
-  for (int il = 0; il < hp.n_text_layer; ++il) {
-    const size_t at = (size_t)il * d->kv_.cross_layer_bytes();
-    NM_RETURN_IF_ERROR(d->cross_exec_->rebind(d->cross_meta_.k_dst[(size_t)il], static_cast<char*>(d->cross_k_.data()) + at));
-    NM_RETURN_IF_ERROR(d->cross_exec_->rebind(d->cross_meta_.v_dst[(size_t)il], static_cast<char*>(d->cross_v_.data()) + at));
-  }
   return d;
 }
 
+// The buffers are sized for the model's 1500 states (cross_layer_bytes with the full
+// n_audio_ctx); each layer's K/V start where a full window's would.
 Status WhisperDecoder::set_window(std::span<const float> states, ThreadPool& pool) {
   const WhisperHparams& hp = model_->hparams();
-  const size_t want = (size_t)hp.n_audio_ctx * hp.n_text_state;
-  if (states.size() != want) {
-    return error(ErrorCode::invalid_argument, "encoder states hold " + std::to_string(states.size()) + " floats, expected " +
-                                                  std::to_string(want));
+  const size_t E = (size_t)hp.n_text_state;
+  if (states.empty() || states.size() % E != 0 || states.size() / E > (size_t)hp.n_audio_ctx) {
+    return error(ErrorCode::invalid_argument, "encoder states hold " + std::to_string(states.size()) +
+                                                  " floats, expected 1 to " + std::to_string(hp.n_audio_ctx) + " rows of " +
+                                                  std::to_string(E));
   }
-  std::memcpy(cross_exec_->tensor(cross_meta_.in).data, states.data(), want * sizeof(float));
+  const int n_ctx = (int)(states.size() / E);
+  WhisperKvLayout full = kv_;
+  full.n_audio_ctx = hp.n_audio_ctx;
+  Cross* c = crosses_.find((uint64_t)n_ctx);
+  if (!c) {
+    auto cross = std::make_unique<Cross>();
+    WhisperKvLayout kv = kv_;
+    kv.n_audio_ctx = n_ctx;
+    NM_ASSIGN_OR_RETURN(cross->meta, build_whisper_cross_graph(*model_, kv));
+    NM_ASSIGN_OR_RETURN(cross->exec, runner_->prepare(std::move(cross->meta.graph)));
+    for (int il = 0; il < hp.n_text_layer; ++il) {
+      const size_t at = (size_t)il * full.cross_layer_bytes();
+      NM_RETURN_IF_ERROR(cross->exec->rebind(cross->meta.k_dst[(size_t)il], static_cast<char*>(cross_k_.data()) + at));
+      NM_RETURN_IF_ERROR(cross->exec->rebind(cross->meta.v_dst[(size_t)il], static_cast<char*>(cross_v_.data()) + at));
+    }
+    c = crosses_.insert((uint64_t)n_ctx, std::move(cross));
+  }
+  std::memcpy(c->exec->tensor(c->meta.in).data, states.data(), states.size() * sizeof(float));
+  kv_.n_audio_ctx = n_ctx;
   n_past_ = 0;
-  return cross_exec_->run(pool);
+  return c->exec->run(pool);
 }
 
 Result<WhisperDecoder::Step*> WhisperDecoder::step_for(int n_tokens, int n_beams, int n_kv, bool all_logits) {
-  const uint64_t key = step_key(n_tokens, n_beams, n_kv, all_logits);
+  const uint64_t key = step_key(n_tokens, n_beams, n_kv, all_logits, kv_.n_audio_ctx);
   if (Step* s = steps_.find(key)) return s;
   auto step = std::make_unique<Step>();
   NM_ASSIGN_OR_RETURN(step->meta, build_whisper_decoder_graph(*model_, kv_, n_tokens, n_beams, n_kv, all_logits));
   NM_ASSIGN_OR_RETURN(step->exec, runner_->prepare(std::move(step->meta.graph)));
   const WhisperDecoderGraph& m = step->meta;
+  WhisperKvLayout full = kv_;
+  full.n_audio_ctx = model_->hparams().n_audio_ctx;
   for (int il = 0; il < kv_.n_layer; ++il) {
-    const size_t cross_at = (size_t)il * kv_.cross_layer_bytes();
+    const size_t cross_at = (size_t)il * full.cross_layer_bytes();
     NM_RETURN_IF_ERROR(step->exec->rebind(m.k_cache[(size_t)il], self_k(il)));
     NM_RETURN_IF_ERROR(step->exec->rebind(m.v_cache[(size_t)il], self_v(il)));
     NM_RETURN_IF_ERROR(step->exec->rebind(m.k_cross[(size_t)il], static_cast<char*>(cross_k_.data()) + cross_at));

@@ -24,16 +24,22 @@ class WhisperEncoder {
  public:
   // p: where the audio brick runs (device, or the CPU executor on the caller's pool).
   static Result<std::unique_ptr<WhisperEncoder>> create(std::shared_ptr<const WhisperModel> model, const BrickRunParams& p);
-  // mel: [n_mels][3000] (time innermost). states: resized to 1500 x n_audio_state floats (position-major).
-  Status encode(const float* mel, ThreadPool& pool, std::vector<float>& states);
+  // mel: [n_mels][2 x n_ctx] (time innermost). states: resized to n_ctx x n_audio_state
+  // floats (position-major). n_ctx: encoder positions, 0 = all (1500, a 30 s window); a
+  // graph is prepared per distinct n_ctx (the last few are kept).
+  Status encode(const float* mel, ThreadPool& pool, std::vector<float>& states, int n_ctx = 0);
   const WhisperModel& model() const { return *model_; }
 
  private:
+  struct Shape {
+    WhisperEncoderGraph meta;
+    std::unique_ptr<GraphRunner> exec;
+  };
   WhisperEncoder() = default;
+  Result<Shape*> shape_for(int n_ctx);
   std::shared_ptr<const WhisperModel> model_;
   std::unique_ptr<BrickRunner> runner_;
-  WhisperEncoderGraph meta_;
-  std::unique_ptr<GraphRunner> exec_;
+  GraphCache<Shape> shapes_{4};
 };
 
 struct WhisperDecoderParams {
@@ -50,7 +56,8 @@ class WhisperDecoder {
  public:
   static Result<std::unique_ptr<WhisperDecoder>> create(std::shared_ptr<const WhisperModel> model,
                                                         const WhisperDecoderParams& p);
-  // Computes the window's cross-attention K/V from encoder states (1500 x n_text_state).
+  // Computes the window's cross-attention K/V from encoder states (n_ctx x n_text_state,
+  // n_ctx up to 1500: what WhisperEncoder::encode gave).
   Status set_window(std::span<const float> states, ThreadPool& pool);
 
   // Appends tokens to sequence 0 (the others are empty until copy_sequence()). With
@@ -79,6 +86,10 @@ class WhisperDecoder {
     WhisperDecoderGraph meta;
     std::unique_ptr<GraphRunner> exec;
   };
+  struct Cross {
+    WhisperCrossGraph meta;
+    std::unique_ptr<GraphRunner> exec;
+  };
   WhisperDecoder() = default;
   Result<Step*> step_for(int n_tokens, int n_beams, int n_kv, bool all_logits);
   Status run(std::span<const int32_t> tokens, int n_tokens, int n_beams, bool all_logits, ThreadPool& pool);
@@ -88,10 +99,9 @@ class WhisperDecoder {
   std::shared_ptr<const WhisperModel> model_;
   std::unique_ptr<BrickRunner> runner_;
   WhisperDecoderParams params_;
-  WhisperKvLayout kv_;
+  WhisperKvLayout kv_;  // n_audio_ctx: the current window's encoder positions
   VirtualBuffer self_k_, self_v_, cross_k_, cross_v_;
-  WhisperCrossGraph cross_meta_;
-  std::unique_ptr<GraphRunner> cross_exec_;
+  GraphCache<Cross> crosses_{2};
   GraphCache<Step> steps_{12};
   std::vector<float> logits_;
   std::vector<char> scratch_;

@@ -80,6 +80,10 @@ Status whisper_check_options(const WhisperModel& model, const WhisperTranscribeO
   if (!v.multilingual() && o.translate) {
     return error(ErrorCode::invalid_argument, "this Whisper model is English-only: it cannot translate");
   }
+  if (o.audio_ctx != WhisperTranscribeOptions::kAudioCtxFit && (o.audio_ctx < 0 || o.audio_ctx > model.hparams().n_audio_ctx)) {
+    return error(ErrorCode::invalid_argument, "audio_ctx " + std::to_string(o.audio_ctx) + ": 0 (the whole window), 1 to " +
+                                                  std::to_string(model.hparams().n_audio_ctx) + " positions, or -1 (fitted to the audio)");
+  }
   if (o.beam_size < 1 || o.beam_size > 16) return error(ErrorCode::invalid_argument, "beam size must be 1 to 16");
   if (o.best_of < 1 || o.best_of > 16) return error(ErrorCode::invalid_argument, "best-of must be 1 to 16");
   if (o.temperatures.empty()) return error(ErrorCode::invalid_argument, "at least one temperature is needed");
@@ -90,6 +94,12 @@ Status whisper_check_options(const WhisperModel& model, const WhisperTranscribeO
     if (!std::isfinite(x)) return error(ErrorCode::invalid_argument, "thresholds must be finite numbers");
   }
   return Status();
+}
+
+int whisper_fit_audio_ctx(int64_t content_frames, int n_audio_ctx) {
+  constexpr int64_t kTailFrames = 100, kRound = 64;  // 1 s of what follows; whole tiles of positions
+  const int64_t positions = (std::max<int64_t>(0, content_frames) + kTailFrames + 1) / 2;
+  return (int)std::min<int64_t>(n_audio_ctx, (positions + kRound - 1) / kRound * kRound);
 }
 
 Result<std::unique_ptr<WhisperTranscriber>> WhisperTranscriber::create(std::shared_ptr<const WhisperModel> model,
@@ -145,9 +155,13 @@ Result<WhisperTranscript> WhisperTranscriber::transcribe(std::span<const float> 
     // Windows shorter than 1 frame of content hold nothing to transcribe.
     const int segment_frames = (int)std::min<int64_t>(kWhisperChunkFrames, content - seek);
     const double offset = (double)seek * kSecondsPerFrame;
-    mel.window(seek, kWhisperChunkFrames, window.data());
+    const int n_ctx = opt.audio_ctx == WhisperTranscribeOptions::kAudioCtxFit
+                          ? whisper_fit_audio_ctx(segment_frames, model_->hparams().n_audio_ctx)
+                          : opt.audio_ctx;
+    const int n_frames = n_ctx > 0 ? 2 * n_ctx : kWhisperChunkFrames;
+    mel.window(seek, n_frames, window.data());
     t0 = std::chrono::steady_clock::now();
-    NM_RETURN_IF_ERROR(encoder_->encode(window.data(), pool, states));
+    NM_RETURN_IF_ERROR(encoder_->encode(window.data(), pool, states, n_ctx));
     out.encode_ms += ms_since(t0);
     t0 = std::chrono::steady_clock::now();
     NM_RETURN_IF_ERROR(decoder_->set_window(states, pool));

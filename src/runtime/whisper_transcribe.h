@@ -36,6 +36,15 @@ struct WhisperTranscribeOptions {
   bool suppress_non_speech = true;
   std::string initial_prompt;     // text that conditions the first window
   uint64_t seed = 0;              // sampling at temperature > 0
+  // Encoder positions per window (whisper.cpp's audio_ctx): 0 = all (1500: the full 30 s
+  // window, as Whisper was trained and as faster-whisper and whisper.cpp run by default);
+  // N > 0: the window's first 2N mel frames (N <= 1500); kAudioCtxFit: fitted to each window's audio
+  // (whisper_fit_audio_ctx). Fewer positions encode faster and make every decode step's
+  // cross-attention shorter, but the encoder then sees less of the padding it was trained
+  // with: not the reference computation (tests/python/test_whisper_real_slow.py measures
+  // the word error rate both ways).
+  static constexpr int kAudioCtxFit = -1;
+  int audio_ctx = 0;
   // Called for each segment as soon as its window is decoded; returning false stops the
   // transcription after this window (what was decoded so far is the result).
   std::function<bool(const struct WhisperSegment&)> on_segment;
@@ -62,8 +71,14 @@ struct WhisperTranscript {
 };
 
 // Checks options against a model: language known (and "en" for English-only models),
-// beam and best-of sizes 1..16, temperatures in [0, 2], thresholds finite.
+// beam and best-of sizes 1..16, temperatures in [0, 2], thresholds finite, audio_ctx
+// kAudioCtxFit or 0..n_audio_ctx.
 Status whisper_check_options(const WhisperModel& model, const WhisperTranscribeOptions& o);
+
+// Encoder positions that hold a window of `content_frames` mel frames (10 ms each) and
+// about a second of the silence after them, rounded up to a multiple of 64; at most
+// n_audio_ctx (the whole window).
+int whisper_fit_audio_ctx(int64_t content_frames, int n_audio_ctx);
 
 // Where the transcriber's two bricks run.
 struct WhisperPlacement {

@@ -495,6 +495,12 @@ TEST(CApiBadInput, AsrCallsCheckEveryPointerAndValue) {
   b.language = "xx";
   EXPECT_EQ(nm_asr_transcribe_pcm(asr, pcm.data(), 1600, 1, 16000, &b, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT);
   EXPECT_NE(std::string(nm_asr_last_error(asr)).find("unknown language"), std::string::npos);
+  for (int32_t bad : {-2, INT32_MIN, 1501, INT32_MAX}) {  // encoder positions: -1 (fitted), 0 (all) or 1..1500
+    b = tp;
+    b.audio_ctx = bad;
+    EXPECT_EQ(nm_asr_transcribe_pcm(asr, pcm.data(), 1600, 1, 16000, &b, nullptr, nullptr), NM_ERR_INVALID_ARGUMENT) << bad;
+    EXPECT_NE(std::string(nm_asr_last_error(asr)).find("audio_ctx"), std::string::npos);
+  }
   b = tp;
   b.vad = 1;
   b.vad_model = "/nonexistent/silero.safetensors";

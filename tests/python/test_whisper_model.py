@@ -58,6 +58,30 @@ def test_encoder_and_logits_match_reference(shim, tmp_path, rng, mel, fmt, wtype
             assert err < bound, f"logits (kv {'f32' if kv_f32 else 'f16'}): {err:.2e} of max"
 
 
+@pytest.mark.parametrize("fmt,wtype", [("ct2", "float32"), ("ggml", "q8_0")])
+def test_shorter_encoder_context_matches_reference(shim, tmp_path, rng, mel, fmt, wtype):
+    """whisper.cpp's audio_ctx (transcribe --audio-ctx): the encoder on the window's first
+    2n mel frames with the first n positional embeddings, the decoder's cross-attention over
+    those n states; the reference computes the same equations on the shorter input. After
+    it the full window works again (graphs per length, buffers shared)."""
+    path = wh.make_tiny(tmp_path, int(rng.integers(1 << 30)), fmt, wtype)
+    ref = whisper_ref.WhisperRef(wh.read_weights(path))
+    tol = tolerance(wtype)
+    with wh.Whisper(shim, path) as m:
+        tokens = prompt_for(m) + [int(t) for t in rng.integers(0, m.eot, 4)]
+        for n_ctx in (int(rng.integers(1, 64)), int(rng.integers(64, 1500)), 0):
+            m.set_audio_ctx(n_ctx)
+            frames = 2 * n_ctx if n_ctx else 3000
+            states = m.encode(mel[:, :frames])
+            states_ref = ref.encode(mel[:, :frames])
+            assert states.shape == states_ref.shape
+            err = np.abs(states - states_ref).max() / np.abs(states_ref).max()
+            assert err < tol, f"encoder states, {n_ctx} positions: {err:.2e} of max"
+            want = ref.logits(tokens, states_ref)
+            err = np.abs(m.logits(states, tokens) - want).max() / np.abs(want).max()
+            assert err < tol, f"logits over {n_ctx} positions: {err:.2e} of max"
+
+
 @pytest.mark.parametrize("fmt,wtype", [("ct2", "float32"), ("ggml", "f16")])
 def test_greedy_through_the_cache_equals_reference(shim, tmp_path, rng, mel, fmt, wtype):
     path = wh.make_tiny(tmp_path, int(rng.integers(1 << 30)), fmt, wtype)

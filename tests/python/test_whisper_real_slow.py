@@ -91,12 +91,18 @@ def transcribe(model_path, files, *extra):
 
 @pytest.mark.parametrize("name,bound", [("whisper-base-ct2", 0.15), ("whisper-tiny.en-ct2", 0.25)])
 def test_word_error_rate(spoken, name, bound):
+    """Also with the encoder fitted to each clip (--audio-ctx -1: 256-320 of the 1500
+    positions for these 2-5 s sentences), which is not the reference computation and does
+    change the transcripts (measured 2026-12-07: base 6.0% -> 4.3%, tiny.en 4.3% -> 7.7%):
+    it must stay under the same bar."""
     hyps = transcribe(model(name), spoken)
-    rate = wer(SENTENCES, hyps)
-    print(f"{name}: WER {rate:.3f}")
-    for r, h in zip(SENTENCES, hyps):
-        print(f"  {r!r}\n  {h!r}")
+    fitted = transcribe(model(name), spoken, "--audio-ctx", "-1")
+    rate, rate_fitted = wer(SENTENCES, hyps), wer(SENTENCES, fitted)
+    print(f"{name}: WER {rate:.3f}, fitted encoder context {rate_fitted:.3f}")
+    for r, h, f in zip(SENTENCES, hyps, fitted):
+        print(f"  {r!r}\n  {h!r}\n  {f!r}")
     assert rate < bound
+    assert rate_fitted < bound
 
 
 def test_whisper_cpp_file_of_the_same_weights(spoken, tmp_path):

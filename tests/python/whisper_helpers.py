@@ -97,9 +97,14 @@ class Whisper:
         self.shim.nm_shim_whisper_mel_filters(self.h, ptr(f))
         return f
 
+    def set_audio_ctx(self, n_ctx):
+        """Encoder positions of the calls that follow (0: all 1500); encode() then takes
+        2 x n_ctx mel frames and the decoder n_ctx states."""
+        assert self.shim.nm_shim_whisper_set_audio_ctx(self.h, n_ctx) == 0
+
     def encode(self, mel):
         mel = np.ascontiguousarray(mel, np.float32)
-        states = np.zeros((1500, self.hp["n_audio_state"]), np.float32)
+        states = np.zeros((mel.shape[1] // 2, self.hp["n_audio_state"]), np.float32)
         assert self.shim.nm_shim_whisper_encode(self.h, ptr(mel), ptr(states)) == 0
         return states
 

@@ -19,6 +19,7 @@ struct WhisperCase {
   std::shared_ptr<const nm::WhisperModel> model;
   std::unique_ptr<nm::WhisperEncoder> encoder;
   std::unique_ptr<nm::ThreadPool> pool;
+  int n_ctx = 0;  // encoder positions (0: all 1500), nm_shim_whisper_set_audio_ctx
 };
 
 std::unique_ptr<nm::WhisperDecoder> decoder(WhisperCase* c, const float* states, int n_beams, int kv_f32) {
@@ -29,7 +30,8 @@ std::unique_ptr<nm::WhisperDecoder> decoder(WhisperCase* c, const float* states,
   auto d = nm::WhisperDecoder::create(c->model, p);
   if (!d.ok()) return nullptr;
   const auto& hp = c->model->hparams();
-  if (!d.value()->set_window({states, (size_t)hp.n_audio_ctx * hp.n_text_state}, *c->pool).ok()) return nullptr;
+  const size_t n_states = (size_t)(c->n_ctx > 0 ? c->n_ctx : hp.n_audio_ctx);
+  if (!d.value()->set_window({states, n_states * hp.n_text_state}, *c->pool).ok()) return nullptr;
   return std::move(d).value();
 }
 
@@ -113,11 +115,17 @@ NM_SHIM int nm_shim_whisper_mel_filters(void* h, float* out) {
   return 0;
 }
 
-// mel: n_mels x 3000; states: 1500 x n_audio_state.
+// Encoder positions of the calls that follow (0: all 1500), whisper.cpp's audio_ctx.
+NM_SHIM int nm_shim_whisper_set_audio_ctx(void* h, int n_ctx) {
+  static_cast<WhisperCase*>(h)->n_ctx = n_ctx;
+  return 0;
+}
+
+// mel: n_mels x (2 x n_ctx); states: n_ctx x n_audio_state (n_ctx: 1500 unless set).
 NM_SHIM int nm_shim_whisper_encode(void* h, const float* mel, float* states) {
   auto* c = static_cast<WhisperCase*>(h);
   std::vector<float> s;
-  if (!c->encoder->encode(mel, *c->pool, s).ok()) return 1;
+  if (!c->encoder->encode(mel, *c->pool, s, c->n_ctx).ok()) return 1;
   std::memcpy(states, s.data(), s.size() * 4);
   return 0;
 }

@@ -66,17 +66,26 @@ NodeId cross_attention(Graph& g, NodeId q, NodeId k, NodeId v, float scale) {
 
 }  // namespace
 
-Result<WhisperEncoderGraph> build_whisper_encoder_graph(const WhisperModel& model) {
+Result<WhisperEncoderGraph> build_whisper_encoder_graph(const WhisperModel& model, int n_ctx) {
   const WhisperHparams& hp = model.hparams();
   const WhisperWeights& w = model.weights();
-  const int64_t E = hp.n_audio_state, H = hp.n_audio_head, hd = E / H, T = hp.n_audio_ctx;
+  if (n_ctx < 0 || n_ctx > hp.n_audio_ctx) {
+    return error(ErrorCode::invalid_argument, "Whisper encoder context " + std::to_string(n_ctx) + " (1 to " +
+                                                  std::to_string(hp.n_audio_ctx) + ", or 0 for all)");
+  }
+  const int64_t E = hp.n_audio_state, H = hp.n_audio_head, hd = E / H, T = n_ctx > 0 ? n_ctx : hp.n_audio_ctx;
   WhisperEncoderGraph eg;
   Graph& g = eg.graph;
   eg.in = g.input(DType::F32, {2 * T, hp.n_mels, 1, 1}, "mel");
   NodeId x = conv(g, w.conv1_w, w.conv1_b, eg.in, 1, "encoder.conv1");               // [E, 3000]
   x = g.cont(g.transpose(x));                                                          // [3000, E]
   x = conv(g, w.conv2_w, w.conv2_b, x, 2, "encoder.conv2");                            // [E, 1500]
-  x = g.add(x, g.weight(w.enc_pos, "encoder.positional_embedding"));
+  NodeId pos = g.weight(w.enc_pos, "encoder.positional_embedding");                   // [E, 1500]
+  if (T < hp.n_audio_ctx) {  // the first T positions
+    const size_t row = g.node(pos).t.nb[1];
+    pos = g.view(pos, {E, T, 1, 1}, {g.node(pos).t.nb[0], row, row * (size_t)T, row * (size_t)T}, 0);
+  }
+  x = g.add(x, pos);
   const float scale = 1.0f / std::sqrt((float)hd);  // Whisper scales q and k by hd^-1/4 each
   for (int il = 0; il < hp.n_audio_layer; ++il) {
     const WhisperBlock& L = w.enc[(size_t)il];
@@ -102,9 +111,12 @@ Result<WhisperCrossGraph> build_whisper_cross_graph(const WhisperModel& model, c
   if (hp.n_audio_state != hp.n_text_state) {
     return error(ErrorCode::unsupported, "Whisper with different encoder and decoder widths");
   }
+  if (kv.n_audio_ctx < 1 || kv.n_audio_ctx > hp.n_audio_ctx) {
+    return error(ErrorCode::invalid_argument, "Whisper cross K/V of " + std::to_string(kv.n_audio_ctx) + " states");
+  }
   WhisperCrossGraph cg;
   Graph& g = cg.graph;
-  const int64_t E = hp.n_text_state, T = hp.n_audio_ctx;
+  const int64_t E = hp.n_text_state, T = kv.n_audio_ctx;
   cg.in = g.input(DType::F32, {E, T, 1, 1}, "encoder_states");
   // Placeholder memory for the destination leaves; rebind() points them at the buffers.
   static constexpr uint8_t kNone[1] = {0};
@@ -132,12 +144,12 @@ Result<WhisperDecoderGraph> build_whisper_decoder_graph(const WhisperModel& mode
   const WhisperHparams& hp = model.hparams();
   const WhisperWeights& w = model.weights();
   if (n_tokens < 1 || n_beams < 1 || n_beams > kv.n_beams || n_kv < n_tokens || n_kv > kv.n_ctx ||
-      (n_beams > 1 && (all_logits || n_tokens > 1))) {
+      (n_beams > 1 && (all_logits || n_tokens > 1)) || kv.n_audio_ctx < 1 || kv.n_audio_ctx > hp.n_audio_ctx) {
     return error(ErrorCode::internal, "whisper decoder graph: bad shape " + std::to_string(n_tokens) + " tokens x " +
                                           std::to_string(n_beams) + " beams, n_kv " + std::to_string(n_kv));
   }
   const int64_t E = hp.n_text_state, H = hp.n_text_head, hd = E / H, T = n_tokens, B = n_beams;
-  const int64_t Ta = hp.n_audio_ctx;
+  const int64_t Ta = kv.n_audio_ctx;
   WhisperDecoderGraph dg;
   dg.n_tokens = n_tokens;
   dg.n_beams = n_beams;

@@ -24,14 +24,18 @@
 
 namespace nm {
 
-// in: the mel input F32 [3000, n_mels]; out: the states F32 [n_audio_state, 1500].
+// in: the mel input F32 [2 x n_ctx, n_mels]; out: the states F32 [n_audio_state, n_ctx].
+// n_ctx: encoder positions, 0 = all of them (1500: a 30 s window, as Whisper always runs);
+// fewer run the encoder on the window's first 2 x n_ctx mel frames with the first n_ctx
+// positional embeddings (whisper.cpp's audio_ctx).
 struct WhisperEncoderGraph : BrickGraph {};
-Result<WhisperEncoderGraph> build_whisper_encoder_graph(const WhisperModel& model);
+Result<WhisperEncoderGraph> build_whisper_encoder_graph(const WhisperModel& model, int n_ctx = 0);
 
 // Memory the decoder reads and writes between steps, laid out as the graphs expect:
 // self-attention K and V per layer [n_beams][n_ctx][n_text_state] of `type` and
-// cross-attention per layer of `cross_type` (F32 or F16): K [n_head][1500][head_dim] and
-// V transposed, [n_head][head_dim][1500].
+// cross-attention per layer of `cross_type` (F32 or F16): K [n_head][n_audio_ctx][head_dim]
+// and V transposed, [n_head][head_dim][n_audio_ctx]. n_audio_ctx is the window's encoder
+// positions (the graphs' shape; the buffers are sized for the model's 1500).
 struct WhisperKvLayout {
   int n_layer = 0, n_ctx = 0, n_beams = 0, n_state = 0, n_head = 0, n_audio_ctx = 0;
   DType type = DType::F16;
@@ -42,7 +46,7 @@ struct WhisperKvLayout {
   size_t cross_layer_bytes() const { return (size_t)n_audio_ctx * n_state * (cross_type == DType::F32 ? 4 : 2); }
 };
 
-// in: the encoder states F32 [n_audio_state, 1500]; the results go into the buffers.
+// in: the encoder states F32 [n_audio_state, kv.n_audio_ctx]; the results go into the buffers.
 struct WhisperCrossGraph : BrickGraph {
   std::vector<NodeId> k_dst, v_dst;    // weight leaves per layer: the cross K/V buffers
 };
