@@ -47,14 +47,13 @@ NodeId conv(Graph& g, const Tensor& kernel, const Tensor& bias, NodeId x, int st
 // queries: the attention kernel would convert and transpose every K/V row of the window
 // into its tiles at each step, where here the products read the buffers in place.
 NodeId cross_attention(Graph& g, NodeId q, NodeId k, NodeId v, float scale) {
-  const Tensor& qt = g.node(q).t;
-  const Tensor& kt = g.node(k).t;
+  // Copies, not references into the graph: adding the views below reallocates its nodes.
+  const Tensor qt = g.node(q).t, kt = g.node(k).t;
   const int64_t hd = kt.ne[0], Ta = kt.ne[1], H = kt.ne[2], n = qt.ne[1];
-  const size_t elt = row_size(kt.type, 1);
+  const size_t q_row = qt.nb[1], elt = row_size(kt.type, 1);
   NodeId out = kInvalidNode;
   for (int64_t h = 0; h < H; ++h) {
-    const NodeId qh = g.view(q, {hd, n, 1, 1}, {4, qt.nb[1], qt.nb[1] * (size_t)n, qt.nb[1] * (size_t)n},
-                             (size_t)h * hd * 4);
+    const NodeId qh = g.view(q, {hd, n, 1, 1}, {4, q_row, q_row * (size_t)n, q_row * (size_t)n}, (size_t)h * hd * 4);
     const NodeId kh = g.view(k, {hd, Ta, 1, 1}, {elt, hd * elt, Ta * hd * elt, Ta * hd * elt}, (size_t)h * Ta * hd * elt);
     const NodeId vh = g.view(v, {Ta, hd, 1, 1}, {elt, Ta * elt, Ta * hd * elt, Ta * hd * elt}, (size_t)h * Ta * hd * elt);
     const NodeId p = g.softmax(g.matmul(kh, qh), scale);                  // [Ta, n]
