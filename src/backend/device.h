@@ -108,6 +108,9 @@ class Device {
   virtual Result<std::unique_ptr<DeviceEvent>> record_event() = 0;
   // A short (~0.1-1 s) measurement of bandwidth and f32 FMA throughput.
   virtual Result<DeviceSpeed> measure_speed() = 0;
+  // Optional: a device that wraps another (e.g. one that injects delay, in tests) returns
+  // it, so that a brick's worker pins itself where the work really runs.
+  virtual const Device* wrapped() const { return nullptr; }
 
  protected:
   Device() = default;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -55,6 +56,10 @@ class Stream {
         auto slot = params_.copy_embeddings ? encode_and_copy(f->image.value(), job.plan, seq, &busy)
                                             : pipe_.encode_image(f->image.value(), seq, &busy, /*commit=*/false);
         job.vision_ms = ms_between(t, Clock::now());
+        if (params_.replan && slot.ok()) {  // the device's part: preprocessing runs on the host
+          params_.replan->observe(BrickKind::vision, busy.encode_ms / 1000.0, job.frame,
+                                  params_.pipelined);
+        }
         // The energy estimate charges busy time. Pipelined on the shared default pool, the
         // text brick's phases (timed by the wall clock) already span the encodes they waited
         // for: charging those again would count them twice.
@@ -102,9 +107,16 @@ class Stream {
     a.prefill_ms = t.prompt_ms;
     a.decode_ms = t.generate_ms;
     a.n_generated = t.n_generated;
+    if (params_.replan && a.status.ok()) {
+      params_.replan->observe(BrickKind::text, (a.prefill_ms + a.decode_ms) / 1000.0, job.frame,
+                                  params_.pipelined);
+    }
     emit(seq, std::move(a));
     return true;
   }
+
+  // Moves the brick to where re-planning put it, between two of its runs; true if it moved.
+  bool move(BrickKind kind) { return params_.replan && params_.replan->apply_move(kind); }
 
   // Every frame not answered yet, in order: failed, or dropped by the ring.
   void flush_all() { flush_before(UINT64_MAX); }
@@ -205,21 +217,35 @@ Result<FrameStreamStats> run_frame_stream(TextSession& session, FrameSource& sou
   Stream stream(session, source, params, on_answer, on_piece);
   const auto t0 = Clock::now();
   if (!params.pipelined) {
-    while (stream.produce_one()) {
+    for (;;) {
+      stream.move(BrickKind::vision);
+      stream.move(BrickKind::text);
+      if (!stream.produce_one()) break;
       while (stream.consume_one(0)) {
       }
     }
   } else {
-    // The vision worker runs ahead through the ring; this thread is the text worker.
+    // The vision worker runs ahead through the ring; this thread is the text worker. Each
+    // worker moves its own brick between two frames and re-pins itself to its new device.
     std::thread vision([&] {
-      const PinnedThread pin(pipe.vision_device());
-      while (stream.produce_one()) {
+      std::optional<PinnedThread> pin(std::in_place, pipe.vision_device());
+      for (;;) {
+        if (stream.move(BrickKind::vision)) {
+          pin.reset();
+          pin.emplace(pipe.vision_device());
+        }
+        if (!stream.produce_one()) break;
       }
       ring.close();  // wakes the text worker once the last slot is taken
     });
     {
-      const PinnedThread pin(pipe.text_device());
-      while (stream.consume_one(-1)) {
+      std::optional<PinnedThread> pin(std::in_place, pipe.text_device());
+      for (;;) {
+        if (stream.move(BrickKind::text)) {
+          pin.reset();
+          pin.emplace(pipe.text_device());
+        }
+        if (!stream.consume_one(-1)) break;
       }
     }
     vision.join();

@@ -12,6 +12,9 @@
 // thread encodes and answers each frame in turn: the reference the pipelined answers must
 // equal token for token.
 //
+// With params.replan, a brick that re-planning moves changes device between two of its
+// frames (its worker drops its graphs, makes them on the new device, re-pins itself).
+//
 // Answers are delivered in frame order, one per asked frame: the text, or why there is
 // none (an unreadable picture, a failed brick, a dropped frame). A failure never stops
 // the other frames. Thread-safety: run_frame_stream() is called once at a time per
@@ -23,6 +26,7 @@
 #include <string>
 
 #include "runtime/frame_source.h"
+#include "runtime/stream_replan.h"
 #include "runtime/text_session.h"
 
 namespace nm {
@@ -37,6 +41,10 @@ struct FrameStreamParams {
   // writes into a buffer of its own and the embeddings are copied into the ring slot the
   // text brick reads, as a runtime without a shared ring does (counted as bytes copied).
   bool copy_embeddings = false;
+  // Re-planning (runtime/stream_replan.h): each brick run is reported to it, and a brick it
+  // moves is moved by its own worker before that worker's next frame. Null: bricks stay.
+  // Owned by the caller; may span several streams (a powered stream's segments).
+  StreamReplan* replan = nullptr;
 };
 
 struct FrameAnswer {

@@ -16,6 +16,15 @@ Result<Residency> parse_residency(const std::string& text) {
   return error(ErrorCode::invalid_argument, "residency '" + text + "': use keep or on-demand");
 }
 
+namespace {
+
+// Locks the default placement's pool for a brick placed there.
+std::unique_lock<std::recursive_mutex> pool_lock(std::recursive_mutex& mu, const Device* device) {
+  return device ? std::unique_lock<std::recursive_mutex>() : std::unique_lock<std::recursive_mutex>(mu);
+}
+
+}  // namespace
+
 Result<std::unique_ptr<PipelineModels>> PipelineModels::from_bricks(std::unique_ptr<TextModel> text,
                                                                     std::unique_ptr<MmprojModel> vision) {
   if (!text) return error(ErrorCode::invalid_argument, "a pipeline needs a text model");
@@ -48,17 +57,56 @@ std::vector<const Brick*> PipelineModels::bricks() const {
   return out;
 }
 
-Status Pipeline::place(Device*& text, Device*& vision) {
+Result<Device*> Pipeline::find_device(const std::string& name) {
+  if (name.empty()) return static_cast<Device*>(nullptr);
+  if (params_.registry) return resolve_device(*params_.registry, name);
+  for (const auto& r : registries_)
+    if (r->find(name)) return resolve_device(*r, name);
+  // OpenCL is not probed when only CPU clusters are named.
+  DeviceRegistryOptions ro;
+  ro.opencl = name.rfind("cpu", 0) != 0;
+  ro.cpu_clusters = params_.cpu_clusters;
+  auto r = std::make_unique<DeviceRegistry>(DeviceRegistry::create(ro));
+  NM_ASSIGN_OR_RETURN(Device * d, resolve_device(*r, name));
+  if (d) registries_.push_back(std::move(r));
+  return d;
+}
+
+Status Pipeline::place() {
   NM_ASSIGN_OR_RETURN(BrickPlacement placement, parse_device_spec(params_.devices));
   if (placement.empty()) return Status();
-  DeviceRegistryOptions ro;  // OpenCL is not probed when only CPU clusters are named
-  ro.opencl = false;
-  ro.cpu_clusters = params_.cpu_clusters;
-  for (const std::string& n : placement.device_names()) ro.opencl |= n.rfind("cpu", 0) != 0;
-  devices_ = std::make_unique<DeviceRegistry>(DeviceRegistry::create(ro));
-  NM_ASSIGN_OR_RETURN(text, resolve_device(*devices_, placement.device_for(BrickKind::text)));
-  NM_ASSIGN_OR_RETURN(vision, resolve_device(*devices_, placement.device_for(BrickKind::vision)));
+  if (!params_.registry) {  // one registry for every name the spec mentions
+    DeviceRegistryOptions ro;
+    ro.opencl = false;
+    ro.cpu_clusters = params_.cpu_clusters;
+    for (const std::string& n : placement.device_names()) ro.opencl |= n.rfind("cpu", 0) != 0;
+    registries_.push_back(std::make_unique<DeviceRegistry>(DeviceRegistry::create(ro)));
+  }
+  NM_ASSIGN_OR_RETURN(Device * text, find_device(placement.device_for(BrickKind::text)));
+  NM_ASSIGN_OR_RETURN(Device * vision, find_device(placement.device_for(BrickKind::vision)));
+  text_device_ = text;
+  vision_device_ = vision;
   return Status();
+}
+
+Result<std::unique_ptr<ImageEncoder>> Pipeline::make_vision(Device* device) const {
+  ImageEncoderParams ip;
+  ip.sizing = params_.image_sizing;
+  // On demand, a brick owns its packed copies so that releasing them leaves other
+  // sessions of the model alone.
+  const bool own = params_.residency == Residency::on_demand;
+  ip.run = {device, params_.isa, params_.pack_weights, own ? nullptr : models_.packed_vision, regions_};
+  return ImageEncoder::create(*models_.vision, ip);
+}
+
+Result<std::unique_ptr<TextContext>> Pipeline::make_text(Device* device) const {
+  TextContextParams tp;
+  tp.n_ctx = params_.n_ctx;
+  tp.kv_type = params_.kv_type;
+  tp.n_batch = params_.n_batch;
+  tp.run = {device, params_.isa, params_.pack_weights,
+            params_.residency == Residency::on_demand ? nullptr : models_.packed_text, regions_};
+  return TextContext::create(*models_.text, tp);
 }
 
 Result<std::unique_ptr<Pipeline>> Pipeline::create(const PipelineModels& models, const PipelineParams& params) {
@@ -66,9 +114,8 @@ Result<std::unique_ptr<Pipeline>> Pipeline::create(const PipelineModels& models,
   if (params.n_ctx < 0) return error(ErrorCode::invalid_argument, "n_ctx must not be negative");
   const int n_threads = params.n_threads > 0 ? params.n_threads : default_thread_count();
   std::unique_ptr<Pipeline> p(new Pipeline(models, params, n_threads));
-  NM_RETURN_IF_ERROR(p->place(p->text_device_, p->vision_device_));
+  NM_RETURN_IF_ERROR(p->place());
 
-  std::vector<MemoryRegion> regions;
   if (models.vision) {
     // The ring holds the largest image this model can produce; both bricks' graphs get its
     // memory as a region, so a device that imports memory at prepare reaches every slot.
@@ -76,24 +123,32 @@ Result<std::unique_ptr<Pipeline>> Pipeline::create(const PipelineModels& models,
     const size_t slot_bytes = (size_t)max_tokens * models.vision->hparams().n_embd_out * sizeof(float);
     NM_ASSIGN_OR_RETURN(p->ring_, TokenRing::create(params.ring_slots, slot_bytes, params.ring_policy));
     p->slot_flow_.assign((size_t)p->ring_->n_slots(), 0);
-    regions.push_back(p->ring_->region());
-
-    ImageEncoderParams ip;
-    ip.sizing = params.image_sizing;
-    // On demand, a brick owns its packed copies so that releasing them leaves other
-    // sessions of the model alone.
-    const bool own = params.residency == Residency::on_demand;
-    ip.run = {p->vision_device_, params.isa, params.pack_weights, own ? nullptr : models.packed_vision, regions};
-    NM_ASSIGN_OR_RETURN(p->image_, ImageEncoder::create(*models.vision, ip));
+    p->regions_.push_back(p->ring_->region());
+    NM_ASSIGN_OR_RETURN(p->image_, p->make_vision(p->vision_device_));
   }
-  TextContextParams tp;
-  tp.n_ctx = params.n_ctx;
-  tp.kv_type = params.kv_type;
-  tp.n_batch = params.n_batch;
-  tp.run = {p->text_device_, params.isa, params.pack_weights,
-            params.residency == Residency::on_demand ? nullptr : models.packed_text, regions};
-  NM_ASSIGN_OR_RETURN(p->text_, TextContext::create(*models.text, tp));
+  NM_ASSIGN_OR_RETURN(p->text_, p->make_text(p->text_device_));
   return p;
+}
+
+Status Pipeline::move_vision(const std::string& name) {
+  if (!image_) return plan_image(0, 0).status();
+  NM_ASSIGN_OR_RETURN(Device * device, find_device(name));
+  if (device == vision_device_.load()) return Status();
+  // Only this thread uses the vision brick: nothing runs in the graphs dropped here.
+  NM_ASSIGN_OR_RETURN(std::unique_ptr<ImageEncoder> moved, make_vision(device));
+  image_ = std::move(moved);
+  vision_device_ = device;
+  return Status();
+}
+
+Status Pipeline::move_text(const std::string& name) {
+  NM_ASSIGN_OR_RETURN(Device * device, find_device(name));
+  if (device == text_device_.load()) return Status();
+  NM_ASSIGN_OR_RETURN(std::unique_ptr<TextContext> moved, make_text(device));
+  text_ = std::move(moved);
+  text_device_ = device;
+  positions_.clear();  // the new context's cache is empty
+  return Status();
 }
 
 Result<ImagePlan> Pipeline::plan_image(int width, int height) const {
@@ -103,15 +158,6 @@ Result<ImagePlan> Pipeline::plan_image(int width, int height) const {
   }
   return image_->plan(width, height);
 }
-
-namespace {
-
-// Locks the default placement's pool for a brick placed there.
-std::unique_lock<std::recursive_mutex> pool_lock(std::recursive_mutex& mu, const Device* device) {
-  return device ? std::unique_lock<std::recursive_mutex>() : std::unique_lock<std::recursive_mutex>(mu);
-}
-
-}  // namespace
 
 Result<int> Pipeline::encode_image(const Image& image, uint64_t tag, ImageTimings* timings, bool commit) {
   NM_ASSIGN_OR_RETURN(ImagePlan plan, plan_image(image.width, image.height));
@@ -331,9 +377,13 @@ Result<size_t> Pipeline::prefill(std::span<const PromptPosition> want, const Ima
 
 std::string Pipeline::text_device_name() const { return placement_name(text_device_); }
 std::string Pipeline::vision_device_name() const { return placement_name(vision_device_); }
-std::string Pipeline::text_device_kind() const { return text_device_ ? device_kind_name(text_device_->kind()) : "cpu"; }
+std::string Pipeline::text_device_kind() const {
+  const Device* d = text_device_.load();
+  return d ? device_kind_name(d->kind()) : "cpu";
+}
 std::string Pipeline::vision_device_kind() const {
-  return vision_device_ ? device_kind_name(vision_device_->kind()) : "cpu";
+  const Device* d = vision_device_.load();
+  return d ? device_kind_name(d->kind()) : "cpu";
 }
 
 size_t Pipeline::bytes_copied_between_bricks() const {

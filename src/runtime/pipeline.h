@@ -18,6 +18,7 @@
 // Bricks on the default placement share pool(), so their runs are serialised.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -76,6 +77,9 @@ struct PipelineParams {
   ImageSizing image_sizing;      // static-shape vision input, or the model's own tiling
   std::string devices;           // --device: "" | NAME | BRICK=NAME,... (runtime/device_placement.h)
   std::string cpu_clusters = cpu_clusters_from_env();  // "0|1": CPU devices cpu:0, cpu:1 (NM_CPU_CLUSTERS)
+  // Devices to place bricks on, owned by the caller and outliving the pipeline (tests wrap
+  // devices this way); null: the machine's, found when a device is named.
+  const DeviceRegistry* registry = nullptr;
   int ring_slots = 2;            // token-ring slots between vision and text
   Backpressure ring_policy = Backpressure::block;
   Residency residency = Residency::keep;
@@ -156,6 +160,16 @@ class Pipeline {
   // create the pipeline with on_demand to own (and give back) its copies too.
   void set_residency(Residency residency);
 
+  // ---- re-placement (re-planning, runtime/stream_replan.h): the brick moves to device
+  // `name` ("" = the default CPU executor; a name as --device takes). Called by the thread
+  // that runs the brick, between its runs: its prepared graphs (and, for text, its KV cache:
+  // the next prefill evaluates the whole prompt) are dropped and made again on the new
+  // device, which imports the token ring as the old one did, so slots already encoded or
+  // being encoded are read and written in place across the move. The other brick is
+  // untouched. On error the brick stays where it was.
+  Status move_vision(const std::string& name);
+  Status move_text(const std::string& name);
+
   // ---- tracing: brick runs and ring hand-offs are recorded into `trace` (null: none).
   void set_trace(Trace* trace) { trace_ = trace; }
   Trace* trace() const { return trace_; }
@@ -164,8 +178,8 @@ class Pipeline {
   std::string text_device_name() const;
   std::string vision_device_name() const;
   // The devices the bricks run on (nullptr: the default CPU executor on pool()).
-  Device* text_device() const { return text_device_; }
-  Device* vision_device() const { return vision_device_; }
+  Device* text_device() const { return text_device_.load(); }
+  Device* vision_device() const { return vision_device_.load(); }
   // "cpu" / "gpu" / "npu" of each brick's device, for the energy estimate (PoCL: "cpu").
   std::string text_device_kind() const;
   std::string vision_device_kind() const;
@@ -175,13 +189,23 @@ class Pipeline {
  private:
   Pipeline(const PipelineModels& models, const PipelineParams& params, int n_threads)
       : models_(models), params_(params), full_pool_(n_threads) {}
-  Status place(Device*& text, Device*& vision);
+  Status place();
+  // The device called `name` ("" = nullptr, the default executor), from params.registry or
+  // a registry of the machine's own, made (and kept) when a name first needs one.
+  Result<Device*> find_device(const std::string& name);
+  Result<std::unique_ptr<ImageEncoder>> make_vision(Device* device) const;
+  Result<std::unique_ptr<TextContext>> make_text(Device* device) const;
 
   const PipelineModels& models_;
   PipelineParams params_;
-  std::unique_ptr<DeviceRegistry> devices_;  // only when a device was named
-  Device* text_device_ = nullptr;            // nullptr: the CPU executor on pool_
-  Device* vision_device_ = nullptr;
+  // Registries of the machine's devices made here (each probes what a name needed: OpenCL
+  // only for a non-CPU name); kept while a brick may run on one of their devices.
+  std::vector<std::unique_ptr<DeviceRegistry>> registries_;
+  // nullptr: the CPU executor on pool_. Atomic: a brick moves on its own worker thread
+  // while the other worker reads where it is (the shared-pool test, trace names).
+  std::atomic<Device*> text_device_{nullptr};
+  std::atomic<Device*> vision_device_{nullptr};
+  std::vector<MemoryRegion> regions_;  // the ring's memory, imported by both bricks' graphs
   ThreadPool full_pool_;                    // params.n_threads workers
   std::unique_ptr<ThreadPool> fewer_pool_;  // set_threads below full_pool_'s size
   ThreadPool* pool_ = &full_pool_;          // what runs use now

@@ -7,6 +7,7 @@
 namespace nm {
 
 PinnedThread::PinnedThread(const Device* device) {
+  while (device && device->wrapped()) device = device->wrapped();
   const auto* cpu = dynamic_cast<const CpuDevice*>(device);
   if (!cpu || cpu->cluster().cpus.empty()) return;
   if (pthread_getaffinity_np(pthread_self(), sizeof saved_, &saved_) != 0) return;

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "plan_fixtures.h"
 
 namespace nm::plan {
@@ -81,6 +83,51 @@ TEST(Replan, MildOrBrokenStreaksMoveNothing) {
   EXPECT_FALSE(r.observe(0, 3 * 0.02)->has_value());
   EXPECT_FALSE(r.observe(1, 3 * 0.08)->has_value());
   EXPECT_FALSE(r.observe(2, 1).ok());
+}
+
+TEST(Replan, ARecoveredDeviceNoBetterThanWhereTheBricksAreDrawsNothingBack) {
+  Replanner r = start();
+  for (int run = 0; run < 3; ++run) ASSERT_TRUE(r.observe(1, 3 * 0.08).ok());
+  ASSERT_EQ(r.placement().bricks[1].device, 0);  // text cpu:1 -> cpu:0, vision cpu:0 -> cpu:1
+  ASSERT_EQ(r.placement().bricks[0].device, 1);
+  EXPECT_NEAR(r.slowdown("cpu:1"), 3, 1e-12);
+  // cpu:1 recovers: vision runs there at its profiled 0.02 s, a third of the slowed 0.06 s.
+  EXPECT_FALSE(r.observe(0, 0.02)->has_value());
+  EXPECT_FALSE(r.observe(0, 0.02)->has_value());
+  Result<std::optional<Replan>> x = r.observe(0, 0.021);
+  ASSERT_TRUE(x.ok());
+  ASSERT_TRUE(x->has_value());
+  EXPECT_FALSE((*x)->moved) << (*x)->line;
+  // The greatest ratio of the streak (0.021 / 0.06 = 0.35) takes the slowdown from 3 to 1.05.
+  EXPECT_NEAR(r.slowdown("cpu:1"), 1.05, 1e-9);
+  EXPECT_NE((*x)->line.find("cpu:1 ran vision 2.86x faster than predicted"), std::string::npos) << (*x)->line;
+  EXPECT_NE((*x)->line.find("the placement stays (a move would gain 0%, not over 10%)"), std::string::npos) << (*x)->line;
+  EXPECT_EQ(r.placement().bricks[1].device, 0);
+  // Steady runs after that move nothing, and fast runs on a device never slowed are no news.
+  for (int run = 0; run < 6; ++run) {
+    EXPECT_FALSE(r.observe(0, 0.021)->has_value());
+    EXPECT_FALSE(r.observe(1, 0.02)->has_value());  // text on cpu:0 at a quarter of its 0.08 s
+  }
+  EXPECT_EQ(r.slowdown("cpu:0"), 1);
+}
+
+TEST(Replan, AWobblingDeviceMovesNothing) {
+  Replanner r = start();
+  for (int run = 0; run < 12; ++run) {
+    Result<std::optional<Replan>> x = r.observe(1, (run % 2 ? 1 : 3) * 0.08);
+    ASSERT_TRUE(x.ok());
+    EXPECT_FALSE(x->has_value()) << "run " << run;
+  }
+  EXPECT_FALSE(r.observe(1, -1).ok());  // a measured time must be a number >= 0
+  EXPECT_FALSE(r.observe(1, std::nan("")).ok());
+}
+
+TEST(Replan, ANewObjectivePlansAgain) {
+  Replanner r = start();
+  Result<Replan> x = r.replan_for_objective(Objective::energy, "the battery is low");
+  ASSERT_TRUE(x.ok()) << x.status().to_string();
+  EXPECT_NE(x->line.find("re-plan: the battery is low: minimising energy"), std::string::npos) << x->line;
+  EXPECT_EQ(r.request().objective, Objective::energy);
 }
 
 TEST(Replan, ABudgetChangePlansAgain) {
