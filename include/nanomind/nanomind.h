@@ -231,6 +231,11 @@ typedef struct nm_stream_params {
   int32_t watch_fd;       /* with watch: a descriptor (0: standard input) whose lines each ask about the
                              latest frame again and whose end of input ends the stream; -1 (the default):
                              none, the stream then ends only with max_frames */
+  int32_t replan;         /* 1: re-plan while the stream runs (README.md, "Re-planning"): a brick whose device
+                             stays over 1.5x slower than expected for 3 runs in a row moves to the device the
+                             planner (this machine's calibration, else the built-in estimate) then prefers,
+                             between two frames, and a low battery re-plans for energy; 2: the same, each
+                             decision printed on stderr ("nanomind: re-plan: ..."); 0: bricks stay put */
 } nm_stream_params;
 
 #define NM_POWER_NONE (-1)

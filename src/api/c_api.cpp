@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <optional>
 #include <random>
@@ -23,7 +24,9 @@
 #include "runtime/energy/machine_energy.h"
 #include "runtime/frame_stream.h"
 #include "runtime/pipeline.h"
+#include "runtime/plan/auto_placement.h"
 #include "runtime/powered_stream.h"
+#include "runtime/stream_replan.h"
 #include "runtime/text_session.h"
 #include "runtime/trace.h"
 #include "runtime/watched_folder_source.h"
@@ -714,12 +717,35 @@ nm_stream_params nm_stream_default_params(void) {
   p.t_low = 0;
   p.watch = 0;
   p.watch_fd = -1;
+  p.replan = 0;
   return p;
 }
 
 }  // extern "C"
 
 namespace {
+
+// Re-planning on this machine's profile (calibrated, else the built-in estimate) over the
+// devices the session's pipeline has.
+nm::Result<std::shared_ptr<nm::StreamReplan>> stream_replan(nm::Pipeline& pipe, const nm::FrameStreamParams& p,
+                                                            bool print) {
+  const std::vector<nm::Device*> devices = pipe.devices();
+  NM_ASSIGN_OR_RETURN(nm::plan::MachineProfile mp,
+                      nm::plan::machine_profile(devices, static_cast<int64_t>(std::time(nullptr))));
+  nm::StreamReplanParams rp;
+  rp.profile = std::move(mp.profile);
+  // Only devices the pipeline already has (none named: it stays where it is).
+  for (const nm::Device* d : devices) rp.devices.push_back(d->name());
+  if (rp.devices.empty()) rp.devices = {pipe.vision_device_name(), pipe.text_device_name()};
+  rp.answer_tokens = p.n_predict;
+  if (print) {
+    std::fprintf(stderr, "nanomind: re-planning on the %s profile (%s)\n", rp.profile.name.c_str(), mp.source.c_str());
+  } else {
+    rp.log = [](const std::string&) {};
+  }
+  NM_ASSIGN_OR_RETURN(std::unique_ptr<nm::StreamReplan> r, nm::StreamReplan::create(pipe, std::move(rp)));
+  return std::shared_ptr<nm::StreamReplan>(std::move(r));
+}
 
 nm::Result<nm::FrameStreamParams> stream_params(nm_session* s, const nm_stream_params* params) {
   if (!s->session) return nm::error(nm::ErrorCode::invalid_argument, "no session");
@@ -738,6 +764,12 @@ nm::Result<nm::FrameStreamParams> stream_params(nm_session* s, const nm_stream_p
   p.ignore_eos = params->ignore_eos != 0;
   if (nm::TokenRing* ring = s->session->pipeline().ring()) {
     ring->set_policy(params->drop_frames ? nm::Backpressure::drop_oldest : nm::Backpressure::block);
+  }
+  if (params->replan < 0 || params->replan > 2) {
+    return nm::error(nm::ErrorCode::invalid_argument, "replan must be 0 (off), 1 (on) or 2 (on, each decision printed)");
+  }
+  if (params->replan) {
+    NM_ASSIGN_OR_RETURN(p.replan, stream_replan(s->session->pipeline(), p, params->replan == 2));
   }
   return p;
 }

@@ -46,6 +46,7 @@ struct RunOptions {
   std::string battery, power_mode;  // the power policy (--camera)
   double t_high = 50, t_low = 20;   // its thresholds, %
   bool watch = false;               // --camera DIR: wait for new frames and lines on stdin
+  bool replan = false;              // --camera: move bricks when their device stays slower than planned
   std::string audio, whisper;  // a spoken question and its Whisper model
 };
 
@@ -161,6 +162,7 @@ int run_camera(const RunOptions& o, const std::string& prompt, nm_session* sessi
   sp.power_mode = o.power_mode.empty() ? nullptr : o.power_mode.c_str();
   sp.t_high = o.t_high;
   sp.t_low = o.t_low;
+  sp.replan = o.replan ? (o.text.verbose ? 2 : 1) : 0;
   nm_stream_stats stats{};
   if (nm_session_run_stream(session, o.camera.c_str(), &sp, print_answer, nullptr, &stats) != NM_OK) {
     std::fprintf(stderr, "error: %s\n", nm_session_last_error(session));
@@ -347,6 +349,10 @@ void register_run(CLI::App& app) {
                 "With --camera DIR: after the files already there, wait for new frames (written into the folder "
                 "and closed, or moved in) and answer each as it arrives, asleep in between (no CPU time); each "
                 "line on standard input asks about the latest frame again, and its end (Ctrl-D) stops");
+  cmd->add_flag("--replan", opts->replan,
+                "With --camera: re-plan while the stream runs: a brick whose device stays over 1.5x slower than the "
+                "plan expects for 3 frames in a row (busy, throttled) moves between two frames to the device the "
+                "planner then prefers; -v prints each decision");
   cmd->add_option("--audio", opts->audio, "Spoken question (WAV, FLAC, OGG, MP3): its transcript is the prompt");
   cmd->add_option("--whisper", opts->whisper, "Whisper model for --audio (ggml-*.bin file or faster-whisper directory)");
   cmd->callback([opts] { throw CLI::RuntimeError(run(*opts)); });

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "runtime/frame_source.h"
@@ -43,8 +44,8 @@ struct FrameStreamParams {
   bool copy_embeddings = false;
   // Re-planning (runtime/stream_replan.h): each brick run is reported to it, and a brick it
   // moves is moved by its own worker before that worker's next frame. Null: bricks stay.
-  // Owned by the caller; may span several streams (a powered stream's segments).
-  StreamReplan* replan = nullptr;
+  // Shared, so that it may span several streams (a powered stream's segments).
+  std::shared_ptr<StreamReplan> replan;
 };
 
 struct FrameAnswer {

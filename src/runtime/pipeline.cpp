@@ -130,6 +130,18 @@ Result<std::unique_ptr<Pipeline>> Pipeline::create(const PipelineModels& models,
   return p;
 }
 
+std::vector<Device*> Pipeline::devices() const {
+  std::vector<Device*> out;
+  auto add = [&out](const DeviceRegistry& r) {
+    for (const auto& d : r.devices())
+      if (std::none_of(out.begin(), out.end(), [&](const Device* o) { return o->name() == d->name(); }))
+        out.push_back(d.get());
+  };
+  if (params_.registry) add(*params_.registry);
+  for (const auto& r : registries_) add(*r);
+  return out;
+}
+
 Status Pipeline::move_vision(const std::string& name) {
   if (!image_) return plan_image(0, 0).status();
   NM_ASSIGN_OR_RETURN(Device * device, find_device(name));

@@ -91,7 +91,7 @@ class Pipeline {
 
   const PipelineModels& models() const { return models_; }
   const PipelineParams& params() const { return params_; }
-  bool has_vision() const { return image_ != nullptr; }
+  bool has_vision() const { return models_.vision != nullptr; }  // constant: read from any worker
   TextContext& text() { return *text_; }
   const TextContext& text() const { return *text_; }
   ImageEncoder* vision() { return image_.get(); }
@@ -169,6 +169,9 @@ class Pipeline {
   // untouched. On error the brick stays where it was.
   Status move_vision(const std::string& name);
   Status move_text(const std::string& name);
+  // The devices bricks may be placed on without probing again: params.registry's, or those
+  // of the registries made for the names given so far (none on the default placement).
+  std::vector<Device*> devices() const;
 
   // ---- tracing: brick runs and ring hand-offs are recorded into `trace` (null: none).
   void set_trace(Trace* trace) { trace_ = trace; }

@@ -157,6 +157,8 @@ Result<PoweredStreamStats> run_powered_stream(TextSession& session, FrameSource&
   po.trace = [&](const energy::PowerModeChange& c) {
     if (last_mode && *last_mode != c.to) ++changes;
     last_mode = c.to;
+    // Re-planning minimises energy while the battery is below parallel's threshold.
+    if (params.stream.replan) params.stream.replan->battery_low(c.to != PowerMode::parallel);
     if (user_trace) user_trace(c);
     if (Trace* trace = pipe.trace()) {
       char name[96];

@@ -16,6 +16,25 @@ int profile_index(const DeviceProfile& p, const std::string& name) {
   return -1;
 }
 
+// The kind a device name has in a profile ("cpu" for CPU clusters, else the GPU).
+std::string kind_of(const std::string& name) { return name == "cpu" || name.rfind("cpu:", 0) == 0 ? "cpu" : "gpu"; }
+
+// Adds `name` to the profile as a copy of its first device of the same kind; error if none.
+Status add_like(DeviceProfile& p, const std::string& name, std::vector<std::string>& notes) {
+  const std::string kind = kind_of(name);
+  for (const ProfileDevice& d : p.devices) {
+    if (d.kind != kind) continue;
+    ProfileDevice copy = d;
+    copy.name = name;
+    notes.push_back("re-planning: the profile '" + p.name + "' names no " + name + ": taken as its " + d.name +
+                    " (an estimate)");
+    p.devices.push_back(std::move(copy));
+    return Status();
+  }
+  return error(ErrorCode::invalid_argument, "re-planning: the profile '" + p.name + "' names no " + name +
+                                                " and no device of its kind (" + kind + ")");
+}
+
 }  // namespace
 
 Result<std::unique_ptr<StreamReplan>> StreamReplan::create(Pipeline& pipeline, StreamReplanParams params) {
@@ -25,7 +44,13 @@ Result<std::unique_ptr<StreamReplan>> StreamReplan::create(Pipeline& pipeline, S
     return error(ErrorCode::invalid_argument, "re-planning: the slow ratio must be over 1, the runs in a row at least 1, "
                                               "the least gain >= 0");
   std::unique_ptr<StreamReplan> s(new StreamReplan(pipeline, std::move(params)));
-  const StreamReplanParams& p = s->params_;
+  StreamReplanParams& p = s->params_;
+  std::vector<std::string> notes;
+  std::vector<std::string> needed = p.devices;
+  for (const std::string& n : {pipeline.vision_device_name(), pipeline.text_device_name()}) needed.push_back(n);
+  for (const std::string& n : needed)
+    if (profile_index(p.profile, n) < 0) NM_RETURN_IF_ERROR(add_like(p.profile, n, notes));
+  for (const std::string& n : notes) s->log(n);
   const PipelineModels& models = pipeline.models();
   energy::EventShape shape;
   shape.prompt_tokens = p.prompt_tokens;
@@ -44,17 +69,11 @@ Result<std::unique_ptr<StreamReplan>> StreamReplan::create(Pipeline& pipeline, S
     const bool vision = bricks[i].name == "vision";
     const std::string name = vision ? pipeline.vision_device_name() : pipeline.text_device_name();
     const int d = profile_index(p.profile, name);
-    if (d < 0)
-      return error(ErrorCode::invalid_argument, "re-planning: the " + bricks[i].name + " brick runs on " + name +
-                                                    ", which the profile '" + p.profile.name + "' does not name");
+    if (d < 0 || (!models.vision && vision)) return error(ErrorCode::internal, "re-planning: no place for " + name);
     current.bricks.push_back(plan::BrickPlace{d, -1, 0});
     (vision ? s->vision_ : s->text_).index = static_cast<int>(i);
   }
-  for (const std::string& name : p.devices) {
-    const int d = profile_index(p.profile, name);
-    if (d < 0) return error(ErrorCode::invalid_argument, "re-planning: the profile '" + p.profile.name + "' names no device " + name);
-    req.devices.push_back(d);
-  }
+  for (const std::string& name : p.devices) req.devices.push_back(profile_index(p.profile, name));
   for (const plan::BrickPlace& b : current.bricks)
     if (!req.devices.empty() && std::find(req.devices.begin(), req.devices.end(), b.device) == req.devices.end())
       req.devices.push_back(b.device);

@@ -38,8 +38,11 @@
 namespace nm {
 
 struct StreamReplanParams {
-  DeviceProfile profile;             // the machine's calibrated profile, or one stated for it
-  std::vector<std::string> devices;  // profile devices bricks may move to; empty: every one the pipeline finds
+  // The machine's calibrated profile, or one stated for it. A device the pipeline uses (or
+  // may move to) that it does not name is taken as its first device of the same kind (a
+  // declared cluster cpu:1 as the profile's cpu), and said so in one line.
+  DeviceProfile profile;
+  std::vector<std::string> devices;  // devices bricks may move to; empty: the profile's
   plan::Objective objective = plan::Objective::latency;
   plan::ReplanOptions options;
   // Runs of a brick on a device before its times count: its graphs are prepared on first

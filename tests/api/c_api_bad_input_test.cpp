@@ -672,7 +672,7 @@ const std::set<std::string> kAnyValueIsValid = {
     "system_prompt",   // any text, or NULL for none
     "initial_prompt",  // any text, or NULL for none
     "no_repack", "parse_special", "ignore_eos", "translate", "timestamps", "no_fallback", "vad",  // C truth values
-    "sequential", "drop_frames", "copy_embeddings", "watch",                                              // C truth values
+    "sequential", "drop_frames", "copy_embeddings", "watch", "replan",                                    // C truth values
     "sampling",        // a struct: its fields are checked one by one
 };
 

@@ -96,7 +96,7 @@ struct Answered {
 };
 
 // The stream under a watchdog; `after(n)` runs on the text worker after the n-th answer.
-std::vector<Answered> run(TextSession& s, bool pipelined, StreamReplan* replan, const std::function<void(int)>& after) {
+std::vector<Answered> run(TextSession& s, bool pipelined, std::shared_ptr<StreamReplan> replan, const std::function<void(int)>& after) {
   std::vector<Answered> out;
   auto f = std::async(std::launch::async, [&] {
     ListSource src(scenes(), kFrames);
@@ -124,7 +124,7 @@ std::vector<Answered> run(TextSession& s, bool pipelined, StreamReplan* replan, 
   return out;
 }
 
-std::unique_ptr<StreamReplan> replanner(TextSession& s, std::vector<std::string>& lines) {
+std::shared_ptr<StreamReplan> replanner(TextSession& s, std::vector<std::string>& lines) {
   StreamReplanParams rp;
   rp.profile = two_clusters();
   rp.prompt_tokens = 40;
@@ -166,7 +166,7 @@ TEST(StreamReplan, ASlowedDeviceLosesTheTextBrickAndNoAnswerChanges) {
     auto replan = replanner(*s, lines);
     ASSERT_NE(replan, nullptr);
     std::string slowed;
-    const std::vector<Answered> got = run(*s, pipelined, replan.get(), [&](int n) {
+    const std::vector<Answered> got = run(*s, pipelined, replan, [&](int n) {
       if (n != kSlowFrom) return;
       // Wherever the text brick is now (load may already have moved it): kSlow x slower.
       slowed = s->pipeline().text_device_name();
@@ -219,7 +219,7 @@ TEST(StreamReplan, ADeviceThatRecoversDoesNotDrawTheBricksBack) {
   int lifted_at = -1;
   // Sequential: its times hold still on a loaded machine (pipelined answers vary 2-30 ms
   // here), so that no move but the injected slowdown's and the recovery's is expected.
-  const std::vector<Answered> got = run(*s, false, replan.get(), [&](int n) {
+  const std::vector<Answered> got = run(*s, false, replan, [&](int n) {
     Pipeline& pipe = s->pipeline();
     if (n == kSlowFrom) {
       slowed = static_cast<DelayDevice*>(pipe.text_device());
@@ -241,6 +241,31 @@ TEST(StreamReplan, ADeviceThatRecoversDoesNotDrawTheBricksBack) {
   for (const std::string& l : lines) std::printf("  %s\n", l.c_str());
 }
 
+TEST(StreamReplan, AProfileWithoutTheDevicesIsFilledByKindOrRefused) {
+  if (!two_cpus()) GTEST_SKIP() << "needs two CPUs to declare two clusters";
+  Rig rig;
+  auto s = session(&rig.wrapped);
+  ASSERT_NE(s, nullptr);
+  // A profile of one "cpu" (as the built-in x86 estimate): the declared clusters are taken as it.
+  StreamReplanParams rp;
+  rp.profile = plan::test::board({plan::test::device("cpu", "cpu", 100, 2, 2)});
+  std::vector<std::string> lines;
+  rp.log = [&lines](const std::string& l) { lines.push_back(l); };
+  auto r = StreamReplan::create(s->pipeline(), rp);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0], "re-planning: the profile 'hand' names no cpu:0: taken as its cpu (an estimate)");
+  EXPECT_EQ((*r)->placement(), "vision -> cpu:0, text -> cpu:1, keep");
+  // One with no CPU at all cannot stand for them.
+  rp.profile = plan::test::board({plan::test::device("gpu", "gpu", 100, 2)});
+  r = StreamReplan::create(s->pipeline(), rp);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("names no cpu:0 and no device of its kind (cpu)"), std::string::npos)
+      << r.status().message();
+  rp.options.slow_ratio = 1;  // no ratio over 1 can say "slower"
+  EXPECT_FALSE(StreamReplan::create(s->pipeline(), rp).ok());
+}
+
 // Busy threads pinned to the text brick's core: real load instead of an injected delay.
 TEST(StreamReplanRealLoad, BusyThreadsOnTheTextBricksCoreMoveIt) {
   const char* on = std::getenv("NM_REAL_LOAD_TEST");
@@ -255,7 +280,7 @@ TEST(StreamReplanRealLoad, BusyThreadsOnTheTextBricksCoreMoveIt) {
   ASSERT_NE(replan, nullptr);
   std::atomic<bool> stop{false};
   std::vector<std::thread> busy;
-  const std::vector<Answered> got = run(*s, true, replan.get(), [&](int n) {
+  const std::vector<Answered> got = run(*s, true, replan, [&](int n) {
     if (n != kSlowFrom) return;
     for (int i = 0; i < 3; ++i) {
       busy.emplace_back([&stop] {

@@ -9,21 +9,29 @@
 
 namespace nm::plan {
 
-Result<AutoPlacement> automatic_placement(const GgufFile& llm, const GgufFile* mmproj, Objective objective,
-                                          const std::vector<Device*>& devices, int64_t now) {
-  AutoPlacement out;
-  DeviceProfile profile;
+Result<MachineProfile> machine_profile(const std::vector<Device*>& devices, int64_t now) {
+  MachineProfile out;
   StoredCalibration cal = find_calibration(machine_key(machine_description(devices)), build_description(), now);
   if (cal.exists && cal.status.ok()) {
-    profile = std::move(cal.profile);
+    out.profile = std::move(cal.profile);
     out.calibrated = true;
     out.source = "calibrated " + format_age(cal.age_s) + " ago" + (cal.same_build ? "" : " by another build") + " (" + cal.path + ")";
   } else {
     std::string name = builtin_profile_for_machine("");
     if (name.empty()) name = "x86-server-vcpu";
-    NM_ASSIGN_OR_RETURN(profile, load_device_profile(name));
+    NM_ASSIGN_OR_RETURN(out.profile, load_device_profile(name));
     out.source = "built-in estimate " + name;
   }
+  return out;
+}
+
+Result<AutoPlacement> automatic_placement(const GgufFile& llm, const GgufFile* mmproj, Objective objective,
+                                          const std::vector<Device*>& devices, int64_t now) {
+  AutoPlacement out;
+  NM_ASSIGN_OR_RETURN(MachineProfile mp, machine_profile(devices, now));
+  const DeviceProfile& profile = mp.profile;
+  out.calibrated = mp.calibrated;
+  out.source = mp.source;
   // Only devices this machine has: a shipped board profile may name others (npu, cpu:big).
   PlanRequest req;
   req.objective = objective;

@@ -24,6 +24,16 @@ struct AutoPlacement {
   bool calibrated = false;
 };
 
+// The profile the planner uses on this machine: its calibration (nanomind calibrate) keyed
+// by `devices`, else the built-in estimate (the board's shipped profile, else
+// x86-server-vcpu). `now`: Unix seconds (the calibration's age).
+struct MachineProfile {
+  DeviceProfile profile;
+  std::string source;  // as AutoPlacement::source
+  bool calibrated = false;
+};
+Result<MachineProfile> machine_profile(const std::vector<Device*>& devices, int64_t now);
+
 // `devices`: this machine's devices (DeviceRegistry), which name the calibration and bound
 // the choice. `now`: Unix seconds (the calibration's age).
 Result<AutoPlacement> automatic_placement(const GgufFile& llm, const GgufFile* mmproj, Objective objective,
