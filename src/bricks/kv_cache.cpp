@@ -28,10 +28,19 @@ Result<KvCache> KvCache::create(const KvCacheShape& s) {
 }
 
 void KvCache::truncate(int n) {
-  if (n < n_tokens_) n_tokens_ = n < 0 ? 0 : n;
+  const bool shrinks = n < n_tokens_;
+  if (shrinks) n_tokens_ = n < 0 ? 0 : n;
   if (n_tokens_ == 0) {
     k_.release_from(0);
     v_.release_from(0);
+  } else if (shrinks) {
+    // Each layer's positions from n on (the whole pages among them): a conversation cut
+    // back to a shared opening (on-demand residency keeps it) holds only that opening.
+    const size_t from = (size_t)n_tokens_ * token_bytes_;
+    for (int l = 0; l < shape_.n_layer; ++l) {
+      k_.release_range((size_t)l * layer_bytes_ + from, layer_bytes_ - from);
+      v_.release_range((size_t)l * layer_bytes_ + from, layer_bytes_ - from);
+    }
   }
 }
 

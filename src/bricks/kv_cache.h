@@ -30,7 +30,8 @@ class KvCache {
   // Tokens currently held (positions 0 .. n_tokens-1).
   int n_tokens() const { return n_tokens_; }
   void set_n_tokens(int n) { n_tokens_ = n; }
-  // Drops everything from position n on (and gives those pages back).
+  // Drops everything from position n on (and gives those pages back: the whole pages of
+  // each layer's positions from n on).
   void truncate(int n);
   void clear() { truncate(0); }
 

@@ -1,5 +1,5 @@
 // `nanomind bench --workload camera:N`: the ablation of issue 12. The same work — N camera
-// frames, the same question about each, every answer -n tokens long — runs two ways in one
+// frames, the same question about each, every answer -n tokens long — runs three ways in one
 // invocation:
 //   (a) monolithic: one device (the default CPU placement, every core for every brick),
 //       every brick resident from first use, vision then text one frame after the other,
@@ -7,7 +7,12 @@
 //   (b) nanomind: the bricks on their own devices (--device, else vision=cpu:0,text=cpu:1
 //       when NM_CPU_CLUSTERS declares two clusters), pipelined (the vision brick encodes
 //       frame N+1 while the text brick answers frame N), through the token ring in place,
-//       on-demand residency (each brick's weights given back after each run).
+//       on-demand residency (each brick's weights given back after each run);
+//   (c) cascade: as (a)'s placement (every core for every brick), one brick after the
+//       other, in place, on demand: each brick is given back after its run, so the two are
+//       never resident together (the power policy's on-demand mode).
+// Frames arrive as from a camera that waits for the stream: frame i is made and pushed once
+// frame i - 3 is answered, so the input a mode holds does not grow with N (every mode the same).
 // Each mode runs in a child process of its own (fork before anything is loaded), so that
 // its peak resident memory (VmHWM) is its own. For each: time to the first answer (from
 // the stream's start; the load is shown apart), answers per minute, peak resident memory,
@@ -19,10 +24,12 @@
 
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
@@ -39,33 +46,34 @@ using nlohmann::json;
 
 double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
-// Camera-like frames (640x480 RGB): a smooth background and a few solid rectangles, the
-// same for every run (fixed seed), different from frame to frame.
-std::vector<std::vector<uint8_t>> make_frames(int n, int w, int h) {
-  std::vector<std::vector<uint8_t>> frames((size_t)n);
-  std::mt19937 rng(1234);
-  for (auto& f : frames) {
-    f.resize((size_t)w * h * 3);
-    const int r0 = (int)(rng() % 200), g0 = (int)(rng() % 200), b0 = (int)(rng() % 200);
-    for (int y = 0; y < h; ++y) {
-      for (int x = 0; x < w; ++x) {
-        uint8_t* p = &f[((size_t)y * w + x) * 3];
-        p[0] = (uint8_t)(r0 + 55 * x / w);
-        p[1] = (uint8_t)(g0 + 55 * y / h);
-        p[2] = (uint8_t)b0;
-      }
-    }
-    for (int k = 0, nk = 1 + (int)(rng() % 4); k < nk; ++k) {
-      const int x0 = (int)(rng() % (unsigned)(w - 40)), y0 = (int)(rng() % (unsigned)(h - 40));
-      const int x1 = x0 + 20 + (int)(rng() % (unsigned)(w - x0 - 20)), y1 = y0 + 20 + (int)(rng() % (unsigned)(h - y0 - 20));
-      const uint8_t c[3] = {(uint8_t)rng(), (uint8_t)rng(), (uint8_t)rng()};
-      for (int y = y0; y < y1; ++y) {
-        for (int x = x0; x < x1; ++x) std::memcpy(&f[((size_t)y * w + x) * 3], c, 3);
-      }
+// A camera-like frame (640x480 RGB): a smooth background and a few solid rectangles, the
+// same for every run (seeded by its index), different from frame to frame.
+std::vector<uint8_t> make_frame(int index, int w, int h) {
+  std::mt19937 rng(1234u + (unsigned)index);
+  std::vector<uint8_t> f((size_t)w * h * 3);
+  const int r0 = (int)(rng() % 200), g0 = (int)(rng() % 200), b0 = (int)(rng() % 200);
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      uint8_t* p = &f[((size_t)y * w + x) * 3];
+      p[0] = (uint8_t)(r0 + 55 * x / w);
+      p[1] = (uint8_t)(g0 + 55 * y / h);
+      p[2] = (uint8_t)b0;
     }
   }
-  return frames;
+  for (int k = 0, nk = 1 + (int)(rng() % 4); k < nk; ++k) {
+    const int x0 = (int)(rng() % (unsigned)(w - 40)), y0 = (int)(rng() % (unsigned)(h - 40));
+    const int x1 = x0 + 20 + (int)(rng() % (unsigned)(w - x0 - 20)), y1 = y0 + 20 + (int)(rng() % (unsigned)(h - y0 - 20));
+    const uint8_t c[3] = {(uint8_t)rng(), (uint8_t)rng(), (uint8_t)rng()};
+    for (int y = y0; y < y1; ++y) {
+      for (int x = x0; x < x1; ++x) std::memcpy(&f[((size_t)y * w + x) * 3], c, 3);
+    }
+  }
+  return f;
 }
+
+// Frames pushed ahead of the answers: enough to keep a pipelined stream busy (one answered,
+// one encoded, one waiting).
+constexpr int kFramesAhead = 3;
 
 struct Mode {
   std::string name;
@@ -75,12 +83,22 @@ struct Mode {
   bool copy = false;
 };
 
+// Filled on the stream's thread, waited on by the pushing one.
 struct Answers {
+  std::mutex mu;
+  std::condition_variable cv;
+  int done = 0;  // answered or failed
   int generated = 0;
 };
 
 void count_answer(const nm_frame_answer* a, void* user) {
-  if (a->status == NM_OK) static_cast<Answers*>(user)->generated += a->n_generated;
+  auto* answers = static_cast<Answers*>(user);
+  {
+    std::lock_guard<std::mutex> lock(answers->mu);
+    if (a->status == NM_OK) answers->generated += a->n_generated;
+    ++answers->done;
+  }
+  answers->cv.notify_all();
 }
 
 // Runs one mode in this (child) process; returns its figures or {"error": ...}.
@@ -113,9 +131,16 @@ json run_mode(const Mode& m, const TextOptions& base, int n_frames, int n_answer
     return {{"error", nm_session_last_error(session.get())}};
   }
   const int w = 640, h = 480;
-  const std::vector<std::vector<uint8_t>> frames = make_frames(n_frames, w, h);
+  bool paced = true;
   for (int i = 0; i < n_frames; ++i) {
-    nm_image img{nullptr, frames[(size_t)i].data(), w, h};
+    if (paced) {
+      // A stream stopped by an error answers nothing more: after 5 minutes without an
+      // answer, the rest is pushed at once and nm_stream_end reports the error.
+      std::unique_lock<std::mutex> lock(answers.mu);
+      paced = answers.cv.wait_for(lock, std::chrono::minutes(5), [&] { return answers.done >= i - kFramesAhead; });
+    }
+    const std::vector<uint8_t> frame = make_frame(i, w, h);
+    nm_image img{nullptr, frame.data(), w, h};
     const std::string name = "frame " + std::to_string(i);
     if (nm_stream_push(stream, &img, name.c_str()) != NM_OK) break;
   }
@@ -231,24 +256,30 @@ int bench_camera(const TextOptions& text, int n_frames, int n_answer, bool as_js
   o.trace_path.clear();  // only the nanomind mode is traced
   const Mode mono{"monolithic", "", false, false, true};
   const Mode nano{"nanomind", split, true, true, false};
+  const Mode cascade{"cascade", "", false, true, false};
   json a = run_in_child(mono, o, n_frames, n_answer, question);
   TextOptions ob = o;
   ob.trace_path = trace_path;
   json b = run_in_child(nano, ob, n_frames, n_answer, question);
+  json c = run_in_child(cascade, o, n_frames, n_answer, question);
 
-  json ratios = json::object();
-  if (!a.contains("error") && !b.contains("error")) {
+  auto ratios_over_a = [&](const json& x) {
+    json r = json::object();
+    if (a.contains("error") || x.contains("error")) return r;
     for (const char* k : {"first_answer_ms", "answers_per_min", "peak_rss_mib"}) {
-      if (num(a, k) > 0) ratios[k] = num(b, k) / num(a, k);
+      if (num(a, k) > 0) r[k] = num(x, k) / num(a, k);
     }
-  }
+    return r;
+  };
+  const json ratios = ratios_over_a(b), ratios_c = ratios_over_a(c);
   json report = {{"workload", "camera:" + std::to_string(n_frames)},
                  {"model", o.model_path},
                  {"mmproj", o.mmproj_path},
                  {"answer_tokens", n_answer},
                  {"question", question},
-                 {"modes", {a, b}},
-                 {"ratios_b_over_a", ratios}};
+                 {"modes", {a, b, c}},
+                 {"ratios_b_over_a", ratios},
+                 {"ratios_c_over_a", ratios_c}};
   if (as_json) {
     std::printf("%s\n", report.dump(2).c_str());
   } else {
@@ -256,7 +287,7 @@ int bench_camera(const TextOptions& text, int n_frames, int n_answer, bool as_js
                 question.c_str());
     std::printf("| mode       | placement                 | first answer |  answers/min | peak RSS | copied between "
                 "bricks | answered | tokens/answer |\n");
-    for (const json& m : {a, b}) {
+    for (const json& m : {a, b, c}) {
       if (m.contains("error")) {
         std::printf("| error: %s\n", m["error"].get<std::string>().c_str());
         continue;
@@ -267,12 +298,13 @@ int bench_camera(const TextOptions& text, int n_frames, int n_answer, bool as_js
                   num(m, "bytes_copied_between_bricks"), (int)num(m, "answered"), (int)num(m, "frames"),
                   num(m, "mean_answer_tokens"));
     }
-    if (!ratios.empty()) {
-      std::printf("nanomind / monolithic: first answer x%.2f, answers per minute x%.2f, peak resident memory x%.2f\n",
-                  num(ratios, "first_answer_ms"), num(ratios, "answers_per_min"), num(ratios, "peak_rss_mib"));
+    for (const auto& [name, r] : {std::pair<const char*, const json&>{"nanomind", ratios}, {"cascade", ratios_c}}) {
+      if (r.empty()) continue;
+      std::printf("%s / monolithic: first answer x%.2f, answers per minute x%.2f, peak resident memory x%.2f\n", name,
+                  num(r, "first_answer_ms"), num(r, "answers_per_min"), num(r, "peak_rss_mib"));
     }
   }
-  return a.contains("error") || b.contains("error") ? 1 : 0;
+  return a.contains("error") || b.contains("error") || c.contains("error") ? 1 : 0;
 }
 
 }  // namespace nm::cli

@@ -425,10 +425,12 @@ void register_bench(CLI::App& app) {
   cmd->add_option("-r,--repetitions", opts->repetitions, "Runs per test (default 5)")
       ->check(int_in(1, 1000, "1 to 1000 runs"));
   cmd->add_option("--workload", opts->workload,
-                  "camera:N — N camera frames with a question each, run two ways in one invocation: monolithic "
-                  "(one device, every brick resident, one after the other, embeddings copied) and nanomind "
+                  "camera:N — N camera frames with a question each, run three ways in one invocation: monolithic "
+                  "(one device, every brick resident, one after the other, embeddings copied), nanomind "
                   "(bricks on their own devices — vision=cpu:0,text=cpu:1 under NM_CPU_CLUSTERS=0|1 —, pipelined, "
-                  "zero-copy ring, on-demand residency); -n is the answer length (default 16)");
+                  "zero-copy ring, on-demand residency) and cascade (every core for each brick, one after the "
+                  "other, zero-copy ring, on demand: never both bricks resident); -n is the answer length "
+                  "(default 16)");
   cmd->add_flag("--json", opts->json, "With --workload: print the figures as JSON");
   cmd->callback([opts, cmd] {
     opts->prompt_given = cmd->count("-p") > 0;

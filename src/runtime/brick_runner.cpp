@@ -6,7 +6,9 @@
 namespace nm {
 
 BrickRunner::BrickRunner(const GgufFile& file, const BrickRunParams& params) : file_(&file), params_(params) {
-  if (params_.pack_weights) packed_ = params_.packed ? params_.packed : PackedWeights::for_file(file);
+  if (params_.pack_weights) {
+    packed_ = params_.packed ? params_.packed : PackedWeights::for_file(file, params_.packed_spill_dir);
+  }
 }
 
 BrickRunner::BrickRunner(const BrickRunParams& params) : params_(params) {
@@ -23,7 +25,9 @@ void BrickRunner::release() {
     if (!params_.packed) packed_.reset();
     return;
   }
-  if (params_.pack_weights && !params_.packed) packed_ = PackedWeights::for_file(*file_);
+  if (params_.pack_weights && !params_.packed && (!packed_ || !packed_->evict())) {
+    packed_ = PackedWeights::for_file(*file_, params_.packed_spill_dir);
+  }
   if (file_->path().empty() || !file_->data()) return;  // parsed from memory: nothing mapped
   // Every page of the mapping: it starts on a page boundary and covers whole pages, the
   // last one partly past the end of the file (that page holds the last weights too).

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "backend/graph_runner.h"
@@ -28,6 +29,11 @@ struct BrickRunParams {
   // Memory external nodes are re-pointed into after prepare (the token ring): devices that
   // import memory at prepare import these regions whole (Graph::add_region).
   std::vector<MemoryRegion> regions;
+  // Copies this runner makes itself (no `packed` given) are kept in an unlinked file in
+  // this folder (on-demand residency: release() then only advises them away, and the next
+  // run maps them back from the page cache instead of reading and packing the weights
+  // again); "": anonymous memory, freed by release().
+  std::string packed_spill_dir;
 };
 
 class BrickRunner {
@@ -41,7 +47,8 @@ class BrickRunner {
   Result<std::unique_ptr<GraphRunner>> prepare(Graph graph) const;
   Device* device() const { return params_.device; }
   // Gives the brick's weights back (on-demand residency): the packed copies this runner
-  // owns are freed (shared ones are left to their other users) and the pages of the model
+  // owns leave the resident set — advised away when they are file-backed (packed_spill_dir),
+  // freed otherwise — (shared ones are left to their other users) and the pages of the model
   // file mapped into this process are advised away (MADV_DONTNEED: they are re-read from
   // the page cache when next touched); a runner without a file frees its own copies only. The graphs prepared from this runner must be
   // dropped first: they point into the packed copies.

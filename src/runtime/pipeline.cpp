@@ -1,10 +1,12 @@
 #include "runtime/pipeline.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "runtime/device_placement.h"
+#include "runtime/profile/calibration_store.h"
 
 namespace nm {
 
@@ -93,9 +95,9 @@ Result<std::unique_ptr<ImageEncoder>> Pipeline::make_vision(Device* device) cons
   ImageEncoderParams ip;
   ip.sizing = params_.image_sizing;
   // On demand, a brick owns its packed copies so that releasing them leaves other
-  // sessions of the model alone.
+  // sessions of the model alone; they are spilled to spill_dir_ where one was made.
   const bool own = params_.residency == Residency::on_demand;
-  ip.run = {device, params_.isa, params_.pack_weights, own ? nullptr : models_.packed_vision, regions_};
+  ip.run = {device, params_.isa, params_.pack_weights, own ? nullptr : models_.packed_vision, regions_, spill_dir_};
   return ImageEncoder::create(*models_.vision, ip);
 }
 
@@ -105,7 +107,7 @@ Result<std::unique_ptr<TextContext>> Pipeline::make_text(Device* device) const {
   tp.kv_type = params_.kv_type;
   tp.n_batch = params_.n_batch;
   tp.run = {device, params_.isa, params_.pack_weights,
-            params_.residency == Residency::on_demand ? nullptr : models_.packed_text, regions_};
+            params_.residency == Residency::on_demand ? nullptr : models_.packed_text, regions_, spill_dir_};
   return TextContext::create(*models_.text, tp);
 }
 
@@ -116,6 +118,12 @@ Result<std::unique_ptr<Pipeline>> Pipeline::create(const PipelineModels& models,
   std::unique_ptr<Pipeline> p(new Pipeline(models, params, n_threads));
   NM_RETURN_IF_ERROR(p->place());
 
+  // On demand, packed copies go into a file where one can be made (see make_vision).
+  if (params.residency == Residency::on_demand && params.spill_packed) {
+    p->spill_dir_ = params.packed_spill_dir.empty() ? nanomind_cache_dir() : params.packed_spill_dir;
+    std::error_code ec;
+    if (!p->spill_dir_.empty()) std::filesystem::create_directories(p->spill_dir_, ec);  // a failure shows at the first pack
+  }
   if (models.vision) {
     // The ring holds the largest image this model can produce; both bricks' graphs get its
     // memory as a region, so a device that imports memory at prepare reaches every slot.
@@ -243,8 +251,14 @@ void Pipeline::release_vision() {
 
 void Pipeline::release_text() {
   auto lock = pool_lock(pool_mu_, text_device_);
-  text_->release();
-  positions_.clear();
+  // The opening before the first picture stays: every question of a camera stream starts
+  // with it (system prompt, template header), so the next one need not evaluate it again.
+  // A conversation without a picture keeps nothing.
+  size_t keep = 0;
+  while (keep < positions_.size() && positions_[keep].image < 0) ++keep;
+  if (keep == positions_.size()) keep = 0;
+  text_->release((int)keep);
+  positions_.resize(keep);
 }
 
 Status Pipeline::set_threads(int n_threads) {

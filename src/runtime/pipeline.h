@@ -83,6 +83,13 @@ struct PipelineParams {
   int ring_slots = 2;            // token-ring slots between vision and text
   Backpressure ring_policy = Backpressure::block;
   Residency residency = Residency::keep;
+  // On demand, the packed copies each brick owns live in an unlinked file in this folder
+  // ("" = the user's cache folder, $XDG_CACHE_HOME/nanomind, else ~/.cache/nanomind): given
+  // back, they leave the resident set and stay in the page cache, so the next run maps them
+  // instead of reading and packing the weights again. false, or a folder that cannot hold
+  // the file (tmpfs, full, read-only): anonymous copies, freed and packed again each run.
+  bool spill_packed = true;
+  std::string packed_spill_dir;
 };
 
 class Pipeline {
@@ -143,8 +150,10 @@ class Pipeline {
 
   // ---- residency
   // Give back what a brick holds (weights, packed copies, prepared graphs; the text brick
-  // also its KV cache, so the next prefill starts from nothing). on_demand calls them
-  // after each run; callers may call them any time the brick is idle.
+  // also its KV cache, except the positions before the conversation's first picture — a
+  // camera stream's shared opening, a few hundred KiB — which the next prefill reuses; a
+  // conversation without a picture keeps nothing). on_demand calls them after each run;
+  // callers may call them any time the brick is idle.
   void release_vision();
   void release_text();
 
@@ -209,6 +218,7 @@ class Pipeline {
   std::atomic<Device*> text_device_{nullptr};
   std::atomic<Device*> vision_device_{nullptr};
   std::vector<MemoryRegion> regions_;  // the ring's memory, imported by both bricks' graphs
+  std::string spill_dir_;              // on demand: where packed copies are spilled ("" keeps them in memory)
   ThreadPool full_pool_;                    // params.n_threads workers
   std::unique_ptr<ThreadPool> fewer_pool_;  // set_threads below full_pool_'s size
   ThreadPool* pool_ = &full_pool_;          // what runs use now

@@ -65,10 +65,12 @@ class TextContext {
     n_logit_rows_ = 0;
   }
   // Gives back everything the brick holds while it runs (on-demand residency): the KV
-  // cache's pages (the context becomes empty), the prepared graphs and their arenas, and
-  // the weights (BrickRunner::release). The next eval prepares and maps them again.
-  void release() {
-    clear();
+  // cache's pages from position `keep` on (the context keeps its first `keep` positions),
+  // the prepared graphs and their arenas, and the weights (BrickRunner::release). The next
+  // eval prepares and maps them again.
+  void release(int keep = 0) {
+    truncate(keep);
+    n_logit_rows_ = 0;
     graphs_.clear();
     x_staging_.release_from(0);
     runner_.release();

@@ -1,6 +1,7 @@
 // PackedWeights: packed copies only for matmul weights inside the file mapping, made once,
 // giving the same products as the file layout, and the file's pages released afterwards
-// so that packing does not double the resident memory.
+// so that packing does not double the resident memory. Spilled into a file (on-demand
+// residency), evicted copies leave the resident set and come back unchanged, not packed again.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "core/fp16.h"
 #include "core/gguf_reader.h"
 #include "core/gguf_writer.h"
+#include "core/process_memory.h"
 #include "kernels/matmul.h"
 #include "kernels/matmul_packed.h"
 
@@ -146,6 +148,41 @@ TEST(PackedWeights, FilePagesDoNotStayResident) {
   ASSERT_NE(packed.get(isa, w), nullptr);
   EXPECT_LT((long)resident_file_bytes() - (long)before, (long)bytes / 16) << "file pages stayed resident after packing";
   EXPECT_EQ(packed.packed_bytes(), 2 * bytes);
+  std::remove(mf.path.c_str());
+}
+
+// Resident bytes of this process (0 where /proc cannot be read: the checks then fail).
+size_t resident() {
+  auto r = resident_bytes();
+  EXPECT_TRUE(r.ok()) << r.status().to_string();
+  return r.ok() ? r.value() : 0;
+}
+
+TEST(PackedWeights, SpilledCopiesLeaveTheResidentSetAndComeBackUnchanged) {
+  const Isa isa = best_isa();
+  if (!matmul_packable(isa, DType::Q4_0, 16, 32)) GTEST_SKIP() << "no packed kernels on " << isa_name(isa);
+  std::mt19937 rng(std::random_device{}());
+  const int64_t k = 4096, m = 4096;  // 9 MiB of Q4_0
+  ModelFile mf = write_file({{"w", random_rows(DType::Q4_0, m, k, rng)}}, {{DType::Q4_0, {k, m}}});
+  const Tensor w = mf.file.tensor("w").value();
+  const size_t bytes = matmul_packed_bytes(w.type, m, k);
+  PackedWeights anonymous(mf.path, mf.file.data(), mf.file.file_size());
+  PackedWeights spilled(mf.path, mf.file.data(), mf.file.file_size(), testing::TempDir());
+  const auto* a = static_cast<const uint8_t*>(anonymous.get(isa, w));
+  const auto* p = static_cast<const uint8_t*>(spilled.get(isa, w));
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(p, nullptr);
+  EXPECT_FALSE(anonymous.evict()) << "anonymous copies cannot be kept out of memory";
+  EXPECT_EQ(std::memcmp(a, p, bytes), 0) << "a spilled copy is the same packing";
+  const size_t before = resident();
+  if (!spilled.evict()) GTEST_SKIP() << "the test folder cannot hold the copies' file (tmpfs, read-only or full)";
+  const size_t after = resident();
+  std::printf("9 MiB of spilled Q4_0 copies evicted: process %zu -> %zu KiB resident\n", before >> 10, after >> 10);
+  EXPECT_LT(after + bytes * 3 / 4, before) << "evicted copies stayed resident";
+  // The next use finds the same copy (not packed again) with the same bytes.
+  EXPECT_EQ(spilled.get(isa, w), p);
+  EXPECT_EQ(spilled.packed_bytes(), bytes);
+  EXPECT_EQ(std::memcmp(a, p, bytes), 0) << "an evicted copy came back changed";
   std::remove(mf.path.c_str());
 }
 

@@ -1,15 +1,19 @@
 // VirtualBuffer: reserved memory reads as zeros, is writable, moves, and the huge-page
 // variant is 2 MiB aligned and (where the kernel offers transparent huge pages) backed
-// by them once written.
+// by them once written. The file-backed variant keeps its contents when its pages leave
+// the resident set, and is refused on an in-memory file system.
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
 
+#include "core/process_memory.h"
 #include "core/virtual_buffer.h"
 
 namespace nm {
@@ -86,6 +90,42 @@ TEST(VirtualBuffer, HugeIsBackedByHugePagesWhereTheKernelHasThem) {
   ASSERT_TRUE(b.ok());
   std::memset(b->data(), 1, b->size());
   EXPECT_GT(anon_huge_kib(b->data()), 0) << "4 written, aligned 2 MiB regions but no huge page";
+}
+
+TEST(VirtualBuffer, FileBackedKeepsItsContentsOutOfTheResidentSet) {
+  const size_t n = 16 << 20;
+  auto r = VirtualBuffer::reserve_file_backed(n, testing::TempDir());
+  if (!r.ok()) GTEST_SKIP() << "the test folder cannot hold the buffer's file: " << r.status().to_string();
+  VirtualBuffer b = std::move(r).value();
+  ASSERT_TRUE(b.file_backed());
+  EXPECT_EQ((uintptr_t)b.data() % kHugePage, 0u);
+  auto* p = static_cast<uint8_t*>(b.data());
+  for (size_t i = 0; i < n; i += 4096) EXPECT_EQ(p[i], 0) << i;
+  for (size_t i = 0; i < n; ++i) p[i] = (uint8_t)(i * 2654435761u >> 13);
+  auto written_r = resident_bytes();
+  b.release_from(0);
+  auto released_r = resident_bytes();
+  ASSERT_TRUE(written_r.ok() && released_r.ok()) << written_r.status().to_string();
+  const size_t written = written_r.value(), released = released_r.value();
+  std::printf("16 MiB file-backed buffer: process %zu -> %zu KiB resident after release\n", written >> 10,
+              released >> 10);
+  EXPECT_LT(released + n * 3 / 4, written) << "its pages stayed in the resident set";
+  size_t wrong = 0;
+  for (size_t i = 0; i < n; ++i) wrong += p[i] != (uint8_t)(i * 2654435761u >> 13);
+  EXPECT_EQ(wrong, 0u) << "released pages must come back with their contents";
+  VirtualBuffer moved = std::move(b);
+  EXPECT_TRUE(moved.file_backed());
+  EXPECT_FALSE(b.file_backed());  // NOLINT(bugprone-use-after-move): the moved-from state is part of the contract
+}
+
+TEST(VirtualBuffer, FileBackedIsRefusedInMemoryAndInAMissingFolder) {
+  if (access("/dev/shm", W_OK) == 0) {
+    auto shm = VirtualBuffer::reserve_file_backed(1 << 20, "/dev/shm");
+    EXPECT_FALSE(shm.ok()) << "tmpfs pages cannot leave memory without swap";
+  }
+  auto missing = VirtualBuffer::reserve_file_backed(1 << 20, testing::TempDir() + "/no/such/folder");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().to_string().find("no/such/folder"), std::string::npos) << missing.status().to_string();
 }
 
 }  // namespace

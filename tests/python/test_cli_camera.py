@@ -108,17 +108,18 @@ def test_on_demand_residency_gives_the_same_answers(tmp_path):
 
 
 def test_bench_camera_workload_json(tmp_path):
-    """Both modes in one invocation, as JSON: every frame answered in each, the monolithic
-    mode copies embeddings between the bricks and the nanomind mode copies none."""
+    """The three modes in one invocation, as JSON: every frame answered in each, the
+    monolithic mode copies embeddings between the bricks, the nanomind and cascade modes
+    copy none; the cascade runs on demand, one brick after the other."""
     import json
     env = dict(ENV, NM_CPU_CLUSTERS="0|1") if (os.cpu_count() or 1) >= 2 else ENV
     r = nm("bench", "--workload", "camera:3", "-n", "4", "--json", env=env)
     assert r.returncode == 0, r.stderr
     j = json.loads(r.stdout)
     assert j["workload"] == "camera:3" and j["answer_tokens"] == 4
-    mono, nano = j["modes"]
-    assert mono["mode"] == "monolithic" and nano["mode"] == "nanomind"
-    for m in (mono, nano):
+    mono, nano, cascade = j["modes"]
+    assert mono["mode"] == "monolithic" and nano["mode"] == "nanomind" and cascade["mode"] == "cascade"
+    for m in (mono, nano, cascade):
         assert m["frames"] == 3 and m["answered"] == 3, m
         assert m["peak_rss_mib"] > 0 and m["answers_per_min"] > 0 and m["first_answer_ms"] > 0
         assert m["mean_answer_tokens"] == 4, m  # end tokens ignored: the same work in both modes
@@ -126,9 +127,14 @@ def test_bench_camera_workload_json(tmp_path):
     assert nano["bytes_copied_between_bricks"] == 0 and nano["residency"] == "on-demand" and nano["pipelined"]
     if env is not ENV:
         assert nano["devices"] == "vision=cpu:0,text=cpu:1"
-    assert set(j["ratios_b_over_a"]) == {"first_answer_ms", "answers_per_min", "peak_rss_mib"}
+    assert cascade["bytes_copied_between_bricks"] == 0 and cascade["residency"] == "on-demand"
+    assert not cascade["pipelined"] and cascade["devices"] == mono["devices"]
+    for key in ("ratios_b_over_a", "ratios_c_over_a"):
+        assert set(j[key]) == {"first_answer_ms", "answers_per_min", "peak_rss_mib"}
+    assert abs(j["ratios_c_over_a"]["peak_rss_mib"] - cascade["peak_rss_mib"] / mono["peak_rss_mib"]) < 1e-9
     table = nm("bench", "--workload", "camera:2", "-n", "2", env=env)
     assert table.returncode == 0 and "nanomind / monolithic" in table.stdout, table.stderr
+    assert "cascade / monolithic" in table.stdout, table.stdout
     for bad in ("camera:0", "camera:x", "video:3"):
         b = nm("bench", "--workload", bad)
         assert b.returncode != 0 and "workload" in b.stderr, b.stderr

@@ -5,6 +5,8 @@
 // pages with mincore(2) for f16 and q8_0 caches of a 32768-token context, and by the text
 // brick's logits, which are bit for bit the same with -c 32768 as with -c 512.
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -54,6 +56,18 @@ TEST(PagedKv, ResidentMemoryFollowsTheTokensUsedNotTheContext) {
     EXPECT_LE(k_pages, (used_pages_per_layer + 1) * shape.n_layer);
     EXPECT_LE(v_pages, (used_pages_per_layer + 1) * shape.n_layer);
     EXPECT_LT(k_pages * page * 50, all);  // 100 tokens of 32768 cost well under 2% of -c
+    // Cut back to a 20-token opening (on-demand residency keeps one): each layer keeps the
+    // pages those positions touch and gives the rest back; the opening is untouched.
+    const int opening = 20;
+    const size_t opening_bytes = opening * c->token_bytes();
+    const auto* layer1 = static_cast<const uint8_t*>(c->k(1).data);
+    const std::vector<uint8_t> before(layer1, layer1 + opening_bytes);
+    c->truncate(opening);
+    EXPECT_EQ(c->n_tokens(), opening);
+    const size_t opening_pages_per_layer = (opening_bytes + page - 1) / page;
+    EXPECT_LE(resident_pages(c->k(0).data, all), opening_pages_per_layer * shape.n_layer);
+    EXPECT_LE(resident_pages(c->v(0).data, all), opening_pages_per_layer * shape.n_layer);
+    EXPECT_TRUE(std::equal(before.begin(), before.end(), layer1)) << "the kept opening changed";
     c->clear();
     EXPECT_EQ(resident_pages(c->k(0).data, all), 0u);
     EXPECT_EQ(resident_pages(c->v(0).data, all), 0u);

@@ -24,6 +24,13 @@ size_t file_rss(const std::string& path) {
   return r.ok() ? r.value() : 0;
 }
 
+// Positions before the first picture.
+size_t opening_positions(const std::vector<PromptPosition>& positions) {
+  size_t n = 0;
+  while (n < positions.size() && positions[n].image < 0) ++n;
+  return n;
+}
+
 TEST(MemoryUsage, ParsesProcStatus) {
   auto m = parse_proc_status("Name:\tx\nVmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\nRssAnon:\t 512 kB\nRssFile:\t 256 kB\n");
   ASSERT_TRUE(m.ok());
@@ -74,9 +81,13 @@ TEST(Residency, ReleasingABrickDropsItsPagesFromTheResidentSet) {
   EXPECT_LT(after->rss + vision_weights / 2, before->rss);
   EXPECT_GT(file_rss(kLlm), text_before / 2) << "releasing the vision brick left the text brick alone";
 
+  // The text brick keeps only the conversation's opening before the picture in its KV cache.
+  const size_t opening = opening_positions(s->pipeline().positions());
+  ASSERT_LT(opening, s->pipeline().positions().size()) << "the conversation has a picture";
   s->pipeline().release_text();
   EXPECT_LT(file_rss(kLlm), text_before / 8);
-  EXPECT_EQ(s->pipeline().text().n_past(), 0);
+  EXPECT_EQ(s->pipeline().text().n_past(), (int)opening);
+  EXPECT_EQ(s->pipeline().positions().size(), opening);
   // Released bricks come back when next needed: the same question gets the same answer.
   s->reset();
   std::string again;
@@ -112,8 +123,11 @@ TEST(Residency, OnDemandGivesEachBrickBackAfterItsRunWithTheSameAnswers) {
     }
     EXPECT_EQ(replies[0], replies[1]) << scene;
     EXPECT_FALSE(replies[0].empty());
-    // On demand, nothing of either brick stays mapped after the answer.
-    EXPECT_EQ(lazy->pipeline().text().n_past(), 0);
+    // On demand, nothing of either brick stays mapped after the answer, and the KV cache
+    // holds only the opening before the picture.
+    EXPECT_GT(lazy->pipeline().text().n_past(), 0);
+    EXPECT_EQ((size_t)lazy->pipeline().text().n_past(), opening_positions(lazy->pipeline().positions()));
+    EXPECT_EQ(lazy->pipeline().positions().size(), (size_t)lazy->pipeline().text().n_past());
   }
   EXPECT_LT(file_rss(kMmproj), test::demo_models().vision->weight_bytes() / 8);
   EXPECT_LT(file_rss(kLlm), test::demo_models().text->weight_bytes() / 8);

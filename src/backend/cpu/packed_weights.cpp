@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <utility>
 #include <vector>
 
 #include "kernels/matmul_packed.h"
@@ -36,12 +37,23 @@ void advise_whole_pages(const void* p, size_t bytes, int advice) {
 
 }  // namespace
 
-PackedWeights::PackedWeights(const std::string& path, const void* file, size_t file_bytes)
-    : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)), file_(static_cast<const char*>(file)), file_bytes_(file_bytes) {}
+PackedWeights::PackedWeights(const std::string& path, const void* file, size_t file_bytes, std::string spill_dir)
+    : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)),
+      file_(static_cast<const char*>(file)),
+      file_bytes_(file_bytes),
+      spill_dir_(std::move(spill_dir)) {}
 
-std::shared_ptr<PackedWeights> PackedWeights::for_file(const GgufFile& file) {
+std::shared_ptr<PackedWeights> PackedWeights::for_file(const GgufFile& file, const std::string& spill_dir) {
   if (file.path().empty()) return nullptr;
-  return std::make_shared<PackedWeights>(file.path(), file.data(), file.file_size());
+  return std::make_shared<PackedWeights>(file.path(), file.data(), file.file_size(), spill_dir);
+}
+
+bool PackedWeights::evict() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!arena_.data()) return true;  // nothing packed yet
+  if (!arena_.file_backed()) return false;
+  arena_.release_from(0);
+  return true;
 }
 
 PackedWeights::~PackedWeights() {
@@ -66,7 +78,9 @@ const void* PackedWeights::get(Isa isa, const Tensor& w) {
   std::lock_guard<std::mutex> lock(mu_);
   if (auto it = packed_.find(p); it != packed_.end()) return it->second;
   if (!arena_.data()) {
-    auto arena = VirtualBuffer::reserve_huge(file_bytes_);
+    auto arena = spill_dir_.empty() ? VirtualBuffer::reserve_huge(file_bytes_)
+                                    : VirtualBuffer::reserve_file_backed(file_bytes_, spill_dir_);
+    if (!arena.ok() && !spill_dir_.empty()) arena = VirtualBuffer::reserve_huge(file_bytes_);
     if (!arena.ok()) return nullptr;
     arena_ = std::move(arena).value();
   }

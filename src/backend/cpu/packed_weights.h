@@ -10,7 +10,14 @@
 // 2 MiB aligned for transparent huge pages (core/virtual_buffer.h): decode streams every
 // weight once per token, and 4 KiB pages cost it a TLB miss per page. A weight that cannot
 // be packed (type, shape, ISA, read error) is used as is.
-// Thread-safety: get() may be called from any thread.
+// On-demand residency gives the copies back after each run. Made with a spill folder, they
+// live in an unlinked file there (VirtualBuffer::reserve_file_backed): evict() takes them
+// out of the resident set and the next run maps them back from the page cache, without
+// reading the model file and packing again (which cost a fifth of an on-demand camera
+// stream's CPU time: zeroing fresh pages, pread, repacking). Without one (or where the
+// folder cannot hold the file) they are anonymous memory and evict() cannot keep them.
+// Thread-safety: get() may be called from any thread; evict() only while no graph reads
+// the copies.
 #pragma once
 
 #include <cstddef>
@@ -30,9 +37,10 @@ namespace nm {
 class PackedWeights {
  public:
   // [file, file + file_bytes): a read-only private mapping of the file at `path`.
-  PackedWeights(const std::string& path, const void* file, size_t file_bytes);
+  // spill_dir: where the copies are kept as a file ("" = anonymous memory).
+  PackedWeights(const std::string& path, const void* file, size_t file_bytes, std::string spill_dir = "");
   // For a model file opened from a path; null for one parsed from memory.
-  static std::shared_ptr<PackedWeights> for_file(const GgufFile& file);
+  static std::shared_ptr<PackedWeights> for_file(const GgufFile& file, const std::string& spill_dir = "");
   ~PackedWeights();
   PackedWeights(const PackedWeights&) = delete;
   PackedWeights& operator=(const PackedWeights&) = delete;
@@ -42,11 +50,15 @@ class PackedWeights {
   const void* get(Isa isa, const Tensor& w);
 
   size_t packed_bytes() const;
+  // Takes the copies' pages out of the resident set, keeping the copies (true) where they
+  // are file-backed; false where they are not (nothing done: drop this object to free them).
+  bool evict();
 
  private:
   int fd_ = -1;
   const char* file_;
   size_t file_bytes_;
+  std::string spill_dir_;
   mutable std::mutex mu_;
   VirtualBuffer arena_;                                    // reserved at the first get()
   std::unordered_map<const void*, const void*> packed_;  // file address -> copy in arena_
