@@ -14,12 +14,13 @@ namespace fs = std::filesystem;
 class FolderSource final : public FrameSource {
  public:
   explicit FolderSource(std::vector<fs::path> files) : files_(std::move(files)) {}
-  std::optional<Frame> next() override {
+  std::optional<Frame> next() override { return next_if(nullptr); }
+  std::optional<Frame> next_if(const FrameWanted& wanted) override {
     if (at_ >= files_.size()) return std::nullopt;
     Frame f;
     f.index = at_;
     f.name = files_[at_].filename().string();
-    f.image = load_image(files_[at_].string());
+    f.image = !wanted || wanted(f.index) ? load_image(files_[at_].string()) : Result<Image>(not_decoded());
     ++at_;
     return f;
   }
@@ -116,6 +117,8 @@ std::optional<Frame> PushSource::next() {
   frames_.pop_front();
   return f;
 }
+
+Status not_decoded() { return error(ErrorCode::invalid_argument, "frame skipped: not decoded"); }
 
 std::optional<Frame> ListSource::next() {
   if (images_.empty() || at_ >= (uint64_t)n_frames_) return std::nullopt;

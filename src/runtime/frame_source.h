@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -26,12 +27,27 @@ struct Frame {
   Result<Image> image = error(ErrorCode::invalid_argument, "no image");
 };
 
+// Which frames a reader will use, by index (a stream asking every K-th frame, a throttled
+// one asking fewer).
+using FrameWanted = std::function<bool(uint64_t index)>;
+
 class FrameSource {
  public:
   virtual ~FrameSource() = default;
   // The next frame, or nullopt at the end of the stream.
   virtual std::optional<Frame> next() = 0;
+  // The next frame, its picture decoded only when wanted(index): a frame the reader skips
+  // comes with its index and name and image = not_decoded(), so that skipping costs no
+  // decoding. Sources that decode (files, a camera) override it; by default every frame is
+  // decoded (frames handed over already decoded).
+  virtual std::optional<Frame> next_if(const FrameWanted& wanted) {
+    (void)wanted;
+    return next();
+  }
 };
+
+// The image of a frame skipped by next_if.
+Status not_decoded();
 
 // Every regular file of `dir` (sorted by name; subfolders and hidden files skipped) is a
 // frame; one that is not a readable JPEG/PNG/BMP image gives a frame with its error.

@@ -112,19 +112,24 @@ class V4l2Source final : public FrameSource {
     return std::unique_ptr<FrameSource>(std::move(s));
   }
 
-  std::optional<Frame> next() override {
+  std::optional<Frame> next() override { return next_if(nullptr); }
+  std::optional<Frame> next_if(const FrameWanted& wanted) override {
     if (max_frames_ > 0 && at_ >= (uint64_t)max_frames_) return std::nullopt;
     // A device that keeps failing ends the stream instead of producing errors forever.
     if (failures_in_a_row_ >= kMaxFailuresInARow) return std::nullopt;
-    std::optional<Frame> f = read_frame();
-    failures_in_a_row_ = f && !f->image.ok() ? failures_in_a_row_ + 1 : 0;
+    const bool decode = !wanted || wanted(at_);
+    std::optional<Frame> f = read_frame(decode);
+    // A skipped frame's not_decoded() is no failure of the device; one it could not deliver is.
+    const bool failed = f && !f->image.ok() && (decode || f->image.status().code() == ErrorCode::io_error);
+    failures_in_a_row_ = failed ? failures_in_a_row_ + 1 : 0;
     return f;
   }
 
  private:
   static constexpr int kMaxFailuresInARow = 8;
 
-  std::optional<Frame> read_frame() {
+  // decode = false: the frame is dequeued (the device moves on) but not converted.
+  std::optional<Frame> read_frame(bool decode) {
     Frame f;
     f.index = at_;
     f.name = name_ + " frame " + std::to_string(at_);
@@ -145,7 +150,9 @@ class V4l2Source final : public FrameSource {
     }
     const auto* p = static_cast<const uint8_t*>(buffers_[b.index].first);
     const size_t n = std::min<size_t>(b.bytesused, buffers_[b.index].second);
-    if (format_.pixelformat == V4L2_PIX_FMT_YUYV) {
+    if (!decode) {
+      f.image = not_decoded();
+    } else if (format_.pixelformat == V4L2_PIX_FMT_YUYV) {
       const size_t line = format_.bytesperline ? format_.bytesperline : (size_t)format_.width * 2;
       if (n < line * format_.height) {
         f.image = error(ErrorCode::io_error, name_ + ": short frame (" + std::to_string(n) + " bytes)");

@@ -38,9 +38,10 @@ class Stream {
   // failed). False at the end of the source.
   bool produce_one() {
     for (;;) {
-      std::optional<Frame> f = source_.next();
+      const uint64_t every = (uint64_t)params_.every;
+      std::optional<Frame> f = source_.next_if([every](uint64_t index) { return index % every == 0; });
       if (!f) return false;
-      if (f->index % (uint64_t)params_.every != 0) continue;
+      if (f->index % every != 0) continue;  // skipped before it was decoded
       Job job;
       job.frame = f->index;
       job.name = f->name;

@@ -66,7 +66,10 @@ class GatedSource final : public FrameSource {
         held_.reset();
         return admit(std::move(*f));
       }
-      f = inner_.next();
+      // Frames the gate will skip (not every K-th; throttled) are not decoded.
+      f = inner_.next_if([this](uint64_t index) {
+        return index % (uint64_t)every_ == 0 && index / (uint64_t)every_ >= next_g_;
+      });
       if (!f) {
         done_ = true;
         return std::nullopt;

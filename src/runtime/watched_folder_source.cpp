@@ -22,7 +22,9 @@ class WatchedFolderSource final : public FrameSource {
     for (const fs::path& p : initial_) seen_.insert(p.filename().string());
   }
 
-  std::optional<Frame> next() override {
+  std::optional<Frame> next() override { return next_if(nullptr); }
+  std::optional<Frame> next_if(const FrameWanted& wanted) override {
+    wanted_ = wanted;
     if (ended_ || (max_frames_ > 0 && index_ >= (uint64_t)max_frames_)) return std::nullopt;
     if (at_ < initial_.size()) return frame(initial_[at_++], "");
     for (;;) {
@@ -61,11 +63,12 @@ class WatchedFolderSource final : public FrameSource {
     Frame f;
     f.index = index_++;
     f.name = path.filename().string() + suffix;
-    f.image = load_image(path.string());
+    f.image = !wanted_ || wanted_(f.index) ? load_image(path.string()) : Result<Image>(not_decoded());
     latest_ = path;
     return f;
   }
 
+  FrameWanted wanted_;  // of the next_if call in progress
   std::unique_ptr<WakeEvents> events_;
   std::vector<fs::path> initial_;
   size_t at_ = 0;

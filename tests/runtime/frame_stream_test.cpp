@@ -122,6 +122,26 @@ TEST(FrameStream, EveryKthFrameIsAsked) {
   EXPECT_EQ(out[2].frame, 4u);
 }
 
+TEST(FrameStream, AFolderDecodesOnlyTheFramesItsReaderWants) {
+  Frames frames;  // f0, f1, f1b_broken, f2, f3, f4
+  auto src = open_folder_source(frames.dir.string());
+  ASSERT_TRUE(src.ok());
+  std::vector<uint64_t> asked;
+  const FrameWanted odd = [&](uint64_t index) {
+    asked.push_back(index);
+    return index % 2 == 1;
+  };
+  std::vector<std::string> images;
+  while (std::optional<Frame> f = src.value()->next_if(odd)) {
+    images.push_back(f->name + ": " + (f->image.ok() ? "decoded" : f->image.status().to_string()));
+  }
+  EXPECT_EQ(asked, (std::vector<uint64_t>{0, 1, 2, 3, 4, 5}));
+  // The broken file (frame 2) is not wanted: skipped without reading it, it is no error.
+  const std::string skipped = ": " + not_decoded().to_string();
+  EXPECT_EQ(images, (std::vector<std::string>{"f0.png" + skipped, "f1.png: decoded", "f1b_broken.png" + skipped,
+                                              "f2.png: decoded", "f3.png" + skipped, "f4.png: decoded"}));
+}
+
 TEST(FrameStream, AFailingBrickGivesEveryFrameAClearErrorAndNothingHangs) {
   // A context too small for an image's prompt: the text brick fails on every frame.
   Frames frames;

@@ -16,6 +16,8 @@
 #include <filesystem>
 #include <unistd.h>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -69,6 +71,20 @@ size_t file_rss(const std::string& path) {
   return r.ok() ? r.value() : SIZE_MAX;
 }
 
+// A frame source that notes which frames its inner source decoded (throttled frames must
+// be skipped before decoding).
+struct DecodeCounting final : FrameSource {
+  std::unique_ptr<FrameSource> inner;
+  std::vector<uint64_t> decoded;
+  explicit DecodeCounting(std::unique_ptr<FrameSource> s) : inner(std::move(s)) {}
+  std::optional<Frame> next() override { return next_if(nullptr); }
+  std::optional<Frame> next_if(const FrameWanted& wanted) override {
+    std::optional<Frame> f = inner->next_if(wanted);
+    if (f && f->image.ok()) decoded.push_back(f->index);
+    return f;
+  }
+};
+
 FrameStreamParams question() {
   FrameStreamParams p;
   p.question = "How many shapes are there?";
@@ -114,8 +130,9 @@ TEST(PoweredStream, ModesSwitchAtTheThresholdsWithHysteresisAndAnswerTheSame) {
   p.power.log = [&](const std::string& line) { logs.push_back(line); };
   std::vector<energy::PowerModeChange> traced;
   p.power.trace = [&](const energy::PowerModeChange& c) { traced.push_back(c); };
-  auto src = open_folder_source(folder.dir.string());
-  ASSERT_TRUE(src.ok());
+  auto folder_src = open_folder_source(folder.dir.string());
+  ASSERT_TRUE(folder_src.ok());
+  auto src = std::make_unique<DecodeCounting>(std::move(folder_src).value());
 
   struct Got {
     PowerState state;
@@ -124,7 +141,7 @@ TEST(PoweredStream, ModesSwitchAtTheThresholdsWithHysteresisAndAnswerTheSame) {
     size_t text_rss, vision_rss;
   };
   std::map<uint64_t, Got> got;
-  auto r = run_powered_stream(*s, *src.value(), p, &battery, nullptr, [&](const FrameAnswer& a, const PowerState& st) {
+  auto r = run_powered_stream(*s, *src, p, &battery, nullptr, [&](const FrameAnswer& a, const PowerState& st) {
     EXPECT_TRUE(a.status.ok()) << a.frame << ": " << a.status.to_string();
     got[a.frame] = {st, a.text, s->pipeline().pool().size(), file_rss(kLlm), file_rss(kMmproj)};
   });
@@ -155,6 +172,9 @@ TEST(PoweredStream, ModesSwitchAtTheThresholdsWithHysteresisAndAnswerTheSame) {
   EXPECT_DOUBLE_EQ(got[9].state.level, 0.20);
   EXPECT_NEAR(got[4].state.alpha, 0.6, 1e-9);
   EXPECT_EQ(r->skipped, 7);  // 5, 7, 8, 12, 13, 14, 15
+  // Skipped frames are never decoded: only the asked ones, and frame 17, read before the
+  // battery reading that ended the stream.
+  EXPECT_EQ(src->decoded, (std::vector<uint64_t>{0, 1, 2, 3, 4, 6, 9, 10, 11, 16, 17}));
   EXPECT_TRUE(r->battery_empty);
   EXPECT_EQ(r->mode_changes, 4);
   EXPECT_EQ(r->answered[0], 2);
