@@ -82,7 +82,10 @@ Status attention(const float* q, const void* k, const void* v, float* out,
   std::vector<float> row((size_t)d), scores((size_t)(max_rows * kKeyTile)), acc((size_t)(max_rows * dp));
   std::vector<float> m((size_t)max_rows), l((size_t)max_rows);
   std::vector<int64_t> n_vis((size_t)max_rows);
-  for (int64_t unit = ith; unit < n_units; unit += nth) {
+  auto next = [&](int64_t unit) {
+    return p.next_unit ? p.next_unit->fetch_add(1, std::memory_order_relaxed) : unit + nth;
+  };
+  for (int64_t unit = p.next_unit ? next(0) : ith; unit < n_units; unit = next(unit)) {
     const int64_t t0 = unit / n_hblocks * tb, t1 = std::min(p.n_tokens, t0 + tb);
     const int64_t h0 = unit % n_hblocks * hb, hkv = h0 / group, rows = (t1 - t0) * hb;
     int64_t unit_vis = 0;  // keys the unit's last-seeing row can see

@@ -6,6 +6,7 @@
 // are bit-identical for any nth. Ops are stateless and thread-safe. Shapes are given
 // outermost first and all tensors are contiguous unless a stride is named.
 #pragma once
+#include <atomic>
 #include <cstdint>
 
 #include "core/dtype.h"
@@ -69,6 +70,10 @@ struct AttentionParams {
   // additive f32 mask [n_tokens, mask_stride] (entry (i, j) for query i, kv j) or null.
   const float* mask = nullptr;
   int64_t mask_stride = 0;
+  // Where set (0 on entry), the threads take work units from this counter instead of every
+  // nth-th one: any thread may do any unit, so a pool that does not wait for a late worker
+  // (ThreadPool::run_stealable) still finishes. The units, hence the bits, stay the same.
+  std::atomic<int64_t>* next_unit = nullptr;
 };
 // out[i,h,:] = sum_j softmax_j(scale * q[i,h]·k[j,kvh] + mask[i,j]) v[j,kvh,:], computed
 // with an online softmax (no score matrix). q, out [n_tokens, n_head, head_dim] f32; k, v

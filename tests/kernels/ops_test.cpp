@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -132,6 +133,19 @@ void attention_case(int64_t nt, int64_t nh, int64_t nhkv, int64_t pos0) {
     check_all(nt * nh * d, 64 * kEps, [&](Isa isa, float* out, int ith, int nth) {
       ASSERT_TRUE(attention(q.data(), ks[t], vs[t], out, p, isa, ith, nth).ok());
     });
+    // Units from a shared counter (the CPU executor's run_stealable): thread 0 of 3 alone,
+    // or threads 2 and 0 one after the other, give the bits of 3 threads dealt round-robin.
+    std::vector<float> dealt(nt * nh * d, NAN), alone(dealt.size(), NAN), two(dealt.size(), NAN);
+    for (int ith = 0; ith < 3; ++ith) ASSERT_TRUE(attention(q.data(), ks[t], vs[t], dealt.data(), p, best_isa(), ith, 3).ok());
+    std::atomic<int64_t> next{0};
+    AttentionParams ps = p;
+    ps.next_unit = &next;
+    ASSERT_TRUE(attention(q.data(), ks[t], vs[t], alone.data(), ps, best_isa(), 0, 3).ok());
+    next = 0;
+    ASSERT_TRUE(attention(q.data(), ks[t], vs[t], two.data(), ps, best_isa(), 2, 3).ok());
+    ASSERT_TRUE(attention(q.data(), ks[t], vs[t], two.data(), ps, best_isa(), 0, 3).ok());
+    ASSERT_EQ(0, std::memcmp(dealt.data(), alone.data(), dealt.size() * 4)) << "kv type " << t;
+    ASSERT_EQ(0, std::memcmp(dealt.data(), two.data(), dealt.size() * 4)) << "kv type " << t;
     std::vector<float> out(nt * nh * d, NAN);
     ASSERT_TRUE(attention(q.data(), ks[t], vs[t], out.data(), p, best_isa(), 0, 1).ok());
     for (int64_t i = 0; blind >= 0 && i < nh * d; ++i) EXPECT_EQ(out[blind * nh * d + i], 0.0f);

@@ -101,7 +101,8 @@ size_t cpu_compute_scratch(const Graph& g, const Node& n) {
   return (size_t)(s.h_out() * s.w_out() * s.c_in * s.kh * s.kw) * sizeof(float);
 }
 
-Status cpu_compute(const Graph& g, const Node& n, Isa isa, void* scratch, int ith, int nth) {
+Status cpu_compute(const Graph& g, const Node& n, Isa isa, void* scratch, int ith, int nth,
+                   std::atomic<int64_t>* next_unit) {
   const Tensor& y = n.t;
   const Tensor& x = src(g, n, 0);
   switch (n.op) {
@@ -146,6 +147,7 @@ Status cpu_compute(const Graph& g, const Node& n, Isa isa, void* scratch, int it
         p.mask = f32(src(g, n, 3));
         p.mask_stride = (int64_t)(src(g, n, 3).nb[1] / sizeof(float));
       }
+      p.next_unit = next_unit;
       return k::attention(f32(x), kk.data, v.data, f32_out(y), p, isa, ith, nth);
     }
     case OpKind::gelu: k::activation(k::Act::gelu, f32(x), f32_out(y), x.n_elements(), isa, ith, nth); return Status();

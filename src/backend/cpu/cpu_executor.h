@@ -7,6 +7,7 @@
 // Thread-safety: one run() at a time per executor; distinct executors are independent.
 #pragma once
 
+#include <atomic>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -63,6 +64,7 @@ class CpuExecutor {
   size_t scratch_size_ = 0;
   std::vector<const void*> packed_w_;  // per node: packed weights of a matmul, else nullptr
   const Node* current_ = nullptr;
+  std::atomic<int64_t> next_unit_{0};  // attention's shared work counter (run_stealable)
   std::mutex error_mu_;  // taken only on the error path
   Status first_error_;
 };
