@@ -19,6 +19,7 @@
 // bytes copied between bricks, and the b/a ratios; --json prints the same as JSON.
 #include "cli/bench_camera.h"
 
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -91,6 +92,21 @@ struct Answers {
   int generated = 0;
 };
 
+// This process's CPU time (every thread, user + system) and minor page faults so far. The
+// machine may be shared: CPU time per answer shows the work a mode does whatever else runs,
+// and the faults what mapping weights again costs on demand.
+struct CpuUse {
+  double cpu_ms = 0;
+  long minor_faults = 0;
+};
+
+CpuUse cpu_use() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  auto ms = [](const timeval& t) { return t.tv_sec * 1000.0 + t.tv_usec / 1000.0; };
+  return {ms(ru.ru_utime) + ms(ru.ru_stime), ru.ru_minflt};
+}
+
 void count_answer(const nm_frame_answer* a, void* user) {
   auto* answers = static_cast<Answers*>(user);
   {
@@ -126,6 +142,7 @@ json run_mode(const Mode& m, const TextOptions& base, int n_frames, int n_answer
   // (its threads differ, so do the last bits of its logits), and the modes must do the same work.
   sp.ignore_eos = 1;
   Answers answers;
+  const CpuUse cpu0 = cpu_use();
   nm_stream* stream = nullptr;
   if (nm_stream_begin(session.get(), &sp, count_answer, &answers, &stream) != NM_OK) {
     return {{"error", nm_session_last_error(session.get())}};
@@ -146,6 +163,7 @@ json run_mode(const Mode& m, const TextOptions& base, int n_frames, int n_answer
   }
   nm_stream_stats st{};
   if (nm_stream_end(stream, &st) != NM_OK) return {{"error", nm_session_last_error(session.get())}};
+  const CpuUse cpu1 = cpu_use();
   auto mem = read_process_memory();
   json j = {{"mode", m.name},
             {"devices", m.devices.empty() ? "cpu (default placement)" : m.devices},
@@ -161,7 +179,9 @@ json run_mode(const Mode& m, const TextOptions& base, int n_frames, int n_answer
             {"first_answer_ms", st.first_answer_ms},
             {"total_ms", st.total_ms},
             {"answers_per_min", st.total_ms > 0 ? st.answered * 60000.0 / st.total_ms : 0.0},
-            {"bytes_copied_between_bricks", st.bytes_copied_between_bricks}};
+            {"bytes_copied_between_bricks", st.bytes_copied_between_bricks},
+            {"cpu_ms_per_answer", st.answered > 0 ? (cpu1.cpu_ms - cpu0.cpu_ms) / st.answered : 0.0},
+            {"minor_faults_per_answer", st.answered > 0 ? (double)(cpu1.minor_faults - cpu0.minor_faults) / st.answered : 0.0}};
   if (mem.ok()) {
     j["peak_rss_mib"] = (double)mem->peak_rss / (1 << 20);
     j["rss_end_mib"] = (double)mem->rss / (1 << 20);
@@ -266,7 +286,7 @@ int bench_camera(const TextOptions& text, int n_frames, int n_answer, bool as_js
   auto ratios_over_a = [&](const json& x) {
     json r = json::object();
     if (a.contains("error") || x.contains("error")) return r;
-    for (const char* k : {"first_answer_ms", "answers_per_min", "peak_rss_mib"}) {
+    for (const char* k : {"first_answer_ms", "answers_per_min", "peak_rss_mib", "cpu_ms_per_answer"}) {
       if (num(a, k) > 0) r[k] = num(x, k) / num(a, k);
     }
     return r;
@@ -286,22 +306,25 @@ int bench_camera(const TextOptions& text, int n_frames, int n_answer, bool as_js
     std::printf("workload camera:%d, answers of %d tokens (end tokens ignored), question \"%s\"\n", n_frames, n_answer,
                 question.c_str());
     std::printf("| mode       | placement                 | first answer |  answers/min | peak RSS | copied between "
-                "bricks | answered | tokens/answer |\n");
+                "bricks | answered | tokens/answer | CPU/answer | minor faults/answer |\n");
     for (const json& m : {a, b, c}) {
       if (m.contains("error")) {
         std::printf("| error: %s\n", m["error"].get<std::string>().c_str());
         continue;
       }
-      std::printf("| %-10s | %-25s | %9.1f ms | %12.1f | %4.0f MiB | %14.0f bytes | %4d/%-4d| %13.1f |\n",
+      std::printf("| %-10s | %-25s | %9.1f ms | %12.1f | %4.0f MiB | %14.0f bytes | %4d/%-4d| %13.1f | %7.0f ms | "
+                  "%19.0f |\n",
                   m["mode"].get<std::string>().c_str(), m["devices"].get<std::string>().c_str(),
                   num(m, "first_answer_ms"), num(m, "answers_per_min"), num(m, "peak_rss_mib"),
                   num(m, "bytes_copied_between_bricks"), (int)num(m, "answered"), (int)num(m, "frames"),
-                  num(m, "mean_answer_tokens"));
+                  num(m, "mean_answer_tokens"), num(m, "cpu_ms_per_answer"), num(m, "minor_faults_per_answer"));
     }
     for (const auto& [name, r] : {std::pair<const char*, const json&>{"nanomind", ratios}, {"cascade", ratios_c}}) {
       if (r.empty()) continue;
-      std::printf("%s / monolithic: first answer x%.2f, answers per minute x%.2f, peak resident memory x%.2f\n", name,
-                  num(r, "first_answer_ms"), num(r, "answers_per_min"), num(r, "peak_rss_mib"));
+      std::printf("%s / monolithic: first answer x%.2f, answers per minute x%.2f, peak resident memory x%.2f, CPU time "
+                  "per answer x%.2f\n",
+                  name, num(r, "first_answer_ms"), num(r, "answers_per_min"), num(r, "peak_rss_mib"),
+                  num(r, "cpu_ms_per_answer"));
     }
   }
   return a.contains("error") || b.contains("error") || c.contains("error") ? 1 : 0;

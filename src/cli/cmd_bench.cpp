@@ -32,6 +32,7 @@
 #include "backend/device_registry.h"
 #include "cli/bench_camera.h"
 #include "cli/commands.h"
+#include "cli/image_options.h"
 #include "core/gguf_reader.h"
 #include "cli/option_checks.h"
 #include "cli/text_options.h"
@@ -53,6 +54,7 @@ struct BenchOptions {
   bool prompt_given = false, gen_given = false;  // -p / -n on the command line (else defaults)
   std::string workload;  // --workload camera:N (cli/bench_camera.h)
   bool json = false;     // --json (with --workload)
+  std::string image_size;  // --image-size WxH (with --workload)
 };
 
 // "1.10 B", "12.3 M", "840 K" parameters.
@@ -309,10 +311,12 @@ int bench(BenchOptions o) {
       std::fprintf(stderr, "error: %s\n", n_frames.status().message().c_str());
       return 1;
     }
-    return bench_camera(o.text, n_frames.value(), o.gen_given ? o.n_gen : 16, o.json);
+    TextOptions text = o.text;
+    apply_image_size(ImageOptions{{}, o.image_size}, text);
+    return bench_camera(text, n_frames.value(), o.gen_given ? o.n_gen : 16, o.json);
   }
-  if (o.json) {
-    std::fprintf(stderr, "error: --json goes with --workload camera:N\n");
+  if (o.json || !o.image_size.empty()) {
+    std::fprintf(stderr, "error: %s goes with --workload camera:N\n", o.json ? "--json" : "--image-size");
     return 1;
   }
   if (!o.text.devices.empty() && bench_kernels(o.text.devices, o.repetitions) != 0) return 1;
@@ -432,6 +436,7 @@ void register_bench(CLI::App& app) {
                   "other, zero-copy ring, on demand: never both bricks resident); -n is the answer length "
                   "(default 16)");
   cmd->add_flag("--json", opts->json, "With --workload: print the figures as JSON");
+  add_image_size_option(*cmd, opts->image_size);
   cmd->callback([opts, cmd] {
     opts->prompt_given = cmd->count("-p") > 0;
     opts->gen_given = cmd->count("-n") > 0;

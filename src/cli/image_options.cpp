@@ -29,6 +29,10 @@ void add_image_options(CLI::App& cmd, ImageOptions& o) {
                  "Image file (JPEG, PNG, BMP; at most 256 MiB) to ask about, or - for standard input; repeatable; "
                  "needs the model's --mmproj (the bundled demo model brings its own); default: none, a text question")
       ->check(image_file);
+  add_image_size_option(cmd, o.size);
+}
+
+void add_image_size_option(CLI::App& cmd, std::string& size) {
   const CLI::Validator size_check(
       [](std::string& s) -> std::string {
         int w = 0, h = 0;
@@ -37,7 +41,7 @@ void add_image_options(CLI::App& cmd, ImageOptions& o) {
                                            "size), e.g. 384x384";
       },
       "WxH");
-  cmd.add_option("--image-size", o.size,
+  cmd.add_option("--image-size", size,
                  "Static-shape vision input, e.g. 384x384: every image is fitted and padded to exactly this size and "
                  "encoded in one call, without tiling (as NPUs need; each side a multiple of the encoder's patch size, "
                  "the longer at most 16 times the shorter; default: the model's own preprocessing)")

@@ -17,6 +17,8 @@ struct ImageOptions {
 };
 
 void add_image_options(CLI::App& cmd, ImageOptions& o);
+// --image-size WxH alone (bench --workload camera:N takes it without --image).
+void add_image_size_option(CLI::App& cmd, std::string& size);
 // Parses "WIDTHxHEIGHT" (each 1..8192); false when malformed.
 bool parse_image_size(const std::string& s, int& width, int& height);
 // Carries --image-size into the session options (0 x 0 when not given; the flag's

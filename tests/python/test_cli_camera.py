@@ -123,6 +123,7 @@ def test_bench_camera_workload_json(tmp_path):
         assert m["frames"] == 3 and m["answered"] == 3, m
         assert m["peak_rss_mib"] > 0 and m["answers_per_min"] > 0 and m["first_answer_ms"] > 0
         assert m["mean_answer_tokens"] == 4, m  # end tokens ignored: the same work in both modes
+        assert m["cpu_ms_per_answer"] > 0 and m["minor_faults_per_answer"] >= 0, m
     assert mono["bytes_copied_between_bricks"] > 0 and mono["embeddings"] == "copied"
     assert nano["bytes_copied_between_bricks"] == 0 and nano["residency"] == "on-demand" and nano["pipelined"]
     if env is not ENV:
@@ -130,7 +131,7 @@ def test_bench_camera_workload_json(tmp_path):
     assert cascade["bytes_copied_between_bricks"] == 0 and cascade["residency"] == "on-demand"
     assert not cascade["pipelined"] and cascade["devices"] == mono["devices"]
     for key in ("ratios_b_over_a", "ratios_c_over_a"):
-        assert set(j[key]) == {"first_answer_ms", "answers_per_min", "peak_rss_mib"}
+        assert set(j[key]) == {"first_answer_ms", "answers_per_min", "peak_rss_mib", "cpu_ms_per_answer"}
     assert abs(j["ratios_c_over_a"]["peak_rss_mib"] - cascade["peak_rss_mib"] / mono["peak_rss_mib"]) < 1e-9
     table = nm("bench", "--workload", "camera:2", "-n", "2", env=env)
     assert table.returncode == 0 and "nanomind / monolithic" in table.stdout, table.stderr
@@ -139,3 +140,8 @@ def test_bench_camera_workload_json(tmp_path):
         b = nm("bench", "--workload", bad)
         assert b.returncode != 0 and "workload" in b.stderr, b.stderr
     assert nm("bench", "--json").returncode != 0
+    assert nm("bench", "--image-size", "224x224").returncode != 0  # only with --workload
+    sized = nm("bench", "--workload", "camera:1", "-n", "1", "--image-size", "64x64", "--json")
+    assert sized.returncode == 0, sized.stderr
+    assert all(m["answered"] == 1 for m in json.loads(sized.stdout)["modes"])
+    assert nm("bench", "--workload", "camera:1", "--image-size", "3x", "--json").returncode != 0
