@@ -492,7 +492,9 @@ NodeId Graph::unfold1d(NodeId x, const Conv1dRowsParams& p) {
   return add_node(OpKind::unfold1d, DType::F32, {s.ne[0] * p.k, t_out, 1, 1}, {x}, p);
 }
 
-NodeId Graph::conv1d_rows(NodeId weight, NodeId x, NodeId bias, const Conv1dRowsParams& p) {
+NodeId Graph::conv1d_rows(NodeId weight, NodeId x, NodeId bias, const Conv1dRowsParams& params, NodeId residual) {
+  Conv1dRowsParams p = params;
+  p.residual = residual != kInvalidNode;
   if (!check_ids(OpKind::conv1d_rows, {weight, x})) return kInvalidNode;
   const Tensor& w = nodes_[(size_t)weight].t;
   const Tensor& s = nodes_[(size_t)x].t;
@@ -512,8 +514,15 @@ NodeId Graph::conv1d_rows(NodeId weight, NodeId x, NodeId bias, const Conv1dRows
   }
   const int64_t t_out = conv_out(s.ne[1], p.k, p.stride, p.pad, p.dilation);
   if (t_out < 1) return fail(OpKind::conv1d_rows, "kernel longer than the padded input " + shape_str(s));
-  if (bias == kInvalidNode) return add_node(OpKind::conv1d_rows, DType::F32, {w.ne[1], t_out, 1, 1}, {weight, x}, p);
-  return add_node(OpKind::conv1d_rows, DType::F32, {w.ne[1], t_out, 1, 1}, {weight, x, bias}, p);
+  if (p.residual) {
+    if (!check_ids(OpKind::conv1d_rows, {residual})) return kInvalidNode;
+    const Tensor& r = nodes_[(size_t)residual].t;
+    if (r.type != DType::F32 || r.ne != std::array<int64_t, 4>{w.ne[1], t_out, 1, 1}) {
+      return fail(OpKind::conv1d_rows, "residual must be f32 [" + std::to_string(w.ne[1]) + ", " +
+                                           std::to_string(t_out) + "], got " + shape_str(r));
+    }
+  }
+  return add_node(OpKind::conv1d_rows, DType::F32, {w.ne[1], t_out, 1, 1}, {weight, x, bias, residual}, p);
 }
 
 NodeId Graph::conv1d_dw(NodeId kernel, NodeId x, const Conv1dRowsParams& p) {

@@ -77,6 +77,7 @@ struct SlopeParams { float slope = 0.01f; };     // leaky_relu: x < 0 -> slope *
 struct Conv1dRowsParams {
   int32_t k = 1, stride = 1, pad = 0, dilation = 1;
   float slope = 1.0f;
+  bool residual = false;  // conv1d_rows only: its last source is added to the result
 };
 struct RelAttentionParams { int32_t n_heads = 1, window = 0; };
 // Inverse rational-quadratic spline (Durkan et al. 2019): bins, tail bound B (identity
@@ -181,7 +182,9 @@ class Graph {
   // stored [C, k, OC] viewed so), x [C, T], bias [OC] (F32) or kInvalidNode -> [OC, T_out],
   // equal to matmul(weight, unfold1d(x, p)) + bias. The CPU reads x in place for every tap
   // (kernels/conv1d_gemm.h) instead of writing k copies of it.
-  NodeId conv1d_rows(NodeId weight, NodeId x, NodeId bias, const Conv1dRowsParams& p);
+  // A residual [OC, T_out] (F32) is added too (p.residual is set from it).
+  NodeId conv1d_rows(NodeId weight, NodeId x, NodeId bias, const Conv1dRowsParams& p,
+                     NodeId residual = kInvalidNode);
   // Depthwise convolution: x [C, T], kernel [k, 1, C] (F32) -> [C, T_out] (no bias).
   NodeId conv1d_dw(NodeId kernel, NodeId x, const Conv1dRowsParams& p);
   // Overlap-add of a transposed convolution: cols [oc*k, T] (element o*k + j of row t is

@@ -33,6 +33,8 @@ struct GemmTile {
   int taps = 1;
   int64_t tap_stride = 0;
   const float* bias = nullptr;
+  const float* residual = nullptr;  // added to Y (rows res_stride apart), or null
+  int64_t res_stride = 0;
   const float* panels = nullptr;
   int64_t panel_stride = 0;
   int n_panels = 1;
@@ -64,7 +66,8 @@ bool gemm_f32_applies(bool w_f32, bool w_packed, int64_t n);
 size_t gemm_f32_scratch_bytes(int64_t m, int64_t k);
 
 // Y[r * y_stride + c] = bias[c] + sum_{j < taps, i < k} X[r * x_stride + j * tap_stride + i]
-// * W[c * w_stride + j * k + i] (strides in floats; bias optional), r < n, c < m: a plain
+// * W[c * w_stride + j * k + i] (+ residual[r * res_stride + c]; strides in floats; bias
+// and residual optional), r < n, c < m: a plain
 // product with taps = 1, a k-channel convolution with `taps` taps read in place otherwise.
 struct GemmF32Args {
   const float* w = nullptr;
@@ -76,6 +79,8 @@ struct GemmF32Args {
   float* y = nullptr;
   int64_t y_stride = 0;
   const float* bias = nullptr;
+  const float* residual = nullptr;
+  int64_t res_stride = 0;
 };
 // Runs on every thread of `pool`; `scratch` holds gemm_f32_scratch_bytes(m, k * taps)
 // bytes (any alignment; 64 bytes is best).

@@ -14,6 +14,7 @@ struct F32x8 {
   static Reg load(const float* p) { return _mm256_loadu_ps(p); }
   static Reg set1(float v) { return _mm256_set1_ps(v); }
   static Reg fma(Reg a, Reg b, Reg acc) { return _mm256_fmadd_ps(a, b, acc); }
+  static Reg add(Reg a, Reg b) { return _mm256_add_ps(a, b); }
   static void store(float* p, Reg v) { _mm256_storeu_ps(p, v); }
 };
 

@@ -16,6 +16,7 @@ struct F32x16 {
   static Reg load(const float* p) { return _mm512_loadu_ps(p); }
   static Reg set1(float v) { return _mm512_set1_ps(v); }
   static Reg fma(Reg a, Reg b, Reg acc) { return _mm512_fmadd_ps(a, b, acc); }
+  static Reg add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
   static void store(float* p, Reg v) { _mm512_storeu_ps(p, v); }
 };
 

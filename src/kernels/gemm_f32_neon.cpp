@@ -14,6 +14,7 @@ struct F32x4 {
   static Reg load(const float* p) { return vld1q_f32(p); }
   static Reg set1(float v) { return vdupq_n_f32(v); }
   static Reg fma(Reg a, Reg b, Reg acc) { return vfmaq_f32(acc, a, b); }
+  static Reg add(Reg a, Reg b) { return vaddq_f32(a, b); }
   static void store(float* p, Reg v) { vst1q_f32(p, v); }
 };
 

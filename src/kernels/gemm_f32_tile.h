@@ -3,7 +3,7 @@
 // over the whole k loop, one weight load per 16 / lanes outputs and one broadcast per row
 // and k. Included only by the per-ISA files, which compile it with their own flags.
 // V provides: Reg, kLanes, zero(), load(const float*), set1(float), fma(a, b, acc) = acc + a*b,
-// store(float*, Reg).
+// add(a, b), store(float*, Reg).
 #pragma once
 
 #include <array>
@@ -19,13 +19,22 @@ void gemm_micro(const GemmTile& t) {
   constexpr int kV = NP * kGemmPanel / V::kLanes;  // vectors of outputs per row
   constexpr int kPerPanel = kGemmPanel / V::kLanes;
   typename V::Reg acc[NR][kV];
-  if (t.bias) {
-    float b0[NP * kGemmPanel] = {};  // a partial last panel's missing outputs: zero
-    std::memcpy(b0, t.bias, sizeof(float) * (size_t)t.cols);
+  if (t.cols < NP * kGemmPanel && (t.bias || t.residual)) {  // a partial last panel
+    float row[NP * kGemmPanel] = {};  // the missing outputs: zero
+    for (int r = 0; r < NR; ++r) {
+      for (int c = 0; c < t.cols; ++c) {
+        row[c] = (t.bias ? t.bias[c] : 0.0f) + (t.residual ? t.residual[r * t.res_stride + c] : 0.0f);
+      }
+      for (int j = 0; j < kV; ++j) acc[r][j] = V::load(row + j * V::kLanes);
+    }
+  } else if (t.bias || t.residual) {  // the accumulators start from bias + residual
 #pragma GCC unroll 16
     for (int r = 0; r < NR; ++r)
 #pragma GCC unroll 16
-      for (int j = 0; j < kV; ++j) acc[r][j] = V::load(b0 + j * V::kLanes);
+      for (int j = 0; j < kV; ++j) {
+        const typename V::Reg b = t.bias ? V::load(t.bias + j * V::kLanes) : V::zero();
+        acc[r][j] = t.residual ? V::add(b, V::load(t.residual + r * t.res_stride + j * V::kLanes)) : b;
+      }
   } else {
 #pragma GCC unroll 16
     for (int r = 0; r < NR; ++r)

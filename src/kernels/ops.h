@@ -164,9 +164,10 @@ void col2im1d(const float* cols, int64_t t_in, int64_t oc, int64_t k, int64_t st
               float* y, int ith, int nth);
 
 // rel_attention.cpp: VITS's relative-position attention (graph.h, Graph::rel_attention).
-// q, k, v, out [t, n_heads*d]; emb_k, emb_v [2*window + 1, d]. Work split over (head, query).
+// q, k, v, out [t, n_heads*d]; emb_k, emb_v [2*window + 1, d]. Work split over (head, query);
+// the same bits for any split.
 Status rel_attention(const float* q, const float* k, const float* v, const float* emb_k, const float* emb_v,
-                     float* out, int64_t t, int64_t n_heads, int64_t d, int64_t window, int ith, int nth);
+                     float* out, int64_t t, int64_t n_heads, int64_t d, int64_t window, Isa isa, int ith, int nth);
 
 // rq_spline.cpp: VITS's ConvFlow step in reverse. z, y [t, 2]; h [t, 3*bins - 1] holding
 // unnormalised widths (times `scale`), heights (times `scale`) and the bins - 1 interior

@@ -162,6 +162,29 @@ TEST(GraphShapes, BadInputsNameTheOp) {
   }
 }
 
+// conv1d_rows: weight [C*k, OC], x [C, T], optional bias and residual ([OC, T_out]) as its
+// sources in that order; a residual of another shape names the op.
+TEST(GraphShapes, Conv1dRowsTakesABiasAndAResidual) {
+  Graph g;
+  NodeId x = g.input(DType::F32, {4, 10, 1, 1});
+  NodeId w = g.input(DType::F32, {4 * 3, 6, 1, 1});
+  NodeId b = g.input(DType::F32, {6, 1, 1, 1});
+  NodeId r = g.input(DType::F32, {6, 10, 1, 1});
+  const Conv1dRowsParams p{3, 1, 1, 1, 0.1f};
+  NodeId y = g.conv1d_rows(w, x, b, p, r);
+  ASSERT_NE(y, kInvalidNode) << g.status().message();
+  const Node n = g.node(y);
+  EXPECT_EQ(n.t.ne, (Ne{6, 10, 1, 1}));
+  ASSERT_EQ(n.n_src, 4);
+  EXPECT_EQ(n.src[3], r);
+  EXPECT_TRUE(std::get<Conv1dRowsParams>(n.params).residual);
+  NodeId plain = g.conv1d_rows(w, x, kInvalidNode, p, r);  // no bias: the residual is the third
+  ASSERT_NE(plain, kInvalidNode);
+  EXPECT_EQ(g.node(plain).n_src, 3);
+  EXPECT_FALSE(std::get<Conv1dRowsParams>(g.node(g.conv1d_rows(w, x, b, p)).params).residual);
+  expect_error(g, g.conv1d_rows(w, x, b, p, g.input(DType::F32, {6, 9, 1, 1})), "conv1d_rows");
+}
+
 TEST(GraphShapes, FirstErrorIsKeptAndPropagates) {
   Graph g;
   NodeId bad = g.matmul(g.input(DType::F32, {8, 4, 1, 1}), g.input(DType::F32, {9, 2, 1, 1}));

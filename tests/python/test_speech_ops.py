@@ -78,19 +78,22 @@ def test_unfold1d_is_conv1d(shim, rng, c, t, k, stride, pad, dil, slope):
 
 # conv1d_rows (kernels/conv1d_gemm.h, the implicit GEMM): the unfold shapes, and the decoder's
 # own (32..256 channels, 3/7/11 taps, dilations 1/3/5, outputs not a multiple of 16 or 32).
-GEMM_CONVS = CONVS + [(32, 300, 11, 1, 25, 5), (64, 61, 7, 1, 3, 1), (24, 50, 3, 1, 3, 3), (192, 40, 5, 1, 2, 1)]
+# (the first two take several passes of conv1d_gemm.cpp's kPassBytes)
+GEMM_CONVS = CONVS + [(32, 5000, 7, 1, 18, 3), (16, 20000, 5, 2, 2, 1), (32, 300, 11, 1, 25, 5), (64, 61, 7, 1, 3, 1),
+                      (24, 50, 3, 1, 3, 3), (192, 40, 5, 1, 2, 1)]
 
 
 @pytest.mark.parametrize("c,t,k,stride,pad,dil", GEMM_CONVS)
 def test_conv1d_rows_gemm(shim, rng, c, t, k, stride, pad, dil):
-    """The implicit GEMM on every usable ISA, with a leaky ReLU and a bias (and without),
-    against the float64 convolution; 1, 2 and 3 threads give the same bits."""
+    """The implicit GEMM on every usable ISA, with a leaky ReLU, a bias and a residual (and
+    without), against the float64 convolution; 1, 2 and 3 threads give the same bits."""
     oc = [1, 16, 40, 32, 7, 48][c % 6] if c < 32 else c
     x = f32(rng.standard_normal((t, c)))
     w = f32(rng.standard_normal((oc, c, k)))
     w_rows = np.ascontiguousarray(w.transpose(0, 2, 1).reshape(oc, k * c))  # [oc][j*c + ch]
     bias = f32(rng.standard_normal(oc))
     t_out = (t + 2 * pad - dil * (k - 1) - 1) // stride + 1
+    res = f32(rng.standard_normal((t_out, oc)))
     dims = (I64 * 6)(c, t, k, stride, pad, dil)
     out = C.c_int * 8
     isas = out()
@@ -101,11 +104,16 @@ def test_conv1d_rows_gemm(shim, rng, c, t, k, stride, pad, dil):
             want = ref.conv1d(xa.T, w.astype(np.float64), b, stride=stride, pad=pad, dilation=dil).T
             bound = ref.conv1d(np.abs(xa.T), np.abs(w.astype(np.float64)), None if b is None else np.abs(b),
                                stride=stride, pad=pad, dilation=dil).T
+            r = None if b is None else res
+            if r is not None:
+                want = want + r.astype(np.float64)
+                bound = bound + np.abs(r.astype(np.float64))
             got = []
             for nth in (1, 2, 3):
                 y = np.full((t_out, oc), np.nan, np.float32)
-                assert shim.nm_shim_conv1d_gemm(isa, ptr(x), ptr(w_rows), None if b is None else ptr(b), dims,
-                                                I64(oc), F(slope), ptr(y), nth) == 0
+                assert shim.nm_shim_conv1d_gemm(isa, ptr(x), ptr(w_rows), None if b is None else ptr(b),
+                                                None if r is None else ptr(r), dims, I64(oc), F(slope), ptr(y),
+                                                nth) == 0
                 check(y, want, (c * k + 1) * EPS * bound + 1e-12, 0.0, f"conv1d_rows isa {isa} slope {slope}")
                 got.append(y)
             assert all(np.array_equal(got[0], g) for g in got[1:]), f"isa {isa}: threads disagree"
@@ -146,21 +154,28 @@ def test_col2im1d_is_conv_transpose1d(shim, rng, ic, oc, t, k, stride):
 
 
 @pytest.mark.parametrize("t,heads,d,window", [(1, 1, 1, 0), (2, 2, 3, 4), (9, 2, 96, 4), (37, 3, 16, 2),
-                                              (130, 2, 8, 4)])
+                                              (130, 2, 8, 4), (189, 2, 96, 4)])
 def test_rel_attention(shim, rng, t, heads, d, window):
+    """Every usable ISA against the float64 reference; 1, 2 and 3 threads give the same bits."""
     c = heads * d
     q, k, v = (f32(rng.standard_normal((t, c))) for _ in range(3))
     ek, ev = (f32(rng.standard_normal((2 * window + 1, d))) for _ in range(2))
-    out = np.full((t, c), np.nan, np.float32)
-    assert shim.nm_shim_rel_attention(ptr(q), ptr(k), ptr(v), ptr(ek), ptr(ev), ptr(out), I64(t), I64(heads),
-                                      I64(d), I64(window), 1 + t % 3) == 0
     f = lambda a: a.T.astype(np.float64)  # noqa: E731
     want = ref.rel_attention(f(q), f(k), f(v), ek.astype(np.float64), ev.astype(np.float64), heads, window).T
     # scores: 2d products of O(1) values -> error ~ 2d EPS * |score terms|; softmax turns an
     # absolute score error e into relative weight error e; outputs sum t weighted rows.
     score_err = (2 * d + 4) * EPS * math.sqrt(d) * 4
     vmax = max(np.abs(v).max(), np.abs(ev).max()) * 2
-    check(out, want, (score_err + (t + 4) * EPS) * vmax, 0.0, "rel_attention")
+    isas = (C.c_int * 8)()
+    for isa in list(isas[:shim.nm_shim_usable_isas(isas, 8)]):
+        got = []
+        for nth in (1, 2, 3):
+            out = np.full((t, c), np.nan, np.float32)
+            assert shim.nm_shim_rel_attention(isa, ptr(q), ptr(k), ptr(v), ptr(ek), ptr(ev), ptr(out), I64(t),
+                                              I64(heads), I64(d), I64(window), nth) == 0
+            check(out, want, (score_err + (t + 4) * EPS) * vmax, 0.0, f"rel_attention isa {isa}")
+            got.append(out)
+        assert all(np.array_equal(got[0], g) for g in got[1:]), f"isa {isa}: threads disagree"
 
 
 @pytest.mark.parametrize("t,bins,bound", [(1, 10, 5.0), (7, 10, 5.0), (64, 4, 2.0), (33, 1, 3.0)])

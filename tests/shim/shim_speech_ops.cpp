@@ -44,16 +44,17 @@ NM_SHIM int nm_shim_conv1d_rows(int op, const float* x, const float* w, const in
   });
 }
 
-// conv1d_gemm (the conv1d_rows op): w [oc][k*c] tap-major, bias [oc] or null; dims as above.
-// Returns 1 on an error.
-NM_SHIM int nm_shim_conv1d_gemm(int isa, const float* x, const float* w, const float* bias, const int64_t* dims,
-                                int64_t oc, float slope, float* y, int nth) {
+// conv1d_gemm (the conv1d_rows op): w [oc][k*c] tap-major, bias [oc] or null, residual
+// [t_out][oc] or null; dims as above. Returns 1 on an error.
+NM_SHIM int nm_shim_conv1d_gemm(int isa, const float* x, const float* w, const float* bias, const float* residual,
+                                const int64_t* dims, int64_t oc, float slope, float* y, int nth) {
   nm::Conv1dGemmArgs a;
   a.x = x;
   a.s = k::Conv1dRows{dims[0], dims[1], dims[2], dims[3], dims[4], dims[5]};
   a.slope = slope;
   a.w = w;
   a.bias = bias;
+  a.residual = residual;
   a.oc = oc;
   a.y = y;
   std::vector<char> scratch(nm::conv1d_gemm_scratch_bytes(a.s, oc));
@@ -66,9 +67,12 @@ NM_SHIM int nm_shim_col2im1d(const float* cols, int64_t t_in, int64_t oc, int64_
   return run_threads(nth, [&](int i, int t) { k::col2im1d(cols, t_in, oc, kk, stride, pad, y, i, t); return true; });
 }
 
-NM_SHIM int nm_shim_rel_attention(const float* q, const float* kk, const float* v, const float* ek, const float* ev,
-                                  float* out, int64_t t, int64_t heads, int64_t d, int64_t window, int nth) {
-  return run_threads(nth, [&](int i, int n) { return k::rel_attention(q, kk, v, ek, ev, out, t, heads, d, window, i, n).ok(); });
+NM_SHIM int nm_shim_rel_attention(int isa, const float* q, const float* kk, const float* v, const float* ek,
+                                  const float* ev, float* out, int64_t t, int64_t heads, int64_t d, int64_t window,
+                                  int nth) {
+  return run_threads(nth, [&](int i, int n) {
+    return k::rel_attention(q, kk, v, ek, ev, out, t, heads, d, window, (nm::Isa)isa, i, n).ok();
+  });
 }
 
 NM_SHIM int nm_shim_spline_coupling(const float* z, const float* h, float* y, int64_t t, int64_t bins, float bound,

@@ -212,7 +212,7 @@ Status cpu_compute(const Graph& g, const Node& n, Isa isa, void* scratch, int it
       const auto& p = std::get<RelAttentionParams>(n.params);
       const Tensor& emb = src(g, n, 3);  // [d, 2w+1, 2]: key table, then value table
       return k::rel_attention(f32(x), f32(src(g, n, 1)), f32(src(g, n, 2)), f32(emb), f32(emb) + emb.ne[0] * emb.ne[1],
-                              f32_out(y), x.ne[1], p.n_heads, x.ne[0] / p.n_heads, p.window, ith, nth);
+                              f32_out(y), x.ne[1], p.n_heads, x.ne[0] / p.n_heads, p.window, isa, ith, nth);
     }
     case OpKind::spline_coupling: {
       const auto& p = std::get<SplineParams>(n.params);

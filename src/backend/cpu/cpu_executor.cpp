@@ -181,7 +181,10 @@ Status CpuExecutor::execute(NodeId id, ThreadPool& pool) {
       args.s = conv1d_rows_shape(graph_, n);
       args.slope = std::get<Conv1dRowsParams>(n.params).slope;
       args.w = static_cast<const float*>(graph_.node(n.src[0]).t.data);
-      args.bias = n.n_src > 2 ? static_cast<const float*>(graph_.node(n.src[2]).t.data) : nullptr;
+      const auto& p = std::get<Conv1dRowsParams>(n.params);
+      const int n_bias = n.n_src - 2 - (p.residual ? 1 : 0);  // sources: weight, x, [bias], [residual]
+      args.bias = n_bias > 0 ? static_cast<const float*>(graph_.node(n.src[2]).t.data) : nullptr;
+      args.residual = p.residual ? static_cast<const float*>(graph_.node(n.src[n.n_src - 1]).t.data) : nullptr;
       args.oc = n.t.ne[0];
       args.y = static_cast<float*>(n.t.data);
       return conv1d_gemm(isa_, args, scratch_.get(), pool);

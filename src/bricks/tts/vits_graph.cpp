@@ -28,13 +28,17 @@ class Builder {
 
   // Convolution with "same" padding of leaky_relu(x, slope) (slope 1: of x). k taps: one
   // conv1d_rows (activation and bias inside) with the tap-major weight viewed [in*k, out].
-  NodeId conv(NodeId x, const std::string& mod, int dilation = 1, bool bias = true, float slope = 1.0f) {
+  NodeId conv(NodeId x, const std::string& mod, int dilation = 1, bool bias = true, float slope = 1.0f,
+              NodeId residual = kInvalidNode) {
     const Tensor& wt = m_.w(mod + ".weight");
     const int k = (int)wt.ne[1];  // [in, k, out]; 1x1 convs are [1, in, out]
-    if (wt.ne[0] == 1 || k == 1) return conv1x1(slope == 1.0f ? x : g_.leaky_relu(x, slope), mod, bias);
+    if (wt.ne[0] == 1 || k == 1) {
+      NodeId y = conv1x1(slope == 1.0f ? x : g_.leaky_relu(x, slope), mod, bias);
+      return residual == kInvalidNode ? y : g_.add(y, residual);
+    }
     Conv1dRowsParams p{k, 1, dilation * (k - 1) / 2, dilation, slope};
     return g_.conv1d_rows(g_.reshape(w(mod + ".weight"), {wt.ne[0] * wt.ne[1], wt.ne[2], 1, 1}), x,
-                          bias ? w(mod + ".bias") : kInvalidNode, p);
+                          bias ? w(mod + ".bias") : kInvalidNode, p, residual);
   }
 
   NodeId norm(NodeId x, const std::string& mod) {
@@ -183,7 +187,7 @@ Result<std::unique_ptr<BrickGraph>> build_vits_decoder_graph(const VitsModel& mo
       NodeId r = x;
       for (size_t c = 0; c < h.res_dilations[j].size(); ++c) {
         const std::string mod = "dec.resblocks." + std::to_string(i * nk + j) + ".convs." + std::to_string(c);
-        r = g.add(b.conv(r, mod, h.res_dilations[j][c], true, h.lrelu_slope), r);
+        r = b.conv(r, mod, h.res_dilations[j][c], true, h.lrelu_slope, r);  // + r inside
       }
       sum = sum == kInvalidNode ? r : g.add(sum, r);
     }
