@@ -303,6 +303,17 @@ NM_API nm_status nm_session_complete(nm_session* session, const char* text, int3
                                      nm_token_callback cb, void* user_data);
 /* Forgets the conversation (keeps the allocations). */
 NM_API void nm_session_reset(nm_session* session);
+/* The power mode of the session's bricks from now on, for a caller that runs its own power
+ * policy between turns (`nanomind assist`): NM_POWER_PARALLEL and NM_POWER_THROTTLED keep the
+ * bricks resident; NM_POWER_ON_DEMAND gives them back now and after every run (this
+ * session's weight mappings, graphs and KV cache; packed weight copies shared with the
+ * model's other sessions stay with the model; the next turn loads the rest again).
+ * n_threads: threads of the default CPU placement from now on, clamped to 1..the session's
+ * n_threads (throttled: fewer).
+ * Answers do not change: the kernels give the same bits for any thread count. Call it
+ * between turns, never during one. NM_ERR_INVALID_ARGUMENT for a NULL session or another
+ * mode (the NM_POWER_* values of nm_frame_answer). */
+NM_API nm_status nm_session_set_power_mode(nm_session* session, int32_t mode, int32_t n_threads);
 
 /* Low-level: appends n >= 1 tokens (each 0..n_vocab-1) to the context (batched prefill). */
 NM_API nm_status nm_session_eval(nm_session* session, const int32_t* tokens, int32_t n);

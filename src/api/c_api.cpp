@@ -499,6 +499,20 @@ void nm_session_reset(nm_session* s) {
   if (s && s->session) s->session->reset();
 }
 
+nm_status nm_session_set_power_mode(nm_session* s, int32_t mode, int32_t n_threads) {
+  return guarded(s, [&]() -> nm_status {
+    if (!s->session) return report(s, nm::error(nm::ErrorCode::invalid_argument, "no session"));
+    if (mode != NM_POWER_PARALLEL && mode != NM_POWER_THROTTLED && mode != NM_POWER_ON_DEMAND) {
+      return report(s, nm::error(nm::ErrorCode::invalid_argument,
+                                 "power mode " + std::to_string(mode) + ": NM_POWER_PARALLEL, _THROTTLED or _ON_DEMAND"));
+    }
+    nm::Pipeline& p = s->session->pipeline();
+    NM_RETURN_IF_ERROR_AS(s, p.set_threads(n_threads));
+    p.set_residency(mode == NM_POWER_ON_DEMAND ? nm::Residency::on_demand : nm::Residency::keep);
+    return NM_OK;
+  });
+}
+
 nm_status nm_session_eval(nm_session* s, const int32_t* tokens, int32_t n) {
   return guarded(s, [&]() -> nm_status {
     if (!s->session || !tokens || n <= 0) return report(s, nm::error(nm::ErrorCode::invalid_argument, "no tokens"));

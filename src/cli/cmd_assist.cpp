@@ -4,7 +4,10 @@
 // about it with the model (-m/--mmproj, through the C API's session: the runtime's
 // vision and text bricks) and speaks the answer while it is generated (--voice) to a
 // speaker (--speak) or one WAV file per answer (--say DIR). It prints what it heard, the
-// answer, and per turn each brick's device, time and joules (runtime/assistant.h).
+// answer, and per turn each brick's device, time and joules (runtime/assistant.h). With
+// --battery / --power-mode it runs under the power policy: the mode of each turn is chosen
+// from the battery before it (parallel / throttled / on-demand, runtime/assistant.h).
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -30,6 +33,8 @@ struct AssistOptions {
   int beam_size = 5;
   int max_turns = 0;
   int silence_ms = 600;
+  std::string battery, power_mode;  // the power policy
+  double t_high = 0, t_low = 0;
 };
 
 // The text side through the C API: each question in a fresh conversation with the frame.
@@ -66,6 +71,11 @@ class SessionAnswers final : public AnswerTarget {
     return Status();
   }
 
+  Status apply_power(energy::PowerMode mode, int threads) override {
+    if (nm_session_set_power_mode(s_, static_cast<int32_t>(mode), threads) == NM_OK) return Status();
+    return error(ErrorCode::invalid_argument, nm_session_last_error(s_));
+  }
+
  private:
   nm_session* s_;
   int n_predict_;
@@ -86,8 +96,22 @@ void print_turn(const AssistantTurn& t) {
     std::snprintf(buf, sizeof buf, " | first audio %.0f ms after the utterance ended", t.first_audio_ms);
     line += buf;
   }
-  std::snprintf(buf, sizeof buf, " | done %.0f ms after]", t.done_ms);
+  std::snprintf(buf, sizeof buf, " | done %.0f ms after", t.done_ms);
   line += buf;
+  if (t.powered) {
+    std::snprintf(buf, sizeof buf, " | %s, %d thread%s", energy::power_mode_name(t.mode), t.threads,
+                  t.threads == 1 ? "" : "s");
+    line += buf;
+    if (std::isfinite(t.battery_level)) {
+      std::snprintf(buf, sizeof buf, ", battery %.1f%%", t.battery_level * 100);
+      line += buf;
+    }
+    if (!t.given_back.empty()) {
+      line += ", given back:";
+      for (const std::string& b : t.given_back) line += " " + b;
+    }
+  }
+  line += "]";
   std::fprintf(stderr, "%s\n", line.c_str());
   if (!t.energy_source.empty() && t.index == 1) {
     std::fprintf(stderr, "[joules: %s]\n", terminal_safe(t.energy_source).c_str());
@@ -146,6 +170,15 @@ int assist(AssistOptions o) {
   c.speech.whisper.beam_size = o.beam_size;
   c.speech.utterance_silence_ms = o.silence_ms;
   c.max_turns = o.max_turns;
+  c.battery = o.battery;
+  c.power_mode = o.power_mode;
+  c.t_high = o.t_high;
+  c.t_low = o.t_low;
+  int n_changes = 0;
+  c.power_log = [&n_changes](const std::string& line) {
+    if (line.find(" -> ") != std::string::npos) ++n_changes;
+    std::fprintf(stderr, "nanomind: power: %s\n", line.c_str());
+  };
   auto a = Assistant::create(c, answers, sink.get());
   if (!a.ok()) {
     std::fprintf(stderr, "error: %s\n", terminal_safe(a.status().to_string()).c_str());
@@ -184,6 +217,12 @@ int assist(AssistOptions o) {
     return 1;
   }
   if (!answered_any) std::fprintf(stderr, "note: no speech was heard on '%s'\n", o.mic.c_str());
+  if (const PowerStats* p = (*a)->power_stats()) {
+    std::fprintf(stderr, "[power: %d mode change%s | joules (%s) parallel %.1f J in %.1f s, throttled %.1f J in %.1f s, "
+                 "on-demand %.1f J in %.1f s]\n",
+                 n_changes, n_changes == 1 ? "" : "s", p->measured ? "measured" : "ESTIMATED", p->joules[0],
+                 p->seconds[0], p->joules[1], p->seconds[1], p->joules[2], p->seconds[2]);
+  }
   return failed_any ? 1 : 0;
 }
 
@@ -217,6 +256,13 @@ void register_assist(CLI::App& app) {
       ->check(int_in(100, 10000, "100 to 10000 ms"));
   cmd->add_option("--max-turns", opts->max_turns, "Stop after this many answers (default 0: until the microphone ends)")
       ->check(int_in(0, 1 << 30, "0 (no limit) to 1073741824"));
+  add_power_options(*cmd, opts->battery, opts->power_mode, opts->t_high, opts->t_low,
+                    {"Run under the battery power policy: sim:2000mAh@3.7V,start=80% (a simulated battery drained by "
+                     "each turn's joules), sysfs or sysfs:BAT0 (the fuel gauge), read before each answer; modes: "
+                     "parallel above 50%, throttled (threads scaled by alpha) down to 20%, on-demand below (the text "
+                     "bricks and the voice given back after each turn; Whisper keeps listening) (default: none)",
+                     "auto (by the battery level, the default with --battery), parallel, throttled or on-demand",
+                     "turns run"});
   cmd->callback([opts] { throw CLI::RuntimeError(assist(*opts)); });
 }
 

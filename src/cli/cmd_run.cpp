@@ -331,20 +331,14 @@ void register_run(CLI::App& app) {
   cmd->add_flag("--drop-frames", opts->drop_frames,
                 "With --camera: drop the oldest waiting frame when frames come faster than answers "
                 "(default for a video device; a folder waits)");
-  cmd->add_option("--battery", opts->battery,
-                  "With --camera: run under the battery power policy: sim:2000mAh@3.7V,start=80% (a simulated battery "
-                  "drained by the answers' joules), sysfs or sysfs:BAT0 (the fuel gauge); modes: parallel above 50%, "
-                  "throttled (frame rate and threads scaled by alpha) down to 20%, on-demand below; the policy decides "
-                  "what stays resident (default: none)");
-  cmd->add_option("--power-mode", opts->power_mode,
-                  "With --camera: auto (by the battery level, the default with --battery), parallel, throttled or "
-                  "on-demand (each brick loaded, run and given back per frame, nothing resident between)")
-      ->check(CLI::IsMember({"auto", "parallel", "throttled", "on-demand"}));
-  cmd->add_option("--t-high", opts->t_high, "With --battery: battery % above which the stream runs parallel (default 50)")
-      ->check(real_in(0, 95, false, "0 to 95 (%)"));
-  cmd->add_option("--t-low", opts->t_low,
-                  "With --battery: battery % at or below which the stream runs on demand (default 20; throttled between)")
-      ->check(real_in(0, 95, false, "0 to 95 (%)"));
+  add_power_options(*cmd, opts->battery, opts->power_mode, opts->t_high, opts->t_low,
+                    {"With --camera: run under the battery power policy: sim:2000mAh@3.7V,start=80% (a simulated "
+                     "battery drained by the answers' joules), sysfs or sysfs:BAT0 (the fuel gauge); modes: parallel "
+                     "above 50%, throttled (frame rate and threads scaled by alpha) down to 20%, on-demand below; the "
+                     "policy decides what stays resident (default: none)",
+                     "With --camera: auto (by the battery level, the default with --battery), parallel, throttled or "
+                     "on-demand (each brick loaded, run and given back per frame, nothing resident between)",
+                     "the stream runs"});
   cmd->add_flag("--watch", opts->watch,
                 "With --camera DIR: after the files already there, wait for new frames (written into the folder "
                 "and closed, or moved in) and answer each as it arrives, asleep in between (no CPU time); each "

@@ -35,6 +35,17 @@ CLI::Validator int_in(int64_t lo, int64_t hi, std::string range) {
       "INT");
 }
 
+void add_power_options(CLI::App& cmd, std::string& battery, std::string& mode, double& t_high, double& t_low,
+                       const PowerOptionTexts& help) {
+  cmd.add_option("--battery", battery, help.battery);
+  cmd.add_option("--power-mode", mode, help.mode)->check(CLI::IsMember({"auto", "parallel", "throttled", "on-demand"}));
+  cmd.add_option("--t-high", t_high, "With --battery: battery % above which " + help.what_runs + " parallel (default 50)")
+      ->check(real_in(0, 95, false, "0 to 95 (%)"));
+  cmd.add_option("--t-low", t_low, "With --battery: battery % at or below which " + help.what_runs +
+                                       " on demand (default 20; throttled between)")
+      ->check(real_in(0, 95, false, "0 to 95 (%)"));
+}
+
 CLI::Validator writable_file() {
   return CLI::Validator(
       [](std::string& s) -> std::string {

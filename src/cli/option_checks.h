@@ -23,4 +23,14 @@ CLI::Validator int_in(int64_t lo, int64_t hi, std::string range);
 // does not end with an error about its output.
 CLI::Validator writable_file();
 
+// The power policy's options as `run --camera` and `assist` take them.
+struct PowerOptionTexts {
+  std::string battery, mode;  // help of --battery and --power-mode
+  std::string what_runs;      // what the thresholds decide: "the stream runs", "turns run"
+};
+// --battery SPEC, --power-mode (auto, parallel, throttled, on-demand), --t-high and --t-low
+// (battery %).
+void add_power_options(CLI::App& cmd, std::string& battery, std::string& mode, double& t_high, double& t_low,
+                       const PowerOptionTexts& help);
+
 }  // namespace nm::cli

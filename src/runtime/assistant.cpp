@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "runtime/energy/battery.h"
 #include "runtime/energy/machine_energy.h"
 
 namespace nm {
@@ -43,24 +44,62 @@ Result<std::unique_ptr<Assistant>> Assistant::create(const AssistantConfig& conf
   } else {
     NM_ASSIGN_OR_RETURN(a->vad_, load_silero_vad(config.vad));
   }
-  if (!config.voice.empty()) {
-    SpeechStreamParams sp;
-    if (config.voice != "espeak") {
-      NM_ASSIGN_OR_RETURN(a->voice_, VitsModel::load(config.voice));
-      sp.voice = a->voice_.get();
-    }
-    sp.n_threads = std::max(1, config.n_threads);
-    SpeechSink* s = sink;
-    NM_ASSIGN_OR_RETURN(a->speech_, SpeechStream::create(sp, [s](std::span<const float> pcm, int rate) {
-                          return s->write(pcm, rate);
-                        }));
-  }
+  a->voice_threads_ = std::max(1, config.n_threads);
+  NM_RETURN_IF_ERROR(a->load_voice());  // now, so that a bad voice file is an error before listening
   if (config.power_profile != "none") {
     auto e = energy::open_machine_energy(config.power_profile, [](const std::string&) {});
     if (!e.ok()) return e.status();
     if ((*e)->has_meter()) a->energy_ = std::move(*e);
   }
+  if (!config.battery.empty() || !config.power_mode.empty()) {
+    PowerControllerOptions o;
+    if (!config.battery.empty()) {
+      NM_ASSIGN_OR_RETURN(energy::BatterySpec spec, energy::parse_battery_spec(config.battery));
+      NM_ASSIGN_OR_RETURN(a->battery_, energy::open_battery(spec, ""));
+    }
+    if (!config.power_mode.empty()) {
+      NM_ASSIGN_OR_RETURN(o.policy.choice, energy::parse_power_mode(config.power_mode));
+    }
+    if (config.t_high != 0 || config.t_low != 0) {
+      o.policy.t_high = config.t_high / 100;
+      o.policy.t_low = config.t_low / 100;
+    }
+    o.max_threads = std::max(1, config.n_threads);
+    o.log = config.power_log;
+    // Applies the first mode now (on-demand: the voice is given back until a turn needs it).
+    NM_ASSIGN_OR_RETURN(a->power_, PowerController::create(o, a->battery_.get(), a->energy_.get(),
+                                                           static_cast<PowerTarget*>(a.get())));
+  }
   return a;
+}
+
+Status Assistant::load_voice() {
+  if (config_.voice.empty() || speech_) return Status::ok_status();
+  SpeechStreamParams sp;
+  if (config_.voice != "espeak") {
+    NM_ASSIGN_OR_RETURN(voice_, VitsModel::load(config_.voice));
+    sp.voice = voice_.get();
+  }
+  sp.n_threads = voice_threads_;
+  SpeechSink* s = sink_;
+  NM_ASSIGN_OR_RETURN(speech_, SpeechStream::create(sp, [s](std::span<const float> pcm, int rate) {
+                        return s->write(pcm, rate);
+                      }));
+  return Status::ok_status();
+}
+
+void Assistant::release_voice() {
+  if (speech_) (void)speech_->finish();  // idle between turns: nothing is left to speak
+  speech_.reset();
+  voice_.reset();
+}
+
+Status Assistant::apply(energy::PowerMode mode, int threads) {
+  NM_RETURN_IF_ERROR(target_.apply_power(mode, threads));
+  mode_ = mode;
+  if (threads != voice_threads_ || mode == energy::PowerMode::on_demand) release_voice();
+  voice_threads_ = threads;
+  return mode == energy::PowerMode::on_demand ? Status::ok_status() : load_voice();  // resident again
 }
 
 double Assistant::estimate_joules(const std::string& device, double ms, int threads, const std::string& kind) {
@@ -103,6 +142,14 @@ Result<bool> Assistant::turn(const Utterance& u, const std::function<void(std::s
   add("vad", "cpu", u.vad_ms, 1);
   add("audio", audio_dev, u.transcript.mel_ms + u.transcript.encode_ms, threads);
   add("asr", asr_dev, u.transcript.decode_ms, threads);
+  if (power_) {  // the battery now (drained by the turns before), and the mode of this turn
+    NM_RETURN_IF_ERROR(power_->refresh());
+    t.powered = true;
+    t.mode = power_->mode();
+    t.battery_level = power_->battery_level();
+    t.threads = voice_threads_;
+  }
+  NM_RETURN_IF_ERROR(load_voice());  // on-demand: loaded for this turn
   energy::EnergySpan whole;  // with a sensor: the turn after transcription, measured
   if (energy_ && energy_->measuring()) whole = energy_->begin();
 
@@ -142,6 +189,11 @@ Result<bool> Assistant::turn(const Utterance& u, const std::function<void(std::s
   t.answer_error = answered;
   const auto t_done = Clock::now();
   t.bricks.insert(t.bricks.end(), text_bricks.begin(), text_bricks.end());
+  if (energy_ && !energy_->measuring()) {  // the estimate behind a simulated battery sees the text bricks too
+    for (const BrickTime& b : text_bricks) {
+      energy_->note_busy(b.device, b.ms / 1000.0, voice_threads_, b.device == "cpu" ? "cpu" : "");
+    }
+  }
   if (speech_) {
     add("tts", "cpu", speech_->synth_ms() - synth_before, threads);
     // first_audio_ms counts from begin_turn().
@@ -157,6 +209,15 @@ Result<bool> Assistant::turn(const Utterance& u, const std::function<void(std::s
     }
   } else if (energy_) {
     t.energy_source = energy::describe_energy_source(*energy_);
+  }
+  if (power_) {
+    if (mode_ == energy::PowerMode::on_demand) {  // the text side gave its bricks back after the answer
+      t.given_back = frame.ok() ? std::vector<std::string>{"vision", "text"} : std::vector<std::string>{"text"};
+      if (speech_) {
+        release_voice();
+        t.given_back.push_back("tts");
+      }
+    }
   }
   return on_turn ? on_turn(t) : true;
 }

@@ -8,6 +8,17 @@
 // time and joules of every brick it ran and the delay from the end of the utterance to the
 // first spoken audio. The microphone is not read while a turn runs (the assistant does not
 // hear itself; a live device's overrun is recovered).
+// Power modes (a battery or a forced mode in the config): the assistant is the PowerTarget
+// of a PowerController (runtime/power_controller.h), which reads the battery before each
+// turn (draining a simulated one by the joules of the turns before) and sets the mode:
+//   parallel   every brick resident, all threads;
+//   throttled  resident, threads scaled by the policy's alpha (text bricks and the voice);
+//   on-demand  the text side's bricks and the voice are given back after every turn and
+//              loaded again for the next (the AnswerTarget's apply_power; the voice here).
+// The Whisper bricks and the voice activity detector stay resident in every mode: they
+// listen between turns. Answers are the same in every mode, token for token and sample for
+// sample (the kernels give the same bits for any thread count; each answer's voice noise
+// starts from the seed).
 // Not thread-safe: one thread runs an assistant.
 #pragma once
 
@@ -24,6 +35,7 @@
 #include "core/thread_pool.h"
 #include "runtime/energy/energy_monitor.h"
 #include "runtime/frame_source.h"
+#include "runtime/power_controller.h"
 #include "runtime/speech_input.h"
 #include "runtime/speech_stream.h"
 #include "runtime/whisper_transcribe.h"
@@ -47,6 +59,14 @@ class AnswerTarget {
   // the answer's text to on_piece as it is generated; appends the bricks it ran to *times.
   virtual Status answer(const std::string& question, const Image* frame,
                         const std::function<void(std::string_view)>& on_piece, std::vector<BrickTime>* times) = 0;
+  // From the next answer on: `threads` threads; on-demand: give the bricks back after each
+  // answer (and now), else keep them. Called between answers. A text side without power
+  // modes refuses (the default), and an assistant with a power policy then fails to start.
+  virtual Status apply_power(energy::PowerMode mode, int threads) {
+    (void)threads;
+    return error(ErrorCode::unsupported, std::string("this answering side has no power modes (asked for ") +
+                                             energy::power_mode_name(mode) + ")");
+  }
 };
 
 // Where spoken answers go: a speaker (ALSA) or one WAV file per turn.
@@ -68,6 +88,11 @@ struct AssistantConfig {
   int n_threads = 1;         // Whisper and the voice
   SpeechOptions speech;      // decoding options, utterance cutting
   int max_turns = 0;         // stop after this many answered utterances (0: until the input ends)
+  // Power modes: a battery ("sim:2000mAh@3.7V,start=80%", a fuel gauge: energy/battery.h)
+  // and/or a mode ("auto", "parallel", "throttled", "on-demand"); both "": no policy.
+  std::string battery, power_mode;
+  double t_high = 0, t_low = 0;  // thresholds in % (both 0: the policy's defaults)
+  std::function<void(const std::string&)> power_log;  // mode changes; default stderr
 };
 
 struct AssistantTurn {
@@ -83,13 +108,20 @@ struct AssistantTurn {
   // Why the text side could not answer (a question too long for the context, ...): the
   // turn is reported and the assistant listens on.
   Status answer_error;
+  // Under a power policy: the mode the turn ran in, the battery level read before it
+  // (NaN: none), the threads, and the bricks given back after it (on-demand).
+  bool powered = false;
+  energy::PowerMode mode = energy::PowerMode::parallel;
+  double battery_level = 0;
+  int threads = 0;
+  std::vector<std::string> given_back;
 };
 
-class Assistant {
+class Assistant final : public PowerTarget {
  public:
   static Result<std::unique_ptr<Assistant>> create(const AssistantConfig& config, AnswerTarget& target,
                                                    SpeechSink* sink);
-  ~Assistant();
+  ~Assistant() override;
 
   // Listens to `mic` until it ends, max_turns, or on_turn returns false. on_heard is called
   // with each transcript before it is answered, on_piece with the answer as generated,
@@ -100,6 +132,11 @@ class Assistant {
 
   const WhisperTranscriber& transcriber() const { return *asr_; }
   int turns() const { return turns_; }
+  // The power policy's counts (answers, joules and seconds per mode); null without one.
+  const PowerStats* power_stats() const { return power_ ? &power_->stats() : nullptr; }
+
+  // PowerTarget (the controller calls it before a turn).
+  Status apply(energy::PowerMode mode, int threads) override;
 
  private:
   Assistant(const AssistantConfig& c, AnswerTarget& t, SpeechSink* s) : config_(c), target_(t), sink_(s) {}
@@ -107,6 +144,8 @@ class Assistant {
                     const std::function<bool(const AssistantTurn&)>& on_turn);
   // Joules of `ms` of a brick's work with `threads` threads, from the estimate (< 0 without one).
   double estimate_joules(const std::string& device, double ms, int threads, const std::string& kind);
+  Status load_voice();  // the voice and its stream, with voice_threads_ threads
+  void release_voice();
 
   AssistantConfig config_;
   AnswerTarget& target_;
@@ -117,6 +156,10 @@ class Assistant {
   std::unique_ptr<VitsModel> voice_;
   std::unique_ptr<SpeechStream> speech_;
   std::unique_ptr<energy::EnergyMonitor> energy_;
+  std::unique_ptr<energy::BatterySource> battery_;
+  std::unique_ptr<PowerController> power_;  // after what it drives and reads: destroyed first
+  energy::PowerMode mode_ = energy::PowerMode::parallel;
+  int voice_threads_ = 1;
   int turns_ = 0;
 };
 

@@ -76,6 +76,7 @@ Status SpeechStream::drain() {
 
 void SpeechStream::begin_turn() {
   std::lock_guard<std::mutex> lock(mu_);
+  if (synth_) synth_->reseed();  // the worker is idle between answers (drain)
   t0_ = std::chrono::steady_clock::now();
   first_audio_ms_ = -1;
   turn_spoken_ = 0;

@@ -48,7 +48,8 @@ class SpeechStream {
   Status finish();
   // Speaks the rest and waits until the sink has had it all; the stream stays open.
   Status drain();
-  // Restarts the clock of first_audio_ms() (a new answer begins).
+  // Restarts the clock of first_audio_ms() and the voice's noise (a new answer begins: each
+  // answer is spoken as by a fresh stream). Call it when the stream is idle (after drain()).
   void begin_turn();
 
   // Call these after drain() or finish().

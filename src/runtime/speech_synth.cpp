@@ -25,6 +25,7 @@ SpeechSynth::SpeechSynth(const VitsModel& model, const SpeechParams& p)
       length_scale_(p.length_scale > 0 ? p.length_scale : model.voice().length_scale),
       noise_w_(p.noise_w >= 0 ? p.noise_w : model.voice().noise_w),
       max_frames_(p.max_frames > 0 ? std::min<int64_t>(p.max_frames, kMaxFrames) : kMaxFrames),
+      seed_(p.seed),
       rng_(p.seed) {}
 
 Result<std::unique_ptr<SpeechSynth>> SpeechSynth::create(const VitsModel& model, const SpeechParams& params) {

@@ -48,6 +48,9 @@ class SpeechSynth {
   // [n_frames][inter].
   Status run_encoder(std::span<const int32_t> ids, ThreadPool& pool, std::vector<float>& stats, std::vector<float>& logw);
   Status run_decoder(std::span<const float> z, int n_frames, ThreadPool& pool, std::vector<float>& audio);
+  // Restarts the noise from the seed: what follows is spoken as by a fresh synth (one per
+  // answer, so an answer sounds the same whether or not the voice was reloaded before it).
+  void reseed() { rng_.seed(seed_); }
   // The frame count of each phoneme of the last utterance.
   const std::vector<int32_t>& last_durations() const { return durations_; }
 
@@ -68,6 +71,7 @@ class SpeechSynth {
   BrickRunner runner_;
   float noise_scale_, length_scale_, noise_w_;
   int64_t max_frames_;
+  uint64_t seed_;
   std::mt19937_64 rng_;
   std::map<int, Prepared> encoders_, decoders_;
   std::vector<int32_t> durations_;

@@ -322,6 +322,21 @@ TEST(CApiBadInput, SessionCallsCheckEveryPointer) {
     EXPECT_GE(e.prefill_joules, 0.0);
     EXPECT_NE(std::string(e.source), "");
   }
+  // Power modes: a NULL session or another mode is refused; on demand gives the bricks back
+  // and the next turn, with one thread, answers as before (threads do not change the bits).
+  EXPECT_EQ(nm_session_set_power_mode(nullptr, NM_POWER_PARALLEL, 1), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_set_power_mode(s, NM_POWER_NONE, 1), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(nm_session_set_power_mode(s, 3, 1), NM_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(nm_session_last_error(s)).find("power mode"), std::string::npos);
+  std::string kept, on_demand;
+  auto keep_text = [](const char* piece, int32_t, void* u) { *static_cast<std::string*>(u) += piece; return 0; };
+  nm_session_reset(s);
+  ASSERT_EQ(nm_session_chat(s, "How many shapes?", 4, keep_text, &kept), NM_OK) << nm_session_last_error(s);
+  ASSERT_EQ(nm_session_set_power_mode(s, NM_POWER_ON_DEMAND, 1), NM_OK) << nm_session_last_error(s);
+  nm_session_reset(s);
+  ASSERT_EQ(nm_session_chat(s, "How many shapes?", 4, keep_text, &on_demand), NM_OK) << nm_session_last_error(s);
+  EXPECT_EQ(on_demand, kept);
+  EXPECT_EQ(nm_session_set_power_mode(s, NM_POWER_PARALLEL, 1 << 20), NM_OK);  // clamped to the session's threads
   nm_session_free(s);
   nm_model_free(m);
 }

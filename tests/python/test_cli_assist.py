@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import whisper_helpers as wh
+from make_tiny_vits import write_tiny_vits
 
 NANOMIND = os.path.join(os.environ.get("NM_BIN", "."), "nanomind")
 QUESTIONS = ["What shape is the red one?", "How many shapes are there?"]
@@ -104,6 +105,52 @@ def test_turns_equal_the_steps_run_one_by_one(setup, tmp_path):
         assert "first audio" in first
 
 
+def test_power_modes_keep_the_answers(setup, tmp_path):
+    """Under the power policy (issue 16's modes, driven per turn by the PowerController) the
+    answers are the same as in parallel mode, word for word and sample for sample (a random
+    VITS voice, whose noise each answer starts from the seed): forced on-demand gives the
+    text bricks and the voice back after every turn; a simulated battery that starts just
+    above the parallel threshold leaves parallel once the first question's joules drain it."""
+    s = setup
+    voice = str(tmp_path / "voice.gguf")
+    write_tiny_vits(voice, seed=5)
+    common = ["--asr", s["whisper"], "--mic", s["mic"], "--camera", s["cam"], "--beam-size", "1", "--temp", "0",
+              "-n", "12", "-t", "2", "--voice", voice]
+    runs = {}
+    for name, power in [("parallel", ["--power-mode", "parallel"]), ("on-demand", ["--power-mode", "on-demand"]),
+                        ("battery", ["--battery", "sim:0.075mAh@3.7V,start=51%"])]:
+        say = tmp_path / name
+        say.mkdir()
+        r = nm("assist", *common, *power, "--say", str(say))
+        assert r.returncode == 0, (name, r.stderr)
+        turns = re.findall(r"^\[turn (\d+) \|.* \| (parallel|throttled|on-demand), (\d+) threads?(.*)\]$", r.stderr, re.M)
+        assert len(turns) >= 1, (name, r.stderr)
+        assert re.search(r"^\[power: \d+ mode changes? \| joules \(", r.stderr, re.M), r.stderr
+        runs[name] = (r, say, turns)
+    base, base_say, base_turns = runs["parallel"]
+    assert all(t[1] == "parallel" and t[2] == "2" for t in base_turns), base.stderr
+    for name in ("on-demand", "battery"):
+        r, say, turns = runs[name]
+        assert r.stdout == base.stdout, name
+        assert len(turns) == len(base_turns), (name, r.stderr)
+        for i in range(1, len(turns) + 1):
+            wav = f"answer-{i}.wav"
+            assert (say / wav).exists() == (base_say / wav).exists(), (name, wav)
+            if (base_say / wav).exists():
+                assert np.array_equal(read_wav(say / wav)[1], read_wav(base_say / wav)[1]), (name, wav)
+    demand = runs["on-demand"][2]
+    assert all(t[1] == "on-demand" and "given back: vision text" in t[3] for t in demand), runs["on-demand"][0].stderr
+    assert all(t[3].endswith(" tts") for t in demand)  # the voice, loaded for the turn, given back after it
+    # The battery (1 J) starts at 51%, just above the parallel threshold, and is read before
+    # each answer: the joules of hearing the first question already take it below 50%.
+    r, _, turns = runs["battery"]
+    assert "nanomind: power: starting in parallel mode (battery 51.0%" in r.stderr, r.stderr
+    assert re.search(r"^nanomind: power: parallel -> (throttled|on-demand) ", r.stderr, re.M), r.stderr
+    for t in turns:  # each turn in the mode of the level read before it (it only drains: no hysteresis)
+        level = float(re.search(r"battery ([\d.]+)%", t[3]).group(1))
+        assert t[1] == ("parallel" if level > 50 else "throttled" if level > 20 else "on-demand"), (t, r.stderr)
+
+
 def test_the_turn_count_limit_and_no_voice(setup):
     s = setup
     r = nm("assist", "--asr", s["whisper"], "--mic", s["mic"], "--camera", s["cam"], "--beam-size", "1",
@@ -138,6 +185,9 @@ def test_bad_input_is_a_clear_error(setup, tmp_path):
         (["--asr", s["whisper"], "--mic", s["mic"], "--say", str(tmp_path), "--speak", "default"], "not both"),
         (["--asr", s["whisper"], "--mic", s["mic"], "--say", str(tmp_path), "--voice", str(tmp_path / "v.gguf")],
          "v.gguf"),
+        (["--asr", s["whisper"], "--mic", s["mic"], "--battery", "sim:lots"], "'lots'"),
+        (["--asr", s["whisper"], "--mic", s["mic"], "--battery", "sim:1mAh@3.7V", "--t-high", "30", "--t-low", "40"],
+         "T_low"),
     ]
     for args, msg in cases:
         r = nm("assist", *args, "-t", "2")
