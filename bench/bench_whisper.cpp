@@ -4,7 +4,9 @@
 // peak and the decode step's weight bytes per second as a fraction of its read bandwidth,
 // both measured in the same run. The window is 30 s of noise (the speed does not depend on
 // what is said).
-// Usage: bench_whisper MODEL [--threads N] [--reps N] [--cross f16|f32]
+// Quantised matrices run from packed CPU copies as in transcribe (the copy is made in the
+// "graph build" time); --repack 0 runs them from the model's own layout.
+// Usage: bench_whisper MODEL [--threads N] [--reps N] [--cross f16|f32] [--repack 0|1]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -14,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/cpu/packed_weights.h"
 #include "runtime/whisper_context.h"
 #include "kernels/roofline.h"
 
@@ -59,14 +62,16 @@ double best_of(int reps, F&& f) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s MODEL [--threads N] [--reps N] [--cross f16|f32]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s MODEL [--threads N] [--reps N] [--cross f16|f32] [--repack 0|1]\n", argv[0]);
     return 2;
   }
   int threads = 2, reps = 3;
+  bool repack = true;
   nm::DType cross = nm::DType::F16;  // the cross-attention K/V buffer (WhisperDecoderParams::cross_type)
   for (int i = 2; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--reps")) reps = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--repack")) repack = std::atoi(argv[i + 1]) != 0;
     if (!std::strcmp(argv[i], "--cross")) cross = std::strcmp(argv[i + 1], "f32") ? nm::DType::F16 : nm::DType::F32;
   }
   const double t_load0 = now_s();
@@ -99,7 +104,9 @@ int main(int argc, char** argv) {
   mel.window(0, nm::kWhisperChunkFrames, window.data());
 
   const double t_b0 = now_s();
-  auto enc = nm::WhisperEncoder::create(m.value(), {});
+  nm::BrickRunParams run;
+  if (repack) run.packed = nm::PackedWeights::for_memory(model.arena_data(), model.arena_bytes());
+  auto enc = nm::WhisperEncoder::create(m.value(), run);
   if (!enc.ok()) return report(enc.status()) ? 0 : 1;
   const double t_build = now_s() - t_b0;
   const double t_enc = best_of(reps, [&] { return report(enc.value()->encode(window.data(), pool, states)); });
@@ -107,6 +114,7 @@ int main(int argc, char** argv) {
   nm::WhisperDecoderParams dp;
   dp.n_beams = 5;
   dp.cross_type = cross;
+  dp.run = run;
   auto dec = nm::WhisperDecoder::create(m.value(), dp);
   if (!dec.ok()) return report(dec.status()) ? 0 : 1;
   nm::WhisperDecoder& d = *dec.value();
@@ -139,7 +147,8 @@ int main(int argc, char** argv) {
   const double peak = nm::measure_fma_peak(pool, nm::best_isa());
   const double bw = nm::measure_read_bandwidth(pool, (size_t)512 << 20);
   const double bytes = decode_bytes(model, cross);
-  std::printf("%s, threads %d (%s)\n", model.describe().c_str(), threads, nm::isa_name(nm::best_isa()));
+  std::printf("%s, threads %d (%s), %s\n", model.describe().c_str(), threads, nm::isa_name(nm::best_isa()),
+              repack ? "packed CPU copies of quantised matrices" : "matrices in the model's layout");
   std::printf("  load %.0f ms, graph build %.0f ms\n", t_load * 1e3, t_build * 1e3);
   std::printf("  log-mel (30 s)   %8.1f ms\n", t_mel * 1e3);
   std::printf("  encoder          %8.1f ms  %.1f GFLOP, %.1f GFLOP/s = %.0f%% of the f32 FMA peak (%.1f GFLOP/s)\n",

@@ -210,7 +210,7 @@ class Session(_Handle):
 
 class AsrParams(ctypes.Structure):
     _fields_ = [("model_path", ctypes.c_char_p), ("n_threads", ctypes.c_int), ("max_sequences", ctypes.c_int32),
-                ("devices", ctypes.c_char_p)]
+                ("devices", ctypes.c_char_p), ("no_repack", ctypes.c_int32)]
 
 
 class TranscribeParams(ctypes.Structure):
@@ -251,8 +251,9 @@ def _bind_asr(c):
                                      ctypes.c_char_p, i32]
 
 
-def load_asr(lib, model_path, n_threads=0, max_sequences=0, devices=None):
-    """A Whisper model (ggml file or CTranslate2 directory) through the C API; devices as --device."""
+def load_asr(lib, model_path, n_threads=0, max_sequences=0, devices=None, no_repack=False):
+    """A Whisper model (ggml file or CTranslate2 directory) through the C API; devices as --device,
+    no_repack as transcribe's --no-repack."""
     c = lib.c
     if not hasattr(c, "_asr_bound"):
         _bind_asr(c)
@@ -260,6 +261,7 @@ def load_asr(lib, model_path, n_threads=0, max_sequences=0, devices=None):
     p = c.nm_asr_default_params()
     p.model_path, p.n_threads, p.max_sequences = model_path.encode(), n_threads, max_sequences
     p.devices = devices.encode() if devices else None
+    p.no_repack = 1 if no_repack else 0
     handle, err = ctypes.c_void_p(), ctypes.create_string_buffer(1024)
     st = c.nm_asr_load(ctypes.byref(p), ctypes.byref(handle), err, len(err))
     if st != OK:

@@ -441,6 +441,9 @@ typedef struct nm_asr_params {
   int32_t max_sequences;  /* most sequences decoded side by side (beam size, best-of); 0 = 5 */
   const char* devices;    /* NULL or "" = the CPU; "opencl" = both bricks there; or per brick,
                              "audio=opencl,asr=cpu" (the encoder is the brick worth a GPU/NPU) */
+  int32_t no_repack;      /* 0 = on a CPU, quantised matrices (Q8_0, Q4_0, Q5_0, ...) run from a
+                             row-interleaved copy made at load, faster (it costs their bytes once
+                             more: Whisper keeps its own copy); 1 = from the model's layout */
 } nm_asr_params;
 
 typedef struct nm_transcribe_params {

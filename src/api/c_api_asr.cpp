@@ -197,6 +197,7 @@ nm_status nm_asr_load(const nm_asr_params* params, nm_asr** out, char* err, size
     a->model = std::move(m).value();
     nm::WhisperPlacement where;
     if (params->devices) where.devices = params->devices;
+    where.pack_weights = params->no_repack == 0;
     auto t = nm::WhisperTranscriber::create(a->model, where, params->max_sequences > 0 ? params->max_sequences : 5);
     if (!t.ok()) {
       copy_message(t.status().to_string(), err, err_size);

@@ -42,6 +42,7 @@ struct TranscribeOptions {
   std::string devices;
   float duration = 0.0f;
   int audio_ctx = 0;
+  bool no_repack = false;
 };
 
 // "00:01:02.345" (sep '.') or "00:01:02,345" (SRT).
@@ -153,6 +154,7 @@ int transcribe(const TranscribeOptions& o) {
   ap.n_threads = o.n_threads;
   ap.max_sequences = std::max(o.beam_size, o.best_of);
   ap.devices = o.devices.c_str();
+  ap.no_repack = o.no_repack;
   char err[1024] = "";
   nm_asr* raw = nullptr;
   if (nm_asr_load(&ap, &raw, err, sizeof err) != NM_OK) {
@@ -255,6 +257,9 @@ void register_transcribe(CLI::App& app) {
                   "Encoder positions per window, 20 ms each: 0 = all 1500 (the 30 s window, as Whisper), "
                   "-1 = fitted to each window's audio (faster on short audio, not the reference computation)")
       ->check(CLI::Range(-1, 1500))->capture_default_str();
+  cmd->add_flag("--no-repack", o->no_repack,
+                "Run quantised matrices in the model's layout (default: a row-interleaved CPU copy, faster, "
+                "which costs their bytes once more)");
   cmd->add_option("--entropy-thold", o->entropy_thold, "Retry a window whose last 32 tokens have less entropy")->check(real_in(0, 10, false, "0 to 10"))->capture_default_str();
   cmd->add_option("--logprob-thold", o->logprob_thold, "Retry a window with a lower mean log-probability")->check(real_in(-100, 0, false, "-100 to 0"))->capture_default_str();
   cmd->add_option("--no-speech-thold", o->no_speech_thold, "No-speech probability above which an unlikely window is skipped as silence")->check(real_in(0, 1, false, "0 to 1"))->capture_default_str();

@@ -87,6 +87,7 @@ struct WhisperPlacement {
   // worth an accelerator; the decoder's small steps stay on the CPU best).
   std::string devices;
   Isa isa = best_isa();  // kernels of the CPU executor
+  bool pack_weights = true;  // quantised matrices from packed CPU copies (BrickRunParams::packed)
 };
 
 class WhisperTranscriber {

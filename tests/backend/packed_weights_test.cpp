@@ -186,5 +186,39 @@ TEST(PackedWeights, SpilledCopiesLeaveTheResidentSetAndComeBackUnchanged) {
   std::remove(mf.path.c_str());
 }
 
+// Weights in memory the caller owns (Whisper's arena): the same products as that layout,
+// packed once, the caller's bytes left as they were, and memory outside the range refused.
+TEST(PackedWeights, FromMemoryLeavesTheSourceAlone) {
+  const Isa isa = best_isa();
+  if (!matmul_packable(isa, DType::Q8_0, 32, 256)) GTEST_SKIP() << "no packed Q8_0 kernel on " << isa_name(isa);
+  std::mt19937 rng(std::random_device{}());
+  const int64_t k = 256, m = 32;
+  const std::vector<uint8_t> rows = random_rows(DType::Q8_0, m, k, rng);
+  std::vector<uint8_t> arena(rows.size() + 4096);
+  std::copy(rows.begin(), rows.end(), arena.begin() + 64);
+  const std::vector<uint8_t> before = arena;
+  Tensor w = Tensor::make(DType::Q8_0, {k, m, 1, 1}, arena.data() + 64);
+  std::shared_ptr<PackedWeights> packed = PackedWeights::for_memory(arena.data(), arena.size());
+  ASSERT_NE(packed, nullptr);
+  const void* p = packed->get(isa, w);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(packed->get(isa, w), p) << "packed twice";
+  EXPECT_EQ(packed->packed_bytes(), matmul_packed_bytes(DType::Q8_0, m, k));
+  EXPECT_TRUE(arena == before) << "the caller's memory changed";
+  std::normal_distribution<float> normal;
+  std::vector<float> x(5 * k);
+  for (float& v : x) v = normal(rng);
+  for (int64_t n : {1, 5}) {
+    const std::vector<float> plain = product(isa, w, nullptr, x, n), fast = product(isa, w, p, x, n);
+    float scale = 0;
+    for (float v : plain) scale = std::max(scale, std::fabs(v));
+    for (size_t i = 0; i < plain.size(); ++i) EXPECT_NEAR(fast[i], plain[i], 1e-5f * (1.0f + scale)) << "n=" << n << " at " << i;
+  }
+  std::vector<uint8_t> outside = rows;
+  w.data = outside.data();
+  EXPECT_EQ(packed->get(isa, w), nullptr) << "memory outside the range";
+  EXPECT_EQ(PackedWeights::for_memory(nullptr, 16), nullptr);
+}
+
 }  // namespace
 }  // namespace nm

@@ -97,6 +97,11 @@ class Whisper:
         self.shim.nm_shim_whisper_mel_filters(self.h, ptr(f))
         return f
 
+    def packed_bytes(self):
+        """Bytes of matrices running from packed CPU copies; -1 where this ISA has none for the type."""
+        self.shim.nm_shim_whisper_packed_bytes.restype = ctypes.c_int64
+        return int(self.shim.nm_shim_whisper_packed_bytes(self.h))
+
     def set_audio_ctx(self, n_ctx):
         """Encoder positions of the calls that follow (0: all 1500); encode() then takes
         2 x n_ctx mel frames and the decoder n_ctx states."""

@@ -1,16 +1,19 @@
 // Whisper brick entry points for the reference tests (tests/python/test_whisper*.py): the
 // log-mel front end, model loading, the encoder, decoder logits (prefill and incremental,
 // one or several sequences) and the vocabulary, each checked against numpy float64.
+// Quantised matrices run from packed CPU copies, as WhisperTranscriber runs them.
 #include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "backend/cpu/packed_weights.h"
 #include "bricks/whisper/log_mel.h"
 #include "runtime/whisper_context.h"
 #include "bricks/whisper/whisper_model.h"
 #include "core/audio.h"
+#include "kernels/matmul_packed.h"
 #include "tests/shim/shim.h"
 
 namespace {
@@ -19,6 +22,7 @@ struct WhisperCase {
   std::shared_ptr<const nm::WhisperModel> model;
   std::unique_ptr<nm::WhisperEncoder> encoder;
   std::unique_ptr<nm::ThreadPool> pool;
+  nm::BrickRunParams run;  // packed copies shared by the encoder and every decoder
   int n_ctx = 0;  // encoder positions (0: all 1500), nm_shim_whisper_set_audio_ctx
 };
 
@@ -27,6 +31,7 @@ std::unique_ptr<nm::WhisperDecoder> decoder(WhisperCase* c, const float* states,
   p.n_beams = n_beams;
   p.kv_type = kv_f32 ? nm::DType::F32 : nm::DType::F16;
   p.cross_type = p.kv_type;
+  p.run = c->run;
   auto d = nm::WhisperDecoder::create(c->model, p);
   if (!d.ok()) return nullptr;
   const auto& hp = c->model->hparams();
@@ -80,7 +85,8 @@ NM_SHIM void* nm_shim_whisper_open(const char* path, int n_threads, char* msg, i
   }
   auto c = std::make_unique<WhisperCase>();
   c->model = std::move(m).value();
-  auto e = nm::WhisperEncoder::create(c->model, {});
+  c->run.packed = nm::PackedWeights::for_memory(c->model->arena_data(), c->model->arena_bytes());
+  auto e = nm::WhisperEncoder::create(c->model, c->run);
   if (!e.ok()) {
     copy_message(e.status().to_string(), msg, cap);
     return nullptr;
@@ -92,6 +98,15 @@ NM_SHIM void* nm_shim_whisper_open(const char* path, int n_threads, char* msg, i
 }
 
 NM_SHIM void nm_shim_whisper_free(void* h) { delete static_cast<WhisperCase*>(h); }
+
+// Bytes of matrices running from packed copies so far, or -1 where this ISA has no packed
+// kernel for the model's matrices (they then run in the file's layout).
+NM_SHIM int64_t nm_shim_whisper_packed_bytes(void* h) {
+  const auto* c = static_cast<WhisperCase*>(h);
+  const auto& hp = c->model->hparams();
+  if (!nm::matmul_packable(c->run.isa, c->model->weight_type(), hp.n_audio_state, hp.n_audio_state)) return -1;
+  return (int64_t)c->run.packed->packed_bytes();
+}
 
 // hp[0..9]: n_vocab, n_audio_ctx, n_audio_state, n_audio_head, n_audio_layer, n_text_ctx,
 // n_text_state, n_text_head, n_text_layer, n_mels; sp[0..9]: eot, sot, lang_begin,

@@ -43,6 +43,14 @@ PackedWeights::PackedWeights(const std::string& path, const void* file, size_t f
       file_bytes_(file_bytes),
       spill_dir_(std::move(spill_dir)) {}
 
+PackedWeights::PackedWeights(const void* base, size_t bytes)
+    : in_memory_(true), file_(static_cast<const char*>(base)), file_bytes_(bytes) {}
+
+std::shared_ptr<PackedWeights> PackedWeights::for_memory(const void* base, size_t bytes) {
+  if (!base || bytes == 0) return nullptr;
+  return std::shared_ptr<PackedWeights>(new PackedWeights(base, bytes));
+}
+
 std::shared_ptr<PackedWeights> PackedWeights::for_file(const GgufFile& file, const std::string& spill_dir) {
   if (file.path().empty()) return nullptr;
   return std::make_shared<PackedWeights>(file.path(), file.data(), file.file_size(), spill_dir);
@@ -69,7 +77,7 @@ const void* PackedWeights::get(Isa isa, const Tensor& w) {
   const char* p = static_cast<const char*>(w.data);
   const int64_t m = w.ne[1], k = w.ne[0];
   const size_t row_bytes = row_size(w.type, k);
-  if (fd_ < 0 || !p || w.ne[2] != 1 || w.ne[3] != 1 || w.nb[1] != row_bytes || !matmul_packable(isa, w.type, m, k)) {
+  if ((fd_ < 0 && !in_memory_) || !p || w.ne[2] != 1 || w.ne[3] != 1 || w.nb[1] != row_bytes || !matmul_packable(isa, w.type, m, k)) {
     return nullptr;
   }
   const size_t bytes = matmul_packed_bytes(w.type, m, k);
@@ -85,6 +93,11 @@ const void* PackedWeights::get(Isa isa, const Tensor& w) {
     arena_ = std::move(arena).value();
   }
   char* copy = static_cast<char*>(arena_.data()) + (p - file_);
+  if (in_memory_) {  // the owner's memory: copied as it is, left alone
+    matmul_pack_weights(w.type, p, row_bytes, m, k, copy);
+    bytes_ += bytes;
+    return packed_.emplace(p, copy).first->second;
+  }
   constexpr int64_t kSliceRows = kPackRows * 64;  // whole groups per read
   std::vector<char> slice(std::min<size_t>(bytes, (size_t)kSliceRows * row_bytes));
   for (int64_t r0 = 0; r0 < m; r0 += kSliceRows) {

@@ -18,6 +18,10 @@
 // folder cannot hold the file) they are anonymous memory and evict() cannot keep them.
 // Thread-safety: get() may be called from any thread; evict() only while no graph reads
 // the copies.
+// for_memory() packs weights that live in memory the caller owns (Whisper copies its
+// files into an arena): they are copied from there, and that memory is left as it is (the
+// owner may still read it: embedding rows, other devices), so those copies cost their bytes
+// once more.
 #pragma once
 
 #include <cstddef>
@@ -41,6 +45,9 @@ class PackedWeights {
   PackedWeights(const std::string& path, const void* file, size_t file_bytes, std::string spill_dir = "");
   // For a model file opened from a path; null for one parsed from memory.
   static std::shared_ptr<PackedWeights> for_file(const GgufFile& file, const std::string& spill_dir = "");
+  // For weights in [base, base + bytes) of memory the caller owns and keeps unchanged for
+  // the lifetime of the copies (and of the graphs prepared with them).
+  static std::shared_ptr<PackedWeights> for_memory(const void* base, size_t bytes);
   ~PackedWeights();
   PackedWeights(const PackedWeights&) = delete;
   PackedWeights& operator=(const PackedWeights&) = delete;
@@ -55,7 +62,9 @@ class PackedWeights {
   bool evict();
 
  private:
+  PackedWeights(const void* base, size_t bytes);
   int fd_ = -1;
+  bool in_memory_ = false;  // for_memory(): copy from file_ itself, never advise it
   const char* file_;
   size_t file_bytes_;
   std::string spill_dir_;

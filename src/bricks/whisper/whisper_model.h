@@ -103,6 +103,10 @@ class WhisperModel {
   // Type of the large matrices (what a user would call the model's type).
   DType weight_type() const { return weight_type_; }
   size_t weight_bytes() const { return weight_bytes_; }
+  // The arena every tensor of weights() points into (the runtime packs CPU copies of its
+  // matrices from it: backend/cpu/packed_weights.h).
+  const void* arena_data() const { return arena_.data(); }
+  size_t arena_bytes() const { return arena_.size(); }
   // Tokens never sampled, and tokens not sampled first (Whisper's suppress_tokens -1 and
   // suppress_blank): from the CTranslate2 config, or derived as Whisper derives them.
   const std::vector<int32_t>& suppress() const { return suppress_; }
