@@ -3,6 +3,8 @@
 #include <cmath>
 #include <string>
 
+#include "kernels/matmul_packed.h"  // kPackRows
+
 namespace nm {
 namespace {
 
@@ -29,7 +31,7 @@ NodeId mlp(Graph& g, NodeId x, const WhisperBlock& L, const std::string& p) {
 // 1-D convolution (kernel 3, padding 1) as a 2-D im2col of height 1 and a matmul with the
 // kernel's [3 * c_in, c_out] rows: input [len, c_in] (time innermost) -> [c_out, len / stride].
 NodeId conv(Graph& g, const Tensor& kernel, const Tensor& bias, NodeId x, int stride, const std::string& name) {
-  const Tensor& xt = g.node(x).t;
+  const Tensor xt = g.node(x).t;  // a copy: adding nodes reallocates the graph's nodes
   const int64_t len = xt.ne[0], c_in = xt.ne[1], c_out = kernel.ne[2];
   const NodeId k = g.weight(kernel, name);
   ConvParams p;
@@ -61,6 +63,20 @@ NodeId cross_attention(Graph& g, NodeId q, NodeId k, NodeId v, float scale) {
     out = out == kInvalidNode ? oh : g.concat(out, oh, 1);                // [hd, h + 1, n]
   }
   return g.reshape(out, {hd * H, n, 1, 1});
+}
+
+// The logits: the token embedding as the output projection, the largest matrix of a decode
+// step (51865 rows in Whisper base, more bytes than the decoder's blocks together). Its rows
+// are split after the last whole group of kPackRows, so that on a CPU the first part runs
+// from a packed copy (only whole groups pack) and the few rows after it as stored.
+NodeId logits(Graph& g, const Tensor& emb, NodeId x) {
+  const int64_t rows = emb.ne[1], head = rows / kPackRows * kPackRows;
+  if (head == rows || head == 0) return g.matmul(g.weight(emb, "decoder.token_embedding"), x);
+  char* data = static_cast<char*>(emb.data);
+  const NodeId a = g.weight(Tensor::make(emb.type, {emb.ne[0], head, 1, 1}, data), "decoder.token_embedding");
+  const NodeId b = g.weight(Tensor::make(emb.type, {emb.ne[0], rows - head, 1, 1}, data + head * emb.nb[1]),
+                            "decoder.token_embedding.tail");
+  return g.concat(g.matmul(a, x), g.matmul(b, x), 0);
 }
 
 }  // namespace
@@ -187,7 +203,7 @@ Result<WhisperDecoderGraph> build_whisper_decoder_graph(const WhisperModel& mode
     g.cpy(g.reshape(v, {hd, H, T, B}), vs);
     NodeId a = kInvalidNode;
     for (int64_t b = 0; b < B; ++b) {
-      const Tensor& qt = g.node(q).t;
+      const Tensor qt = g.node(q).t;
       const NodeId qb = heads(g, g.view(q, {E, T, 1, 1}, qt.nb, (size_t)(b * T) * qt.nb[1]), hd, H, T);
       auto beam = [&](NodeId c) {
         const size_t plane = row * (size_t)n_kv;
@@ -212,11 +228,11 @@ Result<WhisperDecoderGraph> build_whisper_decoder_graph(const WhisperModel& mode
     x = mlp(g, x, L, p);
   }
   if (!all_logits && T > 1) {  // one beam: its last token only
-    const Tensor& xt = g.node(x).t;
+    const Tensor xt = g.node(x).t;
     x = g.view(x, {E, 1, 1, 1}, xt.nb, (size_t)(T - 1) * xt.nb[1]);
   }
   x = norm(g, x, w.dec_ln_w, w.dec_ln_b);
-  dg.out = g.output(g.matmul(g.weight(w.tok_emb, "decoder.token_embedding"), x), "logits");
+  dg.out = g.output(logits(g, w.tok_emb, x), "logits");
   if (!g.status().ok()) return g.status();
   return dg;
 }
