@@ -135,6 +135,13 @@ Result<std::unique_ptr<Pipeline>> Pipeline::create(const PipelineModels& models,
     NM_ASSIGN_OR_RETURN(p->image_, p->make_vision(p->vision_device_));
   }
   NM_ASSIGN_OR_RETURN(p->text_, p->make_text(p->text_device_));
+  // On demand, nothing of a brick is resident until it runs: the model files' pages that
+  // loading touched (metadata, vocabulary) are given back now, not after each brick's first
+  // run (a server or a camera stream may wait long for its first event).
+  if (params.residency == Residency::on_demand) {
+    p->release_vision();
+    p->release_text();
+  }
   return p;
 }
 

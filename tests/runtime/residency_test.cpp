@@ -98,6 +98,25 @@ TEST(Residency, ReleasingABrickDropsItsPagesFromTheResidentSet) {
   EXPECT_EQ(again, reply);
 }
 
+TEST(Residency, AnOnDemandSessionHoldsNoModelPagesBeforeItsFirstRun) {
+  // A keep session's answer maps both files' pages into this process.
+  auto keep = test::demo_session(Residency::keep);
+  ASSERT_NE(keep, nullptr);
+  auto img = load_image(test::kModels + "samples/scene_3.png");
+  ASSERT_TRUE(img.ok());
+  ASSERT_TRUE(keep->chat("How many shapes are there?", {img.value()}, 4, [](const std::string&, int32_t) {
+    return true;
+  }).ok());
+  ASSERT_GT(file_rss(kMmproj), 0u);
+  ASSERT_GT(file_rss(kLlm), 0u);
+  // A session made on demand gives them back at once: a server or a camera stream waiting
+  // for its first event holds no model pages (issue 16: between events, 0 resident model bytes).
+  auto lazy = test::demo_session(Residency::on_demand);
+  ASSERT_NE(lazy, nullptr);
+  EXPECT_EQ(file_rss(kMmproj), 0u);
+  EXPECT_EQ(file_rss(kLlm), 0u);
+}
+
 TEST(Residency, OnDemandGivesEachBrickBackAfterItsRunWithTheSameAnswers) {
   auto keep = test::demo_session(Residency::keep);
   auto lazy = test::demo_session(Residency::on_demand);
