@@ -102,8 +102,9 @@ int calibrate(const CalibrateOptions& o) {
   for (const ProfileDevice& d : p->devices) {
     const ProfileMatmul* dec = d.matmul_for("q4_0", 1);
     const ProfileMatmul* pre = d.matmul_for("q4_0", c.prefill_tokens);
-    std::printf("  %-10s read %7.1f GB/s  launch %8.1f us", d.name.c_str(), d.read_gbps.known() ? d.read_gbps.value : 0.0,
-                d.launch_us.known() ? d.launch_us.value : 0.0);
+    std::printf("  %-10s read %7.1f GB/s  launch %8.1f us  per op %6.2f us", d.name.c_str(),
+                d.read_gbps.known() ? d.read_gbps.value : 0.0, d.launch_us.known() ? d.launch_us.value : 0.0,
+                d.op_us.known() ? d.op_us.value : 0.0);
     if (dec && pre && dec != pre)
       std::printf("  q4_0 matmul: decode %.1f, prefill %.1f GFLOP/s", dec->gflops.value, pre->gflops.value);
     std::printf("\n");

@@ -42,6 +42,8 @@ def test_calibrate_writes_the_profile_and_devices_reports_it(tmp_path):
     assert shapes == {("q4_0", 1), ("q4_0", 32), ("q8_0", 1), ("q8_0", 32)}, shapes
     for e in cpu["matmul"]:
         assert e["gflops"]["value"] > 0 and e["gflops"]["source"] == "measured"
+    assert cpu["op_us"]["value"] >= 0 and cpu["op_us"]["source"] == "measured", cpu.get("op_us")
+    assert "cpu: one op of a graph run: " in r.stderr, r.stderr
     if "active_w" in cpu and cpu["active_w"]["source"] != "measured":  # stand-in power is labelled
         assert cpu["active_w"]["estimate"] is True
         assert cpu["active_w"]["note"].startswith("not measured (no power sensor)")

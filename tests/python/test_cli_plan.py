@@ -7,6 +7,7 @@ import copy
 import itertools
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -178,3 +179,56 @@ def test_bad_simulation_input_is_a_clear_error(args, words):
     r = nm("plan", "--profile", "rk3588", *args)
     assert r.returncode == 1, (r.returncode, r.stderr)
     assert words in r.stderr, r.stderr
+
+
+def test_cost_model_charges_each_runs_ops_counted_from_the_tensor_table(tmp_path):
+    """The per-op cost (issue 15 item 7): every op of a run costs the profile's op_us. The ops
+    are counted from the files' tensor tables: a matmul or lookup per matrix and an attention
+    per layer; where a run's activations exceed 8192 values (smaller element-wise ops run on
+    the calling thread of a CPU cluster), also an element-wise op per vector (norm weights,
+    biases) and 10 per text layer (norms, ropes, residual adds, activation, gate, K and V
+    writes) or 5 per vision layer (norms, residual adds, activation). Counted here with gguf's
+    own reader on LLaVA-OneVision-0.5B's shapes (large activations) and the demo (small)."""
+    import sys
+
+    import gguf
+
+    tool = os.path.join(SRC, "tools", "make_shaped_gguf.py")
+    llm, mmproj = str(tmp_path / "qwen2.gguf"), str(tmp_path / "siglip.gguf")
+    for preset, out in (("qwen2-0.5b", llm), ("siglip-so400m", mmproj)):
+        subprocess.run([sys.executable, tool, "--preset", preset, "--out", out], check=True, capture_output=True)
+    with open(os.path.join(SRC, "profiles", "x86-server-vcpu.json")) as f:
+        p = json.load(f)
+    source = next(iter(p["sources"]))
+    p["devices"][0]["op_us"] = {"value": 2.5, "source": source, "estimate": True, "note": "a test's figure"}
+    profile = tmp_path / "with-op-cost.json"
+    profile.write_text(json.dumps(p))
+
+    def counts(path, layers_key):
+        r = gguf.GGUFReader(path)
+        matrices = sum(1 for t in r.tensors if len(t.shape) >= 2)
+        vectors = sum(1 for t in r.tensors if len(t.shape) < 2)
+        layers = int(r.fields[layers_key].parts[-1][0])
+        return matrices, vectors, layers
+
+    def ops_per_run(*args):
+        r = nm("plan", "--profile", str(profile), "-v", *args)
+        assert r.returncode == 0, r.stderr
+        found = dict(re.findall(r"^\s+(vision|text prefill|text decode)\s+on cpu .*\(incl\. (\d+) ops per run x 2\.5 us = ",
+                                r.stdout, re.M))
+        return {k: int(v) for k, v in found.items()}, r.stdout
+
+    m, v, layers = counts(llm, "qwen2.block_count")
+    vm, vv, vlayers = counts(mmproj, "clip.vision.block_count")
+    got, out = ops_per_run("-m", llm, "--mmproj", mmproj, "--workload", "camera")
+    # 729 patches x 1152 and 753 tokens x 896: large activations everywhere but in decode.
+    assert got == {"vision": vm + vlayers + vv + 5 * vlayers, "text prefill": m + layers + v + 10 * layers,
+                   "text decode": m + layers}, out
+
+    demo_llm = os.path.join(SRC, "models", "nanomind-demo-llm.gguf")
+    demo_mmproj = os.path.join(SRC, "models", "nanomind-demo-mmproj.gguf")
+    m, v, layers = counts(demo_llm, "llama.block_count")
+    vm, vv, vlayers = counts(demo_mmproj, "clip.vision.block_count")
+    got, out = ops_per_run("-m", demo_llm, "--mmproj", demo_mmproj, "--workload", "camera")
+    # 9 patches x 192, 33 tokens x 128: every element-wise op runs inline.
+    assert got == {"vision": vm + vlayers, "text prefill": m + layers, "text decode": m + layers}, out

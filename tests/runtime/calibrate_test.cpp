@@ -27,6 +27,7 @@ struct FakeRates {
   double attention_gflops[2] = {3, 12};                    // decode, prefill
   double add_gbps = 20;
   double launch_s = 25e-6;                                 // one graph run, added to every run
+  double op_s = 3e-6;                                      // each matmul's dispatch, added to its arithmetic
   double read_gbps = 40, fma_gflops = 500;
 };
 
@@ -84,7 +85,7 @@ class FakeDevice final : public Device {
       if (n.op == OpKind::matmul) {
         const Tensor& w = g.node(n.src[0]).t;
         const int64_t m = g.node(n.src[1]).t.ne[1];
-        s += 2.0 * (double)w.ne[0] * (double)w.ne[1] * (double)m / (r_.matmul_gflops.at({w.type, m > 1}) * 1e9);
+        s += 2.0 * (double)w.ne[0] * (double)w.ne[1] * (double)m / (r_.matmul_gflops.at({w.type, m > 1}) * 1e9) + r_.op_s;
       } else if (n.op == OpKind::attention) {
         const Tensor &q = g.node(n.src[0]).t, &k = g.node(n.src[1]).t;
         const double flops = 4.0 * (double)q.ne[0] * (double)k.ne[1] * (double)q.ne[2] * (double)q.ne[1];
@@ -112,13 +113,14 @@ class FakeDevice final : public Device {
 FakeRates rates() {
   FakeRates r;
   r.matmul_gflops = {{{DType::Q4_0, false}, 40}, {{DType::Q4_0, true}, 160}, {{DType::Q8_0, false}, 30},
-                     {{DType::Q8_0, true}, 200}};
+                     {{DType::Q8_0, true}, 200}, {{DType::F32, false}, 10}, {{DType::F32, true}, 20}};
   return r;
 }
 
-// The rate calibration must report for work w on the fake: the launch cost counts.
-double expected_rate(double flops, double rate_gflops, double launch_s) {
-  return flops / (flops / (rate_gflops * 1e9) + launch_s) / 1e9;
+// The rate calibration must report for work w on the fake: the launch cost (and a
+// matmul's dispatch) counts.
+double expected_rate(double flops, double rate_gflops, double overhead_s) {
+  return flops / (flops / (rate_gflops * 1e9) + overhead_s) / 1e9;
 }
 
 TEST(Calibrate, RecoversTheRatesOfAFakeDevice) {
@@ -148,8 +150,8 @@ TEST(Calibrate, RecoversTheRatesOfAFakeDevice) {
     ASSERT_TRUE(dec && pre && dec != pre) << name;
     EXPECT_EQ(dec->tokens, 1);
     EXPECT_EQ(pre->tokens, 64);
-    EXPECT_NEAR(dec->gflops.value, expected_rate(mm, r.matmul_gflops[{t, false}], r.launch_s), 1e-6) << name;
-    EXPECT_NEAR(pre->gflops.value, expected_rate(mm * 64, r.matmul_gflops[{t, true}], r.launch_s), 1e-6) << name;
+    EXPECT_NEAR(dec->gflops.value, expected_rate(mm, r.matmul_gflops[{t, false}], r.launch_s + r.op_s), 1e-6) << name;
+    EXPECT_NEAR(pre->gflops.value, expected_rate(mm * 64, r.matmul_gflops[{t, true}], r.launch_s + r.op_s), 1e-6) << name;
     EXPECT_EQ(dec->gflops.source, "measured");
   }
   EXPECT_EQ(d.matmul_for("q6_k", 1), nullptr);
@@ -163,6 +165,11 @@ TEST(Calibrate, RecoversTheRatesOfAFakeDevice) {
   const double add_bytes = 3.0 * 2048 * 128 * 4;
   EXPECT_NEAR(d.elementwise_gbps.value, add_bytes / (add_bytes / (r.add_gbps * 1e9) + r.launch_s) / 1e9, 1e-6);
   EXPECT_NEAR(d.launch_us.value, r.launch_s * 1e6, 1e-6);
+  // Per op: one 32x32 f32 matmul of one row and a small add after it, dispatch included;
+  // the launch cost is the chain of one's, not counted.
+  const double op_s = r.op_s + 2.0 * 32 * 32 / (r.matmul_gflops[{DType::F32, false}] * 1e9) + 3.0 * 32 * 4 / (r.add_gbps * 1e9);
+  EXPECT_NEAR(d.op_us.value, op_s * 1e6, 1e-6);
+  EXPECT_EQ(d.op_us.source, "measured");
   EXPECT_EQ(d.read_gbps.value, r.read_gbps);
   EXPECT_EQ(d.f32_gflops.value, r.fma_gflops);
   EXPECT_EQ(p->read_gbps.value, r.read_gbps);  // no CPU measured: the first device's bandwidth
@@ -263,6 +270,8 @@ TEST(Calibrate, ThisMachinesCpu) {
   for (const ProfileMatmul& m : d.matmul) EXPECT_GT(m.gflops.value, 0.0) << m.weight << " x " << m.tokens;
   EXPECT_EQ(d.attention.size(), 2u);
   EXPECT_TRUE(d.launch_us.known());
+  EXPECT_TRUE(d.op_us.known());
+  EXPECT_GE(d.op_us.value, 0.0);
   EXPECT_GT(d.read_gbps.value, 0.0);
   EXPECT_GT(d.f32_gflops.value, 0.0);
   EXPECT_NE(d.f32_gflops.note.find(isa_name(best_isa())), std::string::npos) << d.f32_gflops.note;

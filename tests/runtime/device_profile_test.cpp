@@ -170,6 +170,7 @@ TEST(DeviceProfile, CalibratedProfilesMayUseMeasured) {
 // map costs; they parse, round-trip through the writer, and the nearest batch is found.
 TEST(DeviceProfile, MeasuredRatesParseAndRoundTrip) {
   const std::string rates = R"(, "launch_us": {"value": 7.5, "source": "measured"},
+    "op_us": {"value": 1.25, "source": "measured"},
     "map_us": {"value": 0, "source": "measured"}, "elementwise_gbps": {"value": 20, "source": "measured"},
     "matmul": [{"weight": "q4_0", "tokens": 1, "gflops": {"value": 60, "source": "measured"}},
                {"weight": "q4_0", "tokens": 128, "gflops": {"value": 90, "source": "measured"}},
@@ -185,6 +186,7 @@ TEST(DeviceProfile, MeasuredRatesParseAndRoundTrip) {
   EXPECT_EQ(d.matmul_for("f16", 1)->gflops.value, 30);     // the only f16 entry
   EXPECT_EQ(d.matmul_for("q8_0", 1), nullptr);
   EXPECT_EQ(d.launch_us.value, 7.5);
+  EXPECT_EQ(d.op_us.value, 1.25);
   EXPECT_EQ(d.map_us.value, 0);
   ASSERT_EQ(d.attention.size(), 1u);
   EXPECT_EQ(d.attention[0].kv, 256);
@@ -198,6 +200,7 @@ TEST(DeviceProfile, MeasuredRatesParseAndRoundTrip) {
     expect_same(b.matmul[i].gflops, d.matmul[i].gflops, "matmul " + std::to_string(i));
   }
   expect_same(b.launch_us, d.launch_us, "launch");
+  expect_same(b.op_us, d.op_us, "op");
   expect_same(b.map_us, d.map_us, "map");
   expect_same(b.elementwise_gbps, d.elementwise_gbps, "elementwise");
   expect_same(b.attention[0].gflops, d.attention[0].gflops, "attention");
@@ -218,6 +221,7 @@ TEST(DeviceProfile, BadRatesAndCalibrationBlocksAreRefused) {
   EXPECT_TRUE(refused(calibrated(", \"matmul\": {}"), "matmul: expected an array"));
   EXPECT_TRUE(refused(calibrated(R"(, "attention": [{"tokens": 1, )" + g + "}]"), "missing 'kv'"));
   EXPECT_TRUE(refused(calibrated(R"(, "launch_us": {"value": -1, "source": "measured"})"), "launch_us: value -1"));
+  EXPECT_TRUE(refused(calibrated(R"(, "op_us": {"value": -1, "source": "measured"})"), "op_us: value -1"));
   // The calibration block: required in calibrated profiles, refused in published ones.
   std::string no_block = minimal();
   no_block.replace(no_block.find("\"origin\": \"published\""), 21, "\"origin\": \"calibrated\"");

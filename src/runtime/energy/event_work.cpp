@@ -14,7 +14,24 @@ struct MatrixTotals {
   double all_bytes = 0;  // every tensor (what loading the brick reads)
   bool quantized = false;
   std::string main_type;  // the type holding most matrix bytes ("q4_0")
+  int n_matrices = 0;     // tensors of 2+ dimensions (a matmul or a lookup each)
+  int n_vectors = 0;      // 1-D tensors (norm weights, biases: an element-wise op each)
 };
+
+// Below this many values an element-wise op runs on the calling thread of a CPU cluster
+// (CpuExecutor::runs_inline) at a fraction of a pooled op's cost, and is not counted.
+constexpr double kInlineValues = 8192;
+
+// Ops one graph run dispatches to the device's workers, over rows x width activations: a
+// matmul (or lookup) per matrix and an attention per layer, and where the activations are
+// too big to run inline, an element-wise op per vector plus `fixed` per layer (norms,
+// rope, residual adds, activation, KV writes). An estimate from the tensor table, for the
+// cost model's per-op term (the profile's op_us).
+int graph_ops(const MatrixTotals& m, double layers, double rows, double width, double fixed) {
+  double ops = m.n_matrices + layers;
+  if (rows * width > kInlineValues) ops += m.n_vectors + fixed * layers;
+  return static_cast<int>(ops);
+}
 
 // Sums the matrices of `file` whose names start with one of `prefixes` ("" = all).
 // `lookup_only` names a tensor that is a table lookup, not a matmul (token embeddings),
@@ -26,6 +43,7 @@ MatrixTotals matrices(const GgufFile& file, const std::string& lookup_only) {
   std::map<DType, double> by_type;
   for (const GgufTensorInfo& ti : file.tensors()) {
     t.all_bytes += static_cast<double>(ti.n_bytes);
+    ++(ti.n_dims < 2 ? t.n_vectors : t.n_matrices);
     if (ti.n_dims < 2) continue;
     if (ti.name == lookup_only && !tied) continue;
     t.elements += static_cast<double>(ti.n_elements());
@@ -51,6 +69,11 @@ std::string fmt(const char* f, double a, double b = 0, double c = 0, double d = 
   std::snprintf(buf, sizeof buf, f, a, b, c, d);
   return buf;
 }
+
+// Element-wise ops of a layer beyond its vectors' (see graph_ops). Text: two RMS norms,
+// two ropes, two residual adds, the activation, its gate product, the K and V writes.
+// Vision: two layer norms, two residual adds, the activation.
+constexpr double kTextOpsPerLayer = 10, kVisionOpsPerLayer = 5;
 
 }  // namespace
 
@@ -103,6 +126,7 @@ Result<std::vector<BrickWork>> question_work(const GgufFile& llm, const GgufFile
     v.batch_tokens = static_cast<int>(patches);
     v.resident_bytes = m.all_bytes;
     v.per_frame = true;
+    v.ops = graph_ops(m, static_cast<double>(layers), patches, static_cast<double>(width), kVisionOpsPerLayer);
     out.push_back(v);
     if (notes)
       notes->push_back(fmt("vision: %.0f patches of a %.0f px image, %.1f M matrix weights (%.1f MB), ", patches,
@@ -131,6 +155,7 @@ Result<std::vector<BrickWork>> question_work(const GgufFile& llm, const GgufFile
   pre.weight_type = t.main_type;
   pre.batch_tokens = static_cast<int>(n_prefill);
   pre.resident_bytes = t.all_bytes;
+  pre.ops = graph_ops(t, static_cast<double>(n_layer), n_prefill, static_cast<double>(n_embd), kTextOpsPerLayer);
   out.push_back(pre);
 
   BrickWork dec;
@@ -143,6 +168,7 @@ Result<std::vector<BrickWork>> question_work(const GgufFile& llm, const GgufFile
   dec.weight_type = t.main_type;
   dec.batch_tokens = 1;
   dec.runs = shape.answer_tokens;
+  dec.ops = graph_ops(t, static_cast<double>(n_layer), 1, static_cast<double>(n_embd), kTextOpsPerLayer);
   out.push_back(dec);
   if (notes) {
     notes->push_back("text: " + arch + fmt(", %.1f M matrix weights (%.1f MB), %.0f layers of width %.0f; ", t.elements / 1e6,

@@ -3,7 +3,8 @@
 // the image tokens and the prompt, then one decode step per answer token) cost, from the
 // GGUF tensor table and the architecture's hyper-parameters. Matmuls are counted from
 // every 2-D+ weight; attention from tokens, width and layers; decode reads every matrix
-// once per token plus the f16 KV cache. This feeds the profile-based battery estimate
+// once per token plus the f16 KV cache; the ops of each graph run are counted from the
+// tensor table (BrickWork::ops). This feeds the profile-based battery estimate
 // (mode_costs.h); it reads only the files' headers (tensor data stays unread).
 // Thread-safety: plain functions.
 #pragma once

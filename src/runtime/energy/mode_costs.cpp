@@ -52,17 +52,20 @@ Result<WorkTime> estimate_work_time(const DeviceProfile& profile, const BrickWor
   const double t_compute = w.flops / ops_per_s;
   const double t_memory = w.bytes_read / (gbps * 1e9);
   const double t_launch = d->launch_us.known() ? d->launch_us.value * 1e-6 : 0.0;
+  // Each op's dispatch and join, in series with the arithmetic (the workers wait for it).
+  const double t_ops = d->op_us.known() ? std::max(0, w.ops) * d->op_us.value * 1e-6 : 0.0;
   WorkTime t;
   t.rate = ops_per_s;
   t.measured_rate = mm != nullptr;
   t.memory_bound = t_memory > t_compute;
   const int runs = std::max(1, w.runs);
-  t.seconds = (std::max(t_compute, t_memory) + t_launch) * runs;
+  t.seconds = (std::max(t_compute, t_memory) + t_launch + t_ops) * runs;
   t.line = fmt("%-13s on %-10s %s%.4g GFLOP at %.0f%% of %.4g G%s/s = %.4g s, %.4g MB at %.4g GB/s = %.4g s -> %s-bound",
                w.name.c_str(), d->name.c_str(), runs > 1 ? fmt("%d x ", runs).c_str() : "", w.flops / 1e9, eff * 100,
                rate->value, mm ? "FLOP" : rate_name.c_str(), t_compute, w.bytes_read / 1e6, gbps, t_memory,
                t.memory_bound ? "memory" : "compute");
   if (t_launch > 0) t.note += fmt(" (incl. %.3g ms launch per run)", t_launch * 1e3);
+  if (t_ops > 0) t.note += fmt(" (incl. %d ops per run x %.3g us = %.3g ms)", w.ops, d->op_us.value, t_ops * 1e3);
   if (mm) t.note += " [measured " + rate_name + " rate]";
   return t;
 }

@@ -1,7 +1,7 @@
 // What each power mode costs on a board, predicted from a device profile: how long each
 // brick's work takes on the device it is placed on (a roofline: the slower of its
 // arithmetic and its memory traffic at the profile's bandwidth, plus the device's launch
-// cost per run where the profile states it). The arithmetic runs at the profile's measured
+// cost per run and its cost per op (op_us x the run's ops) where the profile states them). The arithmetic runs at the profile's measured
 // matmul rate for the brick's weight type and batch where it has one (a calibrated
 // profile), else at an assumed fraction of the device's peak. Then the joules that time costs at the device's active power, and how
 // the three modes combine them:
@@ -35,6 +35,7 @@ struct BrickWork {
   bool per_frame = false;      // part of every camera frame's work (the vision brick)
   std::string weight_type;     // the matrices' main type ("q4_0"), for measured matmul rates
   int batch_tokens = 1;        // tokens (or patches) one run multiplies at once
+  int ops = 0;                 // ops of one run the device's workers run (each costs its op_us)
 };
 
 // Fractions of a device's peak rate that real kernels reach, by kind. The CPU figure is

@@ -23,6 +23,7 @@ DeviceProfile slowed_profile(const DeviceProfile& profile, const std::string& de
     for (ProfileMatmul& m : d.matmul) slow(m.gflops, factor);
     for (ProfileAttention& a : d.attention) slow(a.gflops, factor);
     if (d.launch_us.known()) d.launch_us.value *= factor;
+    if (d.op_us.known()) d.op_us.value *= factor;
     if (d.map_us.known()) d.map_us.value *= factor;
   }
   return p;

@@ -28,6 +28,8 @@ namespace {
 constexpr int64_t kK = 2048, kN = 2048;  // matmul weight: kN rows of kK (a 0.5B model's width)
 constexpr int64_t kHeadDim = 64, kHeads = 32, kKvHeads = 8, kKv = 256, kAttnPrefill = 32;
 constexpr size_t kMapBytes = size_t{16} << 20;
+constexpr int64_t kOpWidth = 32;  // the per-op chain's matmuls: 32x32 f32 (2 KFLOP each)
+constexpr int kOpChain = 64;
 
 std::string fmt(const char* f, double a) {
   char b[64];
@@ -203,6 +205,35 @@ class Calibrator {
     ++ran_;
   }
 
+  // The fixed cost of each op the device's workers run (on a CPU cluster the pool is woken
+  // and joined for every matmul, attention and large element-wise op; a GPU enqueues a
+  // kernel): a chain of kOpChain tiny matmuls (each with a small add after it) timed
+  // against a chain of one, the difference per op. A brick's graph runs tens to hundreds
+  // of such ops per run: on a small model they, not the arithmetic, are most of its time
+  // (issue 15 item 7).
+  void ops(Device& dev, ProfileDevice* out) {
+    if (!in_time(dev.name() + ": per-op cost")) return;
+    auto chain = [&](int n) {
+      Graph g;
+      const NodeId w = g.weight(Tensor::make(DType::F32, {kOpWidth, kOpWidth, 1, 1}, op_weights_.data()));
+      NodeId x = g.input(DType::F32, {kOpWidth, 1, 1, 1});
+      // A decode step alternates pooled ops with small ones the calling thread runs alone
+      // (norms, rope, adds): each matmul is followed by one such add, so the workers wait
+      // between ops as they do in a brick's graph.
+      for (int i = 0; i < n; ++i) x = g.add(g.matmul(w, x), x);
+      g.output(x);
+      return time_graph(dev, std::move(g), nullptr, 20, std::min(o_.budget_s, 0.05));
+    };
+    Result<double> one = chain(1);
+    Result<double> many = one.ok() ? chain(kOpChain) : one;
+    if (!many.ok()) return say(dev.name() + ": per-op cost: not measured (" + many.status().message() + ")");
+    const double us = std::max(0.0, (*many - *one) / (kOpChain - 1) * 1e6);
+    say(dev.name() + ": one op of a graph run: " + fmt("%.2f us", us));
+    out->op_us = measured(us, "time per op of a chain of " + std::to_string(kOpChain) + " 32x32 f32 matmuls of one row, "
+                              "each followed by a small add, less a chain of one (best runs)");
+    ++ran_;
+  }
+
   void map(Device& dev, ProfileDevice* out) {
     if (!in_time(dev.name() + ": map")) return;
     void* p = nullptr;
@@ -274,6 +305,7 @@ class Calibrator {
 
  private:
   const CalibrationOptions& o_;
+  std::vector<float> op_weights_ = std::vector<float>(kOpWidth * kOpWidth, 0.01f);
   double start_;
   int ran_ = 0, skipped_ = 0;
 };
@@ -378,6 +410,7 @@ Result<DeviceProfile> calibrate_devices(const std::vector<Device*>& devices, con
     c.reset_ran();
     c.speed(*dev, &d);
     c.launch(*dev, &d);
+    c.ops(*dev, &d);
     c.map(*dev, &d);
     NM_RETURN_IF_ERROR(c.matmuls(*dev, &d));
     c.attention(*dev, &d);

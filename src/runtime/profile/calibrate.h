@@ -7,8 +7,9 @@
 //     in cache: this is the device's arithmetic ceiling; the cost model bounds it by the
 //     read bandwidth for weights streamed from DRAM (a roofline);
 //   - attention in both shapes, an element-wise op, read bandwidth and peak f32 FMA rate
-//     (Device::measure_speed), the fixed cost of one graph run (launch_us) and of making
-//     host memory usable by the device (map_us);
+//     (Device::measure_speed), the fixed cost of one graph run (launch_us), of each op in
+//     it (op_us: a chain of tiny matmuls against a chain of one) and of making host memory
+//     usable by the device (map_us);
 //   - power where a sensor exists (board idle, and each device busy minus idle). Where
 //     none does the power figures are copied from the machine's estimate profile, marked
 //     as estimates saying so: a calibrated profile never passes off a guess as measured.

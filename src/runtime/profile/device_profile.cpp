@@ -217,7 +217,7 @@ Status parse_rates(const ProfileReader& r, const json& d, const std::string& pat
 Status parse_device(const ProfileReader& r, const json& d, const std::string& path, bool calibrated, ProfileDevice* out) {
   NM_RETURN_IF_ERROR(r.keys(d, path, {"name", "kind", "api", "core", "cores", "max_ghz", "f32_gflops", "f16_gflops",
                                       "int8_gops", "read_gbps", "active_w", "matmul", "attention", "elementwise_gbps",
-                                      "launch_us", "map_us"}));
+                                      "launch_us", "op_us", "map_us"}));
   NM_RETURN_IF_ERROR(r.string(d, "name", path, true, &out->name));
   if (!valid_name(out->name)) return r.fail(path + ".name", "use lower-case letters, digits and - _ : . (at most 64)");
   NM_RETURN_IF_ERROR(r.string(d, "kind", path, true, &out->kind));
@@ -241,6 +241,7 @@ Status parse_device(const ProfileReader& r, const json& d, const std::string& pa
   NM_RETURN_IF_ERROR(r.figure(d, "active_w", path, !calibrated, kWatts, &out->active_w));
   NM_RETURN_IF_ERROR(r.figure(d, "elementwise_gbps", path, false, kPositive, &out->elementwise_gbps));
   NM_RETURN_IF_ERROR(r.figure(d, "launch_us", path, false, kMicroseconds, &out->launch_us));
+  NM_RETURN_IF_ERROR(r.figure(d, "op_us", path, false, kMicroseconds, &out->op_us));
   NM_RETURN_IF_ERROR(r.figure(d, "map_us", path, false, kMicroseconds, &out->map_us));
   return parse_rates(r, d, path, out);
 }
@@ -381,7 +382,7 @@ std::string DeviceProfile::summary() const {
   for (const ProfileDevice& d : devices)
   {
     for (const ProfileFigure* f : {&d.max_ghz, &d.f32_gflops, &d.f16_gflops, &d.int8_gops, &d.read_gbps, &d.active_w,
-                                   &d.elementwise_gbps, &d.launch_us, &d.map_us})
+                                   &d.elementwise_gbps, &d.launch_us, &d.op_us, &d.map_us})
       count(*f);
     for (const ProfileMatmul& m : d.matmul) count(m.gflops);
     for (const ProfileAttention& a : d.attention) count(a.gflops);
@@ -449,6 +450,7 @@ std::string device_profile_to_json(const DeviceProfile& p) {
     put(dj, "active_w", d.active_w);
     put(dj, "elementwise_gbps", d.elementwise_gbps);
     put(dj, "launch_us", d.launch_us);
+    put(dj, "op_us", d.op_us);
     put(dj, "map_us", d.map_us);
     // Rate lists: each entry's shape keys, then its "gflops" figure.
     auto rates = [&](const char* key, const auto& list, auto shape) {

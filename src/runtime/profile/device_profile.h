@@ -77,6 +77,8 @@ struct ProfileDevice {
   std::vector<ProfileAttention> attention;
   ProfileFigure elementwise_gbps;  // bytes read + written by element-wise ops
   ProfileFigure launch_us;         // fixed cost of one graph run (submission, thread wake-up)
+  ProfileFigure op_us;             // fixed cost of each op the device's workers run in a graph
+                                   // (waking and joining them on a CPU cluster, an enqueue on a GPU)
   ProfileFigure map_us;            // making a 16 MiB host buffer usable by the device
 
   // The matmul entry for `weight` whose batch is nearest `tokens` (in ratio), or null.

@@ -163,6 +163,30 @@ TEST(ModeCosts, MeasuredMatmulRatesAndLaunchCost) {
   EXPECT_NEAR(f->seconds, 10 * (std::max(1e9 / 200e9, 0.04) + 1e-4), 1e-12);
 }
 
+// The profile's per-op cost is paid by every op of every run, beside the launch cost and in
+// series with the arithmetic; without it (a published profile) the ops cost nothing.
+TEST(ModeCosts, PerOpCostIsAddedForEveryOpOfEveryRun) {
+  DeviceProfile p = hand_profile();
+  ProfileDevice& cpu = p.devices[0];
+  cpu.matmul = {{"q4_0", 1, fig(20)}};
+  cpu.launch_us = fig(100);
+  BrickWork dec{"text decode", "cpu", 1e9, 0.4e9, true, 0, 10, false, "q4_0", 1};
+  dec.ops = 250;
+  Result<WorkTime> before = estimate_work_time(p, dec);
+  ASSERT_TRUE(before.ok());
+  EXPECT_NEAR(before->seconds, 10 * (0.05 + 1e-4), 1e-12);  // no op_us: as before
+  cpu.op_us = fig(4);
+  // 10 x (0.05 s of arithmetic + 0.1 ms launch + 250 ops x 4 us = 1 ms)
+  Result<WorkTime> t = estimate_work_time(p, dec);
+  ASSERT_TRUE(t.ok());
+  EXPECT_NEAR(t->seconds, 10 * (0.05 + 1e-4 + 1e-3), 1e-12);
+  EXPECT_NE(t->note.find("250 ops per run x 4 us = 1 ms"), std::string::npos) << t->note;
+  dec.ops = 0;
+  Result<WorkTime> none = estimate_work_time(p, dec);
+  ASSERT_TRUE(none.ok());
+  EXPECT_NEAR(none->seconds, 10 * (0.05 + 1e-4), 1e-12);
+}
+
 // A calibrated profile without power figures cannot give joules: a clear error.
 TEST(ModeCosts, NoPowerFiguresIsAClearError) {
   DeviceProfile p = hand_profile();

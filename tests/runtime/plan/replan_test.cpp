@@ -147,6 +147,7 @@ TEST(Replan, ABudgetChangePlansAgain) {
 TEST(Replan, SlowedProfileDividesTheDevicesRates) {
   DeviceProfile p = two_clusters();
   p.devices[1].launch_us = fig(10);
+  p.devices[1].op_us = fig(2);
   ProfileMatmul mm{"f32", 1, fig(40)};
   p.devices[1].matmul.push_back(mm);
   const DeviceProfile s = slowed_profile(p, "cpu:1", 4);
@@ -154,6 +155,7 @@ TEST(Replan, SlowedProfileDividesTheDevicesRates) {
   EXPECT_EQ(s.devices[1].matmul[0].gflops.value, 10);
   EXPECT_EQ(s.devices[1].read_gbps.value, 250);
   EXPECT_EQ(s.devices[1].launch_us.value, 40);
+  EXPECT_EQ(s.devices[1].op_us.value, 8);
   EXPECT_EQ(s.devices[0].f32_gflops.value, 100);  // the other cluster is untouched
   EXPECT_FALSE(s.devices[0].read_gbps.known());
   EXPECT_EQ(s.read_gbps.value, 1000);
