@@ -3,7 +3,9 @@
 // test runs --repetitions times after one warm-up; mean ± stddev in tokens/s. Also time
 // to first token (prefill of the pp prompt + first sample), peak resident memory, and
 // decode as a fraction of the bandwidth roofline (weight bytes per token / measured
-// read bandwidth). With --device, first each named device's per-kernel throughput.
+// read bandwidth). With --device, first each named device's per-kernel throughput. With
+// an mmproj (the demo's when no -m is given) also the vision brick: one image of the
+// encoder's size through nm_session_encode_image (preprocessing, encoder, projector).
 //
 // The read bandwidth is measured before each tg run and after the last, and each run is
 // held against the mean of the two measurements around it: on a shared machine the
@@ -25,6 +27,7 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -259,10 +262,21 @@ int bench_kernels(const std::string& spec, int reps) {
   return 0;
 }
 
+// The device the options put `brick` on: --device NAME or BRICK=NAME, else the CPU.
+std::string brick_device(const std::string& devices, const std::string& brick) {
+  if (devices.empty()) return "cpu";
+  if (devices.find('=') == std::string::npos) return devices;
+  const size_t at = devices.find(brick + "=");
+  if (at == std::string::npos || (at > 0 && devices[at - 1] != ',')) return "cpu";
+  const size_t from = at + brick.size() + 1;
+  return devices.substr(from, devices.find(',', from) - from);
+}
+
 // Issue 15 item 7: the cost model's prediction from this machine's calibrated profile
-// (nanomind calibrate) beside each measurement, and its error.
+// (nanomind calibrate) beside each measurement, and its error (predicted speed / measured
+// speed - 1: tokens/s for pp and tg, images/s for the image encode).
 void print_prediction(const TextOptions& text, int n_prompt, const std::vector<double>& pp, int n_gen,
-                      const std::vector<double>& tg) {
+                      const std::vector<double>& tg, const std::vector<double>& images) {
   DeviceRegistryOptions ro;
   ro.log = [](const std::string&) {};
   DeviceRegistry reg = DeviceRegistry::create(ro);
@@ -273,35 +287,73 @@ void print_prediction(const TextOptions& text, int n_prompt, const std::vector<d
   auto none = [](const std::string& why) { std::printf("prediction: none (%s)\n", why.c_str()); };
   if (!cal.exists) return none("no calibrated profile for this machine: run nanomind calibrate");
   if (!cal.status.ok()) return none(cal.status.message());
-  // The text brick's device: --device NAME or text=NAME, else the CPU.
-  std::string device = "cpu";
-  if (!text.devices.empty()) {
-    const size_t at = text.devices.find("text=");
-    device = text.devices.find('=') == std::string::npos ? text.devices
-             : at == std::string::npos                  ? "cpu"
-                                                        : text.devices.substr(at + 5, text.devices.find(',', at) - at - 5);
-  }
-  if (!cal.profile.device(device)) return none("the calibrated profile has no device '" + device + "'");
+  const std::string device = brick_device(text.devices, "text");
+  const std::string vision_device = brick_device(text.devices, "vision");
+  for (const std::string& d : {device, vision_device})
+    if (!cal.profile.device(d)) return none("the calibrated profile has no device '" + d + "'");
   Result<GgufFile> file = GgufFile::open(text.model_path);
   if (!file.ok()) return none(file.status().message());
+  std::optional<GgufFile> mmproj;
+  if (!images.empty()) {
+    Result<GgufFile> m = GgufFile::open(text.mmproj_path);
+    if (!m.ok()) return none(m.status().message());
+    mmproj = std::move(*m);
+  }
   energy::EventShape shape;
   shape.prompt_tokens = std::max(n_prompt, 1);
   shape.answer_tokens = std::max(n_gen, 1);
-  Result<std::vector<energy::BrickWork>> work = energy::question_work(*file, nullptr, shape, {"", device}, nullptr);
+  // Without an image the prefill is the pp prompt alone (the image tokens are not in it).
+  Result<std::vector<energy::BrickWork>> work =
+      energy::question_work(*file, nullptr, shape, {vision_device, device}, nullptr);
   if (!work.ok()) return none(work.status().message());
+  Result<std::vector<energy::BrickWork>> vision_work =
+      mmproj ? energy::question_work(*file, &*mmproj, shape, {vision_device, device}, nullptr) : work;
+  if (!vision_work.ok()) return none(vision_work.status().message());
   std::printf("prediction from %s (calibrated %s ago%s):", cal.path.c_str(), format_age(cal.age_s).c_str(),
               cal.same_build ? "" : " by another build");
-  auto show = [&](const char* test, int n, const std::vector<double>& measured, const energy::BrickWork& w) {
+  auto show = [&](const std::string& test, double n, const char* unit, const std::vector<double>& measured,
+                  const energy::BrickWork& w) {
     if (measured.empty()) return;
     Result<energy::WorkTime> t = energy::estimate_work_time(cal.profile, w);
-    if (!t.ok()) return (void)std::printf(" %s%d: %s", test, n, t.status().message().c_str());
+    if (!t.ok()) return (void)std::printf(" %s: %s", test.c_str(), t.status().message().c_str());
     const double predicted = n / t->seconds, mean = stats_of(measured).mean;
-    std::printf(" %s%d %.4g t/s (measured %.4g, error %+.0f%%%s)", test, n, predicted, mean,
+    std::printf(" %s %.4g %s (measured %.4g, error %+.0f%%%s)", test.c_str(), predicted, unit, mean,
                 100.0 * (predicted / mean - 1.0), t->measured_rate ? "" : ", no measured rate for its weight type");
   };
-  show("pp", n_prompt, pp, (*work)[0]);
-  show("tg", n_gen, tg, (*work)[1]);
+  show("pp" + std::to_string(n_prompt), n_prompt, "t/s", pp, (*work)[0]);
+  show("tg" + std::to_string(n_gen), n_gen, "t/s", tg, (*work)[1]);
+  if (mmproj) show("image", 1, "images/s", images, (*vision_work)[0]);
   std::printf("\n");
+}
+
+// The vision brick: one image of the encoder's own size (nothing to resize) run through
+// nm_session_encode_image `reps` times after a warm-up; prints its line and appends each
+// run's images/s. False (the session's error set) when the encode fails.
+bool bench_image(nm_session* session, const std::string& mmproj_path, int reps, std::vector<double>* images) {
+  Result<GgufFile> f = GgufFile::open(mmproj_path);
+  Result<int64_t> size = f.ok() ? f->get_int("clip.vision.image_size") : Result<int64_t>(f.status());
+  if (!size.ok() || *size < 1 || *size > 4096) {
+    std::printf("image: not measured (%s)\n", size.ok() ? "image size out of range" : size.status().message().c_str());
+    return true;
+  }
+  const int side = static_cast<int>(*size);
+  std::vector<uint8_t> rgb(static_cast<size_t>(side) * side * 3);
+  for (size_t i = 0; i < rgb.size(); ++i) rgb[i] = static_cast<uint8_t>((i * 2654435761u) >> 24);
+  const nm_image image{nullptr, rgb.data(), side, side};
+  int32_t n_tokens = 0, n_embd = 0;
+  if (nm_session_encode_image(session, &image, nullptr, 0, &n_tokens, &n_embd) != NM_ERR_OUT_OF_RANGE) return false;
+  std::vector<float> out(static_cast<size_t>(n_tokens) * static_cast<size_t>(n_embd));
+  for (int r = 0; r <= reps; ++r) {  // run 0: the warm-up
+    const auto t0 = std::chrono::steady_clock::now();
+    if (nm_session_encode_image(session, &image, out.data(), static_cast<int64_t>(out.size()), &n_tokens, &n_embd) != NM_OK)
+      return false;
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (r > 0) images->push_back(1.0 / s);
+  }
+  const Stats st = stats_of(*images);
+  std::printf("image encode (%dx%d, %d tokens out): %.4g ± %.2g images/s, %d runs\n", side, side, n_tokens, st.mean,
+              st.stddev, reps);
+  return true;
 }
 
 int bench(BenchOptions o) {
@@ -347,6 +399,7 @@ int bench(BenchOptions o) {
               "|--------|--------------|-------------------|----------------|------|\n");
   std::vector<double> pp, tg, ttft, bw;  // bw[r], bw[r + 1]: around tg run r
   std::vector<double> pp_j, pp_w, tg_j, tg_w;
+  std::vector<double> images;  // images/s of each image encode
   BenchEnergy energy(text);
   PeakRss rss;
   if (o.n_prompt > 0) {
@@ -380,7 +433,8 @@ int bench(BenchOptions o) {
   }
   std::printf("energy: %s\n", energy.source().empty() ? "not reported (no power sensor and no device profile)"
                                                        : energy.source().c_str());
-  print_prediction(text, o.n_prompt, pp, o.n_gen, tg);
+  if (!text.mmproj_path.empty() && !bench_image(session.get(), text.mmproj_path, o.repetitions, &images)) goto fail;
+  print_prediction(text, o.n_prompt, pp, o.n_gen, tg, images);
   {
     if (!ttft.empty()) {
       const Stats s = stats_of(ttft);
@@ -416,7 +470,7 @@ fail:
 
 void register_bench(CLI::App& app) {
   auto opts = std::make_shared<BenchOptions>();
-  auto* cmd = app.add_subcommand("bench", "Measure prefill and decode speed (llama-bench style)");
+  auto* cmd = app.add_subcommand("bench", "Measure prefill and decode speed (llama-bench style), and with an mmproj the image encode");
   add_model_options(*cmd, opts->text);
   add_device_option(*cmd, opts->text);
   const std::string tokens = "0 (skip) to " + std::to_string(NM_MAX_CTX) + " tokens";

@@ -88,9 +88,15 @@ def test_bench_prints_the_prediction_beside_the_measurement(tmp_path):
     assert r.returncode == 0, r.stderr
     m = re.search(r"^prediction from \S+calibrated-[0-9a-f]{16}\.json \(calibrated \d+ s ago\): (.*)$", r.stdout, re.M)
     assert m, r.stdout
-    found = re.findall(r"(pp|tg)(\d+) " + NUM + r" t/s \(measured " + NUM + r", error ([+-]\d+)%", m.group(1))
-    assert [(t, int(n)) for t, n, *_ in found] == [("pp", 16), ("tg", 4)], m.group(1)
+    found = re.findall(r"(pp|tg|image)(\d*) " + NUM + r" (?:t|images)/s \(measured " + NUM + r", error ([+-]\d+)%",
+                       m.group(1))
+    # The demo has an mmproj: its image encode is predicted too.
+    assert [(t, n) for t, n, *_ in found] == [("pp", "16"), ("tg", "4"), ("image", "")], m.group(1)
     table = {t: float(v) for t, v in re.findall(r"^\| (pp|tg)\d+\s+\|\s+" + NUM, r.stdout, re.M)}
+    image = re.search(r"^image encode \((\d+)x(\d+), (\d+) tokens out\): " + NUM + r" ± " + NUM + r" images/s, 1 runs$",
+                      r.stdout, re.M)
+    assert image and image.group(1) == image.group(2) == "96" and image.group(3) == "9", r.stdout  # the demo's 96 px, 9 tokens
+    table["image"] = float(image.group(4))
     for test, _, predicted, measured, err in found:
         assert float(predicted) > 0
         assert float(measured) == pytest.approx(table[test], rel=1e-2)  # the table's mean
