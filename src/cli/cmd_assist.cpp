@@ -31,6 +31,7 @@ struct AssistOptions {
   std::string asr, vad, voice, camera, mic = "default", speak, say;
   std::string language = "auto";
   int beam_size = 5;
+  int audio_ctx = 0;
   int max_turns = 0;
   int silence_ms = 600;
   std::string battery, power_mode;  // the power policy
@@ -168,6 +169,7 @@ int assist(AssistOptions o) {
   c.n_threads = o.text.n_threads > 0 ? o.text.n_threads : nm_default_threads();
   c.speech.whisper.language = o.language;
   c.speech.whisper.beam_size = o.beam_size;
+  c.speech.whisper.audio_ctx = o.audio_ctx;
   c.speech.utterance_silence_ms = o.silence_ms;
   c.max_turns = o.max_turns;
   c.battery = o.battery;
@@ -252,6 +254,11 @@ void register_assist(CLI::App& app) {
   cmd->add_option("-l,--language", opts->language, "Spoken language code (en, de, ...) or auto (default auto)");
   cmd->add_option("--beam-size", opts->beam_size, "Whisper's beam size (1 = greedy; default 5)")
       ->check(int_in(1, 16, "1 to 16"));
+  cmd->add_option("--audio-ctx", opts->audio_ctx,
+                  "Whisper's encoder positions per utterance, 20 ms each: 0 = all 1500 (the 30 s window, as "
+                  "Whisper; default), -1 = fitted to the utterance (a shorter wait for the answer; not the "
+                  "reference computation), as transcribe --audio-ctx")
+      ->check(CLI::Range(-1, 1500));
   cmd->add_option("--silence-ms", opts->silence_ms, "Silence that ends a question, in ms (default 600)")
       ->check(int_in(100, 10000, "100 to 10000 ms"));
   cmd->add_option("--max-turns", opts->max_turns, "Stop after this many answers (default 0: until the microphone ends)")
