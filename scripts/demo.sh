@@ -5,11 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-scripts/build.sh release
+scripts/build.sh release nanomind_cli  # the CLI only: scripts/test.sh builds the rest
 image=models/samples/scene_3.png
 question="How many shapes are there?"
 echo "image:    $image"
 echo "question: $question"
-printf "answer:   "
-build/bin/nanomind run -m models/nanomind-demo-llm.gguf --mmproj models/nanomind-demo-mmproj.gguf \
-  --image "$image" -p "$question" --temp 0 -n 32 -v
+# -v prints the placement, timings and energy on stderr, before the answer below.
+answer="$(build/bin/nanomind run -m models/nanomind-demo-llm.gguf --mmproj models/nanomind-demo-mmproj.gguf \
+  --image "$image" -p "$question" --temp 0 -n 32 -v)"
+echo "answer:   $answer"
