@@ -45,7 +45,8 @@ class SessionParams(ctypes.Structure):
     _fields_ = [("n_ctx", ctypes.c_int), ("kv_type", ctypes.c_int), ("system_prompt", ctypes.c_char_p),
                 ("chat_template", ctypes.c_char_p), ("sampling", SamplingParams), ("image_width", ctypes.c_int32),
                 ("image_height", ctypes.c_int32), ("devices", ctypes.c_char_p), ("no_repack", ctypes.c_int32),
-                ("parse_special", ctypes.c_int32), ("residency", ctypes.c_int32)]
+                ("parse_special", ctypes.c_int32), ("residency", ctypes.c_int32),
+                ("ignore_eos", ctypes.c_int32)]
 
 
 class Image(ctypes.Structure):

@@ -101,6 +101,8 @@ typedef struct nm_session_params {
                                   are given back after each run and mapped again before the next, so
                                   bricks that take turns are never all resident at once (less memory,
                                   slower turns; a pipelined stream overlaps them: use sequential) */
+  int32_t ignore_eos;          /* 0 (default) = an end-of-turn token ends a chat reply; 1 = chat replies run
+                                  to n_predict tokens (fixed-length runs, benchmarks, tests) */
 } nm_session_params;
 #define NM_RESIDENCY_KEEP 0
 #define NM_RESIDENCY_ON_DEMAND 1

@@ -245,6 +245,7 @@ nm_session_params nm_session_default_params(void) {
   p.devices = nullptr;
   p.no_repack = 0;
   p.parse_special = 0;
+  p.ignore_eos = 0;
   const nm::SamplerParams d;
   p.sampling = {d.temperature, d.top_k, d.top_p, d.min_p, d.repeat_penalty, d.repeat_last_n, NM_SEED_RANDOM};
   return p;
@@ -375,6 +376,7 @@ nm_status nm_session_init(nm_model* handle, const nm_session_params* params, nm_
     p.pipeline.n_ctx = params->n_ctx;
     p.pipeline.pack_weights = params->no_repack == 0;
     p.parse_special = params->parse_special != 0;
+    p.ignore_eos = params->ignore_eos != 0;
     p.pipeline.kv_type = params->kv_type == NM_KV_Q8_0 ? nm::DType::Q8_0  // checked above: a valid value
                          : params->kv_type == NM_KV_F32 ? nm::DType::F32 : nm::DType::F16;
     const nm_sampling_params& sp = params->sampling;

@@ -124,6 +124,8 @@ void register_chat(CLI::App& app) {
   add_device_option(*cmd, opts->text);
   cmd->add_option("-n,--n-predict", opts->n_predict, "Maximum tokens per reply (default 512)")
       ->check(int_in(1, NM_MAX_CTX, "1 to " + std::to_string(NM_MAX_CTX) + " tokens"));
+  cmd->add_flag("--ignore-eos", opts->text.ignore_eos,
+                "End-of-turn tokens do not end a reply: each runs to -n tokens (fixed-length runs, benchmarks)");
   add_image_options(*cmd, opts->images);
   cmd->callback([opts] { throw CLI::RuntimeError(chat(*opts)); });
 }

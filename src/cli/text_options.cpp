@@ -253,6 +253,7 @@ nm_session_params session_params_from(const TextOptions& o) {
   sp.devices = o.devices.empty() ? nullptr : o.devices.c_str();
   sp.no_repack = o.no_repack ? 1 : 0;
   sp.parse_special = o.parse_special ? 1 : 0;
+  sp.ignore_eos = o.ignore_eos ? 1 : 0;
   sp.residency = o.residency == "on-demand" ? NM_RESIDENCY_ON_DEMAND : NM_RESIDENCY_KEEP;
   return sp;
 }

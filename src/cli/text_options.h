@@ -29,6 +29,7 @@ struct TextOptions {
   std::string trace_path;          // --trace FILE.json: Chrome trace events of the bricks' runs
   std::string power_profile;  // --power-profile: the energy estimate's device profile ("" = this machine's)
   bool parse_special = false;  // --parse-special: special-token text in the prompt is parsed
+  bool ignore_eos = false;     // chat --ignore-eos: replies run to -n tokens
   bool demo = false;  // set by resolve_default_model: the default (bundled) model is in use
   std::string demo_models_dir;  // ... and the bundled models/ folder it came from (samples live there)
 };

@@ -320,7 +320,7 @@ Status TextSession::chat(const std::string& user_message, const std::vector<Imag
     }
     images_.push_back({next_image_id_++, img, plan.value()});
   }
-  if (st.ok()) st = chat_with_images(user_message, (int)images.size(), n_predict, on_piece);
+  if (st.ok()) st = chat_with_images(user_message, (int)images.size(), n_predict, on_piece, nullptr, params_.ignore_eos);
   if (!st.ok()) images_.resize(n_before);
   return st;
 }
@@ -382,7 +382,7 @@ Status TextSession::chat(const std::string& user_message, int n_predict, const P
   timings_ = {};
   NM_ASSIGN_OR_RETURN(std::vector<PromptPosition> positions, chat_positions(conversation_with(user_message, 0)));
   std::string reply;
-  NM_RETURN_IF_ERROR(prefill_and_generate(positions, n_predict, on_piece, &reply));
+  NM_RETURN_IF_ERROR(prefill_and_generate(positions, n_predict, on_piece, &reply, nullptr, params_.ignore_eos));
   history_.push_back({"user", user_message});
   history_.push_back({"assistant", reply});
   return Status();

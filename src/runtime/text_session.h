@@ -36,6 +36,7 @@ struct TextSessionParams {
   // an image marker) is plain text unless this is set; the chat template's own markers are
   // control tokens either way.
   bool parse_special = false;
+  bool ignore_eos = false;  // chat(): end tokens do not end a reply (fixed-length runs)
   // Joules per turn, split into vision / prefill / decode (energy()); nullptr: not counted.
   energy::EnergyMonitor* energy = nullptr;
 };
