@@ -59,7 +59,9 @@ scripts/build.sh fuzz
 if command -v aarch64-linux-gnu-g++ > /dev/null && command -v qemu-aarch64-static > /dev/null; then
   stage "aarch64 cross build, C++ tests under qemu-user"
   scripts/build.sh aarch64 nanomind_tests nanomind_cli  # what runs on a board; not the benchmarks
-  (cd build-aarch64 && ctest --output-on-failure -j "$jobs")
+  # StreamReplan's threaded re-planning tests are left to the x86 runs (release, ASan, TSan):
+  # they hold no NEON code and took 103 s + 49 s of qemu's run (2026-12-07).
+  (cd build-aarch64 && ctest --output-on-failure -j "$jobs" -E '^StreamReplan')
   (cd build-aarch64 && QEMU_CPU=cortex-a53 ctest --output-on-failure -j "$jobs" \
      -R '^(Matmul|Ops|Quants|BackendOps|CpuExecutor|CpuExecutorRebind|GraphCache|GraphShapes|MemoryPlanner|KvCache)\.')
 else
