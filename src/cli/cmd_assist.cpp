@@ -109,7 +109,13 @@ void print_turn(const AssistantTurn& t) {
     }
     if (!t.given_back.empty()) {
       line += ", given back:";
-      for (const std::string& b : t.given_back) line += " " + b;
+      for (const std::string& b : t.given_back) {
+        line += " " + b;
+        if (b == "asr") {  // measured: the process's resident memory fell by this much
+          std::snprintf(buf, sizeof buf, " (%.0f KiB freed)", (double)t.asr_freed_bytes / 1024);
+          line += buf;
+        }
+      }
     }
   }
   line += "]";
@@ -187,8 +193,8 @@ int assist(AssistOptions o) {
     return 1;
   }
   std::fprintf(stderr, "nanomind: listening on '%s' (%s); %s, encoder on %s, decoder on %s%s%s\n", o.mic.c_str(),
-               o.vad.empty() ? "energy detector" : "Silero VAD", (*a)->transcriber().model().describe().c_str(),
-               (*a)->transcriber().audio_device_name().c_str(), (*a)->transcriber().asr_device_name().c_str(),
+               o.vad.empty() ? "energy detector" : "Silero VAD", (*a)->asr_description().c_str(),
+               (*a)->audio_device_name().c_str(), (*a)->asr_device_name().c_str(),
                o.camera.empty() ? "" : "; camera ", o.camera.c_str());
   bool answered_any = false, failed_any = false;
   const Status s = (*a)->run(
@@ -266,8 +272,9 @@ void register_assist(CLI::App& app) {
   add_power_options(*cmd, opts->battery, opts->power_mode, opts->t_high, opts->t_low,
                     {"Run under the battery power policy: sim:2000mAh@3.7V,start=80% (a simulated battery drained by "
                      "each turn's joules), sysfs or sysfs:BAT0 (the fuel gauge), read before each answer; modes: "
-                     "parallel above 50%, throttled (threads scaled by alpha) down to 20%, on-demand below (the text "
-                     "bricks and the voice given back after each turn; Whisper keeps listening) (default: none)",
+                     "parallel above 50%, throttled (threads scaled by alpha) down to 20%, on-demand below (one brick at a time: "
+                     "Whisper loaded for each utterance and given back once it is transcribed, the text bricks and the "
+                     "voice given back after each answer; only the voice detector stays resident) (default: none)",
                      "auto (by the battery level, the default with --battery), parallel, throttled or on-demand",
                      "turns run"});
   cmd->callback([opts] { throw CLI::RuntimeError(assist(*opts)); });

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/process_memory.h"
 #include "runtime/energy/battery.h"
 #include "runtime/energy/machine_energy.h"
 
@@ -33,12 +34,11 @@ Result<std::unique_ptr<Assistant>> Assistant::create(const AssistantConfig& conf
   }
   std::unique_ptr<Assistant> a(new Assistant(config, target, sink));
   a->pool_ = std::make_unique<ThreadPool>(std::max(1, config.n_threads));
-  NM_ASSIGN_OR_RETURN(std::shared_ptr<const WhisperModel> model, WhisperModel::load(config.whisper));
-  WhisperPlacement where;
-  where.devices = config.devices;
-  const int seqs = std::max({1, config.speech.whisper.beam_size, config.speech.whisper.best_of});
-  NM_ASSIGN_OR_RETURN(a->asr_, WhisperTranscriber::create(std::move(model), where,
-                                                          std::min(seqs, 16)));
+  NM_RETURN_IF_ERROR(a->load_asr());
+  a->asr_description_ = a->asr_->model().describe();
+  a->audio_device_ = a->asr_->audio_device_name();
+  a->asr_device_ = a->asr_->asr_device_name();
+  a->asr_load_ms_ = 0;  // turns report the loads that on-demand makes for them
   if (config.vad.empty()) {
     a->vad_ = make_energy_vad();
   } else {
@@ -73,6 +73,36 @@ Result<std::unique_ptr<Assistant>> Assistant::create(const AssistantConfig& conf
   return a;
 }
 
+Status Assistant::load_asr() {
+  if (asr_) return Status::ok_status();
+  const auto t0 = Clock::now();
+  NM_ASSIGN_OR_RETURN(std::shared_ptr<const WhisperModel> model, WhisperModel::load(config_.whisper));
+  WhisperPlacement where;
+  where.devices = config_.devices;
+  const int seqs = std::max({1, config_.speech.whisper.beam_size, config_.speech.whisper.best_of});
+  NM_ASSIGN_OR_RETURN(asr_, WhisperTranscriber::create(std::move(model), where, std::min(seqs, 16)));
+  asr_load_ms_ += ms_between(t0, Clock::now());
+  return Status::ok_status();
+}
+
+TranscriberLease Assistant::asr_lease() {
+  TranscriberLease lease;
+  lease.acquire = [this]() -> Result<WhisperTranscriber*> {
+    NM_RETURN_IF_ERROR(load_asr());  // on-demand: the utterance has ended, the bricks load now
+    return asr_.get();
+  };
+  lease.release = [this]() {
+    if (mode_ != energy::PowerMode::on_demand) return;
+    // Measured, not assumed: the weights' arena and the packed copies are unmapped here.
+    Result<size_t> before = resident_bytes();
+    asr_.reset();
+    Result<size_t> after = resident_bytes();
+    asr_freed_bytes_ = before.ok() && after.ok() && *before > *after ? *before - *after : 0;
+    asr_given_back_ = true;
+  };
+  return lease;
+}
+
 Status Assistant::load_voice() {
   if (config_.voice.empty() || speech_) return Status::ok_status();
   SpeechStreamParams sp;
@@ -97,6 +127,11 @@ void Assistant::release_voice() {
 Status Assistant::apply(energy::PowerMode mode, int threads) {
   NM_RETURN_IF_ERROR(target_.apply_power(mode, threads));
   mode_ = mode;
+  if (mode == energy::PowerMode::on_demand) {
+    asr_.reset();  // loaded again when the detector closes an utterance
+  } else {
+    NM_RETURN_IF_ERROR(load_asr());  // resident again
+  }
   if (threads != voice_threads_ || mode == energy::PowerMode::on_demand) release_voice();
   voice_threads_ = threads;
   return mode == energy::PowerMode::on_demand ? Status::ok_status() : load_voice();  // resident again
@@ -125,7 +160,7 @@ Status Assistant::run(AudioSource& mic, const std::function<void(const Utterance
     }
     return *more && (config_.max_turns <= 0 || turns_ < config_.max_turns);
   };
-  NM_RETURN_IF_ERROR(transcribe_live(*asr_, mic, *vad_, so, *pool_, nullptr));
+  NM_RETURN_IF_ERROR(transcribe_live(asr_lease(), mic, *vad_, so, *pool_, nullptr));
   return failed;
 }
 
@@ -135,13 +170,13 @@ Result<bool> Assistant::turn(const Utterance& u, const std::function<void(std::s
   t.index = ++turns_;
   t.heard = u;
   const int threads = pool_->size();
-  const std::string audio_dev = asr_->audio_device_name(), asr_dev = asr_->asr_device_name();
   auto add = [&](const std::string& brick, const std::string& device, double ms, int n_threads) {
     t.bricks.push_back({brick, device, ms, estimate_joules(device, ms, n_threads, device == "cpu" ? "cpu" : ""), false});
   };
   add("vad", "cpu", u.vad_ms, 1);
-  add("audio", audio_dev, u.transcript.mel_ms + u.transcript.encode_ms, threads);
-  add("asr", asr_dev, u.transcript.decode_ms, threads);
+  if (asr_given_back_) add("asr-load", "cpu", asr_load_ms_, 1);  // on-demand: loaded for this utterance
+  add("audio", audio_device_, u.transcript.mel_ms + u.transcript.encode_ms, threads);
+  add("asr", asr_device_, u.transcript.decode_ms, threads);
   if (power_) {  // the battery now (drained by the turns before), and the mode of this turn
     NM_RETURN_IF_ERROR(power_->refresh());
     t.powered = true;
@@ -210,9 +245,16 @@ Result<bool> Assistant::turn(const Utterance& u, const std::function<void(std::s
   } else if (energy_) {
     t.energy_source = energy::describe_energy_source(*energy_);
   }
+  if (asr_given_back_) {  // on-demand: as soon as the utterance was transcribed
+    t.given_back = {"audio", "asr"};
+    t.asr_freed_bytes = asr_freed_bytes_;
+  }
+  asr_given_back_ = false;
+  asr_load_ms_ = 0;
   if (power_) {
     if (mode_ == energy::PowerMode::on_demand) {  // the text side gave its bricks back after the answer
-      t.given_back = frame.ok() ? std::vector<std::string>{"vision", "text"} : std::vector<std::string>{"text"};
+      if (frame.ok()) t.given_back.push_back("vision");
+      t.given_back.push_back("text");
       if (speech_) {
         release_voice();
         t.given_back.push_back("tts");

@@ -13,10 +13,12 @@
 // turn (draining a simulated one by the joules of the turns before) and sets the mode:
 //   parallel   every brick resident, all threads;
 //   throttled  resident, threads scaled by the policy's alpha (text bricks and the voice);
-//   on-demand  the text side's bricks and the voice are given back after every turn and
-//              loaded again for the next (the AnswerTarget's apply_power; the voice here).
-// The Whisper bricks and the voice activity detector stay resident in every mode: they
-// listen between turns. Answers are the same in every mode, token for token and sample for
+//   on-demand  one brick at a time: the Whisper bricks are loaded when the detector closes
+//              an utterance and given back as soon as it is transcribed; the text side's
+//              bricks and the voice are given back after every answer and loaded again for
+//              the next (the AnswerTarget's apply_power; the voice here). Only the voice
+//              activity detector stays resident between turns: it is what wakes them.
+// Answers are the same in every mode, token for token and sample for
 // sample (the kernels give the same bits for any thread count; each answer's voice noise
 // starts from the seed).
 // Not thread-safe: one thread runs an assistant.
@@ -44,7 +46,9 @@ namespace nm {
 
 // One brick's share of a turn.
 struct BrickTime {
-  std::string brick;   // "vad", "audio", "asr", "camera", "vision", "prefill", "decode", "tts"
+  // "vad", "asr-load" (on-demand: the Whisper bricks loaded for the utterance), "audio",
+  // "asr", "camera", "vision", "prefill", "decode", "tts"
+  std::string brick;
   std::string device;  // where it ran ("cpu", "opencl", ...)
   double ms = 0;
   double joules = -1;  // < 0: not known
@@ -115,6 +119,7 @@ struct AssistantTurn {
   double battery_level = 0;
   int threads = 0;
   std::vector<std::string> given_back;
+  size_t asr_freed_bytes = 0;  // on-demand: the process's resident memory drop as Whisper was given back
 };
 
 class Assistant final : public PowerTarget {
@@ -130,7 +135,10 @@ class Assistant final : public PowerTarget {
              const std::function<void(std::string_view)>& on_piece,
              const std::function<bool(const AssistantTurn&)>& on_turn);
 
-  const WhisperTranscriber& transcriber() const { return *asr_; }
+  // The Whisper model ("ggml base, 74 M parameters, ...") and where its two bricks run.
+  const std::string& asr_description() const { return asr_description_; }
+  const std::string& audio_device_name() const { return audio_device_; }
+  const std::string& asr_device_name() const { return asr_device_; }
   int turns() const { return turns_; }
   // The power policy's counts (answers, joules and seconds per mode); null without one.
   const PowerStats* power_stats() const { return power_ ? &power_->stats() : nullptr; }
@@ -146,12 +154,18 @@ class Assistant final : public PowerTarget {
   double estimate_joules(const std::string& device, double ms, int threads, const std::string& kind);
   Status load_voice();  // the voice and its stream, with voice_threads_ threads
   void release_voice();
+  Status load_asr();  // the Whisper bricks (again, after on-demand gave them back)
+  TranscriberLease asr_lease();  // what the live transcription takes the bricks from
 
   AssistantConfig config_;
   AnswerTarget& target_;
   SpeechSink* sink_;
   std::unique_ptr<ThreadPool> pool_;
-  std::unique_ptr<WhisperTranscriber> asr_;
+  std::unique_ptr<WhisperTranscriber> asr_;  // null while on-demand has given it back
+  std::string asr_description_, audio_device_, asr_device_;
+  double asr_load_ms_ = 0;       // loading the Whisper bricks for the utterance being answered
+  bool asr_given_back_ = false;  // ... and giving them back after it was transcribed
+  size_t asr_freed_bytes_ = 0;    // resident memory that giving them back freed
   std::unique_ptr<VoiceActivityDetector> vad_;
   std::unique_ptr<VitsModel> voice_;
   std::unique_ptr<SpeechStream> speech_;

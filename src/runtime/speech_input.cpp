@@ -76,6 +76,14 @@ Result<WhisperTranscript> transcribe_speech(WhisperTranscriber& asr, std::span<c
 Status transcribe_live(WhisperTranscriber& asr, AudioSource& mic, VoiceActivityDetector& vad, const SpeechOptions& opt,
                        ThreadPool& pool, const std::function<bool(const WhisperSegment&)>& on_segment,
                        WhisperTranscript* done) {
+  TranscriberLease held;
+  held.acquire = [&asr]() -> Result<WhisperTranscriber*> { return &asr; };
+  return transcribe_live(held, mic, vad, opt, pool, on_segment, done);
+}
+
+Status transcribe_live(const TranscriberLease& lease, AudioSource& mic, VoiceActivityDetector& vad,
+                       const SpeechOptions& opt, ThreadPool& pool,
+                       const std::function<bool(const WhisperSegment&)>& on_segment, WhisperTranscript* done) {
   if (mic.sample_rate() != VoiceActivityDetector::kSampleRate) {
     return error(ErrorCode::invalid_argument, "the microphone must deliver 16 kHz for voice activity detection");
   }
@@ -103,7 +111,10 @@ Status transcribe_live(WhisperTranscriber& asr, AudioSource& mic, VoiceActivityD
     std::span<const float> all(buf);
     WhisperTranscribeOptions o = wo;
     o.on_segment = nullptr;
-    NM_ASSIGN_OR_RETURN(WhisperTranscript t, asr.transcribe(all.subspan((size_t)(b - base), (size_t)(e - b)), o, pool));
+    NM_ASSIGN_OR_RETURN(WhisperTranscriber * asr, lease.acquire());
+    Result<WhisperTranscript> heard = asr->transcribe(all.subspan((size_t)(b - base), (size_t)(e - b)), o, pool);
+    if (lease.release) lease.release();
+    NM_ASSIGN_OR_RETURN(WhisperTranscript t, std::move(heard));
     const double offset = (double)b / VoiceActivityDetector::kSampleRate;
     Utterance u;
     if (opt.on_utterance) {

@@ -43,9 +43,21 @@ struct SpeechOptions {
 Result<WhisperTranscript> transcribe_speech(WhisperTranscriber& asr, std::span<const float> samples,
                                             const SpeechOptions& opt, VoiceActivityDetector* vad, ThreadPool& pool);
 
+// Where a live transcription gets its transcriber for each utterance: one held throughout,
+// or (the assistant's on-demand power mode) one loaded when an utterance ends and given back
+// as soon as it is transcribed, so that only the detector stays resident between utterances.
+struct TranscriberLease {
+  std::function<Result<WhisperTranscriber*>()> acquire;  // before each utterance's transcription
+  std::function<void()> release;                         // right after it (optional)
+};
+
 // Reads the microphone until on_segment returns false, the source ends or fails; each
 // utterance (a speech span, at most 28 s) is transcribed when it ends. Segment times count
 // from the start of the capture. `done` (optional) receives totals for -v.
+Status transcribe_live(const TranscriberLease& asr, AudioSource& mic, VoiceActivityDetector& vad,
+                       const SpeechOptions& opt, ThreadPool& pool,
+                       const std::function<bool(const WhisperSegment&)>& on_segment, WhisperTranscript* done = nullptr);
+// The same with one transcriber held throughout.
 Status transcribe_live(WhisperTranscriber& asr, AudioSource& mic, VoiceActivityDetector& vad, const SpeechOptions& opt,
                        ThreadPool& pool, const std::function<bool(const WhisperSegment&)>& on_segment,
                        WhisperTranscript* done = nullptr);

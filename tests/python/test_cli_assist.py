@@ -111,8 +111,9 @@ def test_turns_equal_the_steps_run_one_by_one(setup, tmp_path):
 def test_power_modes_keep_the_answers(setup, tmp_path):
     """Under the power policy (issue 16's modes, driven per turn by the PowerController) the
     answers are the same as in parallel mode, word for word and sample for sample (a random
-    VITS voice, whose noise each answer starts from the seed): forced on-demand gives the
-    text bricks and the voice back after every turn; a simulated battery that starts just
+    VITS voice, whose noise each answer starts from the seed): forced on-demand runs one
+    brick at a time (Whisper loaded per utterance and given back once it is transcribed, the
+    text bricks and the voice after every answer); a simulated battery that starts just
     above the parallel threshold leaves parallel once the first question's joules drain it."""
     s = setup
     voice = str(tmp_path / "voice.gguf")
@@ -142,8 +143,17 @@ def test_power_modes_keep_the_answers(setup, tmp_path):
             if (base_say / wav).exists():
                 assert np.array_equal(read_wav(say / wav)[1], read_wav(base_say / wav)[1]), (name, wav)
     demand = runs["on-demand"][2]
-    assert all(t[1] == "on-demand" and "given back: vision text" in t[3] for t in demand), runs["on-demand"][0].stderr
-    assert all(t[3].endswith(" tts") for t in demand)  # the voice, loaded for the turn, given back after it
+    # One brick at a time: Whisper is loaded when the utterance ends (an asr-load brick in the
+    # turn) and given back once it is transcribed, freeing at least its weights (measured: the
+    # process's resident memory before and after); the text side and the voice after the answer.
+    weights_kib = os.path.getsize(os.path.join(s["whisper"], "model.bin")) / 1024
+    lines = re.findall(r"^\[turn \d+ \|.*\]$", runs["on-demand"][0].stderr, re.M)
+    assert len(lines) == len(demand) and all(re.search(r"\| asr-load cpu [\d.]+ ms", l) for l in lines), lines
+    for t in demand:
+        back = re.search(r"given back: audio asr \((\d+) KiB freed\) vision text tts$", t[3])
+        assert t[1] == "on-demand" and back, runs["on-demand"][0].stderr
+        assert int(back.group(1)) >= 0.9 * weights_kib, (back.group(0), weights_kib)
+    assert not re.search(r"asr-load|given back", base.stderr), base.stderr  # parallel keeps everything
     # The battery (1 J) starts at 51%, just above the parallel threshold, and is read before
     # each answer: the joules of hearing the first question already take it below 50%.
     r, _, turns = runs["battery"]
