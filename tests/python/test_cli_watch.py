@@ -40,10 +40,21 @@ def model_rss_bytes(pid):
 
 
 def read_answer(p, timeout=120):
-    ready, _, _ = select.select([p.stdout], [], [], timeout)
-    assert ready, "no answer within the time limit"
-    line = p.stdout.readline()
-    m = LINE.match(line.rstrip("\n"))
+    """The next answer line. Read from the pipe's descriptor with our own buffer: select() on
+    p.stdout saw only the descriptor, so a readline() that had taken two answers written back
+    to back (parallel mode) left the second in Python's buffer and the next select waited
+    120 s for bytes already read (CI and a lead's run, 2026-12-07)."""
+    pending = getattr(p, "pending", b"")
+    end = time.monotonic() + timeout
+    while b"\n" not in pending:
+        ready, _, _ = select.select([p.stdout.fileno()], [], [], max(0.0, end - time.monotonic()))
+        assert ready, "no answer within the time limit"
+        data = os.read(p.stdout.fileno(), 65536)
+        assert data, "the process ended without an answer"
+        pending += data
+    raw, p.pending = pending.split(b"\n", 1)
+    line = raw.decode()
+    m = LINE.match(line)
     assert m, f"unexpected output line: {line!r}"
     return int(m.group(1)), m.group(2), m.group(3), m.group(4)
 
