@@ -7,7 +7,7 @@ script runs the numpy float64 forward pass of tests/reference/llama_ref.py (the 
 equations, weights dequantised exactly, no 8-bit rounding of activations: the model's own
 answer for these weights) on that position's tokens (the prompt plus the steps on which the
 engines agreed) and stores its logits of every token llama.cpp stored there in the golden
-file, as prompt["reference"] = {"step": i, "top": [[token, logit], ...]}. The test then
+file, in prompt["references"] as {"step": i, "top": [[token, logit], ...]}. The test then
 accepts such a difference only where NanoMind's logit gap between the two tokens is within
 the file's noise-tie bound of the reference's gap (NanoMind's own error there is rounding
 noise) and says which engine's gap is the closer; a difference anywhere else, or without a
@@ -15,7 +15,12 @@ stored reference, fails.
 
     NM_LIB=build/lib/libnanomind.so .venv/bin/python tests/real/reference_ties.py tests/real/golden/*.json
 
-It runs NanoMind (2 threads, the CPU's best kernels) to find the positions; each reference
+It runs NanoMind (2 threads, the CPU's best kernels, or those NM_ISA caps it to) to find the
+positions. Each kernel path sums in its own order, so each may part from llama.cpp at its own
+step: the references found on other paths are kept (one per step; the reference at a step
+does not depend on the path: it is the float64 answer for the tokens up to it). Run it on
+every path the test runs on: once per machine type and, on an AVX-512 machine, with
+NM_ISA=avx2 and NM_ISA=avx512 too. each reference
 forward pass dequantises one matrix at a time (lazy weights), so the 1.5B file needs ~2 GB.
 """
 import json
@@ -57,7 +62,11 @@ def main(paths):
         longest = max(len(p["tokens"]) + len(p["steps"]) for p in golden["prompts"])
         with lib.load(model_path, n_threads=2) as model, model.session(n_ctx=longest + 16) as session:
             for prompt in golden["prompts"]:
-                prompt.pop("reference", None)
+                refs = prompt.pop("references", [])
+                if "reference" in prompt:  # the one-reference form of 2026-12-06
+                    refs.append(prompt.pop("reference"))
+                if refs:
+                    prompt["references"] = refs
                 diff = first_difference(session, prompt)
                 if diff is None:
                     continue
@@ -68,13 +77,17 @@ def main(paths):
                 if ours in near and near[ours] >= top - TIE:
                     print(f"{golden['model']} {prompt['name']}: step {i}, near-tie within {TIE}")
                     continue
+                if any(r["step"] == i for r in refs):
+                    print(f"{golden['model']} {prompt['name']}: step {i}, reference already stored")
+                    continue
                 if ref is None:
                     ref = llama_ref.LlamaRef(model_path, lazy=True)
                 tokens = prompt["tokens"] + [s["token"] for s in prompt["steps"][:i]]
                 t0 = time.time()
                 exact = ref.forward(tokens)[-1]
                 ids = [t for t, _ in step["top"]] + ([] if ours in near else [ours])
-                prompt["reference"] = {"step": i, "top": [[int(t), float(exact[t])] for t in ids]}
+                refs.append({"step": i, "top": [[int(t), float(exact[t])] for t in ids]})
+                prompt["references"] = sorted(refs, key=lambda r: r["step"])
                 gap = lambda v: v[theirs] - v[ours]  # noqa: E731  llama.cpp's token minus NanoMind's
                 print(f"{golden['model']} {prompt['name']}: step {i}, NanoMind #{ours} / llama.cpp #{theirs}; "
                       f"logit gap (llama.cpp's token - NanoMind's): llama.cpp {gap(near) if ours in near else 'n/a'}, "
