@@ -143,3 +143,8 @@ def test_bad_vad_files(shim, tmp_path, rng):
         probs(shim, tmp_path / "cut.safetensors", np.zeros(512, np.float32))
     with pytest.raises(RuntimeError):
         probs(shim, tmp_path / "missing.safetensors", np.zeros(512, np.float32))
+    # The package's ONNX export given instead of its safetensors file: named as such.
+    onnx = tmp_path / "silero_vad.onnx"
+    onnx.write_bytes(b"\x08\x08\x12\x07pytorch" + bytes(64))  # ir_version 8, producer_name
+    with pytest.raises(RuntimeError, match="looks like an ONNX model.*silero_vad_16k.safetensors"):
+        probs(shim, onnx, np.zeros(512, np.float32))
