@@ -92,9 +92,11 @@ def test_bench_reports_pp_tg_ttft_memory_and_roofline(model):
     for what in ("pp32", "tg8", "time to first token", "peak resident memory", "% of roofline"):
         assert what in r.stdout, r.stdout
     # The bandwidth is measured between the tg runs with a 512 MiB buffer; the peak
-    # resident memory reported must be the model's, not that buffer's.
+    # resident memory reported must be the model's, not that buffer's: with it the peak would
+    # be 512 MiB or more. (The process alone is far below that, but not below 256 MiB under
+    # ASan: 256.1 MiB once, 2026-12-07.)
     peak = float(re.search(r"peak resident memory: ([\d.]+) MiB", r.stdout).group(1))
-    assert 0 < peak < 256, r.stdout
+    assert 0 < peak < 512, r.stdout
     # A 0.1 MiB model decodes at a few hundredths of a percent of its roofline: the figure is
     # printed to 3 significant digits so it still shows (it once printed as "0.0").
     m = re.search(r"over (\d+) measurements between the tg runs\) .* tg = ([\d.e+-]+) ± ([\d.e+-]+)% of roofline",
