@@ -30,9 +30,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUESTION = "How many shapes are there?"
 SCENES = ["scene_3", "scene_7", "scene_11", "scene_21", "scene_42", "scene_77"]
 LINE = re.compile(r"^frame (\d+) \(([^)]*)\) \[(parallel|throttled|on-demand)(?:, battery ([0-9.]+)%)?\]: (.*)$")
-POWER = re.compile(r"\[power: .*?\| parallel (\d+) answers, ([\d.]+) J (\w+) in ([\d.]+) s \| throttled (\d+) answers "
-                   r"\((\d+) frames skipped\), ([\d.]+) J in ([\d.]+) s \| on-demand (\d+) answers, ([\d.]+) J in "
-                   r"([\d.]+) s")
+NUM = r"([\d.]+(?:e[+-]\d+)?)"  # printed with %.3g
+POWER = re.compile(r"\[power: .*?\| parallel (\d+) answers, " + NUM + r" J (\w+) in " + NUM + r" s \| throttled (\d+) "
+                   r"answers \((\d+) frames skipped\), " + NUM + r" J in " + NUM + r" s \| on-demand (\d+) answers, " + NUM +
+                   r" J in " + NUM + r" s")
 MODES = ["parallel", "throttled", "on-demand", "auto"]
 
 
@@ -159,8 +160,8 @@ def main():
         lines = [m for m in lines if m]
         to5 = sum(1 for m in lines if m.group(4) and float(m.group(4)) >= 5)
         same = all(truth.get(int(m.group(1))) == m.group(5) for m in lines)
-        # The summary's joules and seconds are printed to 0.1: too coarse for a battery of a
-        # joule. The battery is drained from full to empty: its energy over the run's time.
+        # Mean power: the battery, drained from full to empty, over the run's time (the
+        # summary's joules and seconds are those of the modes' answers only).
         power = capacity_j / wall if "battery empty" in err else float("nan")
         skipped = int(POWER.search(err).group(6))
         cpu, resident = idle(a.bin, frames, mode, a.idle_s, env, model_names)

@@ -226,8 +226,8 @@ int assist(AssistOptions o) {
   }
   if (!answered_any) std::fprintf(stderr, "note: no speech was heard on '%s'\n", o.mic.c_str());
   if (const PowerStats* p = (*a)->power_stats()) {
-    std::fprintf(stderr, "[power: %d mode change%s | joules (%s) parallel %.1f J in %.1f s, throttled %.1f J in %.1f s, "
-                 "on-demand %.1f J in %.1f s]\n",
+    std::fprintf(stderr, "[power: %d mode change%s | joules (%s) parallel %.3g J in %.3g s, throttled %.3g J in %.3g s, "
+                 "on-demand %.3g J in %.3g s]\n",
                  n_changes, n_changes == 1 ? "" : "s", p->measured ? "measured" : "ESTIMATED", p->joules[0],
                  p->seconds[0], p->joules[1], p->seconds[1], p->joules[2], p->seconds[2]);
   }

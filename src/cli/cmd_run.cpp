@@ -177,8 +177,8 @@ int run_camera(const RunOptions& o, const std::string& prompt, nm_session* sessi
   }
   if (sp.battery || sp.power_mode) {
     const char* how = stats.energy_measured ? "measured" : "ESTIMATED";
-    std::fprintf(stderr, "[power: %d mode change%s | parallel %d answers, %.1f J %s in %.1f s | throttled %d answers (%d frames "
-                 "skipped), %.1f J in %.1f s | on-demand %d answers, %.1f J in %.1f s%s]\n",
+    std::fprintf(stderr, "[power: %d mode change%s | parallel %d answers, %.3g J %s in %.3g s | throttled %d answers (%d frames "
+                 "skipped), %.3g J in %.3g s | on-demand %d answers, %.3g J in %.3g s%s]\n",
                  stats.mode_changes, stats.mode_changes == 1 ? "" : "s", stats.answered_per_mode[0],
                  stats.joules_per_mode[0], how, stats.seconds_per_mode[0], stats.answered_per_mode[1], stats.skipped,
                  stats.joules_per_mode[1], stats.seconds_per_mode[1], stats.answered_per_mode[2],
