@@ -262,16 +262,6 @@ int bench_kernels(const std::string& spec, int reps) {
   return 0;
 }
 
-// The device the options put `brick` on: --device NAME or BRICK=NAME, else the CPU.
-std::string brick_device(const std::string& devices, const std::string& brick) {
-  if (devices.empty()) return "cpu";
-  if (devices.find('=') == std::string::npos) return devices;
-  const size_t at = devices.find(brick + "=");
-  if (at == std::string::npos || (at > 0 && devices[at - 1] != ',')) return "cpu";
-  const size_t from = at + brick.size() + 1;
-  return devices.substr(from, devices.find(',', from) - from);
-}
-
 // Issue 15 item 7: the cost model's prediction from this machine's calibrated profile
 // (nanomind calibrate) beside each measurement, and its error (predicted speed / measured
 // speed - 1: tokens/s for pp and tg, images/s for the image encode).
@@ -287,8 +277,14 @@ void print_prediction(const TextOptions& text, int n_prompt, const std::vector<d
   auto none = [](const std::string& why) { std::printf("prediction: none (%s)\n", why.c_str()); };
   if (!cal.exists) return none("no calibrated profile for this machine: run nanomind calibrate");
   if (!cal.status.ok()) return none(cal.status.message());
-  const std::string device = brick_device(text.devices, "text");
-  const std::string vision_device = brick_device(text.devices, "vision");
+  // The devices --device puts the two bricks on ("" there: the CPU).
+  Result<BrickPlacement> placement = parse_device_spec(text.devices);
+  if (!placement.ok()) return none(placement.status().message());
+  auto device_of = [&](BrickKind brick) {
+    const std::string& name = placement->device_for(brick);
+    return name.empty() ? std::string("cpu") : name;
+  };
+  const std::string device = device_of(BrickKind::text), vision_device = device_of(BrickKind::vision);
   for (const std::string& d : {device, vision_device})
     if (!cal.profile.device(d)) return none("the calibrated profile has no device '" + d + "'");
   Result<GgufFile> file = GgufFile::open(text.model_path);

@@ -116,16 +116,18 @@ class SileroVad final : public VoiceActivityDetector {
 Result<std::unique_ptr<VoiceActivityDetector>> load_silero_vad(const std::string& path) {
   NM_ASSIGN_OR_RETURN(std::shared_ptr<MappedFile> file, MappedFile::open(path));
   Result<SafeTensorsFile> st = SafeTensorsFile::parse(file->data(), file->size(), "'" + path + "'");
-  // The silero-vad package ships .onnx files beside the safetensors one: name the right file
-  // instead of a safetensors header length read from protobuf bytes. An ONNX model starts
-  // with field 1 (ir_version, a varint): the byte 0x08.
-  const bool onnx = path.size() >= 5 && path.compare(path.size() - 5, 5, ".onnx") == 0;
-  if (!st.ok() && (onnx || (file->size() > 0 && file->data()[0] == 0x08))) {
-    return error(ErrorCode::invalid_argument,
-                 "'" + path + "' looks like an ONNX model; Silero VAD is read from its safetensors export "
-                 "(silero_vad_16k.safetensors, shipped beside the .onnx files in the silero-vad package)");
+  if (!st.ok()) {
+    // The silero-vad package ships .onnx files beside the safetensors one: name the right
+    // file instead of a safetensors header length read from protobuf bytes. An ONNX model
+    // starts with field 1 (ir_version, a varint): the byte 0x08.
+    const bool onnx = path.size() >= 5 && path.compare(path.size() - 5, 5, ".onnx") == 0;
+    if (onnx || (file->size() > 0 && file->data()[0] == 0x08)) {
+      return error(ErrorCode::invalid_argument,
+                   "'" + path + "' looks like an ONNX model; Silero VAD is read from its safetensors export "
+                   "(silero_vad_16k.safetensors, shipped beside the .onnx files in the silero-vad package)");
+    }
+    return st.status();
   }
-  if (!st.ok()) return st.status();
   auto vad = std::make_unique<SileroVad>();
   NM_RETURN_IF_ERROR(vad->load(*st));
   return std::unique_ptr<VoiceActivityDetector>(std::move(vad));
