@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Configures and builds one flavour: release (default, build/), asan (build-asan/), fuzz
-# (build-fuzz/), tsan (build-tsan/: ThreadSanitizer, for the runtime's threaded tests) or
-# aarch64 (build-aarch64/: cross-compiled, tests run under qemu-user).
+# Configures and builds one flavour: release (default, build/), asan (build-asan/: ASan +
+# UBSan, with clang also the libFuzzer targets), tsan (build-tsan/: ThreadSanitizer, for the
+# runtime's threaded tests) or aarch64 (build-aarch64/: cross-compiled, tests run under
+# qemu-user).
 # Extra arguments name the targets to build (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,17 +23,18 @@ sanitized=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-
 case "$flavour" in
   release) cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DNM_WERROR=ON "${launcher[@]}" > /dev/null
            cmake --build build -j "$jobs" "${targets[@]}" ;;
-  asan)    cmake -S . -B build-asan -G Ninja "${sanitized[@]}" -DNM_SANITIZE=ON \
-                 -DNM_BUILD_BENCH=OFF -DNM_WERROR=ON "${launcher[@]}" > /dev/null
+  asan)    # With clang (Debian's clang), one build holds the sanitized tests and the fuzz
+           # targets: a separate fuzz build compiled the whole library a fifth time.
+           compilers=() fuzz=OFF
+           if command -v clang++ > /dev/null; then compilers=(CC=clang CXX=clang++) fuzz=ON; fi
+           env "${compilers[@]}" cmake -S . -B build-asan -G Ninja "${sanitized[@]}" -DNM_SANITIZE=ON \
+                 -DNM_FUZZ="$fuzz" -DNM_BUILD_BENCH=OFF -DNM_WERROR=ON "${launcher[@]}" > /dev/null
            cmake --build build-asan -j "$jobs" "${targets[@]}" ;;
   tsan)    cmake -S . -B build-tsan -G Ninja "${sanitized[@]}" -DNM_TSAN=ON \
                  -DNM_BUILD_BENCH=OFF -DNM_WERROR=ON "${launcher[@]}" > /dev/null
            cmake --build build-tsan -j "$jobs" "${targets[@]}" ;;
-  fuzz)    CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja "${sanitized[@]}" \
-                 -DNM_FUZZ=ON -DNM_BUILD_BENCH=OFF "${launcher[@]}" > /dev/null
-           cmake --build build-fuzz -j "$jobs" --target nm_fuzz_all ;;
   aarch64) cmake -S . -B build-aarch64 -G Ninja -DCMAKE_BUILD_TYPE=Release -DNM_WERROR=ON \
                  -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake "${launcher[@]}" > /dev/null
            cmake --build build-aarch64 -j "$jobs" "${targets[@]}" ;;
-  *) echo "usage: scripts/build.sh [release|asan|tsan|fuzz|aarch64] [target...]" >&2; exit 2 ;;
+  *) echo "usage: scripts/build.sh [release|asan|tsan|aarch64] [target...]" >&2; exit 2 ;;
 esac

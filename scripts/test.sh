@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine: installs dependencies, fetches the
 # real model files (scripts/fetch-models.sh; cached, verified), builds the release and
-# sanitizer (ASan + UBSan) flavours, runs every test in both (the release build also with
-# the real-weight tier, `ctest -L real`, and with the kernels capped at AVX2 and at AVX-512
-# without VNNI where the CPU has more),
-# runs the runtime's threaded tests under ThreadSanitizer, runs each fuzz target briefly, then cross-builds for aarch64 and runs the C++ tests under
-# qemu-user (NEON kernels against the scalar path). CI runs exactly this (.ci/run).
+# sanitizer (ASan + UBSan, clang) flavours, runs every test in both (the release build also
+# with the real-weight tier, `ctest -L real`, and with the kernels capped at AVX2 and at
+# AVX-512 without VNNI where the CPU has more; the sanitizer build also runs each fuzz target
+# briefly), runs the runtime's threaded tests under ThreadSanitizer, then cross-builds for
+# aarch64 and runs the C++ tests under qemu-user (NEON kernels against the scalar path).
+# CI runs exactly this (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Each stage's heading says when it starts (seconds since this script began), so a CI log
@@ -34,7 +35,9 @@ for isa in avx2 avx512; do
   esac
 done
 
-stage "sanitizer build (ASan + UBSan)"
+# One clang build holds the sanitized tests and the libFuzzer targets (fuzz.*: 20 s each
+# from their seeds), so the library is compiled once for both.
+stage "sanitizer build (ASan + UBSan) with the fuzz targets"
 scripts/build.sh asan
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
    LSAN_OPTIONS=suppressions="$PWD/../tests/lsan.supp" ctest --output-on-failure -j "$jobs" -E '^py\.test_.*_slow' \
@@ -48,10 +51,6 @@ stage "ThreadSanitizer build (runtime tests)"
 scripts/build.sh tsan nanomind_tests
 (cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -j "$jobs" \
    -R '^(TokenRing|FrameStream|CApiStream|Trace|Residency|Pipeline|TinyPipeline|MemoryUsage|StreamReplan)\.')
-
-stage "fuzz targets (short runs)"
-scripts/build.sh fuzz
-(cd build-fuzz && ctest --output-on-failure -j "$jobs" -R '^fuzz\.')
 
 # Two emulated CPUs: qemu's default (max: NEON + sdot, so neon and neon_dotprod are both
 # checked) and a Cortex-A53 (ARMv8.0: no sdot, no fp16), where an ARMv8.2 instruction

@@ -29,13 +29,13 @@ NodeId weight(Graph& g, Keep& keep, DType t, std::array<int64_t, 4> ne) {
 }
 
 std::vector<Bench> all_benches() {
-  const int64_t E = 2048, F = 5632, T = 128;
+  constexpr int64_t E = 2048, F = 5632, T = 128;
   std::vector<Bench> benches;
   for (DType t : {DType::F32, DType::F16, DType::Q8_0, DType::Q4_0, DType::Q4_K}) {
     for (int64_t m : {int64_t{1}, T}) {
       benches.push_back({"matmul " + std::string(dtype_name(t)) + " " + std::to_string(F) + "x" + std::to_string(E) +
                              " M=" + std::to_string(m),
-                         [t, m, E, F](Graph& g, Keep& keep) {
+                         [t, m](Graph& g, Keep& keep) {
                            return g.matmul(weight(g, keep, t, {E, F, 1, 1}), g.input(DType::F32, {E, m, 1, 1}));
                          },
                          2.0 * (double)E * F * m, true});

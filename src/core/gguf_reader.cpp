@@ -225,6 +225,12 @@ class GgufParser {
     if (*a == 0 || (*a & (*a - 1)) != 0) {
       return bad("general.alignment " + std::to_string(*a) + " is not a power of two");
     }
+    // The format asks for a multiple of 8; a smaller one would place F32 and F16 tensors at
+    // addresses their kernels cannot load from (the fuzzer found alignment 1).
+    if (*a < kMinAlignment) {
+      return bad("general.alignment " + std::to_string(*a) + " is below " + std::to_string(kMinAlignment) +
+                 " (GGUF asks for a multiple of 8)");
+    }
     f_.alignment_ = *a;
     return Status();
   }
@@ -318,6 +324,10 @@ Result<GgufFile> GgufFile::from_memory(const void* data, size_t size, std::share
   f.size_ = size;
   f.owner_ = std::move(owner);
   if (data == nullptr || size == 0) return bad("empty GGUF buffer");
+  if (reinterpret_cast<uintptr_t>(data) % kMinAlignment != 0) {
+    return error(ErrorCode::invalid_argument, "GGUF buffer is not " + std::to_string(kMinAlignment) +
+                                                  "-byte aligned: tensor data would be misaligned");
+  }
   GgufParser p(f, f.data_, size);
   try {
     NM_RETURN_IF_ERROR(p.parse());

@@ -23,6 +23,9 @@ namespace nm {
 
 constexpr uint32_t kGgufMagic = 0x46554747;  // "GGUF" read as a little-endian u32
 constexpr uint32_t kGgufDefaultAlignment = 32;
+// The smallest general.alignment read or written: the format asks for a multiple of 8, which
+// keeps every tensor's elements aligned for its kernels.
+constexpr uint32_t kMinAlignment = 8;
 
 struct GgufTensorInfo {
   std::string name;

@@ -233,6 +233,20 @@ TEST(GgufCorrupt, Alignment) {
   x = b;
   poke<uint32_t>(x, find(x, "general.alignment") + 17 + 4, 0);
   expect_error(x, ErrorCode::invalid_file, "general.alignment 0");
+  for (uint32_t small : {1u, 2u, 4u}) {  // powers of two that misplace F32 data (a fuzzer find)
+    x = b;
+    poke<uint32_t>(x, find(x, "general.alignment") + 17 + 4, small);
+    expect_error(x, ErrorCode::invalid_file, "general.alignment " + std::to_string(small) + " is below 8");
+  }
+  EXPECT_FALSE(GgufWriter().set_alignment(4).ok());
+  // A caller's buffer that starts off 8-byte alignment would misplace the data the same way.
+  std::vector<uint64_t> storage(b.size() / 8 + 2);
+  uint8_t* odd = reinterpret_cast<uint8_t*>(storage.data()) + 1;
+  std::memcpy(odd, b.data(), b.size());
+  auto shifted = GgufFile::from_memory(odd, b.size(), nullptr);
+  ASSERT_FALSE(shifted.ok());
+  EXPECT_EQ(shifted.status().code(), ErrorCode::invalid_argument);
+  EXPECT_NE(shifted.status().message().find("not 8-byte aligned"), std::string::npos) << shifted.status().message();
   x = b;
   poke<uint32_t>(x, find(x, "general.alignment") + 17, 5);  // type i32
   expect_error(x, ErrorCode::invalid_file, "general.alignment must be u32, got i32");

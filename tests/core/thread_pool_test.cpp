@@ -14,6 +14,7 @@
 #include <memory>
 #include <thread>
 #include <vector>
+#include "../sanitizers.h"
 
 namespace nm {
 namespace {
@@ -186,17 +187,15 @@ TEST(ThreadPool, PinningIsBestEffort) {
   EXPECT_EQ(count.load(), 80);
 }
 
-// Exit codes of the forked child in ThreadStartFailureIsAnErrorNotAnAbort.
-constexpr int kChildReportedError = 0, kChildLimitNotHonoured = 3, kChildWrongMessage = 4;
-
 TEST(ThreadPool, ThreadStartFailureIsAnErrorNotAnAbort) {
-#if defined(__SANITIZE_ADDRESS__)
+#if NM_TEST_ASAN
   GTEST_SKIP() << "ASan reserves its shadow memory up front; an address-space limit stops ASan itself";
 #else
   // In a child process (the limit must not reach the test runner): an address-space limit
   // a little above what the process maps now leaves no room for 64 thread stacks (8 MiB
   // each), so starting the pool fails part-way. Before, the started std::threads were
   // destroyed joinable and the process died in std::terminate (rc 134).
+  constexpr int kChildReportedError = 0, kChildLimitNotHonoured = 3, kChildWrongMessage = 4;  // its exit codes
   std::fflush(nullptr);
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);

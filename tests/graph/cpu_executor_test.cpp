@@ -13,21 +13,13 @@
 
 #include "core/fp16.h"
 #include "graph/graph_cache.h"
+#include "../sanitizers.h"
 
 // Counts every heap allocation in this test binary (all threads); the executor test
 // reads the counter around run(). Forwarding to malloc keeps behaviour unchanged.
 // AddressSanitizer owns operator new in sanitizer builds (and reports our malloc-based
 // replacement as a new/free mismatch), so counting is done in normal builds only.
-#if defined(__SANITIZE_ADDRESS__)
-#define NM_COUNT_ALLOCATIONS 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NM_COUNT_ALLOCATIONS 0
-#endif
-#endif
-#ifndef NM_COUNT_ALLOCATIONS
-#define NM_COUNT_ALLOCATIONS 1
-#endif
+#define NM_COUNT_ALLOCATIONS (!NM_TEST_ASAN)
 
 // GCC pairs the inlined malloc in `new` with `delete` and warns; the pairing is ours.
 #if defined(__GNUC__) && !defined(__clang__)

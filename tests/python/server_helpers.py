@@ -34,7 +34,7 @@ class Server:
         self.log_path = str(log_path)
         self.log = open(self.log_path, "w+")
         env = dict(os.environ)
-        if "libasan" in env.get("LD_PRELOAD", ""):
+        if "asan" in env.get("LD_PRELOAD", ""):  # GCC's libasan or clang's libclang_rt.asan
             # The sanitizer build: ctest turns leak checking off for Python (not instrumented),
             # but the server is ours: LeakSanitizer runs when it exits, and a leak makes the
             # graceful stop's exit status non-zero (stop() below fails with the report).

@@ -17,6 +17,7 @@
 
 #include "bounded_stream.h"
 #include "demo_models.h"
+#include "../sanitizers.h"
 
 namespace nm {
 namespace {
@@ -57,7 +58,7 @@ TEST(FrameStream, PipelinedAnswersEqualTheSequentialRunOnEveryPlacement) {
   const bool two_cpus = sysconf(_SC_NPROCESSORS_ONLN) >= 2;
   for (const std::string devices : {"", "cpu", "vision=cpu:0,text=cpu:1", "text=opencl", "opencl"}) {
     if (devices.find("cpu:1") != std::string::npos && !two_cpus) continue;
-#if defined(__SANITIZE_THREAD__)
+#if NM_TEST_TSAN
     // PoCL's own threads are not instrumented: ThreadSanitizer would report its internals.
     if (devices.find("opencl") != std::string::npos) continue;
 #endif

@@ -23,6 +23,7 @@
 
 #include "demo_models.h"
 #include "runtime/memory_usage.h"
+#include "../sanitizers.h"
 
 namespace nm {
 namespace {
@@ -262,7 +263,7 @@ TEST(PoweredStream, OnDemandPeakIsTheLargestBrickPlusRingAndKv) {
               growth / 1024.0, largest / 1024.0, m.vision->weight_bytes() / 1024.0, vision_work / 1024.0,
               m.text->weight_bytes() / 1024.0, text_cost->activation_bytes / 1024.0, ring / 1024.0, kv / 1024.0,
               (largest + ring + kv) / 1024.0, (text + vision) / 1024.0);
-#if defined(__SANITIZE_ADDRESS__)
+#if NM_TEST_ASAN
   GTEST_SKIP() << "ASan keeps freed memory in quarantine: the peak bound holds only without it";
 #else
   // Issue 16's bound: the cascade holds one brick at a time, plus the ring and the KV cache.

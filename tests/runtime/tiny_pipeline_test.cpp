@@ -32,6 +32,7 @@
 #include "bounded_stream.h"
 #include "core/image.h"
 #include "runtime/text_session.h"
+#include "../sanitizers.h"
 
 namespace nm {
 namespace {
@@ -68,7 +69,7 @@ const PipelineModels* tiny() {
 std::vector<std::string> placements() {
   std::vector<std::string> v = {"", "cpu"};
   if (sysconf(_SC_NPROCESSORS_ONLN) >= 2) v.push_back("vision=cpu:0,text=cpu:1");
-#if !defined(__SANITIZE_THREAD__)
+#if !NM_TEST_TSAN
   // PoCL's own threads are not instrumented: ThreadSanitizer would report its internals.
   for (const char* d : {"vision=opencl,text=cpu", "vision=cpu,text=opencl", "opencl"}) v.push_back(d);
 #endif
