@@ -14,7 +14,7 @@
 namespace nm {
 namespace {
 
-constexpr int kTileM = 4, kTileN = 6;
+constexpr int kTileM = compiled_tile(4), kTileN = compiled_tile(6);
 
 struct F32x16 {
   using T = float;

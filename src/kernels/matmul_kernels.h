@@ -14,6 +14,18 @@
 
 namespace nm {
 
+// A kernel's largest register tile, as compiled. Sanitized builds (NM_SANITIZED) cap it at 2:
+// the same templates with a fraction of their instances, where ASan + UBSan spent minutes on
+// the x86 tile files. Every output element sums its blocks in the same order whatever the
+// tile, so only speed differs.
+constexpr int compiled_tile(int n) {
+#ifdef NM_SANITIZED
+  return n < 2 ? n : 2;
+#else
+  return n;
+#endif
+}
+
 // Quantises one activation row of k floats into the kernel's activation format.
 using QuantizeActFn = void (*)(const float* x, void* dst, int64_t k);
 // y[c * y_stride + r] = dot(w row r, x row c) for r < nw, c < nx.

@@ -18,7 +18,7 @@
 namespace nm {
 namespace {
 
-constexpr int kTileN = 8;
+constexpr int kTileN = compiled_tile(8);
 
 // acc + sum of 4 u8 x s8 products per int32 lane. Without VNNI the pair sums go through
 // int16 (maddubs saturates above 32767: fine for Q4_0's 0..15, not for packed Q8_0).

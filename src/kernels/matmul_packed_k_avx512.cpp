@@ -20,13 +20,9 @@
 namespace nm {
 namespace {
 
-// Activation rows per call. Sanitized builds (NM_SANITIZED) take 2: the same templates, a
-// quarter of their instances; with all 8, ASan + UBSan took over 6 CPU-minutes on this file.
-#ifdef NM_SANITIZED
-constexpr int kTileN = 2;
-#else
-constexpr int kTileN = 8;
-#endif
+// Activation rows per call (2 in sanitized builds: with all 8, ASan + UBSan took over 6
+// CPU-minutes on this file).
+constexpr int kTileN = compiled_tile(8);
 
 inline __m512i broadcast4(const void* p) {
   int32_t v;

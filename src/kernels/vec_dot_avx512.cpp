@@ -11,6 +11,8 @@ namespace nm {
 
 namespace {
 
+constexpr int kTile = compiled_tile(4);  // weight rows and activation rows per tile
+
 template <bool kVnni>
 inline __m512i dot_u8s8_512(__m512i a, __m512i b) {
   if constexpr (kVnni) return _mm512_dpbusd_epi32(_mm512_setzero_si512(), a, b);
@@ -85,7 +87,7 @@ struct TileQ8x512 {
 template <class W, bool kVnni>
 void tile_q8_512_dispatch(int64_t k, const void* w, size_t w_row_bytes, int nw, const void* x,
                           size_t x_row_bytes, int nx, float* y, int64_t y_stride) {
-  dispatch_tile<TileQ8x512<W, kVnni>, 4, 4>(nw, nx, k, w, w_row_bytes, x, x_row_bytes, y, y_stride);
+  dispatch_tile<TileQ8x512<W, kVnni>, kTile, kTile>(nw, nx, k, w, w_row_bytes, x, x_row_bytes, y, y_stride);
 }
 
 // Two consecutive weight blocks as 64 values (lanes 0-7: first block, 8-15: second).
@@ -165,7 +167,7 @@ void gemv_q8_512(int64_t k, const void* w, size_t w_row_bytes, int64_t rows, con
 template <bool kVnni>
 bool avx512_kernel(DType w_type, MatmulKernel* out) {
   if (matmul_kernel_float_avx512(w_type, out)) return true;
-  if (!x86_kernel<kVnni, 4, 4>(w_type, out)) return x86_kernel_k<4, 4>(w_type, out);
+  if (!x86_kernel<kVnni, kTile, kTile>(w_type, out)) return x86_kernel_k<kTile, kTile>(w_type, out);
   switch (w_type) {
     case DType::Q4_0:
       out->tile = tile_q8_512_dispatch<WQ4_0, kVnni>;
