@@ -35,7 +35,7 @@ for isa in avx2 avx512; do
   esac
 done
 
-# One clang build holds the sanitized tests and the libFuzzer targets (fuzz.*: 20 s each
+# One clang build holds the sanitized tests and the libFuzzer targets (fuzz.*: 10 s each
 # from their seeds), so the library is compiled once for both.
 stage "sanitizer build (ASan + UBSan) with the fuzz targets"
 scripts/build.sh asan
