@@ -222,15 +222,8 @@ class GgufParser {
     if (a == nullptr) {
       return bad(std::string("general.alignment must be u32, got ") + std::string(gguf_type_name(v.type())));
     }
-    if (*a == 0 || (*a & (*a - 1)) != 0) {
-      return bad("general.alignment " + std::to_string(*a) + " is not a power of two");
-    }
-    // The format asks for a multiple of 8; a smaller one would place F32 and F16 tensors at
-    // addresses their kernels cannot load from (the fuzzer found alignment 1).
-    if (*a < kMinAlignment) {
-      return bad("general.alignment " + std::to_string(*a) + " is below " + std::to_string(kMinAlignment) +
-                 " (GGUF asks for a multiple of 8)");
-    }
+    const std::string problem = gguf_alignment_problem(*a);
+    if (!problem.empty()) return bad("general.alignment " + std::to_string(*a) + " " + problem);
     f_.alignment_ = *a;
     return Status();
   }
@@ -317,6 +310,14 @@ class GgufParser {
   Cursor c_;
   uint64_t items_ = 0;
 };
+
+std::string gguf_alignment_problem(uint32_t alignment) {
+  if (alignment == 0 || (alignment & (alignment - 1)) != 0) return "is not a power of two";
+  // The format asks for a multiple of 8; a smaller one would place F32 and F16 tensors at
+  // addresses their kernels cannot load from (the fuzzer found alignment 1).
+  if (alignment < kMinAlignment) return "is below " + std::to_string(kMinAlignment) + " (GGUF asks for a multiple of 8)";
+  return "";
+}
 
 Result<GgufFile> GgufFile::from_memory(const void* data, size_t size, std::shared_ptr<const void> owner) {
   GgufFile f;

@@ -27,6 +27,10 @@ constexpr uint32_t kGgufDefaultAlignment = 32;
 // keeps every tensor's elements aligned for its kernels.
 constexpr uint32_t kMinAlignment = 8;
 
+// What is wrong with a general.alignment value, e.g. "is not a power of two" ("" when nothing):
+// the reader and the writer both check it.
+std::string gguf_alignment_problem(uint32_t alignment);
+
 struct GgufTensorInfo {
   std::string name;
   DType type = DType::F32;

@@ -53,13 +53,8 @@ class Out {
 }  // namespace
 
 Status GgufWriter::set_alignment(uint32_t alignment) {
-  if (alignment == 0 || (alignment & (alignment - 1)) != 0) {
-    return error(ErrorCode::invalid_argument, "alignment " + std::to_string(alignment) + " is not a power of two");
-  }
-  if (alignment < kMinAlignment) {
-    return error(ErrorCode::invalid_argument, "alignment " + std::to_string(alignment) + " is below " +
-                                                  std::to_string(kMinAlignment) + " (GGUF asks for a multiple of 8)");
-  }
+  const std::string problem = gguf_alignment_problem(alignment);
+  if (!problem.empty()) return error(ErrorCode::invalid_argument, "alignment " + std::to_string(alignment) + " " + problem);
   alignment_ = alignment;
   if (alignment != kGgufDefaultAlignment) add("general.alignment", GgufValue(alignment));
   return Status();
