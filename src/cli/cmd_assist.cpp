@@ -34,6 +34,7 @@ struct AssistOptions {
   int audio_ctx = 0;
   int max_turns = 0;
   int silence_ms = 600;
+  bool mic_realtime = false;
   std::string battery, power_mode;  // the power policy
   double t_high = 0, t_low = 0;
 };
@@ -152,7 +153,7 @@ int assist(AssistOptions o) {
     }
     sink = std::make_unique<SpeakerSink>(std::move(*sp));
   }
-  auto mic = open_audio_input(o.mic, kWhisperSampleRate);
+  auto mic = open_audio_input(o.mic, kWhisperSampleRate, o.mic_realtime);
   if (!mic.ok()) {
     std::fprintf(stderr, "error: %s\n", terminal_safe(mic.status().to_string()).c_str());
     return 1;
@@ -246,6 +247,9 @@ void register_assist(CLI::App& app) {
   cmd->add_option("--vad", opts->vad, "Silero VAD v6 weights (silero_vad_16k.safetensors) (default: the energy detector)");
   cmd->add_option("--mic", opts->mic,
                   "Microphone: an ALSA capture device, or an audio file played as one (default: default)");
+  cmd->add_flag("--mic-realtime", opts->mic_realtime,
+                "Play a --mic file at its real rate, as a microphone delivers it, so listening between questions "
+                "costs what it would live (default: as fast as it is read)");
   cmd->add_option("--camera", opts->camera,
                   "Camera: a folder (its last image in name order when a question ends) or a V4L2 device such "
                   "as /dev/video0 (default: none, questions without a picture)");

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "core/audio.h"
@@ -74,26 +75,34 @@ MicCapture::~MicCapture() = default;
 Result<int64_t> MicCapture::read(float*, int64_t) { return error(ErrorCode::unsupported, "no ALSA support"); }
 #endif
 
-Result<std::unique_ptr<RecordingSource>> RecordingSource::open(const std::string& path, int sample_rate) {
+Result<std::unique_ptr<RecordingSource>> RecordingSource::open(const std::string& path, int sample_rate,
+                                                              bool paced) {
   NM_ASSIGN_OR_RETURN(Audio audio, load_audio(path, sample_rate));
-  return std::make_unique<RecordingSource>(std::move(audio.samples), sample_rate);
+  return std::make_unique<RecordingSource>(std::move(audio.samples), sample_rate, paced);
 }
 
 Result<int64_t> RecordingSource::read(float* out, int64_t n) {
   if (stopped_ || n <= 0) return (int64_t)0;
   const size_t k = std::min(samples_.size() - at_, (size_t)n);
+  if (paced_ && k > 0) {
+    const auto now = std::chrono::steady_clock::now();
+    if (at_ == 0) start_ = now;
+    const auto due = start_ + std::chrono::microseconds((int64_t)((at_ + k) * 1000000 / (size_t)rate_));
+    if (due > now) std::this_thread::sleep_until(due);
+    if (stopped_) return (int64_t)0;
+  }
   if (k > 0) std::memcpy(out, samples_.data() + at_, k * sizeof(float));
   at_ += k;
   return (int64_t)k;
 }
 
-Result<std::unique_ptr<AudioSource>> open_audio_input(const std::string& spec, int sample_rate) {
+Result<std::unique_ptr<AudioSource>> open_audio_input(const std::string& spec, int sample_rate, bool paced_file) {
   struct stat st {};
   if (::stat(spec.c_str(), &st) == 0 && !S_ISCHR(st.st_mode)) {
     if (!S_ISREG(st.st_mode)) {
       return error(ErrorCode::invalid_argument, "'" + spec + "' is neither an audio file nor a capture device");
     }
-    NM_ASSIGN_OR_RETURN(std::unique_ptr<RecordingSource> r, RecordingSource::open(spec, sample_rate));
+    NM_ASSIGN_OR_RETURN(std::unique_ptr<RecordingSource> r, RecordingSource::open(spec, sample_rate, paced_file));
     return std::unique_ptr<AudioSource>(std::move(r));
   }
   NM_ASSIGN_OR_RETURN(std::unique_ptr<MicCapture> m, MicCapture::open(spec, sample_rate));

@@ -4,11 +4,14 @@
 // rate itself); reads block until the samples arrive; an overrun (the reader fell behind)
 // is recovered and counted. Builds without ALSA return `unsupported` from open().
 // RecordingSource plays an audio file as if it were the microphone (tests, demos: `--mic
-// FILE.wav`), as fast as it is read.
+// FILE.wav`), as fast as it is read, or paced: no sample before its time from the first
+// read (sleeping, not spinning), as a microphone delivers them, so what a listener costs
+// between utterances can be measured without one.
 // Thread-safety: one reader per object; stop() may be called from another thread.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -54,18 +57,23 @@ class MicCapture final : public AudioSource {
 // An audio file (any format load_audio reads) resampled to `sample_rate`, read out in order.
 class RecordingSource final : public AudioSource {
  public:
-  static Result<std::unique_ptr<RecordingSource>> open(const std::string& path, int sample_rate);
-  RecordingSource(std::vector<float> samples, int sample_rate) : samples_(std::move(samples)), rate_(sample_rate) {}
+  static Result<std::unique_ptr<RecordingSource>> open(const std::string& path, int sample_rate, bool paced = false);
+  RecordingSource(std::vector<float> samples, int sample_rate, bool paced = false)
+      : samples_(std::move(samples)), rate_(sample_rate), paced_(paced) {}
   Result<int64_t> read(float* out, int64_t n) override;
   int sample_rate() const override { return rate_; }
 
  private:
   std::vector<float> samples_;
   int rate_;
+  bool paced_;
+  std::chrono::steady_clock::time_point start_;  // of the first read, when paced
   size_t at_ = 0;
 };
 
-// `spec` names an existing file: a RecordingSource of it; otherwise an ALSA capture device.
-Result<std::unique_ptr<AudioSource>> open_audio_input(const std::string& spec, int sample_rate);
+// `spec` names an existing file: a RecordingSource of it (paced as asked); otherwise an ALSA
+// capture device.
+Result<std::unique_ptr<AudioSource>> open_audio_input(const std::string& spec, int sample_rate,
+                                                      bool paced_file = false);
 
 }  // namespace nm

@@ -13,30 +13,13 @@ import time
 
 import pytest
 
+from proc_usage import cpu_seconds, demo_model_rss_bytes
+
 NANOMIND = os.path.join(os.environ.get("NM_BIN", "."), "nanomind")
 MODELS = os.path.join(os.environ.get("NM_SOURCE_DIR", "."), "models")
 QUESTION = "How many shapes are there?"
 LINE = re.compile(r"^frame (\d+) \(([^)]*)\) \[(parallel|throttled|on-demand)\]: (.*)$")
 IDLE_S = float(os.environ.get("NM_IDLE_TEST_S", "3"))
-
-
-def cpu_seconds(pid):
-    """utime + stime of a process, in seconds (/proc/PID/stat fields 14 and 15)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def model_rss_bytes(pid):
-    """Resident bytes of the process's mappings of the demo model files."""
-    total, inside = 0, False
-    with open(f"/proc/{pid}/smaps") as f:
-        for line in f:
-            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
-                inside = "nanomind-demo-" in line and line.rstrip().endswith(".gguf")
-            elif inside and line.startswith("Rss:"):
-                total += int(line.split()[1]) * 1024
-    return total
 
 
 def read_answer(p, timeout=120):
@@ -78,12 +61,12 @@ def test_idle_between_frames_is_asleep_and_wakes_on_a_file_and_a_line(tmp_path, 
         c1, t1 = cpu_seconds(p.pid), time.monotonic()
         share = (c1 - c0) / (t1 - t0)
         print(f"{mode}: idle {t1 - t0:.1f} s, CPU {c1 - c0:.3f} s = {100 * share:.3f}% of one core, "
-              f"model files resident {model_rss_bytes(p.pid)} bytes")
+              f"model files resident {demo_model_rss_bytes(p.pid)} bytes")
         assert share < 0.01, f"{100 * share:.2f}% of a core while idle"
         if mode == "on-demand":
-            assert model_rss_bytes(p.pid) == 0
+            assert demo_model_rss_bytes(p.pid) == 0
         else:
-            assert model_rss_bytes(p.pid) > 0  # kept: the point of on-demand is the difference
+            assert demo_model_rss_bytes(p.pid) > 0  # kept: the point of on-demand is the difference
 
         # A new picture wakes it: written under a hidden name, then moved in complete.
         shutil.copy(os.path.join(MODELS, "samples", "scene_7.png"), d / ".new.png")
