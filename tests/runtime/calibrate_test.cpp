@@ -16,6 +16,7 @@
 #include <random>
 
 #include "backend/device_registry.h"
+#include "core/dtype.h"
 #include "kernels/cpu_features.h"
 #include "runtime/profile/calibration_store.h"
 
@@ -153,6 +154,15 @@ TEST(Calibrate, RecoversTheRatesOfAFakeDevice) {
     EXPECT_NEAR(dec->gflops.value, expected_rate(mm, r.matmul_gflops[{t, false}], r.launch_s + r.op_s), 1e-6) << name;
     EXPECT_NEAR(pre->gflops.value, expected_rate(mm * 64, r.matmul_gflops[{t, true}], r.launch_s + r.op_s), 1e-6) << name;
     EXPECT_EQ(dec->gflops.source, "measured");
+    // Streaming: a chain of 2048x2048 weights larger than the caches, each one matmul with its
+    // dispatch; the one launch of the chain is within 1% of its time (at least 64 MiB).
+    const double one = static_cast<double>(row_size(t, 2048)) * 2048;
+    const double per_matmul = mm / (r.matmul_gflops[{t, false}] * 1e9) + r.op_s;
+    ASSERT_TRUE(dec->read_gbps.known()) << name;
+    EXPECT_NEAR(dec->read_gbps.value, one / per_matmul / 1e9, 0.01 * one / per_matmul / 1e9) << name;
+    EXPECT_LE(dec->read_gbps.value, one / per_matmul / 1e9) << name;
+    EXPECT_NE(dec->read_gbps.note.find("larger than the caches"), std::string::npos) << dec->read_gbps.note;
+    EXPECT_FALSE(pre->read_gbps.known()) << name;  // prefill: compute-bound, not measured
   }
   EXPECT_EQ(d.matmul_for("q6_k", 1), nullptr);
   EXPECT_NE(std::find_if(lines.begin(), lines.end(), [](const std::string& l) {

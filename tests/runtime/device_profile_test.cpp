@@ -172,7 +172,8 @@ TEST(DeviceProfile, MeasuredRatesParseAndRoundTrip) {
   const std::string rates = R"(, "launch_us": {"value": 7.5, "source": "measured"},
     "op_us": {"value": 1.25, "source": "measured"},
     "map_us": {"value": 0, "source": "measured"}, "elementwise_gbps": {"value": 20, "source": "measured"},
-    "matmul": [{"weight": "q4_0", "tokens": 1, "gflops": {"value": 60, "source": "measured"}},
+    "matmul": [{"weight": "q4_0", "tokens": 1, "gflops": {"value": 60, "source": "measured"},
+                "read_gbps": {"value": 21.5, "source": "measured"}},
                {"weight": "q4_0", "tokens": 128, "gflops": {"value": 90, "source": "measured"}},
                {"weight": "f16", "tokens": 128, "gflops": {"value": 30, "source": "measured"}}],
     "attention": [{"tokens": 1, "kv": 256, "gflops": {"value": 4, "source": "measured"}}])";
@@ -185,6 +186,8 @@ TEST(DeviceProfile, MeasuredRatesParseAndRoundTrip) {
   EXPECT_EQ(d.matmul_for("q4_0", 512)->gflops.value, 90);
   EXPECT_EQ(d.matmul_for("f16", 1)->gflops.value, 30);     // the only f16 entry
   EXPECT_EQ(d.matmul_for("q8_0", 1), nullptr);
+  EXPECT_EQ(d.matmul_for("q4_0", 1)->read_gbps.value, 21.5);
+  EXPECT_FALSE(d.matmul_for("q4_0", 128)->read_gbps.known());  // optional
   EXPECT_EQ(d.launch_us.value, 7.5);
   EXPECT_EQ(d.op_us.value, 1.25);
   EXPECT_EQ(d.map_us.value, 0);
@@ -198,6 +201,7 @@ TEST(DeviceProfile, MeasuredRatesParseAndRoundTrip) {
     EXPECT_EQ(b.matmul[i].weight, d.matmul[i].weight);
     EXPECT_EQ(b.matmul[i].tokens, d.matmul[i].tokens);
     expect_same(b.matmul[i].gflops, d.matmul[i].gflops, "matmul " + std::to_string(i));
+    expect_same(b.matmul[i].read_gbps, d.matmul[i].read_gbps, "matmul read " + std::to_string(i));
   }
   expect_same(b.launch_us, d.launch_us, "launch");
   expect_same(b.op_us, d.op_us, "op");
@@ -219,6 +223,9 @@ TEST(DeviceProfile, BadRatesAndCalibrationBlocksAreRefused) {
   EXPECT_TRUE(refused(calibrated(mm(R"({"weight": "q4_0", "tokens": 1, )" + g + R"(}, {"weight": "q4_0", "tokens": 1, )" + g + "}")),
                       "a second entry for q4_0 x 1"));
   EXPECT_TRUE(refused(calibrated(", \"matmul\": {}"), "matmul: expected an array"));
+  EXPECT_TRUE(refused(calibrated(mm(R"({"weight": "q4_0", "tokens": 1, )" + g +
+                                    R"(, "read_gbps": {"value": 0, "source": "measured"}})")),
+                      "matmul[0].read_gbps"));
   EXPECT_TRUE(refused(calibrated(R"(, "attention": [{"tokens": 1, )" + g + "}]"), "missing 'kv'"));
   EXPECT_TRUE(refused(calibrated(R"(, "launch_us": {"value": -1, "source": "measured"})"), "launch_us: value -1"));
   EXPECT_TRUE(refused(calibrated(R"(, "op_us": {"value": -1, "source": "measured"})"), "op_us: value -1"));

@@ -48,7 +48,12 @@ Result<WorkTime> estimate_work_time(const DeviceProfile& profile, const BrickWor
   else if (d->int8_gops.known()) rate = &d->int8_gops, rate_name = "int8";
   if (!rate) return error(ErrorCode::invalid_argument, "profile " + profile.name + ": device " + d->name + " states no throughput");
   const double ops_per_s = rate->value * 1e9 * eff;
-  const double gbps = d->read_gbps.known() ? d->read_gbps.value : profile.read_gbps.value;
+  double gbps = d->read_gbps.known() ? d->read_gbps.value : profile.read_gbps.value;
+  // The weights' own streaming rate where calibration measured one (below the bandwidth
+  // when the kernel dequantises as it reads).
+  const ProfileMatmul* stream = w.weight_type.empty() ? nullptr : d->matmul_for(w.weight_type, 1);
+  const bool streamed = stream && stream->tokens == 1 && stream->read_gbps.known() && stream->read_gbps.value < gbps;
+  if (streamed) gbps = stream->read_gbps.value;
   const double t_compute = w.flops / ops_per_s;
   const double t_memory = w.bytes_read / (gbps * 1e9);
   const double t_launch = d->launch_us.known() ? d->launch_us.value * 1e-6 : 0.0;
@@ -67,6 +72,7 @@ Result<WorkTime> estimate_work_time(const DeviceProfile& profile, const BrickWor
   if (t_launch > 0) t.note += fmt(" (incl. %.3g ms launch per run)", t_launch * 1e3);
   if (t_ops > 0) t.note += fmt(" (incl. %d ops per run x %.3g us = %.3g ms)", w.ops, d->op_us.value, t_ops * 1e3);
   if (mm) t.note += " [measured " + rate_name + " rate]";
+  if (streamed) t.note += " [measured " + w.weight_type + " weights' streaming rate]";
   return t;
 }
 

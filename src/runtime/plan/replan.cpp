@@ -20,7 +20,7 @@ DeviceProfile slowed_profile(const DeviceProfile& profile, const std::string& de
     if (d.name != device) continue;
     if (!d.read_gbps.known()) d.read_gbps = p.read_gbps;  // its own now: the board's stays for the others
     for (ProfileFigure* f : {&d.f32_gflops, &d.f16_gflops, &d.int8_gops, &d.read_gbps, &d.elementwise_gbps}) slow(*f, factor);
-    for (ProfileMatmul& m : d.matmul) slow(m.gflops, factor);
+    for (ProfileMatmul& m : d.matmul) slow(m.gflops, factor), slow(m.read_gbps, factor);
     for (ProfileAttention& a : d.attention) slow(a.gflops, factor);
     if (d.launch_us.known()) d.launch_us.value *= factor;
     if (d.op_us.known()) d.op_us.value *= factor;

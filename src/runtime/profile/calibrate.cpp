@@ -26,6 +26,7 @@ namespace nm {
 namespace {
 
 constexpr int64_t kK = 2048, kN = 2048;  // matmul weight: kN rows of kK (a 0.5B model's width)
+constexpr size_t kStreamMinBytes = size_t{64} << 20, kStreamMaxBytes = size_t{512} << 20;
 constexpr int64_t kHeadDim = 64, kHeads = 32, kKvHeads = 8, kKv = 256, kAttnPrefill = 32;
 constexpr size_t kMapBytes = size_t{16} << 20;
 constexpr int64_t kOpWidth = 32;  // the per-op chain's matmuls: 32x32 f32 (2 KFLOP each)
@@ -128,6 +129,34 @@ class Calibrator {
     return f;
   }
 
+  // Bytes of the decode-shape weight that streams from DRAM: four times the last-level cache
+  // this CPU reports, at least 64 MiB (a weight that stays in the caches measures arithmetic,
+  // not the streaming a model's decode step does).
+  static size_t stream_bytes() {
+    long llc = 0;
+#if defined(_SC_LEVEL3_CACHE_SIZE)
+    llc = std::max(::sysconf(_SC_LEVEL3_CACHE_SIZE), ::sysconf(_SC_LEVEL2_CACHE_SIZE));
+#endif
+    return std::clamp(llc > 0 ? 4 * static_cast<size_t>(llc) : 0, kStreamMinBytes, kStreamMaxBytes);
+  }
+
+  // The rate at which decode-shape (one token) matmuls of type t read weights from DRAM, as
+  // a model's decode step does: a chain of kN x kK weights, each used once, together larger
+  // than the caches. GB of weights per second, or an error when the device cannot run them.
+  Result<double> stream_gbps(Device& dev, DType t) const {
+    const size_t one = row_size(t, kK) * static_cast<size_t>(kN);
+    const int64_t n = static_cast<int64_t>((stream_bytes() + one - 1) / one);
+    NM_ASSIGN_OR_RETURN(std::unique_ptr<TempWeights> w, TempWeights::make(one * static_cast<size_t>(n)));
+    Graph g;
+    NodeId x = g.input(DType::F32, {kK, 1, 1, 1});
+    for (int64_t i = 0; i < n; ++i) {
+      x = g.matmul(g.weight(Tensor::make(t, {kK, kN, 1, 1}, static_cast<char*>(w->data()) + i * one)), x);
+    }
+    g.output(x);
+    NM_ASSIGN_OR_RETURN(double s, time_graph(dev, std::move(g), w.get(), 3, o_.budget_s));
+    return static_cast<double>(one) * n / s / 1e9;
+  }
+
   Status matmuls(Device& dev, ProfileDevice* out) {
     for (DType t : o_.weight_types) {
       const size_t bytes = row_size(t, kK) * static_cast<size_t>(kN);
@@ -149,8 +178,21 @@ class Calibrator {
           continue;
         }
         const double gflops = 2.0 * kK * kN * tokens / *s / 1e9;
-        say(what + ": " + fmt("%.1f GFLOP/s", gflops));
-        out->matmul.push_back({std::string(dtype_name(t)), tokens, measured(gflops)});
+        ProfileMatmul m{std::string(dtype_name(t)), tokens, measured(gflops), {}};
+        std::string streamed;
+        if (tokens == 1) {
+          Result<double> gbps = stream_gbps(dev, t);
+          if (gbps.ok()) {
+            m.read_gbps = measured(*gbps, "one token through a chain of 2048x2048 weights, " +
+                                              fmt("%.0f MiB", stream_bytes() / 1048576.0) +
+                                              " in all (larger than the caches)");
+            streamed = fmt(", %.1f GB/s of weights from DRAM", *gbps);
+          } else {
+            streamed = ", weights from DRAM: not measured (" + gbps.status().message() + ")";
+          }
+        }
+        say(what + ": " + fmt("%.1f GFLOP/s", gflops) + streamed);
+        out->matmul.push_back(std::move(m));
         ++ran_;
       }
     }
@@ -383,7 +425,9 @@ Result<DeviceProfile> calibrate_devices(const std::vector<Device*>& devices, con
   p.calibration.build = o.build.empty() ? "unknown build" : o.build;
   p.calibration.created = o.created > 0 ? o.created : 1;
   p.notes.push_back("matmul figures: weights of 2048x2048 (cache-resident), decode = 1 token, prefill = " +
-                    std::to_string(o.prefill_tokens) + " tokens; the cost model bounds them by read bandwidth");
+                    std::to_string(o.prefill_tokens) + " tokens; a decode entry's read_gbps is the rate its weights "
+                    "stream from DRAM (one token against a weight larger than the caches); the cost model bounds "
+                    "each brick by the lower of that rate and the read bandwidth");
 
   const bool sensor = o.monitor && o.monitor->measuring();
   double idle_w = NAN;

@@ -179,10 +179,10 @@ Status each_entry(const ProfileReader& r, const json& d, const char* key, const 
   return Status::ok_status();
 }
 
-// "matmul": [{"weight", "tokens", "gflops"}], "attention": [{"tokens", "kv", "gflops"}].
+// "matmul": [{"weight", "tokens", "gflops", "read_gbps"?}], "attention": [{"tokens", "kv", "gflops"}].
 Status parse_rates(const ProfileReader& r, const json& d, const std::string& path, ProfileDevice* out) {
   NM_RETURN_IF_ERROR(each_entry(r, d, "matmul", path, [&](const json& m, const std::string& p) -> Status {
-    NM_RETURN_IF_ERROR(r.keys(m, p, {"weight", "tokens", "gflops"}));
+    NM_RETURN_IF_ERROR(r.keys(m, p, {"weight", "tokens", "gflops", "read_gbps"}));
     ProfileMatmul e;
     NM_RETURN_IF_ERROR(r.string(m, "weight", p, true, &e.weight));
     if (!known_weight_type(e.weight)) {
@@ -195,6 +195,7 @@ Status parse_rates(const ProfileReader& r, const json& d, const std::string& pat
     NM_RETURN_IF_ERROR(integer(r, m, "tokens", p, 1, 65536, &tokens));
     e.tokens = static_cast<int>(tokens);
     NM_RETURN_IF_ERROR(r.figure(m, "gflops", p, true, kPositive, &e.gflops));
+    NM_RETURN_IF_ERROR(r.figure(m, "read_gbps", p, false, kPositive, &e.read_gbps));
     for (const ProfileMatmul& o : out->matmul)
       if (o.weight == e.weight && o.tokens == e.tokens) return r.fail(p, "a second entry for " + e.weight + " x " + std::to_string(tokens));
     out->matmul.push_back(std::move(e));
@@ -384,7 +385,7 @@ std::string DeviceProfile::summary() const {
     for (const ProfileFigure* f : {&d.max_ghz, &d.f32_gflops, &d.f16_gflops, &d.int8_gops, &d.read_gbps, &d.active_w,
                                    &d.elementwise_gbps, &d.launch_us, &d.op_us, &d.map_us})
       count(*f);
-    for (const ProfileMatmul& m : d.matmul) count(m.gflops);
+    for (const ProfileMatmul& m : d.matmul) count(m.gflops), count(m.read_gbps);
     for (const ProfileAttention& a : d.attention) count(a.gflops);
   }
   return name + " (" + title + "; " + origin + " profile, " + std::to_string(figures) + " figures of which " +
@@ -463,7 +464,11 @@ std::string device_profile_to_json(const DeviceProfile& p) {
       }
       dj[key] = arr;
     };
-    rates("matmul", d.matmul, [](const ProfileMatmul& e) { return ojson{{"weight", e.weight}, {"tokens", e.tokens}}; });
+    rates("matmul", d.matmul, [&put](const ProfileMatmul& e) {
+      ojson x{{"weight", e.weight}, {"tokens", e.tokens}};
+      if (e.read_gbps.known()) put(x, "read_gbps", e.read_gbps);
+      return x;
+    });
     rates("attention", d.attention, [](const ProfileAttention& e) { return ojson{{"tokens", e.tokens}, {"kv", e.kv}}; });
     devs.push_back(dj);
   }

@@ -39,6 +39,11 @@ struct ProfileMatmul {
   std::string weight;  // "q4_0", "f16", ... (dtype_name)
   int tokens = 0;      // 1 .. 65536
   ProfileFigure gflops;
+  // Optional: weight bytes per second this matmul streams when its weights come from DRAM
+  // (calibrated at decode shape with a weight larger than the caches). A kernel that
+  // dequantises as it reads may stay below the device's read bandwidth: decode is then
+  // bounded by this rate, not by read_gbps.
+  ProfileFigure read_gbps;
 };
 
 // Attention (scores, softmax, weighted sum) of `tokens` queries over `kv` cached positions.

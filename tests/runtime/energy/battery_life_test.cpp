@@ -77,6 +77,16 @@ ProfileFigure fig(double v) {
   return f;
 }
 
+// A measured matmul entry (read_gbps <= 0: not measured).
+ProfileMatmul rate(const char* weight, int tokens, double gflops, double read_gbps = 0) {
+  ProfileMatmul m;
+  m.weight = weight;
+  m.tokens = tokens;
+  m.gflops = fig(gflops);
+  if (read_gbps > 0) m.read_gbps = fig(read_gbps);
+  return m;
+}
+
 DeviceProfile hand_profile() {
   DeviceProfile p;
   p.name = "hand";
@@ -139,7 +149,7 @@ TEST(ModeCosts, RooflineAndModesByHand) {
 TEST(ModeCosts, MeasuredMatmulRatesAndLaunchCost) {
   DeviceProfile p = hand_profile();
   ProfileDevice& cpu = p.devices[0];
-  cpu.matmul = {{"q4_0", 1, fig(20)}, {"q4_0", 128, fig(80)}};
+  cpu.matmul = {rate("q4_0", 1, 20), rate("q4_0", 128, 80)};
   cpu.launch_us = fig(100);
   BrickWork pre{"text prefill", "cpu", 160e9, 0.5e9, true, 0.5e9, 1, false, "q4_0", 100};  // nearer 128 than 1
   // 160 GFLOP at the measured 80 GFLOP/s = 2 s (memory 0.05 s) + 0.1 ms launch, x 4 W
@@ -163,12 +173,39 @@ TEST(ModeCosts, MeasuredMatmulRatesAndLaunchCost) {
   EXPECT_NEAR(f->seconds, 10 * (std::max(1e9 / 200e9, 0.04) + 1e-4), 1e-12);
 }
 
+// Where calibration measured how fast a weight type streams from DRAM at decode shape (its
+// kernel may dequantise slower than the memory delivers), decode is bounded by that rate,
+// not by the device's read bandwidth; a rate above the bandwidth changes nothing.
+TEST(ModeCosts, MeasuredStreamingRateBoundsDecode) {
+  DeviceProfile p = hand_profile();
+  ProfileDevice& cpu = p.devices[0];
+  cpu.matmul = {rate("q8_0", 1, 200, 4), rate("q8_0", 128, 80)};
+  // decode: 10 x max(1 GFLOP at 200 GFLOP/s = 5 ms, 0.4 GB at 4 GB/s = 0.1 s)
+  BrickWork dec{"text decode", "cpu", 1e9, 0.4e9, true, 0, 10, false, "q8_0", 1};
+  Result<WorkTime> d = estimate_work_time(p, dec);
+  ASSERT_TRUE(d.ok()) << d.status().to_string();
+  EXPECT_NEAR(d->seconds, 10 * 0.1, 1e-12);
+  EXPECT_TRUE(d->memory_bound);
+  EXPECT_NE(d->note.find("[measured q8_0 weights' streaming rate]"), std::string::npos) << d->note;
+  // Prefill: 160 GFLOP at the measured 80 GFLOP/s = 2 s, above the 0.1 s the weights take to stream.
+  BrickWork pre{"text prefill", "cpu", 160e9, 0.4e9, true, 0.4e9, 1, false, "q8_0", 128};
+  Result<WorkTime> t = estimate_work_time(p, pre);
+  ASSERT_TRUE(t.ok());
+  EXPECT_NEAR(t->seconds, 2.0, 1e-12);
+  // A streaming rate above the read bandwidth (10 GB/s): the bandwidth bounds it.
+  cpu.matmul[0].read_gbps = fig(50);
+  Result<WorkTime> fast = estimate_work_time(p, dec);
+  ASSERT_TRUE(fast.ok());
+  EXPECT_NEAR(fast->seconds, 10 * 0.04, 1e-12);
+  EXPECT_EQ(fast->note.find("streaming rate"), std::string::npos);
+}
+
 // The profile's per-op cost is paid by every op of every run, beside the launch cost and in
 // series with the arithmetic; without it (a published profile) the ops cost nothing.
 TEST(ModeCosts, PerOpCostIsAddedForEveryOpOfEveryRun) {
   DeviceProfile p = hand_profile();
   ProfileDevice& cpu = p.devices[0];
-  cpu.matmul = {{"q4_0", 1, fig(20)}};
+  cpu.matmul = {rate("q4_0", 1, 20)};
   cpu.launch_us = fig(100);
   BrickWork dec{"text decode", "cpu", 1e9, 0.4e9, true, 0, 10, false, "q4_0", 1};
   dec.ops = 250;

@@ -148,11 +148,16 @@ TEST(Replan, SlowedProfileDividesTheDevicesRates) {
   DeviceProfile p = two_clusters();
   p.devices[1].launch_us = fig(10);
   p.devices[1].op_us = fig(2);
-  ProfileMatmul mm{"f32", 1, fig(40)};
+  ProfileMatmul mm;
+  mm.weight = "f32";
+  mm.tokens = 1;
+  mm.gflops = fig(40);
+  mm.read_gbps = fig(8);
   p.devices[1].matmul.push_back(mm);
   const DeviceProfile s = slowed_profile(p, "cpu:1", 4);
   EXPECT_EQ(s.devices[1].f32_gflops.value, 25);
   EXPECT_EQ(s.devices[1].matmul[0].gflops.value, 10);
+  EXPECT_EQ(s.devices[1].matmul[0].read_gbps.value, 2);
   EXPECT_EQ(s.devices[1].read_gbps.value, 250);
   EXPECT_EQ(s.devices[1].launch_us.value, 40);
   EXPECT_EQ(s.devices[1].op_us.value, 8);
