@@ -5,7 +5,7 @@ llama.cpp comes from PyPI's llama-cpp-python, which compiles llama.cpp from sour
 machine (GGML_NATIVE: every ISA extension the CPU has; Q4_0 weights repacked at load as
 llama.cpp does by default). Install it in its own venv (a few minutes on 2 cores):
 
-    python3 -m venv /tmp/llvenv && /tmp/llvenv/bin/pip install llama-cpp-python
+    python3 -m venv /tmp/llvenv && /tmp/llvenv/bin/pip install llama-cpp-python gguf   # gguf: --roofline
     /tmp/llvenv/bin/python bench/compare_llama_cpp.py -m model.gguf --nanomind build/bin/nanomind
 
 Both engines get the same thread count, prompt length and number of generated tokens, and

@@ -1,12 +1,13 @@
 // NEON matmul kernels for aarch64 (compiled only there, with +dotprod+fp16 flags), file
 // layout: Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL and Q8_0 weights x Q8_0 (Q8_1 for Q4_1 / Q5_1)
-// activations, one row pair at a time. sdot (vdotq_s32) is used only when the caller
+// activations, one row pair at a time; F32, F16 and BF16 weights x f32 activations. sdot (vdotq_s32) is used only when the caller
 // passes dotprod = true (Isa::neon_dotprod).
 #include <arm_neon.h>
 
 #include <cstring>
 #include <type_traits>
 
+#include "core/fp16.h"
 #include "kernels/matmul_kernels.h"
 
 namespace nm {
@@ -113,10 +114,51 @@ float dot_blocks(int64_t k, const void* w, const void* x) {
   return vaddvq_f32(acc) + mins;
 }
 
+// Float weights (F32; F16 and BF16 widened to f32: ARMv8.0's fcvtl, a shift) x f32
+// activations: 16 lanes per step in four accumulators, a 4-lane step, an in-order tail.
+// The scalar path ran these one element at a time: an F16 vision encoder (most mmproj
+// files) or Whisper's F16 weights on a board.
+struct NF32 {
+  using T = float;
+  static float32x4_t load(const float* p) { return vld1q_f32(p); }
+  static float one(float v) { return v; }
+};
+struct NF16 {
+  using T = fp16_t;
+  static float32x4_t load(const fp16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+  static float one(fp16_t v) { return fp16_to_fp32(v); }
+};
+struct NBF16 {
+  using T = bf16_t;
+  static float32x4_t load(const bf16_t* p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16)); }
+  static float one(bf16_t v) { return bf16_to_fp32(v); }
+};
+
+template <class W>
+float dot_float(int64_t k, const void* wp, const void* xp) {
+  const auto* w = static_cast<const typename W::T*>(wp);
+  const auto* x = static_cast<const float*>(xp);
+  float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0, a2 = a0, a3 = a0;
+  int64_t i = 0;
+  for (; i + 16 <= k; i += 16) {
+    a0 = vfmaq_f32(a0, W::load(w + i), vld1q_f32(x + i));
+    a1 = vfmaq_f32(a1, W::load(w + i + 4), vld1q_f32(x + i + 4));
+    a2 = vfmaq_f32(a2, W::load(w + i + 8), vld1q_f32(x + i + 8));
+    a3 = vfmaq_f32(a3, W::load(w + i + 12), vld1q_f32(x + i + 12));
+  }
+  for (; i + 4 <= k; i += 4) a0 = vfmaq_f32(a0, W::load(w + i), vld1q_f32(x + i));
+  float s = vaddvq_f32(vaddq_f32(vaddq_f32(a0, a1), vaddq_f32(a2, a3)));
+  for (; i < k; ++i) s += W::one(w[i]) * x[i];
+  return s;
+}
+
 template <bool kDot>
 bool neon_kernel(DType w_type, MatmulKernel* out) {
   MatmulKernel kern;
   switch (w_type) {
+    case DType::F32: kern.tile = tile_by_rows<dot_float<NF32>>; break;
+    case DType::F16: kern.tile = tile_by_rows<dot_float<NF16>>; break;
+    case DType::BF16: kern.tile = tile_by_rows<dot_float<NBF16>>; break;
     case DType::Q4_0: kern.tile = tile_by_rows<dot_blocks<NQ4_0, kDot>>; break;
     case DType::Q4_1: kern.tile = tile_by_rows<dot_blocks<NQ4_1, kDot>>; break;
     case DType::Q5_0: kern.tile = tile_by_rows<dot_blocks<NQ5<BlockQ5_0, false>, kDot>>; break;

@@ -47,6 +47,12 @@ std::vector<uint8_t> random_weights(DType t, int64_t m, int64_t k, std::mt19937&
   return w;
 }
 
+double max_abs(const std::vector<float>& v) {
+  double m = 0;
+  for (float x : v) m = std::fmax(m, std::fabs(x));
+  return m;
+}
+
 std::vector<float> run(Isa isa, DType t, const std::vector<uint8_t>& w, int64_t m, int64_t k,
                        const std::vector<float>& x, int64_t n, int threads, bool packed = false) {
   MatmulArgs a;
@@ -85,10 +91,34 @@ TEST(Matmul, SimdMatchesScalarAndThreadsAreBitIdentical) {
         }
         // SIMD vs scalar: same integer products; float sums in another order, and the SIMD
         // activation quantiser may round a near-half value the other way (one step, d*|w|).
-        double mag = 0;
-        for (float v : ref) mag = std::fmax(mag, std::fabs(v));
+        const double mag = max_abs(ref);
         for (size_t i = 0; i < ref.size(); ++i) {
           ASSERT_NEAR(y1[i], ref[i], 1e-5 * mag + 0.05) << dtype_name(t) << " " << isa_name(isa) << " i " << i;
+        }
+      }
+    }
+  }
+}
+
+// Float weights with k not a multiple of any vector width (the SIMD tails), one to nine
+// activation rows (matrix-vector, register tiles, the f32 panel GEMM), against the scalar path.
+TEST(Matmul, FloatWeightsWithOddKMatchScalar) {
+  std::mt19937 g(777);
+  std::normal_distribution<float> nd;
+  for (DType t : {DType::F32, DType::F16, DType::BF16}) {
+    for (int64_t k : {7, 37, 100}) {
+      for (int64_t n : {1, 3, 9}) {
+        const int64_t m = 13;
+        const auto w = random_weights(t, m, k, g);
+        std::vector<float> x(n * k);
+        for (auto& v : x) v = nd(g);
+        const auto ref = run(Isa::scalar, t, w, m, k, x, n, 1);
+        const double mag = max_abs(ref);
+        for (Isa isa : usable_isas()) {
+          const auto y = run(isa, t, w, m, k, x, n, 2);
+          for (size_t i = 0; i < ref.size(); ++i) {
+            ASSERT_NEAR(y[i], ref[i], 1e-5 * mag) << dtype_name(t) << " " << isa_name(isa) << " k " << k << " n " << n;
+          }
         }
       }
     }
@@ -111,8 +141,7 @@ TEST(Matmul, PackedMatchesScalarOnEveryIsa) {
       std::vector<float> x(n * k);
       for (auto& v : x) v = nd(g);
       const auto ref = run(Isa::scalar, t, w, m, k, x, n, 1);
-      double mag = 0;
-      for (float v : ref) mag = std::fmax(mag, std::fabs(v));
+      const double mag = max_abs(ref);
       for (Isa isa : usable_isas()) {
         if (!matmul_packable(isa, t, m, k)) continue;
         const auto y1 = run(isa, t, packed, m, k, x, n, 1, true);
@@ -132,7 +161,7 @@ TEST(Matmul, PackedMatchesScalarOnEveryIsa) {
 // (matrix-vector kernels) or prefilled in a batch (tiles): otherwise a different float sum
 // can move a later 8-bit activation across a rounding midpoint, and prefill-then-decode
 // stops matching one prefill (it did, by 1e-2 of the logits, for Q8_0 on AVX-512 without
-// VNNI). Float weights are exempt: their AVX-512 tiles and matrix-vector kernel sum in
+// VNNI). Float weights are exempt: their SIMD tiles and matrix-vector kernels sum in
 // different orders, which moves a result by float rounding only.
 TEST(Matmul, OneRowAloneEqualsThatRowOfABatch) {
   std::mt19937 g(99);
