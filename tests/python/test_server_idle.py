@@ -1,9 +1,10 @@
 """`nanomind serve` between requests (issue 16, item 4): with --residency on-demand the server
 holds no model pages between requests (the demo model's files: 0 bytes resident) and no
-thread spins (its CPU time over NM_IDLE_TEST_S seconds, 3 by default, 60 for the figure, is
-under 1% of a core); an HTTP request wakes it and gets the answer it got before. With the
-default residency (keep) the files stay resident, which is what on-demand is measured
-against."""
+thread spins or polls (its CPU time over NM_IDLE_TEST_S seconds, 3 by default, 60 for the
+figure, is under 1% of a core, measured right after a response, when a kept-alive
+connection would still be polled); an HTTP request wakes it and gets the answer it got
+before. With the default residency (keep) the files stay resident, which is what on-demand
+is measured against."""
 import base64
 import os
 import time
@@ -39,10 +40,12 @@ def test_idle_between_requests_and_a_request_wakes_it(tmp_path, residency):
         share, resident = (c1 - c0) / (t1 - t0), demo_model_rss_bytes(s.proc.pid)
         print(f"{residency}: idle {t1 - t0:.1f} s, CPU {c1 - c0:.3f} s = {100 * share:.3f}% of one core, "
               f"model files resident {resident} bytes, RSS {s.rss_kib()} KiB")
-        assert share < 0.01, f"{100 * share:.2f}% of a core between requests"
         if residency == "on-demand":
+            assert share < 0.01, f"{100 * share:.2f}% of a core between requests"
             assert resident == 0
         else:
+            # Kept-alive connections are polled by cpp-httplib for 5 s after each response
+            # (0.3-1.7% of a core here): only the on-demand server closes them.
             assert resident > 0
         assert ask(c) == first  # an HTTP request wakes it: the same answer
     finally:
