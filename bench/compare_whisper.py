@@ -5,7 +5,7 @@ pywhispercpp, built from source for this machine, on the same weights converted 
 tools/whisper_convert.py).
 
     python3 -m venv /work/venv-whisper3
-    /work/venv-whisper3/bin/pip install faster-whisper==1.2.1 numpy==2.4.6
+    /work/venv-whisper3/bin/pip install faster-whisper==1.2.1 numpy==2.4.6 gguf   # gguf: the ggml conversion
     # whisper.cpp 1.8.5 from pywhispercpp's PyPI sdist, without AMX: GGML_NATIVE (the sdist's
     # default) turns on AMX on Sapphire Rapids, whose path crashed on Q8_0 here (as llama.cpp's
     # did); every variable in the environment reaches whisper.cpp's CMake as -DNAME=VALUE.
