@@ -88,7 +88,9 @@ class Vlm:
         return torch.stack(rows), tails
 
 
-def build_batch(rng: random.Random, n: int, styles, targets, layouts: PromptLayouts, max_turns: int):
+def build_batch(rng: random.Random, n: int, styles, targets, layouts: PromptLayouts, max_turns: int,
+                grid: int = 4):
+    """grid: the encoder's patch grid side (stage 1's dense targets are per encoder token)."""
     imgs, convs, answers, aux, cnt, kinds = [], [], [], [], [], []
     for _ in range(n):
         seed = rng.randrange(V.TRAIN_SEED_START, 2**31)
@@ -102,7 +104,7 @@ def build_batch(rng: random.Random, n: int, styles, targets, layouts: PromptLayo
         convs.append(conv)
         answers.append([a for _, _, a in qa])
         kinds.append([kd for kd, _, _ in qa])
-        t, c, _ = scene_targets(sc, targets)
+        t, c, _ = scene_targets(sc, targets, grid)
         aux.append(t)
         cnt.append(c)
     return preprocess(np.stack(imgs)), layouts.layouts(convs, False), torch.from_numpy(np.stack(aux)), \
@@ -228,13 +230,13 @@ def main() -> None:
     tower.load_state_dict(blob["vision"])
     heads.load_state_dict(blob["heads"])
     lm = load_lm(args.lm, torch.bfloat16, args.cache)
-    layouts = PromptLayouts(args.lm, c.n_patches)
+    layouts = PromptLayouts(args.lm, c.n_image_tokens)
     vlm = Vlm(lm, tower, layouts)
     detok, nm_model = detokenizer(args.lm)
     assert nm_model.tokenize("<|im_start|>assistant\n") == ASSISTANT_HEADER
     targets = phrase_targets(args.lm)
 
-    proj_params = list(tower.mm0.parameters()) + list(tower.mm2.parameters())
+    proj_params = [p for n, p in tower.named_parameters() if n.startswith("mm")]
     proj_ids = {id(p) for p in proj_params}
     enc_params = [p for p in tower.parameters() if id(p) not in proj_ids] + list(heads.parameters())
     opt = torch.optim.AdamW([{"params": proj_params, "scale": 1.0}, {"params": enc_params, "scale": 0.2}],
@@ -270,7 +272,8 @@ def main() -> None:
         lr = args.lr * min(1.0, (step + 1) / 30) * 0.5 * (1 + np.cos(np.pi * frac))
         for g in opt.param_groups:
             g["lr"] = lr * g["scale"]
-        pixels, lays, aux_t, cnt, _ = build_batch(rng, args.batch, V.TRAIN_STYLES, targets, layouts, args.max_turns)
+        pixels, lays, aux_t, cnt, _ = build_batch(rng, args.batch, V.TRAIN_STYLES, targets, layouts, args.max_turns,
+                                                     c.grid)
         feats, emb = vlm.image_embeddings(pixels, True)
         x, tails = vlm.sequences(lays, emb)
         l_ans = answer_loss(vlm, x, tails)
