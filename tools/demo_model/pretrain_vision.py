@@ -190,9 +190,21 @@ def probe_accuracy(heads: AuxHeads, feats, tok, cnt) -> dict[str, float]:
             if k in ("kind", "colour", "count")}
 
 
+def use_bf16(precision: str) -> bool:
+    """--precision auto: bf16 only where the CPU has native bf16 matmuls (AVX512-BF16 or AMX).
+    Without them oneDNN emulates bf16: on this AVX2 machine (AMD EPYC) the stage-1 encoder's
+    step ran ~20x slower than float32, and a [480, 576] x [576, 1536] matmul ~50x slower."""
+    if precision != "auto":
+        return precision == "bf16"
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def encode(tower: VisionTower, x, bf16: bool):
-    """Encoder output and projected embeddings, float32. bf16 autocast only pays on CPUs with
-    native bf16 matmuls (AVX512-BF16 / AMX); on AVX2 it was ~20x slower than float32 here."""
+    """Encoder output and projected embeddings, float32 (bf16 autocast inside when asked)."""
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         feats = tower.features(x)
         out = tower.project(feats)
@@ -250,7 +262,8 @@ def main(argv=None) -> int:
     ap.add_argument("--kind-weight", type=float, default=1.0, help="weight of the per-token shape-kind loss")
     ap.add_argument("--cover-weight", type=float, default=0.0,
                     help="weight of a kind loss on every token a shape covers (0: centre tokens only)")
-    ap.add_argument("--bf16", action="store_true", help="bf16 autocast (only faster with native bf16 matmuls)")
+    ap.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
+                    help="bf16 autocast or float32; auto: bf16 only with native bf16 matmuls (see use_bf16)")
     ap.add_argument("--eval-every", type=int, default=0, help="steps between evaluations (0: at the end only)")
     ap.add_argument("--eval-scenes", type=int, default=256, help="held-out scenes per style set")
     ap.add_argument("--eval-only", action="store_true", help="evaluate --init and stop")
@@ -258,6 +271,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--init", help="checkpoint to continue from (its config wins over --patch/--width)")
     args = ap.parse_args(argv)
+    args.bf16 = use_bf16(args.precision)
     if not (args.minutes or args.steps or args.eval_only):
         ap.error("give --minutes, --steps or both")
     torch.set_num_threads(args.threads)

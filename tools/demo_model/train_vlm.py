@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.join(HERE, "..", ".."))
 
 import varied_scenes as V  # noqa: E402
 from model import Config, VisionTower, preprocess  # noqa: E402
-from pretrain_vision import AuxHeads, dense_loss, phrase_targets, scene_targets  # noqa: E402
+from pretrain_vision import AuxHeads, dense_loss, phrase_targets, scene_targets, use_bf16  # noqa: E402
 from prompts import IM_END, PromptLayouts, answer_spans, detokenizer, split_prefix  # noqa: E402
 from smollm import FrozenLM  # noqa: E402
 
@@ -213,7 +213,11 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--cache", default=None, help="folder for the dequantised LM weights")
+    ap.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
+                    help="LM weights and vision autocast in bf16 or float32; auto: bf16 only with native bf16 "
+                         "matmuls (AVX512-BF16 / AMX), which emulated bf16 made ~50x slower here")
     args = ap.parse_args()
+    bf16 = use_bf16(args.precision)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     os.makedirs(args.out, exist_ok=True)
@@ -229,7 +233,7 @@ def main() -> None:
     tower, heads = VisionTower(c), AuxHeads(c)
     tower.load_state_dict(blob["vision"])
     heads.load_state_dict(blob["heads"])
-    lm = load_lm(args.lm, torch.bfloat16, args.cache)
+    lm = load_lm(args.lm, torch.bfloat16 if bf16 else torch.float32, args.cache)
     layouts = PromptLayouts(args.lm, c.n_image_tokens)
     vlm = Vlm(lm, tower, layouts)
     detok, nm_model = detokenizer(args.lm)
@@ -257,8 +261,8 @@ def main() -> None:
     def run_eval():
         nonlocal best
         te = time.time()
-        a, per = evaluate(vlm, detok, val)
-        b, per_b = evaluate(vlm, detok, test)
+        a, per = evaluate(vlm, detok, val, bf16)
+        b, per_b = evaluate(vlm, detok, test, bf16)
         say(f"eval step {step}: held-out scenes of training styles {a:.3f} {per} | held-out styles {b:.3f} {per_b}"
             f" ({time.time() - te:.0f}s)")
         if a > best:
@@ -274,7 +278,7 @@ def main() -> None:
             g["lr"] = lr * g["scale"]
         pixels, lays, aux_t, cnt, _ = build_batch(rng, args.batch, V.TRAIN_STYLES, targets, layouts, args.max_turns,
                                                      c.grid)
-        feats, emb = vlm.image_embeddings(pixels, True)
+        feats, emb = vlm.image_embeddings(pixels, bf16)
         x, tails = vlm.sequences(lays, emb)
         l_ans = answer_loss(vlm, x, tails)
         l_aux = dense_loss(heads, feats, aux_t, cnt)
