@@ -57,6 +57,21 @@ class AuxHeads(nn.Module):
         self.count = nn.Linear(c.v_embd, 5)
 
 
+def sincos_positions(grid: int, dim: int, scale: float = 0.5) -> torch.Tensor:
+    """[grid*grid, dim] 2-D sine-cosine position embeddings (MAE's layout: y then x, sin then
+    cos, frequencies 1/10000^(i/(dim/4))), raster order; an initial value for the learned
+    table, so attention can relate neighbouring patches from the first step."""
+    q = dim // 4
+    omega = 1.0 / 10000 ** (torch.arange(q, dtype=torch.float64) / q)
+    yy, xx = torch.meshgrid(torch.arange(grid, dtype=torch.float64), torch.arange(grid, dtype=torch.float64),
+                            indexing="ij")
+    parts = []
+    for coord in (yy.reshape(-1), xx.reshape(-1)):
+        a = coord[:, None] * omega[None, :]
+        parts += [a.sin(), a.cos()]
+    return (torch.cat(parts, 1) * scale).float()
+
+
 def _phrase_ids(lm_path: str, phrases: list[str]) -> dict[str, list[int]]:
     """Token ids of " " + phrase: by NanoMind's tokenizer when its library is at $NM_LIB (or
     build/lib/libnanomind.so), else by Hugging Face tokenizers' byte-level BPE built from the
@@ -220,18 +235,41 @@ def losses(tower: VisionTower, heads: AuxHeads, x, tok, cnt, proj, proj_scale: f
 
 
 EVAL_SETS = (("training styles", V.TRAIN_STYLES, 5000), ("held-out styles", V.HELDOUT_STYLES, 7000))
+# --easy: a subset of the training styles (plain backgrounds, filled shapes) and only scenes
+# whose shapes all have a radius of at least EASY_MIN_R pixels of the 128 x 128 input: a
+# curriculum's first stage, and a check that the encoder can learn shape kind at all.
+EASY_STYLES = (("plain_light", "plain_dark", "plain_mid"), ("filled",))
+EASY_MIN_R = 10.0
 
 
-def evaluate(tower, heads, targets, proj_scale, c: Config, n_scenes: int, bf16: bool) -> str:
+def easy_seeds(rng_or_start, n: int) -> list[int]:
+    """n seeds whose EASY_STYLES scene has no shape under EASY_MIN_R: drawn from a
+    random.Random (training seeds), or counted up from an int (held-out seeds)."""
+    out = []
+    nxt = rng_or_start if isinstance(rng_or_start, int) else None
+    while len(out) < n:
+        if nxt is None:
+            seed = rng_or_start.randrange(V.TRAIN_SEED_START, 2**31)
+        else:
+            seed, nxt = nxt, nxt + 1
+        sc = V.make_scene(seed, EASY_STYLES)
+        if all(sh.r * V.MODEL_SIZE / max(sc.width, sc.height) >= EASY_MIN_R for sh in sc.shapes):
+            out.append(seed)
+    return out
+
+
+def evaluate(tower, heads, targets, proj_scale, c: Config, n_scenes: int, bf16: bool, easy: bool = False) -> str:
     """The heads' accuracy on held-out scenes (seeds below TRAIN_SEED_START) of the training
-    styles and of the held-out styles, in chunks of 64 scenes."""
+    styles and of the held-out styles (and of --easy scenes), in chunks of 64 scenes."""
     parts = []
+    sets = EVAL_SETS + ((("easy scenes", EASY_STYLES, 9000),) if easy else ())
     with torch.no_grad():
-        for name, styles, first in EVAL_SETS:
+        for name, styles, first in sets:
             tot: dict[str, list[int]] = {}
             mse = 0.0
+            all_seeds = easy_seeds(first, n_scenes) if styles is EASY_STYLES else range(first, first + n_scenes)
             for i in range(0, n_scenes, 64):
-                seeds = list(range(first + i, first + min(n_scenes, i + 64)))
+                seeds = list(all_seeds[i:i + 64])
                 x, tok, cnt, proj = batch(seeds, styles, targets, c)
                 feats, out = encode(tower, x, bf16)
                 mse += float(F.mse_loss(out, proj, reduction="sum")) / (proj.numel() * proj_scale)
@@ -262,6 +300,10 @@ def main(argv=None) -> int:
     ap.add_argument("--kind-weight", type=float, default=1.0, help="weight of the per-token shape-kind loss")
     ap.add_argument("--cover-weight", type=float, default=0.0,
                     help="weight of a kind loss on every token a shape covers (0: centre tokens only)")
+    ap.add_argument("--pos-init", choices=("random", "sincos"), default="random",
+                    help="initial position embeddings of a new model: N(0, 0.02) or 2-D sine-cosine")
+    ap.add_argument("--easy", action="store_true",
+                    help="train on plain backgrounds, filled shapes of radius >= 10 px only (see EASY_STYLES)")
     ap.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
                     help="bf16 autocast or float32; auto: bf16 only with native bf16 matmuls (see use_bf16)")
     ap.add_argument("--eval-every", type=int, default=0, help="steps between evaluations (0: at the end only)")
@@ -285,6 +327,9 @@ def main(argv=None) -> int:
     if blob:
         tower.load_state_dict(blob["vision"])
         heads.load_state_dict(blob["heads"])
+    elif args.pos_init == "sincos":
+        with torch.no_grad():
+            tower.position_embd.copy_(sincos_positions(c.grid, c.v_embd))
     log = open(os.path.join(args.out, "log.txt"), "a")
 
     def say(msg):
@@ -294,7 +339,7 @@ def main(argv=None) -> int:
     if args.eval_only:
         te = time.time()
         say(f"eval {args.init} (step {blob.get('step')}), {args.eval_scenes} scenes per set: "
-            + evaluate(tower, heads, targets, proj_scale, c, args.eval_scenes, args.bf16)
+            + evaluate(tower, heads, targets, proj_scale, c, args.eval_scenes, args.bf16, args.easy)
             + f" ({time.time() - te:.0f}s)")
         return 0
     params = list(tower.parameters()) + list(heads.parameters())
@@ -323,8 +368,11 @@ def main(argv=None) -> int:
         lr = args.lr * min(1.0, (step + 1) / args.warmup) * 0.5 * (1 + np.cos(np.pi * progress))
         for g in opt.param_groups:
             g["lr"] = lr
-        seeds = [rng.randrange(V.TRAIN_SEED_START, 2**31) for _ in range(args.batch)]
-        loss, acc, lp = losses(tower, heads, *batch(seeds, V.TRAIN_STYLES, targets, c), proj_scale, args.bf16,
+        if args.easy:
+            seeds, styles = easy_seeds(rng, args.batch), EASY_STYLES
+        else:
+            seeds, styles = [rng.randrange(V.TRAIN_SEED_START, 2**31) for _ in range(args.batch)], V.TRAIN_STYLES
+        loss, acc, lp = losses(tower, heads, *batch(seeds, styles, targets, c), proj_scale, args.bf16,
                                args.kind_weight, args.cover_weight)
         opt.zero_grad()
         loss.backward()
@@ -347,7 +395,7 @@ def main(argv=None) -> int:
             save()
             last_save = time.time()
             te = time.time()
-            say(f"eval step {step}: " + evaluate(tower, heads, targets, proj_scale, c, args.eval_scenes, args.bf16)
+            say(f"eval step {step}: " + evaluate(tower, heads, targets, proj_scale, c, args.eval_scenes, args.bf16, args.easy)
                 + f" ({time.time() - te:.0f}s)")
         if time.time() - last_save > 300:  # every 5 minutes: a stopped run loses little
             save()
@@ -355,7 +403,7 @@ def main(argv=None) -> int:
     save()
     why = f"signal {stop['signal']}" if stop["signal"] else "schedule done" if progress >= 1 else "time up"
     say(f"stopped ({why}) at step {step} after {time.time() - t0:.0f}s; checkpoint {os.path.join(args.out, 'last.pt')}")
-    say(f"eval step {step}: " + evaluate(tower, heads, targets, proj_scale, c, args.eval_scenes, args.bf16))
+    say(f"eval step {step}: " + evaluate(tower, heads, targets, proj_scale, c, args.eval_scenes, args.bf16, args.easy))
     return 0
 
 
