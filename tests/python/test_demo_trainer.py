@@ -174,3 +174,45 @@ def test_heldout_json_answers_are_reference_greedy(exported):
             gen.append(nxt)
             ids.append(nxt)
         assert enc.decode(gen) == item["pytorch_answer"]
+
+
+def test_idefics3_tower_export_matches_the_numpy_reference(tmp_path):
+    """The 16-pixel-patch layout of the default demo VLM's vision file (model.py's pixel
+    shuffle + Linear, written by export.write_mmproj as an idefics3 mmproj) against the
+    independent numpy reference of NanoMind's idefics3 projector (tests/reference/vision_ref.py)."""
+    import vision_ref
+    from model import Config, VisionTower, preprocess
+
+    torch.manual_seed(0)
+    c = Config(image_size=32, patch_size=8, v_embd=16, v_head=2, v_ff=32, v_layer=2, n_embd=24,
+               projector="idefics3", scale_factor=2)
+    assert (c.n_patches, c.n_image_tokens) == (16, 4)
+    tower = VisionTower(c)
+    with torch.no_grad():  # as the file stores them
+        for p in tower.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+            if p.dim() >= 2:
+                p.copy_(p.half().float())
+
+    class Exported:
+        pass
+    ex = Exported()
+    ex.c, ex.vision = c, tower
+    path = str(tmp_path / "idefics3.gguf")
+    export.write_mmproj(path, ex)
+    m = vision_ref.Mmproj(path)
+    assert m.projector == "idefics3" and m.scale == 2 and m.n_run == c.v_layer
+    assert m.t["mm.model.fc.weight"].shape == (c.n_embd, 4 * c.v_embd) and "mm.0.weight" not in m.t
+    img = np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    with torch.no_grad():
+        got = tower(preprocess(img[None]))[0].double().numpy()
+    ref = vision_ref.encode(m, ((img / 255.0 - 0.5) / 0.5).transpose(2, 0, 1))
+    tol = 1e-4 * np.abs(ref).max() + 1e-5
+    assert got.shape == ref.shape == (4, c.n_embd)
+    assert np.abs(got - ref).max() <= tol
+    # the block order matters: the same features shuffled column-major instead disagree
+    with torch.no_grad():
+        f = tower.features(preprocess(img[None]))
+        wrong = f.reshape(1, 2, 2, 2, 2, -1).permute(0, 3, 1, 4, 2, 5).reshape(1, 4, -1)
+        wrong = tower.mm_fc(wrong)[0].double().numpy()
+    assert np.abs(wrong - ref).max() > 10 * tol

@@ -75,7 +75,9 @@ def write_mmproj(path: str, model: DemoVLM, name: str = "NanoMind demo vision to
     w.add_clip_has_vision_encoder(True)
     w.add_bool("clip.has_text_encoder", False)
     w.add_bool(gguf.Keys.Clip.HAS_LLAVA_PROJECTOR, True)
-    w.add_clip_projector_type("mlp")
+    w.add_clip_projector_type(c.projector)
+    if c.projector == "idefics3":
+        w.add_uint32("clip.vision.projector.scale_factor", c.scale_factor)
     w.add_vision_image_size(c.image_size)
     w.add_vision_patch_size(c.patch_size)
     w.add_vision_embedding_length(c.v_embd)
@@ -100,10 +102,13 @@ def write_mmproj(path: str, model: DemoVLM, name: str = "NanoMind demo vision to
             _put(w, f"v.blk.{i}.{name}.bias", mod.bias)
     _put(w, "v.post_ln.weight", v.post_ln.weight)
     _put(w, "v.post_ln.bias", v.post_ln.bias)
-    _put(w, "mm.0.weight", v.mm0.weight)
-    _put(w, "mm.0.bias", v.mm0.bias)
-    _put(w, "mm.2.weight", v.mm2.weight)
-    _put(w, "mm.2.bias", v.mm2.bias)
+    if c.projector == "idefics3":
+        _put(w, "mm.model.fc.weight", v.mm_fc.weight)
+    else:
+        _put(w, "mm.0.weight", v.mm0.weight)
+        _put(w, "mm.0.bias", v.mm0.bias)
+        _put(w, "mm.2.weight", v.mm2.weight)
+        _put(w, "mm.2.bias", v.mm2.bias)
     _finish(w)
 
 

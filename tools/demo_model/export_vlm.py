@@ -3,9 +3,10 @@
     python tools/demo_model/export_vlm.py --ckpt OUT/best.pt --lm SMOLLM.gguf --out models
 
 Outputs (in --out):
-  nanomind-smollm2-vision-mmproj.gguf   clip arch, projector "mlp" into SmolLM2's 576-wide
-                                        input space: 128 x 128 input, 32-pixel patches, 16
-                                        image embeddings (F16 matrices, F32 vectors)
+  nanomind-smollm2-vision-mmproj.gguf   clip arch, into SmolLM2's 576-wide input space: 128 x
+                                        128 input, 16 image embeddings (32-pixel patches and
+                                        the "mlp" projector, or 16-pixel patches and the
+                                        "idefics3" 2 x 2 pixel shuffle); F16 matrices, F32 vectors
   nanomind-smollm2-vision-heldout.json  held-out scenes of the training styles and of the
                                         held-out styles: seed, style set, question kind,
                                         question, expected answer, PyTorch's greedy answer
@@ -75,10 +76,11 @@ def main() -> int:
     os.makedirs(args.out, exist_ok=True)
     write_mmproj(os.path.join(args.out, MMPROJ_NAME), _Exported(c, tower),
                  name="NanoMind SmolLM2 vision tower",
-                 description="ViT (128x128, 32-pixel patches) + MLP projector into SmolLM2-135M-Instruct's input "
-                             "embeddings, trained by tools/demo_model on generated scenes of coloured shapes")
+                 description=f"ViT (128x128, {c.patch_size}-pixel patches) + {c.projector} projector into "
+                             "SmolLM2-135M-Instruct's input embeddings, trained by tools/demo_model on generated "
+                             "scenes of coloured shapes")
     lm = load_lm(args.lm, torch.float32, args.cache)
-    vlm = Vlm(lm, tower, PromptLayouts(args.lm, c.n_patches))
+    vlm = Vlm(lm, tower, PromptLayouts(args.lm, c.n_image_tokens))
     detok, _ = detokenizer(args.lm)
     items, summary = [], {}
     for set_name, styles in STYLE_SETS.items():

@@ -1,8 +1,8 @@
 """PyTorch definition of the NanoMind demo vision-language model.
 
 SigLIP-style ViT (patch conv, learned position embeddings, pre-LN blocks, tanh-GELU MLP,
-post-LN, no class token) -> 2-layer MLP projector (Linear, GELU, Linear) -> image embeddings
-spliced in place of the <image> token of a small LLaMA decoder (RMSNorm, RoPE in the
+post-LN, no class token) -> 2-layer MLP projector (Linear, GELU, Linear) or Idefics3's pixel
+shuffle + Linear (Config.projector = "idefics3") -> image embeddings spliced in place of the <image> token of a small LLaMA decoder (RMSNorm, RoPE in the
 Hugging Face rotate-half layout, SwiGLU, causal GQA attention). The layout mirrors what
 llama.cpp's clip "mlp" projector and "llama" architecture compute, so export.py can write
 the weights into mmproj / LLM GGUF files unchanged (Q/K permuted for llama.cpp's RoPE).
@@ -42,10 +42,25 @@ class Config:
     rms_eps: float = 1e-5
     rope_theta: float = 10000.0
     n_ctx: int = 256
+    # "mlp": one image embedding per patch. "idefics3": each scale_factor x scale_factor block
+    # of patches becomes one embedding (pixel shuffle, then one Linear without bias), the
+    # layout of SmolVLM's mmproj files, so small patches need not mean many decoder tokens.
+    projector: str = "mlp"
+    scale_factor: int = 1
+
+    @property
+    def grid(self) -> int:
+        return self.image_size // self.patch_size
 
     @property
     def n_patches(self) -> int:
-        return (self.image_size // self.patch_size) ** 2
+        """Encoder tokens."""
+        return self.grid ** 2
+
+    @property
+    def n_image_tokens(self) -> int:
+        """Image embeddings the decoder reads."""
+        return self.n_patches // self.scale_factor ** 2 if self.projector == "idefics3" else self.n_patches
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -89,17 +104,34 @@ class VisionBlock(nn.Module):
         return x + self.ffn_down(gelu_tanh(self.ffn_up(self.ln2(x))))
 
 
+def pixel_shuffle(feats: torch.Tensor, grid: int, s: int) -> torch.Tensor:
+    """[B, grid*grid, E] patches in raster order -> [B, (grid/s)^2, s*s*E]: each s x s block
+    becomes one token (blocks in raster order) whose features are the block's patches in
+    raster order, concatenated; what NanoMind's idefics3 graph (src/bricks/vision/
+    vision_graph.cpp) and tests/reference/vision_ref.py compute."""
+    b, n, e = feats.shape
+    g = grid // s
+    x = feats.reshape(b, g, s, g, s, e).permute(0, 1, 3, 2, 4, 5)  # [B, yb, xb, dy, dx, E]
+    return x.reshape(b, g * g, s * s * e)
+
+
 class VisionTower(nn.Module):
-    """ViT encoder plus the MLP projector: image -> [B, n_patches, n_embd] LLM embeddings."""
+    """ViT encoder plus the projector: image -> [B, n_image_tokens, n_embd] LLM embeddings."""
 
     def __init__(self, c: Config):
         super().__init__()
+        if c.projector not in ("mlp", "idefics3") or (c.projector == "idefics3" and c.grid % c.scale_factor):
+            raise ValueError(f"projector {c.projector!r} with scale factor {c.scale_factor} on a {c.grid}-patch grid")
+        self.c = c
         self.patch_embd = nn.Conv2d(3, c.v_embd, c.patch_size, stride=c.patch_size)
         self.position_embd = nn.Parameter(torch.randn(c.n_patches, c.v_embd) * 0.02)
         self.blocks = nn.ModuleList(VisionBlock(c) for _ in range(c.v_layer))
         self.post_ln = nn.LayerNorm(c.v_embd, eps=c.v_eps)
-        self.mm0 = nn.Linear(c.v_embd, c.n_embd)
-        self.mm2 = nn.Linear(c.n_embd, c.n_embd)
+        if c.projector == "idefics3":
+            self.mm_fc = nn.Linear(c.v_embd * c.scale_factor ** 2, c.n_embd, bias=False)
+        else:
+            self.mm0 = nn.Linear(c.v_embd, c.n_embd)
+            self.mm2 = nn.Linear(c.n_embd, c.n_embd)
 
     def features(self, pixels: torch.Tensor) -> torch.Tensor:
         """Encoder output after post_ln: [B, n_patches, v_embd]."""
@@ -110,6 +142,8 @@ class VisionTower(nn.Module):
         return self.post_ln(x)
 
     def project(self, feats: torch.Tensor) -> torch.Tensor:
+        if self.c.projector == "idefics3":
+            return self.mm_fc(pixel_shuffle(feats, self.c.grid, self.c.scale_factor))
         return self.mm2(gelu_tanh(self.mm0(feats)))
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:

@@ -5,9 +5,10 @@ every tensor exactly as the file stores it, and evaluates the published LLaMA eq
 RMSNorm, RoPE on adjacent pairs (the file's Q/K rows are in ggml's "normal" RoPE order, so
 no permutation is undone), grouped-query causal attention, SwiGLU, tied output embedding.
 
-Two precisions: `dtype=torch.bfloat16` for training (oneDNN runs bf16 matmuls on AMX /
-AVX-512 BF16 several times faster than f32; norms, softmax and the residual stream stay
-f32), and `torch.float32` for reference answers. A fixed prefix (the chat template's system
+Two precisions: `dtype=torch.bfloat16` (oneDNN runs bf16 matmuls on AMX / AVX-512 BF16
+several times faster than f32, but emulates them ~50x slower on a CPU without those, so
+train_vlm.py --precision auto picks float32 there; norms, softmax and the residual stream
+stay f32), and `torch.float32`, also for reference answers. A fixed prefix (the chat template's system
 turn) is evaluated once with `prefix_cache` and reused by every batch.
 """
 from __future__ import annotations

@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.join(HERE, "..", ".."))
 
 import varied_scenes as V  # noqa: E402
 from model import Config, VisionTower, preprocess  # noqa: E402
-from pretrain_vision import AuxHeads, dense_loss, phrase_targets, scene_targets  # noqa: E402
+from pretrain_vision import AuxHeads, dense_loss, phrase_targets, scene_targets, use_bf16  # noqa: E402
 from prompts import IM_END, PromptLayouts, answer_spans, detokenizer, split_prefix  # noqa: E402
 from smollm import FrozenLM  # noqa: E402
 
@@ -88,7 +88,9 @@ class Vlm:
         return torch.stack(rows), tails
 
 
-def build_batch(rng: random.Random, n: int, styles, targets, layouts: PromptLayouts, max_turns: int):
+def build_batch(rng: random.Random, n: int, styles, targets, layouts: PromptLayouts, max_turns: int,
+                grid: int = 4):
+    """grid: the encoder's patch grid side (stage 1's dense targets are per encoder token)."""
     imgs, convs, answers, aux, cnt, kinds = [], [], [], [], [], []
     for _ in range(n):
         seed = rng.randrange(V.TRAIN_SEED_START, 2**31)
@@ -102,7 +104,7 @@ def build_batch(rng: random.Random, n: int, styles, targets, layouts: PromptLayo
         convs.append(conv)
         answers.append([a for _, _, a in qa])
         kinds.append([kd for kd, _, _ in qa])
-        t, c, _ = scene_targets(sc, targets)
+        t, c, _ = scene_targets(sc, targets, grid)
         aux.append(t)
         cnt.append(c)
     return preprocess(np.stack(imgs)), layouts.layouts(convs, False), torch.from_numpy(np.stack(aux)), \
@@ -211,7 +213,11 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--cache", default=None, help="folder for the dequantised LM weights")
+    ap.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
+                    help="LM weights and vision autocast in bf16 or float32; auto: bf16 only with native bf16 "
+                         "matmuls (AVX512-BF16 / AMX), which emulated bf16 made ~50x slower here")
     args = ap.parse_args()
+    bf16 = use_bf16(args.precision)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     os.makedirs(args.out, exist_ok=True)
@@ -227,14 +233,14 @@ def main() -> None:
     tower, heads = VisionTower(c), AuxHeads(c)
     tower.load_state_dict(blob["vision"])
     heads.load_state_dict(blob["heads"])
-    lm = load_lm(args.lm, torch.bfloat16, args.cache)
-    layouts = PromptLayouts(args.lm, c.n_patches)
+    lm = load_lm(args.lm, torch.bfloat16 if bf16 else torch.float32, args.cache)
+    layouts = PromptLayouts(args.lm, c.n_image_tokens)
     vlm = Vlm(lm, tower, layouts)
     detok, nm_model = detokenizer(args.lm)
     assert nm_model.tokenize("<|im_start|>assistant\n") == ASSISTANT_HEADER
     targets = phrase_targets(args.lm)
 
-    proj_params = list(tower.mm0.parameters()) + list(tower.mm2.parameters())
+    proj_params = [p for n, p in tower.named_parameters() if n.startswith("mm")]
     proj_ids = {id(p) for p in proj_params}
     enc_params = [p for p in tower.parameters() if id(p) not in proj_ids] + list(heads.parameters())
     opt = torch.optim.AdamW([{"params": proj_params, "scale": 1.0}, {"params": enc_params, "scale": 0.2}],
@@ -255,8 +261,8 @@ def main() -> None:
     def run_eval():
         nonlocal best
         te = time.time()
-        a, per = evaluate(vlm, detok, val)
-        b, per_b = evaluate(vlm, detok, test)
+        a, per = evaluate(vlm, detok, val, bf16)
+        b, per_b = evaluate(vlm, detok, test, bf16)
         say(f"eval step {step}: held-out scenes of training styles {a:.3f} {per} | held-out styles {b:.3f} {per_b}"
             f" ({time.time() - te:.0f}s)")
         if a > best:
@@ -270,8 +276,9 @@ def main() -> None:
         lr = args.lr * min(1.0, (step + 1) / 30) * 0.5 * (1 + np.cos(np.pi * frac))
         for g in opt.param_groups:
             g["lr"] = lr * g["scale"]
-        pixels, lays, aux_t, cnt, _ = build_batch(rng, args.batch, V.TRAIN_STYLES, targets, layouts, args.max_turns)
-        feats, emb = vlm.image_embeddings(pixels, True)
+        pixels, lays, aux_t, cnt, _ = build_batch(rng, args.batch, V.TRAIN_STYLES, targets, layouts, args.max_turns,
+                                                     c.grid)
+        feats, emb = vlm.image_embeddings(pixels, bf16)
         x, tails = vlm.sequences(lays, emb)
         l_ans = answer_loss(vlm, x, tails)
         l_aux = dense_loss(heads, feats, aux_t, cnt)
