@@ -54,7 +54,7 @@ def test_listening_between_questions_is_nearly_idle_and_voice_wakes_it(tmp_path)
     """Issue 16, item 4: in on-demand mode, `assist` waiting for a question holds only Silero
     VAD (Whisper's file is not resident) and costs under 1% of a core, then the question
     wakes it. The microphone is a WAV paced at its real rate (--mic-realtime): a quiet room
-    (noise at about -60 dBFS) for IDLE_S + 4 s, a spoken question, a second of room noise.
+    (noise at about -70 dBFS) for IDLE_S + 4 s, a spoken question, a second of room noise.
     Not under a sanitizer: the claim is about the release build's cost."""
     import numpy as np
 
