@@ -7,8 +7,10 @@ test_whisper_real_slow.py does; about 30 s here."""
 import os
 import re
 import subprocess
+import time
 import wave
 
+import numpy as np
 import pytest
 
 import whisper_helpers as wh
@@ -46,8 +48,11 @@ def test_spoken_questions_about_the_camera(tmp_path):
     assert len(re.findall(r"first audio \d+ ms after the utterance ended", r.stderr)) == 2
 
 
-# Idle listening: NM_IDLE_TEST_S seconds (3 by default; 60 for issue 16's figure).
-IDLE_S = float(os.environ.get("NM_IDLE_TEST_S", "3"))
+# Idle listening: NM_IDLE_TEST_S seconds (10 by default; 60 for issue 16's figure). Not 3 as
+# for the idle tests that do nothing: /proc counts CPU time in 10 ms ticks, and listening
+# really costs ~0.55% of a core, so 3 s gave 2 or 3 ticks, 0.67% or 1.0%: a failure by
+# rounding in one of five runs here. 10 s makes it ~5-6 ticks against a bar of 10.
+IDLE_S = float(os.environ.get("NM_IDLE_TEST_S", "10"))
 
 
 def test_listening_between_questions_is_nearly_idle_and_voice_wakes_it(tmp_path):
@@ -56,8 +61,6 @@ def test_listening_between_questions_is_nearly_idle_and_voice_wakes_it(tmp_path)
     wakes it. The microphone is a WAV paced at its real rate (--mic-realtime): a quiet room
     (noise at about -70 dBFS) for IDLE_S + 4 s, a spoken question, a second of room noise.
     Not under a sanitizer: the claim is about the release build's cost."""
-    import numpy as np
-
     if "asan" in os.environ.get("LD_PRELOAD", ""):
         pytest.skip("the idle cost is a claim about the release build, not an instrumented one")
     base = model("whisper-base-ct2")
@@ -85,7 +88,6 @@ def test_listening_between_questions_is_nearly_idle_and_voice_wakes_it(tmp_path)
                               "--camera", str(cam), "--power-mode", "on-demand", "--temp", "0", "-n", "8", "-t", "2"],
                              stdout=subprocess.PIPE, stderr=ef, text=True)
     try:
-        import time
         deadline = time.monotonic() + 60
         while "listening on" not in err.read_text():
             assert p.poll() is None and time.monotonic() < deadline, err.read_text()
