@@ -6,15 +6,15 @@
 namespace nm {
 
 Result<std::unique_ptr<GraphRunner>> GraphRunner::create(Graph graph, Device* device, Isa isa,
-                                                         PackedWeights* packed) {
+                                                         PackedWeights* packed, const WeightStreaming* streaming) {
   std::unique_ptr<GraphRunner> r(new GraphRunner());
   r->device_ = device;
   if (auto* cpu = dynamic_cast<CpuDevice*>(device)) {
-    NM_ASSIGN_OR_RETURN(r->exe_, cpu->prepare(std::move(graph), packed));
+    NM_ASSIGN_OR_RETURN(r->exe_, cpu->prepare(std::move(graph), packed, streaming));
   } else if (device) {
     NM_ASSIGN_OR_RETURN(r->exe_, device->prepare(std::move(graph)));
   } else {
-    NM_ASSIGN_OR_RETURN(r->cpu_, CpuExecutor::create(std::move(graph), isa, packed));
+    NM_ASSIGN_OR_RETURN(r->cpu_, CpuExecutor::create(std::move(graph), isa, packed, streaming));
   }
   return r;
 }

@@ -22,8 +22,11 @@ class GraphRunner {
  public:
   // device == nullptr: the CpuExecutor with `isa`, run on the pool given to run().
   // `packed` (may be null): packed weight copies for graphs that run on a CPU.
+  // `streaming` (may be null): on a CPU, weights leave the resident set after their last
+  // reader in each run (WeightStreaming); other devices ignore it.
   static Result<std::unique_ptr<GraphRunner>> create(Graph graph, Device* device, Isa isa,
-                                                     PackedWeights* packed = nullptr);
+                                                     PackedWeights* packed = nullptr,
+                                                     const WeightStreaming* streaming = nullptr);
 
   const Tensor& tensor(NodeId id) const;
   const Graph& graph() const;

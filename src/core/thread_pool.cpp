@@ -48,6 +48,19 @@ void sleep_while(const std::atomic<uint32_t>& word, uint32_t old) {
 #endif
 }
 
+// sleep_while with a time limit (a guest's wait for a run to help with).
+void sleep_while_for(const std::atomic<uint32_t>& word, uint32_t old, int64_t timeout_us) {
+#if defined(__linux__)
+  timespec ts{(time_t)(timeout_us / 1000000), (long)(timeout_us % 1000000) * 1000};
+  syscall(SYS_futex, reinterpret_cast<const uint32_t*>(&word), FUTEX_WAIT_PRIVATE, old, &ts, nullptr, 0);
+#else
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(timeout_us);
+  while (word.load(std::memory_order_acquire) == old && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+#endif
+}
+
 void wake_all(std::atomic<uint32_t>& word) {
 #if defined(__linux__)
   syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr, nullptr, 0);
@@ -111,8 +124,12 @@ struct ThreadPool::Impl {
   // the number of workers that joined it. A worker joins (CAS) before it reads fn; a
   // run_stealable() caller closes the run once its own fn returns and then waits only
   // for the workers that had joined, so a late worker skips the run.
+  // kStealable marks a run_stealable() run, the only kind a guest (help()) may join.
   alignas(64) std::atomic<uint64_t> entry{0};
-  static constexpr uint64_t kClosed = uint64_t{1} << 31, kJoinedMask = kClosed - 1;
+  static constexpr uint64_t kClosed = uint64_t{1} << 31, kStealable = uint64_t{1} << 30,
+                            kJoinedMask = kStealable - 1;
+  std::atomic<bool> guests{false};      // accept_guests(): 1-thread pools publish stealable runs
+  std::atomic<int> next_guest{0};       // guests' ith, above the pool's own
   const std::function<void(int, int)>* fn = nullptr;  // written before generation bump
   // Atomic: a worker woken for a run reads it while the destructor may be setting it.
   std::atomic<bool> stop{false};
@@ -182,15 +199,16 @@ void ThreadPool::run(const std::function<void(int ith, int nth)>& fn) { run_task
 void ThreadPool::run_stealable(const std::function<void(int ith, int nth)>& fn) { run_task(fn, true); }
 
 void ThreadPool::run_task(const std::function<void(int ith, int nth)>& fn, bool stealable) {
-  if (n_threads_ == 1) {
+  Impl& s = *impl_;
+  if (n_threads_ == 1 && !(stealable && s.guests.load(std::memory_order_relaxed))) {
     fn(0, 1);
     return;
   }
-  Impl& s = *impl_;
   s.fn = &fn;
   s.n_done.store(0, std::memory_order_relaxed);
   const uint32_t gen = s.generation.load(std::memory_order_relaxed) + 1;
-  s.entry.store((uint64_t)gen << 32, std::memory_order_relaxed);  // open, nobody joined yet
+  // open, nobody joined yet
+  s.entry.store((uint64_t)gen << 32 | (stealable ? Impl::kStealable : 0), std::memory_order_relaxed);
   s.generation.fetch_add(1, std::memory_order_seq_cst);  // publishes fn, n_done and entry
   wake(s.generation, s.gen_sleepers);
   fn(0, n_threads_);
@@ -200,6 +218,41 @@ void ThreadPool::run_task(const std::function<void(int ith, int nth)>& fn, bool 
   for (uint32_t done = s.n_done.load(std::memory_order_acquire); done != want;
        done = s.n_done.load(std::memory_order_acquire)) {
     wait_change(s.n_done, done, s.done_sleepers);
+  }
+}
+
+void ThreadPool::accept_guests(bool accept) { impl_->guests.store(accept, std::memory_order_relaxed); }
+
+bool ThreadPool::help(int64_t timeout_us) {
+  Impl& s = *impl_;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(timeout_us);
+  // The run this thread last helped with: a run is joined once per guest (joining it again
+  // after its work is gone would spin until the caller closes it).
+  thread_local const Impl* last_pool = nullptr;
+  thread_local uint32_t last_gen = 0;
+  uint32_t gen = s.generation.load(std::memory_order_acquire);
+  for (;;) {
+    // The entry of generation `gen` was stored before generation became gen (a newer one
+    // carries a newer generation number, and is not joined by mistake).
+    uint64_t e = s.entry.load(std::memory_order_acquire);
+    const bool helped_already = last_pool == &s && last_gen == gen;
+    while (!helped_already && (uint32_t)(e >> 32) == gen && (e & Impl::kStealable) && !(e & Impl::kClosed)) {
+      if (s.entry.compare_exchange_weak(e, e + 1, std::memory_order_acq_rel)) {
+        last_pool = &s;
+        last_gen = gen;
+        const int ith = n_threads_ + s.next_guest.fetch_add(1, std::memory_order_relaxed) % 1024;
+        (*s.fn)(ith, n_threads_);
+        s.n_done.fetch_add(1, std::memory_order_acq_rel);
+        wake(s.n_done, s.done_sleepers);
+        return true;
+      }
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    s.gen_sleepers.fetch_add(1, std::memory_order_seq_cst);
+    if (s.generation.load(std::memory_order_seq_cst) == gen) sleep_while_for(s.generation, gen, left.count());
+    s.gen_sleepers.fetch_sub(1, std::memory_order_relaxed);
+    gen = s.generation.load(std::memory_order_acquire);
   }
 }
 

@@ -16,6 +16,7 @@
 // sees (create() returns it; the constructor throws ThreadStartError), never an abort.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -65,6 +66,17 @@ class ThreadPool {
   // number of times in one task, or the task deadlocks. Memory written before the
   // barrier by any thread is visible after it to all (acquire/release).
   void barrier();
+
+  // Guests: a thread outside the pool that has nothing to do for a while (a pipeline's
+  // worker for another CPU cluster, waiting for its next frame) lends a hand with the
+  // pool's stealable runs. help() waits up to `timeout_us` for a stealable run, takes part
+  // in it (fn(ith, nth) with ith >= size() and the pool's nth: stealable tasks take their
+  // work from shared counters, so who does which part does not change the results), and
+  // returns true; false when none came. The run's caller waits for a guest that joined,
+  // as for its own workers. A 1-thread pool runs tasks inline unless guests are accepted
+  // (accept_guests(true): its stealable runs are then published for them too).
+  bool help(int64_t timeout_us);
+  void accept_guests(bool accept);
 
  private:
   // Stops and joins every started worker (destructor, or a failed constructor).

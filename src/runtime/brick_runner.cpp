@@ -17,7 +17,10 @@ BrickRunner::BrickRunner(const BrickRunParams& params) : params_(params) {
 
 Result<std::unique_ptr<GraphRunner>> BrickRunner::prepare(Graph graph) const {
   for (const MemoryRegion& r : params_.regions) graph.add_region(r);
-  return GraphRunner::create(std::move(graph), params_.device, params_.isa, packed_.get());
+  WeightStreaming streaming;
+  const bool stream = params_.stream_weights && file_ && !file_->path().empty() && file_->data();
+  if (stream) streaming = {file_->data(), file_->file_size()};
+  return GraphRunner::create(std::move(graph), params_.device, params_.isa, packed_.get(), stream ? &streaming : nullptr);
 }
 
 void BrickRunner::release() {

@@ -34,6 +34,11 @@ struct BrickRunParams {
   // run maps them back from the page cache instead of reading and packing the weights
   // again); "": anonymous memory, freed by release().
   std::string packed_spill_dir;
+  // On a CPU, each run gives a weight back as soon as its last reader has run (the model
+  // file's pages, and packed copies where they are spilled to packed_spill_dir): for a
+  // brick that reads every weight once per run, on on-demand residency, so that about one
+  // layer is resident at a time (backend/cpu/cpu_executor.h, WeightStreaming).
+  bool stream_weights = false;
 };
 
 class BrickRunner {

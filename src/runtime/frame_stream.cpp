@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "backend/cpu/cpu_device.h"
 #include "runtime/worker_affinity.h"
 
 namespace nm {
@@ -205,6 +206,41 @@ class Stream {
   FrameStreamStats stats_;        // text side only
 };
 
+// How long a waiting worker waits for a run of the other pool to help with before it looks
+// at the ring again: the latency of noticing a slot when the other pool is idle.
+constexpr int64_t kHelpWaitUs = 5000;
+
+// While it lives, the two workers of a pipelined stream lend their cores to each other's
+// pools when the ring makes them wait (FrameStreamParams::lend_idle_cores).
+class LentCores {
+ public:
+  LentCores(Pipeline& pipe, TokenRing& ring) : ring_(ring) {
+    auto* v = dynamic_cast<CpuDevice*>(pipe.vision_device());
+    auto* t = dynamic_cast<CpuDevice*>(pipe.text_device());
+    if (!v || !t || v == t) return;
+    vision_ = &v->pool();
+    text_ = &t->pool();
+    vision_->accept_guests(true);
+    text_->accept_guests(true);
+    ThreadPool* vp = vision_;
+    ThreadPool* tp = text_;
+    ring_.set_wait_hooks([vp] { vp->help(kHelpWaitUs); }, [tp] { tp->help(kHelpWaitUs); });
+  }
+  ~LentCores() {
+    if (!vision_) return;
+    ring_.set_wait_hooks(nullptr, nullptr);
+    vision_->accept_guests(false);
+    text_->accept_guests(false);
+  }
+  LentCores(const LentCores&) = delete;
+  LentCores& operator=(const LentCores&) = delete;
+
+ private:
+  TokenRing& ring_;
+  ThreadPool* vision_ = nullptr;
+  ThreadPool* text_ = nullptr;
+};
+
 }  // namespace
 
 Result<FrameStreamStats> run_frame_stream(TextSession& session, FrameSource& source, const FrameStreamParams& params,
@@ -228,6 +264,8 @@ Result<FrameStreamStats> run_frame_stream(TextSession& session, FrameSource& sou
   } else {
     // The vision worker runs ahead through the ring; this thread is the text worker. Each
     // worker moves its own brick between two frames and re-pins itself to its new device.
+    std::optional<LentCores> lent;
+    if (params.lend_idle_cores) lent.emplace(pipe, ring);
     std::thread vision([&] {
       std::optional<PinnedThread> pin(std::in_place, pipe.vision_device());
       for (;;) {

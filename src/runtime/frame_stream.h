@@ -38,6 +38,11 @@ struct FrameStreamParams {
   int n_predict = 64;     // answer length limit
   bool pipelined = true;  // vision and text on their own workers
   bool ignore_eos = false;  // end tokens do not end an answer: n_predict tokens each (tests, benchmarks)
+  // Pipelined with each brick on a CPU cluster of its own: a worker the ring makes wait
+  // (the text worker for the next encoded frame, the vision worker for a free slot) takes
+  // part in the other brick's matmuls and attention meanwhile (ThreadPool::help), so two
+  // stages of unequal length do not leave a cluster idle. The answers stay the same bits.
+  bool lend_idle_cores = true;
   // Ablation (nanomind bench --workload camera:N, the monolithic mode): the vision brick
   // writes into a buffer of its own and the embeddings are copied into the ring slot the
   // text brick reads, as a runtime without a shared ring does (counted as bytes copied).

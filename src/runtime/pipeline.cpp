@@ -98,6 +98,9 @@ Result<std::unique_ptr<ImageEncoder>> Pipeline::make_vision(Device* device) cons
   // sessions of the model alone; they are spilled to spill_dir_ where one was made.
   const bool own = params_.residency == Residency::on_demand;
   ip.run = {device, params_.isa, params_.pack_weights, own ? nullptr : models_.packed_vision, regions_, spill_dir_};
+  // An encode reads each weight once: on demand, each leaves memory after its last reader,
+  // so that about one layer of the encoder is resident while the text brick answers beside it.
+  ip.run.stream_weights = own;
   return ImageEncoder::create(*models_.vision, ip);
 }
 

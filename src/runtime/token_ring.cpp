@@ -48,6 +48,12 @@ void TokenRing::set_drop_callback(DropCallback cb) {
   on_drop_ = std::move(cb);
 }
 
+void TokenRing::set_wait_hooks(WaitHook reader, WaitHook writer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  read_hook_ = std::move(reader);
+  write_hook_ = std::move(writer);
+}
+
 Status TokenRing::check_slot(int slot, SlotState expected, const char* op) const {
   if (slot < 0 || slot >= (int)slots_.size()) {
     return error(ErrorCode::invalid_argument, std::string("token ring: ") + op + " of slot " + std::to_string(slot) +
@@ -77,6 +83,7 @@ Result<int> TokenRing::acquire_write(int64_t n_tokens, int64_t width, uint64_t t
                                               " floats does not fit a slot of " + std::to_string(slot_bytes_) + " bytes");
   }
   std::unique_lock<std::mutex> lock(mu_);
+  const WaitHook hook = write_hook_;
   for (;;) {
     if (closed_) return error(ErrorCode::io_error, "token ring: closed");
     for (size_t i = 0; i < slots_.size(); ++i) {
@@ -95,7 +102,13 @@ Result<int> TokenRing::acquire_write(int64_t n_tokens, int64_t width, uint64_t t
       stats_.drops++;
       continue;
     }
-    changed_.wait(lock);
+    if (hook) {
+      lock.unlock();
+      hook();
+      lock.lock();
+    } else {
+      changed_.wait(lock);
+    }
   }
 }
 
@@ -124,7 +137,14 @@ Status TokenRing::abort_write(int slot) {
 Result<int> TokenRing::wait_ready(int timeout_ms) {
   std::unique_lock<std::mutex> lock(mu_);
   auto woken = [&] { return !ready_.empty() || closed_; };
-  if (timeout_ms < 0) {
+  if (timeout_ms < 0 && read_hook_) {
+    const WaitHook hook = read_hook_;
+    while (!woken()) {
+      lock.unlock();
+      hook();
+      lock.lock();
+    }
+  } else if (timeout_ms < 0) {
     changed_.wait(lock, woken);
   } else if (!changed_.wait_for(lock, std::chrono::milliseconds(timeout_ms), woken)) {
     return error(ErrorCode::out_of_range, "token ring: nothing ready after " + std::to_string(timeout_ms) + " ms");

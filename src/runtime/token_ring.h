@@ -62,6 +62,13 @@ class TokenRing {
   void set_policy(Backpressure policy);
   MemoryRegion region() const { return {buffer_.data(), buffer_.size()}; }
   void set_drop_callback(DropCallback cb);
+  // What a waiter does instead of sleeping: acquire_read() waiting for a READY slot calls
+  // `reader`, acquire_write() waiting for a FREE one calls `writer` (a stream's worker
+  // lends its core to the other CPU cluster's pool meanwhile: ThreadPool::help). Called
+  // without the ring's lock; each call must return within a few milliseconds, and the wait
+  // re-checks the ring after it. Empty: the waiter sleeps until the ring changes.
+  using WaitHook = std::function<void()>;
+  void set_wait_hooks(WaitHook reader, WaitHook writer);
 
   // FREE -> WRITING for an output of n_tokens x width floats, tagged (e.g. the frame
   // number). Applies the backpressure policy when no slot is free. Errors: the output
@@ -111,6 +118,7 @@ class TokenRing {
   bool closed_ = false;
   RingStats stats_;
   DropCallback on_drop_;
+  WaitHook read_hook_, write_hook_;  // under mu_
 };
 
 }  // namespace nm

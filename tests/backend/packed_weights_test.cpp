@@ -19,32 +19,13 @@
 #include "core/process_memory.h"
 #include "kernels/matmul.h"
 #include "kernels/matmul_packed.h"
+#include "test_weights.h"
 
 namespace nm {
 namespace {
 
-// Resident file-backed pages of this process in bytes (/proc/self/statm "shared").
-size_t resident_file_bytes() {
-  std::ifstream f("/proc/self/statm");
-  size_t pages = 0, resident = 0, file = 0;
-  f >> pages >> resident >> file;
-  return file * (size_t)sysconf(_SC_PAGESIZE);
-}
-
-// Q4_0 or Q8_0 rows with random quants and scales in [0.01, 0.02).
-std::vector<uint8_t> random_rows(DType t, int64_t m, int64_t k, std::mt19937& rng) {
-  std::vector<uint8_t> w(row_size(t, k) * (size_t)m);
-  std::uniform_int_distribution<int> byte(0, 255);
-  std::uniform_real_distribution<float> scale(0.01f, 0.02f);
-  const size_t block = row_size(t, 32);
-  for (size_t b = 0; b < w.size() / block; ++b) {
-    uint8_t* p = w.data() + b * block;
-    const fp16_t d = fp32_to_fp16(scale(rng));
-    std::memcpy(p, &d, 2);
-    for (size_t i = 2; i < block; ++i) p[i] = (uint8_t)byte(rng);
-  }
-  return w;
-}
+using test::random_rows;
+using test::resident_file_bytes;
 
 struct ModelFile {
   std::string path;

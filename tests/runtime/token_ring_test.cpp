@@ -102,6 +102,40 @@ TEST(TokenRing, BlockWaitsForARelease) {
   EXPECT_EQ(r->stats().drops, 0u);
 }
 
+// A waiter with a hook (a stream's worker lending its core to the other pool) calls it
+// instead of sleeping, and still takes the slot once the other side hands one over.
+TEST(TokenRing, WaitersCallTheirHookUntilTheRingChanges) {
+  auto r = ring(1);
+  std::atomic<int> read_calls{0}, write_calls{0};
+  r->set_wait_hooks([&] { read_calls++; std::this_thread::sleep_for(1ms); },
+                    [&] { write_calls++; std::this_thread::sleep_for(1ms); });
+  auto reader = std::async(std::launch::async, [&] { return r->acquire_read(); });
+  std::this_thread::sleep_for(30ms);
+  EXPECT_GT(read_calls.load(), 0) << "the reader slept instead of calling its hook";
+  EXPECT_EQ(write_calls.load(), 0);
+  auto w = r->acquire_write(1, 1, 7);
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE(r->commit(*w).ok());
+  ASSERT_EQ(reader.wait_for(5s), std::future_status::ready);
+  auto rd = reader.get();
+  ASSERT_TRUE(rd.ok());
+  EXPECT_EQ(r->tag(*rd), 7u);
+  // The only slot is being read: a writer waits, calling its hook, until it is released.
+  auto writer = std::async(std::launch::async, [&] { return r->acquire_write(1, 1, 8); });
+  std::this_thread::sleep_for(30ms);
+  EXPECT_GT(write_calls.load(), 0) << "the writer slept instead of calling its hook";
+  ASSERT_TRUE(r->release(*rd).ok());
+  ASSERT_EQ(writer.wait_for(5s), std::future_status::ready);
+  EXPECT_TRUE(writer.get().ok());
+  // close() ends a hooked wait too.
+  auto late = std::async(std::launch::async, [&] { return r->acquire_read(); });
+  std::this_thread::sleep_for(10ms);
+  r->close();
+  ASSERT_EQ(late.wait_for(5s), std::future_status::ready);
+  EXPECT_FALSE(late.get().ok());
+  r->set_wait_hooks(nullptr, nullptr);
+}
+
 TEST(TokenRing, DropOldestDropsOnlyTheOldestReadySlot) {
   auto r = ring(3, Backpressure::drop_oldest);
   std::vector<uint64_t> dropped;

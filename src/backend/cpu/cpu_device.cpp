@@ -75,8 +75,10 @@ Result<std::unique_ptr<DeviceBuffer>> CpuDevice::import_host(void* ptr, size_t b
 
 Result<std::unique_ptr<Executable>> CpuDevice::prepare(Graph graph) { return prepare(std::move(graph), nullptr); }
 
-Result<std::unique_ptr<Executable>> CpuDevice::prepare(Graph graph, PackedWeights* packed) {
-  NM_ASSIGN_OR_RETURN(std::unique_ptr<CpuExecutor> ex, CpuExecutor::create(std::move(graph), best_isa(), packed));
+Result<std::unique_ptr<Executable>> CpuDevice::prepare(Graph graph, PackedWeights* packed,
+                                                       const WeightStreaming* streaming) {
+  NM_ASSIGN_OR_RETURN(std::unique_ptr<CpuExecutor> ex,
+                      CpuExecutor::create(std::move(graph), best_isa(), packed, streaming));
   return std::unique_ptr<Executable>(new CpuExecutable(std::move(ex)));
 }
 

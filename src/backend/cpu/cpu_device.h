@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 
+#include "backend/cpu/cpu_executor.h"
 #include "backend/cpu/cpu_topology.h"
 #include "backend/cpu/packed_weights.h"
 #include "backend/device.h"
@@ -29,7 +30,9 @@ class CpuDevice final : public Device {
   Result<std::unique_ptr<DeviceBuffer>> import_host(void* ptr, size_t bytes) override;
   Result<std::unique_ptr<Executable>> prepare(Graph graph) override;
   // As prepare(), with matmuls on the packed weight copies `packed` can make (may be null).
-  Result<std::unique_ptr<Executable>> prepare(Graph graph, PackedWeights* packed);
+  // With `streaming`, weights leave the resident set after their last reader (WeightStreaming).
+  Result<std::unique_ptr<Executable>> prepare(Graph graph, PackedWeights* packed,
+                                              const WeightStreaming* streaming = nullptr);
   Status run(Executable& exe) override;
   Status synchronize() override { return Status::ok_status(); }  // run() is synchronous
   Result<std::unique_ptr<DeviceEvent>> record_event() override;

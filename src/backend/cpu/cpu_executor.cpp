@@ -3,12 +3,15 @@
 // kernels/matmul.h.
 #include "backend/cpu/cpu_executor.h"
 
+#include <algorithm>
 #include <string>
 
 #include "backend/cpu/cpu_compute.h"
 #include "backend/cpu/cpu_data_movement.h"
+#include "core/page_advice.h"
 #include "kernels/conv1d_gemm.h"
 #include "kernels/matmul.h"
+#include "kernels/matmul_packed.h"
 
 namespace nm {
 namespace {
@@ -88,7 +91,8 @@ bool CpuExecutor::supports(const Graph& g, const Node& n) {
   }
 }
 
-Result<std::unique_ptr<CpuExecutor>> CpuExecutor::create(Graph graph, Isa isa, PackedWeights* packed) {
+Result<std::unique_ptr<CpuExecutor>> CpuExecutor::create(Graph graph, Isa isa, PackedWeights* packed,
+                                                         const WeightStreaming* streaming) {
   if (!graph.status().ok()) return graph.status();
   for (NodeId i = 0; i < graph.size(); ++i) {
     if (!supports(graph, graph.node(i))) {
@@ -117,7 +121,39 @@ Result<std::unique_ptr<CpuExecutor>> CpuExecutor::create(Graph graph, Isa isa, P
     }
   }
   ex->graph_ = std::move(graph);
+  if (streaming) ex->plan_weight_drops(*streaming, packed);
   return ex;
+}
+
+void CpuExecutor::plan_weight_drops(const WeightStreaming& streaming, PackedWeights* packed) {
+  const Graph& g = graph_;
+  std::vector<NodeId> last_reader((size_t)g.size(), kInvalidNode);
+  std::vector<const void*> copy((size_t)g.size(), nullptr);  // per weight leaf: its packed copy
+  for (NodeId i = 0; i < g.size(); ++i) {
+    const Node& n = g.node(i);
+    for (int s = 0; s < n.n_src; ++s) {
+      const NodeId leaf = g.node(n.src[s]).storage;  // a view reads its storage's memory
+      if (leaf == kInvalidNode || g.node(leaf).op != OpKind::weight) continue;
+      last_reader[(size_t)leaf] = i;
+      if (s == 0 && packed_w_[(size_t)i]) copy[(size_t)leaf] = packed_w_[(size_t)i];
+    }
+  }
+  const bool copies_droppable = packed && packed->copies_file_backed();
+  const char* file = static_cast<const char*>(streaming.file);
+  for (NodeId w = 0; w < g.size(); ++w) {
+    if (last_reader[(size_t)w] == kInvalidNode) continue;
+    const Tensor& t = g.node(w).t;
+    const char* p = static_cast<const char*>(t.data);
+    if (const void* c = copy[(size_t)w]) {  // read from the copy only: its file pages are dropped already
+      if (!copies_droppable) continue;
+      const size_t bytes = matmul_packed_bytes(t.type, t.ne[1], t.ne[0]);
+      drop_whole_pages(c, bytes);  // packed (written) just now: leave it to the page cache until used
+      drops_.push_back({last_reader[(size_t)w], c, bytes});
+    } else if (file && p >= file && p + t.n_bytes() <= file + streaming.file_bytes) {
+      drops_.push_back({last_reader[(size_t)w], p, t.n_bytes()});
+    }
+  }
+  std::stable_sort(drops_.begin(), drops_.end(), [](const WeightDrop& a, const WeightDrop& b) { return a.after < b.after; });
 }
 
 void CpuExecutor::record_error(Status s) {
@@ -219,10 +255,14 @@ Status CpuExecutor::rebind(NodeId leaf, void* data) {
 
 Status CpuExecutor::run(ThreadPool& pool) {
   first_error_ = Status();
+  size_t next_drop = 0;
   for (NodeId i = 0; i < graph_.size(); ++i) {
     Status s = execute(i, pool);
     if (s.ok() && !first_error_.ok()) s = std::move(first_error_);
     if (!s.ok()) return error(s.code(), node_label(graph_, i) + ": " + s.message());
+    for (; next_drop < drops_.size() && drops_[next_drop].after == i; ++next_drop) {
+      drop_whole_pages(drops_[next_drop].p, drops_[next_drop].bytes);
+    }
   }
   return Status::ok_status();
 }

@@ -22,13 +22,27 @@
 
 namespace nm {
 
+// Weights a graph gives back as soon as the last node that reads them has run: for a brick
+// that reads each weight once per run (a vision encoder, layer after layer) on on-demand
+// residency, only about one layer's weights are resident at a time instead of the whole
+// brick's. Dropped are pages of the read-only model file mapping [file, file + file_bytes)
+// and packed copies that are file-backed (PackedWeights::copies_file_backed): both come
+// back from the page cache at the next run. Other weights stay as they are.
+struct WeightStreaming {
+  const void* file = nullptr;
+  size_t file_bytes = 0;
+};
+
 class CpuExecutor {
  public:
   // Fails with the graph's build error, or `unsupported` naming the first op the CPU
   // backend cannot run yet, or out_of_memory. With `packed`, matmuls whose weights it can
-  // pack run on its packed copies (it must outlive the executor).
+  // pack run on its packed copies (it must outlive the executor). With `streaming`, weights
+  // leave the resident set after their last reader in every run (WeightStreaming), packed
+  // copies also right after they are made.
   static Result<std::unique_ptr<CpuExecutor>> create(Graph graph, Isa isa = best_isa(),
-                                                     PackedWeights* packed = nullptr);
+                                                     PackedWeights* packed = nullptr,
+                                                     const WeightStreaming* streaming = nullptr);
 
   // Whether the CPU backend can execute this node (dtypes and layout included).
   static bool supports(const Graph& graph, const Node& node);
@@ -55,6 +69,7 @@ class CpuExecutor {
   Status execute(NodeId id, ThreadPool& pool);
   static bool runs_inline(const Node& node);
   void record_error(Status s);
+  void plan_weight_drops(const WeightStreaming& streaming, PackedWeights* packed);
 
   Graph graph_;
   MemoryPlan plan_;
@@ -63,6 +78,12 @@ class CpuExecutor {
   std::unique_ptr<char, FreeDeleter> scratch_;
   size_t scratch_size_ = 0;
   std::vector<const void*> packed_w_;  // per node: packed weights of a matmul, else nullptr
+  struct WeightDrop {
+    NodeId after;  // the weight's last reader
+    const void* p;
+    size_t bytes;
+  };
+  std::vector<WeightDrop> drops_;  // by `after`; empty without streaming
   const Node* current_ = nullptr;
   std::atomic<int64_t> next_unit_{0};  // attention's shared work counter (run_stealable)
   std::mutex error_mu_;  // taken only on the error path

@@ -1,7 +1,6 @@
 #include "backend/cpu/packed_weights.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/page_advice.h"
 #include "kernels/matmul_packed.h"
 
 namespace nm {
@@ -25,14 +25,6 @@ bool read_fully(int fd, void* dst, size_t bytes, off_t offset) {
     offset += n;
   }
   return true;
-}
-
-// Applies madvise `advice` to the whole pages inside [p, p + bytes) (a page shared with a
-// neighbouring tensor is left alone).
-void advise_whole_pages(const void* p, size_t bytes, int advice) {
-  const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-  const uintptr_t lo = ((uintptr_t)p + page - 1) / page * page, hi = ((uintptr_t)p + bytes) / page * page;
-  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, advice);
 }
 
 }  // namespace
@@ -62,6 +54,16 @@ bool PackedWeights::evict() {
   if (!arena_.file_backed()) return false;
   arena_.release_from(0);
   return true;
+}
+
+void PackedWeights::drop_copy(const void* copy, size_t bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (arena_.file_backed()) drop_whole_pages(copy, bytes);
+}
+
+bool PackedWeights::copies_file_backed() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return arena_.file_backed();
 }
 
 PackedWeights::~PackedWeights() {
@@ -103,7 +105,7 @@ const void* PackedWeights::get(Isa isa, const Tensor& w) {
   for (int64_t r0 = 0; r0 < m; r0 += kSliceRows) {
     const int64_t rows = std::min(kSliceRows, m - r0);
     if (!read_fully(fd_, slice.data(), (size_t)rows * row_bytes, (off_t)(p - file_) + (off_t)(r0 * row_bytes))) {
-      advise_whole_pages(copy, bytes, MADV_DONTNEED);  // the file layout is used: give the copy's pages back
+      drop_whole_pages(copy, bytes);  // the file layout is used: give the copy's pages back
       return nullptr;
     }
     matmul_pack_weights(w.type, slice.data(), row_bytes, rows, k, copy + r0 * row_bytes);
@@ -112,8 +114,8 @@ const void* PackedWeights::get(Isa isa, const Tensor& w) {
   // mapping re-reads them if touched again), and reads of neighbouring tensors through the
   // mapping (norms, embedding rows) no longer map them by fault-around: MADV_RANDOM splits
   // the weight's range into its own VMA, and fault-around stays inside one VMA.
-  advise_whole_pages(p, bytes, MADV_RANDOM);
-  advise_whole_pages(p, bytes, MADV_DONTNEED);
+  advise_random_whole_pages(p, bytes);
+  drop_whole_pages(p, bytes);
   bytes_ += bytes;
   return packed_.emplace(p, copy).first->second;
 }
