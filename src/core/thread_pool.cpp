@@ -223,8 +223,9 @@ void ThreadPool::run_task(const std::function<void(int ith, int nth)>& fn, bool 
 
 void ThreadPool::accept_guests(bool accept) { impl_->guests.store(accept, std::memory_order_relaxed); }
 
-bool ThreadPool::help(int64_t timeout_us) {
+bool ThreadPool::help(int64_t timeout_us, int64_t* worked_ns) {
   Impl& s = *impl_;
+  if (worked_ns) *worked_ns = 0;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(timeout_us);
   // The run this thread last helped with: a run is joined once per guest (joining it again
   // after its work is gone would spin until the caller closes it).
@@ -241,7 +242,9 @@ bool ThreadPool::help(int64_t timeout_us) {
         last_pool = &s;
         last_gen = gen;
         const int ith = n_threads_ + s.next_guest.fetch_add(1, std::memory_order_relaxed) % 1024;
+        const auto t0 = std::chrono::steady_clock::now();
         (*s.fn)(ith, n_threads_);
+        if (worked_ns) *worked_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
         s.n_done.fetch_add(1, std::memory_order_acq_rel);
         wake(s.n_done, s.done_sleepers);
         return true;

@@ -75,7 +75,8 @@ class ThreadPool {
   // returns true; false when none came. The run's caller waits for a guest that joined,
   // as for its own workers. A 1-thread pool runs tasks inline unless guests are accepted
   // (accept_guests(true): its stealable runs are then published for them too).
-  bool help(int64_t timeout_us);
+  // `worked_ns`, when given, receives the time spent in fn (0 when none came).
+  bool help(int64_t timeout_us, int64_t* worked_ns = nullptr);
   void accept_guests(bool accept);
 
  private:

@@ -210,6 +210,40 @@ class Stream {
 // at the ring again: the latency of noticing a slot when the other pool is idle.
 constexpr int64_t kHelpWaitUs = 5000;
 
+// One worker's lending: helps `pool` while the ring makes it wait, and traces the time
+// it spent in the other brick's work as "lent" slices on its own device's track (calls
+// less than 2 ms apart merge into one slice). Used by its worker thread only.
+class Lender {
+ public:
+  Lender(ThreadPool* pool, Trace* trace, std::string device, std::string track)
+      : pool_(pool), trace_(trace), device_(std::move(device)), track_(std::move(track)) {}
+  ~Lender() { flush(); }
+  void help() {
+    int64_t worked_ns = 0;
+    if (!pool_->help(kHelpWaitUs, &worked_ns)) return;
+    const auto end = Clock::now(), start = end - std::chrono::nanoseconds(worked_ns);
+    if (open_ && start - last_ < std::chrono::milliseconds(2)) {
+      last_ = end;
+      return;
+    }
+    flush();
+    first_ = start;
+    last_ = end;
+    open_ = true;
+  }
+
+ private:
+  void flush() {
+    if (open_ && trace_) trace_->slice(device_, track_, "lent", first_, last_);
+    open_ = false;
+  }
+  ThreadPool* pool_;
+  Trace* trace_;
+  std::string device_, track_;
+  Clock::time_point first_, last_;
+  bool open_ = false;
+};
+
 // While it lives, the two workers of a pipelined stream lend their cores to each other's
 // pools when the ring makes them wait (FrameStreamParams::lend_idle_cores).
 class LentCores {
@@ -222,13 +256,14 @@ class LentCores {
     text_ = &t->pool();
     vision_->accept_guests(true);
     text_->accept_guests(true);
-    ThreadPool* vp = vision_;
-    ThreadPool* tp = text_;
-    ring_.set_wait_hooks([vp] { vp->help(kHelpWaitUs); }, [tp] { tp->help(kHelpWaitUs); });
+    // The text worker waits for frames (helping vision), the vision worker for slots.
+    auto to_vision = std::make_shared<Lender>(vision_, pipe.trace(), pipe.text_device_name(), "lent to vision");
+    auto to_text = std::make_shared<Lender>(text_, pipe.trace(), pipe.vision_device_name(), "lent to text");
+    ring_.set_wait_hooks([to_vision] { to_vision->help(); }, [to_text] { to_text->help(); });
   }
   ~LentCores() {
     if (!vision_) return;
-    ring_.set_wait_hooks(nullptr, nullptr);
+    ring_.set_wait_hooks(nullptr, nullptr);  // the Lenders go with the hooks (their slices are recorded)
     vision_->accept_guests(false);
     text_->accept_guests(false);
   }
