@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -242,6 +243,54 @@ json run_in_child(const Mode& m, const TextOptions& o, int n_frames, int n_answe
 
 double num(const json& j, const char* key) { return j.contains(key) && j[key].is_number() ? j[key].get<double>() : 0.0; }
 
+double median(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  const size_t h = v.size() / 2;
+  return v.size() % 2 ? v[h] : (v[h - 1] + v[h]) / 2;
+}
+
+// One mode's figures over its rounds: the first round's record with every number replaced
+// by the median over the rounds, and the rounds themselves under "runs"; a round that
+// failed makes the whole an error.
+json summarise(const std::vector<json>& runs) {
+  for (const json& r : runs) {
+    if (r.contains("error")) return r;
+  }
+  json m = runs.front();
+  for (auto it = m.begin(); it != m.end(); ++it) {
+    if (!it.value().is_number()) continue;
+    std::vector<double> v;
+    for (const json& r : runs) v.push_back(num(r, it.key().c_str()));
+    it.value() = median(v);
+  }
+  if (runs.size() > 1) m["runs"] = runs;
+  return m;
+}
+
+// x over a, per figure, for one round.
+json ratios(const json& a, const json& x) {
+  json r = json::object();
+  if (a.contains("error") || x.contains("error")) return r;
+  for (const char* k : {"first_answer_ms", "answers_per_min", "peak_rss_mib", "cpu_ms_per_answer"}) {
+    if (num(a, k) > 0) r[k] = num(x, k) / num(a, k);
+  }
+  return r;
+}
+
+// The median of each figure's per-round ratios (each round's modes ran minutes apart on
+// the same machine, so a round's ratio is the fair one on a machine whose load drifts).
+json median_ratios(const std::vector<json>& per_round) {
+  json out = json::object();
+  if (per_round.empty()) return out;
+  for (auto it = per_round.front().begin(); it != per_round.front().end(); ++it) {
+    std::vector<double> v;
+    for (const json& r : per_round) v.push_back(num(r, it.key().c_str()));
+    out[it.key()] = median(v);
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<int> parse_camera_workload(const std::string& spec) {
@@ -259,7 +308,7 @@ Result<int> parse_camera_workload(const std::string& spec) {
   return (int)v;
 }
 
-int bench_camera(const TextOptions& text, int n_frames, int n_answer, bool as_json) {
+int bench_camera(const TextOptions& text, int n_frames, int n_answer, bool as_json, int rounds) {
   TextOptions o = text;
   if (!resolve_default_model(o)) return 1;
   if (o.mmproj_path.empty()) {
@@ -277,34 +326,48 @@ int bench_camera(const TextOptions& text, int n_frames, int n_answer, bool as_js
   const Mode mono{"monolithic", "", false, false, true};
   const Mode nano{"nanomind", split, true, true, false};
   const Mode cascade{"cascade", "", false, true, false};
-  json a = run_in_child(mono, o, n_frames, n_answer, question);
   TextOptions ob = o;
   ob.trace_path = trace_path;
-  json b = run_in_child(nano, ob, n_frames, n_answer, question);
-  json c = run_in_child(cascade, o, n_frames, n_answer, question);
-
-  auto ratios_over_a = [&](const json& x) {
-    json r = json::object();
-    if (a.contains("error") || x.contains("error")) return r;
-    for (const char* k : {"first_answer_ms", "answers_per_min", "peak_rss_mib", "cpu_ms_per_answer"}) {
-      if (num(a, k) > 0) r[k] = num(x, k) / num(a, k);
+  const Mode modes[3] = {mono, nano, cascade};
+  // Rounds: every mode once per round, the order rotated from round to round (a b c, b c a,
+  // c a b, ...), so that a machine whose load drifts does not favour the mode that runs last.
+  rounds = std::max(rounds, 1);
+  std::vector<json> runs[3];
+  for (int r = 0; r < rounds; ++r) {
+    for (int i = 0; i < 3; ++i) {
+      const int k = (i + r) % 3;
+      runs[k].push_back(run_in_child(modes[k], k == 1 ? ob : o, n_frames, n_answer, question));
     }
-    return r;
-  };
-  const json ratios = ratios_over_a(b), ratios_c = ratios_over_a(c);
+  }
+  const json a = summarise(runs[0]), b = summarise(runs[1]), c = summarise(runs[2]);
+  std::vector<json> b_over_a, c_over_a;
+  for (int r = 0; r < rounds; ++r) {
+    b_over_a.push_back(ratios(runs[0][(size_t)r], runs[1][(size_t)r]));
+    c_over_a.push_back(ratios(runs[0][(size_t)r], runs[2][(size_t)r]));
+  }
+  const json ratios_b = median_ratios(b_over_a), ratios_c = median_ratios(c_over_a);
   json report = {{"workload", "camera:" + std::to_string(n_frames)},
                  {"model", o.model_path},
                  {"mmproj", o.mmproj_path},
                  {"answer_tokens", n_answer},
                  {"question", question},
+                 {"rounds", rounds},
                  {"modes", {a, b, c}},
-                 {"ratios_b_over_a", ratios},
+                 {"ratios_b_over_a", ratios_b},
                  {"ratios_c_over_a", ratios_c}};
+  if (rounds > 1) {
+    report["ratios_b_over_a_per_round"] = b_over_a;
+    report["ratios_c_over_a_per_round"] = c_over_a;
+  }
   if (as_json) {
     std::printf("%s\n", report.dump(2).c_str());
   } else {
     std::printf("workload camera:%d, answers of %d tokens (end tokens ignored), question \"%s\"\n", n_frames, n_answer,
                 question.c_str());
+    if (rounds > 1) {
+      std::printf("%d rounds, each mode once per round, the order rotated; medians over the rounds, and the median of "
+                  "each round's ratio\n", rounds);
+    }
     std::printf("| mode       | placement                 | first answer |  answers/min | peak RSS | copied between "
                 "bricks | answered | tokens/answer | CPU/answer | minor faults/answer |\n");
     for (const json& m : {a, b, c}) {
@@ -319,7 +382,7 @@ int bench_camera(const TextOptions& text, int n_frames, int n_answer, bool as_js
                   num(m, "bytes_copied_between_bricks"), (int)num(m, "answered"), (int)num(m, "frames"),
                   num(m, "mean_answer_tokens"), num(m, "cpu_ms_per_answer"), num(m, "minor_faults_per_answer"));
     }
-    for (const auto& [name, r] : {std::pair<const char*, const json&>{"nanomind", ratios}, {"cascade", ratios_c}}) {
+    for (const auto& [name, r] : {std::pair<const char*, const json&>{"nanomind", ratios_b}, {"cascade", ratios_c}}) {
       if (r.empty()) continue;
       std::printf("%s / monolithic: first answer x%.2f, answers per minute x%.2f, peak resident memory x%.2f, CPU time "
                   "per answer x%.2f\n",

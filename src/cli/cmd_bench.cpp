@@ -54,7 +54,7 @@ struct BenchOptions {
   int n_prompt = 512;
   int n_gen = 128;
   int repetitions = 5;
-  bool prompt_given = false, gen_given = false;  // -p / -n on the command line (else defaults)
+  bool prompt_given = false, gen_given = false, reps_given = false;  // -p / -n on the command line (else defaults)
   std::string workload;  // --workload camera:N (cli/bench_camera.h)
   bool json = false;     // --json (with --workload)
   std::string image_size;  // --image-size WxH (with --workload)
@@ -361,7 +361,7 @@ int bench(BenchOptions o) {
     }
     TextOptions text = o.text;
     apply_image_size(ImageOptions{{}, o.image_size}, text);
-    return bench_camera(text, n_frames.value(), o.gen_given ? o.n_gen : 16, o.json);
+    return bench_camera(text, n_frames.value(), o.gen_given ? o.n_gen : 16, o.json, o.reps_given ? o.repetitions : 1);
   }
   if (o.json || !o.image_size.empty()) {
     std::fprintf(stderr, "error: %s goes with --workload camera:N\n", o.json ? "--json" : "--image-size");
@@ -476,7 +476,9 @@ void register_bench(CLI::App& app) {
   cmd->add_option("-n,--n-gen", opts->n_gen,
                   "Generated tokens for the tg test (0 = skip; default 128, or the model's context when shorter)")
       ->check(int_in(0, NM_MAX_CTX, tokens));
-  cmd->add_option("-r,--repetitions", opts->repetitions, "Runs per test (default 5)")
+  cmd->add_option("-r,--repetitions", opts->repetitions,
+                  "Runs per test (default 5); with --workload, rounds of the three modes, their order rotated "
+                  "each round (default 1)")
       ->check(int_in(1, 1000, "1 to 1000 runs"));
   cmd->add_option("--workload", opts->workload,
                   "camera:N — N camera frames with a question each, run three ways in one invocation: monolithic "
@@ -484,12 +486,13 @@ void register_bench(CLI::App& app) {
                   "(bricks on their own devices — vision=cpu:0,text=cpu:1 under NM_CPU_CLUSTERS=0|1 —, pipelined, "
                   "zero-copy ring, on-demand residency) and cascade (every core for each brick, one after the "
                   "other, zero-copy ring, on demand: never both bricks resident); -n is the answer length "
-                  "(default 16)");
+                  "(default 16), -r the number of rounds");
   cmd->add_flag("--json", opts->json, "With --workload: print the figures as JSON");
   add_image_size_option(*cmd, opts->image_size);
   cmd->callback([opts, cmd] {
     opts->prompt_given = cmd->count("-p") > 0;
     opts->gen_given = cmd->count("-n") > 0;
+    opts->reps_given = cmd->count("-r") > 0;
     throw CLI::RuntimeError(bench(*opts));
   });
 }
