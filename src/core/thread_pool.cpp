@@ -130,6 +130,10 @@ struct ThreadPool::Impl {
                             kJoinedMask = kStealable - 1;
   std::atomic<bool> guests{false};      // accept_guests(): 1-thread pools publish stealable runs
   std::atomic<int> next_guest{0};       // guests' ith, above the pool's own
+  std::atomic<uint32_t> interrupts{0};  // interrupt_guests() calls: a waiting guest returns
+  // Guests sleep on this word: bumped by every stealable run published and every interrupt.
+  alignas(64) std::atomic<uint32_t> guest_seq{0};
+  std::atomic<int> guest_sleepers{0};
   const std::function<void(int, int)>* fn = nullptr;  // written before generation bump
   // Atomic: a worker woken for a run reads it while the destructor may be setting it.
   std::atomic<bool> stop{false};
@@ -211,6 +215,10 @@ void ThreadPool::run_task(const std::function<void(int ith, int nth)>& fn, bool 
   s.entry.store((uint64_t)gen << 32 | (stealable ? Impl::kStealable : 0), std::memory_order_relaxed);
   s.generation.fetch_add(1, std::memory_order_seq_cst);  // publishes fn, n_done and entry
   wake(s.generation, s.gen_sleepers);
+  if (stealable) {  // and to guests (help())
+    s.guest_seq.fetch_add(1, std::memory_order_seq_cst);
+    wake(s.guest_seq, s.guest_sleepers);
+  }
   fn(0, n_threads_);
   const uint32_t want = stealable
       ? (uint32_t)(s.entry.fetch_or(Impl::kClosed, std::memory_order_acq_rel) & Impl::kJoinedMask)
@@ -223,18 +231,36 @@ void ThreadPool::run_task(const std::function<void(int ith, int nth)>& fn, bool 
 
 void ThreadPool::accept_guests(bool accept) { impl_->guests.store(accept, std::memory_order_relaxed); }
 
-bool ThreadPool::help(int64_t timeout_us, int64_t* worked_ns) {
+void ThreadPool::interrupt_guests() {
+  Impl& s = *impl_;
+  s.interrupts.fetch_add(1, std::memory_order_seq_cst);
+  s.guest_seq.fetch_add(1, std::memory_order_seq_cst);
+  wake(s.guest_seq, s.guest_sleepers);
+}
+
+uint32_t ThreadPool::interrupt_count() const { return impl_->interrupts.load(std::memory_order_seq_cst); }
+
+bool ThreadPool::help(int64_t timeout_us, int64_t* worked_ns, uint32_t* interrupts_seen) {
   Impl& s = *impl_;
   if (worked_ns) *worked_ns = 0;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(timeout_us);
+  const uint32_t interrupts = interrupts_seen ? *interrupts_seen : s.interrupts.load(std::memory_order_seq_cst);
+  if (interrupts_seen) *interrupts_seen = s.interrupts.load(std::memory_order_seq_cst);
   // The run this thread last helped with: a run is joined once per guest (joining it again
   // after its work is gone would spin until the caller closes it).
   thread_local const Impl* last_pool = nullptr;
   thread_local uint32_t last_gen = 0;
-  uint32_t gen = s.generation.load(std::memory_order_acquire);
   for (;;) {
+    // Read before looking at the run: a stealable run published or an interrupt after this
+    // bumps guest_seq, so the sleep below does not miss it.
+    const uint32_t seq = s.guest_seq.load(std::memory_order_seq_cst);
+    if (s.interrupts.load(std::memory_order_seq_cst) != interrupts) {
+      if (interrupts_seen) *interrupts_seen = s.interrupts.load(std::memory_order_seq_cst);
+      return false;
+    }
     // The entry of generation `gen` was stored before generation became gen (a newer one
     // carries a newer generation number, and is not joined by mistake).
+    const uint32_t gen = s.generation.load(std::memory_order_acquire);
     uint64_t e = s.entry.load(std::memory_order_acquire);
     const bool helped_already = last_pool == &s && last_gen == gen;
     while (!helped_already && (uint32_t)(e >> 32) == gen && (e & Impl::kStealable) && !(e & Impl::kClosed)) {
@@ -252,10 +278,9 @@ bool ThreadPool::help(int64_t timeout_us, int64_t* worked_ns) {
     }
     const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return false;
-    s.gen_sleepers.fetch_add(1, std::memory_order_seq_cst);
-    if (s.generation.load(std::memory_order_seq_cst) == gen) sleep_while_for(s.generation, gen, left.count());
-    s.gen_sleepers.fetch_sub(1, std::memory_order_relaxed);
-    gen = s.generation.load(std::memory_order_acquire);
+    s.guest_sleepers.fetch_add(1, std::memory_order_seq_cst);
+    if (s.guest_seq.load(std::memory_order_seq_cst) == seq) sleep_while_for(s.guest_seq, seq, left.count());
+    s.guest_sleepers.fetch_sub(1, std::memory_order_relaxed);
   }
 }
 

@@ -76,8 +76,15 @@ class ThreadPool {
   // as for its own workers. A 1-thread pool runs tasks inline unless guests are accepted
   // (accept_guests(true): its stealable runs are then published for them too).
   // `worked_ns`, when given, receives the time spent in fn (0 when none came).
-  bool help(int64_t timeout_us, int64_t* worked_ns = nullptr);
+  // `interrupts_seen`, when given, is the caller's count of interrupt_guests() calls seen so
+  // far: help() returns false at once if there were more (none missed between two calls),
+  // and stores the count it saw. Without it, only interrupts during this call count.
+  bool help(int64_t timeout_us, int64_t* worked_ns = nullptr, uint32_t* interrupts_seen = nullptr);
   void accept_guests(bool accept);
+  // Makes every guest waiting in help() return false now (the guest's own work arrived:
+  // e.g. the token ring has the slot it waits for), instead of at its timeout.
+  void interrupt_guests();
+  uint32_t interrupt_count() const;
 
  private:
   // Stops and joins every started worker (destructor, or a failed constructor).

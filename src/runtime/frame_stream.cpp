@@ -207,7 +207,7 @@ class Stream {
 };
 
 // How long a waiting worker waits for a run of the other pool to help with before it looks
-// at the ring again: the latency of noticing a slot when the other pool is idle.
+// at the ring again; a change of the ring interrupts the wait at once.
 constexpr int64_t kHelpWaitUs = 5000;
 
 // One worker's lending: helps `pool` while the ring makes it wait, and traces the time
@@ -216,11 +216,13 @@ constexpr int64_t kHelpWaitUs = 5000;
 class Lender {
  public:
   Lender(ThreadPool* pool, Trace* trace, std::string device, std::string track)
-      : pool_(pool), trace_(trace), device_(std::move(device)), track_(std::move(track)) {}
+      : pool_(pool), trace_(trace), device_(std::move(device)), track_(std::move(track)),
+        interrupts_(pool->interrupt_count()) {}
   ~Lender() { flush(); }
   void help() {
     int64_t worked_ns = 0;
-    if (!pool_->help(kHelpWaitUs, &worked_ns)) return;
+    // A ring change since the last call (even one before this call began) ends it at once.
+    if (!pool_->help(kHelpWaitUs, &worked_ns, &interrupts_)) return;
     const auto end = Clock::now(), start = end - std::chrono::nanoseconds(worked_ns);
     if (open_ && start - last_ < std::chrono::milliseconds(2)) {
       last_ = end;
@@ -242,6 +244,7 @@ class Lender {
   std::string device_, track_;
   Clock::time_point first_, last_;
   bool open_ = false;
+  uint32_t interrupts_;  // interrupt_guests() calls seen (ThreadPool::help)
 };
 
 // While it lives, the two workers of a pipelined stream lend their cores to each other's
@@ -259,7 +262,13 @@ class LentCores {
     // The text worker waits for frames (helping vision), the vision worker for slots.
     auto to_vision = std::make_shared<Lender>(vision_, pipe.trace(), pipe.text_device_name(), "lent to vision");
     auto to_text = std::make_shared<Lender>(text_, pipe.trace(), pipe.vision_device_name(), "lent to text");
-    ring_.set_wait_hooks([to_vision] { to_vision->help(); }, [to_text] { to_text->help(); });
+    ThreadPool* vp = vision_;
+    ThreadPool* tp = text_;
+    ring_.set_wait_hooks([to_vision] { to_vision->help(); }, [to_text] { to_text->help(); },
+                         [vp, tp] {  // a slot the waiter wants may be there: stop helping
+                           vp->interrupt_guests();
+                           tp->interrupt_guests();
+                         });
   }
   ~LentCores() {
     if (!vision_) return;

@@ -48,10 +48,20 @@ void TokenRing::set_drop_callback(DropCallback cb) {
   on_drop_ = std::move(cb);
 }
 
-void TokenRing::set_wait_hooks(WaitHook reader, WaitHook writer) {
+void TokenRing::set_wait_hooks(WaitHook reader, WaitHook writer, WaitHook on_change) {
   std::lock_guard<std::mutex> lock(mu_);
   read_hook_ = std::move(reader);
   write_hook_ = std::move(writer);
+  change_hook_ = std::move(on_change);
+}
+
+void TokenRing::poke_waiters() {
+  WaitHook poke;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    poke = change_hook_;
+  }
+  if (poke) poke();
 }
 
 Status TokenRing::check_slot(int slot, SlotState expected, const char* op) const {
@@ -121,6 +131,7 @@ Status TokenRing::commit(int slot) {
     stats_.handoffs++;
   }
   changed_.notify_all();
+  poke_waiters();
   return Status();
 }
 
@@ -131,6 +142,7 @@ Status TokenRing::abort_write(int slot) {
     slots_[(size_t)slot] = Slot{};
   }
   changed_.notify_all();
+  poke_waiters();
   return Status();
 }
 
@@ -167,6 +179,7 @@ Status TokenRing::release(int slot) {
     slots_[(size_t)slot] = Slot{};
   }
   changed_.notify_all();
+  poke_waiters();
   return Status();
 }
 
@@ -199,6 +212,7 @@ void TokenRing::close() {
     closed_ = true;
   }
   changed_.notify_all();
+  poke_waiters();
 }
 
 void TokenRing::reopen() {

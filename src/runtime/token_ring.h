@@ -67,8 +67,10 @@ class TokenRing {
   // lends its core to the other CPU cluster's pool meanwhile: ThreadPool::help). Called
   // without the ring's lock; each call must return within a few milliseconds, and the wait
   // re-checks the ring after it. Empty: the waiter sleeps until the ring changes.
+  // `on_change` runs (without the lock) after every change a waiter may be waiting for
+  // (commit, abort, release, close), to cut a hook's wait short (ThreadPool::interrupt_guests).
   using WaitHook = std::function<void()>;
-  void set_wait_hooks(WaitHook reader, WaitHook writer);
+  void set_wait_hooks(WaitHook reader, WaitHook writer, WaitHook on_change = nullptr);
 
   // FREE -> WRITING for an output of n_tokens x width floats, tagged (e.g. the frame
   // number). Applies the backpressure policy when no slot is free. Errors: the output
@@ -118,7 +120,8 @@ class TokenRing {
   bool closed_ = false;
   RingStats stats_;
   DropCallback on_drop_;
-  WaitHook read_hook_, write_hook_;  // under mu_
+  WaitHook read_hook_, write_hook_, change_hook_;  // under mu_
+  void poke_waiters();  // runs change_hook_, outside mu_
 };
 
 }  // namespace nm

@@ -72,5 +72,30 @@ TEST(ThreadPool, HelpGivesUpWhenNoRunComes) {
   EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(19));
 }
 
+// interrupt_guests() ends a guest's wait at once (the token ring has what the guest's own
+// worker waits for), and an interrupt that came between two help() calls is not missed.
+TEST(ThreadPool, AnInterruptEndsAGuestsWait) {
+  ThreadPool pool(2);
+  std::atomic<bool> returned{false};
+  const auto t0 = std::chrono::steady_clock::now();
+  std::thread guest([&] {
+    uint32_t seen = pool.interrupt_count();
+    EXPECT_FALSE(pool.help(20'000'000, nullptr, &seen));  // 20 s: only the interrupt ends it early
+    returned = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(returned.load());
+  pool.interrupt_guests();
+  guest.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+  // Between two calls: the next call returns at once.
+  uint32_t seen = pool.interrupt_count();
+  pool.interrupt_guests();
+  const auto t1 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(pool.help(20'000'000, nullptr, &seen));
+  EXPECT_LT(std::chrono::steady_clock::now() - t1, std::chrono::seconds(10));
+  EXPECT_EQ(seen, pool.interrupt_count());
+}
+
 }  // namespace
 }  // namespace nm
