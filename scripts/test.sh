@@ -43,14 +43,14 @@ scripts/build.sh asan
    LSAN_OPTIONS=suppressions="$PWD/../tests/lsan.supp" ctest --output-on-failure -j "$jobs" -E '^py\.test_.*_slow' \
    -LE real)
 
-# The runtime's threads (token ring, stream workers, the C API's streams, traces) under
+# The runtime's threads (pool guests, token ring, stream workers, the C API's streams, traces) under
 # ThreadSanitizer: to keep CI's time proportionate, only the library and a test program of
 # those tests' sources are built (tests/CMakeLists.txt lists them under NM_TSAN), and only
 # they run.
 stage "ThreadSanitizer build (runtime tests)"
 scripts/build.sh tsan nanomind_tests
 (cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -j "$jobs" \
-   -R '^(TokenRing|FrameStream|CApiStream|Trace|Residency|Pipeline|TinyPipeline|MemoryUsage|StreamReplan)\.')
+   -R '^(ThreadPool|TokenRing|FrameStream|CApiStream|Trace|Residency|Pipeline|TinyPipeline|MemoryUsage|StreamReplan)\.')
 
 # Two emulated CPUs: qemu's default (max: NEON + sdot, so neon and neon_dotprod are both
 # checked) and a Cortex-A53 (ARMv8.0: no sdot, no fp16), where an ARMv8.2 instruction
