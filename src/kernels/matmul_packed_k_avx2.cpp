@@ -1,10 +1,12 @@
 // AVX2 kernels for the packed K-quant layouts (matmul_packed_k.h), Q8_K activations, for
 // x86 CPUs without AVX-512: the 64 bytes of one chunk of 16 rows are two 256-bit registers
-// (rows 0-7, 8-15), each int32 lane one output row. maddubs + madd multiply 4 u8 weights by
-// 4 broadcast s8 activations and by the sub-block's scale (int16 in both halves of the lane)
-// in two instructions, so the super-block's sum is exact in int32 (the same integers as the
-// AVX-512 kernels); the activation offsets (Q4_K/Q5_K mins, Q6_K's 32) go through the Q8_K
-// block sums once per super-block.
+// (rows 0-7, 8-15), each int32 lane one output row. A tile is 16 rows x up to 4 activation
+// rows: each weight register is decoded once and meets 4 broadcast activation words through
+// maddubs, whose int16 results add up over as many chunks as cannot overflow (a Q4_K
+// sub-block's 8, Q5_K 4, Q6_K 2) before one madd by the sub-block's scale (int16 in both
+// halves of the lane); so the super-block's sum is exact in int32 (the same integers as the
+// AVX-512 kernels), and maddubs, not madd, fills the two multiply pipes. The activation
+// offsets (Q4_K/Q5_K mins, Q6_K's 32) go through the Q8_K block sums once per super-block.
 #include <immintrin.h>
 
 #include <cstring>
@@ -17,7 +19,9 @@
 namespace nm {
 namespace {
 
-constexpr int kTileN = 2;  // 2 x (2 int + 2 float) accumulators + weights and scale fit the 16 registers
+// 4 x 2 int16 sums + 2 weight registers stay in the 16 registers (the int32 and float sums
+// live in L1)
+constexpr int kTileN = compiled_tile(4);
 
 inline __m256i broadcast4(const void* p) {
   int32_t v;
@@ -34,6 +38,10 @@ inline __m256i shift_bits(__m256i v) {  // every byte's bits left by S (right by
   else if constexpr (S < 0) return _mm256_srli_epi16(v, -S);
   else return v;
 }
+// An empty asm that claims to change v: GCC reassociated the chains of int16 adds into trees
+// over all of a sub-block's products, whose live values spilled (~1.6 stores or reloads per
+// maddubs); this keeps each chain in one register.
+inline void in_register(__m256i& v) { __asm__("" : "+x"(v)); }
 // int32 lanes v (|v| < 2^15) -> the int16 value in both halves of each lane
 inline __m256i dup16(__m256i v) {
   return _mm256_or_si256(_mm256_and_si256(v, _mm256_set1_epi32(0xffff)), _mm256_slli_epi32(v, 16));
@@ -57,12 +65,14 @@ inline void scales_k4(const uint8_t* s, Scales& out) {
   }
 }
 
-// The 16 rows' values of chunk CI of a record of layout P (matmul_packed_k.h), half h.
+// The 16 rows' values of chunk CI of a record of layout P (matmul_packed_k.h), half h, with
+// the record's low-bit fields at lo and its high-bit fields at hi (both rec itself, or moved
+// on by whole periods: see Period).
 template <class P, int CI>
-inline __m256i chunk_values(const uint8_t* rec, int h) {
-  const __m256i lo = _mm256_and_si256(shift_bits<-P::lo_shift(CI)>(load32(rec + P::lo_chunk(CI) + 32 * h)), bytes(P::lo_mask));
+inline __m256i chunk_values(const uint8_t* lo_rec, const uint8_t* hi_rec, int h) {
+  const __m256i lo = _mm256_and_si256(shift_bits<-P::lo_shift(CI)>(load32(lo_rec + P::lo_chunk(CI) + 32 * h)), bytes(P::lo_mask));
   if constexpr (P::hi_mask == 0) return lo;
-  else return and_or(shift_bits<P::hi_pos - P::hi_shift(CI)>(load32(rec + P::hi_chunk(CI) + 32 * h)), bytes(P::hi_mask), lo);
+  else return and_or(shift_bits<P::hi_pos - P::hi_shift(CI)>(load32(hi_rec + P::hi_chunk(CI) + 32 * h)), bytes(P::hi_mask), lo);
 }
 
 // Formats as in matmul_packed_k_avx512.cpp.
@@ -149,21 +159,90 @@ template <> struct FormatOf<PackedQ2K> { using type = FQ2K; };
 template <> struct FormatOf<PackedQ3K> { using type = FQ3K; };
 template <> struct FormatOf<PackedQ6K> { using type = FQ6K; };
 
-template <class F, int NX, int J>
-inline void sub_block(const uint8_t* rec, const Scales& s, const int8_t* const (&xq)[NX], __m256i (&isum)[NX][2]) {
-  constexpr int kChunks = 64 / F::kSubBlocks;
+// Chunks whose maddubs results one int16 lane can sum: each maddubs adds two products of a
+// value (at most lo_mask | hi_mask) and an activation (|x| <= 128), so Q4_K sums a whole
+// sub-block of 8 chunks before one madd with the scale, Q5_K 4, Q6_K 2.
+template <class F>
+constexpr int int16_chunks() {
+  constexpr int kChunks = 64 / F::kSubBlocks, kMax = F::Layout::lo_mask | F::Layout::hi_mask;
+  constexpr int kFit = 32767 / (2 * kMax * 128);
+  return kFit < kChunks ? kFit : kChunks;
+}
+
+// The record as a run-time loop over periods of kSubBlocks sub-blocks, whose code is
+// unrolled: the layout's chunk offsets advance by lo_stride / hi_stride bytes per period and
+// its shifts repeat. Q4_K: periods of 2 sub-blocks (16 chunks), Q2_K and Q6_K 8; Q3_K and
+// Q5_K (a shift per sub-block) one period. A fully unrolled Q4_K record was ~2,400
+// instructions, more than the op cache holds.
+template <class F>
+struct Period {
+  using L = typename F::Layout;
+  static constexpr int kChunksPerSub = 64 / F::kSubBlocks;
+  static constexpr bool repeats(int subs) {
+    const int pc = subs * kChunksPerSub;
+    for (int ci = 0; ci < 64; ++ci) {
+      const int q = ci / pc, u = ci % pc;
+      if (L::lo_chunk(ci) != L::lo_chunk(u) + q * (L::lo_chunk(pc % 64) - L::lo_chunk(0)) ||
+          L::lo_shift(ci) != L::lo_shift(u)) {
+        return false;
+      }
+      if (L::hi_mask != 0 && (L::hi_chunk(ci) != L::hi_chunk(u) + q * (L::hi_chunk(pc % 64) - L::hi_chunk(0)) ||
+                              L::hi_shift(ci) != L::hi_shift(u))) {
+        return false;
+      }
+    }
+    return true;
+  }
+  static constexpr int find() {
+    for (int subs = 1; subs < F::kSubBlocks; subs *= 2) {
+      if (F::kSubBlocks % subs == 0 && repeats(subs)) return subs;
+    }
+    return F::kSubBlocks;
+  }
+  static constexpr int kSubBlocks = find(), kChunks = kSubBlocks * kChunksPerSub;
+  static constexpr int64_t lo_stride = L::lo_chunk(kChunks % 64) - L::lo_chunk(0);
+  static constexpr int64_t hi_stride = L::hi_mask ? L::hi_chunk(kChunks % 64) - L::hi_chunk(0) : 0;
+};
+
+// Chunks C0.. C0 + G - 1 of a period (in sub-block J of it) against NX activation rows:
+// int16 sums of G chunks, then madd by the sub-block's scale into the int32 sums. Each weight
+// register is decoded once for the NX rows.
+template <class F, int NX, int C0>
+inline void chunk_group(const uint8_t* lo, const uint8_t* hi, const __m256i (&sc16)[2], const int8_t* const (&xq)[NX],
+                        __m256i (&isum)[NX][2]) {
+  __m256i acc[NX][2];
   [&]<int... T>(std::integer_sequence<int, T...>) {
     ([&] {
-      constexpr int ci = J * kChunks + T;
       for (int h = 0; h < 2; ++h) {
-        const __m256i w = chunk_values<typename F::Layout, ci>(rec, h);
+        const __m256i w = chunk_values<typename F::Layout, C0 + T>(lo, hi, h);
         for (int c = 0; c < NX; ++c) {
-          const __m256i p = _mm256_maddubs_epi16(w, broadcast4(xq[c] + 4 * ci));
-          isum[c][h] = _mm256_add_epi32(isum[c][h], _mm256_madd_epi16(p, s.sc16[J][h]));
+          const __m256i p = _mm256_maddubs_epi16(w, broadcast4(xq[c] + 4 * (C0 + T)));
+          acc[c][h] = T == 0 ? p : _mm256_add_epi16(acc[c][h], p);
+          in_register(acc[c][h]);
         }
       }
     }(), ...);
-  }(std::make_integer_sequence<int, kChunks>{});
+  }(std::make_integer_sequence<int, int16_chunks<F>()>{});
+  for (int c = 0; c < NX; ++c) {
+    for (int h = 0; h < 2; ++h) isum[c][h] = _mm256_add_epi32(isum[c][h], _mm256_madd_epi16(acc[c][h], sc16[h]));
+  }
+}
+
+// One record's integer sums: the periods in a loop, each period's chunk groups unrolled.
+template <class F, int NX>
+inline void record_sums(const uint8_t* rec, const Scales& s, const int8_t* const (&xq)[NX], __m256i (&isum)[NX][2]) {
+  using Per = Period<F>;
+  constexpr int G = int16_chunks<F>(), kPerSub = Per::kChunksPerSub;
+  static_assert(kPerSub % G == 0);
+  for (int q = 0; q < F::kSubBlocks / Per::kSubBlocks; ++q) {
+    const uint8_t* lo = rec + q * Per::lo_stride;
+    const uint8_t* hi = rec + q * Per::hi_stride;
+    const int8_t* xp[NX];
+    for (int c = 0; c < NX; ++c) xp[c] = xq[c] + 4 * q * Per::kChunks;
+    [&]<int... P>(std::integer_sequence<int, P...>) {
+      (chunk_group<F, NX, P * G>(lo, hi, s.sc16[q * Per::kSubBlocks + P * G / kPerSub], xp, isum), ...);
+    }(std::make_integer_sequence<int, Per::kChunks / G>{});
+  }
 }
 
 template <class F, int NX>
@@ -180,9 +259,7 @@ void group_tile(int64_t nsb, const uint8_t* wg, const BlockQ8_K* const (&xr)[NX]
       xq[c] = xr[c][b].qs;
       isum[c][0] = isum[c][1] = _mm256_setzero_si256();
     }
-    [&]<int... J>(std::integer_sequence<int, J...>) {
-      (sub_block<F, NX, J>(rec, s, xq, isum), ...);
-    }(std::make_integer_sequence<int, F::kSubBlocks>{});
+    record_sums<F, NX>(rec, s, xq, isum);
     for (int c = 0; c < NX; ++c) {
       const __m256 dx = _mm256_set1_ps(xr[c][b].d);
       for (int h = 0; h < 2; ++h) {
