@@ -19,9 +19,10 @@
 namespace nm {
 namespace {
 
-// 4 x 2 int16 sums + 2 weight registers stay in the 16 registers (the int32 and float sums
-// live in L1)
-constexpr int kTileN = compiled_tile(4);
+// Register tiles of 4 activation rows: 4 x 2 int16 sums + 2 weight registers stay in the 16
+// registers (the int32 and float sums live in L1). A call takes up to 16 rows, for which the
+// scales are decoded once.
+constexpr int kRegTileN = 4, kTileN = compiled_tile(16);
 
 inline __m256i broadcast4(const void* p) {
   int32_t v;
@@ -50,18 +51,20 @@ inline __m256i dup16(__m256i v) {
 // One super-block's scales, per half (rows 0-7, 8-15).
 struct Scales {
   __m256i sc16[16][2];  // sub-block scale, int16 in both halves of each row's lane
-  __m256i off[8][2];    // int16 pairs: what the activation block sums 2p, 2p+1 are multiplied by
+  // int16 pairs: what the activation block sums 2p, 2p+1 are multiplied by; formats with
+  // sub-blocks of 32 (kSums32): what the sums of activation values 64p.. and 64p + 32.. are
+  // multiplied by, p < 4
+  __m256i off[8][2];
   __m256 d[2], dmin[2];
 };
 
 inline void scales_k4(const uint8_t* s, Scales& out) {
   __m128i sc[8], mn[8];
   k4_scale_bytes(s, sc, mn);
-  for (int j = 0; j < 8; ++j) {
-    for (int h = 0; h < 2; ++h) {  // rows 8h..8h+7
-      out.sc16[j][h] = dup16(_mm256_cvtepu8_epi32(h ? _mm_unpackhi_epi64(sc[j], sc[j]) : sc[j]));
-      out.off[j][h] = dup16(_mm256_cvtepu8_epi32(h ? _mm_unpackhi_epi64(mn[j], mn[j]) : mn[j]));  // min j against bsums 2j, 2j+1
-    }
+  const auto half = [](__m128i v, int h) { return _mm256_cvtepu8_epi32(h ? _mm_unpackhi_epi64(v, v) : v); };
+  for (int h = 0; h < 2; ++h) {  // rows 8h..8h+7
+    for (int j = 0; j < 8; ++j) out.sc16[j][h] = dup16(half(sc[j], h));
+    for (int p = 0; p < 4; ++p) out.off[p][h] = _mm256_or_si256(half(mn[2 * p], h), _mm256_slli_epi32(half(mn[2 * p + 1], h), 16));
   }
 }
 
@@ -81,7 +84,7 @@ template <class L>
 struct FK4 {
   using Layout = L;
   static constexpr int kSubBlocks = 8;
-  static constexpr bool kMin = true;
+  static constexpr bool kMin = true, kSums32 = true;
   static void scales(const uint8_t* rec, Scales& s) {
     scales_k4(rec + L::scales, s);
     for (int h = 0; h < 2; ++h) {
@@ -94,7 +97,7 @@ struct FK4 {
 struct FQ6K {
   using Layout = PackedQ6K;
   static constexpr int kSubBlocks = 16;
-  static constexpr bool kMin = false;
+  static constexpr bool kMin = false, kSums32 = false;
   static void scales(const uint8_t* rec, Scales& s) {
     for (int p = 0; p < 8; ++p) {
       for (int h = 0; h < 2; ++h) {
@@ -111,7 +114,7 @@ struct FQ6K {
 struct FQ2K {
   using Layout = PackedQ2K;
   static constexpr int kSubBlocks = 16;
-  static constexpr bool kMin = true;
+  static constexpr bool kMin = true, kSums32 = false;
   static void scales(const uint8_t* rec, Scales& s) {
     for (int p = 0; p < 8; ++p) {
       for (int h = 0; h < 2; ++h) {
@@ -132,7 +135,7 @@ struct FQ2K {
 struct FQ3K {
   using Layout = PackedQ3K;
   static constexpr int kSubBlocks = 16;
-  static constexpr bool kMin = false;
+  static constexpr bool kMin = false, kSums32 = false;
   static void scales(const uint8_t* rec, Scales& s) {
     __m128i u[16];
     q3_scale_bytes(rec + PackedQ3K::scales, u);
@@ -245,39 +248,69 @@ inline void record_sums(const uint8_t* rec, const Scales& s, const int8_t* const
   }
 }
 
+// NX activation rows (c0.. of the call) against super-block b of one group: the record's
+// integer sums, then the float sums acc (in L1) updated.
 template <class F, int NX>
-void group_tile(int64_t nsb, const uint8_t* wg, const BlockQ8_K* const (&xr)[NX], float* y, int64_t y_stride) {
-  __m256 acc[NX][2];
-  for (int c = 0; c < NX; ++c) acc[c][0] = acc[c][1] = _mm256_setzero_ps();
+inline void sub_tile(const uint8_t* rec, const Scales& s, const BlockQ8_K* const* xr, int64_t b, __m256 (*acc)[2]) {
+  const int8_t* xq[NX];
+  __m256i isum[NX][2];
+  for (int c = 0; c < NX; ++c) {
+    xq[c] = xr[c][b].qs;
+    isum[c][0] = isum[c][1] = _mm256_setzero_si256();
+  }
+  record_sums<F, NX>(rec, s, xq, isum);
+  for (int c = 0; c < NX; ++c) {
+    const __m256 dx = _mm256_set1_ps(xr[c][b].d);
+    [[maybe_unused]] __m256i sums32[4];  // (sum of values 64p.., sum of 64p + 32..), int16 in every lane
+    if constexpr (F::kSums32) {
+      // 8 sums of 32 values (< 2^13: no saturation in packs); packs leaves sums 0-3 in the low
+      // half's dwords 0-1, sums 4-7 in the high half's
+      const __m256i s32 = _mm256_madd_epi16(load32(reinterpret_cast<const uint8_t*>(xr[c][b].bsums)), _mm256_set1_epi16(1));
+      const __m256i s16 = _mm256_packs_epi32(s32, s32);
+      for (int p = 0; p < 4; ++p) sums32[p] = _mm256_permutevar8x32_epi32(s16, _mm256_set1_epi32(p % 2 + 4 * (p / 2)));
+    }
+    for (int h = 0; h < 2; ++h) {
+      __m256i osum = _mm256_setzero_si256();
+      if constexpr (F::kSums32) {
+        for (int p = 0; p < 4; ++p) osum = _mm256_add_epi32(osum, _mm256_madd_epi16(s.off[p][h], sums32[p]));
+      } else {
+        for (int p = 0; p < 8; ++p) {
+          osum = _mm256_add_epi32(osum, _mm256_madd_epi16(s.off[p][h], broadcast4(xr[c][b].bsums + 2 * p)));
+        }
+      }
+      if constexpr (F::kMin) {
+        acc[c][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[c][h]), _mm256_mul_ps(s.d[h], dx), acc[c][h]);
+        acc[c][h] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(osum), _mm256_mul_ps(s.dmin[h], dx), acc[c][h]);
+      } else {
+        acc[c][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(isum[c][h], osum)),
+                                    _mm256_mul_ps(s.d[h], dx), acc[c][h]);
+      }
+    }
+  }
+}
+
+// One group of 16 rows x nx <= kTileN activation rows: per super-block the scales are
+// decoded once for all nx rows, which go through register tiles of 4 (then 3, 2 or 1).
+// Each output's float sum takes the same steps whatever nx, so one row alone gets the bits
+// it gets in a batch.
+template <class F>
+void group_tile(int64_t nsb, const uint8_t* wg, const BlockQ8_K* const* xr, int nx, float* y, int64_t y_stride) {
+  __m256 acc[kTileN][2];
+  for (int c = 0; c < nx; ++c) acc[c][0] = acc[c][1] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nsb; ++b) {
     const uint8_t* rec = wg + b * F::Layout::bytes;
     Scales s;
     F::scales(rec, s);
-    const int8_t* xq[NX];
-    __m256i isum[NX][2];
-    for (int c = 0; c < NX; ++c) {
-      xq[c] = xr[c][b].qs;
-      isum[c][0] = isum[c][1] = _mm256_setzero_si256();
-    }
-    record_sums<F, NX>(rec, s, xq, isum);
-    for (int c = 0; c < NX; ++c) {
-      const __m256 dx = _mm256_set1_ps(xr[c][b].d);
-      for (int h = 0; h < 2; ++h) {
-        __m256i osum = _mm256_setzero_si256();
-        for (int p = 0; p < 8; ++p) {
-          osum = _mm256_add_epi32(osum, _mm256_madd_epi16(s.off[p][h], broadcast4(xr[c][b].bsums + 2 * p)));
-        }
-        if constexpr (F::kMin) {
-          acc[c][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[c][h]), _mm256_mul_ps(s.d[h], dx), acc[c][h]);
-          acc[c][h] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(osum), _mm256_mul_ps(s.dmin[h], dx), acc[c][h]);
-        } else {
-          acc[c][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(isum[c][h], osum)),
-                                      _mm256_mul_ps(s.d[h], dx), acc[c][h]);
-        }
-      }
+    int c = 0;
+    for (; c + kRegTileN <= nx; c += kRegTileN) sub_tile<F, kRegTileN>(rec, s, xr + c, b, acc + c);
+    switch (nx - c) {
+      case 3: sub_tile<F, 3>(rec, s, xr + c, b, acc + c); break;
+      case 2: sub_tile<F, 2>(rec, s, xr + c, b, acc + c); break;
+      case 1: sub_tile<F, 1>(rec, s, xr + c, b, acc + c); break;
+      default: break;
     }
   }
-  for (int c = 0; c < NX; ++c) {
+  for (int c = 0; c < nx; ++c) {
     _mm256_storeu_ps(y + c * y_stride, acc[c][0]);
     _mm256_storeu_ps(y + c * y_stride + 8, acc[c][1]);
   }
@@ -290,7 +323,7 @@ struct Tile {
   using F = typename FormatOf<L>::type;
   template <int NX>
   static void run(int64_t nsb, const uint8_t* wg, const BlockQ8_K* const (&xr)[NX], float* y, int64_t y_stride) {
-    group_tile<F, NX>(nsb, wg, xr, y, y_stride);
+    group_tile<F>(nsb, wg, xr, NX, y, y_stride);
   }
 };
 
