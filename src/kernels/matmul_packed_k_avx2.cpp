@@ -207,16 +207,18 @@ struct Period {
   static constexpr int64_t hi_stride = L::hi_mask ? L::hi_chunk(kChunks % 64) - L::hi_chunk(0) : 0;
 };
 
-// Chunks C0.. C0 + G - 1 of a period (in sub-block J of it) against NX activation rows:
-// int16 sums of G chunks, then madd by the sub-block's scale into the int32 sums. Each weight
-// register is decoded once for the NX rows.
-template <class F, int NX, int C0>
-inline void chunk_group(const uint8_t* lo, const uint8_t* hi, const __m256i (&sc16)[2], const int8_t* const (&xq)[NX],
-                        __m256i (&isum)[NX][2]) {
-  __m256i acc[NX][2];
-  [&]<int... T>(std::integer_sequence<int, T...>) {
-    ([&] {
-      for (int h = 0; h < 2; ++h) {
+// Chunks C0.. C0 + G - 1 of a period (in one sub-block of it) for NH halves of the 16 rows
+// (lo, hi and sc already at the first) against NX activation rows: int16 sums of G chunks,
+// then madd by the sub-block's scale into the int32 sums. Each weight register is decoded
+// once for the NX rows. This and its callers are always inlined: GCC called Q6_K's groups
+// and periods as functions, the sums passed through memory.
+template <class F, int NX, int NH, int C0>
+[[gnu::always_inline]] inline void chunk_group(const uint8_t* lo, const uint8_t* hi, const __m256i* sc,
+                                               const int8_t* const (&xq)[NX], __m256i (&isum)[NX][NH]) {
+  __m256i acc[NX][NH];
+  [&]<int... T>(std::integer_sequence<int, T...>) __attribute__((always_inline)) {
+    ([&]() __attribute__((always_inline)) {
+      for (int h = 0; h < NH; ++h) {
         const __m256i w = chunk_values<typename F::Layout, C0 + T>(lo, hi, h);
         for (int c = 0; c < NX; ++c) {
           const __m256i p = _mm256_maddubs_epi16(w, broadcast4(xq[c] + 4 * (C0 + T)));
@@ -227,31 +229,41 @@ inline void chunk_group(const uint8_t* lo, const uint8_t* hi, const __m256i (&sc
     }(), ...);
   }(std::make_integer_sequence<int, int16_chunks<F>()>{});
   for (int c = 0; c < NX; ++c) {
-    for (int h = 0; h < 2; ++h) isum[c][h] = _mm256_add_epi32(isum[c][h], _mm256_madd_epi16(acc[c][h], sc16[h]));
+    for (int h = 0; h < NH; ++h) isum[c][h] = _mm256_add_epi32(isum[c][h], _mm256_madd_epi16(acc[c][h], sc[h]));
   }
 }
 
 // One record's integer sums: the periods in a loop, each period's chunk groups unrolled.
+// Formats that madd every 2 or 4 chunks (Q6_K, Q5_K, ...) take the two halves of the rows
+// one after the other: 4 int16 + 4 int32 sums stay in registers, where 8 + 8 spilled.
 template <class F, int NX>
-inline void record_sums(const uint8_t* rec, const Scales& s, const int8_t* const (&xq)[NX], __m256i (&isum)[NX][2]) {
+[[gnu::always_inline]] inline void record_sums(const uint8_t* rec, const Scales& s, const int8_t* const (&xq)[NX],
+                                               __m256i (&isum)[NX][2]) {
   using Per = Period<F>;
-  constexpr int G = int16_chunks<F>(), kPerSub = Per::kChunksPerSub;
+  constexpr int G = int16_chunks<F>(), kPerSub = Per::kChunksPerSub, NH = G >= 8 ? 2 : 1;
   static_assert(kPerSub % G == 0);
-  for (int q = 0; q < F::kSubBlocks / Per::kSubBlocks; ++q) {
-    const uint8_t* lo = rec + q * Per::lo_stride;
-    const uint8_t* hi = rec + q * Per::hi_stride;
-    const int8_t* xp[NX];
-    for (int c = 0; c < NX; ++c) xp[c] = xq[c] + 4 * q * Per::kChunks;
-    [&]<int... P>(std::integer_sequence<int, P...>) {
-      (chunk_group<F, NX, P * G>(lo, hi, s.sc16[q * Per::kSubBlocks + P * G / kPerSub], xp, isum), ...);
-    }(std::make_integer_sequence<int, Per::kChunks / G>{});
+  for (int h0 = 0; h0 < 2; h0 += NH) {
+    __m256i part[NX][NH];
+    for (int c = 0; c < NX; ++c)
+      for (int h = 0; h < NH; ++h) part[c][h] = _mm256_setzero_si256();
+    for (int q = 0; q < F::kSubBlocks / Per::kSubBlocks; ++q) {
+      const uint8_t* lo = rec + q * Per::lo_stride + 32 * h0;
+      const uint8_t* hi = rec + q * Per::hi_stride + 32 * h0;
+      const int8_t* xp[NX];
+      for (int c = 0; c < NX; ++c) xp[c] = xq[c] + 4 * q * Per::kChunks;
+      [&]<int... P>(std::integer_sequence<int, P...>) __attribute__((always_inline)) {
+        (chunk_group<F, NX, NH, P * G>(lo, hi, s.sc16[q * Per::kSubBlocks + P * G / kPerSub] + h0, xp, part), ...);
+      }(std::make_integer_sequence<int, Per::kChunks / G>{});
+    }
+    for (int c = 0; c < NX; ++c)
+      for (int h = 0; h < NH; ++h) isum[c][h0 + h] = part[c][h];
   }
 }
 
 // NX activation rows (c0.. of the call) against super-block b of one group: the record's
 // integer sums, then the float sums acc (in L1) updated.
 template <class F, int NX>
-inline void sub_tile(const uint8_t* rec, const Scales& s, const BlockQ8_K* const* xr, int64_t b, __m256 (*acc)[2]) {
+[[gnu::always_inline]] inline void sub_tile(const uint8_t* rec, const Scales& s, const BlockQ8_K* const* xr, int64_t b, __m256 (*acc)[2]) {
   const int8_t* xq[NX];
   __m256i isum[NX][2];
   for (int c = 0; c < NX; ++c) {
