@@ -115,6 +115,7 @@ void group_tile_q8(int64_t nb, const uint8_t* wg, const BlockQ8_0* const (&xr)[N
         for (int c = 0; c < NX; ++c) {
           const __m256i p = _mm256_maddubs_epi16(aq, _mm256_sign_epi8(broadcast4(xr[c][b].qs + 4 * j), q));
           s[c][h] = _mm256_add_epi32(s[c][h], _mm256_madd_epi16(p, ones));
+          __asm__("" : "+x"(s[c][h]));  // one register per sum: see in_register (matmul_packed_k_avx2.cpp)
         }
       }
     }
