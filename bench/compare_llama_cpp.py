@@ -33,11 +33,11 @@ Issue 13's table in one command (the four real files plus a generated LLaMA-1B-s
         -r 3 -t 2,1 --omp-passive --roofline build/bin/bench_kernels
 
 --roofline runs `bench_kernels --peaks-only` before and after each file's runs (read
-bandwidth, int8-dot (vpdpbusd) peak, f32 FMA peak) and puts both engines against the mean
+bandwidth, int8-dot (vpdpbusd; vpmaddubsw on AVX2) peak, f32 FMA peak) and puts both engines against the mean
 of the two: tg as a fraction of the bandwidth roofline (the file's weight bytes read once
 per token, the size `nanomind bench` prints) and pp as a fraction of the int8-dot peak
 (2 x parameters x tokens operations; attention and the embedding lookup are not counted,
-so this undercounts a little). Without VNNI the f32 FMA peak stands in. A summary table of
+so this undercounts a little). Without VNNI or AVX2 the f32 FMA peak stands in. A summary table of
 every file and thread count closes the output. --pin CPUS runs both engines under taskset.
 """
 import argparse
