@@ -74,15 +74,17 @@ TEST(WeightStreaming, StreamedRunsGiveTheSameBitsAndHoldNoWeightAfterwards) {
   const Isa isa = best_isa();
 
   // Kept: the weights (and the packed copies, spilled to a file like on-demand's) stay resident.
+  // Measured from before the executor is made: it packs the matrices it can (into the spill
+  // file, file pages too) when it is made; the F32 one (8 MiB) is read from the mapping.
+  const size_t before_kept = resident_file_bytes();
   PackedWeights kept_copies(path, f->data(), f->file_size(), testing::TempDir());
   auto kept = CpuExecutor::create(encoder(f.value()), isa, &kept_copies);
   ASSERT_TRUE(kept.ok()) << kept.status().to_string();
-  const size_t before_kept = resident_file_bytes();
   const std::vector<float> want = run(*kept.value(), x, pool);
   const size_t after_kept = resident_file_bytes();
   std::printf("kept: +%.0f KiB of file pages resident after the run (weights %.0f KiB)\n",
-              (after_kept - before_kept) / 1024.0, weight_bytes / 1024.0);
-  EXPECT_GT(after_kept, before_kept + weight_bytes / 2) << "a kept run holds its weights: this test could not fail";
+              ((double)after_kept - (double)before_kept) / 1024.0, weight_bytes / 1024.0);
+  EXPECT_GT(after_kept, before_kept + weight_bytes / 4) << "a kept run holds its weights: this test could not fail";
 
   // Streamed: the same bits, and nothing of the weights resident afterwards, twice in a row.
   PackedWeights streamed_copies(path, f->data(), f->file_size(), testing::TempDir());
