@@ -194,9 +194,10 @@ TEST(Calibrate, RecoversTheRatesOfAFakeDevice) {
   EXPECT_NEAR(d.elementwise_gbps.value, 11.0 * 4 * values / (add_s + r.launch_s) / 1e9, 1e-6);
   // Launch: a one-add graph of 16384 floats after a pause (the median run).
   EXPECT_NEAR(d.launch_us.value, (r.launch_s + 3.0 * 4 * 16384 / (r.add_gbps * 1e9)) * 1e6, 1e-6);
-  // Per op: one 32x32 f32 matmul of one row and a small add after it, dispatch included;
+  // Per op: one 64x64 f32 matmul of 9 rows and a small add after it, dispatch included;
   // the launch cost is the chain of one's, not counted.
-  const double op_s = r.op_s + 2.0 * 32 * 32 / (r.matmul_gflops[{DType::F32, false}] * 1e9) + 3.0 * 32 * 4 / (r.add_gbps * 1e9);
+  const double op_s = r.op_s + 2.0 * 64 * 64 * 9 / (r.matmul_gflops[{DType::F32, true}] * 1e9) +
+                      3.0 * 64 * 9 * 4 / (r.add_gbps * 1e9);
   EXPECT_NEAR(d.op_us.value, op_s * 1e6, 1e-6);
   EXPECT_EQ(d.op_us.source, "measured");
   EXPECT_EQ(d.read_gbps.value, r.read_gbps);

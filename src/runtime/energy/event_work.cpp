@@ -23,14 +23,23 @@ struct MatrixTotals {
 constexpr double kInlineValues = 8192;
 
 // Ops one graph run dispatches to the device's workers, over rows x width activations: a
-// matmul (or lookup) per matrix and an attention per layer, and where the activations are
+// matmul (or lookup) per matrix and `attention` per layer, and where the activations are
 // too big to run inline, an element-wise op per vector plus `fixed` per layer (norms,
 // rope, residual adds, activation, KV writes). An estimate from the tensor table, for the
 // cost model's per-op term (the profile's op_us).
-int graph_ops(const MatrixTotals& m, double layers, double rows, double width, double fixed) {
-  double ops = m.n_matrices + layers;
+int graph_ops(const MatrixTotals& m, double layers, double rows, double width, double fixed, double attention = 1) {
+  double ops = m.n_matrices + attention * layers;
   if (rows * width > kInlineValues) ops += m.n_vectors + fixed * layers;
   return static_cast<int>(ops);
+}
+
+// Pooled ops of one vision layer's attention (vision_graph.cpp): two matmuls per head, and
+// where they are too large to run inline, a softmax per head and the concats joining them.
+double vision_attention_ops(double heads, double patches, double width) {
+  double ops = 2 * heads;
+  if (patches * patches > kInlineValues) ops += heads;
+  if (patches * width > kInlineValues) ops += heads - 1;
+  return ops;
 }
 
 // Sums the matrices of `file` whose names start with one of `prefixes` ("" = all).
@@ -143,7 +152,10 @@ Result<std::vector<BrickWork>> question_work(const GgufFile& llm, const GgufFile
     v.batch_tokens = static_cast<int>(patches);
     v.resident_bytes = m.all_bytes;
     v.per_frame = true;
-    v.ops = graph_ops(m, static_cast<double>(layers), patches, static_cast<double>(width), kVisionOpsPerLayer);
+    NM_ASSIGN_OR_RETURN(int64_t heads, mmproj->get_int_or("clip.vision.attention.head_count", 1));
+    if (heads <= 0 || heads > width) return error(ErrorCode::invalid_file, mmproj->path() + ": head_count out of range");
+    v.ops = graph_ops(m, static_cast<double>(layers), patches, static_cast<double>(width), kVisionOpsPerLayer,
+                      vision_attention_ops(static_cast<double>(heads), patches, static_cast<double>(width)));
     NM_ASSIGN_OR_RETURN(int64_t ffn, vision_ffn(*mmproj, width));
     v.attention_flops = 4 * patches * patches * static_cast<double>(width * layers);
     v.attention_tokens = v.attention_kv = static_cast<int>(patches);

@@ -34,7 +34,10 @@ constexpr int64_t kHeadDim = 64, kHeads = 32, kKvHeads = 8, kKv = 256, kAttnPref
 constexpr int64_t kMatmulHeads = 4;
 constexpr int64_t kMatmulAttnTokens[] = {64, 576};
 constexpr size_t kMapBytes = size_t{16} << 20;
-constexpr int64_t kOpWidth = 32;  // the per-op chain's matmuls: 32x32 f32 (2 KFLOP each)
+// The per-op chain's matmuls: 64x64 f32 weights times 9 rows (74 KFLOP each), the shape of
+// a small encoder's patches: enough rows for the tiled path, which shares the work with the
+// workers (one row runs as a matrix-vector product the calling thread may finish alone).
+constexpr int64_t kOpWidth = 64, kOpRows = 9;
 constexpr int kOpChain = 64;
 constexpr int kLaunchRuns = 25;  // launch: runs after a pause each (25 x ~2 ms)
 
@@ -328,7 +331,7 @@ class Calibrator {
     auto chain = [&](int n) {
       Graph g;
       const NodeId w = g.weight(Tensor::make(DType::F32, {kOpWidth, kOpWidth, 1, 1}, op_weights_.data()));
-      NodeId x = g.input(DType::F32, {kOpWidth, 1, 1, 1});
+      NodeId x = g.input(DType::F32, {kOpWidth, kOpRows, 1, 1});
       // A decode step alternates pooled ops with small ones the calling thread runs alone
       // (norms, rope, adds): each matmul is followed by one such add, so the workers wait
       // between ops as they do in a brick's graph.
@@ -341,7 +344,7 @@ class Calibrator {
     if (!many.ok()) return say(dev.name() + ": per-op cost: not measured (" + many.status().message() + ")");
     const double us = std::max(0.0, (*many - *one) / (kOpChain - 1) * 1e6);
     say(dev.name() + ": one op of a graph run: " + fmt("%.2f us", us));
-    out->op_us = measured(us, "time per op of a chain of " + std::to_string(kOpChain) + " 32x32 f32 matmuls of one row, "
+    out->op_us = measured(us, "time per op of a chain of " + std::to_string(kOpChain) + " 64x64 f32 matmuls of 9 rows, "
                               "each followed by a small add, less a chain of one (best runs)");
     ++ran_;
   }
