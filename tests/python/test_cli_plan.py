@@ -184,11 +184,13 @@ def test_bad_simulation_input_is_a_clear_error(args, words):
 def test_cost_model_charges_each_runs_ops_counted_from_the_tensor_table(tmp_path):
     """The per-op cost (issue 15 item 7): every op of a run costs the profile's op_us. The ops
     are counted from the files' tensor tables: a matmul or lookup per matrix and an attention
-    per layer; where a run's activations exceed 8192 values (smaller element-wise ops run on
-    the calling thread of a CPU cluster), also an element-wise op per vector (norm weights,
-    biases) and 10 per text layer (norms, ropes, residual adds, activation, gate, K and V
-    writes) or 5 per vision layer (norms, residual adds, activation). Counted here with gguf's
-    own reader on LLaVA-OneVision-0.5B's shapes (large activations) and the demo (small)."""
+    per text layer, two matmuls per head of a vision layer (the vision graph's attention) and,
+    where they exceed 8192 values, a softmax per head and the concats joining the heads; where
+    a run's activations exceed 8192 values (smaller element-wise ops run on the calling
+    thread of a CPU cluster), also an element-wise op per vector (norm weights, biases) and 10
+    per text layer (norms, ropes, residual adds, activation, gate, K and V writes) or 5 per
+    vision layer (norms, residual adds, activation). Counted here with gguf's own reader on
+    LLaVA-OneVision-0.5B's shapes (large activations) and the demo (small)."""
     import sys
 
     import gguf
@@ -204,12 +206,17 @@ def test_cost_model_charges_each_runs_ops_counted_from_the_tensor_table(tmp_path
     profile = tmp_path / "with-op-cost.json"
     profile.write_text(json.dumps(p))
 
+    def field(r, key):
+        return int(r.fields[key].parts[-1][0])
+
     def counts(path, layers_key):
         r = gguf.GGUFReader(path)
         matrices = sum(1 for t in r.tensors if len(t.shape) >= 2)
         vectors = sum(1 for t in r.tensors if len(t.shape) < 2)
-        layers = int(r.fields[layers_key].parts[-1][0])
-        return matrices, vectors, layers
+        return matrices, vectors, field(r, layers_key)
+
+    def heads(path):
+        return field(gguf.GGUFReader(path), "clip.vision.attention.head_count")
 
     def ops_per_run(*args):
         r = nm("plan", "--profile", str(profile), "-v", *args)
@@ -222,8 +229,9 @@ def test_cost_model_charges_each_runs_ops_counted_from_the_tensor_table(tmp_path
     vm, vv, vlayers = counts(mmproj, "clip.vision.block_count")
     got, out = ops_per_run("-m", llm, "--mmproj", mmproj, "--workload", "camera")
     # 729 patches x 1152 and 753 tokens x 896: large activations everywhere but in decode.
-    assert got == {"vision": vm + vlayers + vv + 5 * vlayers, "text prefill": m + layers + v + 10 * layers,
-                   "text decode": m + layers}, out
+    h = heads(mmproj)
+    assert got == {"vision": vm + (2 * h + h + h - 1) * vlayers + vv + 5 * vlayers,
+                   "text prefill": m + layers + v + 10 * layers, "text decode": m + layers}, out
 
     demo_llm = os.path.join(SRC, "models", "nanomind-demo-llm.gguf")
     demo_mmproj = os.path.join(SRC, "models", "nanomind-demo-mmproj.gguf")
@@ -231,4 +239,5 @@ def test_cost_model_charges_each_runs_ops_counted_from_the_tensor_table(tmp_path
     vm, vv, vlayers = counts(demo_mmproj, "clip.vision.block_count")
     got, out = ops_per_run("-m", demo_llm, "--mmproj", demo_mmproj, "--workload", "camera")
     # 9 patches x 192, 33 tokens x 128: every element-wise op runs inline.
-    assert got == {"vision": vm + vlayers, "text prefill": m + layers, "text decode": m + layers}, out
+    assert got == {"vision": vm + 2 * heads(demo_mmproj) * vlayers, "text prefill": m + layers,
+                   "text decode": m + layers}, out

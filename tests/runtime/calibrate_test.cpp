@@ -1,8 +1,8 @@
 // Calibration on a fake device whose runs advance a simulated clock by work / a known rate:
 // every figure calibration writes must be that rate (matmul per weight type and batch,
-// attention, element-wise bandwidth, launch cost), types the device cannot run are left
-// out, the deadline cuts the tail and leaves a valid profile, power figures without a
-// sensor are the stand-in profile's marked as estimates, and the result round-trips
+// attention fused and as matmuls, element-wise bandwidth, launch cost), types the device
+// cannot run are left out, the deadline cuts the tail and leaves a valid profile, power
+// figures without a sensor are the stand-in profile's marked as estimates, and the result round-trips
 // through the profile parser. The store: path under XDG_CACHE_HOME, age, stale builds,
 // unusable files. One real run on this machine's CPU checks the figures are positive.
 #include "runtime/profile/calibrate.h"
@@ -168,16 +168,36 @@ TEST(Calibrate, RecoversTheRatesOfAFakeDevice) {
   EXPECT_NE(std::find_if(lines.begin(), lines.end(), [](const std::string& l) {
               return l.find("matmul q6_k") != std::string::npos && l.find("not measured") != std::string::npos;
             }), lines.end());
-  ASSERT_EQ(d.attention.size(), 2u);
+  ASSERT_EQ(d.attention.size(), 4u);
   const double attn1 = 4.0 * 64 * 256 * 32 * 1, attn32 = attn1 * 32;
+  EXPECT_FALSE(d.attention[0].matmuls);
   EXPECT_NEAR(d.attention[0].gflops.value, expected_rate(attn1, r.attention_gflops[0], r.launch_s), 1e-6);
   EXPECT_NEAR(d.attention[1].gflops.value, expected_rate(attn32, r.attention_gflops[1], r.launch_s), 1e-6);
-  const double add_bytes = 3.0 * 2048 * 128 * 4;
-  EXPECT_NEAR(d.elementwise_gbps.value, add_bytes / (add_bytes / (r.add_gbps * 1e9) + r.launch_s) / 1e9, 1e-6);
-  EXPECT_NEAR(d.launch_us.value, r.launch_s * 1e6, 1e-6);
-  // Per op: one 32x32 f32 matmul of one row and a small add after it, dispatch included;
+  // As the vision brick runs it: per head (4 of 64) two f32 matmuls of T x T, each with its
+  // dispatch (the fake charges nothing for the softmax and the concats).
+  for (int i : {2, 3}) {
+    const ProfileAttention& a = d.attention[(size_t)i];
+    const int64_t t = i == 2 ? 64 : 576;
+    EXPECT_TRUE(a.matmuls);
+    EXPECT_EQ(a.tokens, t);
+    EXPECT_EQ(a.kv, t);
+    const double flops = 4.0 * 64 * (double)t * (double)t * 4;
+    EXPECT_NEAR(a.gflops.value, flops / (flops / (r.matmul_gflops[{DType::F32, true}] * 1e9) + 8 * r.op_s + r.launch_s) / 1e9,
+                1e-6);
+  }
+  EXPECT_EQ(d.attention_for(700, 700, true), &d.attention[3]);
+  EXPECT_EQ(d.attention_for(9, 9, true), &d.attention[2]);
+  EXPECT_EQ(d.attention_for(512, 512, false), &d.attention[1]);
+  // Element-wise: 11 floats read or written per value of a 1024 x 576 activation; the fake
+  // charges its two adds (3 floats per value each).
+  const double values = 1024.0 * 576, add_s = 2 * 3.0 * 4 * values / (r.add_gbps * 1e9);
+  EXPECT_NEAR(d.elementwise_gbps.value, 11.0 * 4 * values / (add_s + r.launch_s) / 1e9, 1e-6);
+  // Launch: a one-add graph of 16384 floats after a pause (the median run).
+  EXPECT_NEAR(d.launch_us.value, (r.launch_s + 3.0 * 4 * 16384 / (r.add_gbps * 1e9)) * 1e6, 1e-6);
+  // Per op: one 64x64 f32 matmul of 9 rows and a small add after it, dispatch included;
   // the launch cost is the chain of one's, not counted.
-  const double op_s = r.op_s + 2.0 * 32 * 32 / (r.matmul_gflops[{DType::F32, false}] * 1e9) + 3.0 * 32 * 4 / (r.add_gbps * 1e9);
+  const double op_s = r.op_s + 2.0 * 64 * 64 * 9 / (r.matmul_gflops[{DType::F32, true}] * 1e9) +
+                      3.0 * 64 * 9 * 4 / (r.add_gbps * 1e9);
   EXPECT_NEAR(d.op_us.value, op_s * 1e6, 1e-6);
   EXPECT_EQ(d.op_us.source, "measured");
   EXPECT_EQ(d.read_gbps.value, r.read_gbps);
@@ -278,8 +298,9 @@ TEST(Calibrate, ThisMachinesCpu) {
   EXPECT_GT(d.cores, 0);
   ASSERT_EQ(d.matmul.size(), 4u);
   for (const ProfileMatmul& m : d.matmul) EXPECT_GT(m.gflops.value, 0.0) << m.weight << " x " << m.tokens;
-  EXPECT_EQ(d.attention.size(), 2u);
+  EXPECT_EQ(d.attention.size(), 4u);
   EXPECT_TRUE(d.launch_us.known());
+  EXPECT_TRUE(d.elementwise_gbps.known());
   EXPECT_TRUE(d.op_us.known());
   EXPECT_GE(d.op_us.value, 0.0);
   EXPECT_GT(d.read_gbps.value, 0.0);

@@ -166,8 +166,9 @@ TEST(DeviceProfile, CalibratedProfilesMayUseMeasured) {
   EXPECT_EQ(p->calibration.seconds, 42.5);
 }
 
-// What calibration measures: matmul rates per weight type and batch, attention, launch and
-// map costs; they parse, round-trip through the writer, and the nearest batch is found.
+// What calibration measures: matmul rates per weight type and batch, attention of both
+// forms, launch and map costs; they parse, round-trip through the writer, and the nearest
+// batch (and attention shape) is found.
 TEST(DeviceProfile, MeasuredRatesParseAndRoundTrip) {
   const std::string rates = R"(, "launch_us": {"value": 7.5, "source": "measured"},
     "op_us": {"value": 1.25, "source": "measured"},
@@ -176,7 +177,9 @@ TEST(DeviceProfile, MeasuredRatesParseAndRoundTrip) {
                 "read_gbps": {"value": 21.5, "source": "measured"}},
                {"weight": "q4_0", "tokens": 128, "gflops": {"value": 90, "source": "measured"}},
                {"weight": "f16", "tokens": 128, "gflops": {"value": 30, "source": "measured"}}],
-    "attention": [{"tokens": 1, "kv": 256, "gflops": {"value": 4, "source": "measured"}}])";
+    "attention": [{"tokens": 1, "kv": 256, "gflops": {"value": 4, "source": "measured"}},
+                  {"tokens": 576, "kv": 576, "form": "matmuls", "gflops": {"value": 9, "source": "measured"}},
+                  {"tokens": 64, "kv": 64, "form": "fused", "gflops": {"value": 6, "source": "measured"}}])";
   Result<DeviceProfile> p = parse_device_profile(calibrated(rates), "cal");
   ASSERT_TRUE(p.ok()) << p.status().to_string();
   const ProfileDevice& d = p->devices[0];
@@ -191,8 +194,17 @@ TEST(DeviceProfile, MeasuredRatesParseAndRoundTrip) {
   EXPECT_EQ(d.launch_us.value, 7.5);
   EXPECT_EQ(d.op_us.value, 1.25);
   EXPECT_EQ(d.map_us.value, 0);
-  ASSERT_EQ(d.attention.size(), 1u);
+  ASSERT_EQ(d.attention.size(), 3u);
   EXPECT_EQ(d.attention[0].kv, 256);
+  EXPECT_FALSE(d.attention[0].matmuls);
+  EXPECT_TRUE(d.attention[1].matmuls);
+  EXPECT_FALSE(d.attention[2].matmuls);  // "fused" is the default form, written out or not
+  // The entry of the brick's form whose tokens x kv is nearest in ratio.
+  EXPECT_EQ(d.attention_for(729, 729, true), &d.attention[1]);
+  EXPECT_EQ(d.attention_for(9, 9, true), &d.attention[1]);  // the only matmul-form entry
+  EXPECT_EQ(d.attention_for(1, 300, false), &d.attention[0]);
+  EXPECT_EQ(d.attention_for(512, 512, false), &d.attention[2]);  // 64 x 64 is nearer than 1 x 256
+  EXPECT_EQ(d.attention_for(2, 128, false), &d.attention[0]);
   Result<DeviceProfile> back = parse_device_profile(device_profile_to_json(*p), "round trip");
   ASSERT_TRUE(back.ok()) << back.status().to_string();
   const ProfileDevice& b = back->devices[0];
@@ -207,7 +219,11 @@ TEST(DeviceProfile, MeasuredRatesParseAndRoundTrip) {
   expect_same(b.op_us, d.op_us, "op");
   expect_same(b.map_us, d.map_us, "map");
   expect_same(b.elementwise_gbps, d.elementwise_gbps, "elementwise");
-  expect_same(b.attention[0].gflops, d.attention[0].gflops, "attention");
+  ASSERT_EQ(b.attention.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    expect_same(b.attention[i].gflops, d.attention[i].gflops, "attention " + std::to_string(i));
+    EXPECT_EQ(b.attention[i].matmuls, d.attention[i].matmuls) << i;
+  }
   EXPECT_EQ(back->calibration.build, "b");
   EXPECT_EQ(back->calibration.created, 1700000000);
 }
@@ -227,6 +243,9 @@ TEST(DeviceProfile, BadRatesAndCalibrationBlocksAreRefused) {
                                     R"(, "read_gbps": {"value": 0, "source": "measured"}})")),
                       "matmul[0].read_gbps"));
   EXPECT_TRUE(refused(calibrated(R"(, "attention": [{"tokens": 1, )" + g + "}]"), "missing 'kv'"));
+  EXPECT_TRUE(refused(calibrated(R"(, "attention": [{"tokens": 1, "kv": 1, "form": "flash", )" + g + "}]"),
+                      "attention[0].form: expected \"fused\" or \"matmuls\""));
+  EXPECT_TRUE(refused(calibrated(R"(, "attention": [{"tokens": 1, "kv": 1, "form": 2, )" + g + "}]"), "form: expected a string"));
   EXPECT_TRUE(refused(calibrated(R"(, "launch_us": {"value": -1, "source": "measured"})"), "launch_us: value -1"));
   EXPECT_TRUE(refused(calibrated(R"(, "op_us": {"value": -1, "source": "measured"})"), "op_us: value -1"));
   // The calibration block: required in calibrated profiles, refused in published ones.

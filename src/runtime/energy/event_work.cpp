@@ -23,14 +23,23 @@ struct MatrixTotals {
 constexpr double kInlineValues = 8192;
 
 // Ops one graph run dispatches to the device's workers, over rows x width activations: a
-// matmul (or lookup) per matrix and an attention per layer, and where the activations are
+// matmul (or lookup) per matrix and `attention` per layer, and where the activations are
 // too big to run inline, an element-wise op per vector plus `fixed` per layer (norms,
 // rope, residual adds, activation, KV writes). An estimate from the tensor table, for the
 // cost model's per-op term (the profile's op_us).
-int graph_ops(const MatrixTotals& m, double layers, double rows, double width, double fixed) {
-  double ops = m.n_matrices + layers;
+int graph_ops(const MatrixTotals& m, double layers, double rows, double width, double fixed, double attention = 1) {
+  double ops = m.n_matrices + attention * layers;
   if (rows * width > kInlineValues) ops += m.n_vectors + fixed * layers;
   return static_cast<int>(ops);
+}
+
+// Pooled ops of one vision layer's attention (vision_graph.cpp): two matmuls per head, and
+// where they are too large to run inline, a softmax per head and the concats joining them.
+double vision_attention_ops(double heads, double patches, double width) {
+  double ops = 2 * heads;
+  if (patches * patches > kInlineValues) ops += heads;
+  if (patches * width > kInlineValues) ops += heads - 1;
+  return ops;
 }
 
 // Sums the matrices of `file` whose names start with one of `prefixes` ("" = all).
@@ -64,6 +73,13 @@ Result<int64_t> positive(const GgufFile& f, const std::string& key) {
   return v;
 }
 
+// The encoder's FFN width (4 x its width where the file does not say).
+Result<int64_t> vision_ffn(const GgufFile& f, int64_t width) {
+  NM_ASSIGN_OR_RETURN(int64_t v, f.get_int_or("clip.vision.feed_forward_length", 4 * width));
+  if (v <= 0 || v > (1 << 24)) return error(ErrorCode::invalid_file, f.path() + ": clip.vision.feed_forward_length is out of range");
+  return v;
+}
+
 std::string fmt(const char* f, double a, double b = 0, double c = 0, double d = 0) {
   char buf[256];
   std::snprintf(buf, sizeof buf, f, a, b, c, d);
@@ -74,6 +90,16 @@ std::string fmt(const char* f, double a, double b = 0, double c = 0, double d = 
 // two ropes, two residual adds, the activation, its gate product, the K and V writes.
 // Vision: two layer norms, two residual adds, the activation.
 constexpr double kTextOpsPerLayer = 10, kVisionOpsPerLayer = 5;
+
+// Values one layer's element-wise ops read and write, per row of width E and FFN width F
+// (4 bytes each). Text (text_graph): two RMS norms (2E each), the Q and K ropes (2E each
+// at most), two residual adds (3E each), the K and V writes (2E at most), the activation
+// and its gate product (5F). Vision (vision_graph.cpp): two layer norms (2E each), the Q,
+// K, V and output bias adds (2E each), the three head-split copies and the heads' merge
+// (2E each), two residual adds (3E each), the FFN's bias adds and activation (2E + 4F).
+// The softmax and the heads' concats belong to the attention, measured with it.
+double text_elementwise_per_row(double e, double f) { return 4.0 * (18 * e + 5 * f); }
+double vision_elementwise_per_row(double e, double f) { return 4.0 * (28 * e + 4 * f); }
 
 }  // namespace
 
@@ -126,7 +152,17 @@ Result<std::vector<BrickWork>> question_work(const GgufFile& llm, const GgufFile
     v.batch_tokens = static_cast<int>(patches);
     v.resident_bytes = m.all_bytes;
     v.per_frame = true;
-    v.ops = graph_ops(m, static_cast<double>(layers), patches, static_cast<double>(width), kVisionOpsPerLayer);
+    NM_ASSIGN_OR_RETURN(int64_t heads, mmproj->get_int_or("clip.vision.attention.head_count", 1));
+    if (heads <= 0 || heads > width) return error(ErrorCode::invalid_file, mmproj->path() + ": head_count out of range");
+    v.ops = graph_ops(m, static_cast<double>(layers), patches, static_cast<double>(width), kVisionOpsPerLayer,
+                      vision_attention_ops(static_cast<double>(heads), patches, static_cast<double>(width)));
+    NM_ASSIGN_OR_RETURN(int64_t ffn, vision_ffn(*mmproj, width));
+    v.attention_flops = 4 * patches * patches * static_cast<double>(width * layers);
+    v.attention_tokens = v.attention_kv = static_cast<int>(patches);
+    v.attention_matmuls = true;  // vision_graph.cpp: two matmuls and a softmax per head
+    v.elementwise_bytes = static_cast<double>(layers) * patches *
+                              vision_elementwise_per_row(static_cast<double>(width), static_cast<double>(ffn)) +
+                          4.0 * 2 * 3 * static_cast<double>(image_size * image_size);  // im2col of the pixels
     out.push_back(v);
     if (notes)
       notes->push_back(fmt("vision: %.0f patches of a %.0f px image, %.1f M matrix weights (%.1f MB), ", patches,
@@ -156,6 +192,12 @@ Result<std::vector<BrickWork>> question_work(const GgufFile& llm, const GgufFile
   pre.batch_tokens = static_cast<int>(n_prefill);
   pre.resident_bytes = t.all_bytes;
   pre.ops = graph_ops(t, static_cast<double>(n_layer), n_prefill, static_cast<double>(n_embd), kTextOpsPerLayer);
+  NM_ASSIGN_OR_RETURN(int64_t n_ff, llm.get_int_or(arch + ".feed_forward_length", 4 * n_embd));
+  if (n_ff <= 0 || n_ff > (1 << 24)) return error(ErrorCode::invalid_file, llm.path() + ": feed_forward_length out of range");
+  const double per_row = text_elementwise_per_row(static_cast<double>(n_embd), static_cast<double>(n_ff)) * n_layer;
+  pre.attention_flops = 2 * n_prefill * n_prefill * static_cast<double>(n_embd * n_layer);
+  pre.attention_tokens = pre.attention_kv = static_cast<int>(n_prefill);
+  pre.elementwise_bytes = n_prefill * per_row;
   out.push_back(pre);
 
   BrickWork dec;
@@ -169,6 +211,10 @@ Result<std::vector<BrickWork>> question_work(const GgufFile& llm, const GgufFile
   dec.batch_tokens = 1;
   dec.runs = shape.answer_tokens;
   dec.ops = graph_ops(t, static_cast<double>(n_layer), 1, static_cast<double>(n_embd), kTextOpsPerLayer);
+  dec.attention_flops = 4 * ctx * static_cast<double>(n_embd * n_layer);
+  dec.attention_tokens = 1;
+  dec.attention_kv = static_cast<int>(ctx);
+  dec.elementwise_bytes = per_row;
   out.push_back(dec);
   if (notes) {
     notes->push_back("text: " + arch + fmt(", %.1f M matrix weights (%.1f MB), %.0f layers of width %.0f; ", t.elements / 1e6,

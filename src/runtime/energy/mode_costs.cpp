@@ -54,7 +54,15 @@ Result<WorkTime> estimate_work_time(const DeviceProfile& profile, const BrickWor
   const ProfileMatmul* stream = w.weight_type.empty() ? nullptr : d->matmul_for(w.weight_type, 1);
   const bool streamed = stream && stream->tokens == 1 && stream->read_gbps.known() && stream->read_gbps.value < gbps;
   if (streamed) gbps = stream->read_gbps.value;
-  const double t_compute = w.flops / ops_per_s;
+  // Attention at its own measured rate (the form and shape nearest the brick's), else with
+  // the matmuls; element-wise traffic at the measured element-wise bandwidth, else free.
+  const ProfileAttention* attn =
+      w.attention_flops > 0 ? d->attention_for(w.attention_tokens, w.attention_kv, w.attention_matmuls) : nullptr;
+  const double attn_flops = attn ? std::min(w.attention_flops, w.flops) : 0.0;
+  const double t_attention = attn ? attn_flops / (attn->gflops.value * 1e9) : 0.0;
+  const bool ew = w.elementwise_bytes > 0 && d->elementwise_gbps.known();
+  const double t_elementwise = ew ? w.elementwise_bytes / (d->elementwise_gbps.value * 1e9) : 0.0;
+  const double t_compute = (w.flops - attn_flops) / ops_per_s + t_attention + t_elementwise;
   const double t_memory = w.bytes_read / (gbps * 1e9);
   const double t_launch = d->launch_us.known() ? d->launch_us.value * 1e-6 : 0.0;
   // Each op's dispatch and join, in series with the arithmetic (the workers wait for it).
@@ -65,10 +73,14 @@ Result<WorkTime> estimate_work_time(const DeviceProfile& profile, const BrickWor
   t.memory_bound = t_memory > t_compute;
   const int runs = std::max(1, w.runs);
   t.seconds = (std::max(t_compute, t_memory) + t_launch + t_ops) * runs;
-  t.line = fmt("%-13s on %-10s %s%.4g GFLOP at %.0f%% of %.4g G%s/s = %.4g s, %.4g MB at %.4g GB/s = %.4g s -> %s-bound",
-               w.name.c_str(), d->name.c_str(), runs > 1 ? fmt("%d x ", runs).c_str() : "", w.flops / 1e9, eff * 100,
-               rate->value, mm ? "FLOP" : rate_name.c_str(), t_compute, w.bytes_read / 1e6, gbps, t_memory,
-               t.memory_bound ? "memory" : "compute");
+  std::string parts;
+  if (attn)
+    parts += fmt(" + attention %.4g GFLOP at %.4g GFLOP/s", attn_flops / 1e9, attn->gflops.value);
+  if (ew) parts += fmt(" + element-wise %.4g MB at %.4g GB/s", w.elementwise_bytes / 1e6, d->elementwise_gbps.value);
+  t.line = fmt("%-13s on %-10s %s%.4g GFLOP at %.0f%% of %.4g G%s/s%s = %.4g s, %.4g MB at %.4g GB/s = %.4g s -> %s-bound",
+               w.name.c_str(), d->name.c_str(), runs > 1 ? fmt("%d x ", runs).c_str() : "", (w.flops - attn_flops) / 1e9,
+               eff * 100, rate->value, mm ? "FLOP" : rate_name.c_str(), parts.c_str(), t_compute, w.bytes_read / 1e6, gbps,
+               t_memory, t.memory_bound ? "memory" : "compute");
   if (t_launch > 0) t.note += fmt(" (incl. %.3g ms launch per run)", t_launch * 1e3);
   if (t_ops > 0) t.note += fmt(" (incl. %d ops per run x %.3g us = %.3g ms)", w.ops, d->op_us.value, t_ops * 1e3);
   if (mm) t.note += " [measured " + rate_name + " rate]";

@@ -1,9 +1,11 @@
 // What each power mode costs on a board, predicted from a device profile: how long each
 // brick's work takes on the device it is placed on (a roofline: the slower of its
 // arithmetic and its memory traffic at the profile's bandwidth, plus the device's launch
-// cost per run and its cost per op (op_us x the run's ops) where the profile states them). The arithmetic runs at the profile's measured
-// matmul rate for the brick's weight type and batch where it has one (a calibrated
-// profile), else at an assumed fraction of the device's peak. Then the joules that time costs at the device's active power, and how
+// cost per run and its cost per op (op_us x the run's ops) where the profile states them).
+// The arithmetic runs at the profile's measured matmul rate for the brick's weight type
+// and batch where it has one (a calibrated profile), else at an assumed fraction of the
+// device's peak; where the profile measured them, attention runs at its attention rate (of
+// the form the brick computes it in) and element-wise ops at its element-wise bandwidth. Then the joules that time costs at the device's active power, and how
 // the three modes combine them:
 //   parallel   the board stays awake with every brick resident; the camera stream is
 //              encoded continuously at full rate; a question costs its text work.
@@ -36,6 +38,14 @@ struct BrickWork {
   std::string weight_type;     // the matrices' main type ("q4_0"), for measured matmul rates
   int batch_tokens = 1;        // tokens (or patches) one run multiplies at once
   int ops = 0;                 // ops of one run the device's workers run (each costs its op_us)
+  // Work charged at its own measured rate where the profile has one (a calibrated profile),
+  // else as before: attention at the matmul rate, element-wise ops only through their op_us.
+  double attention_flops = 0;      // the part of `flops` that is attention (scores, weighted sum)
+  int attention_tokens = 0;        // one attention's queries and positions attended,
+  int attention_kv = 0;            // for the profile's entry of the nearest shape
+  bool attention_matmuls = false;  // run as matmuls around a softmax (vision), not the fused op
+  double elementwise_bytes = 0;    // read + written by a run's element-wise ops (norms, adds,
+                                   // activations, copies)
 };
 
 // Fractions of a device's peak rate that real kernels reach, by kind. The CPU figure is

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "backend/cpu/cpu_device.h"
 #include "backend/cpu/packed_weights.h"
@@ -28,9 +29,17 @@ namespace {
 constexpr int64_t kK = 2048, kN = 2048;  // matmul weight: kN rows of kK (a 0.5B model's width)
 constexpr size_t kStreamMinBytes = size_t{64} << 20, kStreamMaxBytes = size_t{512} << 20;
 constexpr int64_t kHeadDim = 64, kHeads = 32, kKvHeads = 8, kKv = 256, kAttnPrefill = 32;
+// Attention as the vision brick runs it (matmul form): kMatmulHeads heads over T patches,
+// at a small encoder's T and at a SigLIP-sized one (24 x 24 patches).
+constexpr int64_t kMatmulHeads = 4;
+constexpr int64_t kMatmulAttnTokens[] = {64, 576};
 constexpr size_t kMapBytes = size_t{16} << 20;
-constexpr int64_t kOpWidth = 32;  // the per-op chain's matmuls: 32x32 f32 (2 KFLOP each)
+// The per-op chain's matmuls: 64x64 f32 weights times 9 rows (74 KFLOP each), the shape of
+// a small encoder's patches: enough rows for the tiled path, which shares the work with the
+// workers (one row runs as a matrix-vector product the calling thread may finish alone).
+constexpr int64_t kOpWidth = 64, kOpRows = 9;
 constexpr int kOpChain = 64;
+constexpr int kLaunchRuns = 25;  // launch: runs after a pause each (25 x ~2 ms)
 
 std::string fmt(const char* f, double a) {
   char b[64];
@@ -211,39 +220,103 @@ class Calibrator {
       };
       g.output(g.attention(heads_major(DType::F32, kHeads, tokens), heads_major(DType::F16, kKvHeads, kKv),
                            heads_major(DType::F16, kKvHeads, kKv), 0.125f));
-      Result<double> s = time_graph(dev, std::move(g), nullptr, 1, o_.budget_s);
-      if (!s.ok()) {
-        say(what + ": not measured (" + s.status().message() + ")");
-        continue;
-      }
-      const double gflops = 4.0 * kHeadDim * kKv * kHeads * tokens / *s / 1e9;
-      say(what + ": " + fmt("%.2f GFLOP/s", gflops));
-      out->attention.push_back({static_cast<int>(tokens), static_cast<int>(kKv), measured(gflops)});
-      ++ran_;
+      time_attention(dev, std::move(g), what, 4.0 * kHeadDim * kKv * kHeads * tokens, {static_cast<int>(tokens),
+                     static_cast<int>(kKv), false, {}}, out);
     }
   }
 
-  void elementwise(Device& dev, ProfileDevice* out) {
-    if (!in_time(dev.name() + ": element-wise add")) return;
-    const int64_t n = kK * 128;
-    Graph g;
-    g.output(g.add(g.input(DType::F32, {kK, 128, 1, 1}), g.input(DType::F32, {kK, 128, 1, 1})));
+  // Times an attention graph of `flops` and adds its entry (`entry`'s shape and form) to `out`.
+  void time_attention(Device& dev, Graph g, const std::string& what, double flops, ProfileAttention entry,
+                      ProfileDevice* out, const std::string& note = {}) {
     Result<double> s = time_graph(dev, std::move(g), nullptr, 1, o_.budget_s);
-    if (!s.ok()) return say(dev.name() + ": element-wise add: not measured (" + s.status().message() + ")");
-    const double gbps = 3.0 * 4 * n / *s / 1e9;
-    say(dev.name() + ": element-wise add: " + fmt("%.1f GB/s", gbps));
-    out->elementwise_gbps = measured(gbps, "add of two 2048x128 f32 tensors, bytes read + written");
+    if (!s.ok()) return say(what + ": not measured (" + s.status().message() + ")");
+    const double gflops = flops / *s / 1e9;
+    say(what + ": " + fmt("%.2f GFLOP/s", gflops));
+    entry.gflops = measured(gflops, note);
+    out->attention.push_back(std::move(entry));
     ++ran_;
   }
 
+  // Attention as the vision brick's graph runs it (vision_graph.cpp): per head, the scores
+  // as a matmul of K and Q, a softmax, the output as a matmul of Vᵀ and the probabilities,
+  // the heads joined by pairwise concats. Non-causal: every patch attends to every patch.
+  void attention_matmuls(Device& dev, ProfileDevice* out) {
+    for (int64_t t : kMatmulAttnTokens) {
+      const std::string what = dev.name() + ": attention as matmuls, " + std::to_string(t) + " x " + std::to_string(t);
+      if (!in_time(what)) continue;
+      Graph g;
+      const NodeId q = g.input(DType::F32, {kHeadDim, t, kMatmulHeads, 1});
+      const NodeId k = g.input(DType::F32, {kHeadDim, t, kMatmulHeads, 1});
+      const NodeId v_t = g.input(DType::F32, {t, kHeadDim, kMatmulHeads, 1});
+      std::vector<NodeId> outs;
+      for (int64_t ih = 0; ih < kMatmulHeads; ++ih) {
+        auto head = [&](NodeId x, int64_t ne0, int64_t ne1) {
+          const Tensor& xt = g.node(x).t;
+          const size_t plane = xt.nb[1] * static_cast<size_t>(ne1);
+          return g.view(x, {ne0, ne1, 1, 1}, {xt.nb[0], xt.nb[1], plane, plane}, static_cast<size_t>(ih) * xt.nb[2]);
+        };
+        const NodeId probs = g.softmax(g.matmul(head(k, kHeadDim, t), head(q, kHeadDim, t)), 0.125f);
+        outs.push_back(g.matmul(head(v_t, t, kHeadDim), probs));
+      }
+      while (outs.size() > 1) {
+        std::vector<NodeId> next;
+        for (size_t i = 0; i + 1 < outs.size(); i += 2) next.push_back(g.concat(outs[i], outs[i + 1], 2));
+        if (outs.size() % 2) next.push_back(outs.back());
+        outs = std::move(next);
+      }
+      g.output(outs[0]);
+      time_attention(dev, std::move(g), what, 4.0 * kHeadDim * t * t * kMatmulHeads,
+                     {static_cast<int>(t), static_cast<int>(t), true, {}}, out,
+                     "two f32 matmuls and a softmax per head, 4 heads of 64, the heads joined by concats");
+    }
+  }
+
+  // Element-wise ops as a transformer layer runs them, on a [1024 x 576] activation (about a
+  // SigLIP encoder's, larger than a core's L2): a layer norm, a bias add, a GELU, a residual
+  // add and a transposing copy; GB/s of the values they read and write (11 floats each).
+  void elementwise(Device& dev, ProfileDevice* out) {
+    if (!in_time(dev.name() + ": element-wise ops")) return;
+    constexpr int64_t kW = 1024, kRows = 576;
+    Graph g;
+    const NodeId x = g.input(DType::F32, {kW, kRows, 1, 1});
+    const NodeId w = g.input(DType::F32, {kW, 1, 1, 1}), b = g.input(DType::F32, {kW, 1, 1, 1});
+    const NodeId h = g.gelu(g.add(g.layer_norm(x, 1e-6f, w, b), b));
+    g.output(g.cont(g.permute(g.add(x, h), {1, 0, 2, 3})));
+    Result<double> s = time_graph(dev, std::move(g), nullptr, 1, o_.budget_s);
+    if (!s.ok()) return say(dev.name() + ": element-wise ops: not measured (" + s.status().message() + ")");
+    const double gbps = 11.0 * 4 * kW * kRows / *s / 1e9;
+    say(dev.name() + ": element-wise ops: " + fmt("%.1f GB/s", gbps));
+    out->elementwise_gbps = measured(gbps, "layer norm, bias add, GELU, residual add and transposing copy of a "
+                                           "1024x576 f32 activation, values read + written");
+    ++ran_;
+  }
+
+  // One graph run's fixed cost as a brick's run pays it: a graph of one op the device's
+  // workers share (an add of 16384 floats, too large to run inline), each run after a
+  // pause long enough for idle CPU workers to sleep (as between two camera frames), so the
+  // run wakes them. The median of the runs (a wake-up's cost varies with the scheduler).
   void launch(Device& dev, ProfileDevice* out) {
     if (!in_time(dev.name() + ": launch")) return;
     Graph g;
-    g.output(g.scale(g.input(DType::F32, {16, 1, 1, 1}), 0.5f));
-    Result<double> s = time_graph(dev, std::move(g), nullptr, 20, std::min(o_.budget_s, 0.05));
-    if (!s.ok()) return say(dev.name() + ": launch: not measured (" + s.status().message() + ")");
-    say(dev.name() + ": one graph run (launch overhead): " + fmt("%.1f us", *s * 1e6));
-    out->launch_us = measured(*s * 1e6, "best run of a one-node graph on 16 floats");
+    g.output(g.add(g.input(DType::F32, {16384, 1, 1, 1}), g.input(DType::F32, {16384, 1, 1, 1})));
+    Result<std::unique_ptr<Executable>> exe = dev.prepare(std::move(g));
+    if (!exe.ok()) return say(dev.name() + ": launch: not measured (" + exe.status().message() + ")");
+    for (const Node& n : (*exe)->graph().nodes())
+      if (n.op == OpKind::input) std::memset(n.t.data, 0, n.t.n_bytes());
+    std::vector<double> runs;
+    Status st = dev.run(**exe);  // warm-up
+    for (int i = 0; st.ok() && i < kLaunchRuns; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      const double t0 = now();
+      st = dev.run(**exe);
+      runs.push_back(now() - t0);
+    }
+    if (!st.ok()) return say(dev.name() + ": launch: not measured (" + st.message() + ")");
+    std::nth_element(runs.begin(), runs.begin() + runs.size() / 2, runs.end());
+    const double median = runs[runs.size() / 2];
+    say(dev.name() + ": one graph run (launch overhead, idle workers woken): " + fmt("%.1f us", median * 1e6));
+    out->launch_us = measured(median * 1e6, "median of " + std::to_string(kLaunchRuns) + " runs of a one-op graph "
+                                            "(an add of 16384 floats), each after a 2 ms pause");
     ++ran_;
   }
 
@@ -258,7 +331,7 @@ class Calibrator {
     auto chain = [&](int n) {
       Graph g;
       const NodeId w = g.weight(Tensor::make(DType::F32, {kOpWidth, kOpWidth, 1, 1}, op_weights_.data()));
-      NodeId x = g.input(DType::F32, {kOpWidth, 1, 1, 1});
+      NodeId x = g.input(DType::F32, {kOpWidth, kOpRows, 1, 1});
       // A decode step alternates pooled ops with small ones the calling thread runs alone
       // (norms, rope, adds): each matmul is followed by one such add, so the workers wait
       // between ops as they do in a brick's graph.
@@ -271,7 +344,7 @@ class Calibrator {
     if (!many.ok()) return say(dev.name() + ": per-op cost: not measured (" + many.status().message() + ")");
     const double us = std::max(0.0, (*many - *one) / (kOpChain - 1) * 1e6);
     say(dev.name() + ": one op of a graph run: " + fmt("%.2f us", us));
-    out->op_us = measured(us, "time per op of a chain of " + std::to_string(kOpChain) + " 32x32 f32 matmuls of one row, "
+    out->op_us = measured(us, "time per op of a chain of " + std::to_string(kOpChain) + " 64x64 f32 matmuls of 9 rows, "
                               "each followed by a small add, less a chain of one (best runs)");
     ++ran_;
   }
@@ -458,6 +531,7 @@ Result<DeviceProfile> calibrate_devices(const std::vector<Device*>& devices, con
     c.map(*dev, &d);
     NM_RETURN_IF_ERROR(c.matmuls(*dev, &d));
     c.attention(*dev, &d);
+    c.attention_matmuls(*dev, &d);
     c.elementwise(*dev, &d);
     if (c.ran() == 0 && c.skipped() == 0) return error(ErrorCode::unsupported, "calibration: no measurement ran on " + d.name);
     if (sensor && std::isfinite(idle_w)) {

@@ -6,10 +6,12 @@
 //     weight copies the text brick uses), as GFLOP/s. The weights are small enough to stay
 //     in cache: this is the device's arithmetic ceiling; the cost model bounds it by the
 //     read bandwidth for weights streamed from DRAM (a roofline);
-//   - attention in both shapes, an element-wise op, read bandwidth and peak f32 FMA rate
-//     (Device::measure_speed), the fixed cost of one graph run (launch_us), of each op in
-//     it (op_us: a chain of tiny matmuls against a chain of one) and of making host memory
-//     usable by the device (map_us);
+//   - attention in both shapes, as the text bricks' fused op and as the vision brick's
+//     matmuls around a softmax; element-wise ops as a transformer layer runs them (norm,
+//     bias add, GELU, residual add, transposing copy); read bandwidth and peak f32 FMA rate
+//     (Device::measure_speed); the fixed cost of one graph run (launch_us: after a pause,
+//     so a CPU cluster wakes its idle workers), of each op in it (op_us: a chain of tiny
+//     matmuls against a chain of one) and of making host memory usable by the device (map_us);
 //   - power where a sensor exists (board idle, and each device busy minus idle). Where
 //     none does the power figures are copied from the machine's estimate profile, marked
 //     as estimates saying so: a calibrated profile never passes off a guess as measured.

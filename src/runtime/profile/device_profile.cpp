@@ -179,7 +179,8 @@ Status each_entry(const ProfileReader& r, const json& d, const char* key, const 
   return Status::ok_status();
 }
 
-// "matmul": [{"weight", "tokens", "gflops", "read_gbps"?}], "attention": [{"tokens", "kv", "gflops"}].
+// "matmul": [{"weight", "tokens", "gflops", "read_gbps"?}],
+// "attention": [{"tokens", "kv", "form"?, "gflops"}].
 Status parse_rates(const ProfileReader& r, const json& d, const std::string& path, ProfileDevice* out) {
   NM_RETURN_IF_ERROR(each_entry(r, d, "matmul", path, [&](const json& m, const std::string& p) -> Status {
     NM_RETURN_IF_ERROR(r.keys(m, p, {"weight", "tokens", "gflops", "read_gbps"}));
@@ -202,13 +203,17 @@ Status parse_rates(const ProfileReader& r, const json& d, const std::string& pat
     return Status::ok_status();
   }));
   return each_entry(r, d, "attention", path, [&](const json& a, const std::string& p) -> Status {
-    NM_RETURN_IF_ERROR(r.keys(a, p, {"tokens", "kv", "gflops"}));
+    NM_RETURN_IF_ERROR(r.keys(a, p, {"tokens", "kv", "form", "gflops"}));
     ProfileAttention e;
     int64_t v = 0;
     NM_RETURN_IF_ERROR(integer(r, a, "tokens", p, 1, 65536, &v));
     e.tokens = static_cast<int>(v);
     NM_RETURN_IF_ERROR(integer(r, a, "kv", p, 1, 1 << 24, &v));
     e.kv = static_cast<int>(v);
+    std::string form = "fused";
+    NM_RETURN_IF_ERROR(r.string(a, "form", p, false, &form));
+    if (form != "fused" && form != "matmuls") return r.fail(p + ".form", "expected \"fused\" or \"matmuls\"");
+    e.matmuls = form == "matmuls";
     NM_RETURN_IF_ERROR(r.figure(a, "gflops", p, true, kPositive, &e.gflops));
     out->attention.push_back(std::move(e));
     return Status::ok_status();
@@ -357,6 +362,18 @@ const ProfileMatmul* ProfileDevice::matmul_for(std::string_view weight, int toke
   return best;
 }
 
+const ProfileAttention* ProfileDevice::attention_for(int tokens, int kv, bool matmuls) const {
+  const ProfileAttention* best = nullptr;
+  double best_gap = 0;
+  const double work = static_cast<double>(std::max(tokens, 1)) * std::max(kv, 1);
+  for (const ProfileAttention& a : attention) {
+    if (a.matmuls != matmuls) continue;
+    const double gap = std::abs(std::log(static_cast<double>(a.tokens) * a.kv / work));
+    if (!best || gap < best_gap) best = &a, best_gap = gap;
+  }
+  return best;
+}
+
 const ProfileSource* DeviceProfile::source(std::string_view id) const {
   for (const ProfileSource& s : sources)
     if (s.id == id) return &s;
@@ -469,7 +486,11 @@ std::string device_profile_to_json(const DeviceProfile& p) {
       if (e.read_gbps.known()) put(x, "read_gbps", e.read_gbps);
       return x;
     });
-    rates("attention", d.attention, [](const ProfileAttention& e) { return ojson{{"tokens", e.tokens}, {"kv", e.kv}}; });
+    rates("attention", d.attention, [](const ProfileAttention& e) {
+      ojson x{{"tokens", e.tokens}, {"kv", e.kv}};
+      if (e.matmuls) x["form"] = "matmuls";
+      return x;
+    });
     devs.push_back(dj);
   }
   o["devices"] = devs;

@@ -46,9 +46,12 @@ struct ProfileMatmul {
   ProfileFigure read_gbps;
 };
 
-// Attention (scores, softmax, weighted sum) of `tokens` queries over `kv` cached positions.
+// Attention (scores, softmax, weighted sum) of `tokens` queries over `kv` cached positions,
+// as the fused attention op the text bricks run, or (`matmuls`, "form": "matmuls") as two
+// matrix products of activations around a softmax, as the vision brick's graph runs it.
 struct ProfileAttention {
   int tokens = 0, kv = 0;
+  bool matmuls = false;
   ProfileFigure gflops;
 };
 
@@ -88,6 +91,8 @@ struct ProfileDevice {
 
   // The matmul entry for `weight` whose batch is nearest `tokens` (in ratio), or null.
   const ProfileMatmul* matmul_for(std::string_view weight, int tokens) const;
+  // The attention entry of that form whose tokens x kv is nearest (in ratio), or null.
+  const ProfileAttention* attention_for(int tokens, int kv, bool matmuls) const;
 };
 
 struct DeviceProfile {

@@ -73,7 +73,7 @@ TEST(BatteryLife, AutomaticModeMatchesTheClosedForm) {
 ProfileFigure fig(double v) {
   ProfileFigure f;
   f.value = v;
-  f.source = "s";
+  f.source = std::string(1, 's');  // not = "s": GCC 12 warns of a memcpy bound there (-Wstringop-overflow, a false positive)
   return f;
 }
 
@@ -85,6 +85,16 @@ ProfileMatmul rate(const char* weight, int tokens, double gflops, double read_gb
   m.gflops = fig(gflops);
   if (read_gbps > 0) m.read_gbps = fig(read_gbps);
   return m;
+}
+
+// A measured attention entry (`matmuls`: the vision brick's form).
+ProfileAttention attention(int tokens, int kv, bool matmuls, double gflops) {
+  ProfileAttention a;
+  a.tokens = tokens;
+  a.kv = kv;
+  a.matmuls = matmuls;
+  a.gflops = fig(gflops);
+  return a;
 }
 
 DeviceProfile hand_profile() {
@@ -222,6 +232,45 @@ TEST(ModeCosts, PerOpCostIsAddedForEveryOpOfEveryRun) {
   Result<WorkTime> none = estimate_work_time(p, dec);
   ASSERT_TRUE(none.ok());
   EXPECT_NEAR(none->seconds, 10 * (0.05 + 1e-4), 1e-12);
+}
+
+// Where the profile measured them, attention runs at the attention rate of the brick's form
+// (the entry of the nearest shape) and element-wise traffic at the element-wise bandwidth,
+// both with the matmuls on the arithmetic side of the roofline; without them (a published
+// profile, or no entry of that form) attention runs at the matmul rate and element-wise
+// ops cost nothing, as before.
+TEST(ModeCosts, AttentionAndElementwiseAtTheirOwnRates) {
+  DeviceProfile p = hand_profile();
+  ProfileDevice& cpu = p.devices[0];
+  cpu.matmul = {rate("f16", 128, 100)};
+  BrickWork v{"vision", "cpu", 12e9, 0.1e9, false, 0.1e9, 1, true, "f16", 729};
+  v.attention_flops = 2e9;
+  v.attention_tokens = v.attention_kv = 729;
+  v.attention_matmuls = true;
+  v.elementwise_bytes = 3e9;
+  // Nothing measured for them: 12 GFLOP at 100 GFLOP/s.
+  Result<WorkTime> before = estimate_work_time(p, v);
+  ASSERT_TRUE(before.ok()) << before.status().to_string();
+  EXPECT_NEAR(before->seconds, 0.12, 1e-12);
+  // A fused-form entry does not price matmul-form attention.
+  cpu.attention.push_back(attention(1, 256, false, 5));
+  Result<WorkTime> fused_only = estimate_work_time(p, v);
+  ASSERT_TRUE(fused_only.ok());
+  EXPECT_NEAR(fused_only->seconds, 0.12, 1e-12);
+  // 10 GFLOP at 100 + 2 GFLOP at 40 (the 576 x 576 entry, nearer 729 than 64) + 3 GB at 60 GB/s
+  cpu.attention.push_back(attention(64, 64, true, 10));
+  cpu.attention.push_back(attention(576, 576, true, 40));
+  cpu.elementwise_gbps = fig(60);
+  Result<WorkTime> t = estimate_work_time(p, v);
+  ASSERT_TRUE(t.ok());
+  EXPECT_NEAR(t->seconds, 0.1 + 0.05 + 0.05, 1e-12);
+  EXPECT_NE(t->line.find("+ attention 2 GFLOP at 40 GFLOP/s + element-wise 3000 MB at 60 GB/s"), std::string::npos) << t->line;
+  // Still a roofline: memory-bound work is unchanged by them.
+  v.bytes_read = 3e9;  // 0.3 s at 10 GB/s
+  Result<WorkTime> m = estimate_work_time(p, v);
+  ASSERT_TRUE(m.ok());
+  EXPECT_NEAR(m->seconds, 0.3, 1e-12);
+  EXPECT_TRUE(m->memory_bound);
 }
 
 // A calibrated profile without power figures cannot give joules: a clear error.
