@@ -85,8 +85,15 @@ def test_turns_equal_the_steps_run_one_by_one(setup, tmp_path):
     # joins its utterance's segments, and a random model's segments need not start with a space
     # (NM_SEED=2: 14 + 9 BEL bytes in two segments, one run of 23 in the turn).
     assert b"".join(b"".join(x[2].split()) for x in turns) == b"".join(t.stdout.split())
+    compared = 0
     for i, (t0, t1, question, answer) in enumerate(turns, 1):
         assert 0 < float(t0) < float(t1) < 12
+        if not question.strip():
+            # A random model's question can be bytes the terminal output leaves out (NM_SEED=
+            # 316481320 heard one): nothing printed to type into run -p, so that turn is not
+            # compared; the draw above makes sure another one has words.
+            continue
+        compared += 1
         # ... the answer to the typed transcript about the camera's last frame ...
         a = nm("run", "-p", question, "--image", s["frame"], *common)
         assert a.returncode == 0, a.stderr
@@ -104,6 +111,7 @@ def test_turns_equal_the_steps_run_one_by_one(setup, tmp_path):
                 assert np.array_equal(pcm, one), (answer, len(pcm), len(one))
             else:  # libespeak-ng keeps state between calls in one process: a sample or two may differ
                 assert abs(len(pcm) - len(one)) <= len(one) // 100, (i, answer, len(pcm), len(one))
+    assert compared >= 1, r.stdout
     # Every brick of a turn is reported with its device, time and joules.
     first = re.search(r"^\[turn 1 (.*)\]$", r.stderr, re.M).group(1)
     for brick in ["vad", "audio", "asr", "camera", "vision", "prefill", "decode", "tts"]:
