@@ -112,7 +112,8 @@ void add_device_option(CLI::App& cmd, TextOptions& o) {
                  "keep: each brick's weights stay in memory from first use (default); on-demand: a brick's "
                  "weights, packed copies and graphs (and the text brick's KV cache) are given back after each "
                  "run and mapped again before the next, so bricks that take turns (--camera with --sequential) "
-                 "are never all resident at once; pipelined, they overlap and both stay resident")
+                 "are never all resident at once; an image encode also gives each weight back after its last "
+                 "reader, so pipelined (--camera) the text brick shares memory with about one encoder layer")
       ->check(CLI::IsMember({"keep", "on-demand"}));
   cmd.add_option("--trace", o.trace_path,
                  "Write Chrome trace events of the bricks' runs to this JSON file (Perfetto, chrome://tracing): "
