@@ -55,13 +55,24 @@ void TokenRing::set_wait_hooks(WaitHook reader, WaitHook writer, WaitHook on_cha
   change_hook_ = std::move(on_change);
 }
 
-void TokenRing::poke_waiters() {
+void TokenRing::wake_waiters() {
+  changed_.notify_all();
   WaitHook poke;
   {
     std::lock_guard<std::mutex> lock(mu_);
     poke = change_hook_;
   }
   if (poke) poke();
+}
+
+void TokenRing::wait_for_change(std::unique_lock<std::mutex>& lock, const WaitHook& hook) {
+  if (!hook) {
+    changed_.wait(lock);
+    return;
+  }
+  lock.unlock();
+  hook();
+  lock.lock();
 }
 
 Status TokenRing::check_slot(int slot, SlotState expected, const char* op) const {
@@ -112,13 +123,7 @@ Result<int> TokenRing::acquire_write(int64_t n_tokens, int64_t width, uint64_t t
       stats_.drops++;
       continue;
     }
-    if (hook) {
-      lock.unlock();
-      hook();
-      lock.lock();
-    } else {
-      changed_.wait(lock);
-    }
+    wait_for_change(lock, hook);
   }
 }
 
@@ -130,8 +135,7 @@ Status TokenRing::commit(int slot) {
     ready_.push_back(slot);
     stats_.handoffs++;
   }
-  changed_.notify_all();
-  poke_waiters();
+  wake_waiters();
   return Status();
 }
 
@@ -141,23 +145,16 @@ Status TokenRing::abort_write(int slot) {
     NM_RETURN_IF_ERROR(check_slot(slot, SlotState::writing, "abort_write"));
     slots_[(size_t)slot] = Slot{};
   }
-  changed_.notify_all();
-  poke_waiters();
+  wake_waiters();
   return Status();
 }
 
 Result<int> TokenRing::wait_ready(int timeout_ms) {
   std::unique_lock<std::mutex> lock(mu_);
   auto woken = [&] { return !ready_.empty() || closed_; };
-  if (timeout_ms < 0 && read_hook_) {
+  if (timeout_ms < 0) {
     const WaitHook hook = read_hook_;
-    while (!woken()) {
-      lock.unlock();
-      hook();
-      lock.lock();
-    }
-  } else if (timeout_ms < 0) {
-    changed_.wait(lock, woken);
+    while (!woken()) wait_for_change(lock, hook);
   } else if (!changed_.wait_for(lock, std::chrono::milliseconds(timeout_ms), woken)) {
     return error(ErrorCode::out_of_range, "token ring: nothing ready after " + std::to_string(timeout_ms) + " ms");
   }
@@ -178,8 +175,7 @@ Status TokenRing::release(int slot) {
     NM_RETURN_IF_ERROR(check_slot(slot, SlotState::reading, "release"));
     slots_[(size_t)slot] = Slot{};
   }
-  changed_.notify_all();
-  poke_waiters();
+  wake_waiters();
   return Status();
 }
 
@@ -211,8 +207,7 @@ void TokenRing::close() {
     std::lock_guard<std::mutex> lock(mu_);
     closed_ = true;
   }
-  changed_.notify_all();
-  poke_waiters();
+  wake_waiters();
 }
 
 void TokenRing::reopen() {

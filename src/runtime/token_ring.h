@@ -121,7 +121,9 @@ class TokenRing {
   RingStats stats_;
   DropCallback on_drop_;
   WaitHook read_hook_, write_hook_, change_hook_;  // under mu_
-  void poke_waiters();  // runs change_hook_, outside mu_
+  void wake_waiters();  // after a change, outside mu_: notifies changed_, runs change_hook_
+  // Under mu_ (held by `lock`): sleeps until the ring changes, or runs `hook` unlocked.
+  void wait_for_change(std::unique_lock<std::mutex>& lock, const WaitHook& hook);
 };
 
 }  // namespace nm

@@ -56,11 +56,6 @@ bool PackedWeights::evict() {
   return true;
 }
 
-void PackedWeights::drop_copy(const void* copy, size_t bytes) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (arena_.file_backed()) drop_whole_pages(copy, bytes);
-}
-
 bool PackedWeights::copies_file_backed() const {
   std::lock_guard<std::mutex> lock(mu_);
   return arena_.file_backed();

@@ -60,10 +60,9 @@ class PackedWeights {
   // Takes the copies' pages out of the resident set, keeping the copies (true) where they
   // are file-backed; false where they are not (nothing done: drop this object to free them).
   bool evict();
-  // Takes one copy (get()'s result, `bytes` long) out of the resident set where the copies
-  // are file-backed, so that it comes back from the page cache at its next use; nothing
-  // where they are anonymous. For streaming a one-pass brick's weights layer by layer.
-  void drop_copy(const void* copy, size_t bytes);
+  // Whether the copies live in a file (spill folder): then a copy's pages may be dropped
+  // (core/page_advice.h) and come back from the page cache at its next use, as streaming a
+  // one-pass brick's weights layer by layer does (backend/cpu/cpu_executor.h).
   bool copies_file_backed() const;
 
  private:
